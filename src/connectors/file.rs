@@ -1,0 +1,1 @@
+//! The `file` source: JSON, NDJSON, CSV and YAML catalog files.

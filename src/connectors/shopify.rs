@@ -1,0 +1,1 @@
+//! The `shopify` target: Shopify Admin GraphQL API (real shops and the sandbox).

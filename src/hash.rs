@@ -1,0 +1,1 @@
+//! Content hashes of desired documents, stable across runs and field order.

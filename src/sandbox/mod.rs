@@ -1,0 +1,1 @@
+//! The sandbox: an emulated Shopify store (see `docs/sandbox.md`).

@@ -1,0 +1,1 @@
+//! The state store (ledger): what mapsync knows of each synced item.
