@@ -14,4 +14,6 @@ pub mod hash;
 pub mod sandbox;
 pub mod schema;
 pub mod state;
+pub mod metafield;
 pub mod syntax;
+pub mod template;

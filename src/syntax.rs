@@ -208,7 +208,10 @@ pub fn parse_target(text: &str) -> Result<Target, SyntaxError> {
             Target::Quantity(Word::of(&loc))
         }
         Rule::option => {
-            let p = inner.into_inner().next().ok_or_else(|| empty(text))?;
+            let p = inner
+                .into_inner()
+                .find(|p| p.as_rule() != Rule::pipe)
+                .ok_or_else(|| empty(text))?;
             match p.as_rule() {
                 Rule::option_index => {
                     let span = Span::of(&p);
@@ -301,6 +304,7 @@ fn rule_name(r: &Rule) -> &'static str {
         Rule::target => "a target expression",
         Rule::metafield => "a metafield",
         Rule::metafield_kw => "`Metafield`",
+        Rule::pipe => "`|`",
         Rule::mf_namespace => "a metafield namespace",
         Rule::mf_key => "a metafield key",
         Rule::mf_type => "a metafield type",
@@ -408,6 +412,18 @@ mod tests {
         assert_eq!(p.segments[0].indexes, vec![Index::All]);
         assert_eq!(p.segments[1].name.text, "Image Src");
         assert_eq!(p.display(), "_rows[*].Image Src");
+    }
+
+    #[test]
+    fn options_by_name_and_position() {
+        assert!(matches!(
+            parse_target("Option|1").unwrap(),
+            Target::Option(OptionRef::Index(1, _))
+        ));
+        let Target::Option(OptionRef::Named(w)) = parse_target("option|Color").unwrap() else {
+            panic!()
+        };
+        assert_eq!(w.text, "Color");
     }
 
     #[test]

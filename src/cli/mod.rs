@@ -1,6 +1,7 @@
 //! The command line: clap commands, rendering and exit codes. The only
 //! module that prints to stdout, and the only one that uses `anyhow`.
 
+pub mod render;
 pub mod sandbox;
 
 use std::path::PathBuf;
@@ -77,11 +78,29 @@ pub fn main() -> ExitCode {
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Validate(_args) => anyhow::bail!("validate is not built yet"),
+        Command::Validate(args) => validate(cli.project.as_deref(), args),
         Command::Schema(args) => {
             println!("{}", crate::schema::text(args.which));
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(cmd) => sandbox::run(cmd),
     }
+}
+
+fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let start = match project {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_dir()?,
+    };
+    let diags = crate::check::validate(&args.paths, &start)?;
+    let valid = !diags.has_errors() && !(args.deny_warnings && diags.warnings() > 0);
+    match args.format {
+        Format::Json => println!("{}", render::validate_json(&diags, valid)),
+        Format::Human => print!("{}", render::validate_human(&diags, valid, render::color_stdout())),
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

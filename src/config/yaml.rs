@@ -20,6 +20,8 @@ pub struct Node {
     pub start: usize,
     /// One past the last byte.
     pub end: usize,
+    /// The file the node was read from.
+    pub file: Option<Arc<SourceFile>>,
 }
 
 /// The kinds of YAML node.
@@ -123,16 +125,31 @@ impl Node {
         }
     }
 
-    /// The location of this node in `file`.
-    pub fn loc(&self, file: &Arc<SourceFile>) -> Location {
-        Location::new(file, self.start, self.end)
+    /// The location of this node, if it was read from a file.
+    pub fn loc(&self) -> Option<Location> {
+        let file = self.file.as_ref()?;
+        Some(Location::new(file, self.start, self.end))
+    }
+
+    /// Record `file` as the origin of this node and all below it.
+    pub fn attach(&mut self, file: &Arc<SourceFile>) {
+        self.file = Some(file.clone());
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.attach(file)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                k.attach(file);
+                v.attach(file);
+            }),
+            _ => {}
+        }
     }
 
     /// The location of bytes `start..end` of this scalar's *value*, mapped
     /// into the file: accounts for quotes around the scalar as written.
     /// Exact for plain and quoted scalars without escapes; otherwise the
     /// whole scalar.
-    pub fn inner_loc(&self, file: &Arc<SourceFile>, start: usize, end: usize) -> Location {
+    pub fn inner_loc(&self, start: usize, end: usize) -> Option<Location> {
+        let file = self.file.as_ref()?;
         let written = file.text.get(self.start..self.end).unwrap_or("");
         let value = self.as_str().unwrap_or("");
         let quote = written.chars().next().filter(|c| *c == '"' || *c == '\'');
@@ -142,11 +159,11 @@ impl Node {
         } else {
             written
         };
-        if body == value {
+        Some(if body == value {
             Location::new(file, self.start + offset + start, self.start + offset + end)
         } else {
-            self.loc(file)
-        }
+            Location::new(file, self.start, self.end)
+        })
     }
 }
 
@@ -161,9 +178,10 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Box<Diagnostic>> {
             kind: Kind::Null,
             start: 0,
             end: 0,
+            file: Some(file.clone()),
         });
     }
-    serde_saphyr::from_str_with_options::<Node>(&file.text, options).map_err(|e| {
+    let mut node = serde_saphyr::from_str_with_options::<Node>(&file.text, options).map_err(|e| {
         let (start, end) = e
             .location()
             .map(|l| {
@@ -183,7 +201,9 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Box<Diagnostic>> {
                 .label("here")
                 .help("fix the YAML syntax; quote values that contain `: `, `#`, `{` or `[`"),
         )
-    })
+    })?;
+    node.attach(file);
+    Ok(node)
 }
 
 fn first_line(s: &str) -> String {
@@ -212,6 +232,7 @@ impl<'de> Deserialize<'de> for Node {
             kind: spanned.value,
             start,
             end,
+            file: None,
         })
     }
 }
@@ -296,7 +317,7 @@ mod tests {
         let (k, v) = &a.as_map().unwrap()[0];
         assert_eq!(&text[k.start..k.end], "\"Metafield|x\"");
         assert_eq!(&text[v.start..v.end], "Name");
-        let loc = k.inner_loc(&f, 10, 11);
+        let loc = k.inner_loc(9, 10).unwrap();
         assert_eq!(&text[loc.start..loc.end], "|");
     }
 

@@ -1,0 +1,89 @@
+//! Rendering of diagnostics and reports: miette's graphical handler for
+//! people, the JSON documents of cli.md for tools.
+
+use std::io::IsTerminal;
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use serde_json::json;
+
+use crate::diag::{Diagnostic, Diagnostics, Severity};
+
+/// Whether stdout gets colour: a terminal, and `NO_COLOR` unset.
+pub fn color_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+/// One diagnostic, rendered by miette (no colour unless asked; fixed width).
+pub fn diagnostic(d: &Diagnostic, color: bool, width: usize) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false);
+    let mut out = String::new();
+    if handler.render_report(&mut out, d).is_err() {
+        out = format!("{}: {}\n", d.code.name, d.message);
+    }
+    out
+}
+
+/// The human output of `validate`.
+pub fn validate_human(diags: &Diagnostics, valid: bool, color: bool) -> String {
+    let mut out = String::new();
+    for d in diags.iter() {
+        out.push_str(&diagnostic(d, color, 100));
+        out.push('\n');
+    }
+    let (e, w) = (diags.errors(), diags.warnings());
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if valid {
+        out.push_str(&format!("valid ({})\n", plural(w, "warning")));
+    } else {
+        out.push_str(&format!(
+            "invalid: {}, {}\n",
+            plural(e, "error"),
+            plural(w, "warning")
+        ));
+    }
+    out
+}
+
+/// The `validate --format json` document of cli.md.
+pub fn validate_json(diags: &Diagnostics, valid: bool) -> String {
+    let items: Vec<serde_json::Value> = diags.iter().map(diagnostic_json).collect();
+    let doc = json!({
+        "format_version": 1,
+        "valid": valid,
+        "summary": { "errors": diags.errors(), "warnings": diags.warnings() },
+        "diagnostics": items,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// One diagnostic as JSON.
+pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
+    let mut v = json!({
+        "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+        "code": d.code.name,
+        "message": d.message,
+    });
+    let obj = v.as_object_mut();
+    if let Some(obj) = obj {
+        if let Some(loc) = &d.location {
+            obj.insert("file".into(), json!(loc.file.name));
+        }
+        if let Some((l, c, el, ec)) = d.line_cols() {
+            obj.insert("line".into(), json!(l));
+            obj.insert("column".into(), json!(c));
+            obj.insert("end_line".into(), json!(el));
+            obj.insert("end_column".into(), json!(ec));
+        }
+        if let Some(h) = &d.help {
+            obj.insert("help".into(), json!(h));
+        }
+    }
+    v
+}
