@@ -97,7 +97,11 @@ pub fn check_name(rules: Rules, part: Part, name: &str) -> Vec<NameProblem> {
     if n < min || n > max {
         out.push(NameProblem::Length(n, min, max));
     }
-    if let Some((i, c)) = name.chars().enumerate().find(|(_, c)| !rules.allows_char(*c)) {
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !rules.allows_char(*c))
+    {
         out.push(NameProblem::Char(c, i));
     }
     if part == Part::Namespace && rules == Rules::Shopify && name.contains("--") {
@@ -315,7 +319,10 @@ pub fn check_value(ty: Type, value: &str) -> Result<(), String> {
     match ty.base {
         Base::SingleLineText => {
             if value.contains('\n') {
-                Err("a single-line text may not contain a line break; use multi_line_text_field".into())
+                Err(
+                    "a single-line text may not contain a line break; use multi_line_text_field"
+                        .into(),
+                )
             } else {
                 Ok(())
             }
@@ -362,8 +369,18 @@ pub fn check_value(ty: Type, value: &str) -> Result<(), String> {
         Base::Volume => check_measure(
             value,
             &[
-                "ml", "cl", "l", "m3", "us_fl_oz", "us_pt", "us_qt", "us_gal", "imp_fl_oz",
-                "imp_pt", "imp_qt", "imp_gal",
+                "ml",
+                "cl",
+                "l",
+                "m3",
+                "us_fl_oz",
+                "us_pt",
+                "us_qt",
+                "us_gal",
+                "imp_fl_oz",
+                "imp_pt",
+                "imp_qt",
+                "imp_gal",
             ],
             "volume",
         ),

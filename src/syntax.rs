@@ -230,6 +230,12 @@ pub fn parse_target(text: &str) -> Result<Target, SyntaxError> {
 /// Parse a source expression (a path or a quoted literal). Templates are
 /// not source expressions: see [`is_template`].
 pub fn parse_source(text: &str) -> Result<Source, SyntaxError> {
+    if text.starts_with('\'') && (text.len() < 2 || !text.ends_with('\'')) {
+        return Err(SyntaxError {
+            message: "the literal opened with `'` is not closed".into(),
+            span: Span { start: 0, end: 1 },
+        });
+    }
     let mut pairs = Grammar::parse(Rule::source, text).map_err(|e| convert(e, text))?;
     let inner = pairs
         .next()

@@ -111,7 +111,10 @@ pub fn fields(ctx: Context) -> &'static [(&'static str, FieldType)] {
 
 /// The type of `name` in `ctx`, if it is a known field there.
 pub fn lookup(ctx: Context, name: &str) -> Option<FieldType> {
-    fields(ctx).iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    fields(ctx)
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
 }
 
 /// Check a literal (as text) against a field type.
@@ -152,14 +155,18 @@ pub fn check_literal(ty: FieldType, value: &str) -> Result<(), String> {
             if v.len() == 2 && v.chars().all(|c| c.is_ascii_alphabetic()) {
                 Ok(())
             } else {
-                Err(format!("'{value}' is not a two-letter country code such as DK"))
+                Err(format!(
+                    "'{value}' is not a two-letter country code such as DK"
+                ))
             }
         }
         FieldType::HsCode => {
             if (6..=13).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit()) {
                 Ok(())
             } else {
-                Err(format!("'{value}' is not a harmonized system code (6 to 13 digits)"))
+                Err(format!(
+                    "'{value}' is not a harmonized system code (6 to 13 digits)"
+                ))
             }
         }
     }

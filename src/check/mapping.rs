@@ -44,21 +44,24 @@ pub fn check(root: &Node, diags: &mut Diagnostics) -> MappingSet {
         locations: &set.locations,
     };
     set.category = entities
-        .and_then(|e| e.get("category"))
-        .and_then(|n| cx.entity(EntityKind::Category, n));
+        .and_then(|e| e.entry("category"))
+        .and_then(|(k, n)| cx.entity(EntityKind::Category, k, n));
     set.product = entities
-        .and_then(|e| e.get("product"))
-        .and_then(|n| cx.entity(EntityKind::Product, n));
+        .and_then(|e| e.entry("product"))
+        .and_then(|(k, n)| cx.entity(EntityKind::Product, k, n));
     if set.category.is_none() && set.product.is_none() && root.get("entities").is_none() {
         let at = root
             .entry("mapsync")
             .and_then(|(k, _)| k.loc())
             .or_else(|| root.loc());
         diags.push(
-            Diagnostic::warning(codes::MAPPING_NO_ENTITIES, "this mapping set maps no entity")
-                .at_opt(at)
-                .label("no `entities:` in this mapping set")
-                .help("add `entities: { product: { key: ..., map: { title: ... } } }`"),
+            Diagnostic::warning(
+                codes::MAPPING_NO_ENTITIES,
+                "this mapping set maps no entity",
+            )
+            .at_opt(at)
+            .label("no `entities:` in this mapping set")
+            .help("add `entities: { product: { key: ..., map: { title: ... } } }`"),
         );
     }
     if let (Some(p), None) = (&set.product, &set.category) {
@@ -152,9 +155,7 @@ fn duplicate_keys(node: &Node, is_map_section: bool, diags: &mut Diagnostics) {
                 }
             }
         }
-        Kind::Seq(items) => items
-            .iter()
-            .for_each(|i| duplicate_keys(i, false, diags)),
+        Kind::Seq(items) => items.iter().for_each(|i| duplicate_keys(i, false, diags)),
         _ => {}
     }
 }
@@ -201,10 +202,13 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
         };
         if list.is_empty() {
             diags.push(
-                Diagnostic::warning(codes::SETTINGS_SYNC_EMPTY, "`sync` is empty: a sync will never change anything")
-                    .at_opt(get("sync").and_then(Node::loc))
-                    .label("no operation allowed")
-                    .help("list what a sync may do, e.g. `sync: [add, update, deactivate]`"),
+                Diagnostic::warning(
+                    codes::SETTINGS_SYNC_EMPTY,
+                    "`sync` is empty: a sync will never change anything",
+                )
+                .at_opt(get("sync").and_then(Node::loc))
+                .label("no operation allowed")
+                .help("list what a sync may do, e.g. `sync: [add, update, deactivate]`"),
             );
         }
         if s.sync.delete && s.sync.deactivate {
@@ -227,21 +231,29 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
     if let Some(v) = get("data_max_age").and_then(Node::as_str) {
         s.data_max_age = parse_duration(v);
     }
-    if let Some(v) = get("timeout").and_then(Node::as_str).and_then(parse_duration) {
+    if let Some(v) = get("timeout")
+        .and_then(Node::as_str)
+        .and_then(parse_duration)
+    {
         s.timeout = v;
         if v.is_zero() {
             diags.push(
-                Diagnostic::error(codes::SETTINGS_VALUE, "`timeout` of zero would fail every request")
-                    .at_opt(get("timeout").and_then(Node::loc))
-                    .label("zero")
-                    .help("use a timeout such as 30s"),
+                Diagnostic::error(
+                    codes::SETTINGS_VALUE,
+                    "`timeout` of zero would fail every request",
+                )
+                .at_opt(get("timeout").and_then(Node::loc))
+                .label("zero")
+                .help("use a timeout such as 30s"),
             );
         }
     }
-    let flag = |k: &str| get(k).and_then(|n| match n.kind {
-        Kind::Bool(b) => Some(b),
-        _ => None,
-    });
+    let flag = |k: &str| {
+        get(k).and_then(|n| match n.kind {
+            Kind::Bool(b) => Some(b),
+            _ => None,
+        })
+    };
     s.update_unpublished = flag("update_unpublished").unwrap_or(false);
     s.keep_existing_variant_data = flag("keep_existing_variant_data").unwrap_or(false);
     if get("ownership").and_then(Node::as_str) == Some("all") {
@@ -270,10 +282,12 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
             _ => {}
         }
     }
-    let int = |k: &str| get(k).and_then(|n| match n.kind {
-        Kind::Int(i) if i > 0 => Some(i),
-        _ => None,
-    });
+    let int = |k: &str| {
+        get(k).and_then(|n| match n.kind {
+            Kind::Int(i) if i > 0 => Some(i),
+            _ => None,
+        })
+    };
     if let Some(v) = int("chunk_size") {
         s.chunk_size = v as usize;
     }
@@ -325,11 +339,11 @@ impl Cx<'_> {
         }
     }
 
-    fn entity(&mut self, kind: EntityKind, node: &Node) -> Option<Entity> {
+    fn entity(&mut self, kind: EntityKind, name: &Node, node: &Node) -> Option<Entity> {
         node.as_map()?;
         let key = self.path(node.get("key"));
         if node.get("key").is_none() {
-            let at = node.loc();
+            let at = name.loc();
             self.diags.push(
                 Diagnostic::error(
                     codes::ENTITY_KEY_MISSING,
@@ -362,7 +376,10 @@ impl Cx<'_> {
                 self.diags.push(
                     Diagnostic::error(
                         codes::OPTION_TOO_MANY,
-                        format!("{} option names, but a product has at most 3 options", list.len()),
+                        format!(
+                            "{} option names, but a product has at most 3 options",
+                            list.len()
+                        ),
                     )
                     .at_opt(list.get(3).and_then(Node::loc))
                     .label("a fourth option")
@@ -390,9 +407,9 @@ impl Cx<'_> {
                 .help("keep one image entry for the category"),
             );
         }
-        let variants = match (kind, node.get("variants")) {
-            (EntityKind::Product, Some(v)) if v.as_map().is_some() => {
-                self.variants(v, &option_names, &mut state)
+        let variants = match (kind, node.entry("variants")) {
+            (EntityKind::Product, Some((k, v))) if v.as_map().is_some() => {
+                self.variants(k, v, &option_names, &mut state)
             }
             _ => None,
         };
@@ -434,12 +451,15 @@ impl Cx<'_> {
             )
             .at_opt(at)
             .label("no `title:` here")
-            .help(format!("Shopify cannot create {what} without a title; add e.g. `title: Name`")),
+            .help(format!(
+                "Shopify cannot create {what} without a title; add e.g. `title: Name`"
+            )),
         );
     }
 
     fn variants(
         &mut self,
+        name: &Node,
         node: &Node,
         option_names: &[SourcePath],
         product_state: &mut MapState,
@@ -447,7 +467,7 @@ impl Cx<'_> {
         if node.get("from").is_none() {
             self.diags.push(
                 Diagnostic::error(codes::VARIANTS_FROM_MISSING, "`variants` has no `from`")
-                    .at_opt(node.loc())
+                    .at_opt(name.loc())
                     .label("needs `from:`")
                     .help("name the list field holding the variants, e.g. `from: Variants`"),
             );
@@ -553,7 +573,10 @@ impl Cx<'_> {
         }
         // @description needs its value mapping.
         for (ns, key, loc) in std::mem::take(&mut state.descriptions) {
-            let has_value = state.metafields.iter().any(|(n, k, _)| *n == ns && *k == key);
+            let has_value = state
+                .metafields
+                .iter()
+                .any(|(n, k, _)| *n == ns && *k == key);
             if !has_value {
                 self.diags.push(
                     Diagnostic::error(
@@ -635,7 +658,10 @@ impl Cx<'_> {
             d.push(
                 Diagnostic::error(
                     codes::TARGET_VARIANT_ONLY,
-                    format!("{what} belongs to variants, not to the {}", ctx.entity().name()),
+                    format!(
+                        "{what} belongs to variants, not to the {}",
+                        ctx.entity().name()
+                    ),
                 )
                 .at_opt(k.loc())
                 .label("only allowed under `variants.map`")
@@ -650,7 +676,13 @@ impl Cx<'_> {
             Target::Field(path) => {
                 let name = path.dotted();
                 if let Some(ty) = fields::lookup(ctx, &name) {
-                    return Some((TargetSpec::Field { name: name.clone(), ty }, name));
+                    return Some((
+                        TargetSpec::Field {
+                            name: name.clone(),
+                            ty,
+                        },
+                        name,
+                    ));
                 }
                 if ctx != Context::Variant && fields::lookup(Context::Variant, &name).is_some() {
                     variant_only(self.diags, format!("`{name}`"));
@@ -719,7 +751,9 @@ impl Cx<'_> {
                         Resolved::Unknown(s) => {
                             let help = match s {
                                 Some(s) => format!("did you mean `{s}`?"),
-                                None => format!("known types: {}", metafield::type_names().join(", ")),
+                                None => {
+                                    format!("known types: {}", metafield::type_names().join(", "))
+                                }
                             };
                             self.diags.push(
                                 Diagnostic::error(
@@ -742,10 +776,7 @@ impl Cx<'_> {
                     state.descriptions.push((ns.clone(), key.clone(), k.loc()));
                     let canonical = format!("Metafield|{ns}|{key}@description");
                     return Some((
-                        TargetSpec::MetafieldDescription {
-                            namespace: ns,
-                            key,
-                        },
+                        TargetSpec::MetafieldDescription { namespace: ns, key },
                         canonical,
                     ));
                 }
@@ -862,7 +893,9 @@ impl Cx<'_> {
         let rules = self.rules;
         let other = match rules {
             metafield::Rules::Shopify => "set `metafield_rules: legacy` for the seed's rules",
-            metafield::Rules::Legacy => "set `metafield_rules: shopify` for Shopify's current rules",
+            metafield::Rules::Legacy => {
+                "set `metafield_rules: shopify` for Shopify's current rules"
+            }
         };
         let d = match problem {
             NameProblem::Length(n, min, max) => Diagnostic::error(
@@ -873,7 +906,11 @@ impl Cx<'_> {
                 format!(
                     "metafield {what} '{}' is {n} characters; {} rules need {min} to {max}",
                     word.text,
-                    if rules == metafield::Rules::Shopify { "Shopify's" } else { "the legacy" }
+                    if rules == metafield::Rules::Shopify {
+                        "Shopify's"
+                    } else {
+                        "the legacy"
+                    }
                 ),
             )
             .at_opt(k.inner_loc(word.span.start, word.span.end))
@@ -883,12 +920,7 @@ impl Cx<'_> {
                 if n < min { "longer" } else { "shorter" }
             )),
             NameProblem::Char(c, i) => {
-                let byte = word
-                    .text
-                    .char_indices()
-                    .nth(i)
-                    .map(|(b, _)| b)
-                    .unwrap_or(0);
+                let byte = word.text.char_indices().nth(i).map(|(b, _)| b).unwrap_or(0);
                 let start = word.span.start + byte;
                 Diagnostic::error(
                     match part {
@@ -928,26 +960,39 @@ impl Cx<'_> {
                 );
                 return None;
             }
-            Kind::Bool(b) => (ValueSource::Literal(serde_json::Value::Bool(*b)), None, Vec::new()),
+            Kind::Bool(b) => (
+                ValueSource::Literal(serde_json::Value::Bool(*b)),
+                None,
+                Vec::new(),
+            ),
             Kind::Int(_) | Kind::Float(_) => (ValueSource::Literal(v.to_json()), None, Vec::new()),
             Kind::Str(s) => (self.string_value(v, s)?, None, Vec::new()),
             Kind::Map(_) => {
                 let from = v.get("from");
                 let template = v.get("template");
                 let value = v.get("value");
-                let n = [from, template, value].iter().filter(|x| x.is_some()).count();
+                let n = [from, template, value]
+                    .iter()
+                    .filter(|x| x.is_some())
+                    .count();
                 if n != 1 {
                     self.diags.push(
                         Diagnostic::error(
                             codes::VALUE_LONG_FORM,
                             if n == 0 {
-                                "the long form needs one of `from`, `template` or `value`".to_string()
+                                "the long form needs one of `from`, `template` or `value`"
+                                    .to_string()
                             } else {
-                                "the long form takes only one of `from`, `template` and `value`".to_string()
+                                "the long form takes only one of `from`, `template` and `value`"
+                                    .to_string()
                             },
                         )
                         .at_opt(v.loc())
-                        .label(if n == 0 { "no source" } else { "more than one source" })
+                        .label(if n == 0 {
+                            "no source"
+                        } else {
+                            "more than one source"
+                        })
                         .help("write `from: Path`, `template: \"{{ ... }}\"` or `value: literal`"),
                     );
                     return None;
@@ -1002,7 +1047,9 @@ impl Cx<'_> {
             return None;
         }
         match syntax::parse_source(s) {
-            Ok(syntax::Source::Literal(w)) => Some(ValueSource::Literal(serde_json::Value::String(w.text))),
+            Ok(syntax::Source::Literal(w)) => {
+                Some(ValueSource::Literal(serde_json::Value::String(w.text)))
+            }
             Ok(syntax::Source::Path(p)) => Some(ValueSource::Path(p)),
             Err(e) => {
                 self.diags.push(
@@ -1044,22 +1091,29 @@ impl Cx<'_> {
             TargetSpec::Metafield { ty, .. } => metafield::check_value(*ty, &text).err(),
             TargetSpec::Quantity { .. } => match text.trim().parse::<i64>() {
                 Ok(_) => None,
-                Err(_) => Some(format!("'{text}' is not a whole number; quantities are integers")),
+                Err(_) => Some(format!(
+                    "'{text}' is not a whole number; quantities are integers"
+                )),
             },
             TargetSpec::MetafieldDescription { .. } | TargetSpec::Option(_) => None,
         };
         if let Some(problem) = problem {
             let what = match spec {
                 TargetSpec::Field { name, .. } => format!("`{name}`"),
-                TargetSpec::Metafield { namespace, key, ty } => format!("metafield {namespace}.{key} ({ty})"),
+                TargetSpec::Metafield { namespace, key, ty } => {
+                    format!("metafield {namespace}.{key} ({ty})")
+                }
                 TargetSpec::Quantity { location } => format!("`Quantity_{location}`"),
                 _ => "this target".into(),
             };
             self.diags.push(
-                Diagnostic::error(codes::VALUE_INVALID_LITERAL, format!("invalid literal for {what}: {problem}"))
-                    .at_opt(v.loc())
-                    .label("invalid for this target")
-                    .help("fix the literal, or map a source field instead"),
+                Diagnostic::error(
+                    codes::VALUE_INVALID_LITERAL,
+                    format!("invalid literal for {what}: {problem}"),
+                )
+                .at_opt(v.loc())
+                .label("invalid for this target")
+                .help("fix the literal, or map a source field instead"),
             );
         }
     }
@@ -1079,6 +1133,10 @@ fn parse_transform(s: &str) -> Option<Transform> {
 
 fn unreachable_loc(node: Option<&Node>) -> Location {
     node.and_then(Node::loc).unwrap_or_else(|| {
-        Location::new(&crate::diag::SourceFile::new("<unknown>", String::new()), 0, 0)
+        Location::new(
+            &crate::diag::SourceFile::new("<unknown>", String::new()),
+            0,
+            0,
+        )
     })
 }

@@ -36,11 +36,17 @@ pub fn check_mapping_files(files: &MappingFiles, diags: &mut Diagnostics) -> mod
             schema::validate(Which::Mapping, root, diags);
         }
     }
+    if files.parts.iter().all(|p| p.root.is_none()) {
+        // Nothing parsed: YAML errors are all there is to say.
+        return model::MappingSet::default();
+    }
     mapping::check(&files.merged, diags)
 }
 
 /// Load and check a mapping set from a path.
-pub fn load_mapping(path: &Path) -> Result<(model::MappingSet, MappingFiles, Diagnostics), ConfigError> {
+pub fn load_mapping(
+    path: &Path,
+) -> Result<(model::MappingSet, MappingFiles, Diagnostics), ConfigError> {
     let mut diags = Diagnostics::new();
     let files = config::load_mapping_set(path, &mut diags)?;
     let set = check_mapping_files(&files, &mut diags);
@@ -92,7 +98,10 @@ pub fn validate(paths: &[PathBuf], start: &Path) -> Result<Diagnostics, ConfigEr
         if !p.exists() {
             return Err(ConfigError::Read {
                 path: p.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
             });
         }
         match classify(p) {
@@ -137,10 +146,13 @@ fn validate_project(
             Ok(f) => f,
             Err(e) => {
                 diags.push(
-                    Diagnostic::error(codes::PROJECT_MAPPING_MISSING, format!("profile `{}`: {e}", r.profile))
-                        .at_opt(r.node.loc())
-                        .label("cannot be loaded")
-                        .help("point `mapping:` at a mapping file or a directory of .yaml files"),
+                    Diagnostic::error(
+                        codes::PROJECT_MAPPING_MISSING,
+                        format!("profile `{}`: {e}", r.profile),
+                    )
+                    .at_opt(r.node.loc())
+                    .label("cannot be loaded")
+                    .help("point `mapping:` at a mapping file or a directory of .yaml files"),
                 );
                 continue;
             }
@@ -159,7 +171,12 @@ fn validate_project(
     Ok(())
 }
 
-fn writeback_warning(merged: &Node, set: &model::MappingSet, r: &project::MappingRef, diags: &mut Diagnostics) {
+fn writeback_warning(
+    merged: &Node,
+    set: &model::MappingSet,
+    r: &project::MappingRef,
+    diags: &mut Diagnostics,
+) {
     for (name, ent) in [("category", &set.category), ("product", &set.product)] {
         let Some(ent) = ent else { continue };
         if !ent.writeback.any() {

@@ -122,24 +122,34 @@ fn check_source(s: &Node, dir: &Path, diags: &mut Diagnostics) {
             let Some(path_text) = path.and_then(Node::as_str) else {
                 if path.is_none() {
                     diags.push(
-                        Diagnostic::error(codes::PROJECT_SOURCE_PATH, "a `file` source needs a `path`")
-                            .at_opt(s.loc())
-                            .label("no `path:`")
-                            .help("add `path: examples/catalog.json` (relative to the project file)"),
+                        Diagnostic::error(
+                            codes::PROJECT_SOURCE_PATH,
+                            "a `file` source needs a `path`",
+                        )
+                        .at_opt(s.loc())
+                        .label("no `path:`")
+                        .help("add `path: examples/catalog.json` (relative to the project file)"),
                     );
                 }
                 return;
             };
-            let format = s.get("format").and_then(Node::as_str).map(str::to_string).or_else(|| {
-                let ext = Path::new(path_text).extension()?.to_str()?.to_ascii_lowercase();
-                Some(match ext.as_str() {
-                    "json" => "json".into(),
-                    "ndjson" | "jsonl" => "ndjson".into(),
-                    "csv" | "tsv" => "csv".into(),
-                    "yaml" | "yml" => "yaml".into(),
-                    _ => return None,
-                })
-            });
+            let format = s
+                .get("format")
+                .and_then(Node::as_str)
+                .map(str::to_string)
+                .or_else(|| {
+                    let ext = Path::new(path_text)
+                        .extension()?
+                        .to_str()?
+                        .to_ascii_lowercase();
+                    Some(match ext.as_str() {
+                        "json" => "json".into(),
+                        "ndjson" | "jsonl" => "ndjson".into(),
+                        "csv" | "tsv" => "csv".into(),
+                        "yaml" | "yml" => "yaml".into(),
+                        _ => return None,
+                    })
+                });
             let Some(format) = format else {
                 diags.push(
                     Diagnostic::error(
@@ -250,10 +260,13 @@ fn check_target(t: &Node, diags: &mut Diagnostics) {
                     });
                 if !ok {
                     diags.push(
-                        Diagnostic::error(codes::PROJECT_TARGET_URL, format!("`{text}` is not an http(s) URL"))
-                            .at_opt(n.loc())
-                            .label("not a base URL")
-                            .help("write e.g. `http://127.0.0.1:8099`"),
+                        Diagnostic::error(
+                            codes::PROJECT_TARGET_URL,
+                            format!("`{text}` is not an http(s) URL"),
+                        )
+                        .at_opt(n.loc())
+                        .label("not a base URL")
+                        .help("write e.g. `http://127.0.0.1:8099`"),
                     );
                 }
             }
@@ -293,10 +306,13 @@ fn check_state(st: &Node, diags: &mut Diagnostics) {
         );
     } else if text.strip_prefix("sqlite:").is_none_or(str::is_empty) {
         diags.push(
-            Diagnostic::error(codes::PROJECT_STATE_URL, format!("`{text}` is not a state store URL"))
-                .at_opt(st.loc())
-                .label("unknown scheme")
-                .help("write `sqlite:PATH` (e.g. `sqlite:.mapsync/state.db`) or `postgres://...`"),
+            Diagnostic::error(
+                codes::PROJECT_STATE_URL,
+                format!("`{text}` is not a state store URL"),
+            )
+            .at_opt(st.loc())
+            .label("unknown scheme")
+            .help("write `sqlite:PATH` (e.g. `sqlite:.mapsync/state.db`) or `postgres://...`"),
         );
     }
 }

@@ -96,6 +96,9 @@ pub fn validate(which: Which, root: &Node, diags: &mut Diagnostics) {
                     ),
                 )
                 .label(format!("expected {expected}"))
+                .help(description_at(schema, &segments).unwrap_or_else(|| {
+                    format!("write {expected} here; `mapsync schema` prints the whole format")
+                }))
             }
             ValidationErrorKind::Enum { options } => Diagnostic::error(
                 codes::SCHEMA_ENUM,
@@ -140,6 +143,18 @@ pub fn validate(which: Which, root: &Node, diags: &mut Diagnostics) {
                 )
                 .label("wrong length")
                 .help(description_at(schema, &segments).unwrap_or_default())
+            }
+            ValidationErrorKind::AnyOf { .. } if node.and_then(Node::as_map).is_some() => {
+                let keys = properties_at(schema, &segments);
+                Diagnostic::error(
+                    codes::SCHEMA_TYPE,
+                    format!("{where_} is not a valid long-form value"),
+                )
+                .label("unknown key or bad value inside")
+                .help(format!(
+                    "the long form takes {}; `transform` items are trim, lower, upper or split(\"SEP\")",
+                    keys.join(", ")
+                ))
             }
             ValidationErrorKind::AnyOf { .. } => {
                 let expected = expected_type(schema, &segments);
@@ -203,7 +218,11 @@ fn enum_help(value: &Value, options: &Value) -> String {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|o| o.as_str().map(str::to_string).unwrap_or_else(|| o.to_string()))
+                .map(|o| {
+                    o.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| o.to_string())
+                })
                 .collect()
         })
         .unwrap_or_default();

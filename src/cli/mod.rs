@@ -96,7 +96,10 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
     let valid = !diags.has_errors() && !(args.deny_warnings && diags.warnings() > 0);
     match args.format {
         Format::Json => println!("{}", render::validate_json(&diags, valid)),
-        Format::Human => print!("{}", render::validate_human(&diags, valid, render::color_stdout())),
+        Format::Human => print!(
+            "{}",
+            render::validate_human(&diags, valid, render::color_stdout())
+        ),
     }
     Ok(if valid {
         ExitCode::SUCCESS

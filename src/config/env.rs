@@ -42,8 +42,7 @@ pub fn references(s: &str) -> Result<Vec<Reference>, EnvError> {
     let bytes = s.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{')
-        {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') {
             i += 3;
             continue;
         }
@@ -80,7 +79,8 @@ pub fn interpolate(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<S
     let mut last = 0;
     for r in refs {
         out.push_str(&s[last..r.range.start].replace("$${", "${"));
-        let value = lookup(&r.name).ok_or_else(|| EnvError::Unset(r.name.clone(), r.range.clone()))?;
+        let value =
+            lookup(&r.name).ok_or_else(|| EnvError::Unset(r.name.clone(), r.range.clone()))?;
         out.push_str(&value);
         last = r.range.end;
     }

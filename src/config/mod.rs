@@ -86,6 +86,9 @@ pub fn find_project(dir: &Path) -> Result<PathBuf, ConfigError> {
 /// it lies below it.
 pub fn display_name(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
+    let canonical = path.canonicalize().ok();
+    let path = canonical.as_deref().unwrap_or(path);
+    let cwd = cwd.and_then(|c| c.canonicalize().ok());
     let rel = cwd
         .as_ref()
         .and_then(|c| path.strip_prefix(c).ok())

@@ -181,27 +181,28 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Box<Diagnostic>> {
             file: Some(file.clone()),
         });
     }
-    let mut node = serde_saphyr::from_str_with_options::<Node>(&file.text, options).map_err(|e| {
-        let (start, end) = e
-            .location()
-            .map(|l| {
-                let s = l.span();
-                let start = s
-                    .byte_offset()
-                    .map(|b| b as usize)
-                    .unwrap_or_else(|| offset_of(&file.text, l.line(), l.column()));
-                (start, start + s.byte_len().unwrap_or(0).max(1) as usize)
-            })
-            .unwrap_or((0, 0));
-        let end = end.min(file.text.len()).max(start.min(file.text.len()));
-        let msg = first_line(&e.to_string());
-        Box::new(
-            Diagnostic::error(codes::YAML_SYNTAX, format!("invalid YAML: {msg}"))
-                .at(Location::new(file, start.min(file.text.len()), end))
-                .label("here")
-                .help("fix the YAML syntax; quote values that contain `: `, `#`, `{` or `[`"),
-        )
-    })?;
+    let mut node =
+        serde_saphyr::from_str_with_options::<Node>(&file.text, options).map_err(|e| {
+            let (start, end) = e
+                .location()
+                .map(|l| {
+                    let s = l.span();
+                    let start = s
+                        .byte_offset()
+                        .map(|b| b as usize)
+                        .unwrap_or_else(|| offset_of(&file.text, l.line(), l.column()));
+                    (start, start + s.byte_len().unwrap_or(0).max(1) as usize)
+                })
+                .unwrap_or((0, 0));
+            let end = end.min(file.text.len()).max(start.min(file.text.len()));
+            let msg = first_line(&e.to_string());
+            Box::new(
+                Diagnostic::error(codes::YAML_SYNTAX, format!("invalid YAML: {msg}"))
+                    .at(Location::new(file, start.min(file.text.len()), end))
+                    .label("here")
+                    .help("fix the YAML syntax; quote values that contain `: `, `#`, `{` or `[`"),
+            )
+        })?;
     node.attach(file);
     Ok(node)
 }
@@ -267,13 +268,19 @@ impl<'de> Visitor<'de> for KindVisitor {
         Ok(Kind::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map(Kind::Int).unwrap_or(Kind::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Kind::Int)
+            .unwrap_or(Kind::Float(v as f64)))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map(Kind::Int).unwrap_or(Kind::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Kind::Int)
+            .unwrap_or(Kind::Float(v as f64)))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Kind, E> {
-        Ok(i64::try_from(v).map(Kind::Int).unwrap_or(Kind::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(Kind::Int)
+            .unwrap_or(Kind::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Kind, E> {
         Ok(Kind::Float(v))
