@@ -14,13 +14,22 @@ pub fn big_mapping(lines: usize) -> String {
     );
     let mut n = 0;
     while s.lines().count() < lines / 2 {
-        let _ = writeln!(s, "      \"Metafield|custom|field_{n}|number_integer\": Specs.Value{n}");
-        let _ = writeln!(s, "      \"Metafield|custom|text_{n}|single_line_text_field\": \"'Fixed {n}'\"");
+        let _ = writeln!(
+            s,
+            "      \"Metafield|custom|field_{n}|number_integer\": Specs.Value{n}"
+        );
+        let _ = writeln!(
+            s,
+            "      \"Metafield|custom|text_{n}|single_line_text_field\": \"'Fixed {n}'\""
+        );
         n += 1;
     }
     s.push_str("    variants:\n      from: Variants\n      map:\n        sku: Sku\n        price: Price\n        Quantity_CPH: StockCph\n        Quantity_BER: StockBer\n        \"Option|Color\": Color\n");
     while s.lines().count() < lines {
-        let _ = writeln!(s, "        \"Metafield|variant|field_{n}|number_decimal\": Specs[{n}].Value");
+        let _ = writeln!(
+            s,
+            "        \"Metafield|variant|field_{n}|number_decimal\": Specs[{n}].Value"
+        );
         n += 1;
     }
     s

@@ -93,7 +93,8 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
         None => std::env::current_dir()?,
     };
     let diags = crate::check::validate(&args.paths, &start)?;
-    let valid = !diags.has_errors() && !(args.deny_warnings && diags.warnings() > 0);
+    let failing_warnings = args.deny_warnings && diags.warnings() > 0;
+    let valid = !(diags.has_errors() || failing_warnings);
     match args.format {
         Format::Json => println!("{}", render::validate_json(&diags, valid)),
         Format::Human => print!(
