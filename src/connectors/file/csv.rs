@@ -7,10 +7,11 @@
 //! ends the group, so a group is handed out as soon as its last row is read.
 //! Memory is one group for files whose groups are consecutive rows; rows of
 //! a group may also be scattered, at the cost of holding the open groups.
-//! A row whose group value is empty is a record of its own.
+//! A row whose group value is empty is a record of its own (with `_rows`
+//! holding just that row).
 
 use std::collections::{HashMap, VecDeque};
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 use csv::ByteRecord;
 use serde_json::Value;
@@ -76,7 +77,7 @@ enum Row {
 /// The data rows of a CSV file, with the header row read and checked.
 struct Rows {
     ctx: Ctx,
-    reader: csv::Reader<Box<dyn BufRead + Send>>,
+    reader: csv::Reader<LineTracker>,
     headers: Vec<String>,
     record: ByteRecord,
     /// Data rows read so far (good and bad).
@@ -92,7 +93,7 @@ impl Rows {
             .delimiter(options.delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(reader);
+            .from_reader(LineTracker::new(reader));
         let mut record = ByteRecord::new();
         let has_header = reader.read_byte_record(&mut record).map_err(|e| {
             ctx.shape(
@@ -171,7 +172,10 @@ impl Rows {
             }
         }
         self.ordinal += 1;
-        let line = self.record.position().map_or(self.line, |p| p.line());
+        let line = match self.record.position() {
+            Some(p) => self.reader.get_mut().line_at(p.byte()),
+            None => self.line,
+        };
         self.line = line;
         if let Some((message, help)) = problem(&self.record, &self.headers) {
             return Some(Ok(Row::Bad {
@@ -186,6 +190,64 @@ impl Rows {
             fields.insert(name.clone(), Value::String(text));
         }
         Some(Ok(Row::Good { line, fields }))
+    }
+}
+
+/// Line numbers of CSV records. (The csv crate's own line numbers skip
+/// blank lines and CRLF line ends; its byte offsets point just after the
+/// previous record's first terminator byte.) Keeps the bytes from the last
+/// record's start to the reader's read-ahead point: one record plus a
+/// buffer.
+struct LineTracker {
+    inner: Box<dyn BufRead + Send>,
+    window: VecDeque<u8>,
+    /// File offset of `window[0]`.
+    base: u64,
+    /// 1-based line of `window[0]`.
+    line: u64,
+}
+
+impl LineTracker {
+    fn new(inner: Box<dyn BufRead + Send>) -> LineTracker {
+        LineTracker {
+            inner,
+            window: VecDeque::new(),
+            base: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record the csv crate reports at byte `reported`.
+    fn line_at(&mut self, reported: u64) -> u64 {
+        while self.base < reported {
+            let Some(b) = self.window.pop_front() else {
+                break;
+            };
+            self.base += 1;
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        // Skip the rest of the previous terminator and blank lines.
+        while let Some(&b) = self.window.front() {
+            if b != b'\n' && b != b'\r' {
+                break;
+            }
+            self.window.pop_front();
+            self.base += 1;
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        self.line
+    }
+}
+
+impl Read for LineTracker {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.window.extend(buf.get(..n).unwrap_or_default());
+        Ok(n)
     }
 }
 
@@ -353,6 +415,9 @@ impl Grouped {
         let key = match name.and_then(|n| fields.get(n)) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             _ => {
+                let mut fields = fields;
+                let row = Value::Object(fields.clone());
+                fields.insert(ROWS_FIELD.to_string(), Value::Array(vec![row]));
                 self.queue.push_back(Slot::Row(Row::Good { line, fields }));
                 return;
             }

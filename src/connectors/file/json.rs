@@ -12,6 +12,12 @@ use crate::connectors::{Entity, Record, RecordItem, RecordStream};
 /// Opens the records of `ctx.entity`. `declared` is the source's `entity:`.
 pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, FileError> {
     let bytes = read_all(&ctx.path)?;
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ctx.shape(
+            "the file is empty",
+            "a JSON catalog is a list of records, or `{ \"categories\": [...], \"products\": [...] }`",
+        ));
+    }
     // One fast pass proves the whole document is JSON, so later failures
     // can only be shape problems.
     if let Err(e) = serde_json::from_slice::<IgnoredAny>(&bytes) {
@@ -54,10 +60,12 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
 }
 
 /// Finds the list of `ctx.entity` in a top-level object; `None` if absent.
+/// Both lists are checked, whichever entity is read: a broken file fails
+/// the same way for categories and products.
 fn find_list(ctx: &Ctx, bytes: &[u8], start: usize) -> Result<Option<usize>, FileError> {
     let wanted = ctx.entity.plural();
     let mut pos = start + 1;
-    let mut keys = Vec::new();
+    let mut keys: Vec<String> = Vec::new();
     let mut found = None;
     loop {
         pos = skip_ws(bytes, pos);
@@ -77,21 +85,23 @@ fn find_list(ctx: &Ctx, bytes: &[u8], start: usize) -> Result<Option<usize>, Fil
         let value_start = pos;
         let (_, end) = value_at::<IgnoredAny>(ctx, bytes, pos)?;
         pos = end;
-        if key == wanted {
-            if found.is_some() {
+        if key == "categories" || key == "products" {
+            if keys.contains(&key) {
                 return Err(ctx.shape(
-                    format!("the key `{wanted}` appears twice"),
+                    format!("the key `{key}` appears twice"),
                     "merge the two lists into one",
                 ));
             }
             if bytes.get(value_start) != Some(&b'[') {
                 let value: Value = value_at(ctx, bytes, value_start)?.0;
                 return Err(ctx.shape(
-                    format!("`{wanted}` is {}, not a list of records", kind_of(&value)),
-                    format!("write `\"{wanted}\": [ {{...}}, {{...}} ]`"),
+                    format!("`{key}` is {}, not a list of records", kind_of(&value)),
+                    format!("write `\"{key}\": [ {{...}}, {{...}} ]`"),
                 ));
             }
-            found = Some(value_start);
+            if key == wanted {
+                found = Some(value_start);
+            }
         }
         keys.push(key);
     }
@@ -188,7 +198,7 @@ fn syntax(ctx: &Ctx, e: &serde_json::Error) -> FileError {
         path: ctx.path.clone(),
         format: super::Format::Json,
         line: e.line() as u64,
-        column: e.column() as u64,
+        column: (e.column() as u64).max(1),
         message: strip_location(&e.to_string()),
     }
 }

@@ -72,6 +72,12 @@ impl Iterator for NdjsonRecords {
                     format!("the line is {}, not a JSON object", kind_of(&other)),
                     "write one JSON object per line, e.g. {\"ItemNo\": \"A1\"}",
                 )),
+                Err(_) if std::str::from_utf8(text).is_err() => Err(self.ctx.invalid(
+                    line,
+                    index,
+                    "the line is not UTF-8 text",
+                    "save the file as UTF-8",
+                )),
                 Err(e) => Err(self.ctx.invalid(
                     line,
                     index,

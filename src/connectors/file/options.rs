@@ -44,6 +44,16 @@ impl Format {
         }
     }
 
+    /// "a CSV", "an NDJSON"...
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Format::Json => "a JSON",
+            Format::Ndjson => "an NDJSON",
+            Format::Csv => "a CSV",
+            Format::Yaml => "a YAML",
+        }
+    }
+
     fn parse(s: &str) -> Option<Format> {
         match s.to_ascii_lowercase().as_str() {
             "json" => Some(Format::Json),
@@ -169,7 +179,10 @@ impl FileOptions {
         }
         if entity.is_none() && matches!(format, Format::Ndjson | Format::Csv) {
             return Err(opt_err(
-                format!("a {format} file holds one entity, but `entity` is missing"),
+                format!(
+                    "{} file holds one entity, but `entity` is missing",
+                    format.with_article()
+                ),
                 "add `entity: product` or `entity: category`",
             ));
         }

@@ -45,7 +45,7 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
             format: super::Format::Yaml,
             line,
             column,
-            message: d.message.trim_start_matches("invalid YAML: ").to_string(),
+            message: strip_yaml_prefix(&d.message),
         }
     })?;
     let list = match root.kind {
@@ -98,29 +98,38 @@ fn pick(ctx: &Ctx, entries: Vec<(Node, Node)>) -> Result<Option<Vec<Node>>, File
         .map(|(k, _)| k.scalar_text().unwrap_or_default())
         .collect();
     check_top_keys(ctx, keys.iter().map(String::as_str))?;
-    if keys.iter().filter(|k| *k == wanted).count() > 1 {
-        return Err(ctx.shape(
-            format!("the key `{wanted}` appears twice"),
-            "merge the two lists into one",
-        ));
-    }
-    for (key, value) in entries {
-        if key.as_str() != Some(wanted) {
+    let mut found = None;
+    // Both lists are checked, whichever entity is read: a broken file
+    // fails the same way for categories and products.
+    for (key, (_, value)) in keys.iter().zip(entries) {
+        let key = key.as_str();
+        if key != "categories" && key != "products" {
             continue;
         }
-        return match value.kind {
-            Kind::Seq(items) => Ok(Some(items)),
-            Kind::Null => Ok(Some(Vec::new())),
-            other => Err(ctx.shape(
-                format!(
-                    "`{wanted}` is {}, not a list of records",
-                    root_kind_name(&other)
-                ),
-                format!("write `{wanted}:` followed by `- ` items"),
-            )),
+        if keys.iter().filter(|k| *k == key).count() > 1 {
+            return Err(ctx.shape(
+                format!("the key `{key}` appears twice"),
+                "merge the two lists into one",
+            ));
+        }
+        let items = match value.kind {
+            Kind::Seq(items) => items,
+            Kind::Null => Vec::new(),
+            other => {
+                return Err(ctx.shape(
+                    format!(
+                        "`{key}` is {}, not a list of records",
+                        root_kind_name(&other)
+                    ),
+                    format!("write `{key}:` followed by `- ` items"),
+                ))
+            }
         };
+        if key == wanted {
+            found = Some(items);
+        }
     }
-    Ok(None)
+    Ok(found)
 }
 
 struct Items {
@@ -188,4 +197,17 @@ fn duplicate_key(node: &Node) -> Option<String> {
         .iter()
         .filter_map(|(k, _)| k.scalar_text())
         .find(|k| !seen.insert(k.clone()))
+}
+
+/// serde-saphyr's message without "invalid YAML: error: line L column C: ".
+fn strip_yaml_prefix(message: &str) -> String {
+    let m = message.trim_start_matches("invalid YAML: ");
+    let m = m.trim_start_matches("error: ");
+    match m
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((_, tail)) => tail.to_string(),
+        None => m.to_string(),
+    }
 }
