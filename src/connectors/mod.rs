@@ -1,6 +1,326 @@
 //! Connectors: the only modules (with `state`) that talk to the outside
 //! world. Each one speaks to one system behind the `Source` / `Target`
 //! traits and never leaks its wire types upward.
+//!
+//! This file holds what all sources share: [`Entity`], [`Record`] with its
+//! [`Position`], the per-record [`InvalidRecord`], the [`Source`] trait and
+//! the [`RecordStream`] every source hands out. Sources never decide what a
+//! record *means* (keys, selection, sync rules): that is `reconcile`'s work.
 
 pub mod file;
 pub mod shopify;
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The fields of one source record, in source order.
+pub type Fields = serde_json::Map<String, serde_json::Value>;
+
+/// The kinds of item mapsync syncs. Variants live inside products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Entity {
+    /// A category (Shopify: custom collection).
+    Category,
+    /// A product with its variants.
+    Product,
+}
+
+impl Entity {
+    /// Every entity, in sync order (categories before products).
+    pub const ALL: [Entity; 2] = [Entity::Category, Entity::Product];
+
+    /// The name used in files, rules and the ledger: `category` / `product`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Category => "category",
+            Entity::Product => "product",
+        }
+    }
+
+    /// The plural used as a key in `{categories: [...], products: [...]}`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Entity::Category => "categories",
+            Entity::Product => "products",
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text is not `category` or `product`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown entity '{0}': expected `category` or `product`")]
+pub struct UnknownEntity(pub String);
+
+impl FromStr for Entity {
+    type Err = UnknownEntity;
+
+    fn from_str(s: &str) -> Result<Entity, UnknownEntity> {
+        match s {
+            "category" => Ok(Entity::Category),
+            "product" => Ok(Entity::Product),
+            other => Err(UnknownEntity(other.to_string())),
+        }
+    }
+}
+
+/// Where a record came from, for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Position {
+    /// The source as users know it: a file path as configured, an URL...
+    #[serde(serialize_with = "serialize_arc_str")]
+    pub origin: Arc<str>,
+    /// 1-based line where the record starts, when the source has lines.
+    pub line: Option<u64>,
+    /// 0-based index of the record among the entity's records in this
+    /// source (malformed records count too).
+    pub index: u64,
+}
+
+fn serialize_arc_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.origin),
+            None => write!(f, "{} (record {})", self.origin, self.index + 1),
+        }
+    }
+}
+
+/// One record read from a source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Which entity it belongs to.
+    pub entity: Entity,
+    /// Where it was read.
+    pub position: Position,
+    /// Its fields. CSV cells are strings (an empty cell is `""`).
+    pub fields: Fields,
+}
+
+/// A record the source could not read (bad NDJSON line, CSV row with the
+/// wrong number of cells, a list element that is not an object...). The run
+/// goes on; the planner reports the item as `invalid` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{position}: {message}")]
+pub struct InvalidRecord {
+    /// Which entity was being read.
+    pub entity: Entity,
+    /// Where.
+    pub position: Position,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+/// What a [`RecordStream`] yields when it has no record to give.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// One record is malformed; the stream goes on.
+    #[error(transparent)]
+    Invalid(Box<InvalidRecord>),
+    /// The source broke (I/O error mid-file...); the stream ends after this.
+    #[error(transparent)]
+    Fatal(SourceError),
+}
+
+impl ReadError {
+    /// Whether the stream ended with this error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ReadError::Fatal(_))
+    }
+}
+
+/// One item of a [`RecordStream`].
+pub type RecordItem = Result<Record, ReadError>;
+
+/// A source-level error: the run cannot read this source at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// From the `file` source.
+    #[error(transparent)]
+    File(#[from] file::FileError),
+    /// The profile's `source:` is not something mapsync can read.
+    #[error("invalid `source` in the profile: {message}; {help}")]
+    Config {
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
+}
+
+/// A source of catalog records.
+///
+/// Reading is pull-based: [`Source::records`] opens one entity and returns a
+/// [`RecordStream`]. Problems that make the whole source unusable (missing
+/// file, bad top-level shape, syntax error in a whole-document format) are
+/// returned by `records` itself; problems of one record are items of the
+/// stream ([`ReadError::Invalid`]).
+///
+/// `records` may block (the `file` source opens and, for JSON/YAML, reads the
+/// file): from async code call it inside `tokio::task::spawn_blocking`. A
+/// network source (e.g. the later `rest` source) returns a stream built with
+/// [`RecordStream::from_channel`] that a task of its own fills page by page.
+pub trait Source: Send + Sync {
+    /// The source type as written in the profile (`file`, `rest`...).
+    fn kind(&self) -> &'static str;
+
+    /// Opens the records of `entity`. A source that holds no records of
+    /// that entity returns an empty stream.
+    fn records(&self, entity: Entity) -> Result<RecordStream, SourceError>;
+
+    /// Whether SyncID / SyncDate / SyncMsg can be written back to this
+    /// source (mapping-format.md §3.3). `file`: false.
+    fn supports_writeback(&self) -> bool;
+}
+
+/// Builds the source described by a profile's `source:` value; relative
+/// paths are resolved against `project_dir`.
+pub fn open_source(
+    options: &serde_json::Value,
+    project_dir: &Path,
+) -> Result<Box<dyn Source>, SourceError> {
+    let kind = options.get("type").and_then(|t| t.as_str());
+    match kind {
+        Some("file") => Ok(Box::new(file::FileSource::from_value(
+            options,
+            project_dir,
+        )?)),
+        Some(other @ ("rest" | "shopify" | "bigcommerce")) => Err(SourceError::Config {
+            message: format!("source type `{other}` is not supported by this version"),
+            help: "use `type: file` for now".into(),
+        }),
+        Some(other) => Err(SourceError::Config {
+            message: format!("unknown source type `{other}`"),
+            help: "the source types are: file (later: rest, shopify, bigcommerce)".into(),
+        }),
+        None => Err(SourceError::Config {
+            message: "the source has no `type`".into(),
+            help: "add `type: file` (with `path:`) to the profile's source".into(),
+        }),
+    }
+}
+
+/// A stream of records of one entity, with bounded memory.
+///
+/// Two shapes behind one type: a blocking iterator (files: the reading
+/// happens on the thread that pulls), or a bounded channel that some task
+/// fills (network sources). Pull with [`RecordStream::next_item`] from async
+/// code, or iterate from blocking code. After a fatal error the stream ends.
+pub struct RecordStream {
+    inner: Inner,
+}
+
+type BoxIter = Box<dyn Iterator<Item = RecordItem> + Send>;
+
+enum Inner {
+    Iter(BoxIter),
+    Channel(tokio::sync::mpsc::Receiver<RecordItem>),
+    Done,
+}
+
+/// How many items an async stream buffers between the reading thread and
+/// the consumer.
+pub const STREAM_BUFFER: usize = 256;
+
+impl RecordStream {
+    /// A stream that reads on the consumer's thread.
+    pub fn from_iter<I>(iter: I) -> RecordStream
+    where
+        I: Iterator<Item = RecordItem> + Send + 'static,
+    {
+        RecordStream {
+            inner: Inner::Iter(Box::new(iter)),
+        }
+    }
+
+    /// A stream that some other task fills (use [`STREAM_BUFFER`] as the
+    /// channel's capacity unless you know better).
+    pub fn from_channel(rx: tokio::sync::mpsc::Receiver<RecordItem>) -> RecordStream {
+        RecordStream {
+            inner: Inner::Channel(rx),
+        }
+    }
+
+    /// A stream with no records.
+    pub fn empty() -> RecordStream {
+        RecordStream { inner: Inner::Done }
+    }
+
+    /// The next item, from async code. An iterator stream is moved to a
+    /// blocking thread (`spawn_blocking`) on the first call, which then
+    /// feeds a bounded channel; so this never blocks the runtime. Must be
+    /// called inside a Tokio runtime.
+    pub async fn next_item(&mut self) -> Option<RecordItem> {
+        if matches!(self.inner, Inner::Iter(_)) {
+            let Inner::Iter(iter) = std::mem::replace(&mut self.inner, Inner::Done) else {
+                return None;
+            };
+            let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
+            tokio::task::spawn_blocking(move || {
+                for item in iter {
+                    if tx.blocking_send(item).is_err() {
+                        break; // the consumer is gone
+                    }
+                }
+            });
+            self.inner = Inner::Channel(rx);
+        }
+        let item = match &mut self.inner {
+            Inner::Channel(rx) => rx.recv().await,
+            _ => None,
+        };
+        self.fuse(item)
+    }
+
+    fn fuse(&mut self, item: Option<RecordItem>) -> Option<RecordItem> {
+        match &item {
+            None | Some(Err(ReadError::Fatal(_))) => self.inner = Inner::Done,
+            _ => {}
+        }
+        item
+    }
+}
+
+/// Blocking iteration. For a channel stream this uses `blocking_recv`, so
+/// do not iterate a channel stream on an async runtime thread.
+impl Iterator for RecordStream {
+    type Item = RecordItem;
+
+    fn next(&mut self) -> Option<RecordItem> {
+        let item = match &mut self.inner {
+            Inner::Iter(iter) => iter.next(),
+            Inner::Channel(rx) => rx.blocking_recv(),
+            Inner::Done => None,
+        };
+        self.fuse(item)
+    }
+}
+
+impl fmt::Debug for RecordStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.inner {
+            Inner::Iter(_) => "iterator",
+            Inner::Channel(_) => "channel",
+            Inner::Done => "done",
+        };
+        f.debug_struct("RecordStream")
+            .field("state", &state)
+            .finish()
+    }
+}

@@ -1,1 +1,0 @@
-//! The `file` source: JSON, NDJSON, CSV and YAML catalog files.

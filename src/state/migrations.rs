@@ -1,0 +1,45 @@
+//! The schema of the state database as an ordered list of SQL migrations.
+//! `PRAGMA user_version` holds how many have been applied; `PRAGMA
+//! application_id` marks the file as a mapsync database. Migrations are
+//! append-only: never edit a released one, add the next.
+
+/// `PRAGMA application_id` of mapsync state databases ("msyn").
+pub const APPLICATION_ID: i32 = 0x6D73_796E;
+
+/// The migrations, in order; migration `i` takes the schema from version
+/// `i` to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the ledger and the run journal.
+    r#"
+    CREATE TABLE ledger (
+        channel    TEXT NOT NULL,
+        entity     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        target_id  TEXT,
+        hash       TEXT,
+        sync_date  TEXT,
+        message    TEXT,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (channel, entity, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        profile     TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        status      TEXT NOT NULL,
+        summary     TEXT
+    );
+    "#,
+    // 2: lookups by target id (deletes, SyncID checks) and recent runs.
+    r#"
+    CREATE INDEX ledger_by_target ON ledger (channel, entity, target_id)
+        WHERE target_id IS NOT NULL;
+    CREATE INDEX runs_by_profile ON runs (profile, id);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const LATEST: u32 = MIGRATIONS.len() as u32;
