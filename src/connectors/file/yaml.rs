@@ -72,7 +72,7 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
     let Some(items) = list else {
         return Ok(RecordStream::empty());
     };
-    Ok(RecordStream::from_iter(Items {
+    Ok(RecordStream::from_items(Items {
         ctx,
         file,
         items: items.into_iter(),
@@ -87,6 +87,7 @@ fn root_kind_name(kind: &Kind) -> &'static str {
         kind: kind.clone(),
         start: 0,
         end: 0,
+        file: None,
     }
     .kind_name()
 }
