@@ -11,3 +11,13 @@ pub mod documents;
 pub mod version;
 
 pub use version::{ApiVersion, DEFAULT_API_VERSION};
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod limiter;
+pub mod retry;
+
+pub use client::{GraphqlResponse, QueryCost, ShopifyClient, StatsSnapshot};
+pub use config::{AccessToken, BucketLimits, ClientConfig, Plan, ShopLocation};
+pub use error::{ShopifyError, TransportKind};
