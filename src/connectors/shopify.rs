@@ -1,1 +1,0 @@
-//! The `shopify` target: Shopify Admin GraphQL API (real shops and the sandbox).
