@@ -621,7 +621,7 @@ impl ShopifyClient {
 
     /// GETs a URL without the access token (bulk results live on signed URLs,
     /// often on another host) and hands back the answer for streaming.
-    pub(crate) async fn download(&self, url: &str) -> Result<reqwest::Response, ShopifyError> {
+    pub async fn download(&self, url: &str) -> Result<reqwest::Response, ShopifyError> {
         let url = Url::parse(url).map_err(|e| ShopifyError::Bulk {
             id: String::new(),
             message: format!("bad result URL: {e}"),
