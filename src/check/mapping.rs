@@ -591,39 +591,55 @@ impl Cx<'_> {
                 );
             }
         }
-        // Case-insensitive collisions (the seed's `Metafield|Global|size` trap).
-        let mfs = state.metafields.clone();
-        for (i, (ns, key, loc)) in mfs.iter().enumerate() {
-            for (ns2, key2, loc2) in mfs.iter().skip(i + 1) {
-                let same_ci = ns.eq_ignore_ascii_case(ns2) && key.eq_ignore_ascii_case(key2);
-                let same = ns == ns2 && key == key2;
-                if same_ci && !same {
-                    self.diags.push(
-                        Diagnostic::warning(
-                            codes::METAFIELD_CASE_COLLISION,
-                            format!("metafields {ns}.{key} and {ns2}.{key2} differ only in letter case"),
-                        )
-                        .at_opt(loc2.clone())
-                        .label("same name in another case")
-                        .help(format!(
-                            "namespaces and keys are case-sensitive, so these are two metafields; write both the same way if you meant one (the first is at {})",
-                            describe(loc.clone())
-                        )),
-                    );
-                } else if same {
-                    self.diags.push(
-                        Diagnostic::error(
-                            codes::METAFIELD_CONFLICTING_TYPES,
-                            format!("metafield {ns}.{key} is mapped twice with different types"),
-                        )
-                        .at_opt(loc2.clone())
-                        .label("mapped again here")
-                        .help(format!(
-                            "a metafield has one type; keep one mapping (the first is at {})",
-                            describe(loc.clone())
-                        )),
-                    );
-                }
+        // Case-insensitive collisions (the seed's `Metafield|Global|size` trap),
+        // grouped by lower-cased name so large maps stay linear.
+        let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (ns, key, _)) in state.metafields.iter().enumerate() {
+            groups
+                .entry((ns.to_ascii_lowercase(), key.to_ascii_lowercase()))
+                .or_default()
+                .push(i);
+        }
+        let mut pairs: Vec<(usize, usize)> = groups
+            .values()
+            .filter(|g| g.len() > 1)
+            .flat_map(|g| {
+                g.iter()
+                    .enumerate()
+                    .flat_map(move |(a, &i)| g.iter().skip(a + 1).map(move |&j| (i, j)))
+            })
+            .collect();
+        pairs.sort_unstable();
+        for (i, j) in pairs {
+            let (ns, key, loc) = &state.metafields[i];
+            let (ns2, key2, loc2) = &state.metafields[j];
+            let same = ns == ns2 && key == key2;
+            if !same {
+                self.diags.push(
+                    Diagnostic::warning(
+                        codes::METAFIELD_CASE_COLLISION,
+                        format!("metafields {ns}.{key} and {ns2}.{key2} differ only in letter case"),
+                    )
+                    .at_opt(loc2.clone())
+                    .label("same name in another case")
+                    .help(format!(
+                        "namespaces and keys are case-sensitive, so these are two metafields; write both the same way if you meant one (the first is at {})",
+                        describe(loc.clone())
+                    )),
+                );
+            } else {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::METAFIELD_CONFLICTING_TYPES,
+                        format!("metafield {ns}.{key} is mapped twice with different types"),
+                    )
+                    .at_opt(loc2.clone())
+                    .label("mapped again here")
+                    .help(format!(
+                        "a metafield has one type; keep one mapping (the first is at {})",
+                        describe(loc.clone())
+                    )),
+                );
             }
         }
         let mut distinct: Vec<&str> = Vec::new();
