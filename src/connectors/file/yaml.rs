@@ -83,13 +83,15 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
 }
 
 fn root_kind_name(kind: &Kind) -> &'static str {
-    Node {
-        kind: kind.clone(),
-        start: 0,
-        end: 0,
-        file: None,
+    match kind {
+        Kind::Null => "null",
+        Kind::Bool(_) => "a boolean",
+        Kind::Int(_) => "an integer",
+        Kind::Float(_) => "a number",
+        Kind::Str(_) => "a string",
+        Kind::Seq(_) => "a list",
+        Kind::Map(_) => "a mapping",
     }
-    .kind_name()
 }
 
 fn pick(ctx: &Ctx, entries: Vec<(Node, Node)>) -> Result<Option<Vec<Node>>, FileError> {

@@ -1,0 +1,30 @@
+-- A state database as mapsync wrote it at schema version 1 (before the
+-- target-id and runs indexes of version 2), with a few rows.
+CREATE TABLE ledger (
+    channel    TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    target_id  TEXT,
+    hash       TEXT,
+    sync_date  TEXT,
+    message    TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (channel, entity, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    profile     TEXT NOT NULL,
+    channel     TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    status      TEXT NOT NULL,
+    summary     TEXT
+);
+INSERT INTO ledger VALUES ('eu', 'product', 'A1', 'gid://shopify/Product/1', 'sha256:aa', '2026-01-02T03:04:05Z', NULL, 0, '2026-01-02T03:04:05Z');
+INSERT INTO ledger VALUES ('eu', 'product', 'A2', 'gid://shopify/Product/2', NULL, NULL, 'price must be a number', 2, '2026-01-02T03:04:06Z');
+INSERT INTO ledger VALUES ('eu', 'category', 'C1', 'gid://shopify/Collection/9', 'sha256:cc', '2026-01-01T00:00:00Z', NULL, 0, '2026-01-01T00:00:00Z');
+INSERT INTO ledger VALUES ('us', 'product', 'A1', 'gid://shopify/Product/77', 'sha256:dd', '2026-01-03T00:00:00Z', NULL, 0, '2026-01-03T00:00:00Z');
+INSERT INTO runs VALUES (1, 'shop-eu', 'eu', '2026-01-02T03:00:00Z', '2026-01-02T03:05:00Z', 'partial', '{"created":1,"failed":1}');
+PRAGMA application_id = 1836284270;
+PRAGMA user_version = 1;
