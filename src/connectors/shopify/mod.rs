@@ -27,5 +27,5 @@ pub mod read;
 pub mod target;
 mod wire;
 
-pub use read::{ReadMode, ReadOptions, ShopifyTarget};
+pub use read::{products_from_bulk, ReadMode, ReadOptions, ShopifyTarget};
 pub use target::{ReadHint, Target};

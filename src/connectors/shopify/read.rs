@@ -518,6 +518,76 @@ impl ShopifyTarget {
     }
 }
 
+/// Turns the trees of a `bulk_products_full` export into products: children
+/// are sorted into variants, media, metafields and collections by the type
+/// in their global id. Inventory levels and variant metafields are not in
+/// the export (five-connection limit); [`ShopifyTarget::all_products_bulk`]
+/// adds them with `VariantsDetail`.
+pub fn products_from_bulk(nodes: Vec<BulkNode>) -> Result<Vec<Product>, ShopifyError> {
+    let label = documents::BULK_PRODUCTS_FULL.name;
+    let bad = |e: serde_json::Error| ShopifyError::Bulk {
+        id: String::new(),
+        message: format!("{label}: {e}"),
+    };
+    let mut products = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let mut variants = Vec::new();
+        let mut media = Vec::new();
+        let mut metafields = Vec::new();
+        let mut collections = Vec::new();
+        for child in node.children {
+            let kind = child.gid_type().unwrap_or_default().to_owned();
+            let value = Value::Object(child.value);
+            match kind.as_str() {
+                "ProductVariant" => {
+                    variants.push(serde_json::from_value::<wire::Variant>(value).map_err(bad)?)
+                }
+                "Metafield" => {
+                    metafields.push(serde_json::from_value::<wire::Metafield>(value).map_err(bad)?)
+                }
+                "Collection" => {
+                    collections.push(serde_json::from_value::<wire::Id>(value).map_err(bad)?)
+                }
+                "MediaImage" | "Video" | "ExternalVideo" | "Model3d" => {
+                    media.push(serde_json::from_value::<wire::Media>(value).map_err(bad)?)
+                }
+                other => {
+                    return Err(ShopifyError::Bulk {
+                        id: String::new(),
+                        message: format!("{label}: unexpected child type `{other}`"),
+                    })
+                }
+            }
+        }
+        let mut wire: wire::Product =
+            serde_json::from_value(Value::Object(node.value)).map_err(bad)?;
+        wire.variants = wire::Connection::from_nodes(variants);
+        wire.media = wire::Connection::from_nodes(media);
+        wire.metafields = wire::Connection::from_nodes(metafields);
+        wire.collections = wire::Connection::from_nodes(collections);
+        products.push(wire.into_model().0);
+    }
+    Ok(products)
+}
+
+impl ShopifyTarget {
+    /// Every product, full, through one bulk export plus `VariantsDetail`
+    /// batches: the cheap way to read a whole large catalog.
+    pub async fn all_products_bulk(&self) -> Result<Vec<Product>, ShopifyError> {
+        let nodes = bulk::run_bulk_query(
+            &self.client,
+            &documents::BULK_PRODUCTS_FULL,
+            &self.options.bulk,
+        )
+        .await?;
+        let mut products = products_from_bulk(nodes)?;
+        let locations = self.cached_locations().await?.len();
+        let shape = self.options.shape.clone().for_locations(locations);
+        self.fill_variant_details(&shape, &mut products).await?;
+        Ok(products)
+    }
+}
+
 #[derive(Deserialize)]
 struct NodesData {
     #[serde(default)]

@@ -39,6 +39,13 @@ impl<T> Connection<T> {
             .and_then(|p| p.end_cursor.clone())
     }
 
+    pub fn from_nodes(nodes: Vec<T>) -> Self {
+        Self {
+            edges: nodes.into_iter().map(|node| Edge { node }).collect(),
+            page_info: None,
+        }
+    }
+
     pub fn into_nodes(self) -> Vec<T> {
         self.edges.into_iter().map(|e| e.node).collect()
     }
