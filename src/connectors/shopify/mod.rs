@@ -21,3 +21,11 @@ pub mod retry;
 pub use client::{GraphqlResponse, QueryCost, ShopifyClient, StatsSnapshot};
 pub use config::{AccessToken, BucketLimits, ClientConfig, Plan, ShopLocation};
 pub use error::{ShopifyError, TransportKind};
+pub mod bulk;
+pub mod model;
+pub mod read;
+pub mod target;
+mod wire;
+
+pub use read::{products_from_bulk, ReadMode, ReadOptions, ShopifyTarget};
+pub use target::{ReadHint, Target};
