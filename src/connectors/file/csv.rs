@@ -25,7 +25,7 @@ pub const ROWS_FIELD: &str = "_rows";
 pub(super) fn open(ctx: Ctx, options: &FileOptions) -> Result<RecordStream, FileError> {
     let rows = Rows::open(ctx.clone(), options)?;
     let Some(group_by) = &options.group_by else {
-        return Ok(RecordStream::from_iter(Ungrouped { rows, index: 0 }));
+        return Ok(RecordStream::from_blocking(Ungrouped { rows, index: 0 }));
     };
     let col = rows
         .headers
@@ -50,7 +50,7 @@ pub(super) fn open(ctx: Ctx, options: &FileOptions) -> Result<RecordStream, File
     }
     let last = last_rows(rows, col)?;
     let rows = Rows::open(ctx, options)?;
-    Ok(RecordStream::from_iter(Grouped {
+    Ok(RecordStream::from_blocking(Grouped {
         rows,
         col,
         last,
