@@ -130,7 +130,8 @@ impl Rows {
             }
             headers.push(name.to_string());
         }
-        if headers.len() == 1 && options.delimiter != b'\t' && headers[0].contains(['\t', ';']) {
+        let looks_delimited = |h: &String| h.contains([',', ';', '\t', '|']);
+        if headers.len() == 1 && headers.first().is_some_and(looks_delimited) {
             tracing::warn!(path = %ctx.path.display(), "the CSV header has one column; is `delimiter` right?");
         }
         Ok(Rows {
