@@ -240,7 +240,7 @@ pub const STREAM_BUFFER: usize = 256;
 
 impl RecordStream {
     /// A stream that reads on the consumer's thread.
-    pub fn from_items<I>(iter: I) -> RecordStream
+    pub fn from_blocking<I>(iter: I) -> RecordStream
     where
         I: Iterator<Item = RecordItem> + Send + 'static,
     {

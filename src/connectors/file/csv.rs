@@ -25,7 +25,7 @@ pub const ROWS_FIELD: &str = "_rows";
 pub(super) fn open(ctx: Ctx, options: &FileOptions) -> Result<RecordStream, FileError> {
     let rows = Rows::open(ctx.clone(), options)?;
     let Some(group_by) = &options.group_by else {
-        return Ok(RecordStream::from_items(Ungrouped { rows, index: 0 }));
+        return Ok(RecordStream::from_blocking(Ungrouped { rows, index: 0 }));
     };
     let col = rows
         .headers
@@ -50,7 +50,7 @@ pub(super) fn open(ctx: Ctx, options: &FileOptions) -> Result<RecordStream, File
     }
     let last = last_rows(rows, col)?;
     let rows = Rows::open(ctx, options)?;
-    Ok(RecordStream::from_items(Grouped {
+    Ok(RecordStream::from_blocking(Grouped {
         rows,
         col,
         last,
@@ -130,7 +130,8 @@ impl Rows {
             }
             headers.push(name.to_string());
         }
-        if headers.len() == 1 && options.delimiter != b'\t' && headers[0].contains(['\t', ';']) {
+        let looks_delimited = |h: &String| h.contains([',', ';', '\t', '|']);
+        if headers.len() == 1 && headers.first().is_some_and(looks_delimited) {
             tracing::warn!(path = %ctx.path.display(), "the CSV header has one column; is `delimiter` right?");
         }
         Ok(Rows {

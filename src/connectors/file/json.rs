@@ -48,7 +48,7 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
         return Ok(RecordStream::empty());
     };
     let line = 1 + newlines(&bytes[..list_start]);
-    Ok(RecordStream::from_items(Elements {
+    Ok(RecordStream::from_blocking(Elements {
         ctx,
         bytes,
         pos: list_start + 1,

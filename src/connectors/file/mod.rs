@@ -129,7 +129,7 @@ impl FileSource {
             Format::Ndjson | Format::Csv if self.options.entity != Some(entity) => {
                 Ok(RecordStream::empty())
             }
-            Format::Ndjson => Ok(RecordStream::from_items(ndjson::NdjsonRecords::new(
+            Format::Ndjson => Ok(RecordStream::from_blocking(ndjson::NdjsonRecords::new(
                 ctx,
                 open_reader(&self.resolved)?,
             ))),

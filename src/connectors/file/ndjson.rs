@@ -60,7 +60,17 @@ impl Iterator for NdjsonRecords {
             let index = self.index;
             self.index += 1;
             let line = Some(self.line);
-            return Some(match serde_json::from_slice::<Value>(text) {
+            // Checking UTF-8 once for the line and parsing a `str` is
+            // faster than letting serde_json check each string of a slice.
+            let Ok(text) = std::str::from_utf8(text) else {
+                return Some(Err(self.ctx.invalid(
+                    line,
+                    index,
+                    "the line is not UTF-8 text",
+                    "save the file as UTF-8",
+                )));
+            };
+            return Some(match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(fields)) => Ok(Record {
                     entity: self.ctx.entity,
                     position: self.ctx.position(line, index),
@@ -71,12 +81,6 @@ impl Iterator for NdjsonRecords {
                     index,
                     format!("the line is {}, not a JSON object", kind_of(&other)),
                     "write one JSON object per line, e.g. {\"ItemNo\": \"A1\"}",
-                )),
-                Err(_) if std::str::from_utf8(text).is_err() => Err(self.ctx.invalid(
-                    line,
-                    index,
-                    "the line is not UTF-8 text",
-                    "save the file as UTF-8",
                 )),
                 Err(e) => Err(self.ctx.invalid(
                     line,

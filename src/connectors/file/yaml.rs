@@ -72,7 +72,7 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
     let Some(items) = list else {
         return Ok(RecordStream::empty());
     };
-    Ok(RecordStream::from_items(Items {
+    Ok(RecordStream::from_blocking(Items {
         ctx,
         file,
         items: items.into_iter(),
