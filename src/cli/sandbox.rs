@@ -96,10 +96,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let handle = sandbox::start(config).await?;
+        // A closed stdout (the parent stopped reading) must not stop the server.
         let mut out = std::io::stdout();
-        writeln!(out, "listening on {}", handle.url())?;
-        writeln!(out, "graphql endpoint {}", handle.graphql_url())?;
-        out.flush()?;
+        let _ = writeln!(out, "listening on {}", handle.url());
+        let _ = writeln!(out, "graphql endpoint {}", handle.graphql_url());
+        let _ = out.flush();
         wait_for_signal().await;
         handle.shutdown().await?;
         Ok::<_, anyhow::Error>(())
