@@ -13,9 +13,15 @@ use serde_json::Value;
 
 fn subst(v: &Value, saved: &HashMap<String, Value>) -> Value {
     match v {
-        Value::String(s) if s.starts_with('$') => saved.get(&s[1..]).cloned().unwrap_or_else(|| v.clone()),
+        Value::String(s) if s.starts_with('$') => {
+            saved.get(&s[1..]).cloned().unwrap_or_else(|| v.clone())
+        }
         Value::Array(a) => Value::Array(a.iter().map(|x| subst(x, saved)).collect()),
-        Value::Object(m) => Value::Object(m.iter().map(|(k, x)| (k.clone(), subst(x, saved))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), subst(x, saved)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -29,12 +35,21 @@ fn matches(expected: &Value, actual: &Value, path: &str, errs: &mut Vec<String>)
         }
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
-                matches(ev, a.get(k).unwrap_or(&Value::Null), &format!("{path}/{k}"), errs);
+                matches(
+                    ev,
+                    a.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}/{k}"),
+                    errs,
+                );
             }
         }
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
-                errs.push(format!("{path}: expected {} items, got {}: {a:?}", e.len(), a.len()));
+                errs.push(format!(
+                    "{path}: expected {} items, got {}: {a:?}",
+                    e.len(),
+                    a.len()
+                ));
                 return;
             }
             for (i, (ev, av)) in e.iter().zip(a).enumerate() {
@@ -51,7 +66,8 @@ fn matches(expected: &Value, actual: &Value, path: &str, errs: &mut Vec<String>)
 
 async fn run_case(file: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(file).unwrap();
-    let case: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let case: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let sb = sandbox_support::start_default().await;
     let mut saved: HashMap<String, Value> = HashMap::new();
     let mut errs = Vec::new();
@@ -61,11 +77,20 @@ async fn run_case(file: &Path) -> Vec<String> {
             sb.post(path, step["body"].clone()).await
         } else {
             let query = match &step["query"] {
-                Value::Array(lines) => lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"),
+                Value::Array(lines) => lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 Value::String(s) => s.clone(),
                 other => panic!("step {i}: bad query {other}"),
             };
-            let resp = sb.gql(&query, step.get("variables").cloned().unwrap_or(Value::Null)).await;
+            let resp = sb
+                .gql(
+                    &query,
+                    step.get("variables").cloned().unwrap_or(Value::Null),
+                )
+                .await;
             if let Some(e) = resp.get("errors") {
                 if step.get("errors").is_none() {
                     errs.push(format!("step {i}: unexpected errors {e}"));
@@ -73,7 +98,12 @@ async fn run_case(file: &Path) -> Vec<String> {
                 }
             }
             if let Some(expect) = step.get("errors") {
-                matches(expect, resp.get("errors").unwrap_or(&Value::Null), &format!("step {i} errors"), &mut errs);
+                matches(
+                    expect,
+                    resp.get("errors").unwrap_or(&Value::Null),
+                    &format!("step {i} errors"),
+                    &mut errs,
+                );
             }
             resp["data"].clone()
         };
@@ -82,8 +112,15 @@ async fn run_case(file: &Path) -> Vec<String> {
         }
         if let Some(Value::Object(s)) = step.get("save") {
             for (name, ptr) in s {
-                let v = got.pointer(ptr.as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
-                assert!(!v.is_null(), "{}: step {i}: nothing at {ptr} in {got}", file.display());
+                let v = got
+                    .pointer(ptr.as_str().unwrap_or_default())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                assert!(
+                    !v.is_null(),
+                    "{}: step {i}: nothing at {ptr} in {got}",
+                    file.display()
+                );
                 saved.insert(name.clone(), v);
             }
         }
@@ -95,7 +132,10 @@ async fn run_case(file: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn business_rule_cases() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sandbox/cases");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let mut failures = Vec::new();
@@ -104,5 +144,9 @@ async fn business_rule_cases() {
             failures.push(format!("{}: {e}", f.file_name().unwrap().to_string_lossy()));
         }
     }
-    assert!(failures.is_empty(), "case failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "case failures:\n{}",
+        failures.join("\n")
+    );
 }

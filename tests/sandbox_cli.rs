@@ -64,24 +64,51 @@ async fn serve_survives_a_crash_with_state() {
     let denied = gql(&server.url, "nope", "{ shop { id } }", json!({})).await;
     assert_eq!(denied.status(), 401);
     let set = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { id handle } userErrors { message } } }";
-    let resp: Value = gql(&server.url, "t0k", set, json!({"i": {"title": "Crash Proof"}})).await.json().await.unwrap();
-    let id = resp["data"]["productSet"]["product"]["id"].as_str().unwrap().to_string();
-    assert_eq!(resp["extensions"]["cost"]["throttleStatus"]["maximumAvailable"], 20000.0);
+    let resp: Value = gql(
+        &server.url,
+        "t0k",
+        set,
+        json!({"i": {"title": "Crash Proof"}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = resp["data"]["productSet"]["product"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        resp["extensions"]["cost"]["throttleStatus"]["maximumAvailable"],
+        20000.0
+    );
     drop(server); // SIGKILL: no graceful shutdown
 
     let server = serve(&args);
-    let resp: Value = gql(&server.url, "t0k", "query($id: ID!) { product(id: $id) { handle } }", json!({"id": id}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let resp: Value = gql(
+        &server.url,
+        "t0k",
+        "query($id: ID!) { product(id: $id) { handle } }",
+        json!({"id": id}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(resp["data"]["product"]["handle"], "crash-proof");
 }
 
 #[test]
 fn bad_flags_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
-        .args(["sandbox", "serve", "--fault-rate", "0.5", "--faults", "lightning"])
+        .args([
+            "sandbox",
+            "serve",
+            "--fault-rate",
+            "0.5",
+            "--faults",
+            "lightning",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

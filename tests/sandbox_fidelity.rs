@@ -13,7 +13,10 @@ use serde_json::Value;
 const BUILTIN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
 
 fn real_schema() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/shopify/admin_schema_2025-01.json.gz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/shopify/admin_schema_2025-01.json.gz"
+    );
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
         .read_to_string(&mut text)
@@ -73,7 +76,13 @@ fn by_name(list: &Value) -> HashMap<String, Value> {
         .collect()
 }
 
-fn check_inputs(ctx: &str, mine: &Value, real: &Value, errs: &mut Vec<String>, checked: &mut usize) {
+fn check_inputs(
+    ctx: &str,
+    mine: &Value,
+    real: &Value,
+    errs: &mut Vec<String>,
+    checked: &mut usize,
+) {
     let mine = by_name(mine);
     let real = by_name(real);
     for (name, m) in &mine {
@@ -90,7 +99,9 @@ fn check_inputs(ctx: &str, mine: &Value, real: &Value, errs: &mut Vec<String>, c
     }
     for (name, r) in &real {
         if required(r) && !mine.contains_key(name) {
-            errs.push(format!("{ctx}({name}): required by the real schema but missing"));
+            errs.push(format!(
+                "{ctx}({name}): required by the real schema but missing"
+            ));
         }
     }
 }
@@ -115,7 +126,10 @@ async fn sandbox_schema_is_a_compatible_subset_of_shopify_2025_01() {
             continue;
         };
         if t["kind"] != r["kind"] {
-            errs.push(format!("type {name}: kind {} but real is {}", t["kind"], r["kind"]));
+            errs.push(format!(
+                "type {name}: kind {} but real is {}",
+                t["kind"], r["kind"]
+            ));
             continue;
         }
         let real_fields = by_name(&r["fields"]);
@@ -133,10 +147,22 @@ async fn sandbox_schema_is_a_compatible_subset_of_shopify_2025_01() {
                     show(&rf["type"])
                 ));
             }
-            check_inputs(&format!("{name}.{fname}"), &f["args"], &rf["args"], &mut errs, &mut checked);
+            check_inputs(
+                &format!("{name}.{fname}"),
+                &f["args"],
+                &rf["args"],
+                &mut errs,
+                &mut checked,
+            );
         }
         if t["kind"] == "INPUT_OBJECT" {
-            check_inputs(&name, &t["inputFields"], &r["inputFields"], &mut errs, &mut checked);
+            check_inputs(
+                &name,
+                &t["inputFields"],
+                &r["inputFields"],
+                &mut errs,
+                &mut checked,
+            );
         }
         let real_values = by_name(&r["enumValues"]);
         for v in t["enumValues"].as_array().into_iter().flatten() {
@@ -150,18 +176,27 @@ async fn sandbox_schema_is_a_compatible_subset_of_shopify_2025_01() {
         for i in t["interfaces"].as_array().into_iter().flatten() {
             let iname = i["name"].as_str().unwrap();
             if !real_ifaces.contains_key(iname) {
-                errs.push(format!("{name}: implements {iname}, the real type does not"));
+                errs.push(format!(
+                    "{name}: implements {iname}, the real type does not"
+                ));
             }
         }
         let real_possible = by_name(&r["possibleTypes"]);
         for p in t["possibleTypes"].as_array().into_iter().flatten() {
             let pname = p["name"].as_str().unwrap();
             if !real_possible.contains_key(pname) {
-                errs.push(format!("{name}: {pname} is not a possible type in the real schema"));
+                errs.push(format!(
+                    "{name}: {pname} is not a possible type in the real schema"
+                ));
             }
         }
     }
-    assert!(errs.is_empty(), "{} fidelity problems:\n{}", errs.len(), errs.join("\n"));
+    assert!(
+        errs.is_empty(),
+        "{} fidelity problems:\n{}",
+        errs.len(),
+        errs.join("\n")
+    );
     assert!(checked > 500, "checked only {checked} items");
 }
 

@@ -17,7 +17,10 @@ const SET_SMALL: &str = "mutation($i: ProductSetInput!) { productSet(input: $i) 
 async fn create(sb: &Sb, input: Value) -> String {
     let d = sb.data(SET_SMALL, json!({"i": input})).await;
     assert_eq!(d["productSet"]["userErrors"], json!([]), "{d}");
-    d["productSet"]["product"]["id"].as_str().unwrap().to_string()
+    d["productSet"]["product"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn status(v: &Value) -> &Value {
@@ -67,7 +70,10 @@ async fn paging_through_1000_products() {
     assert_eq!(pages, 4);
     assert_eq!(ids.len(), 1000);
     assert_eq!(titles.len(), 1000);
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend and never repeat");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids ascend and never repeat"
+    );
 
     // Filtered and reversed paging.
     let q = "query($after: String) { products(first: 100, after: $after, query: \"status:draft\", sortKey: TITLE, reverse: true) { nodes { title status } pageInfo { hasNextPage endCursor } } }";
@@ -87,8 +93,16 @@ async fn paging_through_1000_products() {
     assert_eq!(seen.len(), 500);
     assert_eq!(seen.first().map(String::as_str), Some("P-0999"));
     assert!(seen.windows(2).all(|w| w[0] > w[1]));
-    let d = sb.data("{ productsCount(query: \"status:active\") { count precision } }", json!({})).await;
-    assert_eq!(d["productsCount"], json!({"count": 500, "precision": "EXACT"}));
+    let d = sb
+        .data(
+            "{ productsCount(query: \"status:active\") { count precision } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["productsCount"],
+        json!({"count": 500, "precision": "EXACT"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,9 +117,7 @@ async fn cost_arithmetic() {
         create(&sb, simple_product(t, 2)).await;
     }
     // A mutation: 10 + product (1) + userErrors (1) requested; nothing in userErrors.
-    let r = sb
-        .gql(SET_SMALL, json!({"i": {"title": "D"}}))
-        .await;
+    let r = sb.gql(SET_SMALL, json!({"i": {"title": "D"}})).await;
     assert_eq!(r["extensions"]["cost"]["requestedQueryCost"], 12);
     assert_eq!(r["extensions"]["cost"]["actualQueryCost"], 11);
     let before = status(&r)["currentlyAvailable"].as_f64().unwrap();
@@ -119,20 +131,29 @@ async fn cost_arithmetic() {
     assert_eq!(cost["actualQueryCost"], 2 + 3 * (1 + 2 + 2) + (1 + 2 + 1));
     let after = status(&r)["currentlyAvailable"].as_f64().unwrap();
     let spent = before - after;
-    assert!((19.0..=21.0).contains(&spent), "charged the actual cost: spent {spent}");
+    assert!(
+        (19.0..=21.0).contains(&spent),
+        "charged the actual cost: spent {spent}"
+    );
     assert_eq!(status(&r)["maximumAvailable"], 1000.0);
     assert_eq!(status(&r)["restoreRate"], 1.0);
 
     // Variables and fragments count too.
     let q = "query($n: Int!) { products(first: $n) { ...P } } fragment P on ProductConnection { nodes { id options { name } } }";
     let r = sb.gql(q, json!({"n": 7})).await;
-    assert_eq!(r["extensions"]["cost"]["requestedQueryCost"], 2 + 7 * (1 + 1));
+    assert_eq!(
+        r["extensions"]["cost"]["requestedQueryCost"],
+        2 + 7 * (1 + 1)
+    );
 
     // Above 1000 requested points the query is refused and nothing is charged.
     let q = "{ products(first: 250) { nodes { variants(first: 250) { nodes { id } } } } }";
     let r = sb.gql(q, json!({})).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "MAX_COST_EXCEEDED");
-    assert_eq!(r["extensions"]["cost"]["requestedQueryCost"], 2 + 250 * (1 + 2 + 250));
+    assert_eq!(
+        r["extensions"]["cost"]["requestedQueryCost"],
+        2 + 250 * (1 + 2 + 250)
+    );
     assert_eq!(r["extensions"]["cost"]["actualQueryCost"], Value::Null);
     assert!(r.get("data").is_none());
 }
@@ -145,11 +166,7 @@ async fn burst_runs_the_bucket_dry_and_recovers_at_the_restore_rate() {
         ..Default::default()
     })
     .await;
-    sb.post(
-        "/__sandbox/seed",
-        seed_with_products(10),
-    )
-    .await;
+    sb.post("/__sandbox/seed", seed_with_products(10)).await;
     let q = "{ products(first: 10) { nodes { id } } }";
     let mut throttled = None;
     for i in 0..6 {
@@ -173,7 +190,10 @@ async fn burst_runs_the_bucket_dry_and_recovers_at_the_restore_rate() {
     let r = sb.gql("{ shop { id } }", json!({})).await;
     let now = status(&r)["currentlyAvailable"].as_f64().unwrap();
     let gained = now + 1.0 - dry;
-    assert!((4.0..=8.0).contains(&gained), "about 6 points restored in 0.6 s at 10/s, got {gained}");
+    assert!(
+        (4.0..=8.0).contains(&gained),
+        "about 6 points restored in 0.6 s at 10/s, got {gained}"
+    );
 
     tokio::time::sleep(Duration::from_millis(700)).await;
     let r = sb.gql(q, json!({})).await;
@@ -192,7 +212,10 @@ fn seed_with_products(n: usize) -> Value {
             "seo_description": null, "template_suffix": null, "options": [], "variants": [], "media": [],
             "metafields": [], "collections": [], "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"
         });
-        store.products.insert(id, std::sync::Arc::new(serde_json::from_value(product).unwrap()));
+        store.products.insert(
+            id,
+            std::sync::Arc::new(serde_json::from_value(product).unwrap()),
+        );
     }
     serde_json::to_value(&store).unwrap()
 }
@@ -206,7 +229,9 @@ async fn state_survives_a_restart_and_is_durable_before_the_answer() {
         ..Default::default()
     };
     let sb = start(config.clone()).await;
-    let loc = sb.post("/__sandbox/locations", json!([{"name": "Depot"}])).await;
+    let loc = sb
+        .post("/__sandbox/locations", json!([{"name": "Depot"}]))
+        .await;
     let pid = create(&sb, simple_product("Kept", 3)).await;
     // Answered, so already on disk (no shutdown yet).
     let on_disk: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
@@ -225,12 +250,21 @@ async fn state_survives_a_restart_and_is_durable_before_the_answer() {
     let q = "query($id: ID!, $c: ID!) { product(id: $id) { handle variants(first: 5) { nodes { sku } } collections(first: 2) { nodes { id } } } collection(id: $c) { title } locations(first: 5) { nodes { id name } } }";
     let d = sb.data(q, json!({"id": pid, "c": cid})).await;
     assert_eq!(d["product"]["handle"], "kept");
-    assert_eq!(d["product"]["variants"]["nodes"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        d["product"]["variants"]["nodes"].as_array().unwrap().len(),
+        3
+    );
     assert_eq!(d["product"]["collections"]["nodes"][0]["id"], cid);
     assert_eq!(d["collection"]["title"], "Kept");
-    assert!(d["locations"]["nodes"].as_array().unwrap().iter().any(|l| l["id"] == loc[0]["id"]));
+    assert!(d["locations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["id"] == loc[0]["id"]));
     // New ids never collide with restored ones; handles stay unique.
-    let d = sb.data(PRODUCT_SET, json!({"input": {"title": "Kept"}})).await;
+    let d = sb
+        .data(PRODUCT_SET, json!({"input": {"title": "Kept"}}))
+        .await;
     let new_id = d["productSet"]["product"]["id"].as_str().unwrap();
     assert_eq!(d["productSet"]["product"]["handle"], "kept-1");
     let num = |s: &str| s.rsplit('/').next().unwrap().parse::<u64>().unwrap();
@@ -245,7 +279,10 @@ fn draws(kind: FaultKind, seed: u64, n: usize) -> Vec<bool> {
 }
 
 async fn product_count(sb: &Sb) -> usize {
-    sb.get("/__sandbox/snapshot").await["products"].as_object().unwrap().len()
+    sb.get("/__sandbox/snapshot").await["products"]
+        .as_object()
+        .unwrap()
+        .len()
 }
 
 fn faulty(kind: FaultKind, seed: u64) -> SandboxConfig {
@@ -278,7 +315,11 @@ async fn fault_throttle_and_5xx_change_nothing() {
             .send()
             .await
             .unwrap();
-        assert!([500, 502, 503].contains(&resp.status().as_u16()), "{}", resp.status());
+        assert!(
+            [500, 502, 503].contains(&resp.status().as_u16()),
+            "{}",
+            resp.status()
+        );
     }
     assert_eq!(product_count(&sb).await, 0);
     let stats = sb.get("/__sandbox/stats").await;
@@ -290,19 +331,35 @@ async fn fault_throttle_and_5xx_change_nothing() {
 async fn fault_timeout_may_apply_the_mutation_and_lose_the_answer() {
     let seed = 11;
     let sb = start(faulty(FaultKind::Timeout, seed)).await;
-    let client = reqwest::Client::builder().timeout(Duration::from_millis(100)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
     let n = 6;
     for i in 0..n {
-        let r = client.post(sb.handle.graphql_url()).json(&set_body(&format!("t{i}"))).send().await;
+        let r = client
+            .post(sb.handle.graphql_url())
+            .json(&set_body(&format!("t{i}")))
+            .send()
+            .await;
         assert!(r.is_err_and(|e| e.is_timeout()), "request {i} times out");
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
     let expected = draws(FaultKind::Timeout, seed, n);
-    assert!(expected.contains(&true) && expected.contains(&false), "seed covers both cases");
+    assert!(
+        expected.contains(&true) && expected.contains(&false),
+        "seed covers both cases"
+    );
     let applied = expected.iter().filter(|a| **a).count();
     assert_eq!(product_count(&sb).await, applied);
     // A patient client gets an answer after the delay: 504 before, 200 after applying.
-    let resp = sb.client.post(sb.handle.graphql_url()).json(&set_body("late")).send().await.unwrap();
+    let resp = sb
+        .client
+        .post(sb.handle.graphql_url())
+        .json(&set_body("late"))
+        .send()
+        .await
+        .unwrap();
     let after = draws(FaultKind::Timeout, seed, n + 1)[n];
     assert_eq!(resp.status().as_u16(), if after { 200 } else { 504 });
 }
@@ -314,13 +371,23 @@ async fn fault_reset_closes_the_connection_after_or_before_applying() {
     let n = 6;
     for i in 0..n {
         let client = reqwest::Client::new();
-        let r = client.post(sb.handle.graphql_url()).json(&set_body(&format!("r{i}"))).send().await;
+        let r = client
+            .post(sb.handle.graphql_url())
+            .json(&set_body(&format!("r{i}")))
+            .send()
+            .await;
         let e = r.expect_err("connection closed without an answer");
         assert!(!e.is_timeout(), "{e}");
     }
     let expected = draws(FaultKind::Reset, seed, n);
-    assert!(expected.contains(&true) && expected.contains(&false), "seed covers both cases");
-    assert_eq!(product_count(&sb).await, expected.iter().filter(|a| **a).count());
+    assert!(
+        expected.contains(&true) && expected.contains(&false),
+        "seed covers both cases"
+    );
+    assert_eq!(
+        product_count(&sb).await,
+        expected.iter().filter(|a| **a).count()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,10 +416,17 @@ async fn token_is_required_when_set() {
 async fn control_endpoints() {
     let sb = start_default().await;
     create(&sb, simple_product("S", 2)).await;
-    sb.gql("{ products(first: 5) { nodes { id } } shop { id } }", json!({})).await;
+    sb.gql(
+        "{ products(first: 5) { nodes { id } } shop { id } }",
+        json!({}),
+    )
+    .await;
     let stats = sb.get("/__sandbox/stats").await;
     assert_eq!(stats["requests"], 2);
-    assert_eq!(stats["by_operation"], json!({"productSet": 1, "products": 1, "shop": 1}));
+    assert_eq!(
+        stats["by_operation"],
+        json!({"productSet": 1, "products": 1, "shop": 1})
+    );
     assert!(stats["cost"].as_u64().unwrap() > 10);
     assert_eq!(stats["throttled"], 0);
 
@@ -361,15 +435,29 @@ async fn control_endpoints() {
     let other = start_default().await;
     let seeded = other.post("/__sandbox/seed", snap.clone()).await;
     assert_eq!(seeded["products"], 1);
-    let d = other.data("{ products(first: 5) { nodes { handle variants(first: 5) { nodes { sku } } } } }", json!({})).await;
+    let d = other
+        .data(
+            "{ products(first: 5) { nodes { handle variants(first: 5) { nodes { sku } } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(d["products"]["nodes"][0]["handle"], "s");
     assert_eq!(other.get("/__sandbox/snapshot").await, snap);
 
-    sb.post("/__sandbox/locations", json!([{"name": "Second"}])).await;
+    sb.post("/__sandbox/locations", json!([{"name": "Second"}]))
+        .await;
     sb.post("/__sandbox/reset", json!({})).await;
-    let d = sb.data("{ products(first: 5) { nodes { id } } locations(first: 5) { nodes { name } } }", json!({})).await;
+    let d = sb
+        .data(
+            "{ products(first: 5) { nodes { id } } locations(first: 5) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(d["products"]["nodes"], json!([]));
-    assert_eq!(d["locations"]["nodes"], json!([{"name": "Second"}, {"name": "Shop location"}]));
+    assert_eq!(
+        d["locations"]["nodes"],
+        json!([{"name": "Second"}, {"name": "Shop location"}])
+    );
     let bad = sb
         .client
         .post(format!("{}/__sandbox/seed", sb.handle.url()))
@@ -388,14 +476,18 @@ async fn bulk_query_serves_jsonl_with_parent_ids() {
         ids.push(create(&sb, simple_product(t, 2)).await);
     }
     let q = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } } }";
-    let inner = "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
+    let inner =
+        "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
     let d = sb.data(q, json!({"q": inner})).await;
     assert_eq!(d["bulkOperationRunQuery"]["userErrors"], json!([]));
     let op_id = d["bulkOperationRunQuery"]["bulkOperation"]["id"].clone();
     let mut op = Value::Null;
     for _ in 0..100 {
         let d = sb
-            .data("{ currentBulkOperation { id status url objectCount rootObjectCount errorCode } }", json!({}))
+            .data(
+                "{ currentBulkOperation { id status url objectCount rootObjectCount errorCode } }",
+                json!({}),
+            )
             .await;
         op = d["currentBulkOperation"].clone();
         if op["status"] == "COMPLETED" || op["status"] == "FAILED" {
@@ -407,17 +499,48 @@ async fn bulk_query_serves_jsonl_with_parent_ids() {
     assert_eq!(op["status"], "COMPLETED", "{op}");
     assert_eq!(op["objectCount"], "9");
     assert_eq!(op["rootObjectCount"], "3");
-    let text = sb.client.get(op["url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
-    let rows: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let text = sb
+        .client
+        .get(op["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 9);
-    let products: Vec<&Value> = rows.iter().filter(|r| r.get("__parentId").is_none()).collect();
-    assert_eq!(products.iter().map(|r| r["id"].as_str().unwrap()).collect::<Vec<_>>(), ids);
+    let products: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.get("__parentId").is_none())
+        .collect();
+    assert_eq!(
+        products
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
     for r in rows.iter().filter(|r| r.get("__parentId").is_some()) {
-        assert!(r["id"].as_str().unwrap().starts_with("gid://shopify/ProductVariant/"));
+        assert!(r["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("gid://shopify/ProductVariant/"));
         assert!(ids.contains(&r["__parentId"].as_str().unwrap().to_string()));
     }
-    let bad = sb.data(q, json!({"q": "mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }"})).await;
-    assert_eq!(bad["bulkOperationRunQuery"]["userErrors"][0]["code"], "INVALID");
+    let bad = sb
+        .data(
+            q,
+            json!({"q": "mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }"}),
+        )
+        .await;
+    assert_eq!(
+        bad["bulkOperationRunQuery"]["userErrors"][0]["code"],
+        "INVALID"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,7 +569,10 @@ async fn product_limits_variants_and_media() {
     let d = sb.data(q, json!({"i": mk(2048)})).await;
     assert_eq!(d["productSet"]["product"]["variantsCount"]["count"], 2048);
     let d = sb.data(q, json!({"i": mk(2049)})).await;
-    assert_eq!(d["productSet"]["userErrors"], json!([{"field": ["input", "variants"], "code": "VARIANTS_OVER_LIMIT"}]));
+    assert_eq!(
+        d["productSet"]["userErrors"],
+        json!([{"field": ["input", "variants"], "code": "VARIANTS_OVER_LIMIT"}])
+    );
 
     let files = |n: usize| -> Vec<Value> {
         (0..n)
@@ -454,8 +580,15 @@ async fn product_limits_variants_and_media() {
             .collect()
     };
     let q = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { mediaCount { count } } userErrors { field code } } }";
-    let d = sb.data(q, json!({"i": {"title": "Pics", "files": files(250)}})).await;
+    let d = sb
+        .data(q, json!({"i": {"title": "Pics", "files": files(250)}}))
+        .await;
     assert_eq!(d["productSet"]["product"]["mediaCount"]["count"], 250);
-    let d = sb.data(q, json!({"i": {"title": "Pics", "files": files(251)}})).await;
-    assert_eq!(d["productSet"]["userErrors"][0]["field"], json!(["input", "files"]));
+    let d = sb
+        .data(q, json!({"i": {"title": "Pics", "files": files(251)}}))
+        .await;
+    assert_eq!(
+        d["productSet"]["userErrors"][0]["field"],
+        json!(["input", "files"])
+    );
 }

@@ -16,7 +16,8 @@ use super::model::now;
 
 /// Check a bulk query: it must parse and be a query operation.
 pub fn check_query(query: &str) -> Result<(), String> {
-    let doc = async_graphql::parser::parse_query(query).map_err(|e| format!("Invalid bulk query: {e}"))?;
+    let doc = async_graphql::parser::parse_query(query)
+        .map_err(|e| format!("Invalid bulk query: {e}"))?;
     let ops: Vec<OperationType> = match &doc.operations {
         DocumentOperations::Single(op) => vec![op.node.ty],
         DocumentOperations::Multiple(m) => m.values().map(|op| op.node.ty).collect(),
@@ -30,8 +31,10 @@ pub fn check_query(query: &str) -> Result<(), String> {
 fn is_connection(v: &Value) -> bool {
     match v {
         Value::Object(m) => {
-            (m.get("edges").is_some_and(Value::is_array) || m.get("nodes").is_some_and(Value::is_array))
-                && m.keys().all(|k| k == "edges" || k == "nodes" || k == "pageInfo")
+            (m.get("edges").is_some_and(Value::is_array)
+                || m.get("nodes").is_some_and(Value::is_array))
+                && m.keys()
+                    .all(|k| k == "edges" || k == "nodes" || k == "pageInfo")
         }
         _ => false,
     }
@@ -95,11 +98,15 @@ fn emit(node: &Value, parent: Option<&str>, out: &mut String, objects: &mut u64)
 pub async fn run(core: Arc<Core>, schema: SandboxSchema, id: u64) {
     let query = {
         let mut bulk = lock(&core.bulk);
-        let Some(op) = bulk.ops.get_mut(&id) else { return };
+        let Some(op) = bulk.ops.get_mut(&id) else {
+            return;
+        };
         op.status = "RUNNING";
         op.query.clone()
     };
-    let resp = schema.execute(async_graphql::Request::new(query).data(Unbounded)).await;
+    let resp = schema
+        .execute(async_graphql::Request::new(query).data(Unbounded))
+        .await;
     let data = resp.data.into_json().unwrap_or(Value::Null);
     let failed = !resp.errors.is_empty();
     let (text, objects, roots) = to_jsonl(&data);
@@ -140,9 +147,15 @@ mod tests {
             ]}
         });
         let (text, objects, roots) = to_jsonl(&data);
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!((objects, roots), (3, 2));
-        assert_eq!(lines[0], serde_json::json!({"id": "gid://shopify/Product/1", "title": "A"}));
+        assert_eq!(
+            lines[0],
+            serde_json::json!({"id": "gid://shopify/Product/1", "title": "A"})
+        );
         assert_eq!(
             lines[1],
             serde_json::json!({"id": "gid://shopify/ProductVariant/2", "sku": "a", "__parentId": "gid://shopify/Product/1"})
@@ -153,7 +166,10 @@ mod tests {
     #[test]
     fn only_queries() {
         assert!(check_query("{ products { edges { node { id } } } }").is_ok());
-        assert!(check_query("mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }").is_err());
+        assert!(
+            check_query("mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }")
+                .is_err()
+        );
         assert!(check_query("{ products {").is_err());
     }
 }

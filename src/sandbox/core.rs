@@ -142,7 +142,11 @@ impl Faults {
         let kind = self.kinds[self.rng.random_range(0..self.kinds.len())];
         let after = self.rng.random_bool(0.5);
         let status = [500, 502, 503][self.rng.random_range(0..3)];
-        Some(Fault { kind, after, status })
+        Some(Fault {
+            kind,
+            after,
+            status,
+        })
     }
 }
 
@@ -185,7 +189,9 @@ pub struct Core {
 
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Core")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -238,7 +244,11 @@ impl Core {
 
     /// The published store.
     pub fn snapshot(&self) -> Arc<Store> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
     }
 
     /// The published store and its version.
@@ -248,7 +258,10 @@ impl Core {
     }
 
     /// Run a change on a draft copy; publish it when `f` succeeds.
-    pub fn mutate<T, E>(&self, f: impl FnOnce(&mut Store) -> Result<T, E>) -> Result<(T, Arc<Store>), E> {
+    pub fn mutate<T, E>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<(T, Arc<Store>), E> {
         let _w = lock(&self.writer);
         let mut draft = (*self.snapshot()).clone();
         let out = f(&mut draft)?;

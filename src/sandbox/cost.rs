@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{Name, Variables};
 use serde_json::Value;
@@ -48,7 +49,15 @@ fn unwrap_type(t: &Value) -> (String, bool) {
                 list = true;
                 cur = &cur["ofType"];
             }
-            _ => return (cur.get("name").and_then(Value::as_str).unwrap_or_default().to_string(), list),
+            _ => {
+                return (
+                    cur.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    list,
+                )
+            }
         }
     }
 }
@@ -56,15 +65,37 @@ fn unwrap_type(t: &Value) -> (String, bool) {
 impl TypeMap {
     /// Build from introspection JSON (`{"__schema": ...}` or `{"data": {"__schema": ...}}`).
     pub fn from_introspection(json: &Value) -> Self {
-        let schema = json.get("data").unwrap_or(json).get("__schema").unwrap_or(&Value::Null);
+        let schema = json
+            .get("data")
+            .unwrap_or(json)
+            .get("__schema")
+            .unwrap_or(&Value::Null);
         let mut types = HashMap::new();
-        for t in schema.get("types").and_then(Value::as_array).into_iter().flatten() {
-            let name = t.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        for t in schema
+            .get("types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = t
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let kind = t.get("kind").and_then(Value::as_str).unwrap_or_default();
             let composite = matches!(kind, "OBJECT" | "INTERFACE" | "UNION");
             let mut fields = HashMap::new();
-            for f in t.get("fields").and_then(Value::as_array).into_iter().flatten() {
-                let fname = f.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            for f in t
+                .get("fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let fname = f
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 let (ty, list) = unwrap_type(&f["type"]);
                 fields.insert(fname, FieldInfo { ty, list });
             }
@@ -111,28 +142,50 @@ struct Walker<'a> {
 }
 
 /// Pick the operation of a document.
-pub fn operation<'a>(doc: &'a ExecutableDocument, name: Option<&str>) -> Option<&'a OperationDefinition> {
+pub fn operation<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(&op.node),
         (DocumentOperations::Multiple(m), Some(n)) => m.get(n).map(|o| &o.node),
-        (DocumentOperations::Multiple(m), None) if m.len() == 1 => m.values().next().map(|o| &o.node),
+        (DocumentOperations::Multiple(m), None) if m.len() == 1 => {
+            m.values().next().map(|o| &o.node)
+        }
         _ => None,
     }
 }
 
 /// Requested cost of the chosen operation.
-pub fn requested(types: &TypeMap, doc: &ExecutableDocument, name: Option<&str>, vars: &Variables) -> Option<Costed> {
+pub fn requested(
+    types: &TypeMap,
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+    vars: &Variables,
+) -> Option<Costed> {
     let op = operation(doc, name)?;
-    let w = Walker { types, doc, op, vars };
+    let w = Walker {
+        types,
+        doc,
+        op,
+        vars,
+    };
     let mutation = op.ty == OperationType::Mutation;
-    let root = if mutation { &types.mutation } else { &types.query };
+    let root = if mutation {
+        &types.mutation
+    } else {
+        &types.query
+    };
     let mut root_fields = Vec::new();
     let mut total = 0u64;
     for (_, f) in w.fields(root, &op.selection_set.node) {
         let fname = f.name.node.as_str();
         root_fields.push(fname.to_string());
         if mutation {
-            let payload = types.field(root, fname).map(|i| i.ty.clone()).unwrap_or_default();
+            let payload = types
+                .field(root, fname)
+                .map(|i| i.ty.clone())
+                .unwrap_or_default();
             total += MUTATION_COST + w.selection(&payload, &f.selection_set.node);
         } else {
             total += w.field_cost(root, &f);
@@ -146,17 +199,41 @@ pub fn requested(types: &TypeMap, doc: &ExecutableDocument, name: Option<&str>, 
 }
 
 /// Actual cost of an executed operation, from its response data.
-pub fn actual(types: &TypeMap, doc: &ExecutableDocument, name: Option<&str>, vars: &Variables, data: &Value) -> u64 {
-    let Some(op) = operation(doc, name) else { return 0 };
-    let w = Walker { types, doc, op, vars };
+pub fn actual(
+    types: &TypeMap,
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+    vars: &Variables,
+    data: &Value,
+) -> u64 {
+    let Some(op) = operation(doc, name) else {
+        return 0;
+    };
+    let w = Walker {
+        types,
+        doc,
+        op,
+        vars,
+    };
     let mutation = op.ty == OperationType::Mutation;
-    let root = if mutation { &types.mutation } else { &types.query };
+    let root = if mutation {
+        &types.mutation
+    } else {
+        &types.query
+    };
     let mut total = 0u64;
     for (_, f) in w.fields(root, &op.selection_set.node) {
-        let key = f.alias.as_ref().map(|a| a.node.as_str()).unwrap_or(f.name.node.as_str());
+        let key = f
+            .alias
+            .as_ref()
+            .map(|a| a.node.as_str())
+            .unwrap_or(f.name.node.as_str());
         let v = data.get(key).unwrap_or(&Value::Null);
         if mutation {
-            let payload = types.field(root, f.name.node.as_str()).map(|i| i.ty.clone()).unwrap_or_default();
+            let payload = types
+                .field(root, f.name.node.as_str())
+                .map(|i| i.ty.clone())
+                .unwrap_or_default();
             total += MUTATION_COST + w.actual_selection(&payload, &f.selection_set.node, v);
         } else {
             total += w.actual_field(root, &f, v);
@@ -176,7 +253,13 @@ impl<'a> Walker<'a> {
         out
     }
 
-    fn collect(&self, ty: &str, set: &'a SelectionSet, out: &mut Vec<(String, Field)>, depth: usize) {
+    fn collect(
+        &self,
+        ty: &str,
+        set: &'a SelectionSet,
+        out: &mut Vec<(String, Field)>,
+        depth: usize,
+    ) {
         if depth > 30 {
             return;
         }
@@ -204,7 +287,10 @@ impl<'a> Walker<'a> {
 
     fn arg(&self, f: &Field, name: &str) -> Option<async_graphql::Value> {
         let v = f.get_argument(name)?;
-        v.node.clone().into_const_with(|n| self.var(&n).ok_or(())).ok()
+        v.node
+            .clone()
+            .into_const_with(|n| self.var(&n).ok_or(()))
+            .ok()
     }
 
     fn arg_int(&self, f: &Field, name: &str) -> Option<u64> {
@@ -264,13 +350,18 @@ impl<'a> Walker<'a> {
         if name.starts_with("__") {
             return 0;
         }
-        let Some(info) = self.types.field(ty, name) else { return 0 };
+        let Some(info) = self.types.field(ty, name) else {
+            return 0;
+        };
         if !self.types.composite(&info.ty) {
             return 0;
         }
         let set = &f.selection_set.node;
         if info.ty.ends_with("Connection") {
-            let n = self.arg_int(f, "first").or_else(|| self.arg_int(f, "last")).unwrap_or(0);
+            let n = self
+                .arg_int(f, "first")
+                .or_else(|| self.arg_int(f, "last"))
+                .unwrap_or(0);
             return 2 + n * self.node_cost(&info.ty, set);
         }
         let mult = if info.list {
@@ -287,7 +378,9 @@ impl<'a> Walker<'a> {
     fn node_cost(&self, conn: &str, set: &'a SelectionSet) -> u64 {
         let mut cost = 0;
         for (on, f) in self.fields(conn, set) {
-            let Some(info) = self.types.field(&on, f.name.node.as_str()) else { continue };
+            let Some(info) = self.types.field(&on, f.name.node.as_str()) else {
+                continue;
+            };
             match f.name.node.as_str() {
                 "edges" => {
                     for (eon, ef) in self.fields(&info.ty, &f.selection_set.node) {
@@ -313,7 +406,11 @@ impl<'a> Walker<'a> {
             .fields(ty, set)
             .into_iter()
             .map(|(on, f)| {
-                let key = f.alias.as_ref().map(|a| a.node.as_str()).unwrap_or(f.name.node.as_str());
+                let key = f
+                    .alias
+                    .as_ref()
+                    .map(|a| a.node.as_str())
+                    .unwrap_or(f.name.node.as_str());
                 let c = match v.get(key) {
                     Some(fv) => self.actual_field(&on, &f, fv),
                     None => 0,
@@ -326,7 +423,9 @@ impl<'a> Walker<'a> {
 
     fn actual_field(&self, ty: &str, f: &Field, v: &Value) -> u64 {
         let name = f.name.node.as_str();
-        let Some(info) = self.types.field(ty, name) else { return 0 };
+        let Some(info) = self.types.field(ty, name) else {
+            return 0;
+        };
         if !self.types.composite(&info.ty) || v.is_null() {
             return 0;
         }
@@ -334,9 +433,19 @@ impl<'a> Walker<'a> {
         if info.ty.ends_with("Connection") {
             let mut cost = 2;
             for (on, cf) in self.fields(&info.ty, set) {
-                let key = cf.alias.as_ref().map(|a| a.node.as_str()).unwrap_or(cf.name.node.as_str());
-                let Some(ci) = self.types.field(&on, cf.name.node.as_str()) else { continue };
-                let items = v.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+                let key = cf
+                    .alias
+                    .as_ref()
+                    .map(|a| a.node.as_str())
+                    .unwrap_or(cf.name.node.as_str());
+                let Some(ci) = self.types.field(&on, cf.name.node.as_str()) else {
+                    continue;
+                };
+                let items = v
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 match cf.name.node.as_str() {
                     "edges" => {
                         for (eon, ef) in self.fields(&ci.ty, &cf.selection_set.node) {
@@ -344,11 +453,17 @@ impl<'a> Walker<'a> {
                                 continue;
                             }
                             let nkey = ef.alias.as_ref().map(|a| a.node.as_str()).unwrap_or("node");
-                            let Some(ni) = self.types.field(&eon, "node") else { continue };
+                            let Some(ni) = self.types.field(&eon, "node") else {
+                                continue;
+                            };
                             for e in &items {
                                 let n = e.get(nkey).unwrap_or(&Value::Null);
                                 if !n.is_null() {
-                                    cost += 1 + self.actual_selection(&ni.ty, &ef.selection_set.node, n);
+                                    cost += 1 + self.actual_selection(
+                                        &ni.ty,
+                                        &ef.selection_set.node,
+                                        n,
+                                    );
                                 }
                             }
                         }

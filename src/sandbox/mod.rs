@@ -114,7 +114,10 @@ impl FromStr for FaultKind {
 
 /// Parse a comma-separated fault list (`throttle,5xx,timeout,reset`).
 pub fn parse_faults(list: &str) -> Result<Vec<FaultKind>, SandboxError> {
-    list.split(',').filter(|s| !s.trim().is_empty()).map(FaultKind::from_str).collect()
+    list.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(FaultKind::from_str)
+        .collect()
 }
 
 /// How to run a sandbox.
@@ -183,14 +186,21 @@ impl std::fmt::Debug for SandboxConfig {
 impl SandboxConfig {
     fn check(&self) -> Result<(), SandboxError> {
         if !(0.0..=1.0).contains(&self.fault_rate) {
-            return Err(SandboxError::Config("--fault-rate must be between 0 and 1".into()));
+            return Err(SandboxError::Config(
+                "--fault-rate must be between 0 and 1".into(),
+            ));
         }
         if self.fault_rate > 0.0 && self.faults.is_empty() {
             return Err(SandboxError::Config("--fault-rate needs --faults".into()));
         }
-        for (name, v) in [("--bucket", self.bucket), ("--restore-rate", self.restore_rate)] {
+        for (name, v) in [
+            ("--bucket", self.bucket),
+            ("--restore-rate", self.restore_rate),
+        ] {
             if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
-                return Err(SandboxError::Config(format!("{name} must be a positive number")));
+                return Err(SandboxError::Config(format!(
+                    "{name} must be a positive number"
+                )));
             }
         }
         Ok(())
@@ -289,7 +299,12 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
         types,
     });
     let router = server::router(app);
-    let server = tokio::spawn(server::serve(listener, router, stop_rx, Duration::from_secs(2)));
+    let server = tokio::spawn(server::serve(
+        listener,
+        router,
+        stop_rx,
+        Duration::from_secs(2),
+    ));
     tracing::info!(%addr, "sandbox listening");
     Ok(SandboxHandle {
         url,

@@ -42,7 +42,10 @@ mod arc_map {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<T: Serialize, S: Serializer>(m: &BTreeMap<u64, Arc<T>>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Serialize, S: Serializer>(
+        m: &BTreeMap<u64, Arc<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_map(m.iter().map(|(k, v)| (k, &**v)))
     }
 
@@ -398,17 +401,23 @@ impl Store {
                 .collections
                 .contains_key(&n)
                 .then_some(Found::Collection(n)),
-            "Location" => self.locations.contains_key(&n).then_some(Found::Location(n)),
+            "Location" => self
+                .locations
+                .contains_key(&n)
+                .then_some(Found::Location(n)),
             "MetafieldDefinition" => self
                 .metafield_definitions
                 .contains_key(&n)
                 .then_some(Found::MetafieldDefinition(n)),
             "Shop" => (n == self.shop.id).then_some(Found::Shop),
             "ProductVariant" => self.products.values().find_map(|p| {
-                p.variants.iter().any(|v| v.id == n).then_some(Found::Variant {
-                    product: p.id,
-                    variant: n,
-                })
+                p.variants
+                    .iter()
+                    .any(|v| v.id == n)
+                    .then_some(Found::Variant {
+                        product: p.id,
+                        variant: n,
+                    })
             }),
             "InventoryItem" => self.products.values().find_map(|p| {
                 p.variants
@@ -465,10 +474,9 @@ impl Product {
                 .options
                 .first()
                 .is_some_and(|o| o.name == "Title" && o.values.len() == 1)
-            && self
-                .variants
-                .first()
-                .is_some_and(|v| v.option_values.first().map(String::as_str) == Some("Default Title"))
+            && self.variants.first().is_some_and(|v| {
+                v.option_values.first().map(String::as_str) == Some("Default Title")
+            })
     }
 }
 

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use async_graphql::ID;
 
 use super::gql::errors::{
-    plain, InventorySetQuantitiesUserErrorCode as InvCode, MetafieldDefinitionCreateUserErrorCode as DefCode,
-    MetafieldsSetUserErrorCode as MsCode, NoCode, ProductSetUserErrorCode as PsCode, UserErr,
+    plain, InventorySetQuantitiesUserErrorCode as InvCode,
+    MetafieldDefinitionCreateUserErrorCode as DefCode, MetafieldsSetUserErrorCode as MsCode,
+    NoCode, ProductSetUserErrorCode as PsCode, UserErr,
 };
 use super::gql::inputs::*;
 use super::model::{
-    gid, now, Collection, Found, Image, InventoryItem, InventoryLevel, InventoryPolicy, Media, Metafield,
-    MetafieldDefinition, OptionValue, Product, ProductOption, Status, Store, Variant,
+    gid, now, Collection, Found, Image, InventoryItem, InventoryLevel, InventoryPolicy, Media,
+    Metafield, MetafieldDefinition, OptionValue, Product, ProductOption, Status, Store, Variant,
 };
 use super::validate;
 
@@ -37,7 +38,10 @@ fn next(counter: &mut u64) -> u64 {
 }
 
 fn path<S: AsRef<str>>(base: &[S], more: &[String]) -> Vec<String> {
-    base.iter().map(|s| s.as_ref().to_string()).chain(more.iter().cloned()).collect()
+    base.iter()
+        .map(|s| s.as_ref().to_string())
+        .chain(more.iter().cloned())
+        .collect()
 }
 
 /// Who owns a metafield.
@@ -137,7 +141,8 @@ fn check_metafield(
     let raw_ns = namespace;
     let namespace = validate::resolve_namespace(namespace);
     if raw_ns.is_some_and(|n| !n.starts_with("$app")) {
-        validate::check_namespace(&namespace).map_err(|m| ("namespace", m, MsCode::InvalidValue))?;
+        validate::check_namespace(&namespace)
+            .map_err(|m| ("namespace", m, MsCode::InvalidValue))?;
     }
     let key = key.ok_or(("key", "Key can't be blank".to_string(), MsCode::Blank))?;
     validate::check_key(key).map_err(|m| ("key", m, MsCode::InvalidValue))?;
@@ -190,11 +195,15 @@ fn check_metafield_inputs(
     let mut seen = HashSet::new();
     for (i, m) in inputs.iter().enumerate() {
         let here: Vec<String> = base.iter().cloned().chain([i.to_string()]).collect();
-        let by_id = m
-            .id
-            .as_ref()
-            .and_then(|id| current.iter().find(|c| gid("Metafield", c.id) == id.as_str()));
-        let ns = m.namespace.as_deref().or(by_id.map(|c| c.namespace.as_str()));
+        let by_id = m.id.as_ref().and_then(|id| {
+            current
+                .iter()
+                .find(|c| gid("Metafield", c.id) == id.as_str())
+        });
+        let ns = m
+            .namespace
+            .as_deref()
+            .or(by_id.map(|c| c.namespace.as_str()));
         let key = m.key.as_deref().or(by_id.map(|c| c.key.as_str()));
         let existing_type = current
             .iter()
@@ -211,7 +220,10 @@ fn check_metafield_inputs(
         ) {
             Ok(e) => {
                 if !seen.insert((e.namespace.clone(), e.key.clone())) {
-                    errs.push((here, format!("Metafield {}.{} is given twice", e.namespace, e.key)));
+                    errs.push((
+                        here,
+                        format!("Metafield {}.{} is given twice", e.namespace, e.key),
+                    ));
                 } else {
                     out.push(e);
                 }
@@ -227,13 +239,25 @@ fn check_metafield_inputs(
 }
 
 /// Write checked metafields into a list; `replace` drops the ones not given.
-fn write_metafields(list: &mut Vec<Metafield>, counter: &mut u64, entries: Vec<MfEntry>, replace: bool) {
+fn write_metafields(
+    list: &mut Vec<Metafield>,
+    counter: &mut u64,
+    entries: Vec<MfEntry>,
+    replace: bool,
+) {
     let now = now();
     if replace {
-        list.retain(|m| entries.iter().any(|e| e.namespace == m.namespace && e.key == m.key));
+        list.retain(|m| {
+            entries
+                .iter()
+                .any(|e| e.namespace == m.namespace && e.key == m.key)
+        });
     }
     for e in entries {
-        match list.iter_mut().find(|m| m.namespace == e.namespace && m.key == e.key) {
+        match list
+            .iter_mut()
+            .find(|m| m.namespace == e.namespace && m.key == e.key)
+        {
             Some(m) => {
                 if m.value != e.value || m.type_name != e.type_name {
                     m.value = e.value;
@@ -426,7 +450,11 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         p.product_type = v.clone();
     }
     if let Some(v) = &input.tags {
-        let mut tags: Vec<String> = v.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        let mut tags: Vec<String> = v
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
         tags.sort();
         tags.dedup();
         p.tags = tags;
@@ -523,7 +551,8 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         for (i, o) in opts.iter().enumerate() {
             let here = path(&["input", "productOptions"], &[i.to_string()]);
             let old = p.options.iter().find(|x| {
-                o.id.as_ref().is_some_and(|id| gid("ProductOption", x.id) == id.as_str())
+                o.id.as_ref()
+                    .is_some_and(|id| gid("ProductOption", x.id) == id.as_str())
                     || (o.id.is_none() && o.name.as_deref() == Some(x.name.as_str()))
             });
             if o.id.is_some() && old.is_none() {
@@ -534,7 +563,11 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
                 });
                 continue;
             }
-            let name = o.name.clone().or_else(|| old.map(|x| x.name.clone())).unwrap_or_default();
+            let name = o
+                .name
+                .clone()
+                .or_else(|| old.map(|x| x.name.clone()))
+                .unwrap_or_default();
             if name.trim().is_empty() {
                 errs.push(UserErr {
                     field: path(&here, &["name".into()]),
@@ -543,7 +576,10 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
                 });
                 continue;
             }
-            if new_opts.iter().any(|(_, x)| x.name.eq_ignore_ascii_case(&name)) {
+            if new_opts
+                .iter()
+                .any(|(_, x)| x.name.eq_ignore_ascii_case(&name))
+            {
                 errs.push(UserErr {
                     field: path(&here, &["name".into()]),
                     message: format!("Option '{name}' already exists"),
@@ -564,11 +600,16 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
             for (j, v) in values.iter().enumerate() {
                 let old_v = old.and_then(|x| {
                     x.values.iter().find(|ov| {
-                        v.id.as_ref().is_some_and(|id| gid("ProductOptionValue", ov.id) == id.as_str())
+                        v.id.as_ref()
+                            .is_some_and(|id| gid("ProductOptionValue", ov.id) == id.as_str())
                             || (v.id.is_none() && v.name.as_deref() == Some(ov.name.as_str()))
                     })
                 });
-                let vname = v.name.clone().or_else(|| old_v.map(|x| x.name.clone())).unwrap_or_default();
+                let vname = v
+                    .name
+                    .clone()
+                    .or_else(|| old_v.map(|x| x.name.clone()))
+                    .unwrap_or_default();
                 let vhere = path(&here, &["values".into(), j.to_string()]);
                 if vname.trim().is_empty() {
                     errs.push(UserErr {
@@ -597,7 +638,14 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
                 None => st.alloc(),
             };
             let pos = o.position.unwrap_or(i as i32 + 1);
-            new_opts.push((pos, ProductOption { id, name, values: vals }));
+            new_opts.push((
+                pos,
+                ProductOption {
+                    id,
+                    name,
+                    values: vals,
+                },
+            ));
         }
         new_opts.sort_by_key(|(pos, _)| *pos);
         if !errs.is_empty() {
@@ -615,7 +663,10 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
                 PsCode::VariantsOverLimit,
             )]);
         }
-        let mut old: Vec<Option<Variant>> = std::mem::take(&mut p.variants).into_iter().map(Some).collect();
+        let mut old: Vec<Option<Variant>> = std::mem::take(&mut p.variants)
+            .into_iter()
+            .map(Some)
+            .collect();
         let mut combos = HashSet::new();
         let mut out = Vec::with_capacity(vs.len());
         for (i, vin) in vs.iter().enumerate() {
@@ -625,7 +676,9 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
             for (j, ov) in vin.option_values.iter().enumerate() {
                 let vhere = path(&here, &["optionValues".into(), j.to_string()]);
                 let oi = p.options.iter().position(|o| {
-                    ov.option_id.as_ref().is_some_and(|id| gid("ProductOption", o.id) == id.as_str())
+                    ov.option_id
+                        .as_ref()
+                        .is_some_and(|id| gid("ProductOption", o.id) == id.as_str())
                         || ov.option_name.as_deref() == Some(o.name.as_str())
                 });
                 let Some(oi) = oi else {
@@ -639,7 +692,9 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
                 };
                 let opt = &p.options[oi];
                 let value = opt.values.iter().find(|v| {
-                    ov.id.as_ref().is_some_and(|id| gid("ProductOptionValue", v.id) == id.as_str())
+                    ov.id
+                        .as_ref()
+                        .is_some_and(|id| gid("ProductOptionValue", v.id) == id.as_str())
                         || ov.name.as_deref() == Some(v.name.as_str())
                 });
                 match value {
@@ -687,9 +742,10 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
             }
             let slot = match &vin.id {
                 Some(id) => {
-                    let found = old
-                        .iter()
-                        .position(|o| o.as_ref().is_some_and(|v| gid("ProductVariant", v.id) == id.as_str()));
+                    let found = old.iter().position(|o| {
+                        o.as_ref()
+                            .is_some_and(|v| gid("ProductVariant", v.id) == id.as_str())
+                    });
                     if found.is_none() {
                         errs.push(UserErr {
                             field: path(&here, &["id".into()]),
@@ -743,7 +799,13 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
     }
 
     if let Some(mfs) = &input.metafields {
-        match check_metafield_inputs(st, "PRODUCT", &p.metafields, mfs, &["input".into(), "metafields".into()]) {
+        match check_metafield_inputs(
+            st,
+            "PRODUCT",
+            &p.metafields,
+            mfs,
+            &["input".into(), "metafields".into()],
+        ) {
             Ok(entries) => write_metafields(&mut p.metafields, &mut st.next_id, entries, true),
             Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
                 field,
@@ -778,11 +840,21 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         None if creating => validate::handleize(&p.title),
         None => p.handle.clone(),
     };
-    let want = if want.is_empty() { validate::handleize(&p.title) } else { want };
-    let want = if want.is_empty() { "product".to_string() } else { want };
+    let want = if want.is_empty() {
+        validate::handleize(&p.title)
+    } else {
+        want
+    };
+    let want = if want.is_empty() {
+        "product".to_string()
+    } else {
+        want
+    };
     if creating || want != p.handle {
         let id = p.id;
-        let handle = validate::unique_handle(&want, &|h| st.product_handles.get(h).is_some_and(|&o| o != id));
+        let handle = validate::unique_handle(&want, &|h| {
+            st.product_handles.get(h).is_some_and(|&o| o != id)
+        });
         st.product_handles.remove(p.handle.as_str());
         st.product_handles.insert(Arc::from(handle.as_str()), id);
         p.handle = handle;
@@ -884,12 +956,16 @@ fn fill_variant(
                 Some(l) => l.id,
                 None => st.alloc(),
             };
-            let level = v.inventory_item.levels.entry(loc).or_insert_with(|| InventoryLevel {
-                id: level_id,
-                available: 0,
-                on_hand: 0,
-                updated_at: now.to_string(),
-            });
+            let level = v
+                .inventory_item
+                .levels
+                .entry(loc)
+                .or_insert_with(|| InventoryLevel {
+                    id: level_id,
+                    available: 0,
+                    on_hand: 0,
+                    updated_at: now.to_string(),
+                });
             level.available = i64::from(q.quantity);
             level.on_hand = i64::from(q.quantity);
             level.updated_at = now.to_string();
@@ -907,10 +983,9 @@ fn fill_variant(
         }
     }
     if let Some(f) = &vin.file {
-        let by_id = f
-            .id
-            .as_ref()
-            .and_then(|id| media.iter().find(|m| media_gid(m) == id.as_str()));
+        let by_id =
+            f.id.as_ref()
+                .and_then(|id| media.iter().find(|m| media_gid(m) == id.as_str()));
         let by_src = f
             .original_source
             .as_deref()
@@ -1043,7 +1118,10 @@ pub fn product_update(
     ] {
         for (i, c) in list.iter().flatten().enumerate() {
             let Some(cid) = find_collection(st, c) else {
-                return Err(vec![plain(&[name, &i.to_string()], "Collection does not exist")]);
+                return Err(vec![plain(
+                    &[name, &i.to_string()],
+                    "Collection does not exist",
+                )]);
             };
             if join && !wanted.contains(&cid) {
                 wanted.push(cid);
@@ -1056,7 +1134,9 @@ pub fn product_update(
     if let Some(h) = &input.handle {
         let want = validate::handleize(h);
         if !want.is_empty() && want != p.handle {
-            let handle = validate::unique_handle(&want, &|h| st.product_handles.get(h).is_some_and(|&o| o != pid));
+            let handle = validate::unique_handle(&want, &|h| {
+                st.product_handles.get(h).is_some_and(|&o| o != pid)
+            });
             st.product_handles.remove(p.handle.as_str());
             st.product_handles.insert(Arc::from(handle.as_str()), pid);
             p.handle = handle;
@@ -1083,7 +1163,11 @@ pub fn product_delete(st: &mut Store, id: &ID) -> Result<u64, Vec<Plain>> {
     Ok(pid)
 }
 
-fn set_collection_image(st: &mut Store, c: &mut Collection, img: &ImageInput) -> Result<(), Vec<Plain>> {
+fn set_collection_image(
+    st: &mut Store,
+    c: &mut Collection,
+    img: &ImageInput,
+) -> Result<(), Vec<Plain>> {
     match img.src.as_deref().map(str::trim) {
         Some(src) if !src.is_empty() => {
             let keep = c.image.as_ref().filter(|i| i.url == src).map(|i| i.id);
@@ -1112,7 +1196,10 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
         return Err(vec![plain(&["title"], "Title can't be blank")]);
     }
     if input.id.is_some() {
-        return Err(vec![plain(&["id"], "Id must not be given to collectionCreate")]);
+        return Err(vec![plain(
+            &["id"],
+            "Id must not be given to collectionCreate",
+        )]);
     }
     let mut c = Collection {
         id: st.alloc(),
@@ -1141,7 +1228,12 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
         match find_product(st, pid) {
             Some(p) if !members.contains(&p) => members.push(p),
             Some(_) => {}
-            None => return Err(vec![plain(&["products", &i.to_string()], "Product does not exist")]),
+            None => {
+                return Err(vec![plain(
+                    &["products", &i.to_string()],
+                    "Product does not exist",
+                )])
+            }
         }
     }
     let base = input
@@ -1150,9 +1242,14 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
         .map(validate::handleize)
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| validate::handleize(&c.title));
-    let base = if base.is_empty() { "collection".to_string() } else { base };
+    let base = if base.is_empty() {
+        "collection".to_string()
+    } else {
+        base
+    };
     c.handle = validate::unique_handle(&base, &|h| st.collection_handles.contains_key(h));
-    st.collection_handles.insert(Arc::from(c.handle.as_str()), c.id);
+    st.collection_handles
+        .insert(Arc::from(c.handle.as_str()), c.id);
     for p in &members {
         if let Some(prod) = st.products.get_mut(p) {
             Arc::make_mut(prod).collections.insert(c.id);
@@ -1224,9 +1321,12 @@ pub fn collection_update(st: &mut Store, input: &CollectionInput) -> Result<u64,
     if let Some(h) = &input.handle {
         let want = validate::handleize(h);
         if !want.is_empty() && want != c.handle {
-            let handle = validate::unique_handle(&want, &|h| st.collection_handles.get(h).is_some_and(|&o| o != cid));
+            let handle = validate::unique_handle(&want, &|h| {
+                st.collection_handles.get(h).is_some_and(|&o| o != cid)
+            });
             st.collection_handles.remove(c.handle.as_str());
-            st.collection_handles.insert(Arc::from(handle.as_str()), cid);
+            st.collection_handles
+                .insert(Arc::from(handle.as_str()), cid);
             c.handle = handle;
         }
     }
@@ -1253,7 +1353,11 @@ pub fn collection_delete(st: &mut Store, id: &ID) -> Result<u64, Vec<Plain>> {
 
 /// `collectionAddProducts`: fails (adding nothing) when a product does not
 /// exist or already is a member.
-pub fn collection_add_products(st: &mut Store, id: &ID, products: &[ID]) -> Result<u64, Vec<Plain>> {
+pub fn collection_add_products(
+    st: &mut Store,
+    id: &ID,
+    products: &[ID],
+) -> Result<u64, Vec<Plain>> {
     let Some(cid) = find_collection(st, id) else {
         return Err(vec![plain(&["id"], "Collection does not exist")]);
     };
@@ -1261,13 +1365,19 @@ pub fn collection_add_products(st: &mut Store, id: &ID, products: &[ID]) -> Resu
     let mut add = Vec::new();
     for (i, pid) in products.iter().enumerate() {
         let Some(p) = find_product(st, pid).and_then(|p| st.products.get(&p)) else {
-            errs.push(plain(&["productIds", &i.to_string()], "Product does not exist"));
+            errs.push(plain(
+                &["productIds", &i.to_string()],
+                "Product does not exist",
+            ));
             continue;
         };
         if p.collections.contains(&cid) || add.contains(&p.id) {
             errs.push(plain(
                 &["productIds", &i.to_string()],
-                format!("Error adding {} to collection: product is already in the collection", p.title),
+                format!(
+                    "Error adding {} to collection: product is already in the collection",
+                    p.title
+                ),
             ));
             continue;
         }
@@ -1290,11 +1400,18 @@ pub fn collection_add_products(st: &mut Store, id: &ID, products: &[ID]) -> Resu
 }
 
 /// `collectionRemoveProducts`: products that are not members are ignored.
-pub fn collection_remove_products(st: &mut Store, id: &ID, products: &[ID]) -> Result<u64, Vec<Plain>> {
+pub fn collection_remove_products(
+    st: &mut Store,
+    id: &ID,
+    products: &[ID],
+) -> Result<u64, Vec<Plain>> {
     let Some(cid) = find_collection(st, id) else {
         return Err(vec![plain(&["id"], "Collection does not exist")]);
     };
-    let ids: Vec<u64> = products.iter().filter_map(|p| find_product(st, p)).collect();
+    let ids: Vec<u64> = products
+        .iter()
+        .filter_map(|p| find_product(st, p))
+        .collect();
     for p in &ids {
         if let Some(prod) = st.products.get_mut(p) {
             Arc::make_mut(prod).collections.remove(&cid);
@@ -1317,7 +1434,10 @@ pub struct MfRef {
 }
 
 /// `metafieldsSet`: at most 25, all or nothing.
-pub fn metafields_set(st: &mut Store, inputs: &[MetafieldsSetInput]) -> Result<Vec<MfRef>, Vec<UserErr<MsCode>>> {
+pub fn metafields_set(
+    st: &mut Store,
+    inputs: &[MetafieldsSetInput],
+) -> Result<Vec<MfRef>, Vec<UserErr<MsCode>>> {
     if inputs.len() > MAX_METAFIELDS_SET {
         return Err(vec![UserErr::new(
             &["metafields"],
@@ -1405,7 +1525,10 @@ fn touch(st: &mut Store, owner: Owner) {
 }
 
 /// `metafieldsDelete`: `None` for each metafield that did not exist.
-pub fn metafields_delete(st: &mut Store, ids: &[MetafieldIdentifierInput]) -> Vec<Option<(String, String, String)>> {
+pub fn metafields_delete(
+    st: &mut Store,
+    ids: &[MetafieldIdentifierInput],
+) -> Vec<Option<(String, String, String)>> {
     let mut out = Vec::new();
     for m in ids {
         let Some(owner) = Owner::of(st, &m.owner_id) else {
@@ -1423,7 +1546,11 @@ pub fn metafields_delete(st: &mut Store, ids: &[MetafieldIdentifierInput]) -> Ve
         };
         if removed {
             touch(st, owner);
-            out.push(Some((m.owner_id.to_string(), m.namespace.clone(), m.key.clone())));
+            out.push(Some((
+                m.owner_id.to_string(),
+                m.namespace.clone(),
+                m.key.clone(),
+            )));
         } else {
             out.push(None);
         }
@@ -1443,16 +1570,27 @@ pub fn metafield_definition_create(
     let ns = validate::resolve_namespace(d.namespace.as_deref());
     let owner_type = owner_type_name(d.owner_type);
     let mut errs = Vec::new();
-    if d.namespace.as_deref().is_some_and(|n| !n.starts_with("$app")) {
+    if d.namespace
+        .as_deref()
+        .is_some_and(|n| !n.starts_with("$app"))
+    {
         if let Err(m) = validate::check_namespace(&ns) {
-            errs.push(UserErr::new(&["definition", "namespace"], m, DefCode::Invalid));
+            errs.push(UserErr::new(
+                &["definition", "namespace"],
+                m,
+                DefCode::Invalid,
+            ));
         }
     }
     if let Err(m) = validate::check_key(&d.key) {
         errs.push(UserErr::new(&["definition", "key"], m, DefCode::Invalid));
     }
     if d.name.trim().is_empty() {
-        errs.push(UserErr::new(&["definition", "name"], "Name can't be blank", DefCode::Present));
+        errs.push(UserErr::new(
+            &["definition", "name"],
+            "Name can't be blank",
+            DefCode::Present,
+        ));
     }
     if !validate::is_known_type(&d.type_name) {
         errs.push(UserErr::new(
@@ -1468,9 +1606,7 @@ pub fn metafield_definition_create(
     {
         errs.push(UserErr::new(
             &["definition", "key"],
-            format!(
-                "Key is in use for {owner_type} metafields on the '{ns}' namespace."
-            ),
+            format!("Key is in use for {owner_type} metafields on the '{ns}' namespace."),
             DefCode::Taken,
         ));
     }
@@ -1561,7 +1697,14 @@ pub fn inventory_set_quantities(
     let mut plan = Vec::new();
     let mut seen = HashSet::new();
     for (i, q) in input.quantities.iter().enumerate() {
-        let here = |f: &str| vec!["input".to_string(), "quantities".into(), i.to_string(), f.into()];
+        let here = |f: &str| {
+            vec![
+                "input".to_string(),
+                "quantities".into(),
+                i.to_string(),
+                f.into(),
+            ]
+        };
         let Some(Found::InventoryItem { product, variant }) = st.find(&q.inventory_item_id) else {
             errs.push(UserErr {
                 field: here("inventoryItemId"),
@@ -1615,7 +1758,11 @@ pub fn inventory_set_quantities(
             });
             continue;
         }
-        let current = if input.name == "on_hand" { level.on_hand } else { level.available };
+        let current = if input.name == "on_hand" {
+            level.on_hand
+        } else {
+            level.available
+        };
         if !ignore {
             match q.compare_quantity {
                 None => {
@@ -1629,7 +1776,9 @@ pub fn inventory_set_quantities(
                 Some(c) if i64::from(c) != current => {
                     errs.push(UserErr {
                         field: here("compareQuantity"),
-                        message: "The specified compare quantity does not match the current quantity.".into(),
+                        message:
+                            "The specified compare quantity does not match the current quantity."
+                                .into(),
                         code: Some(InvCode::CompareQuantityStale),
                     });
                     continue;
@@ -1645,10 +1794,14 @@ pub fn inventory_set_quantities(
     let now = now();
     let mut changes = Vec::new();
     for (product, variant, loc, qty, before) in plan {
-        let Some(p) = st.products.get_mut(&product) else { continue };
+        let Some(p) = st.products.get_mut(&product) else {
+            continue;
+        };
         let p = Arc::make_mut(p);
         p.updated_at = now.clone();
-        let Some(v) = p.variants.iter_mut().find(|v| v.id == variant) else { continue };
+        let Some(v) = p.variants.iter_mut().find(|v| v.id == variant) else {
+            continue;
+        };
         let item = v.inventory_item.id;
         if let Some(level) = v.inventory_item.levels.get_mut(&loc) {
             // No orders in the sandbox: committed is 0, so on_hand == available.

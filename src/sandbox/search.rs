@@ -169,7 +169,13 @@ mod tests {
             "-tag:winter",
             "unknown_field:x",
         ];
-        let no = ["handle:blue", "status:draft", "id:<1005", "-tag:sale", "updated_at:>2025-02-01"];
+        let no = [
+            "handle:blue",
+            "status:draft",
+            "id:<1005",
+            "-tag:sale",
+            "updated_at:>2025-02-01",
+        ];
         for q in yes {
             assert!(Search::parse(q).matches(&item), "{q}");
         }

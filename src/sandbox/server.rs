@@ -57,7 +57,12 @@ pub fn router(app: Arc<App>) -> Router {
 
 /// Accept connections until `shutdown` flips, then let open ones finish
 /// (at most `grace`).
-pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -129,8 +134,14 @@ async fn connection(
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
     let h = resp.headers_mut();
-    h.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
-    h.insert("x-shopify-api-version", HeaderValue::from_static(API_VERSION));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    h.insert(
+        "x-shopify-api-version",
+        HeaderValue::from_static(API_VERSION),
+    );
     resp
 }
 
@@ -198,15 +209,20 @@ async fn graphql(
         tracing::debug!(kind = ?f.kind, after = f.after, "fault injected");
         match f {
             Fault {
-                kind: FaultKind::Throttle, ..
+                kind: FaultKind::Throttle,
+                ..
             } => return throttled(core, 0),
             Fault {
                 kind: FaultKind::Http5xx,
                 status,
                 ..
             } => {
-                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return json_response(code, &json!({"errors": code.canonical_reason().unwrap_or("Error")}));
+                let code =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return json_response(
+                    code,
+                    &json!({"errors": code.canonical_reason().unwrap_or("Error")}),
+                );
             }
             Fault {
                 kind: FaultKind::Timeout,
@@ -214,7 +230,10 @@ async fn graphql(
                 ..
             } => {
                 tokio::time::sleep(core.fault_delay()).await;
-                return json_response(StatusCode::GATEWAY_TIMEOUT, &json!({"errors": "Gateway Timeout"}));
+                return json_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &json!({"errors": "Gateway Timeout"}),
+                );
             }
             Fault {
                 kind: FaultKind::Reset,
@@ -234,7 +253,8 @@ async fn graphql(
             resp
         }
         Some(Fault {
-            kind: FaultKind::Reset, ..
+            kind: FaultKind::Reset,
+            ..
         }) => reset(kill).await,
         _ => resp,
     }
@@ -311,7 +331,9 @@ async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
     let mut out = serde_json::to_value(&resp).unwrap_or_else(|_| json!({}));
     let data = out.get("data").cloned().unwrap_or(Value::Null);
     let actual = match &doc {
-        Some(d) if !data.is_null() => cost::actual(&app.types, d, op_name.as_deref(), &vars, &data).min(requested),
+        Some(d) if !data.is_null() => {
+            cost::actual(&app.types, d, op_name.as_deref(), &vars, &data).min(requested)
+        }
         _ => 0,
     };
     lock(&core.bucket).refund(requested.saturating_sub(actual) as f64);
@@ -327,7 +349,8 @@ async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
     }
     if let Value::Object(m) = &mut out {
         let ext = m.entry("extensions").or_insert_with(|| json!({}));
-        if let (Value::Object(e), Value::Object(c)) = (ext, cost_ext(requested, Some(actual), core)) {
+        if let (Value::Object(e), Value::Object(c)) = (ext, cost_ext(requested, Some(actual), core))
+        {
             e.extend(c);
         }
     }
@@ -350,13 +373,19 @@ async fn snapshot(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         return unauthorized();
     }
     let st = app.core.snapshot();
-    json_response(StatusCode::OK, &serde_json::to_value(&*st).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        &serde_json::to_value(&*st).unwrap_or_default(),
+    )
 }
 
 async fn persist_then(app: &App, body: Value) -> Response {
     match app.core.persist().await {
         Ok(()) => json_response(StatusCode::OK, &body),
-        Err(e) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": e.to_string()})),
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
     }
 }
 
@@ -385,7 +414,10 @@ async fn seed(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
             )
             .await
         }
-        Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("invalid snapshot: {e}")})),
+        Err(e) => json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": format!("invalid snapshot: {e}")}),
+        ),
     }
 }
 
@@ -394,12 +426,19 @@ struct NewLocation {
     name: String,
 }
 
-async fn add_locations(State(app): State<Arc<App>>, headers: HeaderMap, Json(locs): Json<Vec<NewLocation>>) -> Response {
+async fn add_locations(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(locs): Json<Vec<NewLocation>>,
+) -> Response {
     if !authorized(&app.core, &headers) {
         return unauthorized();
     }
     if locs.iter().any(|l| l.name.trim().is_empty()) {
-        return json_response(StatusCode::BAD_REQUEST, &json!({"error": "location name can't be blank"}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "location name can't be blank"}),
+        );
     }
     let added = app.core.mutate(|st| {
         Ok::<_, ()>(
@@ -413,20 +452,28 @@ async fn add_locations(State(app): State<Arc<App>>, headers: HeaderMap, Json(loc
     });
     match added {
         Ok((list, _)) => persist_then(&app, Value::Array(list)).await,
-        Err(()) => json_response(StatusCode::INTERNAL_SERVER_ERROR, &json!({"error": "failed"})),
+        Err(()) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": "failed"}),
+        ),
     }
 }
 
 async fn bulk_result(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
-    let Some(id) = file.strip_suffix(".jsonl").and_then(|n| n.parse::<u64>().ok()) else {
+    let Some(id) = file
+        .strip_suffix(".jsonl")
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let result = lock(&app.core.bulk).results.get(&id).cloned();
     match result {
         Some(bytes) => {
             let mut resp = Response::new(Body::from(bytes.as_ref().clone()));
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/jsonl"));
+            resp.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("application/jsonl"),
+            );
             resp
         }
         None => StatusCode::NOT_FOUND.into_response(),

@@ -209,7 +209,10 @@ pub fn check_value(t: &str, value: &str, exists: &dyn Fn(&str) -> bool) -> Resul
 fn check_decimal(value: &str) -> Result<(), String> {
     let err = || "Value must be a decimal number".to_string();
     let s = value.trim();
-    let digits = s.strip_prefix('-').or_else(|| s.strip_prefix('+')).unwrap_or(s);
+    let digits = s
+        .strip_prefix('-')
+        .or_else(|| s.strip_prefix('+'))
+        .unwrap_or(s);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err());
@@ -219,7 +222,9 @@ fn check_decimal(value: &str) -> Result<(), String> {
     }
     let int_digits = int.trim_start_matches('0').len();
     if int_digits > 13 || frac.len() > 9 {
-        return Err("Value must be between -9999999999999.999999999 and 9999999999999.999999999".into());
+        return Err(
+            "Value must be between -9999999999999.999999999 and 9999999999999.999999999".into(),
+        );
     }
     Ok(())
 }
@@ -266,9 +271,9 @@ fn check_url(value: &str) -> Result<(), String> {
 }
 
 fn check_color(value: &str) -> Result<(), String> {
-    let ok = value
-        .strip_prefix('#')
-        .is_some_and(|h| (h.len() == 3 || h.len() == 6) && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let ok = value.strip_prefix('#').is_some_and(|h| {
+        (h.len() == 3 || h.len() == 6) && h.bytes().all(|b| b.is_ascii_hexdigit())
+    });
     if ok {
         Ok(())
     } else {
@@ -419,9 +424,21 @@ mod tests {
             ("weight", r#"{"value": 2.5, "unit": "KILOGRAMS"}"#, false),
             ("volume", r#"{"value": 1, "unit": "us_fl_oz"}"#, true),
             ("dimension", r#"{"value": "3", "unit": "cm"}"#, true),
-            ("rating", r#"{"value": "4", "scale_min": "1", "scale_max": "5"}"#, true),
-            ("rating", r#"{"value": "6", "scale_min": "1", "scale_max": "5"}"#, false),
-            ("money", r#"{"amount": "5.99", "currency_code": "USD"}"#, true),
+            (
+                "rating",
+                r#"{"value": "4", "scale_min": "1", "scale_max": "5"}"#,
+                true,
+            ),
+            (
+                "rating",
+                r#"{"value": "6", "scale_min": "1", "scale_max": "5"}"#,
+                false,
+            ),
+            (
+                "money",
+                r#"{"amount": "5.99", "currency_code": "USD"}"#,
+                true,
+            ),
             ("single_line_text_field", "a\nb", false),
             ("multi_line_text_field", "a\nb", true),
             ("list.number_integer", "[1, 2]", true),

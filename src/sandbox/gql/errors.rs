@@ -185,8 +185,16 @@ pub enum BulkOperationUserErrorCode {
     Invalid,
 }
 
-coded_error!(ProductSetUserError, "ProductSetUserError", ProductSetUserErrorCode);
-indexed_error!(MetafieldsSetUserError, "MetafieldsSetUserError", MetafieldsSetUserErrorCode);
+coded_error!(
+    ProductSetUserError,
+    "ProductSetUserError",
+    ProductSetUserErrorCode
+);
+indexed_error!(
+    MetafieldsSetUserError,
+    "MetafieldsSetUserError",
+    MetafieldsSetUserErrorCode
+);
 indexed_error!(
     MetafieldDefinitionCreateUserError,
     "MetafieldDefinitionCreateUserError",
@@ -197,4 +205,8 @@ coded_error!(
     "InventorySetQuantitiesUserError",
     InventorySetQuantitiesUserErrorCode
 );
-coded_error!(BulkOperationUserError, "BulkOperationUserError", BulkOperationUserErrorCode);
+coded_error!(
+    BulkOperationUserError,
+    "BulkOperationUserError",
+    BulkOperationUserErrorCode
+);

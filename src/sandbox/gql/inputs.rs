@@ -2,7 +2,9 @@
 //! exactly as in Shopify's Admin API 2025-01 (a subset of each type's fields).
 //! Declarations only: no store access, no business rules.
 
-use async_graphql::{Enum, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, Value, ID};
+use async_graphql::{
+    Enum, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, Value, ID,
+};
 
 use super::codes::CountryCode;
 
@@ -41,9 +43,9 @@ macro_rules! decimal_scalar {
                     Value::Number(n) => n.to_string(),
                     _ => return Err(InputValueError::expected_type(value)),
                 };
-                normalize_decimal(&text)
-                    .map($ty)
-                    .ok_or_else(|| InputValueError::custom(format!("invalid decimal value '{text}'")))
+                normalize_decimal(&text).map($ty).ok_or_else(|| {
+                    InputValueError::custom(format!("invalid decimal value '{text}'"))
+                })
             }
             fn to_value(&self) -> Value {
                 Value::String(self.0.clone())
@@ -88,7 +90,10 @@ pub fn normalize_decimal(text: &str) -> Option<String> {
         None => (false, text.strip_prefix('+').unwrap_or(text)),
     };
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let int = int.trim_start_matches('0');

@@ -75,19 +75,31 @@ fn variant_obj(st: &Arc<Store>, product: u64, variant: u64) -> Option<VariantObj
 
 fn node_of(core: &Core, st: &Arc<Store>, id: &str) -> Option<NodeObj> {
     if let Some(("BulkOperation", n)) = parse_gid(id) {
-        return lock(&core.bulk).ops.get(&n).cloned().map(|op| NodeObj::BulkOperation(BulkOperationObj(op)));
+        return lock(&core.bulk)
+            .ops
+            .get(&n)
+            .cloned()
+            .map(|op| NodeObj::BulkOperation(BulkOperationObj(op)));
     }
     if let Some(("Metafield", n)) = parse_gid(id) {
         return find_metafield(st, n).map(NodeObj::Metafield);
     }
     Some(match st.find(id)? {
         Found::Product(p) => NodeObj::Product(product_obj(st, p)?),
-        Found::Variant { product, variant } => NodeObj::ProductVariant(variant_obj(st, product, variant)?),
+        Found::Variant { product, variant } => {
+            NodeObj::ProductVariant(variant_obj(st, product, variant)?)
+        }
         Found::InventoryItem { product, variant } => {
             NodeObj::InventoryItem(InventoryItemObj(variant_obj(st, product, variant)?))
         }
         Found::Media { product, media } => NodeObj::MediaImage(MediaImageObj {
-            m: st.products.get(&product)?.media.iter().find(|m| m.id == media)?.clone(),
+            m: st
+                .products
+                .get(&product)?
+                .media
+                .iter()
+                .find(|m| m.id == media)?
+                .clone(),
         }),
         Found::Collection(c) => NodeObj::Collection(collection_obj(st, c)?),
         Found::Location(l) => NodeObj::Location(LocationObj {
@@ -140,7 +152,11 @@ fn product_field(p: &super::model::Product, field: &str) -> Option<Vec<String>> 
         "product_type" => vec![p.product_type.clone()],
         "tag" | "tags" => p.tags.clone(),
         "sku" => p.variants.iter().filter_map(|v| v.sku.clone()).collect(),
-        "barcode" => p.variants.iter().filter_map(|v| v.barcode.clone()).collect(),
+        "barcode" => p
+            .variants
+            .iter()
+            .filter_map(|v| v.barcode.clone())
+            .collect(),
         "updated_at" => vec![p.updated_at.clone()],
         "created_at" => vec![p.created_at.clone()],
         "collection_id" => p.collections.iter().map(|c| c.to_string()).collect(),
@@ -190,7 +206,11 @@ impl QueryRoot {
                 })
             })
             .map(|l| {
-                let key = if by_name { l.name.clone() } else { String::new() };
+                let key = if by_name {
+                    l.name.clone()
+                } else {
+                    String::new()
+                };
                 (
                     (key, l.id),
                     LocationObj {
@@ -238,7 +258,9 @@ impl QueryRoot {
         let a = args(ctx, first, after, last, before, reverse);
         a.check()?;
         let search = Search::parse(query.as_deref().unwrap_or_default());
-        let keep = |p: &super::model::Product| search.is_empty() || search.matches(&|f| product_field(p, f));
+        let keep = |p: &super::model::Product| {
+            search.is_empty() || search.matches(&|f| product_field(p, f))
+        };
         let obj = |p: &Arc<super::model::Product>| ProductObj {
             st: st.clone(),
             p: p.clone(),
@@ -262,7 +284,9 @@ impl QueryRoot {
                 let v = match sort {
                     ProductSortKeys::Title => p.title.to_lowercase(),
                     ProductSortKeys::UpdatedAt => p.updated_at.clone(),
-                    ProductSortKeys::CreatedAt | ProductSortKeys::PublishedAt => p.created_at.clone(),
+                    ProductSortKeys::CreatedAt | ProductSortKeys::PublishedAt => {
+                        p.created_at.clone()
+                    }
                     ProductSortKeys::Vendor => p.vendor.to_lowercase(),
                     ProductSortKeys::ProductType => p.product_type.to_lowercase(),
                     ProductSortKeys::InventoryTotal => {
@@ -286,7 +310,12 @@ impl QueryRoot {
         Ok(ProductConnection::from_page(page(items.into_iter(), &a)?))
     }
 
-    async fn products_count(&self, ctx: &Context<'_>, query: Option<String>, limit: Option<i32>) -> Result<Count> {
+    async fn products_count(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<Count> {
         let st = core(ctx)?.snapshot();
         let search = Search::parse(query.as_deref().unwrap_or_default());
         let n = st
@@ -317,10 +346,14 @@ impl QueryRoot {
         identifier: ProductIdentifierInput,
     ) -> Result<Option<ProductObj>> {
         let st = core(ctx)?.snapshot();
-        let given = [identifier.id.is_some(), identifier.handle.is_some(), identifier.custom_id.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let given = [
+            identifier.id.is_some(),
+            identifier.handle.is_some(),
+            identifier.custom_id.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if given != 1 {
             return Err("Exactly one of id, handle or customId must be given".into());
         }
@@ -340,9 +373,16 @@ impl QueryRoot {
         Ok(id.and_then(|p| product_obj(&st, p)))
     }
 
-    async fn product_by_handle(&self, ctx: &Context<'_>, handle: String) -> Result<Option<ProductObj>> {
+    async fn product_by_handle(
+        &self,
+        ctx: &Context<'_>,
+        handle: String,
+    ) -> Result<Option<ProductObj>> {
         let st = core(ctx)?.snapshot();
-        Ok(st.product_handles.get(handle.as_str()).and_then(|&p| product_obj(&st, p)))
+        Ok(st
+            .product_handles
+            .get(handle.as_str())
+            .and_then(|&p| product_obj(&st, p)))
     }
 
     async fn product_variant(&self, ctx: &Context<'_>, id: ID) -> Result<Option<VariantObj>> {
@@ -390,13 +430,18 @@ impl QueryRoot {
         if a.reverse {
             items.reverse();
         }
-        Ok(ProductVariantConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(ProductVariantConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
 
     async fn inventory_item(&self, ctx: &Context<'_>, id: ID) -> Result<Option<InventoryItemObj>> {
         let st = core(ctx)?.snapshot();
         Ok(match st.find(&id) {
-            Some(Found::InventoryItem { product, variant }) => variant_obj(&st, product, variant).map(InventoryItemObj),
+            Some(Found::InventoryItem { product, variant }) => {
+                variant_obj(&st, product, variant).map(InventoryItemObj)
+            }
             _ => None,
         })
     }
@@ -451,7 +496,10 @@ impl QueryRoot {
         if a.reverse {
             items.reverse();
         }
-        Ok(CollectionConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(CollectionConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
 
     async fn collection(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CollectionObj>> {
@@ -462,9 +510,16 @@ impl QueryRoot {
         })
     }
 
-    async fn collection_by_handle(&self, ctx: &Context<'_>, handle: String) -> Result<Option<CollectionObj>> {
+    async fn collection_by_handle(
+        &self,
+        ctx: &Context<'_>,
+        handle: String,
+    ) -> Result<Option<CollectionObj>> {
         let st = core(ctx)?.snapshot();
-        Ok(st.collection_handles.get(handle.as_str()).and_then(|&c| collection_obj(&st, c)))
+        Ok(st
+            .collection_handles
+            .get(handle.as_str())
+            .and_then(|&c| collection_obj(&st, c)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -502,7 +557,10 @@ impl QueryRoot {
         if a.reverse {
             items.reverse();
         }
-        Ok(MetafieldDefinitionConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(MetafieldDefinitionConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
 
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<NodeObj>> {
@@ -743,16 +801,18 @@ impl Mutation {
     ) -> Result<ProductUpdatePayload> {
         let core = core(ctx)?;
         let input = product.unwrap_or_default();
-        Ok(match core.mutate(|st| ops::product_update(st, &input, media.as_deref())) {
-            Ok((pid, st)) => ProductUpdatePayload {
-                product: product_obj(&st, pid),
-                user_errors: Vec::new(),
+        Ok(
+            match core.mutate(|st| ops::product_update(st, &input, media.as_deref())) {
+                Ok((pid, st)) => ProductUpdatePayload {
+                    product: product_obj(&st, pid),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => ProductUpdatePayload {
+                    product: None,
+                    user_errors: conv(e),
+                },
             },
-            Err(e) => ProductUpdatePayload {
-                product: None,
-                user_errors: conv(e),
-            },
-        })
+        )
     }
 
     async fn product_delete(
@@ -783,7 +843,11 @@ impl Mutation {
         })
     }
 
-    async fn collection_create(&self, ctx: &Context<'_>, input: CollectionInput) -> Result<CollectionCreatePayload> {
+    async fn collection_create(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectionInput,
+    ) -> Result<CollectionCreatePayload> {
         let core = core(ctx)?;
         Ok(match core.mutate(|st| ops::collection_create(st, &input)) {
             Ok((cid, st)) => CollectionCreatePayload {
@@ -797,7 +861,11 @@ impl Mutation {
         })
     }
 
-    async fn collection_update(&self, ctx: &Context<'_>, input: CollectionInput) -> Result<CollectionUpdatePayload> {
+    async fn collection_update(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectionInput,
+    ) -> Result<CollectionUpdatePayload> {
         let core = core(ctx)?;
         Ok(match core.mutate(|st| ops::collection_update(st, &input)) {
             Ok((cid, st)) => CollectionUpdatePayload {
@@ -813,26 +881,32 @@ impl Mutation {
         })
     }
 
-    async fn collection_delete(&self, ctx: &Context<'_>, input: CollectionDeleteInput) -> Result<CollectionDeletePayload> {
+    async fn collection_delete(
+        &self,
+        ctx: &Context<'_>,
+        input: CollectionDeleteInput,
+    ) -> Result<CollectionDeletePayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::collection_delete(st, &input.id)) {
-            Ok((cid, st)) => CollectionDeletePayload {
-                deleted_collection_id: Some(ID(gid("Collection", cid))),
-                shop: ShopObj {
-                    st,
-                    plan: plan_name(core),
+        Ok(
+            match core.mutate(|st| ops::collection_delete(st, &input.id)) {
+                Ok((cid, st)) => CollectionDeletePayload {
+                    deleted_collection_id: Some(ID(gid("Collection", cid))),
+                    shop: ShopObj {
+                        st,
+                        plan: plan_name(core),
+                    },
+                    user_errors: Vec::new(),
                 },
-                user_errors: Vec::new(),
-            },
-            Err(e) => CollectionDeletePayload {
-                deleted_collection_id: None,
-                shop: ShopObj {
-                    st: core.snapshot(),
-                    plan: plan_name(core),
+                Err(e) => CollectionDeletePayload {
+                    deleted_collection_id: None,
+                    shop: ShopObj {
+                        st: core.snapshot(),
+                        plan: plan_name(core),
+                    },
+                    user_errors: conv(e),
                 },
-                user_errors: conv(e),
             },
-        })
+        )
     }
 
     async fn collection_add_products(
@@ -842,16 +916,18 @@ impl Mutation {
         product_ids: Vec<ID>,
     ) -> Result<CollectionAddProductsPayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::collection_add_products(st, &id, &product_ids)) {
-            Ok((cid, st)) => CollectionAddProductsPayload {
-                collection: collection_obj(&st, cid),
-                user_errors: Vec::new(),
+        Ok(
+            match core.mutate(|st| ops::collection_add_products(st, &id, &product_ids)) {
+                Ok((cid, st)) => CollectionAddProductsPayload {
+                    collection: collection_obj(&st, cid),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => CollectionAddProductsPayload {
+                    collection: None,
+                    user_errors: conv(e),
+                },
             },
-            Err(e) => CollectionAddProductsPayload {
-                collection: None,
-                user_errors: conv(e),
-            },
-        })
+        )
     }
 
     async fn collection_remove_products(
@@ -861,22 +937,24 @@ impl Mutation {
         product_ids: Vec<ID>,
     ) -> Result<CollectionRemoveProductsPayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| {
-            ops::collection_remove_products(st, &id, &product_ids)?;
-            Ok(st.alloc())
-        }) {
-            Ok((job, _)) => CollectionRemoveProductsPayload {
-                job: Some(Job {
-                    done: true,
-                    id: ID(gid("Job", job)),
-                }),
-                user_errors: Vec::new(),
+        Ok(
+            match core.mutate(|st| {
+                ops::collection_remove_products(st, &id, &product_ids)?;
+                Ok(st.alloc())
+            }) {
+                Ok((job, _)) => CollectionRemoveProductsPayload {
+                    job: Some(Job {
+                        done: true,
+                        id: ID(gid("Job", job)),
+                    }),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => CollectionRemoveProductsPayload {
+                    job: None,
+                    user_errors: conv(e),
+                },
             },
-            Err(e) => CollectionRemoveProductsPayload {
-                job: None,
-                user_errors: conv(e),
-            },
-        })
+        )
     }
 
     async fn metafields_set(
@@ -885,28 +963,30 @@ impl Mutation {
         metafields: Vec<MetafieldsSetInput>,
     ) -> Result<MetafieldsSetPayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::metafields_set(st, &metafields)) {
-            Ok((refs, st)) => MetafieldsSetPayload {
-                metafields: Some(
-                    refs.iter()
-                        .filter_map(|r| {
-                            ops::metafields_of(&st, r.owner)
-                                .iter()
-                                .find(|m| m.namespace == r.namespace && m.key == r.key)
-                                .map(|m| MetafieldObj {
-                                    owner_type: r.owner.owner_type(),
-                                    m: m.clone(),
-                                })
-                        })
-                        .collect(),
-                ),
-                user_errors: Vec::new(),
+        Ok(
+            match core.mutate(|st| ops::metafields_set(st, &metafields)) {
+                Ok((refs, st)) => MetafieldsSetPayload {
+                    metafields: Some(
+                        refs.iter()
+                            .filter_map(|r| {
+                                ops::metafields_of(&st, r.owner)
+                                    .iter()
+                                    .find(|m| m.namespace == r.namespace && m.key == r.key)
+                                    .map(|m| MetafieldObj {
+                                        owner_type: r.owner.owner_type(),
+                                        m: m.clone(),
+                                    })
+                            })
+                            .collect(),
+                    ),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => MetafieldsSetPayload {
+                    metafields: None,
+                    user_errors: conv(e),
+                },
             },
-            Err(e) => MetafieldsSetPayload {
-                metafields: None,
-                user_errors: conv(e),
-            },
-        })
+        )
     }
 
     async fn metafields_delete(
@@ -941,19 +1021,23 @@ impl Mutation {
         definition: MetafieldDefinitionInput,
     ) -> Result<MetafieldDefinitionCreatePayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::metafield_definition_create(st, &definition)) {
-            Ok((id, st)) => MetafieldDefinitionCreatePayload {
-                created_definition: st.metafield_definitions.get(&id).map(|d| MetafieldDefinitionObj {
-                    st: st.clone(),
-                    d: d.clone(),
-                }),
-                user_errors: Vec::new(),
+        Ok(
+            match core.mutate(|st| ops::metafield_definition_create(st, &definition)) {
+                Ok((id, st)) => MetafieldDefinitionCreatePayload {
+                    created_definition: st.metafield_definitions.get(&id).map(|d| {
+                        MetafieldDefinitionObj {
+                            st: st.clone(),
+                            d: d.clone(),
+                        }
+                    }),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => MetafieldDefinitionCreatePayload {
+                    created_definition: None,
+                    user_errors: conv(e),
+                },
             },
-            Err(e) => MetafieldDefinitionCreatePayload {
-                created_definition: None,
-                user_errors: conv(e),
-            },
-        })
+        )
     }
 
     async fn inventory_set_quantities(
@@ -962,49 +1046,55 @@ impl Mutation {
         input: InventorySetQuantitiesInput,
     ) -> Result<InventorySetQuantitiesPayload> {
         let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::inventory_set_quantities(st, &input)) {
-            Ok(((group, changes), st)) => {
-                let changes = changes
-                    .into_iter()
-                    .map(|c| {
-                        let item = match st.find(&gid("InventoryItem", c.item)) {
-                            Some(Found::InventoryItem { product, variant }) => {
-                                variant_obj(&st, product, variant).map(InventoryItemObj)
+        Ok(
+            match core.mutate(|st| ops::inventory_set_quantities(st, &input)) {
+                Ok(((group, changes), st)) => {
+                    let changes = changes
+                        .into_iter()
+                        .map(|c| {
+                            let item = match st.find(&gid("InventoryItem", c.item)) {
+                                Some(Found::InventoryItem { product, variant }) => {
+                                    variant_obj(&st, product, variant).map(InventoryItemObj)
+                                }
+                                _ => None,
+                            };
+                            InventoryChange {
+                                delta: i32::try_from(c.delta).unwrap_or(i32::MAX),
+                                item,
+                                ledger_document_uri: None,
+                                location: st.locations.get(&c.location).map(|l| LocationObj {
+                                    st: st.clone(),
+                                    loc: l.clone(),
+                                }),
+                                name: c.name,
+                                quantity_after_change: i32::try_from(c.after).ok(),
                             }
-                            _ => None,
-                        };
-                        InventoryChange {
-                            delta: i32::try_from(c.delta).unwrap_or(i32::MAX),
-                            item,
-                            ledger_document_uri: None,
-                            location: st.locations.get(&c.location).map(|l| LocationObj {
-                                st: st.clone(),
-                                loc: l.clone(),
-                            }),
-                            name: c.name,
-                            quantity_after_change: i32::try_from(c.after).ok(),
-                        }
-                    })
-                    .collect();
-                InventorySetQuantitiesPayload {
-                    inventory_adjustment_group: Some(InventoryAdjustmentGroup {
-                        changes,
-                        created_at: DateTime(now()),
-                        id: ID(gid("InventoryAdjustmentGroup", group)),
-                        reason: input.reason.clone(),
-                        reference_document_uri: input.reference_document_uri.clone(),
-                    }),
-                    user_errors: Vec::new(),
+                        })
+                        .collect();
+                    InventorySetQuantitiesPayload {
+                        inventory_adjustment_group: Some(InventoryAdjustmentGroup {
+                            changes,
+                            created_at: DateTime(now()),
+                            id: ID(gid("InventoryAdjustmentGroup", group)),
+                            reason: input.reason.clone(),
+                            reference_document_uri: input.reference_document_uri.clone(),
+                        }),
+                        user_errors: Vec::new(),
+                    }
                 }
-            }
-            Err(e) => InventorySetQuantitiesPayload {
-                inventory_adjustment_group: None,
-                user_errors: conv(e),
+                Err(e) => InventorySetQuantitiesPayload {
+                    inventory_adjustment_group: None,
+                    user_errors: conv(e),
+                },
             },
-        })
+        )
     }
 
-    async fn bulk_operation_run_query(&self, ctx: &Context<'_>, query: String) -> Result<BulkOperationRunQueryPayload> {
+    async fn bulk_operation_run_query(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+    ) -> Result<BulkOperationRunQueryPayload> {
         let core = core(ctx)?;
         if let Err(message) = super::bulk::check_query(&query) {
             return Ok(BulkOperationRunQueryPayload {
@@ -1018,13 +1108,19 @@ impl Mutation {
         }
         let op = {
             let mut bulk = lock(&core.bulk);
-            if bulk.ops.values().any(|o| matches!(o.status, "CREATED" | "RUNNING")) {
+            if bulk
+                .ops
+                .values()
+                .any(|o| matches!(o.status, "CREATED" | "RUNNING"))
+            {
                 return Ok(BulkOperationRunQueryPayload {
                     bulk_operation: None,
                     user_errors: vec![BulkOperationUserError {
                         code: Some(BulkOperationUserErrorCode::OperationInProgress),
                         field: None,
-                        message: "A bulk query operation for this app and shop is already in progress".into(),
+                        message:
+                            "A bulk query operation for this app and shop is already in progress"
+                                .into(),
                     }],
                 });
             }

@@ -64,9 +64,16 @@ pub fn encode(key: &Key) -> String {
 pub fn decode(cursor: &str) -> Result<Key, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(cursor)
-        .map_err(|_| Error::new(format!("Invalid cursor for current pagination sort: {cursor}")))?;
-    let data: CursorData = serde_json::from_slice(&bytes)
-        .map_err(|_| Error::new(format!("Invalid cursor for current pagination sort: {cursor}")))?;
+        .map_err(|_| {
+            Error::new(format!(
+                "Invalid cursor for current pagination sort: {cursor}"
+            ))
+        })?;
+    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| {
+        Error::new(format!(
+            "Invalid cursor for current pagination sort: {cursor}"
+        ))
+    })?;
     Ok((data.last_value, data.last_id))
 }
 
@@ -118,18 +125,28 @@ pub fn page<T>(items: impl Iterator<Item = (Key, T)>, args: &PageArgs) -> Result
     let reverse = args.reverse;
     let mut skipped = false;
     let items = items.skip_while(|(k, _)| {
-        let skip = after.as_ref().is_some_and(|a| ord(k, a, reverse) != Ordering::Greater);
+        let skip = after
+            .as_ref()
+            .is_some_and(|a| ord(k, a, reverse) != Ordering::Greater);
         skipped |= skip;
         skip
     });
-    let mut items = items.take_while(|(k, _)| before.as_ref().is_none_or(|b| ord(k, b, reverse) == Ordering::Less));
+    let mut items = items.take_while(|(k, _)| {
+        before
+            .as_ref()
+            .is_none_or(|b| ord(k, b, reverse) == Ordering::Less)
+    });
     let (chosen, has_next, has_prev): (Vec<(Key, T)>, bool, bool) = match (args.first, args.last) {
         (_, Some(n)) => {
             let all: Vec<(Key, T)> = items.collect();
             let n = n as usize;
             let skip = all.len().saturating_sub(n);
             let has_prev = skip > 0 || skipped;
-            (all.into_iter().skip(skip).collect(), before.is_some(), has_prev)
+            (
+                all.into_iter().skip(skip).collect(),
+                before.is_some(),
+                has_prev,
+            )
         }
         (Some(n), None) => {
             let mut v: Vec<(Key, T)> = items.by_ref().take(n as usize + 1).collect();
@@ -223,7 +240,10 @@ mod tests {
             ..Default::default()
         };
         let p = page(keys(10), &args).unwrap();
-        assert_eq!(p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(
+            p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
         assert!(p.info.has_previous_page);
     }
 

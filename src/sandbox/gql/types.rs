@@ -10,7 +10,9 @@ use super::codes::{CountryCode, CurrencyCode};
 use super::inputs::*;
 use super::paging::{connection, page, Key, PageArgs};
 use crate::sandbox::core::BulkOp;
-use crate::sandbox::model::{self, gid, Collection, InventoryPolicy, Media, Metafield, Product, Status, Store, Variant};
+use crate::sandbox::model::{
+    self, gid, Collection, InventoryPolicy, Media, Metafield, Product, Status, Store, Variant,
+};
 use crate::sandbox::ops::{compare_digest, media_gid};
 
 /// Set in the request data when a bulk operation runs a query.
@@ -261,12 +263,21 @@ impl MetafieldObj {
     }
     async fn json_value(&self) -> Json {
         let v = match self.m.type_name.as_str() {
-            "single_line_text_field" | "multi_line_text_field" | "date" | "date_time" | "url" | "color"
-            | "product_reference" | "variant_reference" | "page_reference" | "file_reference"
-            | "collection_reference" | "metaobject_reference" | "number_decimal" => {
-                serde_json::Value::String(self.m.value.clone())
-            }
-            _ => serde_json::from_str(&self.m.value).unwrap_or(serde_json::Value::String(self.m.value.clone())),
+            "single_line_text_field"
+            | "multi_line_text_field"
+            | "date"
+            | "date_time"
+            | "url"
+            | "color"
+            | "product_reference"
+            | "variant_reference"
+            | "page_reference"
+            | "file_reference"
+            | "collection_reference"
+            | "metaobject_reference"
+            | "number_decimal" => serde_json::Value::String(self.m.value.clone()),
+            _ => serde_json::from_str(&self.m.value)
+                .unwrap_or(serde_json::Value::String(self.m.value.clone())),
         };
         Json(v)
     }
@@ -287,7 +298,13 @@ impl MetafieldObj {
     }
 }
 
-connection!(MetafieldConnection, MetafieldEdge, MetafieldObj, "MetafieldConnection", "MetafieldEdge");
+connection!(
+    MetafieldConnection,
+    MetafieldEdge,
+    MetafieldObj,
+    "MetafieldConnection",
+    "MetafieldEdge"
+);
 
 #[allow(clippy::too_many_arguments)]
 fn metafield_connection(
@@ -307,10 +324,20 @@ fn metafield_connection(
         .iter()
         .filter(|m| namespace.as_deref().is_none_or(|n| m.namespace == n))
         .filter(|m| {
-            keys.as_ref()
-                .is_none_or(|ks| ks.iter().any(|k| *k == format!("{}.{}", m.namespace, m.key)))
+            keys.as_ref().is_none_or(|ks| {
+                ks.iter()
+                    .any(|k| *k == format!("{}.{}", m.namespace, m.key))
+            })
         })
-        .map(|m| (id_key(m.id), MetafieldObj { owner_type, m: m.clone() }))
+        .map(|m| {
+            (
+                id_key(m.id),
+                MetafieldObj {
+                    owner_type,
+                    m: m.clone(),
+                },
+            )
+        })
         .collect();
     items.sort_by(|x, y| x.0.cmp(&y.0));
     if a.reverse {
@@ -319,7 +346,12 @@ fn metafield_connection(
     Ok(MetafieldConnection::from_page(page(items.into_iter(), &a)?))
 }
 
-fn metafield_one(list: &[Metafield], owner_type: &'static str, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
+fn metafield_one(
+    list: &[Metafield],
+    owner_type: &'static str,
+    namespace: Option<String>,
+    key: String,
+) -> Option<MetafieldObj> {
     let (ns, key) = match namespace {
         Some(ns) => (crate::sandbox::validate::resolve_namespace(Some(&ns)), key),
         None => match key.split_once('.') {
@@ -329,7 +361,10 @@ fn metafield_one(list: &[Metafield], owner_type: &'static str, namespace: Option
     };
     list.iter()
         .find(|m| m.namespace == ns && m.key == key)
-        .map(|m| MetafieldObj { owner_type, m: m.clone() })
+        .map(|m| MetafieldObj {
+            owner_type,
+            m: m.clone(),
+        })
 }
 
 /// Shopify's `Shop`.
@@ -402,7 +437,18 @@ impl ShopObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(ctx, &self.st.shop.metafields, "SHOP", namespace, keys, first, after, last, before, reverse)
+        metafield_connection(
+            ctx,
+            &self.st.shop.metafields,
+            "SHOP",
+            namespace,
+            keys,
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        )
     }
 }
 
@@ -443,10 +489,11 @@ impl LocationObj {
         true
     }
     async fn has_active_inventory(&self) -> bool {
-        self.st
-            .products
-            .values()
-            .any(|p| p.variants.iter().any(|v| v.inventory_item.levels.contains_key(&self.loc.id)))
+        self.st.products.values().any(|p| {
+            p.variants
+                .iter()
+                .any(|v| v.inventory_item.levels.contains_key(&self.loc.id))
+        })
     }
     async fn address(&self) -> LocationAddress {
         LocationAddress::default()
@@ -458,7 +505,9 @@ impl LocationObj {
         DateTime(self.loc.created_at.clone())
     }
     async fn inventory_level(&self, inventory_item_id: ID) -> Option<InventoryLevelObj> {
-        let Some(model::Found::InventoryItem { product, variant }) = self.st.find(&inventory_item_id) else {
+        let Some(model::Found::InventoryItem { product, variant }) =
+            self.st.find(&inventory_item_id)
+        else {
             return None;
         };
         let p = self.st.products.get(&product)?.clone();
@@ -503,11 +552,20 @@ impl LocationObj {
         if a.reverse {
             items.reverse();
         }
-        Ok(InventoryLevelConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(InventoryLevelConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
 }
 
-connection!(LocationConnection, LocationEdge, LocationObj, "LocationConnection", "LocationEdge");
+connection!(
+    LocationConnection,
+    LocationEdge,
+    LocationObj,
+    "LocationConnection",
+    "LocationEdge"
+);
 
 /// Shopify's `ProductOptionValue`.
 #[derive(SimpleObject, Clone, Debug)]
@@ -616,7 +674,13 @@ impl MediaImageObj {
         })
     }
     async fn mime_type(&self) -> Option<String> {
-        let ext = self.m.original_source.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+        let ext = self
+            .m
+            .original_source
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let mime = match ext.split(['?', '#']).next().unwrap_or_default() {
             "png" => "image/png",
             "gif" => "image/gif",
@@ -648,14 +712,25 @@ pub enum MediaObj {
     MediaImage(MediaImageObj),
 }
 
-connection!(MediaConnection, MediaEdge, MediaObj, "MediaConnection", "MediaEdge");
+connection!(
+    MediaConnection,
+    MediaEdge,
+    MediaObj,
+    "MediaConnection",
+    "MediaEdge"
+);
 
 fn media_connection(ctx: &Context<'_>, media: Vec<Media>, a: PageArgs) -> Result<MediaConnection> {
     let _ = ctx;
     let mut items: Vec<(Key, MediaObj)> = media
         .into_iter()
         .enumerate()
-        .map(|(i, m)| ((format!("{i:06}"), m.id), MediaObj::MediaImage(MediaImageObj { m })))
+        .map(|(i, m)| {
+            (
+                (format!("{i:06}"), m.id),
+                MediaObj::MediaImage(MediaImageObj { m }),
+            )
+        })
         .collect();
     if a.reverse {
         items.reverse();
@@ -764,10 +839,14 @@ impl ProductObj {
         Count::exact(self.p.media.len())
     }
     async fn featured_media(&self) -> Option<MediaObj> {
-        self.p.media.first().map(|m| MediaObj::MediaImage(MediaImageObj { m: m.clone() }))
+        self.p
+            .media
+            .first()
+            .map(|m| MediaObj::MediaImage(MediaImageObj { m: m.clone() }))
     }
     async fn in_collection(&self, id: ID) -> bool {
-        model::parse_gid(&id).is_some_and(|(k, n)| k == "Collection" && self.p.collections.contains(&n))
+        model::parse_gid(&id)
+            .is_some_and(|(k, n)| k == "Collection" && self.p.collections.contains(&n))
     }
     async fn variants(
         &self,
@@ -782,7 +861,10 @@ impl ProductObj {
         let mut items: Vec<(Key, VariantObj)> = (0..self.p.variants.len())
             .map(|i| {
                 (
-                    (format!("{i:06}"), self.p.variants.get(i).map(|v| v.id).unwrap_or_default()),
+                    (
+                        format!("{i:06}"),
+                        self.p.variants.get(i).map(|v| v.id).unwrap_or_default(),
+                    ),
                     VariantObj {
                         st: self.st.clone(),
                         p: self.p.clone(),
@@ -794,7 +876,10 @@ impl ProductObj {
         if a.reverse {
             items.reverse();
         }
-        Ok(ProductVariantConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(ProductVariantConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
     async fn media(
         &self,
@@ -836,7 +921,10 @@ impl ProductObj {
         if a.reverse {
             items.reverse();
         }
-        Ok(CollectionConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(CollectionConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
     async fn metafield(&self, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
         metafield_one(&self.p.metafields, "PRODUCT", namespace, key)
@@ -853,7 +941,18 @@ impl ProductObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(ctx, &self.p.metafields, "PRODUCT", namespace, keys, first, after, last, before, reverse)
+        metafield_connection(
+            ctx,
+            &self.p.metafields,
+            "PRODUCT",
+            namespace,
+            keys,
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        )
     }
 }
 
@@ -861,7 +960,13 @@ fn total_available(v: &Variant) -> i64 {
     v.inventory_item.levels.values().map(|l| l.available).sum()
 }
 
-connection!(ProductConnection, ProductEdge, ProductObj, "ProductConnection", "ProductEdge");
+connection!(
+    ProductConnection,
+    ProductEdge,
+    ProductObj,
+    "ProductConnection",
+    "ProductEdge"
+);
 
 /// Shopify's `ProductVariant` (a view of variant `i` of a product).
 #[derive(Clone)]
@@ -1060,7 +1165,8 @@ impl InventoryItemObj {
         let cost = self.0.v().inventory_item.cost.clone()?;
         Some(MoneyV2 {
             amount: Decimal(cost),
-            currency_code: CurrencyCode::parse(&self.0.st.shop.currency_code).unwrap_or(CurrencyCode::Usd),
+            currency_code: CurrencyCode::parse(&self.0.st.shop.currency_code)
+                .unwrap_or(CurrencyCode::Usd),
         })
     }
     async fn country_code_of_origin(&self) -> Option<CountryCode> {
@@ -1075,7 +1181,9 @@ impl InventoryItemObj {
         self.0.v().inventory_item.harmonized_system_code.as_deref()
     }
     async fn duplicate_sku_count(&self) -> i32 {
-        let Some(sku) = self.0.v().sku.as_deref() else { return 0 };
+        let Some(sku) = self.0.v().sku.as_deref() else {
+            return 0;
+        };
         let n = self
             .0
             .st
@@ -1142,7 +1250,10 @@ impl InventoryItemObj {
         if a.reverse {
             items.reverse();
         }
-        Ok(InventoryLevelConnection::from_page(page(items.into_iter(), &a)?))
+        Ok(InventoryLevelConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
     }
 }
 
@@ -1167,10 +1278,19 @@ pub struct InventoryLevelObj {
 
 impl InventoryLevelObj {
     fn level(&self) -> Option<&model::InventoryLevel> {
-        self.p.variants.get(self.i)?.inventory_item.levels.get(&self.loc)
+        self.p
+            .variants
+            .get(self.i)?
+            .inventory_item
+            .levels
+            .get(&self.loc)
     }
     fn item_id(&self) -> u64 {
-        self.p.variants.get(self.i).map(|v| v.inventory_item.id).unwrap_or_default()
+        self.p
+            .variants
+            .get(self.i)
+            .map(|v| v.inventory_item.id)
+            .unwrap_or_default()
     }
 }
 
@@ -1178,16 +1298,28 @@ impl InventoryLevelObj {
 impl InventoryLevelObj {
     async fn id(&self) -> ID {
         let n = self.level().map(|l| l.id).unwrap_or_default();
-        ID(format!("{}?inventory_item_id={}", gid("InventoryLevel", n), self.item_id()))
+        ID(format!(
+            "{}?inventory_item_id={}",
+            gid("InventoryLevel", n),
+            self.item_id()
+        ))
     }
     async fn can_deactivate(&self) -> bool {
         true
     }
     async fn created_at(&self) -> DateTime {
-        DateTime(self.level().map(|l| l.updated_at.clone()).unwrap_or_default())
+        DateTime(
+            self.level()
+                .map(|l| l.updated_at.clone())
+                .unwrap_or_default(),
+        )
     }
     async fn updated_at(&self) -> DateTime {
-        DateTime(self.level().map(|l| l.updated_at.clone()).unwrap_or_default())
+        DateTime(
+            self.level()
+                .map(|l| l.updated_at.clone())
+                .unwrap_or_default(),
+        )
     }
     async fn item(&self) -> Result<InventoryItemObj> {
         VariantObj::new(self.st.clone(), self.p.clone(), self.i)
@@ -1357,11 +1489,28 @@ impl CollectionObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(ctx, &self.c.metafields, "COLLECTION", namespace, keys, first, after, last, before, reverse)
+        metafield_connection(
+            ctx,
+            &self.c.metafields,
+            "COLLECTION",
+            namespace,
+            keys,
+            first,
+            after,
+            last,
+            before,
+            reverse,
+        )
     }
 }
 
-connection!(CollectionConnection, CollectionEdge, CollectionObj, "CollectionConnection", "CollectionEdge");
+connection!(
+    CollectionConnection,
+    CollectionEdge,
+    CollectionObj,
+    "CollectionConnection",
+    "CollectionEdge"
+);
 
 /// Shopify's `MetafieldDefinitionType`.
 #[derive(SimpleObject, Clone, Debug)]
@@ -1430,7 +1579,12 @@ impl MetafieldDefinitionObj {
         let owner = self.d.owner_type.as_str();
         let matches = |m: &Metafield| m.namespace == self.d.namespace && m.key == self.d.key;
         let n: usize = match owner {
-            "PRODUCT" => self.st.products.values().filter(|p| p.metafields.iter().any(matches)).count(),
+            "PRODUCT" => self
+                .st
+                .products
+                .values()
+                .filter(|p| p.metafields.iter().any(matches))
+                .count(),
             "PRODUCTVARIANT" => self
                 .st
                 .products
@@ -1438,7 +1592,12 @@ impl MetafieldDefinitionObj {
                 .flat_map(|p| p.variants.iter())
                 .filter(|v| v.metafields.iter().any(matches))
                 .count(),
-            "COLLECTION" => self.st.collections.values().filter(|c| c.metafields.iter().any(matches)).count(),
+            "COLLECTION" => self
+                .st
+                .collections
+                .values()
+                .filter(|c| c.metafields.iter().any(matches))
+                .count(),
             _ => 0,
         };
         i32::try_from(n).unwrap_or(i32::MAX)
@@ -1472,7 +1631,9 @@ impl BulkOperationObj {
         }
     }
     async fn error_code(&self) -> Option<BulkOperationErrorCode> {
-        self.0.error_code.map(|_| BulkOperationErrorCode::InternalServerError)
+        self.0
+            .error_code
+            .map(|_| BulkOperationErrorCode::InternalServerError)
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at.clone())
