@@ -773,7 +773,7 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         }
         p.variants = out;
     } else if creating {
-        let title = p.options.first().is_none();
+        let title = p.options.is_empty();
         if title {
             p.options = vec![ProductOption {
                 id: st.alloc(),

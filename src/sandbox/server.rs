@@ -270,16 +270,17 @@ async fn reset(kill: Option<Extension<ConnKill>>) -> Response {
     }
 }
 
-fn parse_request(headers: &HeaderMap, body: &Bytes) -> Result<async_graphql::Request, Response> {
+/// Parse the body; `None` when it is not a GraphQL request.
+fn parse_request(headers: &HeaderMap, body: &Bytes) -> Option<async_graphql::Request> {
     let is_graphql = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/graphql"));
     if is_graphql {
-        let text = std::str::from_utf8(body).map_err(|_| bad_request())?;
-        return Ok(async_graphql::Request::new(text));
+        let text = std::str::from_utf8(body).ok()?;
+        return Some(async_graphql::Request::new(text));
     }
-    serde_json::from_slice::<async_graphql::Request>(body).map_err(|_| bad_request())
+    serde_json::from_slice::<async_graphql::Request>(body).ok()
 }
 
 fn bad_request() -> Response {
@@ -291,9 +292,8 @@ fn bad_request() -> Response {
 
 async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
     let core = &app.core;
-    let mut req = match parse_request(headers, &body) {
-        Ok(r) => r,
-        Err(resp) => return resp,
+    let Some(mut req) = parse_request(headers, &body) else {
+        return bad_request();
     };
     let op_name = req.operation_name.clone();
     let vars = req.variables.clone();
