@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use mapsync::sandbox::{start, Plan, SandboxConfig};
 use serde_json::{json, Value};
 
-const LIST: &str = "{ products(first: 50) { edges { cursor node { id handle title status updatedAt variants(first: 5) { nodes { id sku price } } } } pageInfo { hasNextPage endCursor } } }";
+const LIST: &str = "{ products(first: 50) { edges { cursor node { id handle title status updatedAt } } pageInfo { hasNextPage endCursor } } }";
+const LIST_DEEP: &str = "{ products(first: 50) { edges { cursor node { id handle title status updatedAt variants(first: 5) { nodes { id sku price } } } } pageInfo { hasNextPage endCursor } } }";
 const SET: &str = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { id variants(first: 5) { nodes { id } } } userErrors { field message } } }";
 
 fn product(worker: usize, n: u64) -> Value {
@@ -99,6 +100,14 @@ fn main() {
             clients,
             secs,
             |_, _| json!({"query": LIST}),
+        )
+        .await;
+        run(
+            "products(first: 50) + variants(first: 5)",
+            &url,
+            clients,
+            secs,
+            |_, _| json!({"query": LIST_DEEP}),
         )
         .await;
         run(

@@ -247,7 +247,7 @@ type Field = async_graphql::parser::types::Field;
 impl<'a> Walker<'a> {
     /// Fields of a selection set with fragments expanded; each paired with
     /// the type it applies to.
-    fn fields(&self, ty: &str, set: &'a SelectionSet) -> Vec<(String, Field)> {
+    fn fields(&self, ty: &str, set: &'a SelectionSet) -> Vec<(String, &'a Field)> {
         let mut out = Vec::new();
         self.collect(ty, set, &mut out, 0);
         out
@@ -257,7 +257,7 @@ impl<'a> Walker<'a> {
         &self,
         ty: &str,
         set: &'a SelectionSet,
-        out: &mut Vec<(String, Field)>,
+        out: &mut Vec<(String, &'a Field)>,
         depth: usize,
     ) {
         if depth > 30 {
@@ -265,7 +265,7 @@ impl<'a> Walker<'a> {
         }
         for sel in &set.items {
             match &sel.node {
-                Selection::Field(f) => out.push((ty.to_string(), f.node.clone())),
+                Selection::Field(f) => out.push((ty.to_string(), &f.node)),
                 Selection::InlineFragment(fr) => {
                     let on = fr
                         .node
@@ -345,7 +345,7 @@ impl<'a> Walker<'a> {
         self.sum_by_type(ty, parts)
     }
 
-    fn field_cost(&self, ty: &str, f: &Field) -> u64 {
+    fn field_cost(&self, ty: &str, f: &'a Field) -> u64 {
         let name = f.name.node.as_str();
         if name.starts_with("__") {
             return 0;
@@ -421,7 +421,7 @@ impl<'a> Walker<'a> {
         self.sum_by_type(ty, parts)
     }
 
-    fn actual_field(&self, ty: &str, f: &Field, v: &Value) -> u64 {
+    fn actual_field(&self, ty: &str, f: &'a Field, v: &Value) -> u64 {
         let name = f.name.node.as_str();
         let Some(info) = self.types.field(ty, name) else {
             return 0;
@@ -441,11 +441,11 @@ impl<'a> Walker<'a> {
                 let Some(ci) = self.types.field(&on, cf.name.node.as_str()) else {
                     continue;
                 };
-                let items = v
+                let items: &[Value] = v
                     .get(key)
                     .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
                 match cf.name.node.as_str() {
                     "edges" => {
                         for (eon, ef) in self.fields(&ci.ty, &cf.selection_set.node) {
@@ -456,7 +456,7 @@ impl<'a> Walker<'a> {
                             let Some(ni) = self.types.field(&eon, "node") else {
                                 continue;
                             };
-                            for e in &items {
+                            for e in items {
                                 let n = e.get(nkey).unwrap_or(&Value::Null);
                                 if !n.is_null() {
                                     cost += 1 + self.actual_selection(
