@@ -188,7 +188,7 @@ pub fn requested(
                 .unwrap_or_default();
             total += MUTATION_COST + w.selection(&payload, &f.selection_set.node);
         } else {
-            total += w.field_cost(root, &f);
+            total += w.field_cost(root, f);
         }
     }
     Some(Costed {
@@ -236,7 +236,7 @@ pub fn actual(
                 .unwrap_or_default();
             total += MUTATION_COST + w.actual_selection(&payload, &f.selection_set.node, v);
         } else {
-            total += w.actual_field(root, &f, v);
+            total += w.actual_field(root, f, v);
         }
     }
     total
@@ -338,7 +338,7 @@ impl<'a> Walker<'a> {
             .fields(ty, set)
             .into_iter()
             .map(|(on, f)| {
-                let c = self.field_cost(&on, &f);
+                let c = self.field_cost(&on, f);
                 (on, c)
             })
             .collect();
@@ -412,7 +412,7 @@ impl<'a> Walker<'a> {
                     .map(|a| a.node.as_str())
                     .unwrap_or(f.name.node.as_str());
                 let c = match v.get(key) {
-                    Some(fv) => self.actual_field(&on, &f, fv),
+                    Some(fv) => self.actual_field(&on, f, fv),
                     None => 0,
                 };
                 (on, c)
