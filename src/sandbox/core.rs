@@ -1,0 +1,354 @@
+//! The shared state of a running sandbox: the published store snapshot and
+//! its version, mutation serialization, the leaky bucket, statistics, the
+//! seeded fault generator, bulk operations and persistence. Mutations run on
+//! a draft copy and are published only when they succeed. Must not parse
+//! GraphQL or speak HTTP.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use super::model::Store;
+use super::{persist, FaultKind, Plan, SandboxConfig, SandboxError};
+
+/// Lock a mutex, ignoring poisoning (the data stays consistent: every
+/// critical section either finishes or changes nothing).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The leaky bucket of calculated query cost.
+#[derive(Debug)]
+pub struct Bucket {
+    pub maximum: f64,
+    pub available: f64,
+    pub restore_rate: f64,
+    pub unlimited: bool,
+    last: Instant,
+}
+
+/// `throttleStatus` of a response.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleStatus {
+    pub maximum_available: f64,
+    pub currently_available: f64,
+    pub restore_rate: f64,
+}
+
+impl Bucket {
+    /// A full bucket.
+    pub fn new(maximum: f64, restore_rate: f64, unlimited: bool) -> Self {
+        Bucket {
+            maximum,
+            available: maximum,
+            restore_rate,
+            unlimited,
+            last: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let dt = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.available = (self.available + dt * self.restore_rate).min(self.maximum);
+    }
+
+    /// Take `cost` points if they are available.
+    pub fn try_take(&mut self, cost: f64) -> bool {
+        self.refill();
+        if self.unlimited {
+            return true;
+        }
+        if cost > self.available {
+            return false;
+        }
+        self.available -= cost;
+        true
+    }
+
+    /// Give back points (requested − actual).
+    pub fn refund(&mut self, points: f64) {
+        if !self.unlimited {
+            self.refill();
+            self.available = (self.available + points).min(self.maximum);
+        }
+    }
+
+    /// The status to report.
+    pub fn status(&mut self) -> ThrottleStatus {
+        self.refill();
+        ThrottleStatus {
+            maximum_available: self.maximum,
+            currently_available: self.available.floor(),
+            restore_rate: self.restore_rate,
+        }
+    }
+}
+
+/// Counters of `GET /__sandbox/stats`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    pub requests: u64,
+    pub by_operation: BTreeMap<String, u64>,
+    pub cost: u64,
+    pub throttled: u64,
+    pub faults: u64,
+}
+
+/// A fault drawn for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// For `timeout` and `reset`: strike after the request was applied.
+    pub after: bool,
+    /// For `5xx`: the status code.
+    pub status: u16,
+}
+
+/// The seeded fault generator.
+#[derive(Debug)]
+pub struct Faults {
+    rate: f64,
+    kinds: Vec<FaultKind>,
+    rng: StdRng,
+}
+
+impl Faults {
+    /// A generator; draws repeat for the same seed.
+    pub fn new(rate: f64, kinds: Vec<FaultKind>, seed: u64) -> Self {
+        Faults {
+            rate,
+            kinds,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Draw the fault of the next request, if any.
+    pub fn draw(&mut self) -> Option<Fault> {
+        if self.rate <= 0.0 || self.kinds.is_empty() {
+            return None;
+        }
+        let hit: f64 = self.rng.random();
+        if hit >= self.rate {
+            return None;
+        }
+        let kind = self.kinds[self.rng.random_range(0..self.kinds.len())];
+        let after = self.rng.random_bool(0.5);
+        let status = [500, 502, 503][self.rng.random_range(0..3)];
+        Some(Fault {
+            kind,
+            after,
+            status,
+        })
+    }
+}
+
+/// A bulk operation and its result.
+#[derive(Debug, Clone)]
+pub struct BulkOp {
+    pub id: u64,
+    pub query: String,
+    pub status: &'static str,
+    pub error_code: Option<&'static str>,
+    pub created_at: String,
+    pub completed_at: Option<String>,
+    pub object_count: u64,
+    pub root_object_count: u64,
+    pub file_size: Option<u64>,
+    pub url: Option<String>,
+}
+
+/// Bulk operations of this sandbox (kept in memory).
+#[derive(Debug, Default)]
+pub struct BulkState {
+    pub next_id: u64,
+    pub ops: BTreeMap<u64, BulkOp>,
+    pub results: BTreeMap<u64, Arc<Vec<u8>>>,
+}
+
+/// The state shared by the server, the GraphQL resolvers and the handle.
+pub struct Core {
+    current: RwLock<(Arc<Store>, u64)>,
+    writer: Mutex<()>,
+    pub config: SandboxConfig,
+    pub bucket: Mutex<Bucket>,
+    pub stats: Mutex<Stats>,
+    pub faults: Mutex<Faults>,
+    pub bulk: Mutex<BulkState>,
+    pub bulk_jobs: tokio::sync::mpsc::UnboundedSender<u64>,
+    persisted: tokio::sync::Mutex<u64>,
+    pub base_url: std::sync::OnceLock<String>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plan {
+    /// Bucket size and restore rate per second of the plan.
+    pub fn limits(self) -> (f64, f64) {
+        match self {
+            Plan::Standard => (2000.0, 100.0),
+            Plan::Advanced => (4000.0, 200.0),
+            Plan::Plus => (20000.0, 1000.0),
+            Plan::Enterprise => (40000.0, 2000.0),
+            Plan::Unlimited => (40000.0, 2000.0),
+        }
+    }
+}
+
+impl Core {
+    /// Build the core; loads the state file when there is one.
+    pub fn new(
+        config: SandboxConfig,
+        bulk_jobs: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<Self, SandboxError> {
+        let store = match &config.state {
+            Some(path) => persist::load(path)?.unwrap_or_default(),
+            None => Store::new(),
+        };
+        let (max, rate) = config.plan.limits();
+        let bucket = Bucket::new(
+            config.bucket.unwrap_or(max),
+            config.restore_rate.unwrap_or(rate),
+            config.plan == Plan::Unlimited,
+        );
+        let faults = Faults::new(config.fault_rate, config.faults.clone(), config.seed);
+        Ok(Core {
+            current: RwLock::new((Arc::new(store), 0)),
+            writer: Mutex::new(()),
+            bucket: Mutex::new(bucket),
+            stats: Mutex::new(Stats::default()),
+            faults: Mutex::new(faults),
+            bulk: Mutex::new(BulkState {
+                next_id: 1,
+                ..Default::default()
+            }),
+            bulk_jobs,
+            persisted: tokio::sync::Mutex::new(0),
+            base_url: std::sync::OnceLock::new(),
+            config,
+        })
+    }
+
+    /// The published store.
+    pub fn snapshot(&self) -> Arc<Store> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+
+    /// The published store and its version.
+    pub fn versioned(&self) -> (Arc<Store>, u64) {
+        let g = self.current.read().unwrap_or_else(|e| e.into_inner());
+        (g.0.clone(), g.1)
+    }
+
+    /// Run a change on a draft copy; publish it when `f` succeeds.
+    pub fn mutate<T, E>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, E>,
+    ) -> Result<(T, Arc<Store>), E> {
+        let _w = lock(&self.writer);
+        let mut draft = (*self.snapshot()).clone();
+        let out = f(&mut draft)?;
+        let new = Arc::new(draft);
+        let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
+        g.0 = new.clone();
+        g.1 += 1;
+        Ok((out, new))
+    }
+
+    /// Replace the whole store (seed, reset).
+    pub fn replace(&self, mut store: Store) {
+        store.reindex();
+        let _w = lock(&self.writer);
+        let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
+        g.0 = Arc::new(store);
+        g.1 += 1;
+    }
+
+    /// Write the store to the state file if it changed since the last write.
+    /// Returns once every change published before the call is on disk.
+    pub async fn persist(&self) -> Result<(), SandboxError> {
+        let Some(path) = self.config.state.clone() else {
+            return Ok(());
+        };
+        let (_, wanted) = self.versioned();
+        let mut done = self.persisted.lock().await;
+        if *done >= wanted {
+            return Ok(());
+        }
+        let (store, version) = self.versioned();
+        let bytes = serde_json::to_vec(&*store).map_err(|e| SandboxError::State {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_blocking(path, bytes).await?;
+        *done = version;
+        Ok(())
+    }
+
+    /// The timeout fault's delay.
+    pub fn fault_delay(&self) -> Duration {
+        self.config.fault_timeout
+    }
+}
+
+async fn write_blocking(path: PathBuf, bytes: Vec<u8>) -> Result<(), SandboxError> {
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || persist::write_atomic(&p, &bytes))
+        .await
+        .map_err(|e| SandboxError::State {
+            path,
+            message: e.to_string(),
+        })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_takes_refunds_and_refuses() {
+        let mut b = Bucket::new(100.0, 10.0, false);
+        assert!(b.try_take(60.0));
+        assert!(!b.try_take(60.0));
+        b.refund(50.0);
+        assert!(b.try_take(60.0));
+        let s = b.status();
+        assert!(s.currently_available >= 30.0 && s.currently_available < 32.0);
+    }
+
+    #[test]
+    fn unlimited_never_throttles() {
+        let mut b = Bucket::new(10.0, 1.0, true);
+        for _ in 0..100 {
+            assert!(b.try_take(1000.0));
+        }
+    }
+
+    #[test]
+    fn faults_repeat_for_a_seed() {
+        let kinds = vec![FaultKind::Throttle, FaultKind::Http5xx, FaultKind::Reset];
+        let mut a = Faults::new(0.5, kinds.clone(), 7);
+        let mut b = Faults::new(0.5, kinds, 7);
+        let da: Vec<_> = (0..50).map(|_| a.draw()).collect();
+        let db: Vec<_> = (0..50).map(|_| b.draw()).collect();
+        assert_eq!(da, db);
+        assert!(da.iter().any(Option::is_some) && da.iter().any(Option::is_none));
+    }
+}

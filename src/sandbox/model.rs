@@ -1,0 +1,505 @@
+//! The store model of the sandbox: shop, locations, products (options,
+//! variants with inventory items and levels, media, metafields, collection
+//! membership), custom collections, metafield definitions. Plain data with
+//! serde, so a snapshot is the store. It owns ids (`gid://shopify/<Type>/<n>`)
+//! and the derived indexes; it must not know about GraphQL or HTTP.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole store. Cheap to clone: entities sit behind `Arc`s, so a
+/// mutation works on a draft copy and publishes it when it succeeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Store {
+    /// Next numeric id handed out (one counter for every type).
+    pub next_id: u64,
+    /// The shop itself.
+    pub shop: Shop,
+    /// Locations by id.
+    pub locations: BTreeMap<u64, Location>,
+    /// Products by id.
+    #[serde(with = "arc_map")]
+    pub products: BTreeMap<u64, Arc<Product>>,
+    /// Custom collections by id.
+    #[serde(with = "arc_map")]
+    pub collections: BTreeMap<u64, Arc<Collection>>,
+    /// Metafield definitions by id.
+    pub metafield_definitions: BTreeMap<u64, MetafieldDefinition>,
+    /// Product handle → product id (derived; rebuilt on load).
+    #[serde(skip)]
+    pub product_handles: HashMap<Arc<str>, u64>,
+    /// Collection handle → collection id (derived; rebuilt on load).
+    #[serde(skip)]
+    pub collection_handles: HashMap<Arc<str>, u64>,
+}
+
+/// Serde for maps of shared entities (serde's `rc` feature is off).
+mod arc_map {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        m: &BTreeMap<u64, Arc<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(k, v)| (k, &**v)))
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, Arc<T>>, D::Error> {
+        let m: BTreeMap<u64, T> = BTreeMap::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+/// The shop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shop {
+    pub id: u64,
+    pub name: String,
+    pub email: String,
+    pub myshopify_domain: String,
+    pub currency_code: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub metafields: Vec<Metafield>,
+}
+
+/// A location holding inventory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Location {
+    pub id: u64,
+    pub name: String,
+    pub is_active: bool,
+    pub created_at: String,
+}
+
+/// Product status as Shopify has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Active,
+    Archived,
+    Draft,
+}
+
+/// What a variant does when out of stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InventoryPolicy {
+    Deny,
+    Continue,
+}
+
+/// A product.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Product {
+    pub id: u64,
+    pub handle: String,
+    pub title: String,
+    pub description_html: String,
+    pub vendor: String,
+    pub product_type: String,
+    pub tags: Vec<String>,
+    pub status: Status,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub template_suffix: Option<String>,
+    pub options: Vec<ProductOption>,
+    pub variants: Vec<Variant>,
+    pub media: Vec<Media>,
+    pub metafields: Vec<Metafield>,
+    /// Ids of the collections the product belongs to (mirror of `Collection::products`).
+    pub collections: BTreeSet<u64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A product option (at most 3 per product).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductOption {
+    pub id: u64,
+    pub name: String,
+    pub values: Vec<OptionValue>,
+}
+
+/// One value of an option.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OptionValue {
+    pub id: u64,
+    pub name: String,
+}
+
+/// A variant; `option_values` runs parallel to the product's options.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub id: u64,
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    pub price: String,
+    pub compare_at_price: Option<String>,
+    pub taxable: bool,
+    pub inventory_policy: InventoryPolicy,
+    pub option_values: Vec<String>,
+    /// Media of the product attached to this variant.
+    pub media_ids: Vec<u64>,
+    pub metafields: Vec<Metafield>,
+    pub inventory_item: InventoryItem,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The inventory item of a variant, with its levels per location.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryItem {
+    pub id: u64,
+    pub tracked: bool,
+    pub cost: Option<String>,
+    pub country_code_of_origin: Option<String>,
+    pub harmonized_system_code: Option<String>,
+    pub requires_shipping: bool,
+    /// Location id → level.
+    pub levels: BTreeMap<u64, InventoryLevel>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Quantities of one item at one location.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InventoryLevel {
+    pub id: u64,
+    pub available: i64,
+    pub on_hand: i64,
+    pub updated_at: String,
+}
+
+/// A media item of a product (images only are processed; others are kept).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Media {
+    pub id: u64,
+    pub alt: Option<String>,
+    pub original_source: String,
+    pub content_type: String,
+    pub created_at: String,
+}
+
+/// A metafield of any owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metafield {
+    pub id: u64,
+    pub namespace: String,
+    pub key: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub value: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The image of a collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Image {
+    pub id: u64,
+    pub url: String,
+    pub alt: Option<String>,
+}
+
+/// A custom collection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Collection {
+    pub id: u64,
+    pub handle: String,
+    pub title: String,
+    pub description_html: String,
+    pub sort_order: String,
+    pub template_suffix: Option<String>,
+    pub seo_title: Option<String>,
+    pub seo_description: Option<String>,
+    pub image: Option<Image>,
+    pub metafields: Vec<Metafield>,
+    /// Member product ids in collection order.
+    pub products: Vec<u64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A metafield definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetafieldDefinition {
+    pub id: u64,
+    pub namespace: String,
+    pub key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_type: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub pinned_position: Option<i32>,
+}
+
+/// What a global id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    Product(u64),
+    Variant { product: u64, variant: u64 },
+    InventoryItem { product: u64, variant: u64 },
+    Media { product: u64, media: u64 },
+    Collection(u64),
+    Location(u64),
+    MetafieldDefinition(u64),
+    Shop,
+}
+
+/// Format a Shopify global id.
+pub fn gid(kind: &str, id: u64) -> String {
+    format!("gid://shopify/{kind}/{id}")
+}
+
+/// Parse `gid://shopify/<Type>/<n>` (a `?query` suffix is ignored).
+pub fn parse_gid(gid: &str) -> Option<(&str, u64)> {
+    let rest = gid.strip_prefix("gid://shopify/")?;
+    let (kind, num) = rest.split_once('/')?;
+    let num = num.split('?').next().unwrap_or(num);
+    Some((kind, num.parse().ok()?))
+}
+
+/// The current time as Shopify prints it (`2025-01-31T12:00:00Z`).
+pub fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+impl Store {
+    /// A new shop with one location, `Shop location`, as Shopify creates it.
+    pub fn new() -> Self {
+        let now = now();
+        let mut store = Store {
+            next_id: 1001,
+            shop: Shop {
+                id: 1,
+                name: "mapsync sandbox".into(),
+                email: "sandbox@example.com".into(),
+                myshopify_domain: "mapsync-sandbox.myshopify.com".into(),
+                currency_code: "USD".into(),
+                created_at: now.clone(),
+                metafields: Vec::new(),
+            },
+            locations: BTreeMap::new(),
+            products: BTreeMap::new(),
+            collections: BTreeMap::new(),
+            metafield_definitions: BTreeMap::new(),
+            product_handles: HashMap::new(),
+            collection_handles: HashMap::new(),
+        };
+        store.add_location("Shop location");
+        store
+    }
+
+    /// Hand out a fresh numeric id.
+    pub fn alloc(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Add an active location; returns its id.
+    pub fn add_location(&mut self, name: &str) -> u64 {
+        let id = self.alloc();
+        self.locations.insert(
+            id,
+            Location {
+                id,
+                name: name.to_string(),
+                is_active: true,
+                created_at: now(),
+            },
+        );
+        id
+    }
+
+    /// The primary (first) location.
+    pub fn primary_location(&self) -> Option<u64> {
+        self.locations.keys().next().copied()
+    }
+
+    /// Empty the catalog; shop and locations stay.
+    pub fn clear_catalog(&mut self) {
+        self.products.clear();
+        self.collections.clear();
+        self.metafield_definitions.clear();
+        self.product_handles.clear();
+        self.collection_handles.clear();
+    }
+
+    /// Rebuild derived indexes (after deserializing) and fix the id counter.
+    pub fn reindex(&mut self) {
+        self.product_handles = self
+            .products
+            .values()
+            .map(|p| (Arc::from(p.handle.as_str()), p.id))
+            .collect();
+        self.collection_handles = self
+            .collections
+            .values()
+            .map(|c| (Arc::from(c.handle.as_str()), c.id))
+            .collect();
+        let max = self.max_id();
+        if self.next_id <= max {
+            self.next_id = max + 1;
+        }
+    }
+
+    fn max_id(&self) -> u64 {
+        let mut max = self.shop.id;
+        let mut see = |id: u64| max = max.max(id);
+        self.locations.keys().for_each(|&id| see(id));
+        self.metafield_definitions.keys().for_each(|&id| see(id));
+        for p in self.products.values() {
+            see(p.id);
+            p.options.iter().for_each(|o| {
+                see(o.id);
+                o.values.iter().for_each(|v| see(v.id));
+            });
+            p.media.iter().for_each(|m| see(m.id));
+            p.metafields.iter().for_each(|m| see(m.id));
+            for v in &p.variants {
+                see(v.id);
+                see(v.inventory_item.id);
+                v.inventory_item.levels.values().for_each(|l| see(l.id));
+                v.metafields.iter().for_each(|m| see(m.id));
+            }
+        }
+        for c in self.collections.values() {
+            see(c.id);
+            c.metafields.iter().for_each(|m| see(m.id));
+            if let Some(i) = &c.image {
+                see(i.id);
+            }
+        }
+        max
+    }
+
+    /// Resolve a global id to what it names, if it exists.
+    pub fn find(&self, gid: &str) -> Option<Found> {
+        let (kind, n) = parse_gid(gid)?;
+        match kind {
+            "Product" => self.products.contains_key(&n).then_some(Found::Product(n)),
+            "Collection" => self
+                .collections
+                .contains_key(&n)
+                .then_some(Found::Collection(n)),
+            "Location" => self
+                .locations
+                .contains_key(&n)
+                .then_some(Found::Location(n)),
+            "MetafieldDefinition" => self
+                .metafield_definitions
+                .contains_key(&n)
+                .then_some(Found::MetafieldDefinition(n)),
+            "Shop" => (n == self.shop.id).then_some(Found::Shop),
+            "ProductVariant" => self.products.values().find_map(|p| {
+                p.variants
+                    .iter()
+                    .any(|v| v.id == n)
+                    .then_some(Found::Variant {
+                        product: p.id,
+                        variant: n,
+                    })
+            }),
+            "InventoryItem" => self.products.values().find_map(|p| {
+                p.variants
+                    .iter()
+                    .find(|v| v.inventory_item.id == n)
+                    .map(|v| Found::InventoryItem {
+                        product: p.id,
+                        variant: v.id,
+                    })
+            }),
+            "MediaImage" | "Video" | "ExternalVideo" | "Model3d" => {
+                self.products.values().find_map(|p| {
+                    p.media.iter().any(|m| m.id == n).then_some(Found::Media {
+                        product: p.id,
+                        media: n,
+                    })
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Find a product by a metafield value (`customId` identifiers).
+    pub fn product_by_metafield(&self, namespace: &str, key: &str, value: &str) -> Option<u64> {
+        self.products.values().find_map(|p| {
+            p.metafields
+                .iter()
+                .any(|m| m.namespace == namespace && m.key == key && m.value == value)
+                .then_some(p.id)
+        })
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Product {
+    /// The variant title: option values joined by ` / `.
+    pub fn variant_title(&self, v: &Variant) -> String {
+        if self.has_only_default_variant() {
+            return "Default Title".into();
+        }
+        v.option_values.join(" / ")
+    }
+
+    /// True when the product has the single `Title: Default Title` variant.
+    pub fn has_only_default_variant(&self) -> bool {
+        self.variants.len() == 1
+            && self.options.len() == 1
+            && self
+                .options
+                .first()
+                .is_some_and(|o| o.name == "Title" && o.values.len() == 1)
+            && self.variants.first().is_some_and(|v| {
+                v.option_values.first().map(String::as_str) == Some("Default Title")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gid_round_trip() {
+        assert_eq!(gid("Product", 7), "gid://shopify/Product/7");
+        assert_eq!(parse_gid("gid://shopify/Product/7"), Some(("Product", 7)));
+        assert_eq!(
+            parse_gid("gid://shopify/InventoryLevel/9?inventory_item_id=3"),
+            Some(("InventoryLevel", 9))
+        );
+        assert_eq!(parse_gid("gid://other/Product/7"), None);
+        assert_eq!(parse_gid("gid://shopify/Product/x"), None);
+    }
+
+    #[test]
+    fn new_store_has_one_location() {
+        let s = Store::new();
+        let names: Vec<_> = s.locations.values().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, vec!["Shop location"]);
+    }
+}

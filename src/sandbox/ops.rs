@@ -1,0 +1,1821 @@
+//! The business rules of the sandbox's mutations, applied to a draft
+//! [`Store`]: `productSet` list replacement, options/variants/media limits,
+//! unique handles, collection membership, metafield checks, inventory.
+//! Each function either changes the draft and returns what the payload needs,
+//! or returns `userErrors` (the caller then drops the draft, so nothing is
+//! half-applied). Must not do I/O or know about HTTP.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use async_graphql::ID;
+
+use super::gql::errors::{
+    plain, InventorySetQuantitiesUserErrorCode as InvCode,
+    MetafieldDefinitionCreateUserErrorCode as DefCode, MetafieldsSetUserErrorCode as MsCode,
+    NoCode, ProductSetUserErrorCode as PsCode, UserErr,
+};
+use super::gql::inputs::*;
+use super::model::{
+    gid, now, Collection, Found, Image, InventoryItem, InventoryLevel, InventoryPolicy, Media,
+    Metafield, MetafieldDefinition, OptionValue, Product, ProductOption, Status, Store, Variant,
+};
+use super::validate;
+
+/// Most options a product can have.
+pub const MAX_OPTIONS: usize = 3;
+/// Most variants a product can have.
+pub const MAX_VARIANTS: usize = 2048;
+/// Most media a product can have.
+pub const MAX_MEDIA: usize = 250;
+/// Most metafields one `metafieldsSet` call takes.
+pub const MAX_METAFIELDS_SET: usize = 25;
+
+fn next(counter: &mut u64) -> u64 {
+    let id = *counter;
+    *counter += 1;
+    id
+}
+
+fn path<S: AsRef<str>>(base: &[S], more: &[String]) -> Vec<String> {
+    base.iter()
+        .map(|s| s.as_ref().to_string())
+        .chain(more.iter().cloned())
+        .collect()
+}
+
+/// Who owns a metafield.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Product(u64),
+    Variant { product: u64, variant: u64 },
+    Collection(u64),
+    Shop,
+}
+
+impl Owner {
+    /// The `MetafieldOwnerType` name of the owner.
+    pub fn owner_type(self) -> &'static str {
+        match self {
+            Owner::Product(_) => "PRODUCT",
+            Owner::Variant { .. } => "PRODUCTVARIANT",
+            Owner::Collection(_) => "COLLECTION",
+            Owner::Shop => "SHOP",
+        }
+    }
+
+    /// The global id of the owner.
+    pub fn gid(self, st: &Store) -> String {
+        match self {
+            Owner::Product(p) => gid("Product", p),
+            Owner::Variant { variant, .. } => gid("ProductVariant", variant),
+            Owner::Collection(c) => gid("Collection", c),
+            Owner::Shop => gid("Shop", st.shop.id),
+        }
+    }
+
+    /// The owner a global id names, if it can own metafields here.
+    pub fn of(st: &Store, id: &str) -> Option<Owner> {
+        match st.find(id)? {
+            Found::Product(p) => Some(Owner::Product(p)),
+            Found::Variant { product, variant } => Some(Owner::Variant { product, variant }),
+            Found::Collection(c) => Some(Owner::Collection(c)),
+            Found::Shop => Some(Owner::Shop),
+            _ => None,
+        }
+    }
+}
+
+/// The metafields of an owner, read-only.
+pub fn metafields_of(st: &Store, owner: Owner) -> &[Metafield] {
+    match owner {
+        Owner::Product(p) => st.products.get(&p).map(|p| p.metafields.as_slice()),
+        Owner::Variant { product, variant } => st
+            .products
+            .get(&product)
+            .and_then(|p| p.variants.iter().find(|v| v.id == variant))
+            .map(|v| v.metafields.as_slice()),
+        Owner::Collection(c) => st.collections.get(&c).map(|c| c.metafields.as_slice()),
+        Owner::Shop => Some(st.shop.metafields.as_slice()),
+    }
+    .unwrap_or(&[])
+}
+
+fn metafields_of_mut(st: &mut Store, owner: Owner) -> Option<(&mut Vec<Metafield>, &mut u64)> {
+    let counter = &mut st.next_id;
+    let list = match owner {
+        Owner::Product(p) => &mut Arc::make_mut(st.products.get_mut(&p)?).metafields,
+        Owner::Variant { product, variant } => {
+            &mut Arc::make_mut(st.products.get_mut(&product)?)
+                .variants
+                .iter_mut()
+                .find(|v| v.id == variant)?
+                .metafields
+        }
+        Owner::Collection(c) => &mut Arc::make_mut(st.collections.get_mut(&c)?).metafields,
+        Owner::Shop => &mut st.shop.metafields,
+    };
+    Some((list, counter))
+}
+
+/// A checked metafield ready to be written.
+#[derive(Debug, Clone)]
+pub struct MfEntry {
+    pub namespace: String,
+    pub key: String,
+    pub type_name: String,
+    pub value: String,
+}
+
+/// Check one metafield (namespace, key, type, value); errors carry a field
+/// suffix (`namespace`, `key`, `type`, `value`) and a message.
+fn check_metafield(
+    st: &Store,
+    owner_type: &str,
+    namespace: Option<&str>,
+    key: Option<&str>,
+    type_name: Option<&str>,
+    value: Option<&str>,
+    existing_type: Option<&str>,
+) -> Result<MfEntry, (&'static str, String, MsCode)> {
+    let raw_ns = namespace;
+    let namespace = validate::resolve_namespace(namespace);
+    if raw_ns.is_some_and(|n| !n.starts_with("$app")) {
+        validate::check_namespace(&namespace)
+            .map_err(|m| ("namespace", m, MsCode::InvalidValue))?;
+    }
+    let key = key.ok_or(("key", "Key can't be blank".to_string(), MsCode::Blank))?;
+    validate::check_key(key).map_err(|m| ("key", m, MsCode::InvalidValue))?;
+    let def_type = st
+        .metafield_definitions
+        .values()
+        .find(|d| d.owner_type == owner_type && d.namespace == namespace && d.key == key)
+        .map(|d| d.type_name.as_str());
+    let type_name = match (type_name, def_type, existing_type) {
+        (Some(t), Some(d), _) if t != d => {
+            return Err((
+                "type",
+                format!("Type must be '{d}', the type of the metafield definition"),
+                MsCode::InvalidType,
+            ))
+        }
+        (Some(t), _, _) => t,
+        (None, Some(d), _) => d,
+        (None, None, Some(e)) => e,
+        (None, None, None) => return Err(("type", "Type can't be blank".into(), MsCode::Blank)),
+    };
+    if !validate::is_known_type(type_name) {
+        return Err((
+            "type",
+            format!("Type '{type_name}' is not a valid metafield type"),
+            MsCode::InvalidType,
+        ));
+    }
+    let value = value.ok_or(("value", "Value can't be blank".to_string(), MsCode::Blank))?;
+    validate::check_value(type_name, value, &|g| st.find(g).is_some())
+        .map_err(|m| ("value", m, MsCode::InvalidValue))?;
+    Ok(MfEntry {
+        namespace,
+        key: key.to_string(),
+        type_name: type_name.to_string(),
+        value: value.to_string(),
+    })
+}
+
+/// Check a list of `MetafieldInput`s for one owner (productSet, collections).
+fn check_metafield_inputs(
+    st: &Store,
+    owner_type: &str,
+    current: &[Metafield],
+    inputs: &[MetafieldInput],
+    base: &[String],
+) -> Result<Vec<MfEntry>, Vec<(Vec<String>, String)>> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, m) in inputs.iter().enumerate() {
+        let here: Vec<String> = base.iter().cloned().chain([i.to_string()]).collect();
+        let by_id = m.id.as_ref().and_then(|id| {
+            current
+                .iter()
+                .find(|c| gid("Metafield", c.id) == id.as_str())
+        });
+        let ns = m
+            .namespace
+            .as_deref()
+            .or(by_id.map(|c| c.namespace.as_str()));
+        let key = m.key.as_deref().or(by_id.map(|c| c.key.as_str()));
+        let existing_type = current
+            .iter()
+            .find(|c| Some(c.namespace.as_str()) == ns && Some(c.key.as_str()) == key)
+            .map(|c| c.type_name.as_str());
+        match check_metafield(
+            st,
+            owner_type,
+            ns,
+            key,
+            m.type_name.as_deref(),
+            m.value.as_deref(),
+            existing_type,
+        ) {
+            Ok(e) => {
+                if !seen.insert((e.namespace.clone(), e.key.clone())) {
+                    errs.push((
+                        here,
+                        format!("Metafield {}.{} is given twice", e.namespace, e.key),
+                    ));
+                } else {
+                    out.push(e);
+                }
+            }
+            Err((f, msg, _)) => errs.push((here.into_iter().chain([f.to_string()]).collect(), msg)),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Write checked metafields into a list; `replace` drops the ones not given.
+fn write_metafields(
+    list: &mut Vec<Metafield>,
+    counter: &mut u64,
+    entries: Vec<MfEntry>,
+    replace: bool,
+) {
+    let now = now();
+    if replace {
+        list.retain(|m| {
+            entries
+                .iter()
+                .any(|e| e.namespace == m.namespace && e.key == m.key)
+        });
+    }
+    for e in entries {
+        match list
+            .iter_mut()
+            .find(|m| m.namespace == e.namespace && m.key == e.key)
+        {
+            Some(m) => {
+                if m.value != e.value || m.type_name != e.type_name {
+                    m.value = e.value;
+                    m.type_name = e.type_name;
+                    m.updated_at = now.clone();
+                }
+            }
+            None => list.push(Metafield {
+                id: next(counter),
+                namespace: e.namespace,
+                key: e.key,
+                type_name: e.type_name,
+                value: e.value,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+            }),
+        }
+    }
+}
+
+/// The compare digest of a metafield (changes whenever its value does).
+pub fn compare_digest(m: &Metafield) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [&m.namespace, &m.key, &m.type_name, &m.value, &m.updated_at] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn find_product(st: &Store, id: &str) -> Option<u64> {
+    match st.find(id)? {
+        Found::Product(p) => Some(p),
+        _ => None,
+    }
+}
+
+fn find_collection(st: &Store, id: &str) -> Option<u64> {
+    match st.find(id)? {
+        Found::Collection(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn set_membership(st: &mut Store, product: &mut Product, wanted: &[u64]) {
+    let current: Vec<u64> = product.collections.iter().copied().collect();
+    for c in current.iter().filter(|c| !wanted.contains(c)) {
+        if let Some(col) = st.collections.get_mut(c) {
+            Arc::make_mut(col).products.retain(|&p| p != product.id);
+        }
+        product.collections.remove(c);
+    }
+    for c in wanted.iter().filter(|c| !current.contains(c)) {
+        if let Some(col) = st.collections.get_mut(c) {
+            let col = Arc::make_mut(col);
+            if !col.products.contains(&product.id) {
+                col.products.push(product.id);
+            }
+            product.collections.insert(*c);
+        }
+    }
+}
+
+fn new_variant(st: &mut Store, option_values: Vec<String>) -> Variant {
+    let now = now();
+    let id = st.alloc();
+    let item = st.alloc();
+    let mut levels = BTreeMap::new();
+    if let Some(loc) = st.primary_location() {
+        levels.insert(
+            loc,
+            InventoryLevel {
+                id: st.alloc(),
+                available: 0,
+                on_hand: 0,
+                updated_at: now.clone(),
+            },
+        );
+    }
+    Variant {
+        id,
+        sku: None,
+        barcode: None,
+        price: "0.00".into(),
+        compare_at_price: None,
+        taxable: true,
+        inventory_policy: InventoryPolicy::Deny,
+        option_values,
+        media_ids: Vec::new(),
+        metafields: Vec::new(),
+        inventory_item: InventoryItem {
+            id: item,
+            tracked: false,
+            cost: None,
+            country_code_of_origin: None,
+            harmonized_system_code: None,
+            requires_shipping: true,
+            levels,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        },
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+fn status_of(s: ProductStatus) -> Status {
+    match s {
+        ProductStatus::Active => Status::Active,
+        ProductStatus::Archived => Status::Archived,
+        ProductStatus::Draft => Status::Draft,
+    }
+}
+
+fn content_type(t: Option<FileContentType>) -> &'static str {
+    match t {
+        Some(FileContentType::Video) => "VIDEO",
+        Some(FileContentType::ExternalVideo) => "EXTERNAL_VIDEO",
+        Some(FileContentType::Model3d) => "MODEL_3D",
+        _ => "IMAGE",
+    }
+}
+
+type PsErr = UserErr<PsCode>;
+
+/// `productSet`: create or replace a product; returns its id.
+pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<PsErr>> {
+    let now = now();
+    let existing = match &input.id {
+        Some(id) => match find_product(st, id).and_then(|p| st.products.get(&p)) {
+            Some(p) => Some((**p).clone()),
+            None => {
+                return Err(vec![UserErr::new(
+                    &["input", "id"],
+                    "Product does not exist",
+                    PsCode::ProductDoesNotExist,
+                )])
+            }
+        },
+        None => None,
+    };
+    let creating = existing.is_none();
+    let mut p = match existing {
+        Some(p) => p,
+        None => Product {
+            id: st.alloc(),
+            handle: String::new(),
+            title: String::new(),
+            description_html: String::new(),
+            vendor: String::new(),
+            product_type: String::new(),
+            tags: Vec::new(),
+            status: Status::Active,
+            seo_title: None,
+            seo_description: None,
+            template_suffix: None,
+            options: Vec::new(),
+            variants: Vec::new(),
+            media: Vec::new(),
+            metafields: Vec::new(),
+            collections: Default::default(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        },
+    };
+    let mut errs: Vec<PsErr> = Vec::new();
+
+    match &input.title {
+        Some(t) if t.trim().is_empty() => errs.push(UserErr::new(
+            &["input", "title"],
+            "Title can't be blank",
+            PsCode::InvalidProduct,
+        )),
+        Some(t) => p.title = t.clone(),
+        None if creating => errs.push(UserErr::new(
+            &["input", "title"],
+            "Title can't be blank",
+            PsCode::InvalidProduct,
+        )),
+        None => {}
+    }
+    if let Some(v) = &input.description_html {
+        p.description_html = v.clone();
+    }
+    if let Some(v) = &input.vendor {
+        p.vendor = v.clone();
+    }
+    if let Some(v) = &input.product_type {
+        p.product_type = v.clone();
+    }
+    if let Some(v) = &input.tags {
+        let mut tags: Vec<String> = v
+            .iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        p.tags = tags;
+    }
+    if let Some(v) = &input.template_suffix {
+        p.template_suffix = Some(v.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(seo) = &input.seo {
+        if seo.title.is_some() {
+            p.seo_title = seo.title.clone();
+        }
+        if seo.description.is_some() {
+            p.seo_description = seo.description.clone();
+        }
+    }
+    if let Some(s) = input.status {
+        p.status = status_of(s);
+    }
+
+    match (&input.product_options, &input.variants) {
+        (Some(_), None) => errs.push(UserErr::new(
+            &["input", "variants"],
+            "Variants input is required when updating product options",
+            PsCode::VariantsInputMissing,
+        )),
+        (None, Some(_)) => errs.push(UserErr::new(
+            &["input", "productOptions"],
+            "Product options input is required when updating variants",
+            PsCode::ProductOptionsInputMissing,
+        )),
+        _ => {}
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+
+    // Media first: variants may point at it.
+    if let Some(files) = &input.files {
+        if files.len() > MAX_MEDIA {
+            return Err(vec![UserErr::new(
+                &["input", "files"],
+                format!("Products can have at most {MAX_MEDIA} media"),
+                PsCode::InvalidInput,
+            )]);
+        }
+        let mut media = Vec::with_capacity(files.len());
+        for (i, f) in files.iter().enumerate() {
+            let here = path(&["input", "files"], &[i.to_string()]);
+            if let Some(id) = &f.id {
+                match p.media.iter().find(|m| media_gid(m) == id.as_str()) {
+                    Some(m) => {
+                        let mut m = m.clone();
+                        if f.alt.is_some() {
+                            m.alt = f.alt.clone();
+                        }
+                        media.push(m);
+                    }
+                    None => errs.push(UserErr {
+                        field: path(&here, &["id".into()]),
+                        message: "File does not exist".into(),
+                        code: Some(PsCode::InvalidInput),
+                    }),
+                }
+                continue;
+            }
+            match f.original_source.as_deref().map(str::trim) {
+                Some(src) if !src.is_empty() => media.push(Media {
+                    id: st.alloc(),
+                    alt: f.alt.clone(),
+                    original_source: src.to_string(),
+                    content_type: content_type(f.content_type).into(),
+                    created_at: now.clone(),
+                }),
+                _ => errs.push(UserErr {
+                    field: path(&here, &["originalSource".into()]),
+                    message: "Original source can't be blank".into(),
+                    code: Some(PsCode::InvalidInput),
+                }),
+            }
+        }
+        p.media = media;
+    }
+
+    // Options.
+    if let Some(opts) = &input.product_options {
+        if opts.len() > MAX_OPTIONS {
+            return Err(vec![UserErr::new(
+                &["input", "productOptions"],
+                format!("Can only specify a maximum of {MAX_OPTIONS} options"),
+                PsCode::OptionsOverLimit,
+            )]);
+        }
+        let mut new_opts: Vec<(i32, ProductOption)> = Vec::new();
+        for (i, o) in opts.iter().enumerate() {
+            let here = path(&["input", "productOptions"], &[i.to_string()]);
+            let old = p.options.iter().find(|x| {
+                o.id.as_ref()
+                    .is_some_and(|id| gid("ProductOption", x.id) == id.as_str())
+                    || (o.id.is_none() && o.name.as_deref() == Some(x.name.as_str()))
+            });
+            if o.id.is_some() && old.is_none() {
+                errs.push(UserErr {
+                    field: path(&here, &["id".into()]),
+                    message: "Option does not exist".into(),
+                    code: Some(PsCode::OptionDoesNotExist),
+                });
+                continue;
+            }
+            let name = o
+                .name
+                .clone()
+                .or_else(|| old.map(|x| x.name.clone()))
+                .unwrap_or_default();
+            if name.trim().is_empty() {
+                errs.push(UserErr {
+                    field: path(&here, &["name".into()]),
+                    message: "Option name can't be blank".into(),
+                    code: Some(PsCode::InvalidInput),
+                });
+                continue;
+            }
+            if new_opts
+                .iter()
+                .any(|(_, x)| x.name.eq_ignore_ascii_case(&name))
+            {
+                errs.push(UserErr {
+                    field: path(&here, &["name".into()]),
+                    message: format!("Option '{name}' already exists"),
+                    code: Some(PsCode::DuplicatedOptionName),
+                });
+                continue;
+            }
+            let values = o.values.as_deref().unwrap_or_default();
+            if values.is_empty() {
+                errs.push(UserErr {
+                    field: path(&here, &["values".into()]),
+                    message: format!("Option '{name}' must have at least one value"),
+                    code: Some(PsCode::OptionValuesMissing),
+                });
+                continue;
+            }
+            let mut vals: Vec<OptionValue> = Vec::new();
+            for (j, v) in values.iter().enumerate() {
+                let old_v = old.and_then(|x| {
+                    x.values.iter().find(|ov| {
+                        v.id.as_ref()
+                            .is_some_and(|id| gid("ProductOptionValue", ov.id) == id.as_str())
+                            || (v.id.is_none() && v.name.as_deref() == Some(ov.name.as_str()))
+                    })
+                });
+                let vname = v
+                    .name
+                    .clone()
+                    .or_else(|| old_v.map(|x| x.name.clone()))
+                    .unwrap_or_default();
+                let vhere = path(&here, &["values".into(), j.to_string()]);
+                if vname.trim().is_empty() {
+                    errs.push(UserErr {
+                        field: path(&vhere, &["name".into()]),
+                        message: "Option value name can't be blank".into(),
+                        code: Some(PsCode::OptionValueDoesNotExist),
+                    });
+                    continue;
+                }
+                if vals.iter().any(|x| x.name == vname) {
+                    errs.push(UserErr {
+                        field: vhere,
+                        message: format!("Duplicated option value '{vname}'"),
+                        code: Some(PsCode::DuplicatedOptionValue),
+                    });
+                    continue;
+                }
+                let id = match old_v {
+                    Some(x) => x.id,
+                    None => st.alloc(),
+                };
+                vals.push(OptionValue { id, name: vname });
+            }
+            let id = match old {
+                Some(x) => x.id,
+                None => st.alloc(),
+            };
+            let pos = o.position.unwrap_or(i as i32 + 1);
+            new_opts.push((
+                pos,
+                ProductOption {
+                    id,
+                    name,
+                    values: vals,
+                },
+            ));
+        }
+        new_opts.sort_by_key(|(pos, _)| *pos);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        p.options = new_opts.into_iter().map(|(_, o)| o).collect();
+    }
+
+    // Variants.
+    if let Some(vs) = &input.variants {
+        if vs.len() > MAX_VARIANTS {
+            return Err(vec![UserErr::new(
+                &["input", "variants"],
+                format!("Can only specify a maximum of {MAX_VARIANTS} variants"),
+                PsCode::VariantsOverLimit,
+            )]);
+        }
+        let mut old: Vec<Option<Variant>> = std::mem::take(&mut p.variants)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut combos = HashSet::new();
+        let mut out = Vec::with_capacity(vs.len());
+        for (i, vin) in vs.iter().enumerate() {
+            let here = path(&["input", "variants"], &[i.to_string()]);
+            let mut vals: Vec<Option<String>> = vec![None; p.options.len()];
+            let mut bad = false;
+            for (j, ov) in vin.option_values.iter().enumerate() {
+                let vhere = path(&here, &["optionValues".into(), j.to_string()]);
+                let oi = p.options.iter().position(|o| {
+                    ov.option_id
+                        .as_ref()
+                        .is_some_and(|id| gid("ProductOption", o.id) == id.as_str())
+                        || ov.option_name.as_deref() == Some(o.name.as_str())
+                });
+                let Some(oi) = oi else {
+                    errs.push(UserErr {
+                        field: vhere,
+                        message: "Option does not exist".into(),
+                        code: Some(PsCode::OptionDoesNotExist),
+                    });
+                    bad = true;
+                    continue;
+                };
+                let opt = &p.options[oi];
+                let value = opt.values.iter().find(|v| {
+                    ov.id
+                        .as_ref()
+                        .is_some_and(|id| gid("ProductOptionValue", v.id) == id.as_str())
+                        || ov.name.as_deref() == Some(v.name.as_str())
+                });
+                match value {
+                    Some(v) if vals[oi].is_none() => vals[oi] = Some(v.name.clone()),
+                    Some(_) => {
+                        errs.push(UserErr {
+                            field: vhere,
+                            message: format!("Option '{}' is given twice", opt.name),
+                            code: Some(PsCode::InvalidVariant),
+                        });
+                        bad = true;
+                    }
+                    None => {
+                        errs.push(UserErr {
+                            field: vhere,
+                            message: format!(
+                                "Option value '{}' does not exist on option '{}'",
+                                ov.name.as_deref().unwrap_or_default(),
+                                opt.name
+                            ),
+                            code: Some(PsCode::OptionValueDoesNotExist),
+                        });
+                        bad = true;
+                    }
+                }
+            }
+            if bad {
+                continue;
+            }
+            let Some(vals) = vals.into_iter().collect::<Option<Vec<String>>>() else {
+                errs.push(UserErr {
+                    field: path(&here, &["optionValues".into()]),
+                    message: "Variant must have a value for each option".into(),
+                    code: Some(PsCode::InvalidVariant),
+                });
+                continue;
+            };
+            if !combos.insert(vals.clone()) {
+                errs.push(UserErr {
+                    field: path(&here, &["optionValues".into()]),
+                    message: format!("The variant '{}' already exists.", vals.join(" / ")),
+                    code: Some(PsCode::InvalidVariant),
+                });
+                continue;
+            }
+            let slot = match &vin.id {
+                Some(id) => {
+                    let found = old.iter().position(|o| {
+                        o.as_ref()
+                            .is_some_and(|v| gid("ProductVariant", v.id) == id.as_str())
+                    });
+                    if found.is_none() {
+                        errs.push(UserErr {
+                            field: path(&here, &["id".into()]),
+                            message: "Product variant does not exist".into(),
+                            code: Some(PsCode::ProductVariantDoesNotExist),
+                        });
+                        continue;
+                    }
+                    found
+                }
+                None => old
+                    .iter()
+                    .position(|o| o.as_ref().is_some_and(|v| v.option_values == vals)),
+            };
+            let mut v = match slot.and_then(|s| old.get_mut(s)).and_then(Option::take) {
+                Some(v) => v,
+                None => new_variant(st, vals.clone()),
+            };
+            v.option_values = vals;
+            if let Err(mut e) = fill_variant(st, &mut v, vin, &here, &mut p.media, &now) {
+                errs.append(&mut e);
+                continue;
+            }
+            out.push(v);
+        }
+        p.variants = out;
+    } else if creating {
+        let title = p.options.is_empty();
+        if title {
+            p.options = vec![ProductOption {
+                id: st.alloc(),
+                name: "Title".into(),
+                values: vec![OptionValue {
+                    id: st.alloc(),
+                    name: "Default Title".into(),
+                }],
+            }];
+        }
+        p.variants = vec![new_variant(st, vec!["Default Title".into()])];
+    }
+    if p.media.len() > MAX_MEDIA {
+        errs.push(UserErr::new(
+            &["input", "files"],
+            format!("Products can have at most {MAX_MEDIA} media"),
+            PsCode::InvalidInput,
+        ));
+    }
+    let media_ids: HashSet<u64> = p.media.iter().map(|m| m.id).collect();
+    for v in &mut p.variants {
+        v.media_ids.retain(|m| media_ids.contains(m));
+    }
+
+    if let Some(mfs) = &input.metafields {
+        match check_metafield_inputs(
+            st,
+            "PRODUCT",
+            &p.metafields,
+            mfs,
+            &["input".into(), "metafields".into()],
+        ) {
+            Ok(entries) => write_metafields(&mut p.metafields, &mut st.next_id, entries, true),
+            Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
+                field,
+                message,
+                code: Some(PsCode::InvalidMetafield),
+            })),
+        }
+    }
+
+    let mut wanted_collections = None;
+    if let Some(cols) = &input.collections {
+        let mut ids = Vec::new();
+        for (i, c) in cols.iter().enumerate() {
+            match find_collection(st, c) {
+                Some(id) => ids.push(id),
+                None => errs.push(UserErr {
+                    field: path(&["input", "collections"], &[i.to_string()]),
+                    message: format!("Collection {} does not exist", c.as_str()),
+                    code: Some(PsCode::InvalidInput),
+                }),
+            }
+        }
+        wanted_collections = Some(ids);
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+
+    // Handle.
+    let want = match &input.handle {
+        Some(h) => validate::handleize(h),
+        None if creating => validate::handleize(&p.title),
+        None => p.handle.clone(),
+    };
+    let want = if want.is_empty() {
+        validate::handleize(&p.title)
+    } else {
+        want
+    };
+    let want = if want.is_empty() {
+        "product".to_string()
+    } else {
+        want
+    };
+    if creating || want != p.handle {
+        let id = p.id;
+        let handle = validate::unique_handle(&want, &|h| {
+            st.product_handles.get(h).is_some_and(|&o| o != id)
+        });
+        st.product_handles.remove(p.handle.as_str());
+        st.product_handles.insert(Arc::from(handle.as_str()), id);
+        p.handle = handle;
+    }
+
+    if let Some(ids) = wanted_collections {
+        set_membership(st, &mut p, &ids);
+    }
+    p.updated_at = now;
+    let id = p.id;
+    st.products.insert(id, Arc::new(p));
+    Ok(id)
+}
+
+/// The global id of a media item.
+pub fn media_gid(m: &Media) -> String {
+    let kind = match m.content_type.as_str() {
+        "VIDEO" => "Video",
+        "EXTERNAL_VIDEO" => "ExternalVideo",
+        "MODEL_3D" => "Model3d",
+        _ => "MediaImage",
+    };
+    gid(kind, m.id)
+}
+
+fn fill_variant(
+    st: &mut Store,
+    v: &mut Variant,
+    vin: &ProductVariantSetInput,
+    here: &[String],
+    media: &mut Vec<Media>,
+    now: &str,
+) -> Result<(), Vec<PsErr>> {
+    let mut errs = Vec::new();
+    if let Some(x) = &vin.price {
+        v.price = x.0.clone();
+    }
+    if let Some(x) = &vin.compare_at_price {
+        v.compare_at_price = Some(x.0.clone());
+    }
+    if let Some(x) = &vin.barcode {
+        v.barcode = Some(x.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(x) = vin.taxable {
+        v.taxable = x;
+    }
+    if let Some(x) = vin.inventory_policy {
+        v.inventory_policy = match x {
+            ProductVariantInventoryPolicy::Deny => InventoryPolicy::Deny,
+            ProductVariantInventoryPolicy::Continue => InventoryPolicy::Continue,
+        };
+    }
+    let item_sku = vin.inventory_item.as_ref().and_then(|i| i.sku.clone());
+    if let Some(sku) = vin.sku.clone().or(item_sku) {
+        v.sku = Some(sku).filter(|s| !s.is_empty());
+    }
+    if let Some(ii) = &vin.inventory_item {
+        let item = &mut v.inventory_item;
+        if let Some(c) = &ii.cost {
+            item.cost = Some(c.0.clone());
+        }
+        if let Some(t) = ii.tracked {
+            item.tracked = t;
+        }
+        if let Some(c) = ii.country_code_of_origin {
+            item.country_code_of_origin = Some(c.as_str().to_string());
+        }
+        if let Some(h) = &ii.harmonized_system_code {
+            item.harmonized_system_code = Some(h.clone()).filter(|s| !s.is_empty());
+        }
+        if let Some(r) = ii.requires_shipping {
+            item.requires_shipping = r;
+        }
+        item.updated_at = now.to_string();
+    }
+    if let Some(qs) = &vin.inventory_quantities {
+        for (k, q) in qs.iter().enumerate() {
+            let qhere = path(here, &["inventoryQuantities".into(), k.to_string()]);
+            let loc = match st.find(&q.location_id) {
+                Some(Found::Location(l)) => l,
+                _ => {
+                    errs.push(UserErr {
+                        field: path(&qhere, &["locationId".into()]),
+                        message: format!("Location {} does not exist", q.location_id.as_str()),
+                        code: Some(PsCode::InvalidInput),
+                    });
+                    continue;
+                }
+            };
+            if q.name != "available" && q.name != "on_hand" {
+                errs.push(UserErr {
+                    field: path(&qhere, &["name".into()]),
+                    message: "Name must be one of available, on_hand".into(),
+                    code: Some(PsCode::InvalidInput),
+                });
+                continue;
+            }
+            let level_id = match v.inventory_item.levels.get(&loc) {
+                Some(l) => l.id,
+                None => st.alloc(),
+            };
+            let level = v
+                .inventory_item
+                .levels
+                .entry(loc)
+                .or_insert_with(|| InventoryLevel {
+                    id: level_id,
+                    available: 0,
+                    on_hand: 0,
+                    updated_at: now.to_string(),
+                });
+            level.available = i64::from(q.quantity);
+            level.on_hand = i64::from(q.quantity);
+            level.updated_at = now.to_string();
+        }
+    }
+    if let Some(mfs) = &vin.metafields {
+        let base = path(here, &["metafields".into()]);
+        match check_metafield_inputs(st, "PRODUCTVARIANT", &v.metafields, mfs, &base) {
+            Ok(entries) => write_metafields(&mut v.metafields, &mut st.next_id, entries, true),
+            Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
+                field,
+                message,
+                code: Some(PsCode::InvalidMetafield),
+            })),
+        }
+    }
+    if let Some(f) = &vin.file {
+        let by_id =
+            f.id.as_ref()
+                .and_then(|id| media.iter().find(|m| media_gid(m) == id.as_str()));
+        let by_src = f
+            .original_source
+            .as_deref()
+            .and_then(|s| media.iter().find(|m| m.original_source == s.trim()));
+        match (by_id, by_src, &f.id, f.original_source.as_deref()) {
+            (Some(m), _, _, _) | (None, Some(m), None, _) => v.media_ids = vec![m.id],
+            (None, None, None, Some(src)) if !src.trim().is_empty() => {
+                let m = Media {
+                    id: st.alloc(),
+                    alt: f.alt.clone(),
+                    original_source: src.trim().to_string(),
+                    content_type: content_type(f.content_type).into(),
+                    created_at: now.to_string(),
+                };
+                v.media_ids = vec![m.id];
+                media.push(m);
+            }
+            _ => errs.push(UserErr {
+                field: path(here, &["file".into()]),
+                message: "File does not exist".into(),
+                code: Some(PsCode::InvalidInput),
+            }),
+        }
+    }
+    v.updated_at = now.to_string();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+type Plain = UserErr<NoCode>;
+
+fn apply_metafields_plain(
+    st: &Store,
+    owner_type: &str,
+    current: &[Metafield],
+    inputs: &[MetafieldInput],
+    base: &str,
+) -> Result<Vec<MfEntry>, Vec<Plain>> {
+    check_metafield_inputs(st, owner_type, current, inputs, &[base.to_string()]).map_err(|e| {
+        e.into_iter()
+            .map(|(field, message)| UserErr {
+                field,
+                message,
+                code: None,
+            })
+            .collect()
+    })
+}
+
+/// `productUpdate`: change scalar fields, status, metafields (upsert),
+/// collections to join/leave, and append media.
+pub fn product_update(
+    st: &mut Store,
+    input: &ProductUpdateInput,
+    media: Option<&[CreateMediaInput]>,
+) -> Result<u64, Vec<Plain>> {
+    let now = now();
+    let Some(pid) = input.id.as_ref().and_then(|id| find_product(st, id)) else {
+        return Err(vec![plain(&["id"], "Product does not exist")]);
+    };
+    let Some(mut p) = st.products.get(&pid).map(|p| (**p).clone()) else {
+        return Err(vec![plain(&["id"], "Product does not exist")]);
+    };
+    if let Some(t) = &input.title {
+        if t.trim().is_empty() {
+            return Err(vec![plain(&["title"], "Title can't be blank")]);
+        }
+        p.title = t.clone();
+    }
+    if let Some(v) = &input.description_html {
+        p.description_html = v.clone();
+    }
+    if let Some(v) = &input.vendor {
+        p.vendor = v.clone();
+    }
+    if let Some(v) = &input.product_type {
+        p.product_type = v.clone();
+    }
+    if let Some(v) = &input.tags {
+        p.tags = v.clone();
+    }
+    if let Some(v) = &input.template_suffix {
+        p.template_suffix = Some(v.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(seo) = &input.seo {
+        if seo.title.is_some() {
+            p.seo_title = seo.title.clone();
+        }
+        if seo.description.is_some() {
+            p.seo_description = seo.description.clone();
+        }
+    }
+    if let Some(s) = input.status {
+        p.status = status_of(s);
+    }
+    if let Some(mfs) = &input.metafields {
+        let entries = apply_metafields_plain(st, "PRODUCT", &p.metafields, mfs, "metafields")?;
+        write_metafields(&mut p.metafields, &mut st.next_id, entries, false);
+    }
+    if let Some(ms) = media {
+        for m in ms {
+            p.media.push(Media {
+                id: st.alloc(),
+                alt: m.alt.clone(),
+                original_source: m.original_source.clone(),
+                content_type: match m.media_content_type {
+                    MediaContentType::Video => "VIDEO",
+                    MediaContentType::ExternalVideo => "EXTERNAL_VIDEO",
+                    MediaContentType::Model3d => "MODEL_3D",
+                    MediaContentType::Image => "IMAGE",
+                }
+                .into(),
+                created_at: now.clone(),
+            });
+        }
+        if p.media.len() > MAX_MEDIA {
+            return Err(vec![plain(
+                &["media"],
+                format!("Products can have at most {MAX_MEDIA} media"),
+            )]);
+        }
+    }
+    let mut wanted: Vec<u64> = p.collections.iter().copied().collect();
+    for (name, list, join) in [
+        ("collectionsToJoin", &input.collections_to_join, true),
+        ("collectionsToLeave", &input.collections_to_leave, false),
+    ] {
+        for (i, c) in list.iter().flatten().enumerate() {
+            let Some(cid) = find_collection(st, c) else {
+                return Err(vec![plain(
+                    &[name, &i.to_string()],
+                    "Collection does not exist",
+                )]);
+            };
+            if join && !wanted.contains(&cid) {
+                wanted.push(cid);
+            } else if !join {
+                wanted.retain(|&x| x != cid);
+            }
+        }
+    }
+    set_membership(st, &mut p, &wanted);
+    if let Some(h) = &input.handle {
+        let want = validate::handleize(h);
+        if !want.is_empty() && want != p.handle {
+            let handle = validate::unique_handle(&want, &|h| {
+                st.product_handles.get(h).is_some_and(|&o| o != pid)
+            });
+            st.product_handles.remove(p.handle.as_str());
+            st.product_handles.insert(Arc::from(handle.as_str()), pid);
+            p.handle = handle;
+        }
+    }
+    p.updated_at = now;
+    st.products.insert(pid, Arc::new(p));
+    Ok(pid)
+}
+
+/// `productDelete`: remove a product and its memberships.
+pub fn product_delete(st: &mut Store, id: &ID) -> Result<u64, Vec<Plain>> {
+    let Some(pid) = find_product(st, id) else {
+        return Err(vec![plain(&["id"], "Product does not exist")]);
+    };
+    if let Some(p) = st.products.remove(&pid) {
+        st.product_handles.remove(p.handle.as_str());
+        for c in &p.collections {
+            if let Some(col) = st.collections.get_mut(c) {
+                Arc::make_mut(col).products.retain(|&x| x != pid);
+            }
+        }
+    }
+    Ok(pid)
+}
+
+fn set_collection_image(
+    st: &mut Store,
+    c: &mut Collection,
+    img: &ImageInput,
+) -> Result<(), Vec<Plain>> {
+    match img.src.as_deref().map(str::trim) {
+        Some(src) if !src.is_empty() => {
+            let keep = c.image.as_ref().filter(|i| i.url == src).map(|i| i.id);
+            c.image = Some(Image {
+                id: keep.unwrap_or_else(|| st.alloc()),
+                url: src.to_string(),
+                alt: img.alt_text.clone(),
+            });
+            Ok(())
+        }
+        _ => match (&mut c.image, &img.alt_text) {
+            (Some(i), Some(alt)) => {
+                i.alt = Some(alt.clone());
+                Ok(())
+            }
+            _ => Err(vec![plain(&["image", "src"], "Image src can't be blank")]),
+        },
+    }
+}
+
+/// `collectionCreate`: a custom collection; returns its id.
+pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64, Vec<Plain>> {
+    let now = now();
+    let title = input.title.clone().unwrap_or_default();
+    if title.trim().is_empty() {
+        return Err(vec![plain(&["title"], "Title can't be blank")]);
+    }
+    if input.id.is_some() {
+        return Err(vec![plain(
+            &["id"],
+            "Id must not be given to collectionCreate",
+        )]);
+    }
+    let mut c = Collection {
+        id: st.alloc(),
+        handle: String::new(),
+        title,
+        description_html: input.description_html.clone().unwrap_or_default(),
+        sort_order: sort_order_name(input.sort_order.unwrap_or(CollectionSortOrder::Manual)).into(),
+        template_suffix: input.template_suffix.clone().filter(|s| !s.is_empty()),
+        seo_title: input.seo.as_ref().and_then(|s| s.title.clone()),
+        seo_description: input.seo.as_ref().and_then(|s| s.description.clone()),
+        image: None,
+        metafields: Vec::new(),
+        products: Vec::new(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    if let Some(img) = &input.image {
+        set_collection_image(st, &mut c, img)?;
+    }
+    if let Some(mfs) = &input.metafields {
+        let entries = apply_metafields_plain(st, "COLLECTION", &[], mfs, "metafields")?;
+        write_metafields(&mut c.metafields, &mut st.next_id, entries, false);
+    }
+    let mut members = Vec::new();
+    for (i, pid) in input.products.iter().flatten().enumerate() {
+        match find_product(st, pid) {
+            Some(p) if !members.contains(&p) => members.push(p),
+            Some(_) => {}
+            None => {
+                return Err(vec![plain(
+                    &["products", &i.to_string()],
+                    "Product does not exist",
+                )])
+            }
+        }
+    }
+    let base = input
+        .handle
+        .as_deref()
+        .map(validate::handleize)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| validate::handleize(&c.title));
+    let base = if base.is_empty() {
+        "collection".to_string()
+    } else {
+        base
+    };
+    c.handle = validate::unique_handle(&base, &|h| st.collection_handles.contains_key(h));
+    st.collection_handles
+        .insert(Arc::from(c.handle.as_str()), c.id);
+    for p in &members {
+        if let Some(prod) = st.products.get_mut(p) {
+            Arc::make_mut(prod).collections.insert(c.id);
+        }
+    }
+    c.products = members;
+    let id = c.id;
+    st.collections.insert(id, Arc::new(c));
+    Ok(id)
+}
+
+fn sort_order_name(s: CollectionSortOrder) -> &'static str {
+    match s {
+        CollectionSortOrder::AlphaAsc => "ALPHA_ASC",
+        CollectionSortOrder::AlphaDesc => "ALPHA_DESC",
+        CollectionSortOrder::BestSelling => "BEST_SELLING",
+        CollectionSortOrder::Created => "CREATED",
+        CollectionSortOrder::CreatedDesc => "CREATED_DESC",
+        CollectionSortOrder::Manual => "MANUAL",
+        CollectionSortOrder::PriceAsc => "PRICE_ASC",
+        CollectionSortOrder::PriceDesc => "PRICE_DESC",
+    }
+}
+
+/// `collectionUpdate`: change a custom collection (metafields upsert).
+pub fn collection_update(st: &mut Store, input: &CollectionInput) -> Result<u64, Vec<Plain>> {
+    let Some(cid) = input.id.as_ref().and_then(|id| find_collection(st, id)) else {
+        return Err(vec![plain(&["id"], "Collection does not exist")]);
+    };
+    let Some(mut c) = st.collections.get(&cid).map(|c| (**c).clone()) else {
+        return Err(vec![plain(&["id"], "Collection does not exist")]);
+    };
+    if input.products.is_some() {
+        return Err(vec![plain(
+            &["products"],
+            "Products can only be given to collectionCreate; use collectionAddProducts",
+        )]);
+    }
+    if let Some(t) = &input.title {
+        if t.trim().is_empty() {
+            return Err(vec![plain(&["title"], "Title can't be blank")]);
+        }
+        c.title = t.clone();
+    }
+    if let Some(v) = &input.description_html {
+        c.description_html = v.clone();
+    }
+    if let Some(v) = input.sort_order {
+        c.sort_order = sort_order_name(v).into();
+    }
+    if let Some(v) = &input.template_suffix {
+        c.template_suffix = Some(v.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(seo) = &input.seo {
+        if seo.title.is_some() {
+            c.seo_title = seo.title.clone();
+        }
+        if seo.description.is_some() {
+            c.seo_description = seo.description.clone();
+        }
+    }
+    if let Some(img) = &input.image {
+        set_collection_image(st, &mut c, img)?;
+    }
+    if let Some(mfs) = &input.metafields {
+        let entries = apply_metafields_plain(st, "COLLECTION", &c.metafields, mfs, "metafields")?;
+        write_metafields(&mut c.metafields, &mut st.next_id, entries, false);
+    }
+    if let Some(h) = &input.handle {
+        let want = validate::handleize(h);
+        if !want.is_empty() && want != c.handle {
+            let handle = validate::unique_handle(&want, &|h| {
+                st.collection_handles.get(h).is_some_and(|&o| o != cid)
+            });
+            st.collection_handles.remove(c.handle.as_str());
+            st.collection_handles
+                .insert(Arc::from(handle.as_str()), cid);
+            c.handle = handle;
+        }
+    }
+    c.updated_at = now();
+    st.collections.insert(cid, Arc::new(c));
+    Ok(cid)
+}
+
+/// `collectionDelete`.
+pub fn collection_delete(st: &mut Store, id: &ID) -> Result<u64, Vec<Plain>> {
+    let Some(cid) = find_collection(st, id) else {
+        return Err(vec![plain(&["id"], "Collection does not exist")]);
+    };
+    if let Some(c) = st.collections.remove(&cid) {
+        st.collection_handles.remove(c.handle.as_str());
+        for p in &c.products {
+            if let Some(prod) = st.products.get_mut(p) {
+                Arc::make_mut(prod).collections.remove(&cid);
+            }
+        }
+    }
+    Ok(cid)
+}
+
+/// `collectionAddProducts`: fails (adding nothing) when a product does not
+/// exist or already is a member.
+pub fn collection_add_products(
+    st: &mut Store,
+    id: &ID,
+    products: &[ID],
+) -> Result<u64, Vec<Plain>> {
+    let Some(cid) = find_collection(st, id) else {
+        return Err(vec![plain(&["id"], "Collection does not exist")]);
+    };
+    let mut errs = Vec::new();
+    let mut add = Vec::new();
+    for (i, pid) in products.iter().enumerate() {
+        let Some(p) = find_product(st, pid).and_then(|p| st.products.get(&p)) else {
+            errs.push(plain(
+                &["productIds", &i.to_string()],
+                "Product does not exist",
+            ));
+            continue;
+        };
+        if p.collections.contains(&cid) || add.contains(&p.id) {
+            errs.push(plain(
+                &["productIds", &i.to_string()],
+                format!(
+                    "Error adding {} to collection: product is already in the collection",
+                    p.title
+                ),
+            ));
+            continue;
+        }
+        add.push(p.id);
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    for p in &add {
+        if let Some(prod) = st.products.get_mut(p) {
+            Arc::make_mut(prod).collections.insert(cid);
+        }
+    }
+    if let Some(c) = st.collections.get_mut(&cid) {
+        let c = Arc::make_mut(c);
+        c.products.extend(add);
+        c.updated_at = now();
+    }
+    Ok(cid)
+}
+
+/// `collectionRemoveProducts`: products that are not members are ignored.
+pub fn collection_remove_products(
+    st: &mut Store,
+    id: &ID,
+    products: &[ID],
+) -> Result<u64, Vec<Plain>> {
+    let Some(cid) = find_collection(st, id) else {
+        return Err(vec![plain(&["id"], "Collection does not exist")]);
+    };
+    let ids: Vec<u64> = products
+        .iter()
+        .filter_map(|p| find_product(st, p))
+        .collect();
+    for p in &ids {
+        if let Some(prod) = st.products.get_mut(p) {
+            Arc::make_mut(prod).collections.remove(&cid);
+        }
+    }
+    if let Some(c) = st.collections.get_mut(&cid) {
+        let c = Arc::make_mut(c);
+        c.products.retain(|p| !ids.contains(p));
+        c.updated_at = now();
+    }
+    Ok(cid)
+}
+
+/// A metafield written by `metafieldsSet`.
+#[derive(Debug, Clone)]
+pub struct MfRef {
+    pub owner: Owner,
+    pub namespace: String,
+    pub key: String,
+}
+
+/// `metafieldsSet`: at most 25, all or nothing.
+pub fn metafields_set(
+    st: &mut Store,
+    inputs: &[MetafieldsSetInput],
+) -> Result<Vec<MfRef>, Vec<UserErr<MsCode>>> {
+    if inputs.len() > MAX_METAFIELDS_SET {
+        return Err(vec![UserErr::new(
+            &["metafields"],
+            format!("Exceeded the maximum metafields input limit of {MAX_METAFIELDS_SET}."),
+            MsCode::LessThanOrEqualTo,
+        )]);
+    }
+    let mut errs = Vec::new();
+    let mut planned = Vec::new();
+    for (i, m) in inputs.iter().enumerate() {
+        let here = ["metafields".to_string(), i.to_string()];
+        let Some(owner) = Owner::of(st, &m.owner_id) else {
+            errs.push(UserErr {
+                field: path(&here, &["ownerId".into()]),
+                message: "Owner does not exist".into(),
+                code: Some(MsCode::InvalidValue),
+            });
+            continue;
+        };
+        let ns = validate::resolve_namespace(m.namespace.as_deref());
+        let current = metafields_of(st, owner)
+            .iter()
+            .find(|c| c.namespace == ns && c.key == m.key);
+        if let Some(d) = &m.compare_digest {
+            let fresh = current.map(compare_digest);
+            if fresh.as_deref() != Some(d.as_str()) {
+                errs.push(UserErr {
+                    field: path(&here, &["compareDigest".into()]),
+                    message: "The resource has been updated since it was loaded. Try again with an updated `compareDigest` value.".into(),
+                    code: Some(MsCode::StaleObject),
+                });
+                continue;
+            }
+        }
+        match check_metafield(
+            st,
+            owner.owner_type(),
+            m.namespace.as_deref(),
+            Some(&m.key),
+            m.type_name.as_deref(),
+            Some(&m.value),
+            current.map(|c| c.type_name.as_str()),
+        ) {
+            Ok(e) => planned.push((owner, e)),
+            Err((f, message, code)) => errs.push(UserErr {
+                field: path(&here, &[f.into()]),
+                message,
+                code: Some(code),
+            }),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let mut out = Vec::new();
+    for (owner, e) in planned {
+        out.push(MfRef {
+            owner,
+            namespace: e.namespace.clone(),
+            key: e.key.clone(),
+        });
+        if let Some((list, counter)) = metafields_of_mut(st, owner) {
+            write_metafields(list, counter, vec![e], false);
+        }
+        touch(st, owner);
+    }
+    Ok(out)
+}
+
+fn touch(st: &mut Store, owner: Owner) {
+    let now = now();
+    match owner {
+        Owner::Product(p) | Owner::Variant { product: p, .. } => {
+            if let Some(p) = st.products.get_mut(&p) {
+                Arc::make_mut(p).updated_at = now;
+            }
+        }
+        Owner::Collection(c) => {
+            if let Some(c) = st.collections.get_mut(&c) {
+                Arc::make_mut(c).updated_at = now;
+            }
+        }
+        Owner::Shop => {}
+    }
+}
+
+/// `metafieldsDelete`: `None` for each metafield that did not exist.
+pub fn metafields_delete(
+    st: &mut Store,
+    ids: &[MetafieldIdentifierInput],
+) -> Vec<Option<(String, String, String)>> {
+    let mut out = Vec::new();
+    for m in ids {
+        let Some(owner) = Owner::of(st, &m.owner_id) else {
+            out.push(None);
+            continue;
+        };
+        let ns = validate::resolve_namespace(Some(&m.namespace));
+        let removed = match metafields_of_mut(st, owner) {
+            Some((list, _)) => {
+                let before = list.len();
+                list.retain(|x| !(x.namespace == ns && x.key == m.key));
+                before != list.len()
+            }
+            None => false,
+        };
+        if removed {
+            touch(st, owner);
+            out.push(Some((
+                m.owner_id.to_string(),
+                m.namespace.clone(),
+                m.key.clone(),
+            )));
+        } else {
+            out.push(None);
+        }
+    }
+    out
+}
+
+fn owner_type_name(t: MetafieldOwnerType) -> String {
+    enum_name(&t)
+}
+
+/// `metafieldDefinitionCreate`; returns the definition's id.
+pub fn metafield_definition_create(
+    st: &mut Store,
+    d: &MetafieldDefinitionInput,
+) -> Result<u64, Vec<UserErr<DefCode>>> {
+    let ns = validate::resolve_namespace(d.namespace.as_deref());
+    let owner_type = owner_type_name(d.owner_type);
+    let mut errs = Vec::new();
+    if d.namespace
+        .as_deref()
+        .is_some_and(|n| !n.starts_with("$app"))
+    {
+        if let Err(m) = validate::check_namespace(&ns) {
+            errs.push(UserErr::new(
+                &["definition", "namespace"],
+                m,
+                DefCode::Invalid,
+            ));
+        }
+    }
+    if let Err(m) = validate::check_key(&d.key) {
+        errs.push(UserErr::new(&["definition", "key"], m, DefCode::Invalid));
+    }
+    if d.name.trim().is_empty() {
+        errs.push(UserErr::new(
+            &["definition", "name"],
+            "Name can't be blank",
+            DefCode::Present,
+        ));
+    }
+    if !validate::is_known_type(&d.type_name) {
+        errs.push(UserErr::new(
+            &["definition", "type"],
+            format!("Type '{}' is not included in the list", d.type_name),
+            DefCode::Inclusion,
+        ));
+    }
+    if st
+        .metafield_definitions
+        .values()
+        .any(|x| x.owner_type == owner_type && x.namespace == ns && x.key == d.key)
+    {
+        errs.push(UserErr::new(
+            &["definition", "key"],
+            format!("Key is in use for {owner_type} metafields on the '{ns}' namespace."),
+            DefCode::Taken,
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let pinned = if d.pin == Some(true) {
+        let max = st
+            .metafield_definitions
+            .values()
+            .filter(|x| x.owner_type == owner_type)
+            .filter_map(|x| x.pinned_position)
+            .max()
+            .unwrap_or(0);
+        Some(max + 1)
+    } else {
+        None
+    };
+    let id = st.alloc();
+    st.metafield_definitions.insert(
+        id,
+        MetafieldDefinition {
+            id,
+            namespace: ns,
+            key: d.key.clone(),
+            name: d.name.clone(),
+            description: d.description.clone(),
+            owner_type,
+            type_name: d.type_name.clone(),
+            pinned_position: pinned,
+        },
+    );
+    Ok(id)
+}
+
+/// One change made by `inventorySetQuantities`.
+#[derive(Debug, Clone)]
+pub struct InvChange {
+    pub name: String,
+    pub delta: i64,
+    pub after: i64,
+    pub item: u64,
+    pub location: u64,
+}
+
+/// Reasons `inventorySetQuantities` accepts.
+pub const REASONS: &[&str] = &[
+    "correction",
+    "cycle_count_available",
+    "damaged",
+    "movement_created",
+    "movement_updated",
+    "movement_received",
+    "movement_canceled",
+    "other",
+    "promotion",
+    "quality_control",
+    "received",
+    "reservation_created",
+    "reservation_deleted",
+    "reservation_updated",
+    "restock",
+    "safety_stock",
+    "shrinkage",
+];
+
+/// `inventorySetQuantities`: all or nothing.
+pub fn inventory_set_quantities(
+    st: &mut Store,
+    input: &InventorySetQuantitiesInput,
+) -> Result<(u64, Vec<InvChange>), Vec<UserErr<InvCode>>> {
+    let mut errs = Vec::new();
+    if input.name != "available" && input.name != "on_hand" {
+        errs.push(UserErr::new(
+            &["input", "name"],
+            "The quantity name must be either 'available' or 'on_hand'.",
+            InvCode::InvalidName,
+        ));
+    }
+    if !REASONS.contains(&input.reason.as_str()) {
+        errs.push(UserErr::new(
+            &["input", "reason"],
+            "The specified reason is invalid.",
+            InvCode::InvalidReason,
+        ));
+    }
+    let ignore = input.ignore_compare_quantity == Some(true);
+    let mut plan = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, q) in input.quantities.iter().enumerate() {
+        let here = |f: &str| {
+            vec![
+                "input".to_string(),
+                "quantities".into(),
+                i.to_string(),
+                f.into(),
+            ]
+        };
+        let Some(Found::InventoryItem { product, variant }) = st.find(&q.inventory_item_id) else {
+            errs.push(UserErr {
+                field: here("inventoryItemId"),
+                message: "The specified inventory item could not be found.".into(),
+                code: Some(InvCode::InvalidInventoryItem),
+            });
+            continue;
+        };
+        let Some(Found::Location(loc)) = st.find(&q.location_id) else {
+            errs.push(UserErr {
+                field: here("locationId"),
+                message: "The specified location could not be found.".into(),
+                code: Some(InvCode::InvalidLocation),
+            });
+            continue;
+        };
+        if !seen.insert((variant, loc)) {
+            errs.push(UserErr {
+                field: here("inventoryItemId"),
+                message: "The combination of inventoryItemId and locationId must be unique.".into(),
+                code: Some(InvCode::NoDuplicateInventoryItemIdGroupIdPair),
+            });
+            continue;
+        }
+        let level = st
+            .products
+            .get(&product)
+            .and_then(|p| p.variants.iter().find(|v| v.id == variant))
+            .and_then(|v| v.inventory_item.levels.get(&loc));
+        let Some(level) = level else {
+            errs.push(UserErr {
+                field: here("locationId"),
+                message: "The specified inventory item is not stocked at the location.".into(),
+                code: Some(InvCode::ItemNotStockedAtLocation),
+            });
+            continue;
+        };
+        if q.quantity > 1_000_000_000 {
+            errs.push(UserErr {
+                field: here("quantity"),
+                message: "The quantity can't be higher than 1,000,000,000.".into(),
+                code: Some(InvCode::InvalidQuantityTooHigh),
+            });
+            continue;
+        }
+        if q.quantity < -1_000_000_000 {
+            errs.push(UserErr {
+                field: here("quantity"),
+                message: "The quantity can't be lower than -1,000,000,000.".into(),
+                code: Some(InvCode::InvalidQuantityTooLow),
+            });
+            continue;
+        }
+        let current = if input.name == "on_hand" {
+            level.on_hand
+        } else {
+            level.available
+        };
+        if !ignore {
+            match q.compare_quantity {
+                None => {
+                    errs.push(UserErr {
+                        field: here("compareQuantity"),
+                        message: "The compareQuantity argument must be given to each quantity or ignored using ignoreCompareQuantity.".into(),
+                        code: Some(InvCode::CompareQuantityRequired),
+                    });
+                    continue;
+                }
+                Some(c) if i64::from(c) != current => {
+                    errs.push(UserErr {
+                        field: here("compareQuantity"),
+                        message:
+                            "The specified compare quantity does not match the current quantity."
+                                .into(),
+                        code: Some(InvCode::CompareQuantityStale),
+                    });
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        plan.push((product, variant, loc, i64::from(q.quantity), current));
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let now = now();
+    let mut changes = Vec::new();
+    for (product, variant, loc, qty, before) in plan {
+        let Some(p) = st.products.get_mut(&product) else {
+            continue;
+        };
+        let p = Arc::make_mut(p);
+        p.updated_at = now.clone();
+        let Some(v) = p.variants.iter_mut().find(|v| v.id == variant) else {
+            continue;
+        };
+        let item = v.inventory_item.id;
+        if let Some(level) = v.inventory_item.levels.get_mut(&loc) {
+            // No orders in the sandbox: committed is 0, so on_hand == available.
+            level.available = qty;
+            level.on_hand = qty;
+            level.updated_at = now.clone();
+        }
+        changes.push(InvChange {
+            name: input.name.clone(),
+            delta: qty - before,
+            after: qty,
+            item,
+            location: loc,
+        });
+    }
+    Ok((st.alloc(), changes))
+}

@@ -1,0 +1,77 @@
+//! The `--state FILE` of the sandbox: the store as JSON, loaded at start and
+//! written atomically (temporary file in the same directory, fsync, rename).
+//! Must not decide when to write; the core does.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::model::Store;
+use super::SandboxError;
+
+fn err(path: &Path, message: impl ToString) -> SandboxError {
+    SandboxError::State {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Load a store; `None` when the file does not exist yet.
+pub fn load(path: &Path) -> Result<Option<Store>, SandboxError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(path, e)),
+    };
+    let mut store: Store = serde_json::from_slice(&bytes).map_err(|e| err(path, e))?;
+    store.reindex();
+    Ok(Some(store))
+}
+
+/// Replace `path` with `bytes` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| err(path, e))?;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(path, e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.json");
+        assert!(load(&path).unwrap().is_none());
+        let mut s = Store::new();
+        s.add_location("Warehouse");
+        write_atomic(&path, &serde_json::to_vec(&s).unwrap()).unwrap();
+        let back = load(&path).unwrap().unwrap();
+        assert_eq!(back.locations.len(), 2);
+        assert!(back.next_id >= s.next_id);
+    }
+}
