@@ -264,14 +264,8 @@ impl Diagnostics {
     /// Sort by file, position, then code, for stable output.
     pub fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            let ka = a
-                .location
-                .as_ref()
-                .map(|l| (l.file.name.clone(), l.start));
-            let kb = b
-                .location
-                .as_ref()
-                .map(|l| (l.file.name.clone(), l.start));
+            let ka = a.location.as_ref().map(|l| (l.file.name.clone(), l.start));
+            let kb = b.location.as_ref().map(|l| (l.file.name.clone(), l.start));
             ka.cmp(&kb).then(a.code.name.cmp(b.code.name))
         });
     }
