@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod diag;
 pub mod hash;
 pub mod metafield;
+pub mod plan;
 pub mod sandbox;
 pub mod schema;
 pub mod state;

@@ -1,0 +1,163 @@
+//! The desired document: what one source record should look like in the
+//! target, independent of the target's API. Produced by `compile`,
+//! hashed for change detection, compared field by field with the target's
+//! current state by `reconcile`, and turned into API calls by the executor.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::model::{EntityKind, ImageKind};
+
+/// A desired category (custom collection) or product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Which entity.
+    pub entity: EntityKindName,
+    /// The record's key (KeyField value, as text).
+    pub key: String,
+    /// Plain fields by dotted name (`title`, `seo.title`, `tags` as a list),
+    /// values already coerced to the field's type (decimals normalised,
+    /// booleans as booleans, lists as arrays of strings).
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Metafield values in declaration order.
+    pub metafields: Vec<MetafieldValue>,
+    /// Metafield definition descriptions (`@description`).
+    pub metafield_descriptions: Vec<MetafieldDescription>,
+    /// Images in the seed's order (see mapping-format.md §5).
+    pub images: Vec<Image>,
+    /// Option names in order (at most 3), products only.
+    pub options: Vec<String>,
+    /// Variants ordered by position, products only.
+    pub variants: Vec<VariantDoc>,
+    /// Category keys this product belongs to (deduplicated, source order).
+    pub categories: Vec<String>,
+}
+
+/// `category` / `product`, serialised as those words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKindName {
+    /// Custom collection.
+    Category,
+    /// Product.
+    Product,
+}
+
+impl From<EntityKind> for EntityKindName {
+    fn from(k: EntityKind) -> Self {
+        match k {
+            EntityKind::Category => EntityKindName::Category,
+            EntityKind::Product => EntityKindName::Product,
+        }
+    }
+}
+
+impl EntityKindName {
+    /// `category` / `product`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKindName::Category => "category",
+            EntityKindName::Product => "product",
+        }
+    }
+}
+
+/// One metafield value, checked against its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetafieldValue {
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+    /// Shopify type name, e.g. `number_integer`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The value as Shopify takes it (text; JSON text for JSON types).
+    pub value: String,
+}
+
+/// A metafield definition's description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetafieldDescription {
+    /// Namespace.
+    pub namespace: String,
+    /// Key.
+    pub key: String,
+    /// The description.
+    pub description: String,
+}
+
+/// One image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// How the image was given.
+    pub kind: ImageKindName,
+    /// A URL, or for `embedded` the base64 data.
+    pub src: String,
+    /// Alt text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
+    /// The key of the variant this image belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// Image kinds, serialised as words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKindName {
+    /// A URL.
+    Url,
+    /// Base64 data.
+    Embedded,
+    /// A field value (a URL).
+    Field,
+    /// An attachment (a URL).
+    Attachment,
+}
+
+impl From<ImageKind> for ImageKindName {
+    fn from(k: ImageKind) -> Self {
+        match k {
+            ImageKind::Url => ImageKindName::Url,
+            ImageKind::Embedded => ImageKindName::Embedded,
+            ImageKind::Field => ImageKindName::Field,
+            ImageKind::Attachment => ImageKindName::Attachment,
+        }
+    }
+}
+
+/// A desired variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantDoc {
+    /// Variant key (the `key:` path, else option values joined with ` / `).
+    pub key: String,
+    /// Plain fields (`sku`, `price`, `inventory_item.cost`, ...), coerced.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// Option values by option name, in the product's option order.
+    pub options: Vec<(String, String)>,
+    /// Quantities by reference location name (`Quantity_<RefLoc>`).
+    pub quantities: BTreeMap<String, i64>,
+    /// Variant metafields.
+    pub metafields: Vec<MetafieldValue>,
+}
+
+/// What the reconcile needs of a record besides its document: the
+/// control fields read through the entity's `select`, `mode`, `published`
+/// and write-back paths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    /// `select` field: `Some(false)` = not used in the target.
+    pub selected: Option<bool>,
+    /// `mode` field equals `NoUpdate`.
+    pub no_update: bool,
+    /// `published` field.
+    pub published: Option<bool>,
+    /// SyncID from the record's write-back field (non-empty only).
+    pub sync_id: Option<String>,
+    /// Whether the mapping declares a SyncDate field.
+    pub has_sync_date_field: bool,
+    /// SyncDate from the record's write-back field (RFC 3339), if set.
+    pub sync_date: Option<String>,
+}

@@ -1,0 +1,1 @@
+//! The sync rules of mapping-format.md §4 (being built).
