@@ -6,6 +6,7 @@
 //! used, never while loading or validating.
 
 pub mod env;
+pub mod profile;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
