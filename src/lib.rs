@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod diag;
+pub mod engine;
 pub mod hash;
 pub mod metafield;
 pub mod plan;

@@ -213,7 +213,10 @@ mod tests {
     fn unset_secret_names_the_field_not_a_value() {
         let e = load(Path::new("mapsync.yaml"), "staging", |_| None).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("target.token") && msg.contains("SANDBOX_TOKEN"), "{msg}");
+        assert!(
+            msg.contains("target.token") && msg.contains("SANDBOX_TOKEN"),
+            "{msg}"
+        );
         let p = load(Path::new("mapsync.yaml"), "staging", |n| {
             (n == "SANDBOX_TOKEN").then(|| "s3cret".to_string())
         })

@@ -224,6 +224,9 @@ pub struct Collection {
     pub metafields: Vec<Metafield>,
     /// Member product ids in collection order.
     pub products: Vec<u64>,
+    /// Published on the online store (custom collections are, when created).
+    #[serde(default = "published_default")]
+    pub published: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -502,4 +505,8 @@ mod tests {
         let names: Vec<_> = s.locations.values().map(|l| l.name.as_str()).collect();
         assert_eq!(names, vec!["Shop location"]);
     }
+}
+
+fn published_default() -> bool {
+    true
 }

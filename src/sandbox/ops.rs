@@ -1213,6 +1213,7 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
         image: None,
         metafields: Vec::new(),
         products: Vec::new(),
+        published: true,
         created_at: now.clone(),
         updated_at: now,
     };

@@ -1372,6 +1372,14 @@ connection!(
     "InventoryLevelEdge"
 );
 
+/// Shopify's `CollectionRuleSet` (smart collections; never present here).
+#[derive(async_graphql::SimpleObject, Clone)]
+#[graphql(name = "CollectionRuleSet")]
+pub struct CollectionRuleSetObj {
+    /// Whether products match any rule rather than all.
+    pub applied_disjunctively: bool,
+}
+
 /// Shopify's `Collection` (custom collections).
 #[derive(Clone)]
 pub struct CollectionObj {
@@ -1438,6 +1446,15 @@ impl CollectionObj {
     }
     async fn products_count(&self) -> Count {
         Count::exact(self.c.products.len())
+    }
+    /// Custom collections have no rule set (only smart ones do).
+    async fn rule_set(&self) -> Option<CollectionRuleSetObj> {
+        None
+    }
+    /// Publications the collection is on: the sandbox has one (the online store).
+    async fn resource_publications_count(&self, only_published: Option<bool>) -> Option<Count> {
+        let _ = only_published;
+        Some(Count::exact(usize::from(self.c.published)))
     }
     async fn has_product(&self, id: ID) -> bool {
         model::parse_gid(&id).is_some_and(|(k, n)| k == "Product" && self.c.products.contains(&n))
