@@ -483,6 +483,10 @@ impl Product {
     }
 }
 
+fn published_default() -> bool {
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,8 +509,4 @@ mod tests {
         let names: Vec<_> = s.locations.values().map(|l| l.name.as_str()).collect();
         assert_eq!(names, vec!["Shop location"]);
     }
-}
-
-fn published_default() -> bool {
-    true
 }
