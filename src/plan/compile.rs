@@ -444,6 +444,25 @@ impl<'r> Cx<'_, '_, 'r> {
                             .filter(|v| !rec.contains_key(v))
                             .collect();
                         missing.sort();
+                        // Keep the variables that fail on their own (not
+                        // those guarded by `default` or `is defined`).
+                        let culprits: Vec<String> = missing
+                            .iter()
+                            .filter(|m| {
+                                let mut ctx = rec.clone();
+                                for other in missing.iter().filter(|o| o != m) {
+                                    ctx.insert(other.clone(), Value::String(String::new()));
+                                }
+                                tmpl.render(minijinja::Value::from_serialize(&ctx))
+                                    .is_err_and(|e| {
+                                        e.kind() == minijinja::ErrorKind::UndefinedError
+                                    })
+                            })
+                            .cloned()
+                            .collect();
+                        if !culprits.is_empty() {
+                            missing = culprits;
+                        }
                         let names = if missing.is_empty() {
                             "a variable".to_string()
                         } else {
