@@ -85,4 +85,14 @@ codes! {
     PROJECT_STATE_URL = "project::state-url", "`state` is not `sqlite:PATH` or `postgres://...`";
     PROJECT_UNSUPPORTED = "project::unsupported", "a source, target or state type this version cannot run yet (warning)";
     PROJECT_WRITEBACK_IGNORED = "project::writeback-ignored", "write-back fields declared for a `file` source, which cannot be written (warning)";
+    RECORD_VALUE = "record::value", "a record's value is invalid for its target field (decimal, boolean, handle, enum, country, HS code, key, select)";
+    RECORD_TEMPLATE = "record::template", "a template failed for a record (undefined variable, fuel exhausted, runtime error)";
+    RECORD_METAFIELD_VALUE = "record::metafield-value", "a record's metafield value is invalid for the metafield's type";
+    RECORD_VARIANTS = "record::variants", "a product's variants field is not a list of objects";
+    RECORD_VARIANT_KEY = "record::variant-key", "a variant key is empty or shared by two variants of one product";
+    RECORD_OPTIONS = "record::options", "a product has more than 3 options, two options with one name, or a variant missing an option value";
+    RECORD_QUANTITY = "record::quantity", "a `Quantity_X` value is not a whole number";
+    RECORD_IMAGE = "record::image", "an image value is neither text nor an object with a `url`/`src` (warning; the image is dropped)";
+    RECORD_IMAGES_TOO_MANY = "record::images-too-many", "a product has more than 250 images; the extra ones are dropped (warning)";
+    RECORD_CATEGORY_IMAGES = "record::category-images", "a category record has more than one image; only the first is used (warning)";
 }

@@ -7,3 +7,4 @@
 pub mod compile;
 pub mod document;
 pub mod reconcile;
+pub mod testing;
