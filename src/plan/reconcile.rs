@@ -1,1 +1,977 @@
-//! The sync rules of mapping-format.md §4 (being built).
+//! The sync rules of mapping-format.md §4: source items (compiled documents
+//! or invalid records), the channel's ledger rows and the target's reduced
+//! items become a [`Plan`] in which every record and every considered target
+//! item gets exactly one action and the name of the rule that chose it.
+//! [`explain`] shows, for one item, every rule checked in order and why it
+//! matched or not. This module is pure: no I/O, no clock (callers pass
+//! `now`), no rendering (see `render`) and no field comparison (see `diff`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::diff::{self, DiffEntry};
+use super::document::{Control, Document, EntityKindName};
+use crate::check::model::{ChangeDetection, MaxDeletes, Ownership, Settings};
+use crate::connectors::shopify::model::ReducedItem;
+use crate::diag::{Diagnostic, Severity};
+use crate::state::LedgerRow;
+
+/// The plan JSON's `format_version`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A timestamp could not be formatted.
+    #[error("cannot format a timestamp: {0}")]
+    Time(#[from] time::error::Format),
+}
+
+/// One source record as the reconcile sees it.
+#[derive(Debug, Clone)]
+pub enum SourceItem {
+    /// A record that compiled into a document.
+    Compiled {
+        /// KeyField value (empty = missing).
+        key: String,
+        /// The desired document.
+        doc: Document,
+        /// Control fields (select, mode, published, write-back values).
+        control: Control,
+        /// `hash::content_hash` of the document.
+        hash: String,
+    },
+    /// A record that could not be compiled.
+    Invalid {
+        /// Its key, when it has one.
+        key: Option<String>,
+        /// Where it is in the source (e.g. `record 12`), for messages.
+        position: String,
+        /// Why it is invalid.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl SourceItem {
+    fn key(&self) -> Option<&str> {
+        match self {
+            SourceItem::Compiled { key, .. } => Some(key.as_str()),
+            SourceItem::Invalid { key, .. } => key.as_deref(),
+        }
+        .filter(|k| !k.trim().is_empty())
+    }
+}
+
+/// What the reconcile needs of one entity.
+#[derive(Debug, Clone)]
+pub struct EntityInput {
+    /// Which entity.
+    pub entity: EntityKindName,
+    /// Source items in source order.
+    pub items: Vec<SourceItem>,
+    /// The channel's ledger rows of this entity, by key.
+    pub ledger: HashMap<String, LedgerRow>,
+    /// The target's items of this entity (products or custom collections).
+    pub target: Vec<ReducedItem>,
+}
+
+/// Everything [`reconcile`] needs.
+#[derive(Debug, Clone)]
+pub struct ReconcileInput {
+    /// Profile name (goes into the plan).
+    pub profile: String,
+    /// Opaque value that changes when the target changes.
+    pub target_serial: String,
+    /// Typed settings of the mapping set.
+    pub settings: Settings,
+    /// The clock.
+    pub now: OffsetDateTime,
+    /// Categories first, then products (the order is kept).
+    pub entities: Vec<EntityInput>,
+}
+
+/// An item's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Create in the target.
+    Create,
+    /// Update in the target.
+    Update,
+    /// Delete from the target.
+    Delete,
+    /// Unpublish (product: DRAFT).
+    Deactivate,
+    /// Leave alone (a rule says so).
+    Skip,
+    /// Nothing changed.
+    Unchanged,
+    /// The record is invalid.
+    Invalid,
+}
+
+impl Action {
+    /// The word used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Deactivate => "deactivate",
+            Action::Skip => "skip",
+            Action::Unchanged => "unchanged",
+            Action::Invalid => "invalid",
+        }
+    }
+
+    /// Whether apply has to do something.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Delete | Action::Deactivate
+        )
+    }
+}
+
+/// A diagnostic as it goes into a plan (no file spans).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDiagnostic {
+    /// `error` / `warning`.
+    pub severity: String,
+    /// Stable code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+    /// How to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for PlanDiagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        PlanDiagnostic {
+            severity: match d.severity {
+                Severity::Error => "error".into(),
+                Severity::Warning => "warning".into(),
+            },
+            code: d.code.name.to_string(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// One item of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Which entity.
+    pub entity: EntityKindName,
+    /// The record's key; for a target-only item its ownership marker, if any.
+    pub key: Option<String>,
+    /// The item's id in the target, if it has one.
+    pub target_id: Option<String>,
+    /// What will happen.
+    pub action: Action,
+    /// The rule that decided (mapping-format.md §4).
+    pub rule: String,
+    /// The rule's reason in words.
+    pub reason: String,
+    /// Field differences (filled for creates here, for updates by the caller
+    /// with [`Plan::set_diff`] once the full target item is read).
+    pub diff: Vec<DiffEntry>,
+    /// Diagnostics (invalid items).
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+/// Counts per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates.
+    pub create: usize,
+    /// Updates.
+    pub update: usize,
+    /// Deletes.
+    pub delete: usize,
+    /// Deactivations.
+    pub deactivate: usize,
+    /// Unchanged items.
+    pub unchanged: usize,
+    /// Skipped items.
+    pub skip: usize,
+    /// Invalid records.
+    pub invalid: usize,
+}
+
+impl Summary {
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Delete => self.delete += 1,
+            Action::Deactivate => self.deactivate += 1,
+            Action::Skip => self.skip += 1,
+            Action::Unchanged => self.unchanged += 1,
+            Action::Invalid => self.invalid += 1,
+        }
+    }
+
+    /// Whether anything would change in the target.
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.delete + self.deactivate > 0
+    }
+}
+
+/// `max_deletes` exceeded: the CLI refuses the run unless
+/// `--allow-mass-delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MassDelete {
+    /// Which entity.
+    pub entity: EntityKindName,
+    /// Deletes plus deactivations planned.
+    pub planned: usize,
+    /// The target's items of that entity.
+    pub target_items: usize,
+    /// The largest number allowed.
+    pub allowed: usize,
+    /// The setting as written (`10`, `10%`).
+    pub limit: String,
+}
+
+/// The plan: what a sync would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Profile name.
+    pub profile: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Opaque target serial.
+    pub target_serial: String,
+    /// Counts per action.
+    pub summary: Summary,
+    /// One per record and considered target item.
+    pub changes: Vec<Change>,
+    /// Plan-level errors: `max_deletes` exceeded (empty when fine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mass_delete: Vec<MassDelete>,
+}
+
+impl Plan {
+    /// Recount [`Plan::summary`] from the changes.
+    pub fn recount(&mut self) {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            s.add(c.action);
+        }
+        self.summary = s;
+    }
+
+    /// Set the field diff of one item; false when no such item.
+    pub fn set_diff(&mut self, entity: EntityKindName, key: &str, diff: Vec<DiffEntry>) -> bool {
+        match self
+            .changes
+            .iter_mut()
+            .find(|c| c.entity == entity && c.key.as_deref() == Some(key))
+        {
+            Some(c) => {
+                c.diff = diff;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A document apply needs (create and update items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedDocument {
+    /// The document hash (goes into the ledger after success).
+    pub hash: String,
+    /// Control fields (published, select, write-back values).
+    pub control: Control,
+    /// The desired document.
+    pub document: Document,
+}
+
+/// A plan file: the plan plus what `apply` needs. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The plan as printed by `plan --format json`.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Documents of create and update items, in plan order.
+    pub documents: Vec<PlannedDocument>,
+}
+
+/// One rule checked for an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCheck {
+    /// Rule name.
+    pub rule: String,
+    /// Whether its condition held.
+    pub matched: bool,
+    /// The condition's values.
+    pub why: String,
+}
+
+/// `--explain KEY`: every rule checked for one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Which entity.
+    pub entity: EntityKindName,
+    /// The key.
+    pub key: Option<String>,
+    /// `create`, `update`, `delete` or `invalid`: the list preparation chose.
+    pub list: String,
+    /// Rules in order, up to the one that decided.
+    pub checks: Vec<RuleCheck>,
+    /// The result.
+    pub action: Action,
+    /// The deciding rule.
+    pub rule: String,
+}
+
+/// Apply the rules to every item.
+pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>), ReconcileError> {
+    let mut changes = Vec::new();
+    let mut documents = Vec::new();
+    let mut mass = Vec::new();
+    for e in &input.entities {
+        let out = run_entity(e, &input.settings, input.now, None);
+        let planned = out
+            .decisions
+            .iter()
+            .filter(|d| matches!(d.change.action, Action::Delete | Action::Deactivate))
+            .count();
+        if let Some(m) = check_max_deletes(e, &input.settings, planned) {
+            mass.push(m);
+        }
+        for d in out.decisions {
+            if let Some(doc) = d.document {
+                documents.push(doc);
+            }
+            changes.push(d.change);
+        }
+    }
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION,
+        profile: input.profile.clone(),
+        created_at: input
+            .now
+            .format(&time::format_description::well_known::Rfc3339)?,
+        target_serial: input.target_serial.clone(),
+        summary: Summary::default(),
+        changes,
+        mass_delete: mass,
+    };
+    plan.recount();
+    Ok((plan, documents))
+}
+
+/// Every rule checked for the item with this key (a record's key, a target
+/// item's marker or a target id), in the first entity that has it.
+pub fn explain(input: &ReconcileInput, key: &str) -> Option<Explanation> {
+    input.entities.iter().find_map(|e| {
+        run_entity(e, &input.settings, input.now, Some(key))
+            .explained
+            .into_iter()
+            .next()
+    })
+}
+
+fn check_max_deletes(e: &EntityInput, s: &Settings, planned: usize) -> Option<MassDelete> {
+    let limit = s.max_deletes?;
+    let total = e.target.len();
+    let (allowed, text) = match limit {
+        MaxDeletes::Count(n) => (usize::try_from(n).unwrap_or(usize::MAX), n.to_string()),
+        MaxDeletes::Percent(p) => {
+            let a = (total as f64 * p / 100.0).floor();
+            (if a.is_finite() && a > 0.0 { a as usize } else { 0 }, format!("{p}%"))
+        }
+    };
+    (planned > allowed).then_some(MassDelete {
+        entity: e.entity,
+        planned,
+        target_items: total,
+        allowed,
+        limit: text,
+    })
+}
+
+struct Decision {
+    change: Change,
+    document: Option<PlannedDocument>,
+}
+
+struct EntityOutput {
+    decisions: Vec<Decision>,
+    explained: Vec<Explanation>,
+}
+
+/// Preparation result of one source item.
+enum Prepared {
+    Invalid { rule: &'static str, reason: String, diags: Vec<PlanDiagnostic> },
+    Create,
+    Update { target_id: String },
+}
+
+fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&str>) -> EntityOutput {
+    let en = e.entity.as_str();
+    let target_by_id: HashMap<&str, &ReducedItem> =
+        e.target.iter().map(|t| (t.id.as_str(), t)).collect();
+
+    // Keys: count occurrences.
+    let mut key_count: HashMap<&str, usize> = HashMap::new();
+    for it in &e.items {
+        if let Some(k) = it.key() {
+            *key_count.entry(k).or_default() += 1;
+        }
+    }
+    // SyncIDs of compiled records with unique keys.
+    let sync_id_of = |it: &SourceItem| -> Option<String> {
+        match it {
+            SourceItem::Compiled { key, control, .. } => control
+                .sync_id
+                .clone()
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| {
+                    e.ledger
+                        .get(key)
+                        .and_then(|r| r.target_id.as_deref())
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                }),
+            SourceItem::Invalid { key, .. } => key
+                .as_ref()
+                .and_then(|k| e.ledger.get(k))
+                .and_then(|r| r.target_id.as_deref())
+                .map(str::to_string),
+        }
+    };
+    let mut sid_count: HashMap<String, usize> = HashMap::new();
+    for it in &e.items {
+        if let (SourceItem::Compiled { .. }, Some(k)) = (it, it.key()) {
+            if key_count.get(k).copied() == Some(1) {
+                if let Some(id) = sync_id_of(it) {
+                    *sid_count.entry(id).or_default() += 1;
+                }
+            }
+        }
+    }
+    // Every id any record claims (even invalid ones): never an orphan.
+    let claimed: HashSet<String> = e.items.iter().filter_map(sync_id_of).collect();
+
+    let mut out = EntityOutput {
+        decisions: Vec::new(),
+        explained: Vec::new(),
+    };
+
+    for it in &e.items {
+        let key = it.key().map(str::to_string);
+        let prepared = match (it, key.as_deref()) {
+            (_, None) => {
+                let (mut d, position): (Vec<PlanDiagnostic>, &str) = match it {
+                    SourceItem::Invalid { diagnostics, position, .. } => {
+                        (diagnostics.iter().map(Into::into).collect(), position.as_str())
+                    }
+                    SourceItem::Compiled { .. } => (Vec::new(), "a record"),
+                };
+                d.push(key_missing_diag(en, position));
+                Prepared::Invalid {
+                    rule: rule_name(e.entity, "key.missing"),
+                    reason: format!("{position} has no key"),
+                    diags: d,
+                }
+            }
+            (_, Some(k)) if key_count.get(k).copied().unwrap_or(0) > 1 => {
+                let mut d: Vec<PlanDiagnostic> = match it {
+                    SourceItem::Invalid { diagnostics, .. } => {
+                        diagnostics.iter().map(Into::into).collect()
+                    }
+                    SourceItem::Compiled { .. } => Vec::new(),
+                };
+                let n = key_count.get(k).copied().unwrap_or(0);
+                d.push(PlanDiagnostic {
+                    severity: "error".into(),
+                    code: format!("{en}.key.duplicate"),
+                    message: format!("{n} {en} records share the key '{k}'; none of them is synced"),
+                    help: Some("make the key field unique in the source".into()),
+                });
+                Prepared::Invalid {
+                    rule: rule_name(e.entity, "key.duplicate"),
+                    reason: format!("{n} records share the key '{k}'"),
+                    diags: d,
+                }
+            }
+            (SourceItem::Invalid { diagnostics, position, .. }, Some(_)) => Prepared::Invalid {
+                rule: rule_name(e.entity, "record.invalid"),
+                reason: format!("the record at {position} could not be mapped"),
+                diags: diagnostics.iter().map(Into::into).collect(),
+            },
+            (SourceItem::Compiled { .. }, Some(_)) => match sync_id_of(it) {
+                Some(id) if sid_count.get(&id).copied().unwrap_or(0) > 1 => {
+                    let n = sid_count.get(&id).copied().unwrap_or(0);
+                    Prepared::Invalid {
+                        rule: rule_name(e.entity, "sync-id.duplicate"),
+                        reason: format!("{n} records share the SyncID '{id}'"),
+                        diags: vec![PlanDiagnostic {
+                            severity: "error".into(),
+                            code: format!("{en}.sync-id.duplicate"),
+                            message: format!(
+                                "{n} {en} records share the SyncID '{id}'; none of them is synced"
+                            ),
+                            help: Some(
+                                "clear the wrong SyncID values in the source or the ledger".into(),
+                            ),
+                        }],
+                    }
+                }
+                Some(id) if target_by_id.contains_key(id.as_str()) => {
+                    Prepared::Update { target_id: id }
+                }
+                _ => Prepared::Create,
+            },
+        };
+
+        let wanted = want.is_some_and(|w| key.as_deref() == Some(w));
+        let (change, checks, list, document) = match prepared {
+            Prepared::Invalid { rule, reason, diags } => (
+                Change {
+                    entity: e.entity,
+                    key: key.clone(),
+                    target_id: None,
+                    action: Action::Invalid,
+                    rule: rule.to_string(),
+                    reason: reason.clone(),
+                    diff: Vec::new(),
+                    diagnostics: diags,
+                },
+                vec![RuleCheck {
+                    rule: rule.to_string(),
+                    matched: true,
+                    why: reason,
+                }],
+                "invalid",
+                None,
+            ),
+            Prepared::Create => {
+                let SourceItem::Compiled { doc, control, hash, .. } = it else {
+                    continue;
+                };
+                let (checks, action, rule) = create_rules(e.entity, s, control);
+                let diff = if action == Action::Create {
+                    diff::diff_create(doc)
+                } else {
+                    Vec::new()
+                };
+                let document = (action == Action::Create).then(|| PlannedDocument {
+                    hash: hash.clone(),
+                    control: control.clone(),
+                    document: doc.clone(),
+                });
+                (
+                    change_of(e.entity, key.clone(), None, action, rule, &checks, diff),
+                    checks,
+                    "create",
+                    document,
+                )
+            }
+            Prepared::Update { target_id } => {
+                let SourceItem::Compiled { doc, control, hash, .. } = it else {
+                    continue;
+                };
+                let target = target_by_id.get(target_id.as_str()).copied();
+                let row = key.as_deref().and_then(|k| e.ledger.get(k));
+                let (checks, action, rule) =
+                    update_rules(e.entity, s, now, control, hash, row, target);
+                let document = (action == Action::Update).then(|| PlannedDocument {
+                    hash: hash.clone(),
+                    control: control.clone(),
+                    document: doc.clone(),
+                });
+                (
+                    change_of(
+                        e.entity,
+                        key.clone(),
+                        Some(target_id),
+                        action,
+                        rule,
+                        &checks,
+                        Vec::new(),
+                    ),
+                    checks,
+                    "update",
+                    document,
+                )
+            }
+        };
+        if wanted {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: key.clone(),
+                list: list.into(),
+                checks,
+                action: change.action,
+                rule: change.rule.clone(),
+            });
+        }
+        out.decisions.push(Decision { change, document });
+    }
+
+    // The delete list: target items no record claims.
+    for t in &e.target {
+        if claimed.contains(&t.id) {
+            continue;
+        }
+        if s.ownership == Ownership::Managed && t.marker.is_none() {
+            continue;
+        }
+        let (checks, action, rule) = delete_rules(e.entity, s, t, false);
+        let change = change_of(
+            e.entity,
+            t.marker.clone(),
+            Some(t.id.clone()),
+            action,
+            rule,
+            &checks,
+            Vec::new(),
+        );
+        if want.is_some_and(|w| w == t.id || t.marker.as_deref() == Some(w)) {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: t.marker.clone(),
+                list: "delete".into(),
+                checks,
+                action,
+                rule: rule.to_string(),
+            });
+        }
+        out.decisions.push(Decision {
+            change,
+            document: None,
+        });
+    }
+    out
+}
+
+fn key_missing_diag(en: &str, position: &str) -> PlanDiagnostic {
+    PlanDiagnostic {
+        severity: "error".into(),
+        code: format!("{en}.key.missing"),
+        message: format!("{position} has an empty key field; it is not synced"),
+        help: Some("give every record a value in the entity's key field".into()),
+    }
+}
+
+fn change_of(
+    entity: EntityKindName,
+    key: Option<String>,
+    target_id: Option<String>,
+    action: Action,
+    rule: &'static str,
+    checks: &[RuleCheck],
+    diff: Vec<DiffEntry>,
+) -> Change {
+    Change {
+        entity,
+        key,
+        target_id,
+        action,
+        rule: rule.to_string(),
+        reason: reason_of(rule, checks),
+        diff,
+        diagnostics: Vec::new(),
+    }
+}
+
+fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
+    let base = rule.split_once('.').map(|(_, r)| r).unwrap_or(rule);
+    let text = match base {
+        "create.no-permission" => "sync does not allow add",
+        "create.no-update-flag" | "update.no-update-flag" => "the item's mode is NoUpdate",
+        "create.deselected" => "the item is selected not to be used in the target",
+        "create.new" => "a new item",
+        "update.no-permission" => "sync does not allow update",
+        "update.deselected" => {
+            // The delete rule's reason decides.
+            let decided = checks.iter().rev().find(|c| c.matched);
+            return match decided {
+                Some(c) if c.rule != rule => format!(
+                    "the item is selected not to be used in the target; {}",
+                    reason_of(&c.rule, &[])
+                ),
+                _ => "the item is selected not to be used in the target".into(),
+            };
+        }
+        "update.unpublished" => "unpublished in the source and in the target",
+        "update.never-synced" => "never synced (SyncDate is empty)",
+        "update.expired" => "the last sync is older than data_max_age",
+        "update.changed" => "the mapped document differs from the one last synced",
+        "update.up-to-date" => "up to date",
+        "delete.no-permission" => "sync allows neither delete nor deactivate",
+        "delete.already-inactive" => "already inactive in the target",
+        "delete.orphan" => "no source record claims this target item",
+        _ => "",
+    };
+    text.to_string()
+}
+
+fn rule_name(e: EntityKindName, rest: &str) -> &'static str {
+    macro_rules! names {
+        ($($r:literal),*) => {
+            match (e, rest) {
+                $(
+                    (EntityKindName::Category, $r) => concat!("category.", $r),
+                    (EntityKindName::Product, $r) => concat!("product.", $r),
+                )*
+                _ => "unknown",
+            }
+        };
+    }
+    names!(
+        "key.missing",
+        "key.duplicate",
+        "sync-id.duplicate",
+        "record.invalid",
+        "create.no-permission",
+        "create.no-update-flag",
+        "create.deselected",
+        "create.new",
+        "update.no-permission",
+        "update.no-update-flag",
+        "update.deselected",
+        "update.unpublished",
+        "update.never-synced",
+        "update.expired",
+        "update.changed",
+        "update.up-to-date",
+        "delete.no-permission",
+        "delete.already-inactive",
+        "delete.orphan"
+    )
+}
+
+struct Rules {
+    entity: EntityKindName,
+    checks: Vec<RuleCheck>,
+}
+
+impl Rules {
+    fn new(entity: EntityKindName) -> Rules {
+        Rules {
+            entity,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Record a check; returns whether it matched.
+    fn check(&mut self, rest: &str, matched: bool, why: String) -> bool {
+        self.checks.push(RuleCheck {
+            rule: rule_name(self.entity, rest).to_string(),
+            matched,
+            why,
+        });
+        matched
+    }
+}
+
+type Outcome = (Vec<RuleCheck>, Action, &'static str);
+
+fn sync_words(s: &Settings) -> String {
+    let f = s.sync;
+    let mut w = Vec::new();
+    for (on, name) in [
+        (f.add, "add"),
+        (f.update, "update"),
+        (f.delete, "delete"),
+        (f.deactivate, "deactivate"),
+    ] {
+        if on {
+            w.push(name);
+        }
+    }
+    format!("sync = [{}]", w.join(", "))
+}
+
+fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
+    let mut r = Rules::new(e);
+    if r.check("create.no-permission", !s.sync.add, sync_words(s)) {
+        return (r.checks, Action::Skip, rule_name(e, "create.no-permission"));
+    }
+    if e == EntityKindName::Product
+        && r.check(
+            "create.no-update-flag",
+            c.no_update,
+            format!("mode is NoUpdate = {}", c.no_update),
+        )
+    {
+        return (r.checks, Action::Skip, rule_name(e, "create.no-update-flag"));
+    }
+    if r.check(
+        "create.deselected",
+        c.selected == Some(false),
+        format!("select = {}", opt_bool(c.selected)),
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "create.deselected"));
+    }
+    r.check("create.new", true, "always".into());
+    (r.checks, Action::Create, rule_name(e, "create.new"))
+}
+
+fn opt_bool(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "not mapped",
+    }
+}
+
+/// The SyncDate the rules use, and where it came from.
+fn sync_date(c: &Control, row: Option<&LedgerRow>) -> (Option<OffsetDateTime>, String) {
+    if c.has_sync_date_field {
+        match c.sync_date.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => (None, "SyncDate field is empty".into()),
+            Some(v) => match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => (Some(t), format!("SyncDate field = {v}")),
+                Err(_) => (None, format!("SyncDate field '{v}' is not a RFC 3339 date (taken as empty)")),
+            },
+        }
+    } else {
+        match row.and_then(|r| r.sync_date) {
+            Some(t) => (Some(t), format!("ledger SyncDate = {}", fmt_time(t))),
+            None => (None, "ledger has no SyncDate".into()),
+        }
+    }
+}
+
+fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn update_rules(
+    e: EntityKindName,
+    s: &Settings,
+    now: OffsetDateTime,
+    c: &Control,
+    hash: &str,
+    row: Option<&LedgerRow>,
+    target: Option<&ReducedItem>,
+) -> Outcome {
+    let mut r = Rules::new(e);
+    if r.check("update.no-permission", !s.sync.update, sync_words(s)) {
+        return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));
+    }
+    if e == EntityKindName::Product
+        && r.check(
+            "update.no-update-flag",
+            c.no_update,
+            format!("mode is NoUpdate = {}", c.no_update),
+        )
+    {
+        return (r.checks, Action::Skip, rule_name(e, "update.no-update-flag"));
+    }
+    if r.check(
+        "update.deselected",
+        c.selected == Some(false),
+        format!("select = {}", opt_bool(c.selected)),
+    ) {
+        let Some(t) = target else {
+            return (r.checks, Action::Skip, rule_name(e, "update.deselected"));
+        };
+        let (checks, action, _) = delete_rules(e, s, t, true);
+        r.checks.extend(checks);
+        return (r.checks, action, rule_name(e, "update.deselected"));
+    }
+    let src_unpub = c.published == Some(false);
+    let tgt_unpub = target.is_some_and(|t| !t.published);
+    if r.check(
+        "update.unpublished",
+        src_unpub && tgt_unpub && !s.update_unpublished,
+        format!(
+            "published in source = {}, in target = {}, update_unpublished = {}",
+            opt_bool(c.published),
+            target.map(|t| if t.published { "true" } else { "false" }).unwrap_or("unknown"),
+            s.update_unpublished
+        ),
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "update.unpublished"));
+    }
+    let (date, date_why) = sync_date(c, row);
+    if r.check("update.never-synced", date.is_none(), date_why.clone()) {
+        return (r.checks, Action::Update, rule_name(e, "update.never-synced"));
+    }
+    let expired = match (s.data_max_age, date) {
+        (Some(max), Some(d)) => {
+            let age = now - d;
+            let max = time::Duration::try_from(max).unwrap_or(time::Duration::MAX);
+            (age > max, format!("{date_why}, age {age}, data_max_age {max}"))
+        }
+        (None, _) => (false, "data_max_age is not set".into()),
+        (_, None) => (false, date_why.clone()),
+    };
+    if r.check("update.expired", expired.0, expired.1) {
+        return (r.checks, Action::Update, rule_name(e, "update.expired"));
+    }
+    let last = row.and_then(|r| r.hash.as_deref());
+    let (changed, why) = match s.change_detection {
+        ChangeDetection::SyncDate => (false, "change_detection = sync_date (rule off)".to_string()),
+        ChangeDetection::Hash => (
+            last != Some(hash),
+            format!(
+                "document hash {} vs last synced {}",
+                short(hash),
+                last.map(short).unwrap_or("none")
+            ),
+        ),
+    };
+    if r.check("update.changed", changed, why) {
+        return (r.checks, Action::Update, rule_name(e, "update.changed"));
+    }
+    r.check("update.up-to-date", true, "always".into());
+    (r.checks, Action::Unchanged, rule_name(e, "update.up-to-date"))
+}
+
+fn short(h: &str) -> &str {
+    h.get(..12).unwrap_or(h)
+}
+
+fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: bool) -> Outcome {
+    let mut r = Rules::new(e);
+    if r.check(
+        "delete.no-permission",
+        !s.sync.delete && !s.sync.deactivate,
+        sync_words(s),
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "delete.no-permission"));
+    }
+    if r.check(
+        "delete.already-inactive",
+        s.sync.deactivate && !t.published,
+        format!(
+            "deactivate = {}, published in target = {}",
+            s.sync.deactivate, t.published
+        ),
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "delete.already-inactive"));
+    }
+    r.check("delete.orphan", true, "always".into());
+    let action = if s.sync.deactivate {
+        Action::Deactivate
+    } else {
+        Action::Delete
+    };
+    (r.checks, action, rule_name(e, "delete.orphan"))
+}
+
+/// Group changes by entity, in plan order (used by rendering).
+pub fn by_entity(plan: &Plan) -> BTreeMap<EntityKindName, Vec<&Change>> {
+    let mut m: BTreeMap<EntityKindName, Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        m.entry(c.entity).or_default().push(c);
+    }
+    m
+}

@@ -1,0 +1,454 @@
+//! Field diffs: a desired [`Document`] against the target's current
+//! [`Product`] or [`Collection`], as a list of [`DiffEntry`] with stable
+//! paths (`title`, `seo.title`, `metafields[custom.material]`,
+//! `variants[A1-S].price`, `variants[A1-S].options.Color`, `images`,
+//! `collections`). Money and decimals compare as numbers. Pure functions:
+//! no I/O, no rule decisions (that is `reconcile`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::document::{Document, Image, MetafieldValue, VariantDoc};
+use crate::connectors::shopify::model::{
+    Collection, Media, Metafield, Product, Variant, MARKER_NAMESPACE,
+};
+
+/// Target location id by reference location name (`CPH` → `gid://...`).
+pub type LocationsByRefName = BTreeMap<String, String>;
+
+/// What happened to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffOp {
+    /// Only desired.
+    Add,
+    /// Only in the target.
+    Remove,
+    /// Both, different.
+    Change,
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffEntry {
+    /// Stable path.
+    pub path: String,
+    /// Add, remove or change.
+    pub op: DiffOp,
+    /// Current value (null for add).
+    pub before: Value,
+    /// Desired value (null for remove).
+    pub after: Value,
+}
+
+impl DiffEntry {
+    fn add(path: impl Into<String>, after: Value) -> DiffEntry {
+        DiffEntry {
+            path: path.into(),
+            op: DiffOp::Add,
+            before: Value::Null,
+            after,
+        }
+    }
+    fn remove(path: impl Into<String>, before: Value) -> DiffEntry {
+        DiffEntry {
+            path: path.into(),
+            op: DiffOp::Remove,
+            before,
+            after: Value::Null,
+        }
+    }
+    fn change(path: impl Into<String>, before: Value, after: Value) -> DiffEntry {
+        DiffEntry {
+            path: path.into(),
+            op: DiffOp::Change,
+            before,
+            after,
+        }
+    }
+}
+
+/// For a create: every field of the document as `add`.
+pub fn diff_create(doc: &Document) -> Vec<DiffEntry> {
+    let mut out = Vec::new();
+    for (k, v) in &doc.fields {
+        if !is_empty(v) {
+            out.push(DiffEntry::add(k.clone(), v.clone()));
+        }
+    }
+    for m in &doc.metafields {
+        out.push(DiffEntry::add(mf_path(&m.namespace, &m.key), Value::String(m.value.clone())));
+    }
+    if !doc.images.is_empty() {
+        out.push(DiffEntry::add("images", images_value(&doc.images)));
+    }
+    for v in &doc.variants {
+        out.push(DiffEntry::add(format!("variants[{}]", v.key), variant_value(v)));
+    }
+    if !doc.categories.is_empty() {
+        out.push(DiffEntry::add("collections", strings(&doc.categories)));
+    }
+    out
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::String).collect())
+}
+
+fn variant_value(v: &VariantDoc) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, val) in &v.fields {
+        m.insert(k.clone(), val.clone());
+    }
+    if !v.options.is_empty() {
+        let o: serde_json::Map<String, Value> = v
+            .options
+            .iter()
+            .map(|(n, x)| (n.clone(), Value::String(x.clone())))
+            .collect();
+        m.insert("options".into(), Value::Object(o));
+    }
+    for (loc, q) in &v.quantities {
+        m.insert(format!("quantities.{loc}"), Value::from(*q));
+    }
+    Value::Object(m)
+}
+
+fn images_value(images: &[Image]) -> Value {
+    Value::Array(images.iter().map(|i| Value::String(image_src(i))).collect())
+}
+
+fn image_src(i: &Image) -> String {
+    match i.kind {
+        super::document::ImageKindName::Embedded => {
+            format!("embedded:{}", crate::hash::content_hash(&Value::String(i.src.clone())))
+        }
+        _ => i.src.clone(),
+    }
+}
+
+fn mf_path(ns: &str, key: &str) -> String {
+    format!("metafields[{ns}.{key}]")
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// A decimal in canonical form (`50.00` → `50`, `012.5` → `12.5`), or
+/// `None` when the text is not a plain decimal.
+pub fn canonical_decimal(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    let mut out = String::new();
+    if neg && !(int == "0" && frac.is_empty()) {
+        out.push('-');
+    }
+    out.push_str(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    Some(out)
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Whether a desired value equals a current one: decimals as numbers,
+/// null equal to empty.
+fn same(desired: &Value, current: &Value) -> bool {
+    if is_empty(desired) && is_empty(current) {
+        return true;
+    }
+    match (desired, current) {
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+        }
+        (Value::Bool(a), other) | (other, Value::Bool(a)) => {
+            text_of(other).is_some_and(|t| t.eq_ignore_ascii_case(&a.to_string()))
+        }
+        _ => match (text_of(desired), text_of(current)) {
+            (Some(a), Some(b)) => {
+                a == b
+                    || matches!((canonical_decimal(&a), canonical_decimal(&b)), (Some(x), Some(y)) if x == y)
+            }
+            _ => false,
+        },
+    }
+}
+
+fn push_field(out: &mut Vec<DiffEntry>, path: &str, desired: &Value, current: Value) {
+    if same(desired, &current) {
+        return;
+    }
+    if is_empty(&current) {
+        out.push(DiffEntry::add(path, desired.clone()));
+    } else if is_empty(desired) {
+        out.push(DiffEntry::remove(path, current));
+    } else {
+        out.push(DiffEntry::change(path, current, desired.clone()));
+    }
+}
+
+fn opt(s: &Option<String>) -> Value {
+    s.clone().map(Value::String).unwrap_or(Value::Null)
+}
+
+fn product_field(p: &Product, name: &str) -> Option<Value> {
+    Some(match name {
+        "title" => Value::String(p.title.clone()),
+        "handle" => Value::String(p.handle.clone()),
+        "body_html" | "description_html" => Value::String(p.body_html.clone()),
+        "vendor" => Value::String(p.vendor.clone()),
+        "product_type" => Value::String(p.product_type.clone()),
+        "tags" => strings(&p.tags),
+        "status" => Value::String(p.status.clone()),
+        "seo.title" => opt(&p.seo.title),
+        "seo.description" => opt(&p.seo.description),
+        _ => return None,
+    })
+}
+
+fn diff_metafields(
+    out: &mut Vec<DiffEntry>,
+    prefix: &str,
+    desired: &[MetafieldValue],
+    current: &[Metafield],
+) {
+    for m in desired {
+        let path = format!("{prefix}{}", mf_path(&m.namespace, &m.key));
+        let cur = current
+            .iter()
+            .find(|c| c.namespace == m.namespace && c.key == m.key)
+            .map(|c| Value::String(c.value.clone()))
+            .unwrap_or(Value::Null);
+        push_field(out, &path, &Value::String(m.value.clone()), cur);
+    }
+    // Metafields are managed only when the mapping uses them.
+    if desired.is_empty() {
+        return;
+    }
+    for c in current {
+        if c.namespace == MARKER_NAMESPACE {
+            continue;
+        }
+        if !desired
+            .iter()
+            .any(|m| m.namespace == c.namespace && m.key == c.key)
+        {
+            out.push(DiffEntry::remove(
+                format!("{prefix}{}", mf_path(&c.namespace, &c.key)),
+                Value::String(c.value.clone()),
+            ));
+        }
+    }
+}
+
+fn media_src(m: &Media) -> Option<String> {
+    if m.content_type != "IMAGE" {
+        return None;
+    }
+    m.original_source.clone().or_else(|| m.url.clone())
+}
+
+/// Desired product vs the product in the target. Collections are compared
+/// by [`diff_product_collections`], which needs the category ids.
+pub fn diff_product(doc: &Document, p: &Product, locations: &LocationsByRefName) -> Vec<DiffEntry> {
+    let mut out = Vec::new();
+    for (name, desired) in &doc.fields {
+        match product_field(p, name) {
+            Some(cur) => push_field(&mut out, name, desired, cur),
+            None => tracing::debug!(field = %name, "field not compared: the target read does not hold it"),
+        }
+    }
+    diff_metafields(&mut out, "", &doc.metafields, &p.metafields);
+    let desired_imgs: Vec<String> = doc.images.iter().map(image_src).collect();
+    let current_imgs: Vec<String> = p.media.iter().filter_map(media_src).collect();
+    if !doc.images.is_empty() && desired_imgs != current_imgs {
+        out.push(DiffEntry::change(
+            "images",
+            strings(&current_imgs),
+            strings(&desired_imgs),
+        ));
+    }
+    diff_variants(&mut out, doc, p, locations);
+    out
+}
+
+/// The product's collection membership: desired category keys resolved
+/// through `collection_ids` (key → collection id) against the product's
+/// collections. Categories unknown on either side are ignored (§4).
+pub fn diff_product_collections(
+    doc: &Document,
+    p: &Product,
+    collection_ids: &BTreeMap<String, String>,
+) -> Vec<DiffEntry> {
+    let mut desired: Vec<String> = doc
+        .categories
+        .iter()
+        .filter_map(|k| collection_ids.get(k).cloned())
+        .collect();
+    let known: std::collections::HashSet<&String> = collection_ids.values().collect();
+    let mut current: Vec<String> = p
+        .collections
+        .iter()
+        .filter(|c| known.contains(c))
+        .cloned()
+        .collect();
+    desired.sort();
+    desired.dedup();
+    current.sort();
+    if desired == current {
+        return Vec::new();
+    }
+    vec![DiffEntry::change(
+        "collections",
+        strings(&current),
+        strings(&desired),
+    )]
+}
+
+fn variant_matches(v: &VariantDoc, t: &Variant) -> bool {
+    if let (Some(Value::String(sku)), Some(tsku)) = (v.fields.get("sku"), t.sku.as_ref()) {
+        if !sku.is_empty() {
+            return sku == tsku;
+        }
+    }
+    let joined: Vec<&str> = t.selected_options.iter().map(|o| o.value.as_str()).collect();
+    t.title == v.key || joined.join(" / ") == v.key
+}
+
+fn variant_field(t: &Variant, name: &str) -> Option<Value> {
+    let inv = t.inventory_item.as_ref();
+    Some(match name {
+        "sku" => opt(&t.sku),
+        "price" => Value::String(t.price.clone()),
+        "compare_at_price" => opt(&t.compare_at_price),
+        "barcode" => opt(&t.barcode),
+        "inventory_item.cost" => inv
+            .and_then(|i| i.unit_cost.as_ref())
+            .map(|m| Value::String(m.amount.clone()))
+            .unwrap_or(Value::Null),
+        "inventory_item.tracked" => inv.map(|i| Value::Bool(i.tracked)).unwrap_or(Value::Null),
+        "inventory_item.country_code_of_origin" => inv
+            .map(|i| opt(&i.country_code_of_origin))
+            .unwrap_or(Value::Null),
+        "inventory_item.harmonized_system_code" => inv
+            .map(|i| opt(&i.harmonized_system_code))
+            .unwrap_or(Value::Null),
+        _ => return None,
+    })
+}
+
+fn diff_variants(out: &mut Vec<DiffEntry>, doc: &Document, p: &Product, locs: &LocationsByRefName) {
+    let mut used = vec![false; p.variants.len()];
+    for v in &doc.variants {
+        let found = p
+            .variants
+            .iter()
+            .enumerate()
+            .find(|(i, t)| !used.get(*i).copied().unwrap_or(true) && variant_matches(v, t));
+        let Some((i, t)) = found else {
+            out.push(DiffEntry::add(format!("variants[{}]", v.key), variant_value(v)));
+            continue;
+        };
+        if let Some(u) = used.get_mut(i) {
+            *u = true;
+        }
+        let prefix = format!("variants[{}]", v.key);
+        for (name, desired) in &v.fields {
+            if let Some(cur) = variant_field(t, name) {
+                push_field(out, &format!("{prefix}.{name}"), desired, cur);
+            }
+        }
+        for (name, value) in &v.options {
+            let cur = t
+                .selected_options
+                .iter()
+                .find(|o| &o.name == name)
+                .map(|o| Value::String(o.value.clone()))
+                .unwrap_or(Value::Null);
+            push_field(
+                out,
+                &format!("{prefix}.options.{name}"),
+                &Value::String(value.clone()),
+                cur,
+            );
+        }
+        for (loc, q) in &v.quantities {
+            let cur = locs
+                .get(loc)
+                .and_then(|id| t.inventory_levels.iter().find(|l| &l.location_id == id))
+                .and_then(|l| l.quantities.get("available"))
+                .map(|n| Value::from(*n))
+                .unwrap_or(Value::Null);
+            push_field(out, &format!("{prefix}.quantities.{loc}"), &Value::from(*q), cur);
+        }
+        diff_metafields(out, &format!("{prefix}."), &v.metafields, &t.metafields);
+    }
+    for (t, u) in p.variants.iter().zip(used) {
+        if !u {
+            let key = t.sku.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| t.title.clone());
+            out.push(DiffEntry::remove(
+                format!("variants[{key}]"),
+                Value::String(t.id.clone()),
+            ));
+        }
+    }
+}
+
+/// Desired category vs the custom collection in the target.
+pub fn diff_collection(doc: &Document, c: &Collection) -> Vec<DiffEntry> {
+    let mut out = Vec::new();
+    for (name, desired) in &doc.fields {
+        let cur = match name.as_str() {
+            "title" => Value::String(c.title.clone()),
+            "handle" => Value::String(c.handle.clone()),
+            "body_html" | "description_html" => Value::String(c.description_html.clone()),
+            "sort_order" => Value::String(c.sort_order.clone()),
+            "template_suffix" => opt(&c.template_suffix),
+            "seo.title" => opt(&c.seo.title),
+            "seo.description" => opt(&c.seo.description),
+            _ => {
+                tracing::debug!(field = %name, "field not compared: the target read does not hold it");
+                continue;
+            }
+        };
+        push_field(&mut out, name, desired, cur);
+    }
+    diff_metafields(&mut out, "", &doc.metafields, &c.metafields);
+    let desired = doc.images.first().map(image_src);
+    let current = c.image.as_ref().map(|i| i.url.clone());
+    if desired.is_some() && desired != current {
+        push_field(&mut out, "image", &opt(&desired), opt(&current));
+    }
+    out
+}
