@@ -146,3 +146,253 @@ pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceReco
 pub fn open_state(profile: &Profile) -> Result<crate::state::Store, crate::state::StateError> {
     crate::state::Store::open_url(&profile.state, Path::new(&profile.project_dir))
 }
+
+/// Why planning stopped before producing a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading or connecting failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The mapping set has errors (render the diagnostics).
+    #[error("the mapping set has errors; run `mapsync validate` for details")]
+    Mapping(crate::diag::Diagnostics),
+    /// The mapping set could not be read.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    State(#[from] crate::state::StateError),
+    /// A reference location is not in the target.
+    #[error("reference location `{name}` ({wanted}) is not a location of the target; the target has: {have}")]
+    Location {
+        /// Name in `locations:`.
+        name: String,
+        /// How it is matched.
+        wanted: String,
+        /// The target's locations.
+        have: String,
+    },
+    /// The rules could not be applied.
+    #[error(transparent)]
+    Reconcile(#[from] crate::plan::reconcile::ReconcileError),
+}
+
+/// A plan and the documents `apply` needs.
+#[derive(Debug)]
+pub struct Planned {
+    /// The plan.
+    pub plan: crate::plan::reconcile::Plan,
+    /// Documents of the items to create or update.
+    pub documents: Vec<crate::plan::reconcile::PlannedDocument>,
+    /// The reconcile input, kept for `--explain`.
+    pub input: crate::plan::reconcile::ReconcileInput,
+    /// Mapping warnings.
+    pub warnings: crate::diag::Diagnostics,
+}
+
+/// Dry run: read source, ledger and target (read-only) and decide.
+pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planned, PlanError> {
+    use crate::check::model::{EntityKind, LocationRef};
+    use crate::connectors::shopify::{ReadHint, Target};
+    use crate::plan::compile::{document_hash, Compiler};
+    use crate::plan::document::EntityKindName;
+    use crate::plan::reconcile::{self, Action, EntityInput, ReconcileInput, SourceItem};
+
+    let (set, _files, warnings) = crate::check::load_mapping(&profile.mapping)?;
+    if warnings.has_errors() {
+        return Err(PlanError::Mapping(warnings));
+    }
+    let store = open_state(profile)?;
+    let connected = connect(profile).await?;
+    let result = async {
+        let target = &connected.target;
+        let locations = target.locations().await.map_err(EngineError::from)?;
+        let mut by_ref = crate::plan::diff::LocationsByRefName::new();
+        for (name, r) in &set.locations {
+            let found = locations.iter().find(|l| match r {
+                LocationRef::Name(n) => &l.name == n,
+                LocationRef::Id(id) => &l.id == id,
+            });
+            match found {
+                Some(l) => {
+                    by_ref.insert(name.clone(), l.id.clone());
+                }
+                None => {
+                    return Err(PlanError::Location {
+                        name: name.clone(),
+                        wanted: match r {
+                            LocationRef::Name(n) => format!("named \"{n}\""),
+                            LocationRef::Id(id) => id.clone(),
+                        },
+                        have: locations
+                            .iter()
+                            .map(|l| format!("\"{}\" ({})", l.name, l.id))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                }
+            }
+        }
+        let mut entities = Vec::new();
+        let mut sources = Vec::new();
+        for (kind, entity) in [
+            (EntityKind::Category, Entity::Category),
+            (EntityKind::Product, Entity::Product),
+        ] {
+            let mapped = match kind {
+                EntityKind::Category => set.category.is_some(),
+                EntityKind::Product => set.product.is_some(),
+            };
+            if mapped {
+                sources.push((kind, entity, read_source(profile, entity).await?));
+            }
+        }
+        let hint = ReadHint {
+            expected_products: sources
+                .iter()
+                .find(|s| s.0 == EntityKind::Product)
+                .map(|s| s.2.records.len()),
+            expected_collections: sources
+                .iter()
+                .find(|s| s.0 == EntityKind::Category)
+                .map(|s| s.2.records.len()),
+        };
+        let catalog = target.read_reduced(hint).await.map_err(EngineError::from)?;
+        let serial = target_serial(&catalog);
+        for (kind, entity, src) in sources {
+            let Ok(compiler) = Compiler::new(&set, kind) else {
+                continue;
+            };
+            let mut items = Vec::with_capacity(src.records.len() + src.invalid.len());
+            for r in &src.records {
+                items.push(match compiler.compile(&r.fields) {
+                    Ok(c) => SourceItem::Compiled {
+                        key: c.document.key.clone(),
+                        hash: document_hash(&c.document),
+                        doc: c.document,
+                        control: c.control,
+                    },
+                    Err(diagnostics) => SourceItem::Invalid {
+                        key: record_key(&set, kind, &r.fields),
+                        position: r.position.to_string(),
+                        diagnostics,
+                    },
+                });
+            }
+            for bad in src.invalid {
+                items.push(SourceItem::Invalid {
+                    key: None,
+                    position: bad.position.to_string(),
+                    diagnostics: vec![crate::diag::Diagnostic::error(
+                        crate::diag::codes::RECORD_MALFORMED,
+                        format!("{}: {}", bad.position, bad.message),
+                    )
+                    .help(bad.help)],
+                });
+            }
+            let ledger = store.load(&profile.channel, entity)?;
+            let target_items = match kind {
+                EntityKind::Category => catalog.collections.clone(),
+                EntityKind::Product => catalog.products.clone(),
+            };
+            entities.push(EntityInput {
+                entity: EntityKindName::from(kind),
+                items,
+                ledger,
+                target: target_items,
+            });
+        }
+        let input = ReconcileInput {
+            profile: profile.name.clone(),
+            target_serial: serial,
+            settings: set.settings.clone(),
+            now,
+            entities,
+        };
+        let (mut plan, documents) = reconcile::reconcile(&input)?;
+        // Field diffs of updates against the target's full current state.
+        for (kind, name) in [
+            (EntityKind::Category, EntityKindName::Category),
+            (EntityKind::Product, EntityKindName::Product),
+        ] {
+            let ids: Vec<String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.entity == name && c.action == Action::Update)
+                .filter_map(|c| c.target_id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let doc_of = |id: &str| {
+                let key = plan
+                    .changes
+                    .iter()
+                    .find(|c| c.entity == name && c.target_id.as_deref() == Some(id))
+                    .and_then(|c| c.key.clone())?;
+                documents
+                    .iter()
+                    .find(|d| d.document.entity == name && d.document.key == key)
+                    .map(|d| (key, d.document.clone()))
+            };
+            let mut diffs = Vec::new();
+            match kind {
+                EntityKind::Product => {
+                    for p in target.read_products(&ids).await.map_err(EngineError::from)? {
+                        if let Some((key, doc)) = doc_of(&p.id) {
+                            diffs.push((key, crate::plan::diff::diff_product(&doc, &p, &by_ref)));
+                        }
+                    }
+                }
+                EntityKind::Category => {
+                    for c in target.read_collections(&ids).await.map_err(EngineError::from)? {
+                        if let Some((key, doc)) = doc_of(&c.id) {
+                            diffs.push((key, crate::plan::diff::diff_collection(&doc, &c)));
+                        }
+                    }
+                }
+            }
+            for (key, diff) in diffs {
+                plan.set_diff(name, &key, diff);
+            }
+        }
+        Ok(Planned {
+            plan,
+            documents,
+            input,
+            warnings,
+        })
+    }
+    .await;
+    connected.close().await?;
+    result
+}
+
+/// An opaque value that changes when the target's items change.
+fn target_serial(catalog: &crate::connectors::shopify::model::ReducedCatalog) -> String {
+    let view: Vec<(&str, Option<&str>, bool)> = catalog
+        .collections
+        .iter()
+        .chain(&catalog.products)
+        .map(|i| (i.id.as_str(), i.updated_at.as_deref(), i.published))
+        .collect();
+    crate::hash::content_hash(&serde_json::json!(view))
+}
+
+/// The key of a record that failed to compile, when it has one.
+fn record_key(
+    set: &crate::check::model::MappingSet,
+    kind: crate::check::model::EntityKind,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let entity = match kind {
+        crate::check::model::EntityKind::Category => set.category.as_ref()?,
+        crate::check::model::EntityKind::Product => set.product.as_ref()?,
+    };
+    let v = crate::plan::compile::resolve(&entity.key, fields)?;
+    match v.as_ref() {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

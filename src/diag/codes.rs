@@ -95,4 +95,5 @@ codes! {
     RECORD_IMAGE = "record::image", "an image value is neither text nor an object with a `url`/`src` (warning; the image is dropped)";
     RECORD_IMAGES_TOO_MANY = "record::images-too-many", "a product has more than 250 images; the extra ones are dropped (warning)";
     RECORD_CATEGORY_IMAGES = "record::category-images", "a category record has more than one image; only the first is used (warning)";
+    RECORD_MALFORMED = "record::malformed", "a source record could not be read (bad NDJSON line, CSV row with the wrong field count, not an object)";
 }
