@@ -741,8 +741,11 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
             // The delete rule's reason decides.
             let decided = checks.iter().rev().find(|c| c.matched);
             return match decided {
+                Some(c) if c.rule.ends_with("delete.orphan") => {
+                    "the item is selected not to be used in the target, so it is removed".into()
+                }
                 Some(c) if c.rule != rule => format!(
-                    "the item is selected not to be used in the target; {}",
+                    "the item is selected not to be used in the target, but {}",
                     reason_of(&c.rule, &[])
                 ),
                 _ => "the item is selected not to be used in the target".into(),
