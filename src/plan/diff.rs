@@ -79,13 +79,19 @@ pub fn diff_create(doc: &Document) -> Vec<DiffEntry> {
         }
     }
     for m in &doc.metafields {
-        out.push(DiffEntry::add(mf_path(&m.namespace, &m.key), Value::String(m.value.clone())));
+        out.push(DiffEntry::add(
+            mf_path(&m.namespace, &m.key),
+            Value::String(m.value.clone()),
+        ));
     }
     if !doc.images.is_empty() {
         out.push(DiffEntry::add("images", images_value(&doc.images)));
     }
     for v in &doc.variants {
-        out.push(DiffEntry::add(format!("variants[{}]", v.key), variant_value(v)));
+        out.push(DiffEntry::add(
+            format!("variants[{}]", v.key),
+            variant_value(v),
+        ));
     }
     if !doc.categories.is_empty() {
         out.push(DiffEntry::add("collections", strings(&doc.categories)));
@@ -123,7 +129,10 @@ fn images_value(images: &[Image]) -> Value {
 fn image_src(i: &Image) -> String {
     match i.kind {
         super::document::ImageKindName::Embedded => {
-            format!("embedded:{}", crate::hash::content_hash(&Value::String(i.src.clone())))
+            format!(
+                "embedded:{}",
+                crate::hash::content_hash(&Value::String(i.src.clone()))
+            )
         }
         _ => i.src.clone(),
     }
@@ -286,7 +295,9 @@ pub fn diff_product(doc: &Document, p: &Product, locations: &LocationsByRefName)
     for (name, desired) in &doc.fields {
         match product_field(p, name) {
             Some(cur) => push_field(&mut out, name, desired, cur),
-            None => tracing::debug!(field = %name, "field not compared: the target read does not hold it"),
+            None => {
+                tracing::debug!(field = %name, "field not compared: the target read does not hold it")
+            }
         }
     }
     diff_metafields(&mut out, "", &doc.metafields, &p.metafields);
@@ -342,7 +353,11 @@ fn variant_matches(v: &VariantDoc, t: &Variant) -> bool {
             return sku == tsku;
         }
     }
-    let joined: Vec<&str> = t.selected_options.iter().map(|o| o.value.as_str()).collect();
+    let joined: Vec<&str> = t
+        .selected_options
+        .iter()
+        .map(|o| o.value.as_str())
+        .collect();
     t.title == v.key || joined.join(" / ") == v.key
 }
 
@@ -377,7 +392,10 @@ fn diff_variants(out: &mut Vec<DiffEntry>, doc: &Document, p: &Product, locs: &L
             .enumerate()
             .find(|(i, t)| !used.get(*i).copied().unwrap_or(true) && variant_matches(v, t));
         let Some((i, t)) = found else {
-            out.push(DiffEntry::add(format!("variants[{}]", v.key), variant_value(v)));
+            out.push(DiffEntry::add(
+                format!("variants[{}]", v.key),
+                variant_value(v),
+            ));
             continue;
         };
         if let Some(u) = used.get_mut(i) {
@@ -410,13 +428,22 @@ fn diff_variants(out: &mut Vec<DiffEntry>, doc: &Document, p: &Product, locs: &L
                 .and_then(|l| l.quantities.get("available"))
                 .map(|n| Value::from(*n))
                 .unwrap_or(Value::Null);
-            push_field(out, &format!("{prefix}.quantities.{loc}"), &Value::from(*q), cur);
+            push_field(
+                out,
+                &format!("{prefix}.quantities.{loc}"),
+                &Value::from(*q),
+                cur,
+            );
         }
         diff_metafields(out, &format!("{prefix}."), &v.metafields, &t.metafields);
     }
     for (t, u) in p.variants.iter().zip(used) {
         if !u {
-            let key = t.sku.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| t.title.clone());
+            let key = t
+                .sku
+                .clone()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| t.title.clone());
             out.push(DiffEntry::remove(
                 format!("variants[{key}]"),
                 Value::String(t.id.clone()),

@@ -389,7 +389,14 @@ fn check_max_deletes(e: &EntityInput, s: &Settings, planned: usize) -> Option<Ma
         MaxDeletes::Count(n) => (usize::try_from(n).unwrap_or(usize::MAX), n.to_string()),
         MaxDeletes::Percent(p) => {
             let a = (total as f64 * p / 100.0).floor();
-            (if a.is_finite() && a > 0.0 { a as usize } else { 0 }, format!("{p}%"))
+            (
+                if a.is_finite() && a > 0.0 {
+                    a as usize
+                } else {
+                    0
+                },
+                format!("{p}%"),
+            )
         }
     };
     (planned > allowed).then_some(MassDelete {
@@ -413,12 +420,23 @@ struct EntityOutput {
 
 /// Preparation result of one source item.
 enum Prepared {
-    Invalid { rule: &'static str, reason: String, diags: Vec<PlanDiagnostic> },
+    Invalid {
+        rule: &'static str,
+        reason: String,
+        diags: Vec<PlanDiagnostic>,
+    },
     Create,
-    Update { target_id: String },
+    Update {
+        target_id: String,
+    },
 }
 
-fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&str>) -> EntityOutput {
+fn run_entity(
+    e: &EntityInput,
+    s: &Settings,
+    now: OffsetDateTime,
+    want: Option<&str>,
+) -> EntityOutput {
     let en = e.entity.as_str();
     let target_by_id: HashMap<&str, &ReducedItem> =
         e.target.iter().map(|t| (t.id.as_str(), t)).collect();
@@ -474,9 +492,14 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
         let prepared = match (it, key.as_deref()) {
             (_, None) => {
                 let (mut d, position): (Vec<PlanDiagnostic>, &str) = match it {
-                    SourceItem::Invalid { diagnostics, position, .. } => {
-                        (diagnostics.iter().map(Into::into).collect(), position.as_str())
-                    }
+                    SourceItem::Invalid {
+                        diagnostics,
+                        position,
+                        ..
+                    } => (
+                        diagnostics.iter().map(Into::into).collect(),
+                        position.as_str(),
+                    ),
                     SourceItem::Compiled { .. } => (Vec::new(), "a record"),
                 };
                 d.push(key_missing_diag(en, position));
@@ -497,7 +520,9 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
                 d.push(PlanDiagnostic {
                     severity: "error".into(),
                     code: format!("{en}.key.duplicate"),
-                    message: format!("{n} {en} records share the key '{k}'; none of them is synced"),
+                    message: format!(
+                        "{n} {en} records share the key '{k}'; none of them is synced"
+                    ),
                     help: Some("make the key field unique in the source".into()),
                 });
                 Prepared::Invalid {
@@ -506,7 +531,14 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
                     diags: d,
                 }
             }
-            (SourceItem::Invalid { diagnostics, position, .. }, Some(_)) => Prepared::Invalid {
+            (
+                SourceItem::Invalid {
+                    diagnostics,
+                    position,
+                    ..
+                },
+                Some(_),
+            ) => Prepared::Invalid {
                 rule: rule_name(e.entity, "record.invalid"),
                 reason: format!("the record at {position} could not be mapped"),
                 diags: diagnostics.iter().map(Into::into).collect(),
@@ -538,7 +570,11 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
 
         let wanted = want.is_some_and(|w| key.as_deref() == Some(w));
         let (change, checks, list, document) = match prepared {
-            Prepared::Invalid { rule, reason, diags } => (
+            Prepared::Invalid {
+                rule,
+                reason,
+                diags,
+            } => (
                 Change {
                     entity: e.entity,
                     key: key.clone(),
@@ -558,7 +594,10 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
                 None,
             ),
             Prepared::Create => {
-                let SourceItem::Compiled { doc, control, hash, .. } = it else {
+                let SourceItem::Compiled {
+                    doc, control, hash, ..
+                } = it
+                else {
                     continue;
                 };
                 let (checks, action, rule) = create_rules(e.entity, s, control);
@@ -580,7 +619,10 @@ fn run_entity(e: &EntityInput, s: &Settings, now: OffsetDateTime, want: Option<&
                 )
             }
             Prepared::Update { target_id } => {
-                let SourceItem::Compiled { doc, control, hash, .. } = it else {
+                let SourceItem::Compiled {
+                    doc, control, hash, ..
+                } = it
+                else {
                     continue;
                 };
                 let target = target_by_id.get(target_id.as_str()).copied();
@@ -699,8 +741,11 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
             // The delete rule's reason decides.
             let decided = checks.iter().rev().find(|c| c.matched);
             return match decided {
+                Some(c) if c.rule.ends_with("delete.orphan") => {
+                    "the item is selected not to be used in the target, so it is removed".into()
+                }
                 Some(c) if c.rule != rule => format!(
-                    "the item is selected not to be used in the target; {}",
+                    "the item is selected not to be used in the target, but {}",
                     reason_of(&c.rule, &[])
                 ),
                 _ => "the item is selected not to be used in the target".into(),
@@ -808,7 +853,11 @@ fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
             format!("mode is NoUpdate = {}", c.no_update),
         )
     {
-        return (r.checks, Action::Skip, rule_name(e, "create.no-update-flag"));
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "create.no-update-flag"),
+        );
     }
     if r.check(
         "create.deselected",
@@ -832,12 +881,22 @@ fn opt_bool(b: Option<bool>) -> &'static str {
 /// The SyncDate the rules use, and where it came from.
 fn sync_date(c: &Control, row: Option<&LedgerRow>) -> (Option<OffsetDateTime>, String) {
     if c.has_sync_date_field {
-        match c.sync_date.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        match c
+            .sync_date
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
             None => (None, "SyncDate field is empty".into()),
-            Some(v) => match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
-                Ok(t) => (Some(t), format!("SyncDate field = {v}")),
-                Err(_) => (None, format!("SyncDate field '{v}' is not a RFC 3339 date (taken as empty)")),
-            },
+            Some(v) => {
+                match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+                    Ok(t) => (Some(t), format!("SyncDate field = {v}")),
+                    Err(_) => (
+                        None,
+                        format!("SyncDate field '{v}' is not a RFC 3339 date (taken as empty)"),
+                    ),
+                }
+            }
         }
     } else {
         match row.and_then(|r| r.sync_date) {
@@ -872,7 +931,11 @@ fn update_rules(
             format!("mode is NoUpdate = {}", c.no_update),
         )
     {
-        return (r.checks, Action::Skip, rule_name(e, "update.no-update-flag"));
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "update.no-update-flag"),
+        );
     }
     if r.check(
         "update.deselected",
@@ -894,7 +957,9 @@ fn update_rules(
         format!(
             "published in source = {}, in target = {}, update_unpublished = {}",
             opt_bool(c.published),
-            target.map(|t| if t.published { "true" } else { "false" }).unwrap_or("unknown"),
+            target
+                .map(|t| if t.published { "true" } else { "false" })
+                .unwrap_or("unknown"),
             s.update_unpublished
         ),
     ) {
@@ -902,13 +967,20 @@ fn update_rules(
     }
     let (date, date_why) = sync_date(c, row);
     if r.check("update.never-synced", date.is_none(), date_why.clone()) {
-        return (r.checks, Action::Update, rule_name(e, "update.never-synced"));
+        return (
+            r.checks,
+            Action::Update,
+            rule_name(e, "update.never-synced"),
+        );
     }
     let expired = match (s.data_max_age, date) {
         (Some(max), Some(d)) => {
             let age = now - d;
             let max = time::Duration::try_from(max).unwrap_or(time::Duration::MAX);
-            (age > max, format!("{date_why}, age {age}, data_max_age {max}"))
+            (
+                age > max,
+                format!("{date_why}, age {age}, data_max_age {max}"),
+            )
         }
         (None, _) => (false, "data_max_age is not set".into()),
         (_, None) => (false, date_why.clone()),
@@ -932,7 +1004,11 @@ fn update_rules(
         return (r.checks, Action::Update, rule_name(e, "update.changed"));
     }
     r.check("update.up-to-date", true, "always".into());
-    (r.checks, Action::Unchanged, rule_name(e, "update.up-to-date"))
+    (
+        r.checks,
+        Action::Unchanged,
+        rule_name(e, "update.up-to-date"),
+    )
 }
 
 fn short(h: &str) -> &str {
@@ -956,7 +1032,11 @@ fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: 
             s.sync.deactivate, t.published
         ),
     ) {
-        return (r.checks, Action::Skip, rule_name(e, "delete.already-inactive"));
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "delete.already-inactive"),
+        );
     }
     r.check("delete.orphan", true, "always".into());
     let action = if s.sync.deactivate {
