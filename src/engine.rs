@@ -338,14 +338,22 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
             let mut diffs = Vec::new();
             match kind {
                 EntityKind::Product => {
-                    for p in target.read_products(&ids).await.map_err(EngineError::from)? {
+                    for p in target
+                        .read_products(&ids)
+                        .await
+                        .map_err(EngineError::from)?
+                    {
                         if let Some((key, doc)) = doc_of(&p.id) {
                             diffs.push((key, crate::plan::diff::diff_product(&doc, &p, &by_ref)));
                         }
                     }
                 }
                 EntityKind::Category => {
-                    for c in target.read_collections(&ids).await.map_err(EngineError::from)? {
+                    for c in target
+                        .read_collections(&ids)
+                        .await
+                        .map_err(EngineError::from)?
+                    {
                         if let Some((key, doc)) = doc_of(&c.id) {
                             diffs.push((key, crate::plan::diff::diff_collection(&doc, &c)));
                         }

@@ -1,6 +1,15 @@
 //! The command line: clap commands, rendering and exit codes. The only
 //! module that prints to stdout, and the only one that uses `anyhow`.
 
+/// Print to stdout; a closed pipe (`mapsync plan | head`) ends quietly.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::emit(&format!($($t)*)) };
+}
+/// `out!` with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::cli::emit(&format!("{}\n", format!($($t)*))) };
+}
+
 pub mod render;
 pub mod sandbox;
 
@@ -35,6 +44,10 @@ pub enum Format {
 pub enum Command {
     /// Check project and mapping files offline.
     Validate(ValidateArgs),
+    /// Dry run: show what a sync would do, item by item.
+    Plan(PlanArgs),
+    /// Run the `tests:` of mapping sets.
+    Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
     Schema(SchemaArgs),
     /// The emulated Shopify store.
@@ -53,6 +66,36 @@ pub struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// Options of `mapsync plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The profile to plan.
+    #[arg(long)]
+    pub profile: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Save the plan (with what `apply` needs) to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Show every rule checked for one item key, and why.
+    #[arg(long, value_name = "KEY")]
+    pub explain: Option<String>,
+    /// Exit 2 when the plan has changes, 0 when it has none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Also list skipped and unchanged items.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Options of `mapsync test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Mapping files or directories (default: every profile's mapping set).
+    pub paths: Vec<PathBuf>,
 }
 
 /// Options of `mapsync schema`.
@@ -79,8 +122,10 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate(cli.project.as_deref(), args),
+        Command::Plan(args) => plan(cli.project.as_deref(), args),
+        Command::Test(args) => test(cli.project.as_deref(), args),
         Command::Schema(args) => {
-            println!("{}", crate::schema::text(args.which));
+            outln!("{}", crate::schema::text(args.which));
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(cmd) => sandbox::run(cmd),
@@ -96,8 +141,8 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
     let failing_warnings = args.deny_warnings && diags.warnings() > 0;
     let valid = !(diags.has_errors() || failing_warnings);
     match args.format {
-        Format::Json => println!("{}", render::validate_json(&diags, valid)),
-        Format::Human => print!(
+        Format::Json => outln!("{}", render::validate_json(&diags, valid)),
+        Format::Human => out!(
             "{}",
             render::validate_human(&diags, valid, render::color_stdout())
         ),
@@ -107,4 +152,167 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
     } else {
         ExitCode::from(1)
     })
+}
+
+fn project_file(project: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    let start = match project {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_dir()?,
+    };
+    Ok(crate::config::find_project(&start)?)
+}
+
+fn print_diagnostics(diags: &crate::diag::Diagnostics) {
+    for d in diags.iter() {
+        eprintln!("{}", render::diagnostic(d, render::color_stderr(), 100));
+    }
+}
+
+fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<ExitCode> {
+    use crate::config::profile::{self, ProfileError};
+    use crate::plan::render as plan_render;
+    let file = project_file(project)?;
+    let profile = match profile::load(&file, &args.profile, |n| std::env::var(n).ok()) {
+        Ok(p) => p,
+        Err(ProfileError::Invalid(diags)) => {
+            print_diagnostics(&diags);
+            anyhow::bail!("the project file has errors");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let now = time::OffsetDateTime::now_utc();
+    let planned = match runtime.block_on(crate::engine::plan(&profile, now)) {
+        Ok(p) => p,
+        Err(crate::engine::PlanError::Mapping(diags)) => {
+            print_diagnostics(&diags);
+            anyhow::bail!("the mapping set has errors");
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let options = plan_render::RenderOptions {
+        color: render::color_stdout(),
+        verbose: args.verbose,
+    };
+    if let Some(key) = &args.explain {
+        let Some(e) = crate::plan::reconcile::explain(&planned.input, key) else {
+            anyhow::bail!("no item with key `{key}` in the source or the target");
+        };
+        match args.format {
+            Format::Json => outln!("{}", serde_json::to_string_pretty(&e)?),
+            Format::Human => out!("{}", plan_render::explanation(&e, options)),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(out) = &args.out {
+        let file = crate::plan::reconcile::PlanFile {
+            plan: planned.plan.clone(),
+            documents: planned.documents.clone(),
+        };
+        let text = serde_json::to_string_pretty(&file)?;
+        let tmp = out.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, out)?;
+    }
+    match args.format {
+        Format::Json => outln!("{}", plan_render::json(&planned.plan)?),
+        Format::Human => {
+            out!("{}", plan_render::human(&planned.plan, options));
+            if let Some(out) = &args.out {
+                outln!(
+                    "Saved the plan to {}; apply it with `mapsync apply {}`.",
+                    out.display(),
+                    out.display()
+                );
+            }
+        }
+    }
+    if !planned.plan.mass_delete.is_empty() {
+        for m in &planned.plan.mass_delete {
+            eprintln!(
+                "error: the plan deletes {} {} items of {}, above max_deletes ({}); a sync would refuse it without --allow-mass-delete",
+                m.planned,
+                m.entity.as_str(),
+                m.target_items,
+                m.limit
+            );
+        }
+    }
+    let code = if args.detailed_exitcode {
+        plan_render::detailed_exit_code(&planned.plan)
+    } else {
+        0
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+fn test(project: Option<&std::path::Path>, args: TestArgs) -> anyhow::Result<ExitCode> {
+    let paths: Vec<PathBuf> = if args.paths.is_empty() {
+        let file = project_file(project)?;
+        let mut diags = crate::diag::Diagnostics::new();
+        let project = crate::config::load_project(&file, &mut diags)?;
+        let mut out = Vec::new();
+        if let Some(profiles) = project
+            .parsed
+            .root
+            .as_ref()
+            .and_then(|r| r.get("profiles"))
+            .and_then(|p| p.as_map())
+        {
+            for (_, p) in profiles {
+                if let Some(m) = p.get("mapping").and_then(|m| m.as_str()) {
+                    let path = project.dir.join(m);
+                    if !out.contains(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+        }
+        out
+    } else {
+        args.paths
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for path in paths {
+        let (set, _, diags) = crate::check::load_mapping(&path)?;
+        if diags.has_errors() {
+            print_diagnostics(&diags);
+            anyhow::bail!("{} has errors; fix them before testing", path.display());
+        }
+        for t in crate::plan::testing::run_tests(&set) {
+            if t.passed {
+                passed += 1;
+                outln!("ok     {} :: {}", path.display(), t.name);
+            } else {
+                failed += 1;
+                outln!("FAILED {} :: {}", path.display(), t.name);
+                for d in &t.differences {
+                    outln!("         {d}");
+                }
+                for d in &t.diagnostics {
+                    outln!("         {}: {}", d.code.name, d.message);
+                }
+            }
+        }
+    }
+    outln!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Write to stdout; exit quietly when the reader has gone away.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
 }

@@ -13,6 +13,11 @@ pub fn color_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
 }
 
+/// Whether stderr gets colour: a terminal, and `NO_COLOR` unset.
+pub fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
 /// One diagnostic, rendered by miette (no colour unless asked; fixed width).
 pub fn diagnostic(d: &Diagnostic, color: bool, width: usize) -> String {
     let theme = if color {
