@@ -105,11 +105,17 @@ fn plan(file: &Path, synced: bool) -> (usize, usize) {
         }],
     };
     let (plan, _docs) = reconcile::reconcile(&input).unwrap();
-    (plan.changes.len(), plan.summary.create + plan.summary.unchanged)
+    (
+        plan.changes.len(),
+        plan.summary.create + plan.summary.unchanged,
+    )
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     if let [phase, file] = args.as_slice() {
         let base = kib("VmRSS:");
         let t = Instant::now();
@@ -126,15 +132,26 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let file: PathBuf = dir.path().join("products.ndjson");
     let bytes = support::write_products_ndjson(&file, n);
-    println!("plan benchmark: {n} products, {} MB of NDJSON", bytes / 1_000_000);
+    println!(
+        "plan benchmark: {n} products, {} MB of NDJSON",
+        bytes / 1_000_000
+    );
     let exe = std::env::current_exe().unwrap();
     let mut floor_secs = 0.0;
     for phase in ["floor", "empty", "synced"] {
-        let out = std::process::Command::new(&exe).arg(phase).arg(&file).output().unwrap();
+        let out = std::process::Command::new(&exe)
+            .arg(phase)
+            .arg(&file)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = text.split_whitespace().collect();
-        let (count, secs, hwm, base): (usize, f64, u64, u64) =
-            (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap(), f[4].parse().unwrap());
+        let (count, secs, hwm, base): (usize, f64, u64, u64) = (
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+            f[4].parse().unwrap(),
+        );
         if phase == "floor" {
             floor_secs = secs;
         }

@@ -336,6 +336,13 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
                     .map(|d| (key, d.document.clone()))
             };
             let mut diffs = Vec::new();
+            // Category keys known on both sides → collection ids.
+            let category_ids: std::collections::BTreeMap<String, String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.entity == EntityKindName::Category)
+                .filter_map(|c| Some((c.key.clone()?, c.target_id.clone()?)))
+                .collect();
             match kind {
                 EntityKind::Product => {
                     for p in target
@@ -344,7 +351,13 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
                         .map_err(EngineError::from)?
                     {
                         if let Some((key, doc)) = doc_of(&p.id) {
-                            diffs.push((key, crate::plan::diff::diff_product(&doc, &p, &by_ref)));
+                            let mut d = crate::plan::diff::diff_product(&doc, &p, &by_ref);
+                            d.extend(crate::plan::diff::diff_product_collections(
+                                &doc,
+                                &p,
+                                &category_ids,
+                            ));
+                            diffs.push((key, d));
                         }
                     }
                 }
