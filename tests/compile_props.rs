@@ -22,8 +22,13 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
         "[ -~]{0,12}".prop_map(Value::String),
-        prop_oneof![Just("yes"), Just("12.50"), Just("a, b"), Just("https://x.example/a.jpg")]
-            .prop_map(|s| Value::String(s.to_string())),
+        prop_oneof![
+            Just("yes"),
+            Just("12.50"),
+            Just("a, b"),
+            Just("https://x.example/a.jpg")
+        ]
+        .prop_map(|s| Value::String(s.to_string())),
     ];
     leaf.prop_recursive(3, 24, 5, |inner| {
         prop_oneof![
@@ -47,10 +52,32 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 const NAMES: &[&str] = &[
-    "ItemNo", "CategoryId", "Name", "Handle", "Description", "Material", "Group", "Tags",
-    "Size", "Care", "Specs", "LaunchDate", "Documents", "SeoTitle", "Images", "PackShot",
-    "_Media", "OptName1", "OptName2", "Variants", "Categories", "SyncProduct", "SyncType",
-    "Published", "ShopifyId", "ShopifySyncDate",
+    "ItemNo",
+    "CategoryId",
+    "Name",
+    "Handle",
+    "Description",
+    "Material",
+    "Group",
+    "Tags",
+    "Size",
+    "Care",
+    "Specs",
+    "LaunchDate",
+    "Documents",
+    "SeoTitle",
+    "Images",
+    "PackShot",
+    "_Media",
+    "OptName1",
+    "OptName2",
+    "Variants",
+    "Categories",
+    "SyncProduct",
+    "SyncType",
+    "Published",
+    "ShopifyId",
+    "ShopifySyncDate",
 ];
 
 fn arb_record() -> impl Strategy<Value = Map<String, Value>> {
