@@ -154,31 +154,7 @@ fn is_empty(v: &Value) -> bool {
 /// A decimal in canonical form (`50.00` → `50`, `012.5` → `12.5`), or
 /// `None` when the text is not a plain decimal.
 pub fn canonical_decimal(s: &str) -> Option<String> {
-    let s = s.trim();
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    if !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let int = int.trim_start_matches('0');
-    let frac = frac.trim_end_matches('0');
-    let int = if int.is_empty() { "0" } else { int };
-    let mut out = String::new();
-    if neg && !(int == "0" && frac.is_empty()) {
-        out.push('-');
-    }
-    out.push_str(int);
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    Some(out)
+    super::compile::normalize_decimal(s)
 }
 
 fn text_of(v: &Value) -> Option<String> {
