@@ -324,17 +324,23 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
             if ids.is_empty() {
                 continue;
             }
-            let doc_of = |id: &str| {
-                let key = plan
-                    .changes
-                    .iter()
-                    .find(|c| c.entity == name && c.target_id.as_deref() == Some(id))
-                    .and_then(|c| c.key.clone())?;
+            // Target id → (key, document), built once: lookups stay linear.
+            let docs_by_key: std::collections::HashMap<&str, &crate::plan::document::Document> =
                 documents
                     .iter()
-                    .find(|d| d.document.entity == name && d.document.key == key)
-                    .map(|d| (key, d.document.clone()))
-            };
+                    .filter(|d| d.document.entity == name)
+                    .map(|d| (d.document.key.as_str(), &d.document))
+                    .collect();
+            let by_id: std::collections::HashMap<&str, (&str, &crate::plan::document::Document)> =
+                plan.changes
+                    .iter()
+                    .filter(|c| c.entity == name && c.action == Action::Update)
+                    .filter_map(|c| {
+                        let key = c.key.as_deref()?;
+                        Some((c.target_id.as_deref()?, (key, *docs_by_key.get(key)?)))
+                    })
+                    .collect();
+            let doc_of = |id: &str| by_id.get(id).map(|(k, d)| (k.to_string(), *d));
             let mut diffs = Vec::new();
             // Category keys known on both sides → collection ids.
             let category_ids: std::collections::BTreeMap<String, String> = plan
@@ -351,9 +357,9 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
                         .map_err(EngineError::from)?
                     {
                         if let Some((key, doc)) = doc_of(&p.id) {
-                            let mut d = crate::plan::diff::diff_product(&doc, &p, &by_ref);
+                            let mut d = crate::plan::diff::diff_product(doc, &p, &by_ref);
                             d.extend(crate::plan::diff::diff_product_collections(
-                                &doc,
+                                doc,
                                 &p,
                                 &category_ids,
                             ));
@@ -368,7 +374,7 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
                         .map_err(EngineError::from)?
                     {
                         if let Some((key, doc)) = doc_of(&c.id) {
-                            diffs.push((key, crate::plan::diff::diff_collection(&doc, &c)));
+                            diffs.push((key, crate::plan::diff::diff_collection(doc, &c)));
                         }
                     }
                 }

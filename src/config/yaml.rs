@@ -80,15 +80,7 @@ impl Node {
 
     /// A short name of the node's kind, for messages.
     pub fn kind_name(&self) -> &'static str {
-        match self.kind {
-            Kind::Null => "null",
-            Kind::Bool(_) => "a boolean",
-            Kind::Int(_) => "an integer",
-            Kind::Float(_) => "a number",
-            Kind::Str(_) => "a string",
-            Kind::Seq(_) => "a list",
-            Kind::Map(_) => "a mapping",
-        }
+        self.kind.name()
     }
 
     /// Scalars as text (strings, numbers, booleans); `None` for the rest.
@@ -164,6 +156,21 @@ impl Node {
         } else {
             Location::new(file, self.start, self.end)
         })
+    }
+}
+
+impl Kind {
+    /// A short name of the kind, for messages (`a mapping`, `a list`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool(_) => "a boolean",
+            Kind::Int(_) => "an integer",
+            Kind::Float(_) => "a number",
+            Kind::Str(_) => "a string",
+            Kind::Seq(_) => "a list",
+            Kind::Map(_) => "a mapping",
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::compile::is_empty;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -140,15 +141,6 @@ fn image_src(i: &Image) -> String {
 
 fn mf_path(ns: &str, key: &str) -> String {
     format!("metafields[{ns}.{key}]")
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
 }
 
 /// A decimal in canonical form (`50.00` → `50`, `012.5` → `12.5`), or

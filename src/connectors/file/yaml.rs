@@ -65,7 +65,7 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
             "a YAML catalog is a list of records, or a mapping with `categories:` and `products:`",
         )),
         _ => return Err(ctx.shape(
-            format!("the document is {}", root_kind_name(&root.kind)),
+            format!("the document is {}", root.kind.name()),
             "a YAML catalog is a list of records, or a mapping with `categories:` and `products:`",
         )),
     };
@@ -80,18 +80,6 @@ pub(super) fn open(ctx: Ctx, declared: Option<Entity>) -> Result<RecordStream, F
         line_pos: 0,
         index: 0,
     }))
-}
-
-fn root_kind_name(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Null => "null",
-        Kind::Bool(_) => "a boolean",
-        Kind::Int(_) => "an integer",
-        Kind::Float(_) => "a number",
-        Kind::Str(_) => "a string",
-        Kind::Seq(_) => "a list",
-        Kind::Map(_) => "a mapping",
-    }
 }
 
 fn pick(ctx: &Ctx, entries: Vec<(Node, Node)>) -> Result<Option<Vec<Node>>, FileError> {
@@ -120,10 +108,7 @@ fn pick(ctx: &Ctx, entries: Vec<(Node, Node)>) -> Result<Option<Vec<Node>>, File
             Kind::Null => Vec::new(),
             other => {
                 return Err(ctx.shape(
-                    format!(
-                        "`{key}` is {}, not a list of records",
-                        root_kind_name(&other)
-                    ),
+                    format!("`{key}` is {}, not a list of records", other.name()),
                     format!("write `{key}:` followed by `- ` items"),
                 ))
             }
