@@ -450,26 +450,39 @@ fn run_entity(
             *key_count.entry(k).or_default() += 1;
         }
     }
-    // SyncIDs of compiled records with unique keys.
+    // Target items by ownership marker (the first one wins): an item whose
+    // create was applied but never recorded (lost answer, killed run) is
+    // found again by its key and adopted instead of created twice.
+    let mut by_marker: HashMap<&str, &str> = HashMap::new();
+    for t in &e.target {
+        if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
+            by_marker.entry(m).or_insert(t.id.as_str());
+        }
+    }
+    // SyncID: the record's, else the ledger's, else the adopted item's.
     let sync_id_of = |it: &SourceItem| -> Option<String> {
-        match it {
-            SourceItem::Compiled { key, control, .. } => control
+        let key = match it {
+            SourceItem::Compiled { key, .. } => Some(key.as_str()),
+            SourceItem::Invalid { key, .. } => key.as_deref(),
+        };
+        let from_record = match it {
+            SourceItem::Compiled { control, .. } => control
                 .sync_id
                 .clone()
-                .filter(|v| !v.trim().is_empty())
-                .or_else(|| {
-                    e.ledger
-                        .get(key)
-                        .and_then(|r| r.target_id.as_deref())
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string)
-                }),
-            SourceItem::Invalid { key, .. } => key
-                .as_ref()
-                .and_then(|k| e.ledger.get(k))
-                .and_then(|r| r.target_id.as_deref())
-                .map(str::to_string),
-        }
+                .filter(|v| !v.trim().is_empty()),
+            SourceItem::Invalid { .. } => None,
+        };
+        from_record
+            .or_else(|| {
+                key.and_then(|k| e.ledger.get(k))
+                    .and_then(|r| r.target_id.as_deref())
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                key.and_then(|k| by_marker.get(k))
+                    .map(|id| (*id).to_string())
+            })
     };
     let mut sid_count: HashMap<String, usize> = HashMap::new();
     for it in &e.items {
