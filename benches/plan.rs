@@ -97,6 +97,7 @@ fn plan(file: &Path, synced: bool) -> (usize, usize) {
         target_serial: String::new(),
         settings: set.settings.clone(),
         now: time::OffsetDateTime::now_utc(),
+        force: false,
         entities: vec![EntityInput {
             entity: EntityKindName::Product,
             items,

@@ -177,6 +177,13 @@ pub enum PlanError {
     Reconcile(#[from] crate::plan::reconcile::ReconcileError),
 }
 
+/// Options of a plan made for `sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `--force`: change detection off.
+    pub force: bool,
+}
+
 /// A plan and the documents `apply` needs.
 #[derive(Debug)]
 pub struct Planned {
@@ -192,7 +199,21 @@ pub struct Planned {
 
 /// Dry run: read source, ledger and target (read-only) and decide.
 pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planned, PlanError> {
-    use crate::check::model::{EntityKind, LocationRef};
+    let connected = connect(profile).await?;
+    let result = plan_on(profile, &connected, now, &PlanOptions::default()).await;
+    connected.close().await?;
+    result
+}
+
+/// [`plan`] on a target that is already connected (sync plans and applies
+/// over one connection and one embedded sandbox).
+pub async fn plan_on(
+    profile: &Profile,
+    connected: &Connected,
+    now: time::OffsetDateTime,
+    options: &PlanOptions,
+) -> Result<Planned, PlanError> {
+    use crate::check::model::EntityKind;
     use crate::connectors::shopify::{ReadHint, Target};
     use crate::plan::compile::{document_hash, Compiler};
     use crate::plan::document::EntityKindName;
@@ -203,36 +224,10 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
         return Err(PlanError::Mapping(warnings));
     }
     let store = open_state(profile)?;
-    let connected = connect(profile).await?;
     let result = async {
         let target = &connected.target;
         let locations = target.locations().await.map_err(EngineError::from)?;
-        let mut by_ref = crate::plan::diff::LocationsByRefName::new();
-        for (name, r) in &set.locations {
-            let found = locations.iter().find(|l| match r {
-                LocationRef::Name(n) => &l.name == n,
-                LocationRef::Id(id) => &l.id == id,
-            });
-            match found {
-                Some(l) => {
-                    by_ref.insert(name.clone(), l.id.clone());
-                }
-                None => {
-                    return Err(PlanError::Location {
-                        name: name.clone(),
-                        wanted: match r {
-                            LocationRef::Name(n) => format!("named \"{n}\""),
-                            LocationRef::Id(id) => id.clone(),
-                        },
-                        have: locations
-                            .iter()
-                            .map(|l| format!("\"{}\" ({})", l.name, l.id))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-                }
-            }
-        }
+        let by_ref = resolve_locations(&set, &locations)?;
         let mut entities = Vec::new();
         let mut sources = Vec::new();
         for (kind, entity) in [
@@ -308,6 +303,7 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
             settings: set.settings.clone(),
             now,
             entities,
+            force: options.force,
         };
         let (mut plan, documents) = reconcile::reconcile(&input)?;
         // Field diffs of updates against the target's full current state.
@@ -391,12 +387,47 @@ pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planne
         })
     }
     .await;
-    connected.close().await?;
     result
 }
 
+/// The target location id of every reference location of the mapping set,
+/// or which one the target lacks.
+pub fn resolve_locations(
+    set: &crate::check::model::MappingSet,
+    locations: &[crate::connectors::shopify::model::Location],
+) -> Result<crate::plan::diff::LocationsByRefName, PlanError> {
+    use crate::check::model::LocationRef;
+    let mut by_ref = crate::plan::diff::LocationsByRefName::new();
+    for (name, r) in &set.locations {
+        let found = locations.iter().find(|l| match r {
+            LocationRef::Name(n) => &l.name == n,
+            LocationRef::Id(id) => &l.id == id,
+        });
+        match found {
+            Some(l) => {
+                by_ref.insert(name.clone(), l.id.clone());
+            }
+            None => {
+                return Err(PlanError::Location {
+                    name: name.clone(),
+                    wanted: match r {
+                        LocationRef::Name(n) => format!("named \"{n}\""),
+                        LocationRef::Id(id) => id.clone(),
+                    },
+                    have: locations
+                        .iter()
+                        .map(|l| format!("\"{}\" ({})", l.name, l.id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    }
+    Ok(by_ref)
+}
+
 /// An opaque value that changes when the target's items change.
-fn target_serial(catalog: &crate::connectors::shopify::model::ReducedCatalog) -> String {
+pub fn target_serial(catalog: &crate::connectors::shopify::model::ReducedCatalog) -> String {
     let view: Vec<(&str, Option<&str>, bool)> = catalog
         .collections
         .iter()

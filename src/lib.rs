@@ -11,6 +11,7 @@ pub mod config;
 pub mod connectors;
 pub mod diag;
 pub mod engine;
+pub mod exec;
 pub mod hash;
 pub mod metafield;
 pub mod plan;

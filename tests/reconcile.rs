@@ -36,6 +36,9 @@ struct Case {
     expect: Vec<Expect>,
     #[serde(default)]
     mass_delete: bool,
+    /// `sync --force`.
+    #[serde(default)]
+    force: bool,
     /// `--explain` expectations: key -> rules checked with matched flags.
     #[serde(default)]
     explain: BTreeMap<String, Vec<(String, bool)>>,
@@ -256,6 +259,7 @@ fn input(case: &Case) -> ReconcileInput {
         target_serial: "serial-1".into(),
         settings: settings(&case.settings),
         now: ts(&case.now),
+        force: case.force,
         entities: vec![EntityInput {
             entity: case.entity,
             items,

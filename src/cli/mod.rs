@@ -12,6 +12,7 @@ macro_rules! outln {
 
 pub mod render;
 pub mod sandbox;
+pub mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Dry run: show what a sync would do, item by item.
     Plan(PlanArgs),
+    /// Plan and apply in one go.
+    Sync(sync::SyncArgs),
+    /// Apply a plan saved with `plan --out FILE` (refused when stale).
+    Apply(sync::ApplyArgs),
     /// Run the `tests:` of mapping sets.
     Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
@@ -123,6 +128,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate(cli.project.as_deref(), args),
         Command::Plan(args) => plan(cli.project.as_deref(), args),
+        Command::Sync(args) => sync::sync(cli.project.as_deref(), args),
+        Command::Apply(args) => sync::apply(cli.project.as_deref(), args),
         Command::Test(args) => test(cli.project.as_deref(), args),
         Command::Schema(args) => {
             outln!("{}", crate::schema::text(args.which));
@@ -168,18 +175,26 @@ fn print_diagnostics(diags: &crate::diag::Diagnostics) {
     }
 }
 
-fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<ExitCode> {
+/// Load a profile of the project, printing the project file's diagnostics.
+fn load_profile(
+    project: Option<&std::path::Path>,
+    name: &str,
+) -> anyhow::Result<crate::config::profile::Profile> {
     use crate::config::profile::{self, ProfileError};
-    use crate::plan::render as plan_render;
     let file = project_file(project)?;
-    let profile = match profile::load(&file, &args.profile, |n| std::env::var(n).ok()) {
-        Ok(p) => p,
+    match profile::load(&file, name, |n| std::env::var(n).ok()) {
+        Ok(p) => Ok(p),
         Err(ProfileError::Invalid(diags)) => {
             print_diagnostics(&diags);
             anyhow::bail!("the project file has errors");
         }
-        Err(e) => return Err(e.into()),
-    };
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<ExitCode> {
+    use crate::plan::render as plan_render;
+    let profile = load_profile(project, &args.profile)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let now = time::OffsetDateTime::now_utc();
     let planned = match runtime.block_on(crate::engine::plan(&profile, now)) {

@@ -92,6 +92,9 @@ pub struct ReconcileInput {
     pub now: OffsetDateTime,
     /// Categories first, then products (the order is kept).
     pub entities: Vec<EntityInput>,
+    /// `sync --force`: change detection is off, every item of the update
+    /// list that reaches the `changed` rule is updated.
+    pub force: bool,
 }
 
 /// An item's action.
@@ -342,13 +345,13 @@ pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>),
     let mut documents = Vec::new();
     let mut mass = Vec::new();
     for e in &input.entities {
-        let out = run_entity(e, &input.settings, input.now, None);
+        let out = run_entity(e, &input.settings, input.now, input.force, None);
         let planned = out
             .decisions
             .iter()
             .filter(|d| matches!(d.change.action, Action::Delete | Action::Deactivate))
             .count();
-        if let Some(m) = check_max_deletes(e, &input.settings, planned) {
+        if let Some(m) = max_deletes_exceeded(e.entity, e.target.len(), &input.settings, planned) {
             mass.push(m);
         }
         for d in out.decisions {
@@ -377,16 +380,23 @@ pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>),
 /// item's marker or a target id), in the first entity that has it.
 pub fn explain(input: &ReconcileInput, key: &str) -> Option<Explanation> {
     input.entities.iter().find_map(|e| {
-        run_entity(e, &input.settings, input.now, Some(key))
+        run_entity(e, &input.settings, input.now, input.force, Some(key))
             .explained
             .into_iter()
             .next()
     })
 }
 
-fn check_max_deletes(e: &EntityInput, s: &Settings, planned: usize) -> Option<MassDelete> {
+/// `max_deletes` for `planned` deletions and deactivations of an entity
+/// whose target has `total` items: `Some` when the limit is exceeded.
+/// Checked when planning and again when applying.
+pub fn max_deletes_exceeded(
+    entity: EntityKindName,
+    total: usize,
+    s: &Settings,
+    planned: usize,
+) -> Option<MassDelete> {
     let limit = s.max_deletes?;
-    let total = e.target.len();
     let (allowed, text) = match limit {
         MaxDeletes::Count(n) => (usize::try_from(n).unwrap_or(usize::MAX), n.to_string()),
         MaxDeletes::Percent(p) => {
@@ -402,7 +412,7 @@ fn check_max_deletes(e: &EntityInput, s: &Settings, planned: usize) -> Option<Ma
         }
     };
     (planned > allowed).then_some(MassDelete {
-        entity: e.entity,
+        entity,
         planned,
         target_items: total,
         allowed,
@@ -437,6 +447,7 @@ fn run_entity(
     e: &EntityInput,
     s: &Settings,
     now: OffsetDateTime,
+    force: bool,
     want: Option<&str>,
 ) -> EntityOutput {
     let en = e.entity.as_str();
@@ -466,10 +477,9 @@ fn run_entity(
             SourceItem::Invalid { key, .. } => key.as_deref(),
         };
         let from_record = match it {
-            SourceItem::Compiled { control, .. } => control
-                .sync_id
-                .clone()
-                .filter(|v| !v.trim().is_empty()),
+            SourceItem::Compiled { control, .. } => {
+                control.sync_id.clone().filter(|v| !v.trim().is_empty())
+            }
             SourceItem::Invalid { .. } => None,
         };
         from_record
@@ -643,7 +653,7 @@ fn run_entity(
                 let target = target_by_id.get(target_id.as_str()).copied();
                 let row = key.as_deref().and_then(|k| e.ledger.get(k));
                 let (checks, action, rule) =
-                    update_rules(e.entity, s, now, control, hash, row, target);
+                    update_rules(e.entity, s, now, force, control, hash, row, target);
                 let document = (action == Action::Update).then(|| PlannedDocument {
                     hash: hash.clone(),
                     control: control.clone(),
@@ -926,10 +936,12 @@ fn fmt_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn update_rules(
     e: EntityKindName,
     s: &Settings,
     now: OffsetDateTime,
+    force: bool,
     c: &Control,
     hash: &str,
     row: Option<&LedgerRow>,
@@ -1005,6 +1017,7 @@ fn update_rules(
     }
     let last = row.and_then(|r| r.hash.as_deref());
     let (changed, why) = match s.change_detection {
+        _ if force => (true, "--force: change detection is off".to_string()),
         ChangeDetection::SyncDate => (false, "change_detection = sync_date (rule off)".to_string()),
         ChangeDetection::Hash => (
             last != Some(hash),

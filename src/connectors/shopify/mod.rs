@@ -26,6 +26,7 @@ pub mod model;
 pub mod read;
 pub mod target;
 mod wire;
+mod write;
 
 pub use read::{products_from_bulk, ReadMode, ReadOptions, ShopifyTarget};
-pub use target::{ReadHint, Target};
+pub use target::{ReadHint, Target, TargetWrite, WriteContext, Written};

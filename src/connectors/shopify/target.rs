@@ -61,3 +61,96 @@ pub trait Target: Send + Sync {
         handle: &str,
     ) -> impl Future<Output = Result<Option<ReducedItem>, Self::Error>> + Send;
 }
+
+/// Where a document's references are in the target, for one entity in one
+/// run. Built by the executor from the target's locations and the category
+/// items known on both sides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteContext {
+    /// Reference location name (`CPH`, from `locations:`) → location id.
+    pub locations: std::collections::BTreeMap<String, String>,
+    /// Category key → collection id, for categories known on both sides
+    /// (products relate only to those, mapping-format.md §4).
+    pub collections: std::collections::BTreeMap<String, String>,
+    /// KeepExistingVariantData: variants and variant fields the document
+    /// does not set are kept as they are in the target.
+    pub keep_existing_variant_data: bool,
+    /// SyncKeepDeletedMetafields of this entity: metafields the document no
+    /// longer has stay in the target.
+    pub keep_deleted_metafields: bool,
+}
+
+/// A write that went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The item's id in the target.
+    pub target_id: String,
+    /// HTTP requests this item cost (every attempt, reads included).
+    pub requests: u32,
+    /// A create whose answer was lost and whose item was found again by its
+    /// ownership marker (nothing was created twice).
+    pub adopted: bool,
+}
+
+/// The write side of a target. Every method is one item's whole change:
+/// it either succeeds or returns an error whose text is the item's SyncMsg
+/// (`ShopifyError::UserErrors` when the store refused the input; those are
+/// never retried).
+pub trait TargetWrite: Target {
+    /// Creates the metafield definitions that carry `@description` values
+    /// (owner: products or collections); existing definitions get their
+    /// description updated. Returns the requests sent.
+    fn ensure_metafield_definitions(
+        &self,
+        entity: crate::plan::document::EntityKindName,
+        descriptions: &[crate::plan::document::MetafieldDescription],
+    ) -> impl Future<Output = Result<u32, Self::Error>> + Send;
+
+    /// Creates a product or custom collection from `doc`, with the ownership
+    /// marker `mapsync.key` = `doc.key`. `published: Some(false)` creates it
+    /// unpublished (product: DRAFT). Idempotent: when the answer is lost
+    /// after the request left (outcome unknown), the item is looked up by
+    /// its marker and adopted instead of created again.
+    fn create(
+        &self,
+        doc: &crate::plan::document::Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> impl Future<Output = Result<Written, Self::Error>> + Send;
+
+    /// Brings an existing product to `doc`, given its full current state
+    /// (variant, media and metafield ids are reused: nothing is re-uploaded,
+    /// inventory items are kept). Sends only what differs where the API
+    /// allows (quantities only when they changed).
+    fn update_product(
+        &self,
+        current: &Product,
+        doc: &crate::plan::document::Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> impl Future<Output = Result<Written, Self::Error>> + Send;
+
+    /// Brings an existing custom collection to `doc`.
+    fn update_collection(
+        &self,
+        current: &Collection,
+        doc: &crate::plan::document::Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> impl Future<Output = Result<Written, Self::Error>> + Send;
+
+    /// Deletes a product or custom collection. An id that is already gone
+    /// counts as deleted.
+    fn delete(
+        &self,
+        entity: crate::plan::document::EntityKindName,
+        target_id: &str,
+    ) -> impl Future<Output = Result<Written, Self::Error>> + Send;
+
+    /// Unpublishes a product (status DRAFT) or custom collection.
+    fn deactivate(
+        &self,
+        entity: crate::plan::document::EntityKindName,
+        target_id: &str,
+    ) -> impl Future<Output = Result<Written, Self::Error>> + Send;
+}

@@ -1,0 +1,291 @@
+//! `mapsync sync` and `mapsync apply`: arguments, logging (stderr and a
+//! daily log file under `.mapsync/logs/`), the progress bar and the run
+//! report's human and JSON views.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use owo_colors::OwoColorize;
+
+use super::{render, Format};
+use crate::config::profile::Profile;
+use crate::exec::report::{RunReport, Status};
+use crate::exec::run::{RunError, SyncOptions};
+use crate::exec::Progress;
+use crate::plan::document::EntityKindName;
+
+/// Options of `mapsync sync`.
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// The profile to sync.
+    #[arg(long)]
+    pub profile: String,
+    /// Output format of the run report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Sync only these item keys.
+    #[arg(long, value_name = "KEY", num_args = 1..)]
+    pub only: Vec<String>,
+    /// Ignore change detection: update every item of the update list.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow more deletions than `max_deletes`.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+    /// More log output on stderr (-v info, -vv debug with request ids).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Options of `mapsync apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `mapsync plan --out FILE`.
+    pub file: PathBuf,
+    /// Output format of the run report.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Allow more deletions than `max_deletes`.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+    /// More log output on stderr (-v info, -vv debug with request ids).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Logs to stderr (warnings, or more with `-v` / `RUST_LOG`) and to a daily
+/// file `.mapsync/logs/mapsync.log.YYYY-MM-DD` (info, or `MAPSYNC_LOG`).
+/// The returned guard flushes the file when dropped.
+fn init_logging(
+    project_dir: &Path,
+    verbose: u8,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter, Layer};
+    let stderr_level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let stderr_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(stderr_level));
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_filter(stderr_filter);
+    let dir = project_dir.join(".mapsync").join("logs");
+    let file = std::fs::create_dir_all(&dir)
+        .ok()
+        .and_then(|()| {
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("mapsync.log")
+                .build(&dir)
+                .ok()
+        })
+        .map(tracing_appender::non_blocking);
+    match file {
+        Some((writer, guard)) => {
+            let file_filter =
+                EnvFilter::try_from_env("MAPSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+            let layer = fmt::layer()
+                .with_writer(writer)
+                .with_ansi(false)
+                .with_filter(file_filter);
+            let _ = tracing_subscriber::registry()
+                .with(stderr)
+                .with(layer)
+                .try_init();
+            Some(guard)
+        }
+        None => {
+            let _ = tracing_subscriber::registry().with(stderr).try_init();
+            None
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new() -> Bar {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = ProgressBar::new(0);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {bar:30} {pos}/{len} items  {per_sec}  eta {eta}  {msg}",
+        ) {
+            bar.set_style(style);
+        }
+        Bar(Some(bar))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        if let Some(b) = &self.0 {
+            b.set_length(total);
+        }
+    }
+    fn item_done(&self, entity: EntityKindName, key: Option<&str>, ok: bool) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+            if !ok {
+                b.set_message(format!(
+                    "last failure: {} {}",
+                    entity.as_str(),
+                    key.unwrap_or("?")
+                ));
+            }
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// `mapsync sync`.
+pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let profile = super::load_profile(project, &args.profile)?;
+    let _guard = init_logging(&profile.project_dir, args.verbose);
+    let options = SyncOptions {
+        only: args.only,
+        force: args.force,
+        allow_mass_delete: args.allow_mass_delete,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let bar = Bar::new();
+    let result = runtime.block_on(crate::exec::run::sync(&profile, &options, &bar));
+    bar.finish();
+    finish(result, args.format, &profile)
+}
+
+/// `mapsync apply FILE`.
+pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the plan file {}: {e}; make one with `mapsync plan --profile P --out FILE`",
+            args.file.display()
+        )
+    })?;
+    let file: crate::plan::reconcile::PlanFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a mapsync plan file: {e}; make one with `mapsync plan --profile P --out FILE`",
+            args.file.display()
+        )
+    })?;
+    if file.plan.format_version != crate::plan::reconcile::FORMAT_VERSION {
+        anyhow::bail!(
+            "{} has plan format version {}, this mapsync reads version {}; make a new plan",
+            args.file.display(),
+            file.plan.format_version,
+            crate::plan::reconcile::FORMAT_VERSION
+        );
+    }
+    let profile = super::load_profile(project, &file.plan.profile)?;
+    let _guard = init_logging(&profile.project_dir, args.verbose);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let bar = Bar::new();
+    let result = runtime.block_on(crate::exec::run::apply(
+        &profile,
+        file,
+        args.allow_mass_delete,
+        &bar,
+    ));
+    bar.finish();
+    finish(result, args.format, &profile)
+}
+
+fn finish(
+    result: Result<RunReport, RunError>,
+    format: Format,
+    profile: &Profile,
+) -> anyhow::Result<ExitCode> {
+    let report = match result {
+        Ok(r) => r,
+        Err(RunError::Plan(crate::engine::PlanError::Mapping(diags))) => {
+            super::print_diagnostics(&diags);
+            anyhow::bail!("the mapping set has errors");
+        }
+        Err(e) => {
+            tracing::error!(profile = %profile.name, error = %e, "run stopped");
+            return Err(e.into());
+        }
+    };
+    tracing::info!(
+        profile = %report.profile,
+        created = report.summary.created,
+        updated = report.summary.updated,
+        deleted = report.summary.deleted,
+        deactivated = report.summary.deactivated,
+        failed = report.summary.failed,
+        invalid = report.summary.invalid,
+        requests = report.requests.total,
+        "run finished"
+    );
+    match format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Human => out!("{}", human(&report, render::color_stdout())),
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// The run report for people: one line per changed or failed item, then
+/// the counts and the requests.
+pub fn human(r: &RunReport, color: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for i in &r.items {
+        let key = i.key.as_deref().unwrap_or("-");
+        let what = format!("{} {} {}", i.action.as_str(), i.entity.as_str(), key);
+        match i.status {
+            Status::Ok => {
+                let line = format!("  ok      {what}");
+                let _ = writeln!(
+                    s,
+                    "{}",
+                    if color {
+                        line.green().to_string()
+                    } else {
+                        line
+                    }
+                );
+            }
+            Status::Failed => {
+                let line = format!(
+                    "  FAILED  {what}: {}",
+                    i.message.as_deref().unwrap_or("failed")
+                );
+                let _ = writeln!(s, "{}", if color { line.red().to_string() } else { line });
+            }
+        }
+    }
+    let m = &r.summary;
+    let _ = writeln!(
+        s,
+        "\nSync of profile {}: {} created, {} updated, {} deleted, {} deactivated, {} unchanged, {} skipped, {} invalid, {} failed.",
+        r.profile,
+        m.created,
+        m.updated,
+        m.deleted,
+        m.deactivated,
+        m.unchanged,
+        m.skipped,
+        m.invalid,
+        m.failed
+    );
+    let q = &r.requests;
+    let _ = writeln!(
+        s,
+        "Requests: {} ({} throttled, {} retried), cost {}.",
+        q.total, q.throttled, q.retried, q.cost
+    );
+    s
+}

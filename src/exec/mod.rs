@@ -1,0 +1,616 @@
+//! The executor: turns a [`Plan`] into changes in the target, item by item,
+//! in the order of mapping-format.md §4 — categories, then products (related
+//! only to categories known on both sides), deletions last. Items go in
+//! chunks of `chunk_size` with at most `concurrency` in flight; the full
+//! state of the next chunk's updates is read while the current chunk runs.
+//! One failing item never stops the others: its error becomes its SyncMsg
+//! (ledger) and its report entry. Every outcome goes to the ledger as soon
+//! as the item finishes ([`ledger`]), so a killed run resumes where it
+//! stopped.
+//!
+//! The executor decides nothing the plan did not decide, and does I/O only
+//! through the target's [`TargetWrite`] and the ledger writer.
+
+pub mod ledger;
+pub mod report;
+pub mod run;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+
+use futures::stream::{self, StreamExt};
+use time::OffsetDateTime;
+
+use crate::connectors::shopify::model::{Collection, Product};
+use crate::connectors::shopify::{TargetWrite, WriteContext, Written};
+use crate::connectors::Entity;
+use crate::plan::document::{EntityKindName, MetafieldDescription};
+use crate::plan::reconcile::{Action, Change, MassDelete, Plan, PlannedDocument};
+use crate::state::{Change as LedgerChange, LedgerUpdate};
+pub use ledger::LedgerWriter;
+pub use report::{ItemReport, RunSummary, Status};
+
+/// Why a run stopped before or while changing the target.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// `max_deletes` exceeded and `--allow-mass-delete` not given.
+    #[error("{}", mass_delete_message(.0))]
+    MassDelete(Vec<MassDelete>),
+    /// Metafield definitions could not be prepared (nothing was changed).
+    #[error("cannot prepare the metafield definitions of {entity}s: {message}")]
+    Definitions {
+        /// Which entity's definitions.
+        entity: &'static str,
+        /// The target's error.
+        message: String,
+    },
+    /// The ledger writer stopped (a failed commit); the run stops so that no
+    /// change goes unrecorded.
+    #[error("the state store stopped recording outcomes; the run was stopped (see the error that follows)")]
+    LedgerStopped,
+}
+
+fn mass_delete_message(m: &[MassDelete]) -> String {
+    let parts: Vec<String> = m
+        .iter()
+        .map(|m| {
+            format!(
+                "{} of {} {} items would be deleted or deactivated, above max_deletes ({}, at most {})",
+                m.planned,
+                m.target_items,
+                m.entity.as_str(),
+                m.limit,
+                m.allowed
+            )
+        })
+        .collect();
+    format!(
+        "{}; nothing was changed. Check the source, or pass --allow-mass-delete",
+        parts.join("; ")
+    )
+}
+
+/// How the executor runs (from the mapping set's settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Items per chunk.
+    pub chunk_size: usize,
+    /// Items in flight.
+    pub concurrency: usize,
+    /// KeepExistingVariantData.
+    pub keep_existing_variant_data: bool,
+    /// SyncKeepDeletedMetafields of categories.
+    pub keep_deleted_category_metafields: bool,
+    /// SyncKeepDeletedMetafields of products.
+    pub keep_deleted_product_metafields: bool,
+    /// `--allow-mass-delete`.
+    pub allow_mass_delete: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            chunk_size: 25,
+            concurrency: 20,
+            keep_existing_variant_data: false,
+            keep_deleted_category_metafields: false,
+            keep_deleted_product_metafields: false,
+            allow_mass_delete: false,
+        }
+    }
+}
+
+/// Progress of a run, for a progress bar (the CLI's) or nothing.
+pub trait Progress: Send + Sync {
+    /// The number of items with a change to make.
+    fn start(&self, total: u64);
+    /// One item finished.
+    fn item_done(&self, entity: EntityKindName, key: Option<&str>, ok: bool);
+    /// The run is over.
+    fn finish(&self);
+}
+
+/// No progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn item_done(&self, _: EntityKindName, _: Option<&str>, _: bool) {}
+    fn finish(&self) {}
+}
+
+/// What one run applies.
+#[derive(Debug)]
+pub struct Job<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// Documents of the plan's create and update items.
+    pub documents: Vec<PlannedDocument>,
+    /// Reference location name → target location id.
+    pub locations: BTreeMap<String, String>,
+    /// How to run.
+    pub options: ExecOptions,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Counts.
+    pub summary: RunSummary,
+    /// Items that had a change to make, failed or were invalid.
+    pub items: Vec<ItemReport>,
+}
+
+fn ledger_entity(e: EntityKindName) -> Entity {
+    match e {
+        EntityKindName::Category => Entity::Category,
+        EntityKindName::Product => Entity::Product,
+    }
+}
+
+/// One item's work, ready to run.
+struct Work<'a> {
+    change: &'a Change,
+    doc: Option<PlannedDocument>,
+}
+
+/// Apply `job` to `target`, recording every outcome with `ledger`.
+pub async fn execute<T>(
+    target: &T,
+    job: Job<'_>,
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+) -> Result<Outcome, ExecError>
+where
+    T: TargetWrite,
+    T::Error: Display,
+{
+    let plan = job.plan;
+    if !plan.mass_delete.is_empty() && !job.options.allow_mass_delete {
+        return Err(ExecError::MassDelete(plan.mass_delete.clone()));
+    }
+    let mut docs: HashMap<(EntityKindName, String), PlannedDocument> = job
+        .documents
+        .into_iter()
+        .map(|d| ((d.document.entity, d.document.key.clone()), d))
+        .collect();
+
+    // Metafield definitions first: a failure here is a configuration
+    // problem and stops the run before any item changes.
+    for entity in [EntityKindName::Category, EntityKindName::Product] {
+        let mut wanted: Vec<MetafieldDescription> = Vec::new();
+        for d in docs.values().filter(|d| d.document.entity == entity) {
+            for m in &d.document.metafield_descriptions {
+                if !wanted
+                    .iter()
+                    .any(|w| w.namespace == m.namespace && w.key == m.key)
+                {
+                    wanted.push(m.clone());
+                }
+            }
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        wanted.sort_by(|a, b| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
+        target
+            .ensure_metafield_definitions(entity, &wanted)
+            .await
+            .map_err(|e| ExecError::Definitions {
+                entity: entity.as_str(),
+                message: e.to_string(),
+            })?;
+    }
+
+    let mut out = Outcome::default();
+    let total = plan.changes.iter().filter(|c| c.action.is_change()).count();
+    progress.start(total as u64);
+
+    // Items without a change: counted, and invalid ones explained.
+    for c in plan.changes.iter().filter(|c| !c.action.is_change()) {
+        match c.action {
+            Action::Invalid => {
+                out.summary.invalid += 1;
+                let message = c
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = if message.is_empty() {
+                    c.reason.clone()
+                } else {
+                    message
+                };
+                if let Some(key) = &c.key {
+                    send(
+                        ledger,
+                        c.entity,
+                        key,
+                        LedgerChange::Failure {
+                            target_id: None,
+                            message: message.clone(),
+                        },
+                    )?;
+                }
+                out.items.push(ItemReport {
+                    entity: c.entity,
+                    key: c.key.clone(),
+                    action: c.action,
+                    status: Status::Failed,
+                    target_id: c.target_id.clone(),
+                    message: Some(message),
+                    requests: 0,
+                });
+            }
+            other => out.summary.add(other, Status::Ok),
+        }
+    }
+
+    let upserts = |entity: EntityKindName| -> Vec<&Change> {
+        plan.changes
+            .iter()
+            .filter(|c| c.entity == entity && matches!(c.action, Action::Create | Action::Update))
+            .collect()
+    };
+
+    // Categories.
+    let base = WriteContext {
+        locations: job.locations.clone(),
+        collections: BTreeMap::new(),
+        keep_existing_variant_data: job.options.keep_existing_variant_data,
+        keep_deleted_metafields: job.options.keep_deleted_category_metafields,
+    };
+    let mut category_ids: BTreeMap<String, String> = BTreeMap::new();
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| c.entity == EntityKindName::Category)
+    {
+        if let (Some(k), Some(id)) = (&c.key, &c.target_id) {
+            if !matches!(
+                c.action,
+                Action::Delete | Action::Deactivate | Action::Invalid
+            ) && c.rule != "category.update.deselected"
+            {
+                category_ids.insert(k.clone(), id.clone());
+            }
+        }
+    }
+    let work = take_work(&upserts(EntityKindName::Category), &mut docs);
+    let done = run_upserts(target, work, &base, &job.options, ledger, progress).await?;
+    for item in done {
+        if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
+            category_ids.insert(k.clone(), id.clone());
+        }
+        record(&mut out, item);
+    }
+
+    // Products, related only to categories known on both sides.
+    let ctx = WriteContext {
+        collections: category_ids,
+        keep_deleted_metafields: job.options.keep_deleted_product_metafields,
+        ..base
+    };
+    let work = take_work(&upserts(EntityKindName::Product), &mut docs);
+    for item in run_upserts(target, work, &ctx, &job.options, ledger, progress).await? {
+        record(&mut out, item);
+    }
+
+    // Deletions last: products, then categories.
+    for entity in [EntityKindName::Product, EntityKindName::Category] {
+        let removals: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| {
+                c.entity == entity && matches!(c.action, Action::Delete | Action::Deactivate)
+            })
+            .collect();
+        let concurrency = job.options.concurrency.max(1);
+        let results: Vec<Result<ItemReport, ExecError>> = stream::iter(removals)
+            .map(|c| async move {
+                let item = remove_one(target, c).await;
+                finish_item(ledger, progress, c, item)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in results {
+            record(&mut out, r?);
+        }
+    }
+    progress.finish();
+    Ok(out)
+}
+
+fn record(out: &mut Outcome, item: ItemReport) {
+    out.summary.add(item.action, item.status);
+    out.items.push(item);
+}
+
+fn take_work<'a>(
+    changes: &[&'a Change],
+    docs: &mut HashMap<(EntityKindName, String), PlannedDocument>,
+) -> Vec<Work<'a>> {
+    changes
+        .iter()
+        .map(|c| Work {
+            change: c,
+            doc: c
+                .key
+                .as_ref()
+                .and_then(|k| docs.remove(&(c.entity, k.clone()))),
+        })
+        .collect()
+}
+
+fn send(
+    ledger: &LedgerWriter,
+    entity: EntityKindName,
+    key: &str,
+    change: LedgerChange,
+) -> Result<(), ExecError> {
+    if ledger.send(LedgerUpdate {
+        entity: ledger_entity(entity),
+        key: key.to_string(),
+        change,
+    }) {
+        Ok(())
+    } else {
+        Err(ExecError::LedgerStopped)
+    }
+}
+
+/// The result of one item's target call(s), before it is recorded.
+struct Done {
+    written: Result<Written, String>,
+    hash: Option<String>,
+}
+
+/// Creates and updates of one entity, chunk by chunk; the full state of
+/// the next chunk's updates is read while the current chunk runs.
+async fn run_upserts<T>(
+    target: &T,
+    work: Vec<Work<'_>>,
+    ctx: &WriteContext,
+    options: &ExecOptions,
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+) -> Result<Vec<ItemReport>, ExecError>
+where
+    T: TargetWrite,
+    T::Error: Display,
+{
+    let chunk_size = options.chunk_size.max(1);
+    let concurrency = options.concurrency.max(1);
+    let mut chunks: Vec<Vec<Work<'_>>> = Vec::new();
+    let mut it = work.into_iter().peekable();
+    while it.peek().is_some() {
+        chunks.push(it.by_ref().take(chunk_size).collect());
+    }
+    let mut reports = Vec::new();
+    // Each chunk with the current state of its updates; two chunks are
+    // read ahead of the one that runs.
+    let mut loaded = stream::iter(chunks)
+        .map(|chunk| async move {
+            let current = read_current(target, &chunk).await;
+            (chunk, current)
+        })
+        .buffered(2);
+    while let Some((chunk, current)) = loaded.next().await {
+        let current = &current;
+        let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
+            .map(|w| async move {
+                let done = upsert_one(target, &w, current, ctx).await;
+                let item = Done {
+                    written: done,
+                    hash: w.doc.as_ref().map(|d| d.hash.clone()),
+                };
+                finish_upsert(ledger, progress, w.change, item)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in results {
+            reports.push(r?);
+        }
+    }
+    Ok(reports)
+}
+
+/// The target's current state of a chunk's update items, or why it could
+/// not be read (every update of the chunk then fails with that message).
+enum Current {
+    Products(HashMap<String, Product>),
+    Collections(HashMap<String, Collection>),
+    Failed(String),
+    None,
+}
+
+async fn read_current<T>(target: &T, chunk: &[Work<'_>]) -> Current
+where
+    T: TargetWrite,
+    T::Error: Display,
+{
+    let ids: Vec<String> = chunk
+        .iter()
+        .filter(|w| w.change.action == Action::Update)
+        .filter_map(|w| w.change.target_id.clone())
+        .collect();
+    let Some(first) = chunk.first() else {
+        return Current::None;
+    };
+    if ids.is_empty() {
+        return Current::None;
+    }
+    match first.change.entity {
+        EntityKindName::Product => match target.read_products(&ids).await {
+            Ok(v) => Current::Products(v.into_iter().map(|p| (p.id.clone(), p)).collect()),
+            Err(e) => Current::Failed(format!("cannot read the current state: {e}")),
+        },
+        EntityKindName::Category => match target.read_collections(&ids).await {
+            Ok(v) => Current::Collections(v.into_iter().map(|c| (c.id.clone(), c)).collect()),
+            Err(e) => Current::Failed(format!("cannot read the current state: {e}")),
+        },
+    }
+}
+
+async fn upsert_one<T>(
+    target: &T,
+    w: &Work<'_>,
+    current: &Current,
+    ctx: &WriteContext,
+) -> Result<Written, String>
+where
+    T: TargetWrite,
+    T::Error: Display,
+{
+    let c = w.change;
+    let Some(doc) = &w.doc else {
+        return Err(format!(
+            "the plan has no document for {} `{}`; make a new plan",
+            c.entity.as_str(),
+            c.key.as_deref().unwrap_or("?")
+        ));
+    };
+    let published = doc.control.published;
+    if c.action == Action::Create {
+        return target
+            .create(&doc.document, published, ctx)
+            .await
+            .map_err(|e| e.to_string());
+    }
+    let id = c.target_id.as_deref().unwrap_or_default();
+    let gone = || {
+        format!(
+            "{id} is no longer in the target (deleted since the plan was made); the next run creates it again"
+        )
+    };
+    match current {
+        Current::Failed(m) => Err(m.clone()),
+        Current::Products(map) => match map.get(id) {
+            Some(p) => target
+                .update_product(p, &doc.document, published, ctx)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err(gone()),
+        },
+        Current::Collections(map) => match map.get(id) {
+            Some(col) => target
+                .update_collection(col, &doc.document, published, ctx)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err(gone()),
+        },
+        Current::None => Err(gone()),
+    }
+}
+
+fn finish_upsert(
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    c: &Change,
+    done: Done,
+) -> Result<ItemReport, ExecError> {
+    let now = OffsetDateTime::now_utc();
+    let (status, target_id, message, requests) = match done.written {
+        Ok(w) => {
+            if let Some(key) = &c.key {
+                send(
+                    ledger,
+                    c.entity,
+                    key,
+                    LedgerChange::Success {
+                        target_id: w.target_id.clone(),
+                        hash: done.hash.unwrap_or_default(),
+                        date: now,
+                    },
+                )?;
+            }
+            let note = w
+                .adopted
+                .then(|| "created; the answer was lost and the item was found again by its ownership marker".to_string());
+            (Status::Ok, Some(w.target_id), note, w.requests)
+        }
+        Err(message) => {
+            if let Some(key) = &c.key {
+                send(
+                    ledger,
+                    c.entity,
+                    key,
+                    LedgerChange::Failure {
+                        target_id: c.target_id.clone(),
+                        message: message.clone(),
+                    },
+                )?;
+            }
+            (Status::Failed, c.target_id.clone(), Some(message), 0)
+        }
+    };
+    progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
+    Ok(ItemReport {
+        entity: c.entity,
+        key: c.key.clone(),
+        action: c.action,
+        status,
+        target_id,
+        message,
+        requests,
+    })
+}
+
+async fn remove_one<T>(target: &T, c: &Change) -> Result<Written, String>
+where
+    T: TargetWrite,
+    T::Error: Display,
+{
+    let Some(id) = c.target_id.as_deref() else {
+        return Err("the plan has no target id for this item; make a new plan".into());
+    };
+    let r = if c.action == Action::Delete {
+        target.delete(c.entity, id).await
+    } else {
+        target.deactivate(c.entity, id).await
+    };
+    r.map_err(|e| e.to_string())
+}
+
+fn finish_item(
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    c: &Change,
+    r: Result<Written, String>,
+) -> Result<ItemReport, ExecError> {
+    let (status, message, requests) = match &r {
+        Ok(w) => (Status::Ok, None, w.requests),
+        Err(m) => (Status::Failed, Some(m.clone()), 0),
+    };
+    if let Some(key) = &c.key {
+        let change = match (&r, c.action) {
+            (Ok(_), Action::Delete) => LedgerChange::Forget,
+            // Still in the target, unpublished: remembered with no hash so
+            // that a record selected again is updated.
+            (Ok(w), _) => LedgerChange::Success {
+                target_id: w.target_id.clone(),
+                hash: String::new(),
+                date: OffsetDateTime::now_utc(),
+            },
+            (Err(m), _) => LedgerChange::Failure {
+                target_id: c.target_id.clone(),
+                message: m.clone(),
+            },
+        };
+        send(ledger, c.entity, key, change)?;
+    }
+    progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
+    Ok(ItemReport {
+        entity: c.entity,
+        key: c.key.clone(),
+        action: c.action,
+        status,
+        target_id: c.target_id.clone(),
+        message,
+        requests,
+    })
+}
