@@ -50,8 +50,27 @@ impl Connected {
     }
 }
 
-/// Connect to the profile's target.
+/// Connect to the profile's target with the default client settings.
 pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
+    connect_with(profile, None).await
+}
+
+/// Apply a mapping set's `timeout`, `retries` and `concurrency`.
+fn tune(mut client: ClientConfig, settings: Option<&crate::check::model::Settings>) -> ClientConfig {
+    if let Some(s) = settings {
+        client.timeout = s.timeout;
+        client.max_retries = s.retries;
+        client.concurrency = s.concurrency.max(1);
+    }
+    client
+}
+
+/// Connect to the profile's target; `settings` tune the client (timeout,
+/// retries, requests in flight).
+pub async fn connect_with(
+    profile: &Profile,
+    settings: Option<&crate::check::model::Settings>,
+) -> Result<Connected, EngineError> {
     match &profile.target {
         TargetConfig::Sandbox { state, plan } => {
             if let Some(dir) = state.parent() {
@@ -76,7 +95,10 @@ pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
                     client = client.with_plan(parsed);
                 }
             }
-            let target = ShopifyTarget::new(ShopifyClient::new(client)?, ReadOptions::default());
+            let target = ShopifyTarget::new(
+                ShopifyClient::new(tune(client, settings))?,
+                ReadOptions::default(),
+            );
             Ok(Connected {
                 target,
                 sandbox: Some(handle),
@@ -87,6 +109,7 @@ pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
             url,
             token,
             plan,
+            api_version,
             ..
         } => {
             let location = match (shop, url) {
@@ -103,7 +126,15 @@ pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
             if let Some(p) = plan {
                 client = client.with_plan(Plan::parse(p)?);
             }
-            let target = ShopifyTarget::new(ShopifyClient::new(client)?, ReadOptions::default());
+            if let Some(v) = api_version {
+                client.api_version = crate::connectors::shopify::ApiVersion::parse(v).map_err(|e| {
+                    ShopifyError::Config(format!("target.api_version: {e}"))
+                })?;
+            }
+            let target = ShopifyTarget::new(
+                ShopifyClient::new(tune(client, settings))?,
+                ReadOptions::default(),
+            );
             Ok(Connected {
                 target,
                 sandbox: None,

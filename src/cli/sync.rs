@@ -69,8 +69,9 @@ fn init_logging(
         1 => "info",
         _ => "debug",
     };
-    let stderr_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(stderr_level));
+    // The CLI prints a run's fatal error itself; its log line goes to the file.
+    let stderr_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{stderr_level},mapsync::cli=off")));
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)

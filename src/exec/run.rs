@@ -64,7 +64,8 @@ pub async fn sync(
     progress: &dyn Progress,
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
-    let connected = engine::connect(profile).await?;
+    let set = load_set(profile)?;
+    let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
         let planned = engine::plan_on(
             profile,
@@ -110,7 +111,8 @@ pub async fn apply(
     progress: &dyn Progress,
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
-    let connected = engine::connect(profile).await?;
+    let set = load_set(profile)?;
+    let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
         let catalog = connected
             .target
@@ -125,7 +127,6 @@ pub async fn apply(
         }
         let mut plan = file.plan;
         // max_deletes again, against the target as it is now.
-        let set = load_set(profile)?;
         plan.mass_delete = [
             (EntityKindName::Category, catalog.collections.len()),
             (EntityKindName::Product, catalog.products.len()),
