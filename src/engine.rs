@@ -56,7 +56,10 @@ pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
 }
 
 /// Apply a mapping set's `timeout`, `retries` and `concurrency`.
-fn tune(mut client: ClientConfig, settings: Option<&crate::check::model::Settings>) -> ClientConfig {
+fn tune(
+    mut client: ClientConfig,
+    settings: Option<&crate::check::model::Settings>,
+) -> ClientConfig {
     if let Some(s) = settings {
         client.timeout = s.timeout;
         client.max_retries = s.retries;
@@ -127,9 +130,8 @@ pub async fn connect_with(
                 client = client.with_plan(Plan::parse(p)?);
             }
             if let Some(v) = api_version {
-                client.api_version = crate::connectors::shopify::ApiVersion::parse(v).map_err(|e| {
-                    ShopifyError::Config(format!("target.api_version: {e}"))
-                })?;
+                client.api_version = crate::connectors::shopify::ApiVersion::parse(v)
+                    .map_err(|e| ShopifyError::Config(format!("target.api_version: {e}")))?;
             }
             let target = ShopifyTarget::new(
                 ShopifyClient::new(tune(client, settings))?,

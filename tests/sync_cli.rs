@@ -126,9 +126,8 @@ impl Env {
 
     fn get(&self, path: &str) -> Value {
         let url = format!("{}{path}", self.url());
-        self.rt.block_on(async {
-            reqwest::get(url).await.unwrap().json().await.unwrap()
-        })
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
     }
 
     /// Write calls per root field since the sandbox started.
@@ -218,7 +217,12 @@ fn normalized(snapshot: &Value) -> Value {
         let key = marker(p).unwrap_or_else(|| format!("unowned {}", p["handle"]));
         let mut cols: Vec<String> = values(&p["collections"])
             .into_iter()
-            .map(|id| handle_of.get(&id.to_string()).map(|h| h.to_string()).unwrap_or_default())
+            .map(|id| {
+                handle_of
+                    .get(&id.to_string())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            })
             .collect();
         cols.sort();
         let variants: Vec<Value> = values(&p["variants"])
@@ -291,7 +295,10 @@ fn first_sync_creates_everything_and_a_second_writes_nothing() {
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["unchanged"], 11, "{report:#}");
-    assert!(delta(&before, &env.writes()).is_empty(), "the second run wrote");
+    assert!(
+        delta(&before, &env.writes()).is_empty(),
+        "the second run wrote"
+    );
     assert_eq!(normalized(&env.get("/__sandbox/snapshot")), store);
 }
 
@@ -340,17 +347,17 @@ fn a_removed_product_is_deactivated_or_deleted_as_the_mapping_says() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["deactivated"], 1, "{report:#}");
     let store = normalized(&env.get("/__sandbox/snapshot"));
-    assert_eq!(store["products"][gone["ItemNo"].as_str().unwrap()]["status"], "DRAFT");
+    assert_eq!(
+        store["products"][gone["ItemNo"].as_str().unwrap()]["status"],
+        "DRAFT"
+    );
     // Deactivated once: the next run skips it.
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0);
     assert_eq!(report["summary"]["deactivated"], 0, "{report:#}");
 
     // A mapping that deletes.
-    let env = Env::new(
-        SandboxConfig::default(),
-        "  sync: [add, update, delete]\n",
-    );
+    let env = Env::new(SandboxConfig::default(), "  sync: [add, update, delete]\n");
     assert_eq!(env.sync(&[]).0, 0);
     let mut catalog = env.catalog();
     catalog["products"].as_array_mut().unwrap().remove(0);
@@ -393,7 +400,10 @@ fn invalid_records_are_reported_and_the_run_exits_3() {
     let bad = items(&report, "failed");
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0]["action"], "invalid");
-    assert!(bad[0]["message"].as_str().unwrap().contains("lots"), "{report:#}");
+    assert!(
+        bad[0]["message"].as_str().unwrap().contains("lots"),
+        "{report:#}"
+    );
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! Bench binary: `mapsync sync` against a sandbox over HTTP (loopback).
+//!
+//! 1. Requests per product for a product with 5 variants x 5 locations x
+//!    10 metafields x 2 collections: on create, on update (one price and one
+//!    quantity changed per product) and with nothing changed; beside the
+//!    seed's request formula for the same product (its "Product Update"
+//!    table, about 40).
+//! 2. Throughput against a `--plan standard` sandbox (bucket 2000, restore
+//!    100 points/s) as a fraction of the ceiling: restore rate / cost per
+//!    product in steady state, plus the bucket's initial burst over the run.
+//!
+//! `cargo bench --bench sync -- [PRODUCTS_FOR_REQUESTS] [PRODUCTS_FOR_THROUGHPUT]`
+//! (defaults 50 and 400).
+
+use std::path::Path;
+use std::time::Instant;
+
+use mapsync::exec::run::{sync, SyncOptions};
+use mapsync::exec::NoProgress;
+use mapsync::sandbox::{self, Plan, SandboxConfig, SandboxHandle};
+use serde_json::{json, Value};
+
+fn catalog(n: usize, price: &str, q1: i64) -> Value {
+    let products: Vec<Value> = (0..n)
+        .map(|i| {
+            let variants: Vec<Value> = ["XS", "S", "M", "L", "XL"]
+                .iter()
+                .enumerate()
+                .map(|(j, size)| {
+                    json!({"Sku": format!("B-{i}-{size}"), "Size": size, "Price": price,
+                           "Position": j + 1, "Q1": q1, "Q2": 2, "Q3": 3, "Q4": 4, "Q5": 5})
+                })
+                .collect();
+            json!({"ItemNo": format!("B-{i}"), "Name": format!("Bench product {i}"),
+                   "Description": "<p>Generated for the sync benchmark</p>", "Brand": "Acme",
+                   "M1": "one", "M2": "two", "M3": "three", "M4": "four", "M5": "five",
+                   "M6": i, "M7": 7, "M8": "8.5", "M9": true, "M10": "ten\nlines",
+                   "Categories": [format!("C-{}", i % 4), format!("C-{}", (i + 1) % 4)],
+                   "Variants": variants})
+        })
+        .collect();
+    let categories: Vec<Value> = (0..4)
+        .map(|c| json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}")}))
+        .collect();
+    json!({"categories": categories, "products": products})
+}
+
+struct Bench {
+    rt: tokio::runtime::Runtime,
+    sandbox: SandboxHandle,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new(config: SandboxConfig) -> Bench {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let sandbox = rt.block_on(sandbox::start(config)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            "benches/data/sync/mapping.yaml",
+            dir.path().join("mapping.yaml"),
+        )
+        .unwrap();
+        let project = format!(
+            "mapsync: 1\nprofiles:\n  bench:\n    mapping: mapping.yaml\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", plan: standard }}\n    state: sqlite:.mapsync/state.db\n",
+            sandbox.url()
+        );
+        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
+        let b = Bench { rt, sandbox, dir };
+        let url = format!("{}/__sandbox/locations", b.sandbox.url());
+        b.rt.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!([{"name": "Warehouse 2"}, {"name": "Warehouse 3"}, {"name": "Warehouse 4"}, {"name": "Warehouse 5"}]))
+                .send()
+                .await
+                .unwrap()
+                .error_for_status()
+                .unwrap();
+        });
+        b
+    }
+
+    fn write_catalog(&self, v: &Value) {
+        std::fs::write(
+            self.dir.path().join("catalog.json"),
+            serde_json::to_vec(v).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn stats(&self) -> Value {
+        let url = format!("{}/__sandbox/stats", self.sandbox.url());
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// One sync; (report, seconds, sandbox requests by root field during it).
+    fn sync(&self) -> (mapsync::exec::report::RunReport, f64, Value) {
+        let file = self.dir.path().join("mapsync.yaml");
+        let profile =
+            mapsync::config::profile::load(&file, "bench", |_| None).expect("bench profile");
+        let before = self.stats();
+        let start = Instant::now();
+        let report = self
+            .rt
+            .block_on(sync(&profile, &SyncOptions::default(), &NoProgress))
+            .expect("sync");
+        let secs = start.elapsed().as_secs_f64();
+        let after = self.stats();
+        let mut ops = serde_json::Map::new();
+        if let (Some(a), Some(b)) = (
+            after["by_operation"].as_object(),
+            before["by_operation"].as_object(),
+        ) {
+            for (k, v) in a {
+                let d = v.as_u64().unwrap_or(0) - b.get(k).and_then(Value::as_u64).unwrap_or(0);
+                if d > 0 {
+                    ops.insert(k.clone(), d.into());
+                }
+            }
+        }
+        (report, secs, Value::Object(ops))
+    }
+}
+
+const WRITES: &[&str] = &[
+    "productSet",
+    "productUpdate",
+    "productDelete",
+    "collectionCreate",
+    "collectionUpdate",
+    "collectionDelete",
+    "metafieldsSet",
+    "metafieldsDelete",
+    "inventorySetQuantities",
+];
+
+/// Product write calls per product.
+fn product_writes(ops: &Value, n: usize) -> f64 {
+    let writes: u64 = ops
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| WRITES.contains(&k.as_str()) && !k.starts_with("collection"))
+        .map(|(_, v)| v.as_u64().unwrap_or(0))
+        .sum();
+    writes as f64 / n as f64
+}
+
+fn requests(n: usize) {
+    let b = Bench::new(SandboxConfig {
+        plan: Plan::Unlimited,
+        ..SandboxConfig::default()
+    });
+    // Seed formula (004, "Product Update"), Shopify API requests only, for
+    // 5 variants, 5 locations, 10 metafields, 2 collections:
+    // update = #1 metafields 1 + #4 data 1 + #5 images 1 + #6 collects 1
+    //        + #7 inventory items 5 + #8 levels 5 x (5 + 1) = 39;
+    // create = #4 1 + #5 1 + #7 5 + #8 30 + #9 collects 2 = 39.
+    let seed = 39.0;
+    println!("requests per product ({n} products, 5 variants x 5 locations x 10 metafields x 2 collections)");
+    for (phase, cat) in [
+        ("create", catalog(n, "10.00", 1)),
+        ("update: 1 price + 1 quantity", catalog(n, "12.00", 9)),
+        ("update: price only", catalog(n, "13.00", 9)),
+        ("nothing changed", catalog(n, "13.00", 9)),
+    ] {
+        b.write_catalog(&cat);
+        let (report, secs, ops) = b.sync();
+        assert_eq!(report.summary.failed, 0, "{:?}", report.items);
+        let total = report.requests.total as f64 / n as f64;
+        let writes = product_writes(&ops, n);
+        println!(
+            "  {phase:32} {total:5.2} requests/product (all, reads included), {writes:5.2} product writes/product; seed {seed}: {:.1}x fewer; {secs:.2} s; {ops}",
+            seed / total.max(0.01)
+        );
+    }
+}
+
+fn throughput(n: usize) {
+    let b = Bench::new(SandboxConfig {
+        plan: Plan::Standard,
+        ..SandboxConfig::default()
+    });
+    b.write_catalog(&catalog(n, "10.00", 1));
+    let (report, secs, _) = b.sync();
+    let cost = report.requests.cost as f64;
+    let per_product = cost / n as f64;
+    let restore = 100.0;
+    let bucket = 2000.0;
+    let steady_ceiling = restore / per_product;
+    let achieved = n as f64 / secs;
+    // What the store could have served over this run: the full bucket at
+    // the start plus what it restored meanwhile.
+    let available = bucket + restore * secs;
+    println!(
+        "throughput against --plan standard ({n} products created, failed {})",
+        report.summary.failed
+    );
+    println!(
+        "  {achieved:.2} products/s; cost {per_product:.1} points/product; steady ceiling {steady_ceiling:.2} products/s",
+    );
+    println!(
+        "  points used / points available over the run: {cost:.0} / {available:.0} = {:.1}% of the ceiling; throttled answers {}, retries {}",
+        100.0 * cost / available,
+        report.requests.throttled,
+        report.requests.retried
+    );
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    if !Path::new("benches/data/sync/mapping.yaml").exists() {
+        eprintln!("run from the project root (cargo bench --bench sync)");
+        std::process::exit(2);
+    }
+    requests(args.first().copied().unwrap_or(50));
+    throughput(args.get(1).copied().unwrap_or(400));
+}
