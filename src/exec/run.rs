@@ -88,6 +88,7 @@ pub async fn sync(
         }
         apply_planned(
             profile,
+            &set,
             &connected,
             &plan,
             documents,
@@ -145,6 +146,7 @@ pub async fn apply(
         .collect();
         apply_planned(
             profile,
+            &set,
             &connected,
             &plan,
             file.documents,
@@ -168,8 +170,10 @@ fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
     Ok(set)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_planned(
     profile: &Profile,
+    set: &MappingSet,
     connected: &Connected,
     plan: &Plan,
     documents: Vec<PlannedDocument>,
@@ -177,10 +181,9 @@ async fn apply_planned(
     allow_mass_delete: bool,
     progress: &dyn Progress,
 ) -> Result<RunReport, RunError> {
-    let set = load_set(profile)?;
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
-    let locations = engine::resolve_locations(&set, &locations)?;
+    let locations = engine::resolve_locations(set, &locations)?;
     let keep = |e: &Option<crate::check::model::Entity>| {
         e.as_ref().is_some_and(|e| e.keep_deleted_metafields)
     };
