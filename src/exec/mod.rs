@@ -548,6 +548,7 @@ fn finish_upsert(
             (Status::Failed, c.target_id.clone(), Some(message), 0)
         }
     };
+    log_item(c, status, target_id.as_deref(), message.as_deref(), requests);
     progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
     Ok(ItemReport {
         entity: c.entity,
@@ -603,6 +604,7 @@ fn finish_item(
         };
         send(ledger, c.entity, key, change)?;
     }
+    log_item(c, status, c.target_id.as_deref(), message.as_deref(), requests);
     progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
     Ok(ItemReport {
         entity: c.entity,
@@ -613,4 +615,29 @@ fn finish_item(
         message,
         requests,
     })
+}
+
+/// One line per finished item: info when done, a warning when it failed.
+fn log_item(
+    c: &Change,
+    status: Status,
+    target_id: Option<&str>,
+    message: Option<&str>,
+    requests: u32,
+) {
+    let entity = c.entity.as_str();
+    let key = c.key.as_deref().unwrap_or("-");
+    let action = c.action.as_str();
+    let target_id = target_id.unwrap_or("-");
+    match status {
+        Status::Ok => tracing::info!(entity, key, action, target_id, requests, "item synced"),
+        Status::Failed => tracing::warn!(
+            entity,
+            key,
+            action,
+            target_id,
+            message = message.unwrap_or(""),
+            "item failed"
+        ),
+    }
 }
