@@ -84,6 +84,30 @@ fn owner_type(entity: EntityKindName) -> &'static str {
     }
 }
 
+/// A create mutation: its document, root field, estimated cost and where
+/// the new id is in the answer.
+#[derive(Clone, Copy)]
+struct CreateCall {
+    doc: &'static GqlDocument,
+    root: &'static str,
+    cost: u32,
+    id_pointer: &'static str,
+}
+
+const CREATE_PRODUCT: CreateCall = CreateCall {
+    doc: &documents::PRODUCT_SET,
+    root: "productSet",
+    cost: COST_PRODUCT_SET,
+    id_pointer: "/productSet/product/id",
+};
+
+const CREATE_COLLECTION: CreateCall = CreateCall {
+    doc: &documents::COLLECTION_CREATE,
+    root: "collectionCreate",
+    cost: COST_SMALL_MUTATION,
+    id_pointer: "/collectionCreate/collection/id",
+};
+
 impl ShopifyTarget {
     /// Sends `doc`, adding its HTTP attempts to `requests`; `userErrors` at
     /// `/<root>/userErrors` become [`ShopifyError::UserErrors`].
@@ -132,12 +156,15 @@ impl ShopifyTarget {
         &self,
         entity: EntityKindName,
         key: &str,
-        doc: &GqlDocument,
-        root: &str,
+        call: &CreateCall,
         variables: Value,
-        cost: u32,
-        id_pointer: &str,
     ) -> Result<Written, ShopifyError> {
+        let CreateCall {
+            doc,
+            root,
+            cost,
+            id_pointer,
+        } = *call;
         let mut requests = 0u32;
         let mut sends = 0u32;
         loop {
@@ -361,11 +388,8 @@ impl ShopifyTarget {
         self.create_idempotent(
             EntityKindName::Product,
             &doc.key,
-            &documents::PRODUCT_SET,
-            "productSet",
+            &CREATE_PRODUCT,
             json!({ "input": input, "synchronous": true, "variantsFirst": 1 }),
-            COST_PRODUCT_SET,
-            "/productSet/product/id",
         )
         .await
     }
@@ -376,11 +400,8 @@ impl ShopifyTarget {
         self.create_idempotent(
             EntityKindName::Category,
             &doc.key,
-            &documents::COLLECTION_CREATE,
-            "collectionCreate",
+            &CREATE_COLLECTION,
             json!({ "input": input }),
-            COST_SMALL_MUTATION,
-            "/collectionCreate/collection/id",
         )
         .await
     }
