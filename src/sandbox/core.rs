@@ -118,6 +118,9 @@ pub struct Faults {
     rate: f64,
     kinds: Vec<FaultKind>,
     rng: StdRng,
+    /// Faults queued by `POST /__sandbox/faults` for the next requests
+    /// (`None`: no fault for that request); they come before random draws.
+    scripted: std::collections::VecDeque<Option<Fault>>,
 }
 
 impl Faults {
@@ -127,11 +130,20 @@ impl Faults {
             rate,
             kinds,
             rng: StdRng::seed_from_u64(seed),
+            scripted: Default::default(),
         }
+    }
+
+    /// Queues the faults of the next requests, in order.
+    pub fn script(&mut self, faults: impl IntoIterator<Item = Option<Fault>>) {
+        self.scripted.extend(faults);
     }
 
     /// Draw the fault of the next request, if any.
     pub fn draw(&mut self) -> Option<Fault> {
+        if let Some(next) = self.scripted.pop_front() {
+            return next;
+        }
         if self.rate <= 0.0 || self.kinds.is_empty() {
             return None;
         }

@@ -110,6 +110,9 @@ pub struct Product {
     pub seo_title: Option<String>,
     pub seo_description: Option<String>,
     pub template_suffix: Option<String>,
+    /// Whether the product is a gift card.
+    #[serde(default)]
+    pub gift_card: bool,
     pub options: Vec<ProductOption>,
     pub variants: Vec<Variant>,
     pub media: Vec<Media>,
@@ -163,6 +166,12 @@ pub struct InventoryItem {
     pub country_code_of_origin: Option<String>,
     pub harmonized_system_code: Option<String>,
     pub requires_shipping: bool,
+    /// Province or state of origin (`provinceCodeOfOrigin`).
+    #[serde(default)]
+    pub province_code_of_origin: Option<String>,
+    /// Weight value and unit (`measurement.weight`).
+    #[serde(default)]
+    pub weight: Option<(f64, String)>,
     /// Location id → level.
     pub levels: BTreeMap<u64, InventoryLevel>,
     pub created_at: String,

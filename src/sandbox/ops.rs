@@ -12,7 +12,8 @@ use async_graphql::ID;
 
 use super::gql::errors::{
     plain, InventorySetQuantitiesUserErrorCode as InvCode,
-    MetafieldDefinitionCreateUserErrorCode as DefCode, MetafieldsSetUserErrorCode as MsCode,
+    MetafieldDefinitionCreateUserErrorCode as DefCode,
+    MetafieldDefinitionUpdateUserErrorCode as DefUpdCode, MetafieldsSetUserErrorCode as MsCode,
     NoCode, ProductSetUserErrorCode as PsCode, UserErr,
 };
 use super::gql::inputs::*;
@@ -356,6 +357,8 @@ fn new_variant(st: &mut Store, option_values: Vec<String>) -> Variant {
             country_code_of_origin: None,
             harmonized_system_code: None,
             requires_shipping: true,
+            province_code_of_origin: None,
+            weight: None,
             levels,
             created_at: now.clone(),
             updated_at: now.clone(),
@@ -415,6 +418,7 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
             seo_title: None,
             seo_description: None,
             template_suffix: None,
+            gift_card: false,
             options: Vec::new(),
             variants: Vec::new(),
             media: Vec::new(),
@@ -472,6 +476,9 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
     }
     if let Some(s) = input.status {
         p.status = status_of(s);
+    }
+    if let Some(g) = input.gift_card {
+        p.gift_card = g;
     }
 
     match (&input.product_options, &input.variants) {
@@ -927,6 +934,28 @@ fn fill_variant(
         }
         if let Some(r) = ii.requires_shipping {
             item.requires_shipping = r;
+        }
+        if let Some(p) = &ii.province_code_of_origin {
+            item.province_code_of_origin = Some(p.clone()).filter(|s| !s.is_empty());
+        }
+        if let Some(w) = ii.measurement.as_ref().and_then(|m| m.weight.as_ref()) {
+            if !w.value.is_finite() || w.value < 0.0 {
+                errs.push(UserErr {
+                    field: path(
+                        here,
+                        &[
+                            "inventoryItem".into(),
+                            "measurement".into(),
+                            "weight".into(),
+                            "value".into(),
+                        ],
+                    ),
+                    message: "Weight must be greater than or equal to 0".into(),
+                    code: Some(PsCode::InvalidInput),
+                });
+            } else {
+                item.weight = Some((w.value, enum_name(&w.unit)));
+            }
         }
         item.updated_at = now.to_string();
     }
@@ -1641,6 +1670,98 @@ pub fn metafield_definition_create(
         },
     );
     Ok(id)
+}
+
+/// `metafieldDefinitionUpdate`: change the name, description or pin of the
+/// definition found by owner type, namespace and key (its type never changes).
+pub fn metafield_definition_update(
+    st: &mut Store,
+    d: &MetafieldDefinitionUpdateInput,
+) -> Result<u64, Vec<UserErr<DefUpdCode>>> {
+    let ns = validate::resolve_namespace(d.namespace.as_deref());
+    let owner_type = owner_type_name(d.owner_type);
+    let Some(id) = st
+        .metafield_definitions
+        .values()
+        .find(|x| x.owner_type == owner_type && x.namespace == ns && x.key == d.key)
+        .map(|x| x.id)
+    else {
+        return Err(vec![UserErr::new(
+            &["definition"],
+            "Definition not found.",
+            DefUpdCode::NotFound,
+        )]);
+    };
+    if d.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(vec![UserErr::new(
+            &["definition", "name"],
+            "Name can't be blank",
+            DefUpdCode::Present,
+        )]);
+    }
+    let next_pin = st
+        .metafield_definitions
+        .values()
+        .filter(|x| x.owner_type == owner_type)
+        .filter_map(|x| x.pinned_position)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    if let Some(def) = st.metafield_definitions.get_mut(&id) {
+        if let Some(n) = &d.name {
+            def.name = n.clone();
+        }
+        if d.description.is_some() {
+            def.description = d.description.clone().filter(|s| !s.is_empty());
+        }
+        match d.pin {
+            Some(true) if def.pinned_position.is_none() => def.pinned_position = Some(next_pin),
+            Some(false) => def.pinned_position = None,
+            _ => {}
+        }
+    }
+    Ok(id)
+}
+
+/// The id of the sandbox's one publication (the online store).
+pub const ONLINE_STORE_PUBLICATION: u64 = 1;
+
+/// `publishablePublish` (`publish`) / `publishableUnpublish`: a custom
+/// collection is published on the sandbox's one publication or not; a
+/// product's publications are not modelled (its status is), so for a
+/// product this checks the input and changes nothing.
+pub fn publishable_set(
+    st: &mut Store,
+    id: &ID,
+    input: &[PublicationInput],
+    publish: bool,
+) -> Result<u64, Vec<Plain>> {
+    for (i, p) in input.iter().enumerate() {
+        let ok = p
+            .publication_id
+            .as_ref()
+            .is_some_and(|pid| pid.as_str() == gid("Publication", ONLINE_STORE_PUBLICATION));
+        if !ok {
+            return Err(vec![plain(
+                &["input", &i.to_string(), "publicationId"],
+                "Publication does not exist",
+            )]);
+        }
+    }
+    match st.find(id) {
+        Some(Found::Collection(c)) => {
+            if let Some(col) = st.collections.get_mut(&c) {
+                let col = Arc::make_mut(col);
+                if !input.is_empty() && col.published != publish {
+                    col.published = publish;
+                    col.updated_at = now();
+                }
+            }
+            Ok(c)
+        }
+        Some(Found::Product(p)) => Ok(p),
+        _ => Err(vec![plain(&["id"], "Resource does not exist")]),
+    }
 }
 
 /// One change made by `inventorySetQuantities`.

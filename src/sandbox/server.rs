@@ -51,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/__sandbox/reset", post(reset_store))
         .route("/__sandbox/seed", post(seed))
         .route("/__sandbox/locations", post(add_locations))
+        .route("/__sandbox/faults", post(script_faults))
         .route("/__sandbox/bulk/{file}", get(bulk_result))
         .with_state(app)
 }
@@ -419,6 +420,49 @@ async fn seed(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
             &json!({"error": format!("invalid snapshot: {e}")}),
         ),
     }
+}
+
+/// One scripted fault: `{"kind": "reset", "after": true}`; `{"kind": "none"}`
+/// lets a request through.
+#[derive(serde::Deserialize)]
+struct ScriptedFault {
+    kind: String,
+    #[serde(default)]
+    after: bool,
+    #[serde(default)]
+    status: Option<u16>,
+}
+
+/// `POST /__sandbox/faults`: the faults of the next GraphQL requests, in
+/// order, before any random draw (for tests of lost answers).
+async fn script_faults(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Json(list): Json<Vec<ScriptedFault>>,
+) -> Response {
+    if !authorized(&app.core, &headers) {
+        return unauthorized();
+    }
+    let mut faults = Vec::with_capacity(list.len());
+    for f in &list {
+        if f.kind == "none" {
+            faults.push(None);
+            continue;
+        }
+        match f.kind.parse::<super::FaultKind>() {
+            Ok(kind) => faults.push(Some(super::core::Fault {
+                kind,
+                after: f.after,
+                status: f.status.unwrap_or(500),
+            })),
+            Err(e) => {
+                return json_response(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()}))
+            }
+        }
+    }
+    let n = faults.len();
+    lock(&app.core.faults).script(faults);
+    json_response(StatusCode::OK, &json!({"scripted": n}))
 }
 
 #[derive(serde::Deserialize)]

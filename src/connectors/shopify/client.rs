@@ -36,6 +36,8 @@ pub struct GraphqlResponse<T> {
     pub cost: Option<QueryCost>,
     /// Our id of the attempt that succeeded (also in the debug log).
     pub request_id: String,
+    /// HTTP attempts this answer cost (1 + retries).
+    pub attempts: u32,
 }
 
 /// `extensions.cost` of an answer.
@@ -252,7 +254,10 @@ impl ShopifyClient {
                 self.inner.stats.retried.fetch_add(1, Ordering::Relaxed);
             }
             match self.attempt(document, &body, cost, attempt).await {
-                Ok(response) => return Ok(response),
+                Ok(mut response) => {
+                    response.attempts = attempt;
+                    return Ok(response);
+                }
                 Err(AttemptError::Fatal(error)) => {
                     self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
                     return Err(error);
@@ -533,6 +538,7 @@ impl ShopifyClient {
                 data,
                 cost: cost_info,
                 request_id,
+                attempts: attempt,
             }),
             Err(e) => Err(AttemptError::Fatal(ShopifyError::Decode {
                 operation: document.name,

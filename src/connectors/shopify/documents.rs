@@ -243,6 +243,42 @@ doc!(
     false
 );
 
+doc!(
+    METAFIELD_DEFINITION_BY_KEY,
+    "MetafieldDefinitionByKey",
+    "metafield_definition_by_key.graphql",
+    Query,
+    true
+);
+doc!(
+    METAFIELD_DEFINITION_UPDATE,
+    "MetafieldDefinitionUpdate",
+    "metafield_definition_update.graphql",
+    Mutation,
+    true
+);
+doc!(
+    PUBLICATIONS,
+    "Publications",
+    "publications.graphql",
+    Query,
+    true
+);
+doc!(
+    PUBLISHABLE_UNPUBLISH,
+    "PublishableUnpublish",
+    "publishable_unpublish.graphql",
+    Mutation,
+    true
+);
+doc!(
+    PUBLISHABLE_PUBLISH,
+    "PublishablePublish",
+    "publishable_publish.graphql",
+    Mutation,
+    true
+);
+
 /// Every document in `graphql/`.
 pub const ALL: &[Document] = &[
     SHOP_INFO,
@@ -275,4 +311,9 @@ pub const ALL: &[Document] = &[
     METAFIELDS_SET,
     METAFIELDS_DELETE,
     METAFIELD_DEFINITION_CREATE,
+    METAFIELD_DEFINITION_BY_KEY,
+    METAFIELD_DEFINITION_UPDATE,
+    PUBLICATIONS,
+    PUBLISHABLE_UNPUBLISH,
+    PUBLISHABLE_PUBLISH,
 ];

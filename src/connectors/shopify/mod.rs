@@ -15,6 +15,7 @@ pub use version::{ApiVersion, DEFAULT_API_VERSION};
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod limiter;
 pub mod retry;
 

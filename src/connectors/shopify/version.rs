@@ -59,6 +59,39 @@ impl ApiVersion {
     }
 }
 
+// Write-side shapes of 2025-01 (the input builders in `input.rs` ask these).
+
+/// Metafield type of the ownership marker `mapsync.key`.
+pub const MARKER_TYPE: &str = "single_line_text_field";
+
+/// The inventory quantity name mapsync sets (`Quantity_<RefLoc>`).
+pub const QUANTITY_NAME: &str = "available";
+
+/// The `reason` of `inventorySetQuantities` (one of Shopify's fixed words).
+pub const QUANTITY_REASON: &str = "correction";
+
+/// The option Shopify gives a product without options.
+pub const DEFAULT_OPTION_NAME: &str = "Title";
+pub const DEFAULT_OPTION_VALUE: &str = "Default Title";
+
+/// Unit of `inventory_item.weight` when the mapping gives no `weight_unit`.
+pub const DEFAULT_WEIGHT_UNIT: &str = "KILOGRAMS";
+
+/// Puts a variant's weight where this API version takes it: since 2024-07
+/// it is `inventoryItem.measurement.weight { value, unit }` (the variant's
+/// own `weight`/`weightUnit` inputs are gone).
+pub fn put_variant_weight(
+    _variant: &mut serde_json::Map<String, serde_json::Value>,
+    inventory_item: &mut serde_json::Map<String, serde_json::Value>,
+    value: f64,
+    unit: &str,
+) {
+    inventory_item.insert(
+        "measurement".into(),
+        serde_json::json!({ "weight": { "value": value, "unit": unit } }),
+    );
+}
+
 impl Default for ApiVersion {
     fn default() -> Self {
         Self(DEFAULT_API_VERSION.to_owned())

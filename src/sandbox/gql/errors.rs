@@ -159,6 +159,16 @@ pub enum MetafieldDefinitionCreateUserErrorCode {
     InvalidCharacter,
 }
 
+/// Codes of `MetafieldDefinitionUpdateUserError`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "MetafieldDefinitionUpdateUserErrorCode")]
+pub enum MetafieldDefinitionUpdateUserErrorCode {
+    Present,
+    TooLong,
+    NotFound,
+    InvalidInput,
+}
+
 /// Codes of `InventorySetQuantitiesUserError`.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "InventorySetQuantitiesUserErrorCode")]
@@ -199,6 +209,11 @@ indexed_error!(
     MetafieldDefinitionCreateUserError,
     "MetafieldDefinitionCreateUserError",
     MetafieldDefinitionCreateUserErrorCode
+);
+indexed_error!(
+    MetafieldDefinitionUpdateUserError,
+    "MetafieldDefinitionUpdateUserError",
+    MetafieldDefinitionUpdateUserErrorCode
 );
 coded_error!(
     InventorySetQuantitiesUserError,

@@ -331,6 +331,23 @@ pub struct InventoryItemInput {
     pub country_code_of_origin: Option<CountryCode>,
     pub harmonized_system_code: Option<String>,
     pub requires_shipping: Option<bool>,
+    pub province_code_of_origin: Option<String>,
+    pub measurement: Option<InventoryItemMeasurementInput>,
+}
+
+/// A weight.
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "WeightInput")]
+pub struct WeightInput {
+    pub value: f64,
+    pub unit: super::types::WeightUnit,
+}
+
+/// Measurements of an inventory item.
+#[derive(InputObject, Debug, Clone, Default)]
+#[graphql(name = "InventoryItemMeasurementInput")]
+pub struct InventoryItemMeasurementInput {
+    pub weight: Option<WeightInput>,
 }
 
 /// A variant of `productSet`.
@@ -364,6 +381,7 @@ pub struct ProductSetInput {
     pub template_suffix: Option<String>,
     pub title: Option<String>,
     pub vendor: Option<String>,
+    pub gift_card: Option<bool>,
     pub id: Option<ID>,
     pub collections: Option<Vec<ID>>,
     pub metafields: Option<Vec<MetafieldInput>>,
@@ -493,6 +511,27 @@ pub struct MetafieldDefinitionInput {
     #[graphql(name = "type")]
     pub type_name: String,
     pub pin: Option<bool>,
+}
+
+/// The input of `metafieldDefinitionUpdate` (definitions are found by
+/// owner type, namespace and key).
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "MetafieldDefinitionUpdateInput")]
+pub struct MetafieldDefinitionUpdateInput {
+    pub namespace: Option<String>,
+    pub key: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub owner_type: MetafieldOwnerType,
+    pub pin: Option<bool>,
+}
+
+/// A publication to publish on or unpublish from.
+#[derive(InputObject, Debug, Clone, Default)]
+#[graphql(name = "PublicationInput")]
+pub struct PublicationInput {
+    pub publication_id: Option<ID>,
+    pub publish_date: Option<DateTime>,
 }
 
 /// One quantity of `inventorySetQuantities`.

@@ -563,6 +563,30 @@ impl QueryRoot {
         )?))
     }
 
+    #[allow(clippy::too_many_arguments)]
+    async fn publications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        reverse: Option<bool>,
+    ) -> Result<PublicationConnection> {
+        let a = args(ctx, first, after, last, before, reverse);
+        let online_store = PublicationObj {
+            id: ID(gid("Publication", ops::ONLINE_STORE_PUBLICATION)),
+            name: "Online Store".into(),
+            auto_publish: true,
+            supports_future_publishing: true,
+        };
+        let items = vec![((String::new(), ops::ONLINE_STORE_PUBLICATION), online_store)];
+        Ok(PublicationConnection::from_page(page(
+            items.into_iter(),
+            &a,
+        )?))
+    }
+
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<NodeObj>> {
         let core = core(ctx)?;
         let st = core.snapshot();
@@ -709,6 +733,28 @@ pub struct MetafieldsDeletePayload {
 pub struct MetafieldDefinitionCreatePayload {
     pub created_definition: Option<MetafieldDefinitionObj>,
     pub user_errors: Vec<MetafieldDefinitionCreateUserError>,
+}
+
+/// Shopify's `MetafieldDefinitionUpdatePayload`.
+#[derive(SimpleObject)]
+#[graphql(name = "MetafieldDefinitionUpdatePayload")]
+pub struct MetafieldDefinitionUpdatePayload {
+    pub updated_definition: Option<MetafieldDefinitionObj>,
+    pub user_errors: Vec<MetafieldDefinitionUpdateUserError>,
+}
+
+/// Shopify's `PublishablePublishPayload` (without `publishable` and `shop`).
+#[derive(SimpleObject)]
+#[graphql(name = "PublishablePublishPayload")]
+pub struct PublishablePublishPayload {
+    pub user_errors: Vec<UserError>,
+}
+
+/// Shopify's `PublishableUnpublishPayload` (without `publishable` and `shop`).
+#[derive(SimpleObject)]
+#[graphql(name = "PublishableUnpublishPayload")]
+pub struct PublishableUnpublishPayload {
+    pub user_errors: Vec<UserError>,
 }
 
 /// Shopify's `InventoryChange`.
@@ -1038,6 +1084,61 @@ impl Mutation {
                 },
             },
         )
+    }
+
+    async fn metafield_definition_update(
+        &self,
+        ctx: &Context<'_>,
+        definition: MetafieldDefinitionUpdateInput,
+    ) -> Result<MetafieldDefinitionUpdatePayload> {
+        let core = core(ctx)?;
+        Ok(
+            match core.mutate(|st| ops::metafield_definition_update(st, &definition)) {
+                Ok((id, st)) => MetafieldDefinitionUpdatePayload {
+                    updated_definition: st.metafield_definitions.get(&id).map(|d| {
+                        MetafieldDefinitionObj {
+                            st: st.clone(),
+                            d: d.clone(),
+                        }
+                    }),
+                    user_errors: Vec::new(),
+                },
+                Err(e) => MetafieldDefinitionUpdatePayload {
+                    updated_definition: None,
+                    user_errors: conv(e),
+                },
+            },
+        )
+    }
+
+    async fn publishable_publish(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: Vec<PublicationInput>,
+    ) -> Result<PublishablePublishPayload> {
+        let core = core(ctx)?;
+        Ok(PublishablePublishPayload {
+            user_errors: match core.mutate(|st| ops::publishable_set(st, &id, &input, true)) {
+                Ok(_) => Vec::new(),
+                Err(e) => conv(e),
+            },
+        })
+    }
+
+    async fn publishable_unpublish(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: Vec<PublicationInput>,
+    ) -> Result<PublishableUnpublishPayload> {
+        let core = core(ctx)?;
+        Ok(PublishableUnpublishPayload {
+            user_errors: match core.mutate(|st| ops::publishable_set(st, &id, &input, false)) {
+                Ok(_) => Vec::new(),
+                Err(e) => conv(e),
+            },
+        })
     }
 
     async fn inventory_set_quantities(

@@ -1697,3 +1697,22 @@ pub enum NodeObj {
     BulkOperation(BulkOperationObj),
     Shop(ShopObj),
 }
+
+/// Shopify's `Publication` (a sales channel); the sandbox has one, the
+/// online store.
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(name = "Publication")]
+pub struct PublicationObj {
+    pub id: ID,
+    pub name: String,
+    pub auto_publish: bool,
+    pub supports_future_publishing: bool,
+}
+
+connection!(
+    PublicationConnection,
+    PublicationEdge,
+    PublicationObj,
+    "PublicationConnection",
+    "PublicationEdge"
+);
