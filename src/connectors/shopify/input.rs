@@ -586,6 +586,19 @@ const UNCOMPARED_VARIANT_FIELDS: &[&str] = &[
     "inventory_item.weight_unit",
 ];
 
+fn same_tag_set(a: &Value, b: &Value) -> bool {
+    let set = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    set(a) == set(b)
+}
+
 fn is_quantity_path(path: &str) -> bool {
     path.starts_with("variants[") && path.contains("].quantities.")
 }
@@ -608,6 +621,8 @@ pub fn product_update(
         current,
         &ctx.collections,
     ));
+    // Shopify keeps tags sorted and deduplicated: compare them as sets.
+    entries.retain(|e| e.path != "tags" || !same_tag_set(&e.before, &e.after));
     // SEO metafields are the SEO fields in Shopify.
     entries.retain(|e| {
         !(e.path.eq_ignore_ascii_case("metafields[global.title_tag]")
@@ -1093,6 +1108,15 @@ mod tests {
         );
         let e = product_create(&d, None, &WriteContext::default()).unwrap_err();
         assert!(matches!(e, InputError::UnknownLocation { .. }), "{e}");
+    }
+
+    #[test]
+    fn tags_compare_as_sets() {
+        assert!(same_tag_set(
+            &json!(["wool", "shirts"]),
+            &json!(["shirts", "wool", "wool"])
+        ));
+        assert!(!same_tag_set(&json!(["wool"]), &json!(["shirts", "wool"])));
     }
 
     #[test]
