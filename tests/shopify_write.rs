@@ -713,7 +713,7 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     // Same description: only the lookup.
     let n = shop
         .target
-        .ensure_metafield_definitions(EntityKindName::Category, std::slice::from_ref(&d))
+        .ensure_metafield_definitions(EntityKindName::Category, &[(d.clone(), None)])
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -723,7 +723,7 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     };
     let n = shop
         .target
-        .ensure_metafield_definitions(EntityKindName::Category, &[changed])
+        .ensure_metafield_definitions(EntityKindName::Category, &[(changed, None)])
         .await
         .unwrap();
     assert_eq!(n, 2, "lookup and update");

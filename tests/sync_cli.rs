@@ -294,7 +294,9 @@ fn first_sync_creates_everything_and_a_second_writes_nothing() {
     let before = env.writes();
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["unchanged"], 11, "{report:#}");
+    // The unpublished product is skipped (update_unpublished: false).
+    assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
     assert!(
         delta(&before, &env.writes()).is_empty(),
         "the second run wrote"

@@ -179,21 +179,33 @@ where
     // Metafield definitions first: a failure here is a configuration
     // problem and stops the run before any item changes.
     for entity in [EntityKindName::Category, EntityKindName::Product] {
-        let mut wanted: Vec<MetafieldDescription> = Vec::new();
+        // Each description with the type its metafield's values have.
+        let mut wanted: Vec<(MetafieldDescription, Option<String>)> = Vec::new();
         for d in docs.values().filter(|d| d.document.entity == entity) {
             for m in &d.document.metafield_descriptions {
-                if !wanted
+                let ty = d
+                    .document
+                    .metafields
                     .iter()
-                    .any(|w| w.namespace == m.namespace && w.key == m.key)
+                    .find(|v| v.namespace == m.namespace && v.key == m.key)
+                    .map(|v| v.ty.clone());
+                match wanted
+                    .iter_mut()
+                    .find(|(w, _)| w.namespace == m.namespace && w.key == m.key)
                 {
-                    wanted.push(m.clone());
+                    Some((_, t)) => {
+                        if t.is_none() {
+                            *t = ty;
+                        }
+                    }
+                    None => wanted.push((m.clone(), ty)),
                 }
             }
         }
         if wanted.is_empty() {
             continue;
         }
-        wanted.sort_by(|a, b| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
+        wanted.sort_by(|(a, _), (b, _)| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
         target
             .ensure_metafield_definitions(entity, &wanted)
             .await
@@ -548,7 +560,13 @@ fn finish_upsert(
             (Status::Failed, c.target_id.clone(), Some(message), 0)
         }
     };
-    log_item(c, status, target_id.as_deref(), message.as_deref(), requests);
+    log_item(
+        c,
+        status,
+        target_id.as_deref(),
+        message.as_deref(),
+        requests,
+    );
     progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
     Ok(ItemReport {
         entity: c.entity,
@@ -604,7 +622,13 @@ fn finish_item(
         };
         send(ledger, c.entity, key, change)?;
     }
-    log_item(c, status, c.target_id.as_deref(), message.as_deref(), requests);
+    log_item(
+        c,
+        status,
+        c.target_id.as_deref(),
+        message.as_deref(),
+        requests,
+    );
     progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
     Ok(ItemReport {
         entity: c.entity,

@@ -98,12 +98,15 @@ pub struct Written {
 /// never retried).
 pub trait TargetWrite: Target {
     /// Creates the metafield definitions that carry `@description` values
-    /// (owner: products or collections); existing definitions get their
-    /// description updated. Returns the requests sent.
+    /// (owner: products or collections), each with the type its values have
+    /// in the documents (a definition needs one; `None` when no document
+    /// has a value, and then only an existing definition is updated);
+    /// existing definitions get their description updated. Returns the
+    /// requests sent.
     fn ensure_metafield_definitions(
         &self,
         entity: crate::plan::document::EntityKindName,
-        descriptions: &[crate::plan::document::MetafieldDescription],
+        descriptions: &[(crate::plan::document::MetafieldDescription, Option<String>)],
     ) -> impl Future<Output = Result<u32, Self::Error>> + Send;
 
     /// Creates a product or custom collection from `doc`, with the ownership

@@ -411,11 +411,9 @@ impl TargetWrite for ShopifyTarget {
     async fn ensure_metafield_definitions(
         &self,
         entity: EntityKindName,
-        descriptions: &[MetafieldDescription],
+        descriptions: &[(MetafieldDescription, Option<String>)],
     ) -> Result<u32, ShopifyError> {
-        let untyped: Vec<(MetafieldDescription, Option<String>)> =
-            descriptions.iter().cloned().map(|d| (d, None)).collect();
-        self.ensure_metafield_definitions_typed(entity, &untyped)
+        self.ensure_metafield_definitions_typed(entity, descriptions)
             .await
     }
 
