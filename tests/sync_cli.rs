@@ -538,3 +538,43 @@ fn a_run_killed_at_any_point_resumes_to_the_store_of_a_clean_run() {
     let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
 }
+
+/// The README's first command, twice, on a copy of the project: the demo
+/// profile syncs `examples/` into the embedded sandbox; the second run has
+/// nothing to write.
+#[test]
+fn readme_first_command_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("mapsync.yaml", dir.path().join("mapsync.yaml")).unwrap();
+    copy_dir(Path::new("mappings"), &dir.path().join("mappings"));
+    copy_dir(Path::new("examples"), &dir.path().join("examples"));
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .arg("--project")
+            .arg(dir.path())
+            .args(["sync", "--profile", "demo"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, first) = run();
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains("11 created"), "{first}");
+    let (code, second) = run();
+    assert_eq!(code, Some(0), "{second}");
+    assert!(second.contains("No changes"), "{second}");
+    assert!(
+        second.contains("0 created, 0 updated, 0 deleted, 0 deactivated"),
+        "{second}"
+    );
+    // The embedded sandbox persisted its store and the daily log exists.
+    assert!(dir.path().join(".mapsync/sandbox.json").exists());
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join(".mapsync/logs"))
+        .unwrap()
+        .collect();
+    assert_eq!(logs.len(), 1);
+}

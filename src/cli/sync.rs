@@ -268,10 +268,14 @@ pub fn human(r: &RunReport, color: bool) -> String {
             }
         }
     }
+    if r.items.is_empty() {
+        let _ = writeln!(s, "No changes: the store already matches the source.");
+    }
     let m = &r.summary;
     let _ = writeln!(
         s,
-        "\nSync of profile {}: {} created, {} updated, {} deleted, {} deactivated, {} unchanged, {} skipped, {} invalid, {} failed.",
+        "{}Sync of profile {}: {} created, {} updated, {} deleted, {} deactivated, {} unchanged, {} skipped, {} invalid, {} failed.",
+        if r.items.is_empty() { "" } else { "\n" },
         r.profile,
         m.created,
         m.updated,
