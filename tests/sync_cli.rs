@@ -578,3 +578,53 @@ fn readme_first_command_twice() {
         .collect();
     assert_eq!(logs.len(), 1);
 }
+
+/// Someone edits a product in the store: the ledger's hash still matches
+/// the source, so a normal sync leaves it; `--force` compares every item
+/// with the store and repairs only what drifted. `--only` limits a run to
+/// the given keys.
+#[test]
+fn force_repairs_drift_and_only_limits_the_run() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let snapshot = env.get("/__sandbox/snapshot");
+    let id = values(&snapshot["products"])
+        .into_iter()
+        .find(|p| marker(p).as_deref() == Some("P-1002"))
+        .map(|p| p["id"].as_u64().unwrap())
+        .unwrap();
+    let graphql = env.sandbox.as_ref().unwrap().graphql_url();
+    let edited: Value = env.rt.block_on(async {
+        reqwest::Client::new()
+            .post(graphql)
+            .json(&serde_json::json!({
+                "query": "mutation($input: ProductUpdateInput!) { productUpdate(product: $input) { product { title } userErrors { message } } }",
+                "variables": {"input": {"id": format!("gid://shopify/Product/{id}"), "title": "Edited by hand"}}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        edited["data"]["productUpdate"]["product"]["title"], "Edited by hand",
+        "{edited}"
+    );
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["updated"], 0, "{report:#}");
+
+    let before = env.writes();
+    let (code, report) = env.sync(&["--force", "--only", "P-1002", "P-1001"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 2, "{report:#}");
+    assert_eq!(report["items"].as_array().unwrap().len(), 2, "{report:#}");
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("productSet".to_string(), 1)]),
+        "only the drifted product is written"
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt");
+}
