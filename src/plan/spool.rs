@@ -265,6 +265,13 @@ impl SpoolIter<'_> {
     }
 }
 
+impl SpoolIter<'_> {
+    /// Pass over the next document without reading it.
+    pub fn skip_one(&mut self) {
+        self.next += 1;
+    }
+}
+
 impl Iterator for SpoolIter<'_> {
     type Item = Result<PlannedDocument, SpoolError>;
 
