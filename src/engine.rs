@@ -143,6 +143,74 @@ pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceReco
     Ok(out)
 }
 
+/// The documents of the create and update items of a decided plan, in
+/// plan order (`refs` from `reconcile::decide`): those the first pass
+/// spooled, and those it did not keep compiled again from the source.
+/// Blocking.
+pub fn spool_documents(
+    source: &serde_json::Value,
+    project_dir: &Path,
+    set: &std::sync::Arc<crate::check::model::MappingSet>,
+    input: &mut crate::plan::reconcile::ReconcileInput<SpooledItem>,
+    refs: &[crate::plan::reconcile::DocRef],
+    mut spool: SpoolWriter,
+) -> Result<DocumentSpool, PlanError> {
+    use crate::check::model::EntityKind;
+    use crate::plan::document::EntityKindName;
+    let mut missing: Vec<(usize, usize)> = refs
+        .iter()
+        .filter(|r| {
+            matches!(
+                input.entities.get(r.entity).and_then(|e| e.items.get(r.item)),
+                Some(SpooledItem::Compiled { spooled: None, .. })
+            )
+        })
+        .map(|r| (r.entity, r.item))
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        tracing::debug!(
+            count = missing.len(),
+            "compiling records again for their documents"
+        );
+        for (ei, e) in input.entities.iter_mut().enumerate() {
+            let wanted: Vec<usize> = missing
+                .iter()
+                .filter(|m| m.0 == ei)
+                .map(|m| m.1)
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let job = RecompileJob {
+                source: source.clone(),
+                project_dir: project_dir.to_path_buf(),
+                set: set.clone(),
+                kind: match e.entity {
+                    EntityKindName::Category => EntityKind::Category,
+                    EntityKindName::Product => EntityKind::Product,
+                },
+                wanted,
+                items: std::mem::take(&mut e.items),
+            };
+            let (items, back) = job.run(spool)?;
+            e.items = items;
+            spool = back;
+        }
+    }
+    let spool_refs: Vec<SpoolRef> = refs
+        .iter()
+        .filter_map(|r| match input.entities.get(r.entity)?.items.get(r.item)? {
+            SpooledItem::Compiled { spooled, .. } => *spooled,
+            SpooledItem::Invalid { .. } => None,
+        })
+        .collect();
+    if spool_refs.len() != refs.len() {
+        return Err(PlanError::Spool(SpoolError::Missing(refs.len() as u64)));
+    }
+    Ok(spool.finish(spool_refs)?)
+}
+
 /// Records are handed from the reading thread to the compiling one in
 /// chunks of this many.
 const CHUNK: usize = 256;
@@ -586,59 +654,17 @@ pub async fn plan_spooled_on(
     };
     let (mut plan, refs) = reconcile::decide(&input)?;
 
-    // Documents the early guess did not keep: compile those records again.
-    let mut missing: Vec<(usize, usize)> = refs
-        .iter()
-        .filter(|r| {
-            matches!(
-                input.entities.get(r.entity).and_then(|e| e.items.get(r.item)),
-                Some(SpooledItem::Compiled { spooled: None, .. })
-            )
+    let (input, documents) = {
+        let source = profile.source.clone();
+        let dir = profile.project_dir.clone();
+        let set = set.clone();
+        tokio::task::spawn_blocking(move || {
+            let docs = spool_documents(&source, &dir, &set, &mut input, &refs, spool)?;
+            Ok::<_, PlanError>((input, docs))
         })
-        .map(|r| (r.entity, r.item))
-        .collect();
-    if !missing.is_empty() {
-        missing.sort_unstable();
-        tracing::debug!(count = missing.len(), "compiling records again for their documents");
-        for (ei, e) in input.entities.iter_mut().enumerate() {
-            let wanted: Vec<usize> = missing
-                .iter()
-                .filter(|m| m.0 == ei)
-                .map(|m| m.1)
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let kind = match e.entity {
-                EntityKindName::Category => EntityKind::Category,
-                EntityKindName::Product => EntityKind::Product,
-            };
-            let job = RecompileJob {
-                source: profile.source.clone(),
-                project_dir: profile.project_dir.clone(),
-                set: set.clone(),
-                kind,
-                wanted,
-                items: std::mem::take(&mut e.items),
-            };
-            let (items, back) = tokio::task::spawn_blocking(move || job.run(spool))
-                .await
-                .map_err(|e| EngineError::Join(e.to_string()))??;
-            e.items = items;
-            spool = back;
-        }
-    }
-    let spool_refs: Vec<SpoolRef> = refs
-        .iter()
-        .filter_map(|r| match input.entities.get(r.entity)?.items.get(r.item)? {
-            SpooledItem::Compiled { spooled, .. } => *spooled,
-            SpooledItem::Invalid { .. } => None,
-        })
-        .collect();
-    if spool_refs.len() != refs.len() {
-        return Err(PlanError::Spool(SpoolError::Missing(refs.len() as u64)));
-    }
-    let documents = spool.finish(spool_refs)?;
+        .await
+        .map_err(|e| EngineError::Join(e.to_string()))??
+    };
 
     // Field diffs of updates against the target's full current state, a
     // batch of items at a time.

@@ -69,6 +69,9 @@ pub struct Compiler<'m> {
     env: minijinja::Environment<'static>,
     /// Template source → its name in `env` (or the parse error text).
     templates: BTreeMap<String, Result<String, String>>,
+    /// Template name → the top-level variables it reads: the render
+    /// context holds only these (a template can reach nothing else).
+    template_vars: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Compiler<'_> {
@@ -122,11 +125,20 @@ impl<'m> Compiler<'m> {
                 templates.insert(src.clone(), entry);
             }
         }
+        let mut template_vars = BTreeMap::new();
+        for name in templates.values().flatten() {
+            if let Ok(t) = env.get_template(name) {
+                let mut vars: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+                vars.sort();
+                template_vars.insert(name.clone(), vars);
+            }
+        }
         Ok(Compiler {
             entity,
             kind,
             env,
             templates,
+            template_vars,
         })
     }
 
@@ -434,12 +446,17 @@ impl<'r> Cx<'_, '_, 'r> {
                 return None;
             }
         };
-        let ctx = if std::ptr::eq(rec, self.root) {
-            self.ctx_value
+        let ctx = match self.compiler.template_vars.get(&name) {
+            // Only the variables the template reads, not the whole record.
+            Some(vars) => minijinja::Value::from_iter(vars.iter().filter_map(|v| {
+                rec.get(v)
+                    .map(|x| (v.clone(), minijinja::Value::from_serialize(x)))
+            })),
+            None if std::ptr::eq(rec, self.root) => self
+                .ctx_value
                 .get_or_insert_with(|| minijinja::Value::from_serialize(rec))
-                .clone()
-        } else {
-            minijinja::Value::from_serialize(rec)
+                .clone(),
+            None => minijinja::Value::from_serialize(rec),
         };
         match tmpl.render(ctx) {
             Ok(s) => Some(s),
