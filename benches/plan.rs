@@ -165,13 +165,25 @@ fn main() {
         return;
     }
     let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = tempfile::tempdir().unwrap();
-    let file: PathBuf = dir.path().join("products.ndjson");
-    let bytes = support::write_products_ndjson(&file, n);
-    let empty_db = dir.path().join("empty.db");
-    let synced_db = dir.path().join("synced.db");
-    drop(Store::open(&empty_db).unwrap());
-    write_synced_ledger(&file, &synced_db);
+    // PLAN_BENCH_DIR=DIR keeps the data there (reused when present), for
+    // profiling a phase: `plan synced DIR/products.ndjson DIR/synced.db`.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("PLAN_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join(format!("products-{n}.ndjson"));
+    let empty_db = dir.join(format!("empty-{n}.db"));
+    let synced_db = dir.join(format!("synced-{n}.db"));
+    let bytes = if file.exists() && synced_db.exists() {
+        std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)
+    } else {
+        let _ = std::fs::remove_file(&synced_db);
+        let bytes = support::write_products_ndjson(&file, n);
+        drop(Store::open(&empty_db).unwrap());
+        write_synced_ledger(&file, &synced_db);
+        bytes
+    };
     println!(
         "plan benchmark: {n} products, {} MB of NDJSON",
         bytes / 1_000_000

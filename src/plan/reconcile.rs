@@ -428,24 +428,23 @@ pub fn decide<I: ItemView>(
     let mut refs = Vec::new();
     let mut mass = Vec::new();
     for (ei, e) in input.entities.iter().enumerate() {
-        let out = run_entity(e, &input.settings, input.now, input.force, None);
-        let planned = out
-            .decisions
-            .iter()
-            .filter(|d| matches!(d.change.action, Action::Delete | Action::Deactivate))
-            .count();
+        let mut sink = Sink {
+            changes: &mut changes,
+            refs: &mut refs,
+            entity: ei,
+            deletes: 0,
+        };
+        run_entity(
+            e,
+            &input.settings,
+            input.now,
+            input.force,
+            None,
+            Some(&mut sink),
+        );
+        let planned = sink.deletes;
         if let Some(m) = max_deletes_exceeded(e.entity, e.target.len(), &input.settings, planned) {
             mass.push(m);
-        }
-        for d in out.decisions {
-            if let Some(item) = d.document {
-                refs.push(DocRef {
-                    change: changes.len(),
-                    entity: ei,
-                    item,
-                });
-            }
-            changes.push(d.change);
         }
     }
     let mut plan = Plan {
@@ -467,7 +466,7 @@ pub fn decide<I: ItemView>(
 /// item's marker or a target id), in the first entity that has it.
 pub fn explain<I: ItemView>(input: &ReconcileInput<I>, key: &str) -> Option<Explanation> {
     input.entities.iter().find_map(|e| {
-        run_entity(e, &input.settings, input.now, input.force, Some(key))
+        run_entity(e, &input.settings, input.now, input.force, Some(key), None)
             .explained
             .into_iter()
             .next()
@@ -501,7 +500,7 @@ pub fn may_need_document(
     }
     // Without a target item the rules can only lean towards an update
     // (`unpublished` needs the target to skip; `deselected` then skips).
-    let (_, action, _) = update_rules(entity, s, now, force, control, hash, row, None);
+    let (_, action, _) = update_rules(false, entity, s, now, force, control, hash, row, None);
     action == Action::Update
 }
 
@@ -538,14 +537,35 @@ pub fn max_deletes_exceeded(
     })
 }
 
-struct Decision {
-    change: Change,
-    /// Index of the item whose document apply needs (create, update).
-    document: Option<usize>,
+/// Where the decisions of one entity go.
+struct Sink<'a> {
+    changes: &'a mut Vec<Change>,
+    refs: &'a mut Vec<DocRef>,
+    /// Index of the entity in the input.
+    entity: usize,
+    /// Deletes and deactivations so far.
+    deletes: usize,
+}
+
+impl Sink<'_> {
+    /// One decision; `document` is the index of the item whose document
+    /// apply needs (create, update).
+    fn push(&mut self, change: Change, document: Option<usize>) {
+        if matches!(change.action, Action::Delete | Action::Deactivate) {
+            self.deletes += 1;
+        }
+        if let Some(item) = document {
+            self.refs.push(DocRef {
+                change: self.changes.len(),
+                entity: self.entity,
+                item,
+            });
+        }
+        self.changes.push(change);
+    }
 }
 
 struct EntityOutput {
-    decisions: Vec<Decision>,
     explained: Vec<Explanation>,
 }
 
@@ -568,6 +588,7 @@ fn run_entity<I: ItemView>(
     now: OffsetDateTime,
     force: bool,
     want: Option<&str>,
+    mut sink: Option<&mut Sink<'_>>,
 ) -> EntityOutput {
     let en = e.entity.as_str();
     let target_by_id: HashMap<&str, &ReducedItem> =
@@ -623,7 +644,6 @@ fn run_entity<I: ItemView>(
     let claimed: HashSet<&str> = e.items.iter().filter_map(sync_id_of).collect();
 
     let mut out = EntityOutput {
-        decisions: Vec::with_capacity(if want.is_some() { 0 } else { e.items.len() }),
         explained: Vec::new(),
     };
 
@@ -735,7 +755,7 @@ fn run_entity<I: ItemView>(
                 let Some((control, _)) = it.compiled() else {
                     continue;
                 };
-                let (checks, action, rule) = create_rules(e.entity, s, control);
+                let (checks, action, rule) = create_rules(e.entity, s, control, wanted);
                 (
                     change_of(e.entity, key.clone(), None, action, rule, &checks, Vec::new()),
                     checks,
@@ -750,7 +770,7 @@ fn run_entity<I: ItemView>(
                 let target = target_by_id.get(target_id.as_str()).copied();
                 let row = key.as_deref().and_then(|k| e.ledger.get(k));
                 let (checks, action, rule) =
-                    update_rules(e.entity, s, now, force, control, hash, row, target);
+                    update_rules(wanted, e.entity, s, now, force, control, hash, row, target);
                 (
                     change_of(
                         e.entity,
@@ -776,8 +796,8 @@ fn run_entity<I: ItemView>(
                 action: change.action,
                 rule: change.rule.clone(),
             });
-        } else {
-            out.decisions.push(Decision { change, document });
+        } else if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, document);
         }
     }
 
@@ -793,7 +813,7 @@ fn run_entity<I: ItemView>(
         if want.is_some() && !wanted {
             continue;
         }
-        let (checks, action, rule) = delete_rules(e.entity, s, t, false);
+        let (checks, action, rule) = delete_rules(e.entity, s, t, wanted);
         if wanted {
             out.explained.push(Explanation {
                 entity: e.entity,
@@ -814,10 +834,9 @@ fn run_entity<I: ItemView>(
             &checks,
             Vec::new(),
         );
-        out.decisions.push(Decision {
-            change,
-            document: None,
-        });
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, None);
+        }
     }
     out
 }
@@ -925,23 +944,30 @@ fn rule_name(e: EntityKindName, rest: &str) -> &'static str {
 struct Rules {
     entity: EntityKindName,
     checks: Vec<RuleCheck>,
+    /// Keep every check with its reasons (`--explain`); otherwise only the
+    /// checks that matched, without reasons (all a plan's reason needs).
+    explain: bool,
 }
 
 impl Rules {
-    fn new(entity: EntityKindName) -> Rules {
+    fn new(entity: EntityKindName, explain: bool) -> Rules {
         Rules {
             entity,
             checks: Vec::new(),
+            explain,
         }
     }
 
-    /// Record a check; returns whether it matched.
-    fn check(&mut self, rest: &str, matched: bool, why: String) -> bool {
-        self.checks.push(RuleCheck {
-            rule: rule_name(self.entity, rest).to_string(),
-            matched,
-            why,
-        });
+    /// Record a check; returns whether it matched. `why` is only
+    /// evaluated when explaining.
+    fn check(&mut self, rest: &str, matched: bool, why: impl FnOnce() -> String) -> bool {
+        if self.explain || matched {
+            self.checks.push(RuleCheck {
+                rule: rule_name(self.entity, rest).to_string(),
+                matched,
+                why: if self.explain { why() } else { String::new() },
+            });
+        }
         matched
     }
 }
@@ -964,16 +990,16 @@ fn sync_words(s: &Settings) -> String {
     format!("sync = [{}]", w.join(", "))
 }
 
-fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
-    let mut r = Rules::new(e);
-    if r.check("create.no-permission", !s.sync.add, sync_words(s)) {
+fn create_rules(e: EntityKindName, s: &Settings, c: &Control, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
+    if r.check("create.no-permission", !s.sync.add, || sync_words(s)) {
         return (r.checks, Action::Skip, rule_name(e, "create.no-permission"));
     }
     if e == EntityKindName::Product
         && r.check(
             "create.no-update-flag",
             c.no_update,
-            format!("mode is NoUpdate = {}", c.no_update),
+            || format!("mode is NoUpdate = {}", c.no_update),
         )
     {
         return (
@@ -985,11 +1011,11 @@ fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
     if r.check(
         "create.deselected",
         c.selected == Some(false),
-        format!("select = {}", opt_bool(c.selected)),
+        || format!("select = {}", opt_bool(c.selected)),
     ) {
         return (r.checks, Action::Skip, rule_name(e, "create.deselected"));
     }
-    r.check("create.new", true, "always".into());
+    r.check("create.new", true, || "always".into());
     (r.checks, Action::Create, rule_name(e, "create.new"))
 }
 
@@ -1002,7 +1028,25 @@ fn opt_bool(b: Option<bool>) -> &'static str {
 }
 
 /// The SyncDate the rules use, and where it came from.
-fn sync_date(c: &Control, row: Option<&LedgerRow>) -> (Option<OffsetDateTime>, String) {
+fn sync_date(
+    c: &Control,
+    row: Option<&LedgerRow>,
+    explain: bool,
+) -> (Option<OffsetDateTime>, String) {
+    if !explain {
+        let date = if c.has_sync_date_field {
+            c.sync_date
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .and_then(|v| {
+                    OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+                })
+        } else {
+            row.and_then(|r| r.sync_date)
+        };
+        return (date, String::new());
+    }
     if c.has_sync_date_field {
         match c
             .sync_date
@@ -1036,6 +1080,7 @@ fn fmt_time(t: OffsetDateTime) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn update_rules(
+    explain: bool,
     e: EntityKindName,
     s: &Settings,
     now: OffsetDateTime,
@@ -1045,15 +1090,15 @@ fn update_rules(
     row: Option<&LedgerRow>,
     target: Option<&ReducedItem>,
 ) -> Outcome {
-    let mut r = Rules::new(e);
-    if r.check("update.no-permission", !s.sync.update, sync_words(s)) {
+    let mut r = Rules::new(e, explain);
+    if r.check("update.no-permission", !s.sync.update, || sync_words(s)) {
         return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));
     }
     if e == EntityKindName::Product
         && r.check(
             "update.no-update-flag",
             c.no_update,
-            format!("mode is NoUpdate = {}", c.no_update),
+            || format!("mode is NoUpdate = {}", c.no_update),
         )
     {
         return (
@@ -1065,12 +1110,12 @@ fn update_rules(
     if r.check(
         "update.deselected",
         c.selected == Some(false),
-        format!("select = {}", opt_bool(c.selected)),
+        || format!("select = {}", opt_bool(c.selected)),
     ) {
         let Some(t) = target else {
             return (r.checks, Action::Skip, rule_name(e, "update.deselected"));
         };
-        let (checks, action, _) = delete_rules(e, s, t, true);
+        let (checks, action, _) = delete_rules(e, s, t, explain);
         r.checks.extend(checks);
         return (r.checks, action, rule_name(e, "update.deselected"));
     }
@@ -1079,7 +1124,7 @@ fn update_rules(
     if r.check(
         "update.unpublished",
         src_unpub && tgt_unpub && !s.update_unpublished,
-        format!(
+        || format!(
             "published in source = {}, in target = {}, update_unpublished = {}",
             opt_bool(c.published),
             target
@@ -1090,46 +1135,43 @@ fn update_rules(
     ) {
         return (r.checks, Action::Skip, rule_name(e, "update.unpublished"));
     }
-    let (date, date_why) = sync_date(c, row);
-    if r.check("update.never-synced", date.is_none(), date_why.clone()) {
+    let (date, date_why) = sync_date(c, row, explain);
+    if r.check("update.never-synced", date.is_none(), || date_why.clone()) {
         return (
             r.checks,
             Action::Update,
             rule_name(e, "update.never-synced"),
         );
     }
-    let expired = match (s.data_max_age, date) {
-        (Some(max), Some(d)) => {
-            let age = now - d;
-            let max = time::Duration::try_from(max).unwrap_or(time::Duration::MAX);
-            (
-                age > max,
-                format!("{date_why}, age {age}, data_max_age {max}"),
-            )
-        }
-        (None, _) => (false, "data_max_age is not set".into()),
-        (_, None) => (false, date_why.clone()),
-    };
-    if r.check("update.expired", expired.0, expired.1) {
+    let max_age = s
+        .data_max_age
+        .map(|max| time::Duration::try_from(max).unwrap_or(time::Duration::MAX));
+    let expired = matches!((max_age, date), (Some(max), Some(d)) if now - d > max);
+    if r.check("update.expired", expired, || match (max_age, date) {
+        (Some(max), Some(d)) => format!("{date_why}, age {}, data_max_age {max}", now - d),
+        (None, _) => "data_max_age is not set".into(),
+        (_, None) => date_why.clone(),
+    }) {
         return (r.checks, Action::Update, rule_name(e, "update.expired"));
     }
     let last = row.and_then(|r| r.hash.as_deref());
-    let (changed, why) = match s.change_detection {
-        _ if force => (true, "--force: change detection is off".to_string()),
-        ChangeDetection::SyncDate => (false, "change_detection = sync_date (rule off)".to_string()),
-        ChangeDetection::Hash => (
-            last != Some(hash),
-            format!(
-                "document hash {} vs last synced {}",
-                short(hash),
-                last.map(short).unwrap_or("none")
-            ),
-        ),
+    let changed = match s.change_detection {
+        _ if force => true,
+        ChangeDetection::SyncDate => false,
+        ChangeDetection::Hash => last != Some(hash),
     };
-    if r.check("update.changed", changed, why) {
+    if r.check("update.changed", changed, || match s.change_detection {
+        _ if force => "--force: change detection is off".to_string(),
+        ChangeDetection::SyncDate => "change_detection = sync_date (rule off)".to_string(),
+        ChangeDetection::Hash => format!(
+            "document hash {} vs last synced {}",
+            short(hash),
+            last.map(short).unwrap_or("none")
+        ),
+    }) {
         return (r.checks, Action::Update, rule_name(e, "update.changed"));
     }
-    r.check("update.up-to-date", true, "always".into());
+    r.check("update.up-to-date", true, || "always".into());
     (
         r.checks,
         Action::Unchanged,
@@ -1141,19 +1183,19 @@ fn short(h: &str) -> &str {
     h.get(..12).unwrap_or(h)
 }
 
-fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: bool) -> Outcome {
-    let mut r = Rules::new(e);
+fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
     if r.check(
         "delete.no-permission",
         !s.sync.delete && !s.sync.deactivate,
-        sync_words(s),
+        || sync_words(s),
     ) {
         return (r.checks, Action::Skip, rule_name(e, "delete.no-permission"));
     }
     if r.check(
         "delete.already-inactive",
         s.sync.deactivate && !t.published,
-        format!(
+        || format!(
             "deactivate = {}, published in target = {}",
             s.sync.deactivate, t.published
         ),
@@ -1164,7 +1206,7 @@ fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: 
             rule_name(e, "delete.already-inactive"),
         );
     }
-    r.check("delete.orphan", true, "always".into());
+    r.check("delete.orphan", true, || "always".into());
     let action = if s.sync.deactivate {
         Action::Deactivate
     } else {
