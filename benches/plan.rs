@@ -13,7 +13,6 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,6 +92,8 @@ fn plan(file: &Path, db: &Path) -> (usize, f64, f64) {
     let set = mapping();
     let store = Store::open(db).unwrap();
     let ledger = store.load(CHANNEL, Entity::Product).unwrap();
+    let stage = |name: &str| eprintln!("  {name}: {:.2} s, RSS {} MB", t.elapsed().as_secs_f64(), kib("VmRSS:") / 1024);
+    stage("ledger loaded");
     // The reduced target read: one item per synced product, marked.
     let target: Vec<ReducedItem> = ledger
         .iter()
@@ -109,6 +110,7 @@ fn plan(file: &Path, db: &Path) -> (usize, f64, f64) {
             })
         })
         .collect();
+    stage("target built");
     let source = serde_json::json!({"type": "file", "path": file, "entity": "product"});
     let now = time::OffsetDateTime::now_utc();
     let job = CompileJob {
@@ -121,6 +123,7 @@ fn plan(file: &Path, db: &Path) -> (usize, f64, f64) {
         force: false,
     };
     let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
+    stage("records compiled");
     let mut input = ReconcileInput {
         profile: "bench".into(),
         target_serial: String::new(),
@@ -135,9 +138,11 @@ fn plan(file: &Path, db: &Path) -> (usize, f64, f64) {
         }],
     };
     let (plan, refs) = reconcile::decide(&input).unwrap();
+    stage("decided");
     let docs =
         mapsync::engine::spool_documents(&source, Path::new("."), &set, &mut input, &refs, spool)
             .unwrap();
+    stage("documents spooled");
     let decided = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut sink = std::io::BufWriter::new(std::io::sink());
@@ -201,6 +206,7 @@ fn main() {
             .arg(db)
             .output()
             .unwrap();
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = text.split_whitespace().collect();
         assert!(f.len() >= 6, "{phase}: {text} {}", String::from_utf8_lossy(&out.stderr));

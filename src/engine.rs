@@ -222,12 +222,16 @@ fn stream_records(
     source: &serde_json::Value,
     project_dir: &Path,
     entity: Entity,
-    mut each: impl FnMut(RecordItem) -> Result<(), PlanError>,
+    mut each: impl FnMut(&RecordItem) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
     let source = connectors::open_source(source, project_dir).map_err(EngineError::from)?;
     let stream = source.records(entity).map_err(EngineError::from)?;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordItem>>(4);
+        // Records go back to the reader to be freed where they were
+        // allocated: freeing across threads is slow with the system
+        // allocator, and fragments its arenas.
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
         let reader = scope.spawn(move || {
             let mut chunk = Vec::with_capacity(CHUNK);
             for item in stream {
@@ -237,15 +241,34 @@ fn stream_records(
                     if tx.send(full).is_err() {
                         return;
                     }
+                    while let Ok(done) = back_rx.try_recv() {
+                        drop(done);
+                    }
                 }
             }
             if !chunk.is_empty() {
                 let _ = tx.send(chunk);
             }
+            drop(tx);
+            while let Ok(done) = back_rx.recv() {
+                drop(done);
+            }
         });
         let mut result = Ok(());
-        for chunk in rx.iter() {
-            for item in chunk {
+        for mut chunk in rx.iter() {
+            if let Some(i) = chunk
+                .iter()
+                .position(|it| matches!(it, Err(ReadError::Fatal(_))))
+            {
+                // The source broke: the items before it, then its error.
+                for item in chunk.get(..i).unwrap_or_default() {
+                    each(item)?;
+                }
+                if let Err(ReadError::Fatal(e)) = chunk.swap_remove(i) {
+                    return Err(EngineError::from(e).into());
+                }
+            }
+            for item in &chunk {
                 result = each(item);
                 if result.is_err() {
                     break;
@@ -254,9 +277,11 @@ fn stream_records(
             if result.is_err() {
                 break;
             }
+            let _ = back_tx.send(chunk);
         }
         // Dropping the receiver stops the reader at its next send.
         drop(rx);
+        drop(back_tx);
         if reader.join().is_err() {
             return Err(EngineError::Join("the source reader panicked".into()).into());
         }
@@ -331,8 +356,9 @@ impl CompileJob {
                         diagnostics,
                     },
                 }),
-                Err(ReadError::Invalid(bad)) => unreadable.push(malformed(*bad)),
-                Err(ReadError::Fatal(e)) => return Err(EngineError::from(e).into()),
+                Err(ReadError::Invalid(bad)) => unreadable.push(malformed(bad)),
+                // stream_records returns fatal errors itself.
+                Err(ReadError::Fatal(_)) => {}
             }
             Ok(())
         })?;
@@ -342,7 +368,7 @@ impl CompileJob {
 }
 
 /// A record the source could not read, as an invalid item.
-fn malformed(bad: connectors::InvalidRecord) -> SpooledItem {
+fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
     SpooledItem::Invalid {
         key: None,
         position: bad.position.to_string(),
@@ -350,7 +376,7 @@ fn malformed(bad: connectors::InvalidRecord) -> SpooledItem {
             crate::diag::codes::RECORD_MALFORMED,
             format!("{}: {}", bad.position, bad.message),
         )
-        .help(bad.help)],
+        .help(bad.help.clone())],
     }
 }
 

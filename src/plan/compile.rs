@@ -405,21 +405,28 @@ impl<'r> Cx<'_, '_, 'r> {
         }
     }
 
-    /// Source, transforms, default. `None` = empty.
-    fn value(&mut self, fm: &FieldMapping, rec: &Map<String, Value>) -> Option<Value> {
+    /// Source, transforms, default. `None` = empty. Borrowed from the
+    /// record when no transform changes it.
+    fn value<'v>(
+        &mut self,
+        fm: &'v FieldMapping,
+        rec: &'v Map<String, Value>,
+    ) -> Option<Cow<'v, Value>> {
         let spec: &ValueSpec = &fm.value;
-        let raw: Option<Value> = match &spec.source {
-            ValueSource::Path(p) => resolve(p, rec).map(Cow::into_owned),
-            ValueSource::Literal(v) => Some(v.clone()),
-            ValueSource::Template(src) => self.render(fm, src, rec).map(Value::String),
+        let raw: Option<Cow<'v, Value>> = match &spec.source {
+            ValueSource::Path(p) => resolve(p, rec),
+            ValueSource::Literal(v) => Some(Cow::Borrowed(v)),
+            ValueSource::Template(src) => self
+                .render(fm, src, rec)
+                .map(|s| Cow::Owned(Value::String(s))),
         };
-        let mut v = raw.unwrap_or(Value::Null);
+        let mut v = raw.unwrap_or(Cow::Owned(Value::Null));
         for t in &spec.transforms {
-            v = transform(t, v);
+            v = Cow::Owned(transform(t, v.into_owned()));
         }
         if is_empty(&v) {
             match &spec.default {
-                Some(d) if !is_empty(d) => Some(d.clone()),
+                Some(d) if !is_empty(d) => Some(Cow::Borrowed(d)),
                 _ => None,
             }
         } else {
