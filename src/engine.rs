@@ -161,7 +161,10 @@ pub fn spool_documents(
         .iter()
         .filter(|r| {
             matches!(
-                input.entities.get(r.entity).and_then(|e| e.items.get(r.item)),
+                input
+                    .entities
+                    .get(r.entity)
+                    .and_then(|e| e.items.get(r.item)),
                 Some(SpooledItem::Compiled { spooled: None, .. })
             )
         })
@@ -174,11 +177,7 @@ pub fn spool_documents(
             "compiling records again for their documents"
         );
         for (ei, e) in input.entities.iter_mut().enumerate() {
-            let wanted: Vec<usize> = missing
-                .iter()
-                .filter(|m| m.0 == ei)
-                .map(|m| m.1)
-                .collect();
+            let wanted: Vec<usize> = missing.iter().filter(|m| m.0 == ei).map(|m| m.1).collect();
             if wanted.is_empty() {
                 continue;
             }
@@ -393,17 +392,14 @@ struct RecompileJob {
 }
 
 impl RecompileJob {
-    fn run(
-        mut self,
-        mut spool: SpoolWriter,
-    ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+    fn run(mut self, mut spool: SpoolWriter) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
         use crate::plan::compile::{document_hash, Compiler};
         let entity = match self.kind {
             crate::check::model::EntityKind::Category => Entity::Category,
             crate::check::model::EntityKind::Product => Entity::Product,
         };
-        let compiler = Compiler::new(&self.set, self.kind)
-            .map_err(|e| PlanError::SourceChanged {
+        let compiler =
+            Compiler::new(&self.set, self.kind).map_err(|e| PlanError::SourceChanged {
                 position: e.to_string(),
             })?;
         let mut index = 0usize;
@@ -718,8 +714,7 @@ pub async fn plan_spooled_on(
         for (w, doc) in work.into_iter().zip(documents.iter()) {
             let Some((i, id)) = w else { continue };
             let doc = doc?.document;
-            if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH
-            {
+            if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
                 diffs.extend(update_diffs(target, &by_ref, &category_ids, &batch).await?);
                 batch.clear();
             }

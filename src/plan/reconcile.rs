@@ -757,7 +757,15 @@ fn run_entity<I: ItemView>(
                 };
                 let (checks, action, rule) = create_rules(e.entity, s, control, wanted);
                 (
-                    change_of(e.entity, key.clone(), None, action, rule, &checks, Vec::new()),
+                    change_of(
+                        e.entity,
+                        key.clone(),
+                        None,
+                        action,
+                        rule,
+                        &checks,
+                        Vec::new(),
+                    ),
                     checks,
                     "create",
                     (action == Action::Create).then_some(index),
@@ -996,11 +1004,9 @@ fn create_rules(e: EntityKindName, s: &Settings, c: &Control, explain: bool) -> 
         return (r.checks, Action::Skip, rule_name(e, "create.no-permission"));
     }
     if e == EntityKindName::Product
-        && r.check(
-            "create.no-update-flag",
-            c.no_update,
-            || format!("mode is NoUpdate = {}", c.no_update),
-        )
+        && r.check("create.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
     {
         return (
             r.checks,
@@ -1008,11 +1014,9 @@ fn create_rules(e: EntityKindName, s: &Settings, c: &Control, explain: bool) -> 
             rule_name(e, "create.no-update-flag"),
         );
     }
-    if r.check(
-        "create.deselected",
-        c.selected == Some(false),
-        || format!("select = {}", opt_bool(c.selected)),
-    ) {
+    if r.check("create.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
         return (r.checks, Action::Skip, rule_name(e, "create.deselected"));
     }
     r.check("create.new", true, || "always".into());
@@ -1095,11 +1099,9 @@ fn update_rules(
         return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));
     }
     if e == EntityKindName::Product
-        && r.check(
-            "update.no-update-flag",
-            c.no_update,
-            || format!("mode is NoUpdate = {}", c.no_update),
-        )
+        && r.check("update.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
     {
         return (
             r.checks,
@@ -1107,11 +1109,9 @@ fn update_rules(
             rule_name(e, "update.no-update-flag"),
         );
     }
-    if r.check(
-        "update.deselected",
-        c.selected == Some(false),
-        || format!("select = {}", opt_bool(c.selected)),
-    ) {
+    if r.check("update.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
         let Some(t) = target else {
             return (r.checks, Action::Skip, rule_name(e, "update.deselected"));
         };
@@ -1124,14 +1124,16 @@ fn update_rules(
     if r.check(
         "update.unpublished",
         src_unpub && tgt_unpub && !s.update_unpublished,
-        || format!(
-            "published in source = {}, in target = {}, update_unpublished = {}",
-            opt_bool(c.published),
-            target
-                .map(|t| if t.published { "true" } else { "false" })
-                .unwrap_or("unknown"),
-            s.update_unpublished
-        ),
+        || {
+            format!(
+                "published in source = {}, in target = {}, update_unpublished = {}",
+                opt_bool(c.published),
+                target
+                    .map(|t| if t.published { "true" } else { "false" })
+                    .unwrap_or("unknown"),
+                s.update_unpublished
+            )
+        },
     ) {
         return (r.checks, Action::Skip, rule_name(e, "update.unpublished"));
     }
@@ -1195,10 +1197,12 @@ fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, explain: bool)
     if r.check(
         "delete.already-inactive",
         s.sync.deactivate && !t.published,
-        || format!(
-            "deactivate = {}, published in target = {}",
-            s.sync.deactivate, t.published
-        ),
+        || {
+            format!(
+                "deactivate = {}, published in target = {}",
+                s.sync.deactivate, t.published
+            )
+        },
     ) {
         return (
             r.checks,

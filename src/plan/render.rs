@@ -111,7 +111,12 @@ fn item_line(o: RenderOptions, c: &Change) -> String {
 pub fn human(plan: &Plan, o: RenderOptions) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail; the diffs are in the plan.
-    let _ = write_human_with(plan, &mut |_, c| Ok(Cow::Borrowed(&c.diff[..])), o, &mut out);
+    let _ = write_human_with(
+        plan,
+        &mut |_, c| Ok(Cow::Borrowed(&c.diff[..])),
+        o,
+        &mut out,
+    );
     String::from_utf8_lossy(&out).into_owned()
 }
 

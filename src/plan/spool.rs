@@ -372,10 +372,7 @@ mod tests {
         let order = vec![refs[1], refs[3], refs[0]];
         let spool = w.finish(order).unwrap();
         let path = spool.path();
-        let keys: Vec<String> = spool
-            .iter()
-            .map(|d| d.unwrap().document.key)
-            .collect();
+        let keys: Vec<String> = spool.iter().map(|d| d.unwrap().document.key).collect();
         assert_eq!(keys, ["b", "d", "a"]);
         let again: Vec<PlannedDocument> = spool.iter().map(Result::unwrap).collect();
         assert_eq!(again[1].hash, "h-d");
