@@ -308,61 +308,218 @@ pub struct CompileJob {
     pub force: bool,
 }
 
+/// What a compile worker makes of one source item.
+enum Compiled {
+    /// A compiled record; its document when apply may need it.
+    Item {
+        key: String,
+        control: crate::plan::document::Control,
+        hash: String,
+        document: Option<crate::plan::document::Document>,
+    },
+    /// A record that did not compile, or could not be read.
+    Invalid(SpooledItem),
+    /// A record the source could not read (goes after the others).
+    Unreadable(SpooledItem),
+}
+
 impl CompileJob {
     /// Compile every record, hash its document and spool the documents
     /// apply may need; returns the items in plan order (records in source
     /// order, then records that could not be read) and the spool.
+    ///
+    /// One thread reads and parses; `workers` threads (one per core, at
+    /// most 4) compile and hash chunks of records; this thread puts the
+    /// results back in source order and writes the spool.
     pub fn run(
         &self,
         mut spool: SpoolWriter,
     ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
-        use crate::plan::compile::{document_hash, Compiler};
-        use crate::plan::document::EntityKindName;
+        use crate::plan::compile::Compiler;
+        if Compiler::new(&self.set, self.kind).is_err() {
+            return Ok((Vec::new(), spool));
+        }
         let entity = match self.kind {
             crate::check::model::EntityKind::Category => Entity::Category,
             crate::check::model::EntityKind::Product => Entity::Product,
         };
-        let Ok(compiler) = Compiler::new(&self.set, self.kind) else {
-            return Ok((Vec::new(), spool));
-        };
-        let name = EntityKindName::from(self.kind);
-        let settings = &self.set.settings;
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let source =
+            connectors::open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
+        let stream = source.records(entity).map_err(EngineError::from)?;
+        type Chunk = (u64, Vec<RecordItem>);
+        type Done = (u64, Vec<Compiled>, Vec<RecordItem>, Option<SourceError>);
         let mut items = Vec::new();
         let mut unreadable = Vec::new();
-        stream_records(&self.source, &self.project_dir, entity, |item| {
-            match item {
-                Ok(r) => items.push(match compiler.compile(&r.fields) {
-                    Ok(c) => {
-                        let hash = document_hash(&c.document);
-                        let row = self.ledger.get(c.document.key.as_str());
-                        let spooled = if crate::plan::reconcile::may_need_document(
-                            name, settings, self.now, self.force, &c.control, &hash, row,
-                        ) {
-                            Some(spool.push(&hash, &c.control, &c.document)?)
-                        } else {
-                            None
-                        };
-                        SpooledItem::Compiled {
-                            key: c.document.key,
-                            control: c.control,
-                            hash,
-                            spooled,
+        std::thread::scope(|scope| -> Result<(), PlanError> {
+            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
+            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
+            // Chunks go back to the reader to be freed where they were
+            // allocated: freeing across threads is slow with the system
+            // allocator, and fragments its arenas.
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
+            let reader = scope.spawn(move || {
+                let mut seq = 0u64;
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for item in stream {
+                    chunk.push(item);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        if work_tx.send((seq, full)).is_err() {
+                            return;
+                        }
+                        seq += 1;
+                        while let Ok(done) = back_rx.try_recv() {
+                            drop(done);
                         }
                     }
-                    Err(diagnostics) => SpooledItem::Invalid {
-                        key: record_key(&self.set, self.kind, &r.fields),
-                        position: r.position.to_string(),
-                        diagnostics,
-                    },
-                }),
-                Err(ReadError::Invalid(bad)) => unreadable.push(malformed(bad)),
-                // stream_records returns fatal errors itself.
-                Err(ReadError::Fatal(_)) => {}
+                }
+                if !chunk.is_empty() {
+                    let _ = work_tx.send((seq, chunk));
+                }
+                drop(work_tx);
+                while let Ok(done) = back_rx.recv() {
+                    drop(done);
+                }
+            });
+            let mut pool = Vec::new();
+            for _ in 0..workers {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                pool.push(scope.spawn(move || {
+                    let Ok(compiler) = Compiler::new(&self.set, self.kind) else {
+                        return;
+                    };
+                    loop {
+                        let next = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, mut chunk)) = next else { return };
+                        let mut out = Vec::with_capacity(chunk.len());
+                        let mut fatal = None;
+                        for (i, item) in chunk.iter().enumerate() {
+                            match item {
+                                Ok(r) => out.push(self.compile_one(&compiler, r)),
+                                Err(ReadError::Invalid(bad)) => {
+                                    out.push(Compiled::Unreadable(malformed(bad)))
+                                }
+                                Err(ReadError::Fatal(_)) => {
+                                    fatal = Some(i);
+                                    break;
+                                }
+                            }
+                        }
+                        let fatal = fatal.and_then(|i| match chunk.swap_remove(i) {
+                            Err(ReadError::Fatal(e)) => Some(e),
+                            _ => None,
+                        });
+                        if done_tx.send((seq, out, chunk, fatal)).is_err() {
+                            return;
+                        }
+                    }
+                }));
             }
-            Ok(())
+            drop(done_tx);
+            // Results in source order.
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            let mut result = Ok(());
+            'recv: for done in done_rx.iter() {
+                pending.insert(done.0, done);
+                while let Some((_, out, chunk, fatal)) = pending.remove(&next) {
+                    next += 1;
+                    for c in out {
+                        match c {
+                            Compiled::Item {
+                                key,
+                                control,
+                                hash,
+                                document,
+                            } => {
+                                let spooled = match document {
+                                    Some(d) => match spool.push(&hash, &control, &d) {
+                                        Ok(r) => Some(r),
+                                        Err(e) => {
+                                            result = Err(e.into());
+                                            break 'recv;
+                                        }
+                                    },
+                                    None => None,
+                                };
+                                items.push(SpooledItem::Compiled {
+                                    key,
+                                    control,
+                                    hash,
+                                    spooled,
+                                });
+                            }
+                            Compiled::Invalid(item) => items.push(item),
+                            Compiled::Unreadable(item) => unreadable.push(item),
+                        }
+                    }
+                    let _ = back_tx.send(chunk);
+                    if let Some(e) = fatal {
+                        result = Err(EngineError::from(e).into());
+                        break 'recv;
+                    }
+                }
+            }
+            // Dropping the receivers stops the reader and the workers.
+            drop(done_rx);
+            drop(back_tx);
+            drop(work_rx);
+            let mut panicked = reader.join().is_err();
+            for w in pool {
+                panicked |= w.join().is_err();
+            }
+            if panicked && result.is_ok() {
+                result = Err(EngineError::Join("a compile thread panicked".into()).into());
+            }
+            result
         })?;
         items.extend(unreadable);
         Ok((items, spool))
+    }
+
+    /// Compile one record.
+    fn compile_one(&self, compiler: &crate::plan::compile::Compiler<'_>, r: &Record) -> Compiled {
+        use crate::plan::document::EntityKindName;
+        match compiler.compile(&r.fields) {
+            Ok(c) => {
+                let hash = crate::plan::compile::document_hash(&c.document);
+                let row = self.ledger.get(c.document.key.as_str());
+                let keep = crate::plan::reconcile::may_need_document(
+                    EntityKindName::from(self.kind),
+                    &self.set.settings,
+                    self.now,
+                    self.force,
+                    &c.control,
+                    &hash,
+                    row,
+                );
+                let (key, document) = if keep {
+                    (c.document.key.clone(), Some(c.document))
+                } else {
+                    (c.document.key, None)
+                };
+                Compiled::Item {
+                    key,
+                    control: c.control,
+                    hash,
+                    document,
+                }
+            }
+            Err(diagnostics) => Compiled::Invalid(SpooledItem::Invalid {
+                key: record_key(&self.set, self.kind, &r.fields),
+                position: r.position.to_string(),
+                diagnostics,
+            }),
+        }
     }
 }
 

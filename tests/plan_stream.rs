@@ -147,3 +147,73 @@ async fn streamed_outputs_equal_in_memory_ones_for_creates_updates_and_recompile
     second.target_serial.clear();
     assert_eq!(first, second);
 }
+
+/// Many chunks compiled on several threads come back in source order,
+/// with unreadable lines after the records, and every spooled document is
+/// the one of its item.
+#[test]
+fn parallel_compile_keeps_source_order() {
+    use mapsync::plan::spool::{SpoolWriter, SpooledItem};
+    let dir = tempfile::tempdir().unwrap();
+    let catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/catalog.json").unwrap()).unwrap();
+    let base = catalog["products"].as_array().unwrap();
+    let file = dir.path().join("p.ndjson");
+    let mut text = String::new();
+    let mut keys = Vec::new();
+    for i in 0..1500 {
+        if i % 400 == 7 {
+            text.push_str("{not json\n");
+        }
+        let mut p = base[i % base.len()].clone();
+        let key = format!("K{i:05}");
+        p["ItemNo"] = key.clone().into();
+        keys.push(key);
+        text.push_str(&serde_json::to_string(&p).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    let (set, _, diags) = mapsync::check::load_mapping(Path::new("mappings/demo")).unwrap();
+    assert!(!diags.has_errors());
+    let job = engine::CompileJob {
+        source: serde_json::json!({"type": "file", "path": file, "entity": "product"}),
+        project_dir: dir.path().to_path_buf(),
+        set: std::sync::Arc::new(set),
+        kind: mapsync::check::model::EntityKind::Product,
+        ledger: Default::default(),
+        now: datetime!(2025-06-01 12:00 UTC),
+        force: false,
+    };
+    let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
+    assert_eq!(items.len(), 1500 + 4);
+    let got: Vec<&str> = items[..1500]
+        .iter()
+        .map(|i| match i {
+            SpooledItem::Compiled { key, .. } => key.as_str(),
+            SpooledItem::Invalid { .. } => "invalid",
+        })
+        .collect();
+    assert_eq!(got, keys);
+    assert!(items[1500..]
+        .iter()
+        .all(|i| matches!(i, SpooledItem::Invalid { key: None, .. })));
+    // No ledger: every document was spooled, in order.
+    let refs: Vec<_> = items[..1500]
+        .iter()
+        .filter_map(|i| match i {
+            SpooledItem::Compiled { spooled, .. } => *spooled,
+            SpooledItem::Invalid { .. } => None,
+        })
+        .collect();
+    assert_eq!(refs.len(), 1500);
+    let docs = spool.finish(refs).unwrap();
+    for (d, (item, key)) in docs.iter().zip(items.iter().zip(&keys)) {
+        let d = d.unwrap();
+        assert_eq!(&d.document.key, key);
+        let SpooledItem::Compiled { hash, .. } = item else {
+            panic!("compiled")
+        };
+        assert_eq!(&d.hash, hash);
+        assert_eq!(&document_hash(&d.document), hash);
+    }
+}
