@@ -310,12 +310,13 @@ pub struct CompileJob {
 
 /// What a compile worker makes of one source item.
 enum Compiled {
-    /// A compiled record; its document when apply may need it.
+    /// A compiled record; its document as a spool line when apply may
+    /// need it.
     Item {
         key: String,
         control: crate::plan::document::Control,
         hash: String,
-        document: Option<crate::plan::document::Document>,
+        document: Option<Result<Vec<u8>, serde_json::Error>>,
     },
     /// A record that did not compile, or could not be read.
     Invalid(SpooledItem),
@@ -343,9 +344,14 @@ impl CompileJob {
             crate::check::model::EntityKind::Category => Entity::Category,
             crate::check::model::EntityKind::Product => Entity::Product,
         };
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
+        let workers = std::env::var("MAPSYNC_COMPILE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
             .clamp(1, 4);
         let source =
             connectors::open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
@@ -442,7 +448,13 @@ impl CompileJob {
                                 document,
                             } => {
                                 let spooled = match document {
-                                    Some(d) => match spool.push(&hash, &control, &d) {
+                                    Some(line) => match line
+                                        .map_err(|e| SpoolError::Json {
+                                            path: std::path::PathBuf::new(),
+                                            source: e,
+                                        })
+                                        .and_then(|l| spool.push_line(&l))
+                                    {
                                         Ok(r) => Some(r),
                                         Err(e) => {
                                             result = Err(e.into());
@@ -451,10 +463,13 @@ impl CompileJob {
                                     },
                                     None => None,
                                 };
+                                // Copied on this thread: what stays for
+                                // the whole run is then not scattered among
+                                // the workers' short-lived allocations.
                                 items.push(SpooledItem::Compiled {
-                                    key,
-                                    control,
-                                    hash,
+                                    key: key.as_str().to_owned(),
+                                    control: control.clone(),
+                                    hash: hash.as_str().to_owned(),
                                     spooled,
                                 });
                             }
@@ -502,11 +517,10 @@ impl CompileJob {
                     &hash,
                     row,
                 );
-                let (key, document) = if keep {
-                    (c.document.key.clone(), Some(c.document))
-                } else {
-                    (c.document.key, None)
-                };
+                // Serialised here, so the document is freed on the thread
+                // that made it.
+                let document = keep.then(|| SpoolWriter::line(&hash, &c.control, &c.document));
+                let key = c.document.key;
                 Compiled::Item {
                     key,
                     control: c.control,

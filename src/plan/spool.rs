@@ -124,6 +124,40 @@ impl SpoolWriter {
         })
     }
 
+    /// One document as the spool stores it (a line of JSON), for
+    /// [`SpoolWriter::push_line`]: lets other threads do the serialising.
+    pub fn line(
+        hash: &str,
+        control: &Control,
+        document: &Document,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let mut buf = Vec::with_capacity(2048);
+        serde_json::to_writer(
+            &mut buf,
+            &PlannedDocumentRef {
+                hash,
+                control,
+                document,
+            },
+        )?;
+        buf.push(b'\n');
+        Ok(buf)
+    }
+
+    /// Append a line made by [`SpoolWriter::line`]; returns where it is.
+    pub fn push_line(&mut self, line: &[u8]) -> Result<SpoolRef, SpoolError> {
+        self.out.write_all(line).map_err(|source| SpoolError::Io {
+            path: self.file.path.clone(),
+            source,
+        })?;
+        let at = SpoolRef {
+            offset: self.len,
+            len: u32::try_from(line.len()).unwrap_or(u32::MAX),
+        };
+        self.len += line.len() as u64;
+        Ok(at)
+    }
+
     /// Append one document; returns where it is.
     pub fn push(
         &mut self,
