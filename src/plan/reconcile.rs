@@ -604,7 +604,7 @@ fn run_entity<I: ItemView>(
     // Target items by ownership marker (the first one wins): an item whose
     // create was applied but never recorded (lost answer, killed run) is
     // found again by its key and adopted instead of created twice.
-    let mut by_marker: HashMap<&str, &str> = HashMap::new();
+    let mut by_marker: HashMap<&str, &str> = HashMap::with_capacity(e.target.len());
     for t in &e.target {
         if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
             by_marker.entry(m).or_insert(t.id.as_str());
@@ -630,7 +630,9 @@ fn run_entity<I: ItemView>(
             .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
     }
     let sync_id_of = |it| sync_id(it, &e.ledger, &by_marker);
-    let mut sid_count: HashMap<&str, usize> = HashMap::new();
+    // Sized up front: growing a table of a million entries briefly holds
+    // the old and the new one.
+    let mut sid_count: HashMap<&str, usize> = HashMap::with_capacity(e.items.len());
     for it in &e.items {
         if let (Some(_), Some(k)) = (it.compiled(), it.key()) {
             if key_count.get(k).copied() == Some(1) {
@@ -641,7 +643,8 @@ fn run_entity<I: ItemView>(
         }
     }
     // Every id any record claims (even invalid ones): never an orphan.
-    let claimed: HashSet<&str> = e.items.iter().filter_map(sync_id_of).collect();
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(e.items.len());
+    claimed.extend(e.items.iter().filter_map(sync_id_of));
 
     let mut out = EntityOutput {
         explained: Vec::new(),
