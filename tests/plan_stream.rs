@@ -65,6 +65,12 @@ async fn same_outputs(p: &mapsync::config::profile::Profile) -> engine::Planned 
     }
     let mut file = Vec::new();
     render::write_plan_file(&spooled.plan, &spooled.documents, &mut file).unwrap();
+    // The plan command's output function writes the same file.
+    let out = tempfile::tempdir().unwrap();
+    let path = out.path().join("plan.json");
+    mapsync::cli::render::plan_outputs(&spooled, true, RenderOptions::default(), Some(&path))
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), file);
     let expected = serde_json::to_string_pretty(&PlanFile {
         plan: planned.plan.clone(),
         documents: planned.documents.clone(),
