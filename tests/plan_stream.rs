@@ -221,5 +221,10 @@ fn parallel_compile_keeps_source_order() {
         };
         assert_eq!(&d.hash, hash);
         assert_eq!(&document_hash(&d.document), hash);
+        // The direct canonical writer agrees with hashing the JSON value.
+        assert_eq!(
+            &mapsync::plan::compile::document_hash_via_value(&d.document),
+            hash
+        );
     }
 }
