@@ -1,25 +1,35 @@
 //! Bench binary: plan N synthetic products from NDJSON (default 100,000;
 //! `cargo bench --bench plan -- 1000000`), once against an empty ledger and
-//! target and once against a fully synced one; beside the floor of merely
-//! parsing the same file with serde_json. Each phase runs in its own
-//! process so its peak memory (VmHWM) is its own. Prints records/s, the
-//! ratio to the floor and the peak memory per product beyond the baseline.
+//! target and once against a fully synced one (a SQLite ledger holding
+//! every item, and a target holding every item); beside the floor of
+//! merely parsing the same file with serde_json. Planning is the engine's
+//! streamed path: records compiled as they are read, documents apply may
+//! need spooled to a temporary file, the rules applied; then the plan JSON
+//! is rendered (to a sink) with the create diffs computed from the spool.
+//! Each phase runs in its own process so its peak memory (VmHWM) is its
+//! own. Prints records/s, the ratio to the floor and the peak memory per
+//! product beyond the baseline (the process with the mapping set loaded:
+//! a fixed cost, about 70 MB, mostly the Shopify schema). The time
+//! includes loading the mapping set and the ledger. `PLAN_BENCH_DIR=DIR`
+//! keeps the generated data in DIR for profiling one phase.
 
 #[path = "support/mod.rs"]
 mod support;
 
-use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mapsync::check::model::EntityKind;
 use mapsync::connectors::shopify::model::ReducedItem;
 use mapsync::connectors::{self, Entity};
+use mapsync::engine::CompileJob;
 use mapsync::plan::compile::{document_hash, Compiler};
 use mapsync::plan::document::EntityKindName;
-use mapsync::plan::reconcile::{self, EntityInput, ReconcileInput, SourceItem};
-use mapsync::state::LedgerRow;
+use mapsync::plan::reconcile::{self, EntityInput, ReconcileInput};
+use mapsync::plan::spool::SpoolWriter;
+use mapsync::state::{Change, LedgerUpdate, Store};
 
 fn kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -41,75 +51,115 @@ fn floor(file: &Path) -> usize {
     n
 }
 
-fn plan(file: &Path, synced: bool) -> (usize, usize) {
+const CHANNEL: &str = "default";
+
+fn mapping() -> Arc<mapsync::check::model::MappingSet> {
     let (set, _, diags) = mapsync::check::load_mapping(Path::new("mappings/pim-shopify")).unwrap();
     assert!(!diags.has_errors());
+    Arc::new(set)
+}
+
+/// A ledger in which every product was synced with its current document.
+fn write_synced_ledger(file: &Path, db: &Path) {
+    let set = mapping();
     let compiler = Compiler::new(&set, EntityKind::Product).unwrap();
     let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
     let source = connectors::open_source(&options, Path::new(".")).unwrap();
-    let mut items = Vec::new();
-    for rec in source.records(Entity::Product).unwrap() {
-        let rec = rec.unwrap();
-        items.push(match compiler.compile(&rec.fields) {
-            Ok(c) => SourceItem::Compiled {
-                key: c.document.key.clone(),
+    let mut store = Store::open(db).unwrap();
+    let mut batch = Vec::new();
+    let date = time::OffsetDateTime::now_utc();
+    for (i, rec) in source.records(Entity::Product).unwrap().enumerate() {
+        let c = compiler.compile(&rec.unwrap().fields).unwrap();
+        batch.push(LedgerUpdate {
+            entity: Entity::Product,
+            key: c.document.key.clone(),
+            change: Change::Success {
+                target_id: format!("gid://shopify/Product/{}", i + 1),
                 hash: document_hash(&c.document),
-                doc: c.document,
-                control: c.control,
-            },
-            Err(diagnostics) => SourceItem::Invalid {
-                key: None,
-                position: rec.position.to_string(),
-                diagnostics,
+                date,
             },
         });
-    }
-    let mut ledger = HashMap::new();
-    let mut target = Vec::new();
-    if synced {
-        for (i, item) in items.iter().enumerate() {
-            if let SourceItem::Compiled { key, hash, .. } = item {
-                let id = format!("gid://shopify/Product/{}", i + 1);
-                ledger.insert(
-                    key.clone(),
-                    LedgerRow {
-                        target_id: Some(id.clone().into()),
-                        hash: Some(hash.clone().into()),
-                        sync_date: Some(time::OffsetDateTime::now_utc()),
-                        message: None,
-                        attempts: 0,
-                    },
-                );
-                target.push(ReducedItem {
-                    id,
-                    handle: format!("h{i}"),
-                    title: String::new(),
-                    published: true,
-                    status: Some("ACTIVE".into()),
-                    marker: Some(key.clone()),
-                    updated_at: None,
-                });
-            }
+        if batch.len() == 10_000 {
+            store.record_many(CHANNEL, &batch).unwrap();
+            batch.clear();
         }
     }
-    let input = ReconcileInput {
+    store.record_many(CHANNEL, &batch).unwrap();
+}
+
+/// Plan from `file` against the ledger in `db` and a target holding every
+/// item the ledger knows; returns (changes, seconds to decide, seconds to
+/// render the JSON plan).
+fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
+    let t = Instant::now();
+    let set = mapping();
+    // The mapping set (with the Shopify schema it is checked against) is a
+    // fixed cost, the same for 10 products or 10 million.
+    *base = kib("VmRSS:");
+    let store = Store::open(db).unwrap();
+    let ledger = store.load(CHANNEL, Entity::Product).unwrap();
+    let stage = |name: &str| {
+        eprintln!(
+            "  {name}: {:.2} s, RSS {} MB",
+            t.elapsed().as_secs_f64(),
+            kib("VmRSS:") / 1024
+        )
+    };
+    stage("ledger loaded");
+    // The reduced target read: one item per synced product, marked.
+    let target: Vec<ReducedItem> = ledger
+        .iter()
+        .filter_map(|(key, row)| {
+            let id = row.target_id.as_deref()?.to_string();
+            Some(ReducedItem {
+                handle: format!("h-{key}"),
+                id,
+                title: String::new(),
+                published: true,
+                status: Some("ACTIVE".into()),
+                marker: Some(key.clone()),
+                updated_at: None,
+            })
+        })
+        .collect();
+    stage("target built");
+    let source = serde_json::json!({"type": "file", "path": file, "entity": "product"});
+    let now = time::OffsetDateTime::now_utc();
+    let job = CompileJob {
+        source: source.clone(),
+        project_dir: PathBuf::from("."),
+        set: set.clone(),
+        kind: EntityKind::Product,
+        ledger,
+        now,
+        force: false,
+    };
+    let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
+    stage("records compiled");
+    let mut input = ReconcileInput {
         profile: "bench".into(),
         target_serial: String::new(),
         settings: set.settings.clone(),
-        now: time::OffsetDateTime::now_utc(),
+        now,
         force: false,
         entities: vec![EntityInput {
             entity: EntityKindName::Product,
             items,
-            ledger,
+            ledger: job.ledger,
             target,
         }],
     };
-    let (plan, _docs) = reconcile::reconcile(&input).unwrap();
-    (
-        plan.changes.len(),
-        plan.summary.create + plan.summary.unchanged,
-    )
+    let (plan, refs) = reconcile::decide(&input).unwrap();
+    stage("decided");
+    let docs =
+        mapsync::engine::spool_documents(&source, Path::new("."), &set, &mut input, &refs, spool)
+            .unwrap();
+    stage("documents spooled");
+    let decided = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut sink = std::io::BufWriter::new(std::io::sink());
+    mapsync::plan::render::write_json(&plan, &docs, &mut sink).unwrap();
+    (plan.changes.len(), decided, t.elapsed().as_secs_f64())
 }
 
 fn main() {
@@ -117,50 +167,81 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    if let [phase, file] = args.as_slice() {
-        let base = kib("VmRSS:");
+    if let [phase, file, db] = args.as_slice() {
+        let mut base = kib("VmRSS:");
         let t = Instant::now();
-        let n = match phase.as_str() {
-            "floor" => floor(Path::new(file)),
-            "empty" => plan(Path::new(file), false).0,
-            _ => plan(Path::new(file), true).0,
+        let (n, render) = match phase.as_str() {
+            "floor" => (floor(Path::new(file)), 0.0),
+            _ => {
+                let (n, _, render) = plan(Path::new(file), Path::new(db), &mut base);
+                (n, render)
+            }
         };
-        let secs = t.elapsed().as_secs_f64();
-        println!("{phase} {n} {secs} {} {base}", kib("VmHWM:"));
+        let secs = t.elapsed().as_secs_f64() - render;
+        println!("{phase} {n} {secs} {} {base} {render}", kib("VmHWM:"));
         return;
     }
     let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let dir = tempfile::tempdir().unwrap();
-    let file: PathBuf = dir.path().join("products.ndjson");
-    let bytes = support::write_products_ndjson(&file, n);
+    // PLAN_BENCH_DIR=DIR keeps the data there (reused when present), for
+    // profiling a phase: `plan synced DIR/products.ndjson DIR/synced.db`.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("PLAN_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    let file: PathBuf = dir.join(format!("products-{n}.ndjson"));
+    let empty_db = dir.join(format!("empty-{n}.db"));
+    let synced_db = dir.join(format!("synced-{n}.db"));
+    let bytes = if file.exists() && synced_db.exists() {
+        std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)
+    } else {
+        let _ = std::fs::remove_file(&synced_db);
+        let bytes = support::write_products_ndjson(&file, n);
+        drop(Store::open(&empty_db).unwrap());
+        write_synced_ledger(&file, &synced_db);
+        bytes
+    };
     println!(
         "plan benchmark: {n} products, {} MB of NDJSON",
         bytes / 1_000_000
     );
     let exe = std::env::current_exe().unwrap();
     let mut floor_secs = 0.0;
-    for phase in ["floor", "empty", "synced"] {
+    for (phase, db) in [
+        ("floor", &empty_db),
+        ("empty", &empty_db),
+        ("synced", &synced_db),
+    ] {
         let out = std::process::Command::new(&exe)
             .arg(phase)
             .arg(&file)
+            .arg(db)
             .output()
             .unwrap();
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
         let text = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = text.split_whitespace().collect();
-        let (count, secs, hwm, base): (usize, f64, u64, u64) = (
+        assert!(
+            f.len() >= 6,
+            "{phase}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (count, secs, hwm, base, render): (usize, f64, u64, u64, f64) = (
             f[1].parse().unwrap(),
             f[2].parse().unwrap(),
             f[3].parse().unwrap(),
             f[4].parse().unwrap(),
+            f[5].parse().unwrap(),
         );
         if phase == "floor" {
             floor_secs = secs;
         }
         println!(
-            "{phase:>7}: {count} items in {secs:.2} s = {:.0} records/s, {:.2}x floor, peak {} MB, {:.2} KB/product beyond baseline",
+            "{phase:>7}: {count} items in {secs:.2} s = {:.0} records/s, {:.2}x floor, peak {} MB (baseline {} MB), {:.2} KB/product beyond baseline; JSON plan rendered in {render:.2} s more",
             n as f64 / secs,
             secs / floor_secs,
             hwm / 1024,
+            base / 1024,
             (hwm.saturating_sub(base)) as f64 / n as f64
         );
     }

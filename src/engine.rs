@@ -10,7 +10,8 @@ use crate::connectors::shopify::{
     AccessToken, ClientConfig, Plan, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
     ShopifyTarget,
 };
-use crate::connectors::{self, Entity, ReadError, Record, SourceError};
+use crate::connectors::{self, Entity, ReadError, Record, RecordItem, SourceError};
+use crate::plan::spool::{DocumentSpool, SpoolError, SpoolRef, SpoolWriter, SpooledItem};
 use crate::sandbox::{self, SandboxConfig, SandboxError, SandboxHandle};
 
 /// Why a run could not start or read its inputs (the seed's critical
@@ -175,6 +176,477 @@ pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceReco
     Ok(out)
 }
 
+/// The documents of the create and update items of a decided plan, in
+/// plan order (`refs` from `reconcile::decide`): those the first pass
+/// spooled, and those it did not keep compiled again from the source.
+/// Blocking.
+pub fn spool_documents(
+    source: &serde_json::Value,
+    project_dir: &Path,
+    set: &std::sync::Arc<crate::check::model::MappingSet>,
+    input: &mut crate::plan::reconcile::ReconcileInput<SpooledItem>,
+    refs: &[crate::plan::reconcile::DocRef],
+    mut spool: SpoolWriter,
+) -> Result<DocumentSpool, PlanError> {
+    use crate::check::model::EntityKind;
+    use crate::plan::document::EntityKindName;
+    let mut missing: Vec<(usize, usize)> = refs
+        .iter()
+        .filter(|r| {
+            matches!(
+                input
+                    .entities
+                    .get(r.entity)
+                    .and_then(|e| e.items.get(r.item)),
+                Some(SpooledItem::Compiled { spooled: None, .. })
+            )
+        })
+        .map(|r| (r.entity, r.item))
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        tracing::debug!(
+            count = missing.len(),
+            "compiling records again for their documents"
+        );
+        for (ei, e) in input.entities.iter_mut().enumerate() {
+            let wanted: Vec<usize> = missing.iter().filter(|m| m.0 == ei).map(|m| m.1).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let job = RecompileJob {
+                source: source.clone(),
+                project_dir: project_dir.to_path_buf(),
+                set: set.clone(),
+                kind: match e.entity {
+                    EntityKindName::Category => EntityKind::Category,
+                    EntityKindName::Product => EntityKind::Product,
+                },
+                wanted,
+                items: std::mem::take(&mut e.items),
+            };
+            let (items, back) = job.run(spool)?;
+            e.items = items;
+            spool = back;
+        }
+    }
+    let spool_refs: Vec<SpoolRef> = refs
+        .iter()
+        .filter_map(|r| match input.entities.get(r.entity)?.items.get(r.item)? {
+            SpooledItem::Compiled { spooled, .. } => *spooled,
+            SpooledItem::Invalid { .. } => None,
+        })
+        .collect();
+    if spool_refs.len() != refs.len() {
+        return Err(PlanError::Spool(SpoolError::Missing(refs.len() as u64)));
+    }
+    Ok(spool.finish(spool_refs)?)
+}
+
+/// Records are handed from the reading thread to the compiling one in
+/// chunks of this many.
+const CHUNK: usize = 256;
+
+/// Stream the records of an entity from a source on a thread of their own
+/// (reading and parsing overlap with compiling), in chunks through a
+/// bounded channel, and call `each` for every item in source order.
+fn stream_records(
+    source: &serde_json::Value,
+    project_dir: &Path,
+    entity: Entity,
+    mut each: impl FnMut(&RecordItem) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    let source = connectors::open_source(source, project_dir).map_err(EngineError::from)?;
+    let stream = source.records(entity).map_err(EngineError::from)?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordItem>>(4);
+        // Records go back to the reader to be freed where they were
+        // allocated: freeing across threads is slow with the system
+        // allocator, and fragments its arenas.
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for item in stream {
+                chunk.push(item);
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if tx.send(full).is_err() {
+                        return;
+                    }
+                    while let Ok(done) = back_rx.try_recv() {
+                        drop(done);
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            drop(tx);
+            while let Ok(done) = back_rx.recv() {
+                drop(done);
+            }
+        });
+        let mut result = Ok(());
+        for mut chunk in rx.iter() {
+            if let Some(i) = chunk
+                .iter()
+                .position(|it| matches!(it, Err(ReadError::Fatal(_))))
+            {
+                // The source broke: the items before it, then its error.
+                for item in chunk.get(..i).unwrap_or_default() {
+                    each(item)?;
+                }
+                if let Err(ReadError::Fatal(e)) = chunk.swap_remove(i) {
+                    return Err(EngineError::from(e).into());
+                }
+            }
+            for item in &chunk {
+                result = each(item);
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+            let _ = back_tx.send(chunk);
+        }
+        // Dropping the receiver stops the reader at its next send.
+        drop(rx);
+        drop(back_tx);
+        if reader.join().is_err() {
+            return Err(EngineError::Join("the source reader panicked".into()).into());
+        }
+        result
+    })
+}
+
+/// Compiling the records of one entity as they stream in.
+#[derive(Debug)]
+pub struct CompileJob {
+    /// The profile's `source:` options.
+    pub source: serde_json::Value,
+    /// Where relative paths start.
+    pub project_dir: std::path::PathBuf,
+    /// The checked mapping set.
+    pub set: std::sync::Arc<crate::check::model::MappingSet>,
+    /// Which entity.
+    pub kind: crate::check::model::EntityKind,
+    /// The channel's ledger rows of the entity (to judge which documents
+    /// apply may need).
+    pub ledger: std::collections::HashMap<String, crate::state::LedgerRow>,
+    /// The clock.
+    pub now: time::OffsetDateTime,
+    /// `--force`.
+    pub force: bool,
+}
+
+/// What a compile worker makes of one source item.
+enum Compiled {
+    /// A compiled record; its document as a spool line when apply may
+    /// need it.
+    Item {
+        key: String,
+        control: crate::plan::document::Control,
+        hash: String,
+        document: Option<Result<Vec<u8>, serde_json::Error>>,
+    },
+    /// A record that did not compile, or could not be read.
+    Invalid(SpooledItem),
+    /// A record the source could not read (goes after the others).
+    Unreadable(SpooledItem),
+}
+
+impl CompileJob {
+    /// Compile every record, hash its document and spool the documents
+    /// apply may need; returns the items in plan order (records in source
+    /// order, then records that could not be read) and the spool.
+    ///
+    /// One thread reads and parses; `workers` threads (one per core, at
+    /// most 4) compile and hash chunks of records; this thread puts the
+    /// results back in source order and writes the spool.
+    pub fn run(
+        &self,
+        mut spool: SpoolWriter,
+    ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+        use crate::plan::compile::Compiler;
+        if Compiler::new(&self.set, self.kind).is_err() {
+            return Ok((Vec::new(), spool));
+        }
+        let entity = match self.kind {
+            crate::check::model::EntityKind::Category => Entity::Category,
+            crate::check::model::EntityKind::Product => Entity::Product,
+        };
+        let workers = std::env::var("MAPSYNC_COMPILE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
+            .clamp(1, 4);
+        let source =
+            connectors::open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
+        let stream = source.records(entity).map_err(EngineError::from)?;
+        type Chunk = (u64, Vec<RecordItem>);
+        type Done = (u64, Vec<Compiled>, Vec<RecordItem>, Option<SourceError>);
+        let mut items = Vec::new();
+        let mut unreadable = Vec::new();
+        std::thread::scope(|scope| -> Result<(), PlanError> {
+            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
+            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
+            // Chunks go back to the reader to be freed where they were
+            // allocated: freeing across threads is slow with the system
+            // allocator, and fragments its arenas.
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
+            let reader = scope.spawn(move || {
+                let mut seq = 0u64;
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for item in stream {
+                    chunk.push(item);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        if work_tx.send((seq, full)).is_err() {
+                            return;
+                        }
+                        seq += 1;
+                        while let Ok(done) = back_rx.try_recv() {
+                            drop(done);
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = work_tx.send((seq, chunk));
+                }
+                drop(work_tx);
+                while let Ok(done) = back_rx.recv() {
+                    drop(done);
+                }
+            });
+            let mut pool = Vec::new();
+            for _ in 0..workers {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                pool.push(scope.spawn(move || {
+                    let Ok(compiler) = Compiler::new(&self.set, self.kind) else {
+                        return;
+                    };
+                    loop {
+                        let next = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, mut chunk)) = next else { return };
+                        let mut out = Vec::with_capacity(chunk.len());
+                        let mut fatal = None;
+                        for (i, item) in chunk.iter().enumerate() {
+                            match item {
+                                Ok(r) => out.push(self.compile_one(&compiler, r)),
+                                Err(ReadError::Invalid(bad)) => {
+                                    out.push(Compiled::Unreadable(malformed(bad)))
+                                }
+                                Err(ReadError::Fatal(_)) => {
+                                    fatal = Some(i);
+                                    break;
+                                }
+                            }
+                        }
+                        let fatal = fatal.and_then(|i| match chunk.swap_remove(i) {
+                            Err(ReadError::Fatal(e)) => Some(e),
+                            _ => None,
+                        });
+                        if done_tx.send((seq, out, chunk, fatal)).is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            drop(done_tx);
+            // Results in source order.
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            let mut result = Ok(());
+            'recv: for done in done_rx.iter() {
+                pending.insert(done.0, done);
+                while let Some((_, out, chunk, fatal)) = pending.remove(&next) {
+                    next += 1;
+                    for c in out {
+                        match c {
+                            Compiled::Item {
+                                key,
+                                control,
+                                hash,
+                                document,
+                            } => {
+                                let spooled = match document {
+                                    Some(line) => match line
+                                        .map_err(|e| SpoolError::Json {
+                                            path: std::path::PathBuf::new(),
+                                            source: e,
+                                        })
+                                        .and_then(|l| spool.push_line(&l))
+                                    {
+                                        Ok(r) => Some(r),
+                                        Err(e) => {
+                                            result = Err(e.into());
+                                            break 'recv;
+                                        }
+                                    },
+                                    None => None,
+                                };
+                                // Copied on this thread: what stays for
+                                // the whole run is then not scattered among
+                                // the workers' short-lived allocations.
+                                items.push(SpooledItem::Compiled {
+                                    key: key.as_str().to_owned(),
+                                    control: control.clone(),
+                                    hash: hash.as_str().to_owned(),
+                                    spooled,
+                                });
+                            }
+                            Compiled::Invalid(item) => items.push(item),
+                            Compiled::Unreadable(item) => unreadable.push(item),
+                        }
+                    }
+                    let _ = back_tx.send(chunk);
+                    if let Some(e) = fatal {
+                        result = Err(EngineError::from(e).into());
+                        break 'recv;
+                    }
+                }
+            }
+            // Dropping the receivers stops the reader and the workers.
+            drop(done_rx);
+            drop(back_tx);
+            drop(work_rx);
+            let mut panicked = reader.join().is_err();
+            for w in pool {
+                panicked |= w.join().is_err();
+            }
+            if panicked && result.is_ok() {
+                result = Err(EngineError::Join("a compile thread panicked".into()).into());
+            }
+            result
+        })?;
+        items.extend(unreadable);
+        Ok((items, spool))
+    }
+
+    /// Compile one record.
+    fn compile_one(&self, compiler: &crate::plan::compile::Compiler<'_>, r: &Record) -> Compiled {
+        use crate::plan::document::EntityKindName;
+        match compiler.compile(&r.fields) {
+            Ok(c) => {
+                let hash = crate::plan::compile::document_hash(&c.document);
+                let row = self.ledger.get(c.document.key.as_str());
+                let keep = crate::plan::reconcile::may_need_document(
+                    EntityKindName::from(self.kind),
+                    &self.set.settings,
+                    self.now,
+                    self.force,
+                    &c.control,
+                    &hash,
+                    row,
+                );
+                // Serialised here, so the document is freed on the thread
+                // that made it.
+                let document = keep.then(|| SpoolWriter::line(&hash, &c.control, &c.document));
+                let key = c.document.key;
+                Compiled::Item {
+                    key,
+                    control: c.control,
+                    hash,
+                    document,
+                }
+            }
+            Err(diagnostics) => Compiled::Invalid(SpooledItem::Invalid {
+                key: record_key(&self.set, self.kind, &r.fields),
+                position: r.position.to_string(),
+                diagnostics,
+            }),
+        }
+    }
+}
+
+/// A record the source could not read, as an invalid item.
+fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
+    SpooledItem::Invalid {
+        key: None,
+        position: bad.position.to_string(),
+        diagnostics: vec![crate::diag::Diagnostic::error(
+            crate::diag::codes::RECORD_MALFORMED,
+            format!("{}: {}", bad.position, bad.message),
+        )
+        .help(bad.help.clone())],
+    }
+}
+
+/// Compiling some records again for the documents the first pass did not
+/// keep.
+struct RecompileJob {
+    source: serde_json::Value,
+    project_dir: std::path::PathBuf,
+    set: std::sync::Arc<crate::check::model::MappingSet>,
+    kind: crate::check::model::EntityKind,
+    /// Item indices, sorted.
+    wanted: Vec<usize>,
+    items: Vec<SpooledItem>,
+}
+
+impl RecompileJob {
+    fn run(mut self, mut spool: SpoolWriter) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+        use crate::plan::compile::{document_hash, Compiler};
+        let entity = match self.kind {
+            crate::check::model::EntityKind::Category => Entity::Category,
+            crate::check::model::EntityKind::Product => Entity::Product,
+        };
+        let compiler =
+            Compiler::new(&self.set, self.kind).map_err(|e| PlanError::SourceChanged {
+                position: e.to_string(),
+            })?;
+        let mut index = 0usize;
+        let mut next = 0usize;
+        let items = &mut self.items;
+        let wanted = &self.wanted;
+        stream_records(&self.source, &self.project_dir, entity, |item| {
+            let Ok(r) = item else { return Ok(()) };
+            let i = index;
+            index += 1;
+            if wanted.get(next) != Some(&i) {
+                return Ok(());
+            }
+            next += 1;
+            let changed = || PlanError::SourceChanged {
+                position: r.position.to_string(),
+            };
+            let Ok(c) = compiler.compile(&r.fields) else {
+                return Err(changed());
+            };
+            let hash = document_hash(&c.document);
+            match items.get_mut(i) {
+                Some(SpooledItem::Compiled {
+                    key,
+                    hash: h,
+                    control,
+                    spooled,
+                }) if *key == c.document.key && *h == hash => {
+                    *spooled = Some(spool.push(&hash, control, &c.document)?);
+                    Ok(())
+                }
+                _ => Err(changed()),
+            }
+        })?;
+        if next != self.wanted.len() {
+            return Err(PlanError::SourceChanged {
+                position: format!("record {}", index + 1),
+            });
+        }
+        Ok((self.items, spool))
+    }
+}
+
 /// Open the profile's state store.
 pub fn open_state(profile: &Profile) -> Result<crate::state::Store, crate::state::StateError> {
     crate::state::Store::open_url(&profile.state, Path::new(&profile.project_dir))
@@ -208,6 +680,15 @@ pub enum PlanError {
     /// The rules could not be applied.
     #[error(transparent)]
     Reconcile(#[from] crate::plan::reconcile::ReconcileError),
+    /// The document spool failed.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// A record compiled differently when read again for its document.
+    #[error("the source changed while planning ({position} is no longer the same record); run the plan again")]
+    SourceChanged {
+        /// Where.
+        position: String,
+    },
 }
 
 /// Options of a plan made for `sync`.
@@ -217,23 +698,79 @@ pub struct PlanOptions {
     pub force: bool,
 }
 
-/// A plan and the documents `apply` needs.
+/// A plan and the documents `apply` needs, all in memory.
 #[derive(Debug)]
 pub struct Planned {
-    /// The plan.
+    /// The plan (with the field diffs of creates and updates).
     pub plan: crate::plan::reconcile::Plan,
-    /// Documents of the items to create or update.
+    /// Documents of the items to create or update, in plan order.
     pub documents: Vec<crate::plan::reconcile::PlannedDocument>,
-    /// The reconcile input, kept for `--explain`.
-    pub input: crate::plan::reconcile::ReconcileInput,
+    /// The reconcile input, kept for `--explain` (no documents).
+    pub input: crate::plan::reconcile::ReconcileInput<SpooledItem>,
     /// Mapping warnings.
     pub warnings: crate::diag::Diagnostics,
 }
 
+/// A plan whose documents stay on disk: what `plan` streams into its
+/// outputs. Creates carry no field diff here (render them from the
+/// documents, see `plan::render::PlanOutput`); updates do.
+#[derive(Debug)]
+pub struct SpooledPlan {
+    /// The plan.
+    pub plan: crate::plan::reconcile::Plan,
+    /// Documents of the create and update changes, in plan order.
+    pub documents: DocumentSpool,
+    /// The reconcile input, kept for `--explain` (no documents).
+    pub input: crate::plan::reconcile::ReconcileInput<SpooledItem>,
+    /// Mapping warnings.
+    pub warnings: crate::diag::Diagnostics,
+}
+
+impl SpooledPlan {
+    /// Everything in memory: documents read back, create diffs filled.
+    pub fn into_planned(self) -> Result<Planned, PlanError> {
+        use crate::plan::reconcile::Action;
+        let SpooledPlan {
+            mut plan,
+            documents,
+            input,
+            warnings,
+        } = self;
+        let docs: Vec<crate::plan::reconcile::PlannedDocument> =
+            documents.iter().collect::<Result<_, _>>()?;
+        let mut it = docs.iter();
+        for c in plan
+            .changes
+            .iter_mut()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        {
+            let Some(d) = it.next() else { break };
+            if c.action == Action::Create {
+                c.diff = crate::plan::diff::diff_create(&d.document);
+            }
+        }
+        Ok(Planned {
+            plan,
+            documents: docs,
+            input,
+            warnings,
+        })
+    }
+}
+
 /// Dry run: read source, ledger and target (read-only) and decide.
 pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planned, PlanError> {
+    plan_spooled(profile, now).await?.into_planned()
+}
+
+/// [`plan`] with the documents left on disk (for large catalogs: `plan`
+/// streams its outputs from this).
+pub async fn plan_spooled(
+    profile: &Profile,
+    now: time::OffsetDateTime,
+) -> Result<SpooledPlan, PlanError> {
     let connected = connect(profile).await?;
-    let result = plan_on(profile, &connected, now, &PlanOptions::default()).await;
+    let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default()).await;
     connected.close().await?;
     result
 }
@@ -246,181 +783,214 @@ pub async fn plan_on(
     now: time::OffsetDateTime,
     options: &PlanOptions,
 ) -> Result<Planned, PlanError> {
+    plan_spooled_on(profile, connected, now, options)
+        .await?
+        .into_planned()
+}
+
+/// Update diffs are computed against this many full target items at once.
+const DIFF_BATCH: usize = 250;
+
+/// [`plan_spooled`] on a target that is already connected. Records are
+/// compiled as they stream from the source; only what the rules need is
+/// kept per item, and the documents apply may need go to a spool file.
+pub async fn plan_spooled_on(
+    profile: &Profile,
+    connected: &Connected,
+    now: time::OffsetDateTime,
+    options: &PlanOptions,
+) -> Result<SpooledPlan, PlanError> {
     use crate::check::model::EntityKind;
     use crate::connectors::shopify::{ReadHint, Target};
-    use crate::plan::compile::{document_hash, Compiler};
     use crate::plan::document::EntityKindName;
-    use crate::plan::reconcile::{self, Action, EntityInput, ReconcileInput, SourceItem};
+    use crate::plan::reconcile::{self, Action, EntityInput, ReconcileInput};
 
     let (set, _files, warnings) = crate::check::load_mapping(&profile.mapping)?;
     if warnings.has_errors() {
         return Err(PlanError::Mapping(warnings));
     }
+    let set = std::sync::Arc::new(set);
     let store = open_state(profile)?;
-    let result = async {
-        let target = &connected.target;
-        let locations = target.locations().await.map_err(EngineError::from)?;
-        let by_ref = resolve_locations(&set, &locations)?;
-        let mut entities = Vec::new();
-        let mut sources = Vec::new();
-        for (kind, entity) in [
-            (EntityKind::Category, Entity::Category),
-            (EntityKind::Product, Entity::Product),
-        ] {
-            let mapped = match kind {
-                EntityKind::Category => set.category.is_some(),
-                EntityKind::Product => set.product.is_some(),
-            };
-            if mapped {
-                sources.push((kind, entity, read_source(profile, entity).await?));
-            }
-        }
-        let hint = ReadHint {
-            expected_products: sources
-                .iter()
-                .find(|s| s.0 == EntityKind::Product)
-                .map(|s| s.2.records.len()),
-            expected_collections: sources
-                .iter()
-                .find(|s| s.0 == EntityKind::Category)
-                .map(|s| s.2.records.len()),
+    let target = &connected.target;
+    let locations = target.locations().await.map_err(EngineError::from)?;
+    let by_ref = resolve_locations(&set, &locations)?;
+    let mut spool = SpoolWriter::create()?;
+    let mut compiled = Vec::new();
+    for (kind, entity) in [
+        (EntityKind::Category, Entity::Category),
+        (EntityKind::Product, Entity::Product),
+    ] {
+        let mapped = match kind {
+            EntityKind::Category => set.category.is_some(),
+            EntityKind::Product => set.product.is_some(),
         };
-        let catalog = target.read_reduced(hint).await.map_err(EngineError::from)?;
-        let serial = target_serial(&catalog);
-        for (kind, entity, src) in sources {
-            let Ok(compiler) = Compiler::new(&set, kind) else {
-                continue;
-            };
-            let mut items = Vec::with_capacity(src.records.len() + src.invalid.len());
-            for r in &src.records {
-                items.push(match compiler.compile(&r.fields) {
-                    Ok(c) => SourceItem::Compiled {
-                        key: c.document.key.clone(),
-                        hash: document_hash(&c.document),
-                        doc: c.document,
-                        control: c.control,
-                    },
-                    Err(diagnostics) => SourceItem::Invalid {
-                        key: record_key(&set, kind, &r.fields),
-                        position: r.position.to_string(),
-                        diagnostics,
-                    },
-                });
-            }
-            for bad in src.invalid {
-                items.push(SourceItem::Invalid {
-                    key: None,
-                    position: bad.position.to_string(),
-                    diagnostics: vec![crate::diag::Diagnostic::error(
-                        crate::diag::codes::RECORD_MALFORMED,
-                        format!("{}: {}", bad.position, bad.message),
-                    )
-                    .help(bad.help)],
-                });
-            }
-            let ledger = store.load(&profile.channel, entity)?;
-            let target_items = match kind {
-                EntityKind::Category => catalog.collections.clone(),
-                EntityKind::Product => catalog.products.clone(),
-            };
-            entities.push(EntityInput {
-                entity: EntityKindName::from(kind),
-                items,
-                ledger,
-                target: target_items,
-            });
+        if !mapped {
+            continue;
         }
-        let input = ReconcileInput {
-            profile: profile.name.clone(),
-            target_serial: serial,
-            settings: set.settings.clone(),
+        let ledger = store.load(&profile.channel, entity)?;
+        let job = CompileJob {
+            source: profile.source.clone(),
+            project_dir: profile.project_dir.clone(),
+            set: set.clone(),
+            kind,
+            ledger,
             now,
-            entities,
             force: options.force,
         };
-        let (mut plan, documents) = reconcile::reconcile(&input)?;
-        // Field diffs of updates against the target's full current state.
-        for (kind, name) in [
-            (EntityKind::Category, EntityKindName::Category),
-            (EntityKind::Product, EntityKindName::Product),
-        ] {
-            let ids: Vec<String> = plan
-                .changes
-                .iter()
-                .filter(|c| c.entity == name && c.action == Action::Update)
-                .filter_map(|c| c.target_id.clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
+        let (items, ledger, back) =
+            tokio::task::spawn_blocking(move || job.run(spool).map(|(i, s)| (i, job.ledger, s)))
+                .await
+                .map_err(|e| EngineError::Join(e.to_string()))??;
+        spool = back;
+        compiled.push((kind, entity, items, ledger));
+    }
+    let hint = ReadHint {
+        expected_products: compiled
+            .iter()
+            .find(|s| s.0 == EntityKind::Product)
+            .map(|s| s.2.len()),
+        expected_collections: compiled
+            .iter()
+            .find(|s| s.0 == EntityKind::Category)
+            .map(|s| s.2.len()),
+    };
+    let catalog = target.read_reduced(hint).await.map_err(EngineError::from)?;
+    let serial = target_serial(&catalog);
+    let mut catalog = catalog;
+    let mut entities = Vec::new();
+    for (kind, _entity, items, ledger) in compiled {
+        let target_items = match kind {
+            EntityKind::Category => std::mem::take(&mut catalog.collections),
+            EntityKind::Product => std::mem::take(&mut catalog.products),
+        };
+        entities.push(EntityInput {
+            entity: EntityKindName::from(kind),
+            items,
+            ledger,
+            target: target_items,
+        });
+    }
+    let mut input = ReconcileInput {
+        profile: profile.name.clone(),
+        target_serial: serial,
+        settings: set.settings.clone(),
+        now,
+        entities,
+        force: options.force,
+    };
+    let (mut plan, refs) = reconcile::decide(&input)?;
+
+    let (input, documents) = {
+        let source = profile.source.clone();
+        let dir = profile.project_dir.clone();
+        let set = set.clone();
+        tokio::task::spawn_blocking(move || {
+            let docs = spool_documents(&source, &dir, &set, &mut input, &refs, spool)?;
+            Ok::<_, PlanError>((input, docs))
+        })
+        .await
+        .map_err(|e| EngineError::Join(e.to_string()))??
+    };
+
+    // Field diffs of updates against the target's full current state, a
+    // batch of items at a time.
+    let category_ids: std::collections::BTreeMap<String, String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.entity == EntityKindName::Category)
+        .filter_map(|c| Some((c.key.clone()?, c.target_id.clone()?)))
+        .collect();
+    // (change index, target id) of each document, None for creates.
+    let work: Vec<Option<(usize, String)>> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.action, Action::Create | Action::Update))
+        .map(|(i, c)| {
+            (c.action == Action::Update)
+                .then(|| c.target_id.clone().map(|id| (i, id)))
+                .flatten()
+        })
+        .collect();
+    let mut diffs = Vec::new();
+    if work.iter().any(Option::is_some) {
+        let mut batch: Vec<(usize, String, crate::plan::document::Document)> = Vec::new();
+        for (w, doc) in work.into_iter().zip(documents.iter()) {
+            let Some((i, id)) = w else { continue };
+            let doc = doc?.document;
+            if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
+                diffs.extend(update_diffs(target, &by_ref, &category_ids, &batch).await?);
+                batch.clear();
             }
-            // Target id → (key, document), built once: lookups stay linear.
-            let docs_by_key: std::collections::HashMap<&str, &crate::plan::document::Document> =
-                documents
-                    .iter()
-                    .filter(|d| d.document.entity == name)
-                    .map(|d| (d.document.key.as_str(), &d.document))
-                    .collect();
-            let by_id: std::collections::HashMap<&str, (&str, &crate::plan::document::Document)> =
-                plan.changes
-                    .iter()
-                    .filter(|c| c.entity == name && c.action == Action::Update)
-                    .filter_map(|c| {
-                        let key = c.key.as_deref()?;
-                        Some((c.target_id.as_deref()?, (key, *docs_by_key.get(key)?)))
-                    })
-                    .collect();
-            let doc_of = |id: &str| by_id.get(id).map(|(k, d)| (k.to_string(), *d));
-            let mut diffs = Vec::new();
-            // Category keys known on both sides → collection ids.
-            let category_ids: std::collections::BTreeMap<String, String> = plan
-                .changes
-                .iter()
-                .filter(|c| c.entity == EntityKindName::Category)
-                .filter_map(|c| Some((c.key.clone()?, c.target_id.clone()?)))
-                .collect();
-            match kind {
-                EntityKind::Product => {
-                    for p in target
-                        .read_products(&ids)
-                        .await
-                        .map_err(EngineError::from)?
-                    {
-                        if let Some((key, doc)) = doc_of(&p.id) {
-                            let mut d = crate::plan::diff::diff_product(doc, &p, &by_ref);
-                            d.extend(crate::plan::diff::diff_product_collections(
-                                doc,
-                                &p,
-                                &category_ids,
-                            ));
-                            diffs.push((key, d));
-                        }
-                    }
+            batch.push((i, id, doc));
+        }
+        diffs.extend(update_diffs(target, &by_ref, &category_ids, &batch).await?);
+    }
+    for (i, d) in diffs {
+        if let Some(c) = plan.changes.get_mut(i) {
+            c.diff = d;
+        }
+    }
+    Ok(SpooledPlan {
+        plan,
+        documents,
+        input,
+        warnings,
+    })
+}
+
+/// Field diffs of a batch of updates of one entity: (change index,
+/// document) against the target's full current state.
+async fn update_diffs(
+    target: &crate::connectors::shopify::ShopifyTarget,
+    by_ref: &crate::plan::diff::LocationsByRefName,
+    category_ids: &std::collections::BTreeMap<String, String>,
+    batch: &[(usize, String, crate::plan::document::Document)],
+) -> Result<Vec<(usize, Vec<crate::plan::diff::DiffEntry>)>, PlanError> {
+    use crate::connectors::shopify::Target;
+    use crate::plan::document::EntityKindName;
+    let Some(first) = batch.first() else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<String> = batch.iter().map(|b| b.1.clone()).collect();
+    // Target id → position in the batch, built once: lookups stay linear.
+    let by_id: std::collections::HashMap<&str, usize> = batch
+        .iter()
+        .enumerate()
+        .map(|(n, b)| (b.1.as_str(), n))
+        .collect();
+    let mut out = Vec::new();
+    match first.2.entity {
+        EntityKindName::Product => {
+            for p in target
+                .read_products(&ids)
+                .await
+                .map_err(EngineError::from)?
+            {
+                if let Some((i, _, doc)) = by_id.get(p.id.as_str()).and_then(|n| batch.get(*n)) {
+                    let mut d = crate::plan::diff::diff_product(doc, &p, by_ref);
+                    d.extend(crate::plan::diff::diff_product_collections(
+                        doc,
+                        &p,
+                        category_ids,
+                    ));
+                    out.push((*i, d));
                 }
-                EntityKind::Category => {
-                    for c in target
-                        .read_collections(&ids)
-                        .await
-                        .map_err(EngineError::from)?
-                    {
-                        if let Some((key, doc)) = doc_of(&c.id) {
-                            diffs.push((key, crate::plan::diff::diff_collection(doc, &c)));
-                        }
-                    }
-                }
-            }
-            for (key, diff) in diffs {
-                plan.set_diff(name, &key, diff);
             }
         }
-        Ok(Planned {
-            plan,
-            documents,
-            input,
-            warnings,
-        })
+        EntityKindName::Category => {
+            for c in target
+                .read_collections(&ids)
+                .await
+                .map_err(EngineError::from)?
+            {
+                if let Some((i, _, doc)) = by_id.get(c.id.as_str()).and_then(|n| batch.get(*n)) {
+                    out.push((*i, crate::plan::diff::diff_collection(doc, &c)));
+                }
+            }
+        }
     }
-    .await;
-    result
+    Ok(out)
 }
 
 /// The target location id of every reference location of the mapping set,

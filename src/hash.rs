@@ -18,9 +18,9 @@ pub const PREFIX: &str = "sha256:";
 /// Equal for documents that differ only in object key order; `1` and `1.0`
 /// are different numbers (as serde_json writes them differently).
 pub fn content_hash(value: &Value) -> String {
-    let mut sink = HashSink(Sha256::new());
+    let mut sink = HashSink::new();
     write_canonical(value, &mut sink);
-    let digest = sink.0.finalize();
+    let digest = sink.finalize();
     let mut out = String::with_capacity(PREFIX.len() + 64);
     out.push_str(PREFIX);
     out.push_str(&hex::encode(digest));
@@ -35,16 +35,116 @@ pub fn canonical_json(value: &Value) -> String {
     String::from_utf8_lossy(&sink.0).into_owned()
 }
 
+/// A canonical-form writer feeding SHA-256, for types that write their own
+/// canonical form without first becoming a [`Value`] (see
+/// `Document::write_canonical`). The caller is responsible for writing
+/// object keys in sorted order; [`Canonical::value`] sorts the keys of the
+/// values it is given. The result is the same as [`content_hash`] of the
+/// equivalent `Value`.
+pub struct Canonical {
+    sink: HashSink,
+}
+
+impl Default for Canonical {
+    fn default() -> Self {
+        Canonical::new()
+    }
+}
+
+impl Canonical {
+    /// An empty writer.
+    pub fn new() -> Canonical {
+        Canonical {
+            sink: HashSink::new(),
+        }
+    }
+
+    /// Raw bytes (punctuation such as `{`, `,`, `:`).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.sink.put(bytes);
+    }
+
+    /// A JSON string, escaped as serde_json escapes it.
+    pub fn str(&mut self, s: &str) {
+        write_str(s, &mut self.sink);
+    }
+
+    /// An object key and its colon.
+    pub fn key(&mut self, key: &str) {
+        write_str(key, &mut self.sink);
+        self.sink.put(b":");
+    }
+
+    /// An integer.
+    pub fn int(&mut self, n: i64) {
+        self.sink.put(itoa_buf(n).as_bytes());
+    }
+
+    /// A JSON value in canonical form.
+    pub fn value(&mut self, v: &Value) {
+        write_canonical(v, &mut self.sink);
+    }
+
+    /// A list of strings.
+    pub fn strings(&mut self, items: &[String]) {
+        self.raw(b"[");
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.raw(b",");
+            }
+            self.str(s);
+        }
+        self.raw(b"]");
+    }
+
+    /// `sha256:` and 64 lowercase hex digits.
+    pub fn finish(self) -> String {
+        let digest = self.sink.finalize();
+        let mut out = String::with_capacity(PREFIX.len() + 64);
+        out.push_str(PREFIX);
+        out.push_str(&hex::encode(digest));
+        out
+    }
+}
+
+/// The decimal text of an integer (as serde_json writes it).
+fn itoa_buf(n: i64) -> String {
+    n.to_string()
+}
+
 /// Where canonical bytes go. Writing into a hasher or a Vec cannot fail.
 trait Sink: io::Write {
     fn put(&mut self, bytes: &[u8]);
 }
 
-struct HashSink(Sha256);
+/// SHA-256 fed through a small buffer: canonical text comes in many tiny
+/// pieces, and one hasher update per piece costs more than the copy.
+struct HashSink {
+    hasher: Sha256,
+    buf: [u8; HASH_BUF],
+    len: usize,
+}
+
+const HASH_BUF: usize = 4096;
+
+impl HashSink {
+    fn new() -> HashSink {
+        HashSink {
+            hasher: Sha256::new(),
+            buf: [0; HASH_BUF],
+            len: 0,
+        }
+    }
+
+    fn finalize(mut self) -> sha2::digest::Output<Sha256> {
+        self.hasher.update(&self.buf[..self.len]);
+        self.hasher.finalize()
+    }
+}
 
 impl io::Write for HashSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
+        self.put(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -54,7 +154,18 @@ impl io::Write for HashSink {
 
 impl Sink for HashSink {
     fn put(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        if self.len + bytes.len() > HASH_BUF {
+            self.hasher.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > HASH_BUF {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
     }
 }
 
@@ -115,6 +226,13 @@ fn write_canonical<S: Sink>(value: &Value, out: &mut S) {
 }
 
 fn write_str<S: Sink>(s: &str, out: &mut S) {
+    // Most strings need no escaping: write them as they are.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.put(b"\"");
+        out.put(s.as_bytes());
+        out.put(b"\"");
+        return;
+    }
     // serde_json's escaping; writing to an infallible sink cannot fail.
     if serde_json::to_writer(&mut *out, s).is_err() {
         out.put(b"\"\"");

@@ -92,3 +92,57 @@ pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
     }
     v
 }
+
+/// The outputs of `mapsync plan` for a plan whose documents are spooled,
+/// streamed: the plan file (`--out`, written to `FILE.tmp` and renamed),
+/// then the JSON document (`json`) or the human view with the "Saved the
+/// plan" line on stdout. The same bytes as rendering the in-memory plan.
+/// A closed stdout (a pipe whose reader left) ends the process quietly,
+/// like `emit`.
+pub fn plan_outputs(
+    planned: &crate::engine::SpooledPlan,
+    json: bool,
+    options: crate::plan::render::RenderOptions,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::plan::render as plan_render;
+    use std::io::Write;
+    if let Some(out) = out {
+        let tmp = out.with_extension("tmp");
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        plan_render::write_plan_file(&planned.plan, &planned.documents, &mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, out)?;
+    }
+    let stdout = std::io::stdout().lock();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    let written = (|| -> Result<(), plan_render::RenderError> {
+        if json {
+            plan_render::write_json(&planned.plan, &planned.documents, &mut w)?;
+            writeln!(w)?;
+        } else {
+            plan_render::write_human(&planned.plan, &planned.documents, options, &mut w)?;
+            if let Some(out) = out {
+                writeln!(
+                    w,
+                    "Saved the plan to {}; apply it with `mapsync apply {}`.",
+                    out.display(),
+                    out.display()
+                )?;
+            }
+        }
+        w.flush()?;
+        Ok(())
+    })();
+    match written {
+        Err(plan_render::RenderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            std::process::exit(0)
+        }
+        Err(plan_render::RenderError::Json(e))
+            if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) =>
+        {
+            std::process::exit(0)
+        }
+        other => Ok(other?),
+    }
+}

@@ -69,6 +69,9 @@ pub struct Compiler<'m> {
     env: minijinja::Environment<'static>,
     /// Template source → its name in `env` (or the parse error text).
     templates: BTreeMap<String, Result<String, String>>,
+    /// Template name → the top-level variables it reads: the render
+    /// context holds only these (a template can reach nothing else).
+    template_vars: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Compiler<'_> {
@@ -83,6 +86,14 @@ impl std::fmt::Debug for Compiler<'_> {
 /// The content hash of a document (`sha256:` + 64 hex digits), stable
 /// across object key order, runs and machines.
 pub fn document_hash(doc: &Document) -> String {
+    let mut out = hash::Canonical::new();
+    doc.write_canonical(&mut out);
+    out.finish()
+}
+
+/// [`document_hash`] the slow way, through a `serde_json::Value` (kept to
+/// prove the two agree).
+pub fn document_hash_via_value(doc: &Document) -> String {
     let value = serde_json::to_value(doc).unwrap_or(Value::Null);
     hash::content_hash(&value)
 }
@@ -114,11 +125,20 @@ impl<'m> Compiler<'m> {
                 templates.insert(src.clone(), entry);
             }
         }
+        let mut template_vars = BTreeMap::new();
+        for name in templates.values().flatten() {
+            if let Ok(t) = env.get_template(name) {
+                let mut vars: Vec<String> = t.undeclared_variables(false).into_iter().collect();
+                vars.sort();
+                template_vars.insert(name.clone(), vars);
+            }
+        }
         Ok(Compiler {
             entity,
             kind,
             env,
             templates,
+            template_vars,
         })
     }
 
@@ -385,21 +405,28 @@ impl<'r> Cx<'_, '_, 'r> {
         }
     }
 
-    /// Source, transforms, default. `None` = empty.
-    fn value(&mut self, fm: &FieldMapping, rec: &Map<String, Value>) -> Option<Value> {
+    /// Source, transforms, default. `None` = empty. Borrowed from the
+    /// record when no transform changes it.
+    fn value<'v>(
+        &mut self,
+        fm: &'v FieldMapping,
+        rec: &'v Map<String, Value>,
+    ) -> Option<Cow<'v, Value>> {
         let spec: &ValueSpec = &fm.value;
-        let raw: Option<Value> = match &spec.source {
-            ValueSource::Path(p) => resolve(p, rec).map(Cow::into_owned),
-            ValueSource::Literal(v) => Some(v.clone()),
-            ValueSource::Template(src) => self.render(fm, src, rec).map(Value::String),
+        let raw: Option<Cow<'v, Value>> = match &spec.source {
+            ValueSource::Path(p) => resolve(p, rec),
+            ValueSource::Literal(v) => Some(Cow::Borrowed(v)),
+            ValueSource::Template(src) => self
+                .render(fm, src, rec)
+                .map(|s| Cow::Owned(Value::String(s))),
         };
-        let mut v = raw.unwrap_or(Value::Null);
+        let mut v = raw.unwrap_or(Cow::Owned(Value::Null));
         for t in &spec.transforms {
-            v = transform(t, v);
+            v = Cow::Owned(transform(t, v.into_owned()));
         }
         if is_empty(&v) {
             match &spec.default {
-                Some(d) if !is_empty(d) => Some(d.clone()),
+                Some(d) if !is_empty(d) => Some(Cow::Borrowed(d)),
                 _ => None,
             }
         } else {
@@ -426,12 +453,17 @@ impl<'r> Cx<'_, '_, 'r> {
                 return None;
             }
         };
-        let ctx = if std::ptr::eq(rec, self.root) {
-            self.ctx_value
+        let ctx = match self.compiler.template_vars.get(&name) {
+            // Only the variables the template reads, not the whole record.
+            Some(vars) => minijinja::Value::from_iter(vars.iter().filter_map(|v| {
+                rec.get(v)
+                    .map(|x| (v.clone(), minijinja::Value::from_serialize(x)))
+            })),
+            None if std::ptr::eq(rec, self.root) => self
+                .ctx_value
                 .get_or_insert_with(|| minijinja::Value::from_serialize(rec))
-                .clone()
-        } else {
-            minijinja::Value::from_serialize(rec)
+                .clone(),
+            None => minijinja::Value::from_serialize(rec),
         };
         match tmpl.render(ctx) {
             Ok(s) => Some(s),

@@ -161,3 +161,175 @@ pub struct Control {
     /// SyncDate from the record's write-back field (RFC 3339), if set.
     pub sync_date: Option<String>,
 }
+
+impl Document {
+    /// Write the document's canonical form (see `crate::hash`) straight
+    /// into `out`, with no `serde_json::Value` in between. Equal, byte for
+    /// byte, to the canonical form of `serde_json::to_value(self)`: object
+    /// keys in byte order, optional image fields omitted when absent.
+    pub fn write_canonical(&self, out: &mut crate::hash::Canonical) {
+        // Keys sorted: categories, entity, fields, images, key,
+        // metafield_descriptions, metafields, options, variants.
+        out.raw(b"{");
+        out.key("categories");
+        out.strings(&self.categories);
+        out.raw(b",");
+        out.key("entity");
+        out.str(self.entity.as_str());
+        out.raw(b",");
+        out.key("fields");
+        value_map(&self.fields, out);
+        out.raw(b",");
+        out.key("images");
+        out.raw(b"[");
+        for (i, img) in self.images.iter().enumerate() {
+            if i > 0 {
+                out.raw(b",");
+            }
+            // alt, kind, src, variant
+            out.raw(b"{");
+            if let Some(alt) = &img.alt {
+                out.key("alt");
+                out.str(alt);
+                out.raw(b",");
+            }
+            out.key("kind");
+            out.str(img.kind.as_str());
+            out.raw(b",");
+            out.key("src");
+            out.str(&img.src);
+            if let Some(v) = &img.variant {
+                out.raw(b",");
+                out.key("variant");
+                out.str(v);
+            }
+            out.raw(b"}");
+        }
+        out.raw(b"]");
+        out.raw(b",");
+        out.key("key");
+        out.str(&self.key);
+        out.raw(b",");
+        out.key("metafield_descriptions");
+        out.raw(b"[");
+        for (i, d) in self.metafield_descriptions.iter().enumerate() {
+            if i > 0 {
+                out.raw(b",");
+            }
+            // description, key, namespace
+            out.raw(b"{");
+            out.key("description");
+            out.str(&d.description);
+            out.raw(b",");
+            out.key("key");
+            out.str(&d.key);
+            out.raw(b",");
+            out.key("namespace");
+            out.str(&d.namespace);
+            out.raw(b"}");
+        }
+        out.raw(b"]");
+        out.raw(b",");
+        out.key("metafields");
+        metafields(&self.metafields, out);
+        out.raw(b",");
+        out.key("options");
+        out.strings(&self.options);
+        out.raw(b",");
+        out.key("variants");
+        out.raw(b"[");
+        for (i, v) in self.variants.iter().enumerate() {
+            if i > 0 {
+                out.raw(b",");
+            }
+            // fields, key, metafields, options, quantities
+            out.raw(b"{");
+            out.key("fields");
+            value_map(&v.fields, out);
+            out.raw(b",");
+            out.key("key");
+            out.str(&v.key);
+            out.raw(b",");
+            out.key("metafields");
+            metafields(&v.metafields, out);
+            out.raw(b",");
+            out.key("options");
+            out.raw(b"[");
+            for (j, (name, value)) in v.options.iter().enumerate() {
+                if j > 0 {
+                    out.raw(b",");
+                }
+                out.raw(b"[");
+                out.str(name);
+                out.raw(b",");
+                out.str(value);
+                out.raw(b"]");
+            }
+            out.raw(b"]");
+            out.raw(b",");
+            out.key("quantities");
+            out.raw(b"{");
+            for (j, (loc, q)) in v.quantities.iter().enumerate() {
+                if j > 0 {
+                    out.raw(b",");
+                }
+                out.key(loc);
+                out.int(*q);
+            }
+            out.raw(b"}");
+            out.raw(b"}");
+        }
+        out.raw(b"]");
+        out.raw(b"}");
+    }
+}
+
+/// A `BTreeMap<String, Value>` as a canonical object: a `String` map is
+/// already in byte order.
+fn value_map(m: &BTreeMap<String, serde_json::Value>, out: &mut crate::hash::Canonical) {
+    out.raw(b"{");
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",");
+        }
+        out.key(k);
+        out.value(v);
+    }
+    out.raw(b"}");
+}
+
+/// Metafield values: key, namespace, type, value.
+fn metafields(list: &[MetafieldValue], out: &mut crate::hash::Canonical) {
+    out.raw(b"[");
+    for (i, m) in list.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",");
+        }
+        out.raw(b"{");
+        out.key("key");
+        out.str(&m.key);
+        out.raw(b",");
+        out.key("namespace");
+        out.str(&m.namespace);
+        out.raw(b",");
+        out.key("type");
+        out.str(&m.ty);
+        out.raw(b",");
+        out.key("value");
+        out.str(&m.value);
+        out.raw(b"}");
+    }
+    out.raw(b"]");
+}
+
+impl ImageKindName {
+    /// The word used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKindName::Url => "url",
+            ImageKindName::Embedded => "embedded",
+            ImageKindName::Field => "field",
+            ImageKindName::Attachment => "attachment",
+        }
+    }
+}

@@ -10,4 +10,5 @@ pub mod diff;
 pub mod document;
 pub mod reconcile;
 pub mod render;
+pub mod spool;
 pub mod testing;

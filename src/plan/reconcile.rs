@@ -56,23 +56,55 @@ pub enum SourceItem {
     },
 }
 
-impl SourceItem {
+/// How the rules see one source item: its key, and either its control
+/// values and document hash (a compiled record) or why it is invalid. The
+/// rules never look at the document itself, so an item may keep it
+/// elsewhere (a spool) or not at all.
+pub trait ItemView {
+    /// The key as read (possibly blank).
+    fn raw_key(&self) -> Option<&str>;
+    /// Control values and document hash of a compiled record.
+    fn compiled(&self) -> Option<(&Control, &str)>;
+    /// Position and diagnostics of an invalid record.
+    fn invalid(&self) -> Option<(&str, &[Diagnostic])>;
+    /// The key, when it is not blank.
     fn key(&self) -> Option<&str> {
+        self.raw_key().filter(|k| !k.trim().is_empty())
+    }
+}
+
+impl ItemView for SourceItem {
+    fn raw_key(&self) -> Option<&str> {
         match self {
             SourceItem::Compiled { key, .. } => Some(key.as_str()),
             SourceItem::Invalid { key, .. } => key.as_deref(),
         }
-        .filter(|k| !k.trim().is_empty())
+    }
+    fn compiled(&self) -> Option<(&Control, &str)> {
+        match self {
+            SourceItem::Compiled { control, hash, .. } => Some((control, hash.as_str())),
+            SourceItem::Invalid { .. } => None,
+        }
+    }
+    fn invalid(&self) -> Option<(&str, &[Diagnostic])> {
+        match self {
+            SourceItem::Compiled { .. } => None,
+            SourceItem::Invalid {
+                position,
+                diagnostics,
+                ..
+            } => Some((position.as_str(), diagnostics.as_slice())),
+        }
     }
 }
 
 /// What the reconcile needs of one entity.
 #[derive(Debug, Clone)]
-pub struct EntityInput {
+pub struct EntityInput<I = SourceItem> {
     /// Which entity.
     pub entity: EntityKindName,
     /// Source items in source order.
-    pub items: Vec<SourceItem>,
+    pub items: Vec<I>,
     /// The channel's ledger rows of this entity, by key.
     pub ledger: HashMap<String, LedgerRow>,
     /// The target's items of this entity (products or custom collections).
@@ -81,7 +113,7 @@ pub struct EntityInput {
 
 /// Everything [`reconcile`] needs.
 #[derive(Debug, Clone)]
-pub struct ReconcileInput {
+pub struct ReconcileInput<I = SourceItem> {
     /// Profile name (goes into the plan).
     pub profile: String,
     /// Opaque value that changes when the target changes.
@@ -91,7 +123,7 @@ pub struct ReconcileInput {
     /// The clock.
     pub now: OffsetDateTime,
     /// Categories first, then products (the order is kept).
-    pub entities: Vec<EntityInput>,
+    pub entities: Vec<EntityInput<I>>,
     /// `sync --force`: change detection is off, every item of the update
     /// list that reaches the `changed` rule is updated.
     pub force: bool,
@@ -339,26 +371,80 @@ pub struct Explanation {
     pub rule: String,
 }
 
-/// Apply the rules to every item.
+/// Apply the rules to every item: the plan (with the field diffs of
+/// creates) and the documents of its create and update items, in plan
+/// order.
 pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>), ReconcileError> {
-    let mut changes = Vec::new();
-    let mut documents = Vec::new();
+    let (mut plan, refs) = decide(input)?;
+    let mut documents = Vec::with_capacity(refs.len());
+    for r in refs {
+        let Some(SourceItem::Compiled {
+            doc, control, hash, ..
+        }) = input
+            .entities
+            .get(r.entity)
+            .and_then(|e| e.items.get(r.item))
+        else {
+            continue;
+        };
+        if let Some(c) = plan.changes.get_mut(r.change) {
+            if c.action == Action::Create {
+                c.diff = diff::diff_create(doc);
+            }
+        }
+        documents.push(PlannedDocument {
+            hash: hash.clone(),
+            control: control.clone(),
+            document: doc.clone(),
+        });
+    }
+    Ok((plan, documents))
+}
+
+/// Where the document of a create or update item is: the change's index in
+/// [`Plan::changes`], and the item's entity and index in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocRef {
+    /// Index in `plan.changes`.
+    pub change: usize,
+    /// Index in `input.entities`.
+    pub entity: usize,
+    /// Index in that entity's `items`.
+    pub item: usize,
+}
+
+/// Apply the rules to every item without touching documents: the plan
+/// (creates have no field diff yet) and, in plan order, where the document
+/// of each create and update item is.
+pub fn decide<I: ItemView>(
+    input: &ReconcileInput<I>,
+) -> Result<(Plan, Vec<DocRef>), ReconcileError> {
+    let total: usize = input
+        .entities
+        .iter()
+        .map(|e| e.items.len() + e.target.len())
+        .sum();
+    let mut changes = Vec::with_capacity(total);
+    let mut refs = Vec::new();
     let mut mass = Vec::new();
-    for e in &input.entities {
-        let out = run_entity(e, &input.settings, input.now, input.force, None);
-        let planned = out
-            .decisions
-            .iter()
-            .filter(|d| matches!(d.change.action, Action::Delete | Action::Deactivate))
-            .count();
+    for (ei, e) in input.entities.iter().enumerate() {
+        let mut sink = Sink {
+            changes: &mut changes,
+            refs: &mut refs,
+            entity: ei,
+            deletes: 0,
+        };
+        run_entity(
+            e,
+            &input.settings,
+            input.now,
+            input.force,
+            None,
+            Some(&mut sink),
+        );
+        let planned = sink.deletes;
         if let Some(m) = max_deletes_exceeded(e.entity, e.target.len(), &input.settings, planned) {
             mass.push(m);
-        }
-        for d in out.decisions {
-            if let Some(doc) = d.document {
-                documents.push(doc);
-            }
-            changes.push(d.change);
         }
     }
     let mut plan = Plan {
@@ -373,18 +459,49 @@ pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>),
         mass_delete: mass,
     };
     plan.recount();
-    Ok((plan, documents))
+    Ok((plan, refs))
 }
 
 /// Every rule checked for the item with this key (a record's key, a target
 /// item's marker or a target id), in the first entity that has it.
-pub fn explain(input: &ReconcileInput, key: &str) -> Option<Explanation> {
+pub fn explain<I: ItemView>(input: &ReconcileInput<I>, key: &str) -> Option<Explanation> {
     input.entities.iter().find_map(|e| {
-        run_entity(e, &input.settings, input.now, input.force, Some(key))
+        run_entity(e, &input.settings, input.now, input.force, Some(key), None)
             .explained
             .into_iter()
             .next()
     })
+}
+
+/// Whether apply may need the document of a compiled item, judged before
+/// the target is read: true when the item has no SyncID yet (it is
+/// probably created), or when the update rules, with the target unknown,
+/// would update it. Planning spools only these documents; an item that
+/// turns out to need one anyway (its target item is gone, say) is compiled
+/// again from the source.
+pub fn may_need_document(
+    entity: EntityKindName,
+    s: &Settings,
+    now: OffsetDateTime,
+    force: bool,
+    control: &Control,
+    hash: &str,
+    row: Option<&LedgerRow>,
+) -> bool {
+    let has_id = control
+        .sync_id
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty())
+        || row
+            .and_then(|r| r.target_id.as_deref())
+            .is_some_and(|v| !v.is_empty());
+    if !has_id {
+        return true;
+    }
+    // Without a target item the rules can only lean towards an update
+    // (`unpublished` needs the target to skip; `deselected` then skips).
+    let (_, action, _) = update_rules(false, entity, s, now, force, control, hash, row, None);
+    action == Action::Update
 }
 
 /// `max_deletes` for `planned` deletions and deactivations of an entity
@@ -420,13 +537,35 @@ pub fn max_deletes_exceeded(
     })
 }
 
-struct Decision {
-    change: Change,
-    document: Option<PlannedDocument>,
+/// Where the decisions of one entity go.
+struct Sink<'a> {
+    changes: &'a mut Vec<Change>,
+    refs: &'a mut Vec<DocRef>,
+    /// Index of the entity in the input.
+    entity: usize,
+    /// Deletes and deactivations so far.
+    deletes: usize,
+}
+
+impl Sink<'_> {
+    /// One decision; `document` is the index of the item whose document
+    /// apply needs (create, update).
+    fn push(&mut self, change: Change, document: Option<usize>) {
+        if matches!(change.action, Action::Delete | Action::Deactivate) {
+            self.deletes += 1;
+        }
+        if let Some(item) = document {
+            self.refs.push(DocRef {
+                change: self.changes.len(),
+                entity: self.entity,
+                item,
+            });
+        }
+        self.changes.push(change);
+    }
 }
 
 struct EntityOutput {
-    decisions: Vec<Decision>,
     explained: Vec<Explanation>,
 }
 
@@ -443,19 +582,20 @@ enum Prepared {
     },
 }
 
-fn run_entity(
-    e: &EntityInput,
+fn run_entity<I: ItemView>(
+    e: &EntityInput<I>,
     s: &Settings,
     now: OffsetDateTime,
     force: bool,
     want: Option<&str>,
+    mut sink: Option<&mut Sink<'_>>,
 ) -> EntityOutput {
     let en = e.entity.as_str();
     let target_by_id: HashMap<&str, &ReducedItem> =
         e.target.iter().map(|t| (t.id.as_str(), t)).collect();
 
     // Keys: count occurrences.
-    let mut key_count: HashMap<&str, usize> = HashMap::new();
+    let mut key_count: HashMap<&str, usize> = HashMap::with_capacity(e.items.len());
     for it in &e.items {
         if let Some(k) = it.key() {
             *key_count.entry(k).or_default() += 1;
@@ -464,39 +604,37 @@ fn run_entity(
     // Target items by ownership marker (the first one wins): an item whose
     // create was applied but never recorded (lost answer, killed run) is
     // found again by its key and adopted instead of created twice.
-    let mut by_marker: HashMap<&str, &str> = HashMap::new();
+    let mut by_marker: HashMap<&str, &str> = HashMap::with_capacity(e.target.len());
     for t in &e.target {
         if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
             by_marker.entry(m).or_insert(t.id.as_str());
         }
     }
     // SyncID: the record's, else the ledger's, else the adopted item's.
-    let sync_id_of = |it: &SourceItem| -> Option<String> {
-        let key = match it {
-            SourceItem::Compiled { key, .. } => Some(key.as_str()),
-            SourceItem::Invalid { key, .. } => key.as_deref(),
-        };
-        let from_record = match it {
-            SourceItem::Compiled { control, .. } => {
-                control.sync_id.clone().filter(|v| !v.trim().is_empty())
-            }
-            SourceItem::Invalid { .. } => None,
-        };
+    fn sync_id<'a, I: ItemView>(
+        it: &'a I,
+        ledger: &'a HashMap<String, LedgerRow>,
+        by_marker: &HashMap<&'a str, &'a str>,
+    ) -> Option<&'a str> {
+        let key = it.raw_key();
+        let from_record = it
+            .compiled()
+            .and_then(|(control, _)| control.sync_id.as_deref())
+            .filter(|v| !v.trim().is_empty());
         from_record
             .or_else(|| {
-                key.and_then(|k| e.ledger.get(k))
+                key.and_then(|k| ledger.get(k))
                     .and_then(|r| r.target_id.as_deref())
                     .filter(|v| !v.is_empty())
-                    .map(str::to_string)
             })
-            .or_else(|| {
-                key.and_then(|k| by_marker.get(k))
-                    .map(|id| (*id).to_string())
-            })
-    };
-    let mut sid_count: HashMap<String, usize> = HashMap::new();
+            .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
+    }
+    let sync_id_of = |it| sync_id(it, &e.ledger, &by_marker);
+    // Sized up front: growing a table of a million entries briefly holds
+    // the old and the new one.
+    let mut sid_count: HashMap<&str, usize> = HashMap::with_capacity(e.items.len());
     for it in &e.items {
-        if let (SourceItem::Compiled { .. }, Some(k)) = (it, it.key()) {
+        if let (Some(_), Some(k)) = (it.compiled(), it.key()) {
             if key_count.get(k).copied() == Some(1) {
                 if let Some(id) = sync_id_of(it) {
                     *sid_count.entry(id).or_default() += 1;
@@ -505,27 +643,28 @@ fn run_entity(
         }
     }
     // Every id any record claims (even invalid ones): never an orphan.
-    let claimed: HashSet<String> = e.items.iter().filter_map(sync_id_of).collect();
+    let mut claimed: HashSet<&str> = HashSet::with_capacity(e.items.len());
+    claimed.extend(e.items.iter().filter_map(sync_id_of));
 
     let mut out = EntityOutput {
-        decisions: Vec::new(),
         explained: Vec::new(),
     };
 
-    for it in &e.items {
-        let key = it.key().map(str::to_string);
-        let prepared = match (it, key.as_deref()) {
-            (_, None) => {
-                let (mut d, position): (Vec<PlanDiagnostic>, &str) = match it {
-                    SourceItem::Invalid {
-                        diagnostics,
-                        position,
-                        ..
-                    } => (
-                        diagnostics.iter().map(Into::into).collect(),
-                        position.as_str(),
-                    ),
-                    SourceItem::Compiled { .. } => (Vec::new(), "a record"),
+    for (index, it) in e.items.iter().enumerate() {
+        let key_str = it.key();
+        let wanted = want.is_some_and(|w| key_str == Some(w));
+        if want.is_some() && !wanted {
+            // `--explain`: only the wanted item's checks matter.
+            continue;
+        }
+        let key = key_str.map(str::to_string);
+        let prepared = match (it.invalid(), key_str) {
+            (invalid, None) => {
+                let (mut d, position): (Vec<PlanDiagnostic>, &str) = match invalid {
+                    Some((position, diagnostics)) => {
+                        (diagnostics.iter().map(Into::into).collect(), position)
+                    }
+                    None => (Vec::new(), "a record"),
                 };
                 d.push(key_missing_diag(en, position));
                 Prepared::Invalid {
@@ -534,12 +673,10 @@ fn run_entity(
                     diags: d,
                 }
             }
-            (_, Some(k)) if key_count.get(k).copied().unwrap_or(0) > 1 => {
-                let mut d: Vec<PlanDiagnostic> = match it {
-                    SourceItem::Invalid { diagnostics, .. } => {
-                        diagnostics.iter().map(Into::into).collect()
-                    }
-                    SourceItem::Compiled { .. } => Vec::new(),
+            (invalid, Some(k)) if key_count.get(k).copied().unwrap_or(0) > 1 => {
+                let mut d: Vec<PlanDiagnostic> = match invalid {
+                    Some((_, diagnostics)) => diagnostics.iter().map(Into::into).collect(),
+                    None => Vec::new(),
                 };
                 let n = key_count.get(k).copied().unwrap_or(0);
                 d.push(PlanDiagnostic {
@@ -556,21 +693,14 @@ fn run_entity(
                     diags: d,
                 }
             }
-            (
-                SourceItem::Invalid {
-                    diagnostics,
-                    position,
-                    ..
-                },
-                Some(_),
-            ) => Prepared::Invalid {
+            (Some((position, diagnostics)), Some(_)) => Prepared::Invalid {
                 rule: rule_name(e.entity, "record.invalid"),
                 reason: format!("the record at {position} could not be mapped"),
                 diags: diagnostics.iter().map(Into::into).collect(),
             },
-            (SourceItem::Compiled { .. }, Some(_)) => match sync_id_of(it) {
-                Some(id) if sid_count.get(&id).copied().unwrap_or(0) > 1 => {
-                    let n = sid_count.get(&id).copied().unwrap_or(0);
+            (None, Some(_)) => match sync_id_of(it) {
+                Some(id) if sid_count.get(id).copied().unwrap_or(0) > 1 => {
+                    let n = sid_count.get(id).copied().unwrap_or(0);
                     Prepared::Invalid {
                         rule: rule_name(e.entity, "sync-id.duplicate"),
                         reason: format!("{n} records share the SyncID '{id}'"),
@@ -586,79 +716,72 @@ fn run_entity(
                         }],
                     }
                 }
-                Some(id) if target_by_id.contains_key(id.as_str()) => {
-                    Prepared::Update { target_id: id }
-                }
+                Some(id) if target_by_id.contains_key(id) => Prepared::Update {
+                    target_id: id.to_string(),
+                },
                 _ => Prepared::Create,
             },
         };
 
-        let wanted = want.is_some_and(|w| key.as_deref() == Some(w));
         let (change, checks, list, document) = match prepared {
             Prepared::Invalid {
                 rule,
                 reason,
                 diags,
-            } => (
-                Change {
-                    entity: e.entity,
-                    key: key.clone(),
-                    target_id: None,
-                    action: Action::Invalid,
-                    rule: rule.to_string(),
-                    reason: reason.clone(),
-                    diff: Vec::new(),
-                    diagnostics: diags,
-                },
-                vec![RuleCheck {
-                    rule: rule.to_string(),
-                    matched: true,
-                    why: reason,
-                }],
-                "invalid",
-                None,
-            ),
-            Prepared::Create => {
-                let SourceItem::Compiled {
-                    doc, control, hash, ..
-                } = it
-                else {
-                    continue;
-                };
-                let (checks, action, rule) = create_rules(e.entity, s, control);
-                let diff = if action == Action::Create {
-                    diff::diff_create(doc)
+            } => {
+                let checks = if wanted {
+                    vec![RuleCheck {
+                        rule: rule.to_string(),
+                        matched: true,
+                        why: reason.clone(),
+                    }]
                 } else {
                     Vec::new()
                 };
-                let document = (action == Action::Create).then(|| PlannedDocument {
-                    hash: hash.clone(),
-                    control: control.clone(),
-                    document: doc.clone(),
-                });
                 (
-                    change_of(e.entity, key.clone(), None, action, rule, &checks, diff),
+                    Change {
+                        entity: e.entity,
+                        key: key.clone(),
+                        target_id: None,
+                        action: Action::Invalid,
+                        rule: rule.to_string(),
+                        reason,
+                        diff: Vec::new(),
+                        diagnostics: diags,
+                    },
+                    checks,
+                    "invalid",
+                    None,
+                )
+            }
+            Prepared::Create => {
+                let Some((control, _)) = it.compiled() else {
+                    continue;
+                };
+                let (checks, action, rule) = create_rules(e.entity, s, control, wanted);
+                (
+                    change_of(
+                        e.entity,
+                        key.clone(),
+                        None,
+                        action,
+                        rule,
+                        &checks,
+                        Vec::new(),
+                    ),
                     checks,
                     "create",
-                    document,
+                    (action == Action::Create).then_some(index),
                 )
             }
             Prepared::Update { target_id } => {
-                let SourceItem::Compiled {
-                    doc, control, hash, ..
-                } = it
-                else {
+                let Some((control, hash)) = it.compiled() else {
                     continue;
                 };
                 let target = target_by_id.get(target_id.as_str()).copied();
                 let row = key.as_deref().and_then(|k| e.ledger.get(k));
                 let (checks, action, rule) =
-                    update_rules(e.entity, s, now, force, control, hash, row, target);
-                let document = (action == Action::Update).then(|| PlannedDocument {
-                    hash: hash.clone(),
-                    control: control.clone(),
-                    document: doc.clone(),
-                });
+                    update_rules(wanted, e.entity, s, now, force, control, hash, row, target);
                 (
                     change_of(
                         e.entity,
@@ -671,7 +794,7 @@ fn run_entity(
                     ),
                     checks,
                     "update",
-                    document,
+                    (action == Action::Update).then_some(index),
                 )
             }
         };
@@ -684,19 +807,35 @@ fn run_entity(
                 action: change.action,
                 rule: change.rule.clone(),
             });
+        } else if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, document);
         }
-        out.decisions.push(Decision { change, document });
     }
 
     // The delete list: target items no record claims.
     for t in &e.target {
-        if claimed.contains(&t.id) {
+        if claimed.contains(t.id.as_str()) {
             continue;
         }
         if s.ownership == Ownership::Managed && t.marker.is_none() {
             continue;
         }
-        let (checks, action, rule) = delete_rules(e.entity, s, t, false);
+        let wanted = want.is_some_and(|w| w == t.id || t.marker.as_deref() == Some(w));
+        if want.is_some() && !wanted {
+            continue;
+        }
+        let (checks, action, rule) = delete_rules(e.entity, s, t, wanted);
+        if wanted {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: t.marker.clone(),
+                list: "delete".into(),
+                checks,
+                action,
+                rule: rule.to_string(),
+            });
+            continue;
+        }
         let change = change_of(
             e.entity,
             t.marker.clone(),
@@ -706,20 +845,9 @@ fn run_entity(
             &checks,
             Vec::new(),
         );
-        if want.is_some_and(|w| w == t.id || t.marker.as_deref() == Some(w)) {
-            out.explained.push(Explanation {
-                entity: e.entity,
-                key: t.marker.clone(),
-                list: "delete".into(),
-                checks,
-                action,
-                rule: rule.to_string(),
-            });
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, None);
         }
-        out.decisions.push(Decision {
-            change,
-            document: None,
-        });
     }
     out
 }
@@ -827,23 +955,30 @@ fn rule_name(e: EntityKindName, rest: &str) -> &'static str {
 struct Rules {
     entity: EntityKindName,
     checks: Vec<RuleCheck>,
+    /// Keep every check with its reasons (`--explain`); otherwise only the
+    /// checks that matched, without reasons (all a plan's reason needs).
+    explain: bool,
 }
 
 impl Rules {
-    fn new(entity: EntityKindName) -> Rules {
+    fn new(entity: EntityKindName, explain: bool) -> Rules {
         Rules {
             entity,
             checks: Vec::new(),
+            explain,
         }
     }
 
-    /// Record a check; returns whether it matched.
-    fn check(&mut self, rest: &str, matched: bool, why: String) -> bool {
-        self.checks.push(RuleCheck {
-            rule: rule_name(self.entity, rest).to_string(),
-            matched,
-            why,
-        });
+    /// Record a check; returns whether it matched. `why` is only
+    /// evaluated when explaining.
+    fn check(&mut self, rest: &str, matched: bool, why: impl FnOnce() -> String) -> bool {
+        if self.explain || matched {
+            self.checks.push(RuleCheck {
+                rule: rule_name(self.entity, rest).to_string(),
+                matched,
+                why: if self.explain { why() } else { String::new() },
+            });
+        }
         matched
     }
 }
@@ -866,17 +1001,15 @@ fn sync_words(s: &Settings) -> String {
     format!("sync = [{}]", w.join(", "))
 }
 
-fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
-    let mut r = Rules::new(e);
-    if r.check("create.no-permission", !s.sync.add, sync_words(s)) {
+fn create_rules(e: EntityKindName, s: &Settings, c: &Control, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
+    if r.check("create.no-permission", !s.sync.add, || sync_words(s)) {
         return (r.checks, Action::Skip, rule_name(e, "create.no-permission"));
     }
     if e == EntityKindName::Product
-        && r.check(
-            "create.no-update-flag",
-            c.no_update,
-            format!("mode is NoUpdate = {}", c.no_update),
-        )
+        && r.check("create.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
     {
         return (
             r.checks,
@@ -884,14 +1017,12 @@ fn create_rules(e: EntityKindName, s: &Settings, c: &Control) -> Outcome {
             rule_name(e, "create.no-update-flag"),
         );
     }
-    if r.check(
-        "create.deselected",
-        c.selected == Some(false),
-        format!("select = {}", opt_bool(c.selected)),
-    ) {
+    if r.check("create.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
         return (r.checks, Action::Skip, rule_name(e, "create.deselected"));
     }
-    r.check("create.new", true, "always".into());
+    r.check("create.new", true, || "always".into());
     (r.checks, Action::Create, rule_name(e, "create.new"))
 }
 
@@ -904,7 +1035,25 @@ fn opt_bool(b: Option<bool>) -> &'static str {
 }
 
 /// The SyncDate the rules use, and where it came from.
-fn sync_date(c: &Control, row: Option<&LedgerRow>) -> (Option<OffsetDateTime>, String) {
+fn sync_date(
+    c: &Control,
+    row: Option<&LedgerRow>,
+    explain: bool,
+) -> (Option<OffsetDateTime>, String) {
+    if !explain {
+        let date = if c.has_sync_date_field {
+            c.sync_date
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .and_then(|v| {
+                    OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+                })
+        } else {
+            row.and_then(|r| r.sync_date)
+        };
+        return (date, String::new());
+    }
     if c.has_sync_date_field {
         match c
             .sync_date
@@ -938,6 +1087,7 @@ fn fmt_time(t: OffsetDateTime) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn update_rules(
+    explain: bool,
     e: EntityKindName,
     s: &Settings,
     now: OffsetDateTime,
@@ -947,16 +1097,14 @@ fn update_rules(
     row: Option<&LedgerRow>,
     target: Option<&ReducedItem>,
 ) -> Outcome {
-    let mut r = Rules::new(e);
-    if r.check("update.no-permission", !s.sync.update, sync_words(s)) {
+    let mut r = Rules::new(e, explain);
+    if r.check("update.no-permission", !s.sync.update, || sync_words(s)) {
         return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));
     }
     if e == EntityKindName::Product
-        && r.check(
-            "update.no-update-flag",
-            c.no_update,
-            format!("mode is NoUpdate = {}", c.no_update),
-        )
+        && r.check("update.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
     {
         return (
             r.checks,
@@ -964,15 +1112,13 @@ fn update_rules(
             rule_name(e, "update.no-update-flag"),
         );
     }
-    if r.check(
-        "update.deselected",
-        c.selected == Some(false),
-        format!("select = {}", opt_bool(c.selected)),
-    ) {
+    if r.check("update.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
         let Some(t) = target else {
             return (r.checks, Action::Skip, rule_name(e, "update.deselected"));
         };
-        let (checks, action, _) = delete_rules(e, s, t, true);
+        let (checks, action, _) = delete_rules(e, s, t, explain);
         r.checks.extend(checks);
         return (r.checks, action, rule_name(e, "update.deselected"));
     }
@@ -981,57 +1127,56 @@ fn update_rules(
     if r.check(
         "update.unpublished",
         src_unpub && tgt_unpub && !s.update_unpublished,
-        format!(
-            "published in source = {}, in target = {}, update_unpublished = {}",
-            opt_bool(c.published),
-            target
-                .map(|t| if t.published { "true" } else { "false" })
-                .unwrap_or("unknown"),
-            s.update_unpublished
-        ),
+        || {
+            format!(
+                "published in source = {}, in target = {}, update_unpublished = {}",
+                opt_bool(c.published),
+                target
+                    .map(|t| if t.published { "true" } else { "false" })
+                    .unwrap_or("unknown"),
+                s.update_unpublished
+            )
+        },
     ) {
         return (r.checks, Action::Skip, rule_name(e, "update.unpublished"));
     }
-    let (date, date_why) = sync_date(c, row);
-    if r.check("update.never-synced", date.is_none(), date_why.clone()) {
+    let (date, date_why) = sync_date(c, row, explain);
+    if r.check("update.never-synced", date.is_none(), || date_why.clone()) {
         return (
             r.checks,
             Action::Update,
             rule_name(e, "update.never-synced"),
         );
     }
-    let expired = match (s.data_max_age, date) {
-        (Some(max), Some(d)) => {
-            let age = now - d;
-            let max = time::Duration::try_from(max).unwrap_or(time::Duration::MAX);
-            (
-                age > max,
-                format!("{date_why}, age {age}, data_max_age {max}"),
-            )
-        }
-        (None, _) => (false, "data_max_age is not set".into()),
-        (_, None) => (false, date_why.clone()),
-    };
-    if r.check("update.expired", expired.0, expired.1) {
+    let max_age = s
+        .data_max_age
+        .map(|max| time::Duration::try_from(max).unwrap_or(time::Duration::MAX));
+    let expired = matches!((max_age, date), (Some(max), Some(d)) if now - d > max);
+    if r.check("update.expired", expired, || match (max_age, date) {
+        (Some(max), Some(d)) => format!("{date_why}, age {}, data_max_age {max}", now - d),
+        (None, _) => "data_max_age is not set".into(),
+        (_, None) => date_why.clone(),
+    }) {
         return (r.checks, Action::Update, rule_name(e, "update.expired"));
     }
     let last = row.and_then(|r| r.hash.as_deref());
-    let (changed, why) = match s.change_detection {
-        _ if force => (true, "--force: change detection is off".to_string()),
-        ChangeDetection::SyncDate => (false, "change_detection = sync_date (rule off)".to_string()),
-        ChangeDetection::Hash => (
-            last != Some(hash),
-            format!(
-                "document hash {} vs last synced {}",
-                short(hash),
-                last.map(short).unwrap_or("none")
-            ),
-        ),
+    let changed = match s.change_detection {
+        _ if force => true,
+        ChangeDetection::SyncDate => false,
+        ChangeDetection::Hash => last != Some(hash),
     };
-    if r.check("update.changed", changed, why) {
+    if r.check("update.changed", changed, || match s.change_detection {
+        _ if force => "--force: change detection is off".to_string(),
+        ChangeDetection::SyncDate => "change_detection = sync_date (rule off)".to_string(),
+        ChangeDetection::Hash => format!(
+            "document hash {} vs last synced {}",
+            short(hash),
+            last.map(short).unwrap_or("none")
+        ),
+    }) {
         return (r.checks, Action::Update, rule_name(e, "update.changed"));
     }
-    r.check("update.up-to-date", true, "always".into());
+    r.check("update.up-to-date", true, || "always".into());
     (
         r.checks,
         Action::Unchanged,
@@ -1043,22 +1188,24 @@ fn short(h: &str) -> &str {
     h.get(..12).unwrap_or(h)
 }
 
-fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: bool) -> Outcome {
-    let mut r = Rules::new(e);
+fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
     if r.check(
         "delete.no-permission",
         !s.sync.delete && !s.sync.deactivate,
-        sync_words(s),
+        || sync_words(s),
     ) {
         return (r.checks, Action::Skip, rule_name(e, "delete.no-permission"));
     }
     if r.check(
         "delete.already-inactive",
         s.sync.deactivate && !t.published,
-        format!(
-            "deactivate = {}, published in target = {}",
-            s.sync.deactivate, t.published
-        ),
+        || {
+            format!(
+                "deactivate = {}, published in target = {}",
+                s.sync.deactivate, t.published
+            )
+        },
     ) {
         return (
             r.checks,
@@ -1066,7 +1213,7 @@ fn delete_rules(e: EntityKindName, s: &Settings, t: &ReducedItem, _from_update: 
             rule_name(e, "delete.already-inactive"),
         );
     }
-    r.check("delete.orphan", true, "always".into());
+    r.check("delete.orphan", true, || "always".into());
     let action = if s.sync.deactivate {
         Action::Deactivate
     } else {

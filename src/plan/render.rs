@@ -5,10 +5,18 @@
 //! words, and the `--detailed-exitcode` value. Returns strings; printing
 //! is the CLI's job. Colour only when asked.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::io::Write as IoWrite;
 
-use super::diff::{DiffEntry, DiffOp};
-use super::reconcile::{by_entity, Action, Change, Explanation, Plan};
+use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+use super::diff::{self as plan_diff, DiffEntry, DiffOp};
+use super::document::EntityKindName;
+use super::reconcile::{Action, Change, Explanation, Plan, PlanDiagnostic};
+use super::spool::{DocumentSpool, SpoolIter};
 
 /// How to render.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +33,12 @@ pub enum RenderError {
     /// JSON serialisation failed.
     #[error("cannot write the plan as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Writing the output failed.
+    #[error("cannot write the plan: {0}")]
+    Io(#[from] std::io::Error),
+    /// A document could not be read back from the spool.
+    #[error(transparent)]
+    Spool(#[from] super::spool::SpoolError),
 }
 
 const RESET: &str = "\x1b[0m";
@@ -95,30 +109,138 @@ fn item_line(o: RenderOptions, c: &Change) -> String {
 
 /// The human view.
 pub fn human(plan: &Plan, o: RenderOptions) -> String {
-    let mut out = String::new();
-    for (entity, changes) in by_entity(plan) {
-        let shown: Vec<&&Change> = changes
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail; the diffs are in the plan.
+    let _ = write_human_with(
+        plan,
+        &mut |_, c| Ok(Cow::Borrowed(&c.diff[..])),
+        o,
+        &mut out,
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The human view of a plan whose documents are in `docs` (creates get
+/// their field diffs from them), written to `w` as it is produced.
+pub fn write_human<W: IoWrite>(
+    plan: &Plan,
+    docs: &DocumentSpool,
+    o: RenderOptions,
+    w: &mut W,
+) -> Result<(), RenderError> {
+    let grouped = plan
+        .changes
+        .windows(2)
+        .all(|p| p.first().map(|c| c.entity) <= p.get(1).map(|c| c.entity));
+    if grouped {
+        // by_entity order is plan order: read the documents alongside.
+        let mut cursor = DocCursor::new(docs);
+        write_human_with(plan, &mut |i, c| cursor.diff(i, c), o, w)
+    } else {
+        let mut diffs = std::collections::HashMap::new();
+        let mut cursor = DocCursor::new(docs);
+        for (i, c) in plan.changes.iter().enumerate() {
+            if let Cow::Owned(d) = cursor.diff(i, c)? {
+                diffs.insert(i, d);
+            }
+        }
+        write_human_with(
+            plan,
+            &mut |i, c| {
+                Ok(match diffs.get(&i) {
+                    Some(d) => Cow::Owned(d.clone()),
+                    None => Cow::Borrowed(&c.diff[..]),
+                })
+            },
+            o,
+            w,
+        )
+    }
+}
+
+/// The documents of a plan read alongside its changes, in plan order.
+struct DocCursor<'a> {
+    docs: SpoolIter<'a>,
+}
+
+impl<'a> DocCursor<'a> {
+    fn new(docs: &'a DocumentSpool) -> DocCursor<'a> {
+        DocCursor { docs: docs.iter() }
+    }
+
+    /// The diff of change `c` (called for every change, in plan order):
+    /// computed from its document for a create, the plan's otherwise.
+    fn diff<'c>(&mut self, _i: usize, c: &'c Change) -> Result<Cow<'c, [DiffEntry]>, RenderError> {
+        match c.action {
+            Action::Create => match self.docs.next() {
+                Some(d) => Ok(Cow::Owned(plan_diff::diff_create(&d?.document))),
+                None => Ok(Cow::Borrowed(&c.diff[..])),
+            },
+            Action::Update => {
+                self.docs.skip_one();
+                Ok(Cow::Borrowed(&c.diff[..]))
+            }
+            _ => Ok(Cow::Borrowed(&c.diff[..])),
+        }
+    }
+}
+
+type DiffOf<'p, 'f> =
+    dyn FnMut(usize, &'p Change) -> Result<Cow<'p, [DiffEntry]>, RenderError> + 'f;
+
+fn write_human_with<'p, W: IoWrite>(
+    plan: &'p Plan,
+    diff_of: &mut DiffOf<'p, '_>,
+    o: RenderOptions,
+    w: &mut W,
+) -> Result<(), RenderError> {
+    let mut line = String::new();
+    // Change index of each change, grouped by entity in plan order.
+    let mut groups: std::collections::BTreeMap<EntityKindName, Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, c) in plan.changes.iter().enumerate() {
+        groups.entry(c.entity).or_default().push(i);
+    }
+    for (entity, indices) in groups {
+        let shown = |c: &Change| o.verbose || !matches!(c.action, Action::Skip | Action::Unchanged);
+        if !indices
             .iter()
-            .filter(|c| o.verbose || !matches!(c.action, Action::Skip | Action::Unchanged))
-            .collect();
-        if shown.is_empty() {
+            .filter_map(|i| plan.changes.get(*i))
+            .any(shown)
+        {
+            // Nothing shown, but the documents still pass by.
+            for i in indices {
+                if let Some(c) = plan.changes.get(i) {
+                    diff_of(i, c)?;
+                }
+            }
             continue;
         }
-        let _ = writeln!(out, "{}:", entity.as_str());
-        for c in shown {
-            let _ = writeln!(out, "{}", item_line(o, c));
-            for d in &c.diff {
-                let _ = writeln!(out, "{}", diff_line(o, d));
+        writeln!(w, "{}:", entity.as_str())?;
+        for i in indices {
+            let Some(c) = plan.changes.get(i) else {
+                continue;
+            };
+            let diff = diff_of(i, c)?;
+            if !shown(c) {
+                continue;
+            }
+            line.clear();
+            let _ = writeln!(line, "{}", item_line(o, c));
+            for d in diff.iter() {
+                let _ = writeln!(line, "{}", diff_line(o, d));
             }
             for d in &c.diagnostics {
-                let _ = writeln!(out, "      {} {}: {}", d.severity, d.code, d.message);
+                let _ = writeln!(line, "      {} {}: {}", d.severity, d.code, d.message);
             }
+            w.write_all(line.as_bytes())?;
         }
-        out.push('\n');
+        w.write_all(b"\n")?;
     }
+    line.clear();
     for m in &plan.mass_delete {
         let _ = writeln!(
-            out,
+            line,
             "{}",
             paint(
                 o,
@@ -137,18 +259,133 @@ pub fn human(plan: &Plan, o: RenderOptions) -> String {
     let s = plan.summary;
     if s.has_changes() || s.invalid > 0 {
         let _ = writeln!(
-            out,
+            line,
             "Plan: {} to create, {} to update, {} to delete, {} to deactivate; {} unchanged, {} skipped, {} invalid.",
             s.create, s.update, s.delete, s.deactivate, s.unchanged, s.skip, s.invalid
         );
     } else {
         let _ = writeln!(
-            out,
+            line,
             "No changes. {} unchanged, {} skipped.",
             s.unchanged, s.skip
         );
     }
-    out
+    w.write_all(line.as_bytes())?;
+    Ok(())
+}
+
+/// The JSON document of cli.md for a plan whose documents are in `docs`,
+/// pretty-printed to `w` as it is produced (creates get their field diffs
+/// from the documents). The same bytes as [`json`] of the plan with those
+/// diffs filled in.
+pub fn write_json<W: IoWrite>(
+    plan: &Plan,
+    docs: &DocumentSpool,
+    w: &mut W,
+) -> Result<(), RenderError> {
+    let view = PlanView {
+        plan,
+        cursor: RefCell::new(DocCursor::new(docs)),
+        documents: None,
+    };
+    let mut ser = serde_json::Serializer::pretty(w);
+    view.serialize(&mut ser)?;
+    Ok(())
+}
+
+/// A plan file (`plan --out`): the plan JSON plus the documents apply
+/// needs, streamed to `w`. The same bytes as pretty-printing a
+/// [`super::reconcile::PlanFile`] of the filled-in plan.
+pub fn write_plan_file<W: IoWrite>(
+    plan: &Plan,
+    docs: &DocumentSpool,
+    w: &mut W,
+) -> Result<(), RenderError> {
+    let view = PlanView {
+        plan,
+        cursor: RefCell::new(DocCursor::new(docs)),
+        documents: Some(docs),
+    };
+    let mut ser = serde_json::Serializer::pretty(w);
+    view.serialize(&mut ser)?;
+    Ok(())
+}
+
+/// A plan serialised with the create diffs read from the spool.
+struct PlanView<'a> {
+    plan: &'a Plan,
+    cursor: RefCell<DocCursor<'a>>,
+    /// Also write `documents` (plan files).
+    documents: Option<&'a DocumentSpool>,
+}
+
+impl Serialize for PlanView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = self.plan;
+        let mut st = s.serialize_struct("Plan", 8)?;
+        st.serialize_field("format_version", &p.format_version)?;
+        st.serialize_field("profile", &p.profile)?;
+        st.serialize_field("created_at", &p.created_at)?;
+        st.serialize_field("target_serial", &p.target_serial)?;
+        st.serialize_field("summary", &p.summary)?;
+        st.serialize_field("changes", &ChangesView(self))?;
+        if !p.mass_delete.is_empty() {
+            st.serialize_field("mass_delete", &p.mass_delete)?;
+        }
+        if let Some(docs) = self.documents {
+            st.serialize_field("documents", &DocumentsView(docs))?;
+        }
+        st.end()
+    }
+}
+
+struct ChangesView<'v, 'a>(&'v PlanView<'a>);
+
+impl Serialize for ChangesView<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let changes = &self.0.plan.changes;
+        let mut seq = s.serialize_seq(Some(changes.len()))?;
+        let mut cursor = self.0.cursor.borrow_mut();
+        for (i, c) in changes.iter().enumerate() {
+            let diff = cursor.diff(i, c).map_err(S::Error::custom)?;
+            seq.serialize_element(&ChangeRef {
+                entity: c.entity,
+                key: &c.key,
+                target_id: &c.target_id,
+                action: c.action,
+                rule: &c.rule,
+                reason: &c.reason,
+                diff: &diff,
+                diagnostics: &c.diagnostics,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// A [`Change`] with its diff given separately: the same JSON.
+#[derive(Serialize)]
+struct ChangeRef<'a> {
+    entity: EntityKindName,
+    key: &'a Option<String>,
+    target_id: &'a Option<String>,
+    action: Action,
+    rule: &'a str,
+    reason: &'a str,
+    diff: &'a [DiffEntry],
+    diagnostics: &'a [PlanDiagnostic],
+}
+
+struct DocumentsView<'a>(&'a DocumentSpool);
+
+impl Serialize for DocumentsView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for d in self.0.iter() {
+            seq.serialize_element(&d.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
 }
 
 /// The JSON document of cli.md (`plan --format json`), pretty-printed.

@@ -457,12 +457,23 @@ impl Store {
             )
             .map_err(err)?;
         let mut map = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
-        let mut stmt = self.conn.prepare_cached(LOAD_SQL).map_err(err)?;
-        let mut rows = stmt.query(params![channel, entity.as_str()]).map_err(err)?;
-        while let Some(row) = rows.next().map_err(err)? {
-            let key: String = row.get(0).map_err(err)?;
-            let ledger_row = read_row(row, 1).map_err(err)?;
-            map.insert(key, ledger_row);
+        {
+            let mut stmt = self.conn.prepare_cached(LOAD_SQL).map_err(err)?;
+            let mut rows = stmt.query(params![channel, entity.as_str()]).map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let key: String = row.get(0).map_err(err)?;
+                let ledger_row = read_row(row, 1).map_err(err)?;
+                map.insert(key, ledger_row);
+            }
+        }
+        // The mapped file pages count as this process's memory while they
+        // stay mapped: unmap them once the rows are read (the next load
+        // maps the file again).
+        if let Err(e) = self
+            .conn
+            .execute_batch("PRAGMA mmap_size = 0; PRAGMA mmap_size = 268435456;")
+        {
+            tracing::debug!(error = %e, "could not reset the ledger mapping");
         }
         Ok(map)
     }
