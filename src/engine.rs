@@ -696,6 +696,10 @@ pub enum PlanError {
 pub struct PlanOptions {
     /// `--force`: change detection off.
     pub force: bool,
+    /// Skip the field diffs of updates (a full read of every updated item):
+    /// `sync` does not show them, and the executor reads each chunk's
+    /// current state itself, right before writing.
+    pub skip_update_diffs: bool,
 }
 
 /// A plan and the documents `apply` needs, all in memory.
@@ -913,7 +917,7 @@ pub async fn plan_spooled_on(
         })
         .collect();
     let mut diffs = Vec::new();
-    if work.iter().any(Option::is_some) {
+    if !options.skip_update_diffs && work.iter().any(Option::is_some) {
         let mut batch: Vec<(usize, String, crate::plan::document::Document)> = Vec::new();
         for (w, doc) in work.into_iter().zip(documents.iter()) {
             let Some((i, id)) = w else { continue };

@@ -197,7 +197,7 @@ fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<Exi
     let profile = load_profile(project, &args.profile)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let now = time::OffsetDateTime::now_utc();
-    let planned = match runtime.block_on(crate::engine::plan(&profile, now)) {
+    let planned = match runtime.block_on(crate::engine::plan_spooled(&profile, now)) {
         Ok(p) => p,
         Err(crate::engine::PlanError::Mapping(diags)) => {
             print_diagnostics(&diags);
@@ -219,29 +219,12 @@ fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<Exi
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(out) = &args.out {
-        let file = crate::plan::reconcile::PlanFile {
-            plan: planned.plan.clone(),
-            documents: planned.documents.clone(),
-        };
-        let text = serde_json::to_string_pretty(&file)?;
-        let tmp = out.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, out)?;
-    }
-    match args.format {
-        Format::Json => outln!("{}", plan_render::json(&planned.plan)?),
-        Format::Human => {
-            out!("{}", plan_render::human(&planned.plan, options));
-            if let Some(out) = &args.out {
-                outln!(
-                    "Saved the plan to {}; apply it with `mapsync apply {}`.",
-                    out.display(),
-                    out.display()
-                );
-            }
-        }
-    }
+    render::plan_outputs(
+        &planned,
+        matches!(args.format, Format::Json),
+        options,
+        args.out.as_deref(),
+    )?;
     if !planned.plan.mass_delete.is_empty() {
         for m in &planned.plan.mass_delete {
             eprintln!(

@@ -26,6 +26,7 @@ use crate::connectors::shopify::{TargetWrite, WriteContext, Written};
 use crate::connectors::Entity;
 use crate::plan::document::{EntityKindName, MetafieldDescription};
 use crate::plan::reconcile::{Action, Change, MassDelete, Plan, PlannedDocument};
+use crate::plan::spool::DocumentSpool;
 use crate::state::{Change as LedgerChange, LedgerUpdate};
 pub use ledger::LedgerWriter;
 pub use report::{ItemReport, RunSummary, Status};
@@ -120,13 +121,35 @@ impl Progress for NoProgress {
     fn finish(&self) {}
 }
 
+/// Documents of a plan's create and update changes, in plan order.
+#[derive(Debug)]
+pub enum Documents {
+    /// In memory (a plan file).
+    Memory(Vec<PlannedDocument>),
+    /// On disk, read one at a time (a fresh plan).
+    Spool(DocumentSpool),
+}
+
+impl Documents {
+    /// The documents in plan order.
+    fn iter(&self) -> Box<dyn Iterator<Item = Result<PlannedDocument, String>> + '_> {
+        match self {
+            Documents::Memory(v) => Box::new(v.iter().cloned().map(Ok)),
+            Documents::Spool(s) => Box::new(
+                s.iter()
+                    .map(|r| r.map_err(|e| format!("cannot read the planned document: {e}"))),
+            ),
+        }
+    }
+}
+
 /// What one run applies.
 #[derive(Debug)]
 pub struct Job<'a> {
     /// The plan.
     pub plan: &'a Plan,
-    /// Documents of the plan's create and update items.
-    pub documents: Vec<PlannedDocument>,
+    /// Documents of the plan's create and update changes, in plan order.
+    pub documents: Documents,
     /// Reference location name → target location id.
     pub locations: BTreeMap<String, String>,
     /// How to run.
@@ -152,7 +175,7 @@ fn ledger_entity(e: EntityKindName) -> Entity {
 /// One item's work, ready to run.
 struct Work<'a> {
     change: &'a Change,
-    doc: Option<PlannedDocument>,
+    doc: Result<PlannedDocument, String>,
 }
 
 /// Apply `job` to `target`, recording every outcome with `ledger`.
@@ -170,44 +193,40 @@ where
     if !plan.mass_delete.is_empty() && !job.options.allow_mass_delete {
         return Err(ExecError::MassDelete(plan.mass_delete.clone()));
     }
-    let mut docs: HashMap<(EntityKindName, String), PlannedDocument> = job
-        .documents
-        .into_iter()
-        .map(|d| ((d.document.entity, d.document.key.clone()), d))
-        .collect();
-
     // Metafield definitions first: a failure here is a configuration
-    // problem and stops the run before any item changes.
-    for entity in [EntityKindName::Category, EntityKindName::Product] {
-        // Each description with the type its metafield's values have.
-        let mut wanted: Vec<(MetafieldDescription, Option<String>)> = Vec::new();
-        for d in docs.values().filter(|d| d.document.entity == entity) {
-            for m in &d.document.metafield_descriptions {
-                let ty = d
-                    .document
-                    .metafields
-                    .iter()
-                    .find(|v| v.namespace == m.namespace && v.key == m.key)
-                    .map(|v| v.ty.clone());
-                match wanted
-                    .iter_mut()
-                    .find(|(w, _)| w.namespace == m.namespace && w.key == m.key)
-                {
-                    Some((_, t)) => {
-                        if t.is_none() {
-                            *t = ty;
-                        }
-                    }
-                    None => wanted.push((m.clone(), ty)),
-                }
+    // problem and stops the run before any item changes. One pass over the
+    // documents collects each description with the type its values have.
+    let mut wanted: BTreeMap<
+        (EntityKindName, String, String),
+        (MetafieldDescription, Option<String>),
+    > = BTreeMap::new();
+    for d in job.documents.iter().flatten() {
+        for m in &d.document.metafield_descriptions {
+            let ty = d
+                .document
+                .metafields
+                .iter()
+                .find(|v| v.namespace == m.namespace && v.key == m.key)
+                .map(|v| v.ty.clone());
+            let slot = wanted
+                .entry((d.document.entity, m.namespace.clone(), m.key.clone()))
+                .or_insert_with(|| (m.clone(), None));
+            if slot.1.is_none() {
+                slot.1 = ty;
             }
         }
-        if wanted.is_empty() {
+    }
+    for entity in [EntityKindName::Category, EntityKindName::Product] {
+        let list: Vec<(MetafieldDescription, Option<String>)> = wanted
+            .iter()
+            .filter(|((e, _, _), _)| *e == entity)
+            .map(|(_, v)| v.clone())
+            .collect();
+        if list.is_empty() {
             continue;
         }
-        wanted.sort_by(|(a, _), (b, _)| (&a.namespace, &a.key).cmp(&(&b.namespace, &b.key)));
         target
-            .ensure_metafield_definitions(entity, &wanted)
+            .ensure_metafield_definitions(entity, &list)
             .await
             .map_err(|e| ExecError::Definitions {
                 entity: entity.as_str(),
@@ -260,12 +279,38 @@ where
         }
     }
 
-    let upserts = |entity: EntityKindName| -> Vec<&Change> {
-        plan.changes
-            .iter()
-            .filter(|c| c.entity == entity && matches!(c.action, Action::Create | Action::Update))
-            .collect()
-    };
+    // Create and update changes with their documents, in plan order
+    // (categories first), read one at a time.
+    let is_upsert = |c: &&Change| matches!(c.action, Action::Create | Action::Update);
+    let category_upserts = plan
+        .changes
+        .iter()
+        .filter(is_upsert)
+        .filter(|c| c.entity == EntityKindName::Category)
+        .count();
+    let mut upserts = plan
+        .changes
+        .iter()
+        .filter(is_upsert)
+        .zip(job.documents.iter().chain(std::iter::repeat_with(|| {
+            Err("the plan has fewer documents than changes; make a new plan".to_string())
+        })))
+        .map(|(change, doc)| Work {
+            change,
+            doc: doc.and_then(|d| {
+                if d.document.entity == change.entity
+                    && change.key.as_deref() == Some(d.document.key.as_str())
+                {
+                    Ok(d)
+                } else {
+                    Err(format!(
+                        "the plan's documents are out of order (found {} `{}`); make a new plan",
+                        d.document.entity.as_str(),
+                        d.document.key
+                    ))
+                }
+            }),
+        });
 
     // Categories.
     let base = WriteContext {
@@ -290,7 +335,7 @@ where
             }
         }
     }
-    let work = take_work(&upserts(EntityKindName::Category), &mut docs);
+    let work = upserts.by_ref().take(category_upserts);
     let done = run_upserts(target, work, &base, &job.options, ledger, progress).await?;
     for item in done {
         if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
@@ -305,8 +350,7 @@ where
         keep_deleted_metafields: job.options.keep_deleted_product_metafields,
         ..base
     };
-    let work = take_work(&upserts(EntityKindName::Product), &mut docs);
-    for item in run_upserts(target, work, &ctx, &job.options, ledger, progress).await? {
+    for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress).await? {
         record(&mut out, item);
     }
 
@@ -341,22 +385,6 @@ fn record(out: &mut Outcome, item: ItemReport) {
     out.items.push(item);
 }
 
-fn take_work<'a>(
-    changes: &[&'a Change],
-    docs: &mut HashMap<(EntityKindName, String), PlannedDocument>,
-) -> Vec<Work<'a>> {
-    changes
-        .iter()
-        .map(|c| Work {
-            change: c,
-            doc: c
-                .key
-                .as_ref()
-                .and_then(|k| docs.remove(&(c.entity, k.clone()))),
-        })
-        .collect()
-}
-
 fn send(
     ledger: &LedgerWriter,
     entity: EntityKindName,
@@ -382,9 +410,9 @@ struct Done {
 
 /// Creates and updates of one entity, chunk by chunk; the full state of
 /// the next chunk's updates is read while the current chunk runs.
-async fn run_upserts<T>(
+async fn run_upserts<'a, T>(
     target: &T,
-    work: Vec<Work<'_>>,
+    work: impl Iterator<Item = Work<'a>>,
     ctx: &WriteContext,
     options: &ExecOptions,
     ledger: &LedgerWriter,
@@ -396,11 +424,13 @@ where
 {
     let chunk_size = options.chunk_size.max(1);
     let concurrency = options.concurrency.max(1);
-    let mut chunks: Vec<Vec<Work<'_>>> = Vec::new();
-    let mut it = work.into_iter().peekable();
-    while it.peek().is_some() {
-        chunks.push(it.by_ref().take(chunk_size).collect());
-    }
+    let mut work = work.peekable();
+    // Chunks are cut as they are needed: only the running chunk and the
+    // ones read ahead hold their documents.
+    let chunks = std::iter::from_fn(move || {
+        work.peek()?;
+        Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
+    });
     let mut reports = Vec::new();
     // Each chunk with the current state of its updates; two chunks are
     // read ahead of the one that runs.
@@ -417,7 +447,7 @@ where
                 let done = upsert_one(target, &w, current, ctx).await;
                 let item = Done {
                     written: done,
-                    hash: w.doc.as_ref().map(|d| d.hash.clone()),
+                    hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
                 };
                 finish_upsert(ledger, progress, w.change, item)
             })
@@ -479,13 +509,7 @@ where
     T::Error: Display,
 {
     let c = w.change;
-    let Some(doc) = &w.doc else {
-        return Err(format!(
-            "the plan has no document for {} `{}`; make a new plan",
-            c.entity.as_str(),
-            c.key.as_deref().unwrap_or("?")
-        ));
-    };
+    let doc = w.doc.as_ref().map_err(Clone::clone)?;
     let published = doc.control.published;
     if c.action == Action::Create {
         return target

@@ -9,13 +9,13 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::report::{Requests, RunReport, FORMAT_VERSION};
-use super::{ExecError, ExecOptions, Job, Progress};
+use super::{Documents, ExecError, ExecOptions, Job, Progress};
 use crate::check::model::MappingSet;
 use crate::config::profile::Profile;
 use crate::connectors::shopify::{ReadHint, Target};
 use crate::engine::{self, Connected, EngineError, PlanError, PlanOptions};
 use crate::plan::document::EntityKindName;
-use crate::plan::reconcile::{self, Action, Plan, PlanFile, PlannedDocument};
+use crate::plan::reconcile::{self, Action, Plan, PlanFile};
 use crate::state::{RunStatus, StateError};
 
 /// Why a run stopped (exit code 1).
@@ -67,12 +67,13 @@ pub async fn sync(
     let set = load_set(profile)?;
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
-        let planned = engine::plan_on(
+        let planned = engine::plan_spooled_on(
             profile,
             &connected,
             started,
             &PlanOptions {
                 force: options.force,
+                skip_update_diffs: true,
             },
         )
         .await?;
@@ -80,12 +81,22 @@ pub async fn sync(
         let mut documents = planned.documents;
         if !options.only.is_empty() {
             let only: HashSet<&str> = options.only.iter().map(String::as_str).collect();
-            plan.changes
-                .retain(|c| c.key.as_deref().is_some_and(|k| only.contains(k)));
-            documents.retain(|d| only.contains(d.document.key.as_str()));
+            let wanted = |c: &crate::plan::reconcile::Change| {
+                c.key.as_deref().is_some_and(|k| only.contains(k))
+            };
+            // Documents follow the create and update changes in plan order.
+            let keep: Vec<bool> = plan
+                .changes
+                .iter()
+                .filter(|c| matches!(c.action, Action::Create | Action::Update))
+                .map(wanted)
+                .collect();
+            documents.retain_indices(|i| keep.get(i).copied().unwrap_or(false));
+            plan.changes.retain(wanted);
             plan.mass_delete.clear();
             plan.recount();
         }
+        let documents = Documents::Spool(documents);
         apply_planned(
             profile,
             &set,
@@ -149,7 +160,7 @@ pub async fn apply(
             &set,
             &connected,
             &plan,
-            file.documents,
+            Documents::Memory(file.documents),
             started,
             allow_mass_delete,
             progress,
@@ -176,7 +187,7 @@ async fn apply_planned(
     set: &MappingSet,
     connected: &Connected,
     plan: &Plan,
-    documents: Vec<PlannedDocument>,
+    documents: Documents,
     started: OffsetDateTime,
     allow_mass_delete: bool,
     progress: &dyn Progress,
