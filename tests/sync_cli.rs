@@ -628,3 +628,35 @@ fn force_repairs_drift_and_only_limits_the_run() {
     let store = normalized(&env.get("/__sandbox/snapshot"));
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt");
 }
+
+/// After a sync, `plan` diffs updates against the store's current state:
+/// only the changed field shows, tags in another order and the SEO title
+/// (a metafield in the mapping, a field in Shopify) are not differences.
+#[test]
+fn plan_after_a_sync_shows_only_the_changed_fields() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Variants"][1]["Price"] = "31.50".into();
+    catalog["products"][0]["Tags"] = "shirts,cotton".into();
+    catalog["products"][1]["Name"] = "Linen Shirt, washed".into();
+    env.set_catalog(&catalog);
+    let (code, stdout, stderr) = env.run(&[
+        "plan",
+        "--profile",
+        "e2e",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let updates: Vec<Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "update")
+        .map(|c| serde_json::json!({"key": c["key"], "rule": c["rule"], "diff": c["diff"]}))
+        .collect();
+    insta::assert_json_snapshot!("plan_after_sync_updates", updates);
+}

@@ -139,6 +139,69 @@ fn image_src(i: &Image) -> String {
     }
 }
 
+/// Which SEO field a metafield sets, if it is one of the SEO metafields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeoField {
+    /// `global.title_tag`.
+    Title,
+    /// `global.description_tag`.
+    Description,
+}
+
+/// `Metafield|global|title_tag` and `Metafield|global|description_tag` set
+/// the SEO title and description (any letter case).
+pub fn seo_field(namespace: &str, key: &str) -> Option<SeoField> {
+    if !namespace.eq_ignore_ascii_case("global") {
+        return None;
+    }
+    if key.eq_ignore_ascii_case("title_tag") {
+        Some(SeoField::Title)
+    } else if key.eq_ignore_ascii_case("description_tag") {
+        Some(SeoField::Description)
+    } else {
+        None
+    }
+}
+
+/// Metafields of a product or collection: `global.title_tag` /
+/// `global.description_tag` are the SEO fields in Shopify (mapping-format.md
+/// §5) and are compared with those; the others with the item's metafields.
+fn diff_seo_and_metafields(
+    out: &mut Vec<DiffEntry>,
+    desired: &[MetafieldValue],
+    seo: &crate::connectors::shopify::model::Seo,
+    current: &[Metafield],
+) {
+    let (seo_values, metafields): (Vec<MetafieldValue>, Vec<MetafieldValue>) = desired
+        .iter()
+        .cloned()
+        .partition(|m| seo_field(&m.namespace, &m.key).is_some());
+    for m in &seo_values {
+        let now = match seo_field(&m.namespace, &m.key) {
+            Some(SeoField::Title) => opt(&seo.title),
+            _ => opt(&seo.description),
+        };
+        push_field(
+            out,
+            &mf_path(&m.namespace, &m.key),
+            &Value::String(m.value.clone()),
+            now,
+        );
+    }
+    diff_metafields(out, "", &metafields, current);
+}
+
+fn tag_set(v: &Value) -> std::collections::BTreeSet<String> {
+    let list: Vec<String> = match v {
+        Value::Array(a) => a.iter().filter_map(text_of).collect(),
+        other => text_of(other).into_iter().collect(),
+    };
+    list.into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 fn mf_path(ns: &str, key: &str) -> String {
     format!("metafields[{ns}.{key}]")
 }
@@ -262,13 +325,19 @@ pub fn diff_product(doc: &Document, p: &Product, locations: &LocationsByRefName)
     let mut out = Vec::new();
     for (name, desired) in &doc.fields {
         match product_field(p, name) {
+            // Shopify keeps tags sorted and deduplicated: a set.
+            Some(cur) if name == "tags" => {
+                if tag_set(desired) != tag_set(&cur) {
+                    push_field(&mut out, name, desired, cur);
+                }
+            }
             Some(cur) => push_field(&mut out, name, desired, cur),
             None => {
                 tracing::debug!(field = %name, "field not compared: the target read does not hold it")
             }
         }
     }
-    diff_metafields(&mut out, "", &doc.metafields, &p.metafields);
+    diff_seo_and_metafields(&mut out, &doc.metafields, &p.seo, &p.metafields);
     let desired_imgs: Vec<String> = doc.images.iter().map(image_src).collect();
     let current_imgs: Vec<String> = p.media.iter().filter_map(media_src).collect();
     if !doc.images.is_empty() && desired_imgs != current_imgs {
@@ -439,7 +508,7 @@ pub fn diff_collection(doc: &Document, c: &Collection) -> Vec<DiffEntry> {
         };
         push_field(&mut out, name, desired, cur);
     }
-    diff_metafields(&mut out, "", &doc.metafields, &c.metafields);
+    diff_seo_and_metafields(&mut out, &doc.metafields, &c.seo, &c.metafields);
     let desired = doc.images.first().map(image_src);
     let current = c.image.as_ref().map(|i| i.url.clone());
     if desired.is_some() && desired != current {

@@ -56,13 +56,8 @@ fn describe(alt: &Option<String>) -> String {
 }
 
 /// Metafields that set SEO fields instead of being stored (§5).
-const SEO_TITLE_TAG: (&str, &str) = ("global", "title_tag");
-const SEO_DESCRIPTION_TAG: (&str, &str) = ("global", "description_tag");
-
 fn is_seo_metafield(namespace: &str, key: &str) -> bool {
-    namespace.eq_ignore_ascii_case(SEO_TITLE_TAG.0)
-        && (key.eq_ignore_ascii_case(SEO_TITLE_TAG.1)
-            || key.eq_ignore_ascii_case(SEO_DESCRIPTION_TAG.1))
+    diff::seo_field(namespace, key).is_some()
 }
 
 fn is_marker(namespace: &str, key: &str) -> bool {
@@ -109,16 +104,16 @@ fn current_metafield_input(m: &Metafield) -> Value {
 /// The SEO title and description a document asks for: `seo.*` fields win
 /// over the `global.title_tag` / `global.description_tag` metafields.
 fn desired_seo(doc: &Document) -> (Option<String>, Option<String>) {
-    let from_mf = |key: &str| {
+    let from_mf = |which: diff::SeoField| {
         doc.metafields
             .iter()
-            .find(|m| m.namespace.eq_ignore_ascii_case("global") && m.key.eq_ignore_ascii_case(key))
+            .find(|m| diff::seo_field(&m.namespace, &m.key) == Some(which))
             .map(|m| m.value.clone())
     };
     let from_field = |name: &str| doc.fields.get(name).filter(|v| !empty(v)).and_then(text);
     (
-        from_field("seo.title").or_else(|| from_mf(SEO_TITLE_TAG.1)),
-        from_field("seo.description").or_else(|| from_mf(SEO_DESCRIPTION_TAG.1)),
+        from_field("seo.title").or_else(|| from_mf(diff::SeoField::Title)),
+        from_field("seo.description").or_else(|| from_mf(diff::SeoField::Description)),
     )
 }
 
@@ -586,19 +581,6 @@ const UNCOMPARED_VARIANT_FIELDS: &[&str] = &[
     "inventory_item.weight_unit",
 ];
 
-fn same_tag_set(a: &Value, b: &Value) -> bool {
-    let set = |v: &Value| -> BTreeSet<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect()
-    };
-    set(a) == set(b)
-}
-
 fn is_quantity_path(path: &str) -> bool {
     path.starts_with("variants[") && path.contains("].quantities.")
 }
@@ -621,14 +603,6 @@ pub fn product_update(
         current,
         &ctx.collections,
     ));
-    // Shopify keeps tags sorted and deduplicated: compare them as sets.
-    entries.retain(|e| e.path != "tags" || !same_tag_set(&e.before, &e.after));
-    // SEO metafields are the SEO fields in Shopify.
-    entries.retain(|e| {
-        !(e.path.eq_ignore_ascii_case("metafields[global.title_tag]")
-            || e.path
-                .eq_ignore_ascii_case("metafields[global.description_tag]"))
-    });
     let mut reasons: Vec<String> = Vec::new();
     let (seo_title, seo_description) = desired_seo(doc);
     if seo_title.is_some() && seo_title != current.seo.title {
@@ -1108,15 +1082,6 @@ mod tests {
         );
         let e = product_create(&d, None, &WriteContext::default()).unwrap_err();
         assert!(matches!(e, InputError::UnknownLocation { .. }), "{e}");
-    }
-
-    #[test]
-    fn tags_compare_as_sets() {
-        assert!(same_tag_set(
-            &json!(["wool", "shirts"]),
-            &json!(["shirts", "wool", "wool"])
-        ));
-        assert!(!same_tag_set(&json!(["wool"]), &json!(["shirts", "wool"])));
     }
 
     #[test]
