@@ -22,6 +22,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mapsync::check::model::EntityKind;
+
+/// The binary's allocator (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use mapsync::connectors::shopify::model::ReducedItem;
 use mapsync::connectors::{self, Entity};
 use mapsync::engine::CompileJob;

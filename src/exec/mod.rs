@@ -584,6 +584,18 @@ fn finish_upsert(
             (Status::Failed, c.target_id.clone(), Some(message), 0)
         }
     };
+    Ok(item_done(progress, c, status, target_id, message, requests))
+}
+
+/// Log, count and report one finished item.
+fn item_done(
+    progress: &dyn Progress,
+    c: &Change,
+    status: Status,
+    target_id: Option<String>,
+    message: Option<String>,
+    requests: u32,
+) -> ItemReport {
     log_item(
         c,
         status,
@@ -592,7 +604,7 @@ fn finish_upsert(
         requests,
     );
     progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
-    Ok(ItemReport {
+    ItemReport {
         entity: c.entity,
         key: c.key.clone(),
         action: c.action,
@@ -600,7 +612,7 @@ fn finish_upsert(
         target_id,
         message,
         requests,
-    })
+    }
 }
 
 async fn remove_one<T>(target: &T, c: &Change) -> Result<Written, String>
@@ -646,23 +658,14 @@ fn finish_item(
         };
         send(ledger, c.entity, key, change)?;
     }
-    log_item(
+    Ok(item_done(
+        progress,
         c,
         status,
-        c.target_id.as_deref(),
-        message.as_deref(),
-        requests,
-    );
-    progress.item_done(c.entity, c.key.as_deref(), status == Status::Ok);
-    Ok(ItemReport {
-        entity: c.entity,
-        key: c.key.clone(),
-        action: c.action,
-        status,
-        target_id: c.target_id.clone(),
+        c.target_id.clone(),
         message,
         requests,
-    })
+    ))
 }
 
 /// One line per finished item: info when done, a warning when it failed.

@@ -384,7 +384,9 @@ pub fn diff_product_collections(
     )]
 }
 
-fn variant_matches(v: &VariantDoc, t: &Variant) -> bool {
+/// Whether desired variant `v` is current variant `t`: by SKU when both
+/// have one, else by the title or the option values joined with ` / `.
+pub fn variant_matches(v: &VariantDoc, t: &Variant) -> bool {
     if let (Some(Value::String(sku)), Some(tsku)) = (v.fields.get("sku"), t.sku.as_ref()) {
         if !sku.is_empty() {
             return sku == tsku;

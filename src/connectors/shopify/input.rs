@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Collection, Metafield, Product, Variant, MARKER_KEY, MARKER_NAMESPACE};
+use super::model::{Collection, Metafield, Product, MARKER_KEY, MARKER_NAMESPACE};
 use super::target::WriteContext;
 use super::version;
 use crate::plan::diff::{self, DiffEntry};
@@ -436,21 +436,7 @@ fn files(
     Ok((out, by_variant))
 }
 
-/// Whether a document variant is a target variant (diff.rs's rule: the SKU
-/// when both have one, else the title or the joined option values).
-pub fn variant_matches(v: &VariantDoc, t: &Variant) -> bool {
-    if let (Some(Value::String(sku)), Some(tsku)) = (v.fields.get("sku"), t.sku.as_ref()) {
-        if !sku.is_empty() {
-            return sku == tsku;
-        }
-    }
-    let joined: Vec<&str> = t
-        .selected_options
-        .iter()
-        .map(|o| o.value.as_str())
-        .collect();
-    t.title == v.key || joined.join(" / ") == v.key
-}
+pub use diff::variant_matches;
 
 /// For each document variant, the index of its current variant, if any
 /// (each current variant matched at most once, in document order). A lone
