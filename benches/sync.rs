@@ -104,7 +104,12 @@ impl Bench {
         let start = Instant::now();
         let report = self
             .rt
-            .block_on(sync(&profile, &SyncOptions::default(), &NoProgress))
+            .block_on(sync(
+                &profile,
+                &SyncOptions::default(),
+                &NoProgress,
+                &std::sync::atomic::AtomicBool::new(false),
+            ))
             .expect("sync");
         let secs = start.elapsed().as_secs_f64();
         let after = self.stats();

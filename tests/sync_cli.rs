@@ -660,3 +660,44 @@ fn plan_after_a_sync_shows_only_the_changed_fields() {
         .collect();
     insta::assert_json_snapshot!("plan_after_sync_updates", updates);
 }
+
+/// Ctrl-C (SIGINT) stops a run after the items in flight: what finished is
+/// recorded, the run exits 1 and says so, and the next run completes it.
+#[test]
+fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
+    let settings = "  sync: [add, update, deactivate]\n  concurrency: 2\n  chunk_size: 5\n";
+    let env = Env::new(
+        SandboxConfig {
+            latency: Duration::from_millis(20),
+            ..SandboxConfig::default()
+        },
+        settings,
+    );
+    env.set_catalog(&big_catalog(60));
+    let child = env
+        .command(&["sync", "--profile", "e2e", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted after"), "{stderr}");
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let s = &report["summary"];
+    assert!(s["created"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        s["unchanged"].as_u64().unwrap() > 0,
+        "the first run did part of the work: {report:#}"
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["products"].as_object().unwrap().len(), 60);
+}

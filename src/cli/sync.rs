@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use owo_colors::OwoColorize;
@@ -152,6 +154,23 @@ impl Progress for Bar {
     }
 }
 
+/// The first Ctrl-C asks the run to stop after the items in flight (they
+/// finish and are recorded); a second one ends the process at once.
+fn stop_on_ctrl_c(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping after the items in flight (Ctrl-C again to quit at once; the next run resumes either way)");
+            flag.store(true, Ordering::Relaxed);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    stop
+}
+
 /// `mapsync sync`.
 pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let profile = super::load_profile(project, &args.profile)?;
@@ -162,8 +181,9 @@ pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> 
         allow_mass_delete: args.allow_mass_delete,
     };
     let runtime = tokio::runtime::Runtime::new()?;
+    let stop = stop_on_ctrl_c(&runtime);
     let bar = Bar::new();
-    let result = runtime.block_on(crate::exec::run::sync(&profile, &options, &bar));
+    let result = runtime.block_on(crate::exec::run::sync(&profile, &options, &bar, &stop));
     bar.finish();
     finish(result, args.format, &profile)
 }
@@ -193,12 +213,14 @@ pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode
     let profile = super::load_profile(project, &file.plan.profile)?;
     let _guard = init_logging(&profile.project_dir, args.verbose);
     let runtime = tokio::runtime::Runtime::new()?;
+    let stop = stop_on_ctrl_c(&runtime);
     let bar = Bar::new();
     let result = runtime.block_on(crate::exec::run::apply(
         &profile,
         file,
         args.allow_mass_delete,
         &bar,
+        &stop,
     ));
     bar.finish();
     finish(result, args.format, &profile)

@@ -17,6 +17,7 @@ pub mod run;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
 use time::OffsetDateTime;
@@ -44,6 +45,15 @@ pub enum ExecError {
         entity: &'static str,
         /// The target's error.
         message: String,
+    },
+    /// Interrupted (Ctrl-C): the items in flight finished and were recorded,
+    /// no new one started.
+    #[error("interrupted after {done} of {total} changes; every finished item is recorded, run again to resume")]
+    Interrupted {
+        /// Changes done (or failed) before the stop.
+        done: usize,
+        /// Changes planned.
+        total: usize,
     },
     /// The ledger writer stopped (a failed commit); the run stops so that no
     /// change goes unrecorded.
@@ -178,12 +188,15 @@ struct Work<'a> {
     doc: Result<PlannedDocument, String>,
 }
 
-/// Apply `job` to `target`, recording every outcome with `ledger`.
+/// Apply `job` to `target`, recording every outcome with `ledger`. When
+/// `stop` becomes true (Ctrl-C), no new chunk or deletion starts; the items
+/// in flight finish and are recorded, then [`ExecError::Interrupted`].
 pub async fn execute<T>(
     target: &T,
     job: Job<'_>,
     ledger: &LedgerWriter,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<Outcome, ExecError>
 where
     T: TargetWrite,
@@ -336,7 +349,7 @@ where
         }
     }
     let work = upserts.by_ref().take(category_upserts);
-    let done = run_upserts(target, work, &base, &job.options, ledger, progress).await?;
+    let done = run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
     for item in done {
         if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
             category_ids.insert(k.clone(), id.clone());
@@ -350,7 +363,7 @@ where
         keep_deleted_metafields: job.options.keep_deleted_product_metafields,
         ..base
     };
-    for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress).await? {
+    for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await? {
         record(&mut out, item);
     }
 
@@ -364,6 +377,9 @@ where
             })
             .collect();
         let concurrency = job.options.concurrency.max(1);
+        let removals = removals
+            .into_iter()
+            .take_while(|_| !stop.load(Ordering::Relaxed));
         let results: Vec<Result<ItemReport, ExecError>> = stream::iter(removals)
             .map(|c| async move {
                 let item = remove_one(target, c).await;
@@ -377,6 +393,13 @@ where
         }
     }
     progress.finish();
+    if stop.load(Ordering::Relaxed) {
+        let done = out.items.iter().filter(|i| i.action.is_change()).count();
+        if done < total {
+            tracing::warn!(done, total, "run interrupted");
+            return Err(ExecError::Interrupted { done, total });
+        }
+    }
     Ok(out)
 }
 
@@ -417,6 +440,7 @@ async fn run_upserts<'a, T>(
     options: &ExecOptions,
     ledger: &LedgerWriter,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<Vec<ItemReport>, ExecError>
 where
     T: TargetWrite,
@@ -428,6 +452,9 @@ where
     // Chunks are cut as they are needed: only the running chunk and the
     // ones read ahead hold their documents.
     let chunks = std::iter::from_fn(move || {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         work.peek()?;
         Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
     });

@@ -4,6 +4,7 @@
 //! initial reads, a stale plan, `max_deletes`) are fatal and change nothing.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -62,6 +63,7 @@ pub async fn sync(
     profile: &Profile,
     options: &SyncOptions,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
     let set = load_set(profile)?;
@@ -106,6 +108,7 @@ pub async fn sync(
             started,
             options.allow_mass_delete,
             progress,
+            stop,
         )
         .await
     }
@@ -121,6 +124,7 @@ pub async fn apply(
     file: PlanFile,
     allow_mass_delete: bool,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
     let set = load_set(profile)?;
@@ -164,6 +168,7 @@ pub async fn apply(
             started,
             allow_mass_delete,
             progress,
+            stop,
         )
         .await
     }
@@ -191,6 +196,7 @@ async fn apply_planned(
     started: OffsetDateTime,
     allow_mass_delete: bool,
     progress: &dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<RunReport, RunError> {
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
@@ -215,7 +221,7 @@ async fn apply_planned(
         locations,
         options,
     };
-    let outcome = super::execute(target, job, &writer, progress).await;
+    let outcome = super::execute(target, job, &writer, progress, stop).await;
     drop(writer);
     let store = handle.finish().await;
     let finished = OffsetDateTime::now_utc();
