@@ -75,7 +75,7 @@ fn init_logging(
     let stderr_filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{stderr_level},mapsync::cli=off")));
     let stderr = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| BarSafeStderr)
         .with_target(false)
         .with_filter(stderr_filter);
     let dir = project_dir.join(".mapsync").join("logs");
@@ -110,6 +110,25 @@ fn init_logging(
     }
 }
 
+/// The progress bar of this process, if one is shown: log lines on
+/// stderr are written with the bar hidden, so they do not tear it.
+static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
+
+/// stderr, written around the progress bar.
+struct BarSafeStderr;
+
+impl std::io::Write for BarSafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match BAR.get() {
+            Some(bar) => bar.suspend(|| std::io::stderr().write(buf)),
+            None => std::io::stderr().write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// A progress bar on stderr when it is a terminal.
 struct Bar(Option<ProgressBar>);
 
@@ -125,6 +144,7 @@ impl Bar {
         ) {
             bar.set_style(style);
         }
+        let _ = BAR.set(bar.clone());
         Bar(Some(bar))
     }
 }
