@@ -673,14 +673,22 @@ fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
         },
         settings,
     );
-    env.set_catalog(&big_catalog(60));
+    env.set_catalog(&big_catalog(120));
     let child = env
         .command(&["sync", "--profile", "e2e", "--format", "json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    // Interrupt once products are being written (about 2.4 s of work).
+    let started = std::time::Instant::now();
+    while env.writes().get("productSet").copied().unwrap_or(0) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The shell's builtin `kill`: no procps needed.
     let status = Command::new("sh")
         .args(["-c", &format!("kill -INT {}", child.id())])
@@ -700,5 +708,5 @@ fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
         "the first run did part of the work: {report:#}"
     );
     let store = normalized(&env.get("/__sandbox/snapshot"));
-    assert_eq!(store["products"].as_object().unwrap().len(), 60);
+    assert_eq!(store["products"].as_object().unwrap().len(), 120);
 }
