@@ -15,6 +15,7 @@ use super::document::{Document, Image, MetafieldValue, VariantDoc};
 use crate::connectors::shopify::model::{
     Collection, Media, Metafield, Product, Variant, MARKER_NAMESPACE,
 };
+use crate::connectors::shopify::version::DEFAULT_WEIGHT_UNIT;
 
 /// Target location id by reference location name (`CPH` → `gid://...`).
 pub type LocationsByRefName = BTreeMap<String, String>;
@@ -273,7 +274,39 @@ fn product_field(p: &Product, name: &str) -> Option<Value> {
         "status" => Value::String(p.status.clone()),
         "seo.title" => opt(&p.seo.title),
         "seo.description" => opt(&p.seo.description),
+        "template_suffix" => opt(&p.template_suffix),
+        "gift_card" => Value::Bool(p.gift_card),
         _ => return None,
+    })
+}
+
+/// Fields the write leaves alone when their desired value is empty (it
+/// does not clear them), so an empty desired value is no difference.
+const NOT_CLEARED: &[&str] = &[
+    "gift_card",
+    "taxable",
+    "inventory_policy",
+    "inventory_item.requires_shipping",
+    "inventory_item.province_code_of_origin",
+    "inventory_item.weight",
+    "inventory_item.weight_unit",
+];
+
+/// Enum fields: compared without regard to case (the write upper-cases).
+const ENUMS: &[&str] = &[
+    "inventory_policy",
+    "inventory_item.weight_unit",
+    "inventory_item.province_code_of_origin",
+];
+
+/// The desired value as compared: `None` when it is not compared at all.
+fn desired_for_compare(name: &str, desired: &Value) -> Option<Value> {
+    if is_empty(desired) && NOT_CLEARED.contains(&name) {
+        return None;
+    }
+    Some(match desired {
+        Value::String(s) if ENUMS.contains(&name) => Value::String(s.to_ascii_uppercase()),
+        other => other.clone(),
     })
 }
 
@@ -331,7 +364,11 @@ pub fn diff_product(doc: &Document, p: &Product, locations: &LocationsByRefName)
                     push_field(&mut out, name, desired, cur);
                 }
             }
-            Some(cur) => push_field(&mut out, name, desired, cur),
+            Some(cur) => {
+                if let Some(d) = desired_for_compare(name, desired) {
+                    push_field(&mut out, name, &d, cur);
+                }
+            }
             None => {
                 tracing::debug!(field = %name, "field not compared: the target read does not hold it")
             }
@@ -418,6 +455,22 @@ fn variant_field(t: &Variant, name: &str) -> Option<Value> {
         "inventory_item.harmonized_system_code" => inv
             .map(|i| opt(&i.harmonized_system_code))
             .unwrap_or(Value::Null),
+        "taxable" => Value::Bool(t.taxable),
+        "inventory_policy" => Value::String(t.inventory_policy.clone()),
+        "inventory_item.requires_shipping" => inv
+            .map(|i| Value::Bool(i.requires_shipping))
+            .unwrap_or(Value::Null),
+        "inventory_item.province_code_of_origin" => inv
+            .map(|i| opt(&i.province_code_of_origin))
+            .unwrap_or(Value::Null),
+        "inventory_item.weight" => inv
+            .and_then(|i| i.weight.as_ref())
+            .map(|w| Value::String(w.value.clone()))
+            .unwrap_or(Value::Null),
+        "inventory_item.weight_unit" => inv
+            .and_then(|i| i.weight.as_ref())
+            .map(|w| Value::String(w.unit.clone()))
+            .unwrap_or(Value::Null),
         _ => return None,
     })
 }
@@ -442,9 +495,27 @@ fn diff_variants(out: &mut Vec<DiffEntry>, doc: &Document, p: &Product, locs: &L
         }
         let prefix = format!("variants[{}]", v.key);
         for (name, desired) in &v.fields {
-            if let Some(cur) = variant_field(t, name) {
-                push_field(out, &format!("{prefix}.{name}"), desired, cur);
+            let Some(cur) = variant_field(t, name) else {
+                continue;
+            };
+            if let Some(d) = desired_for_compare(name, desired) {
+                push_field(out, &format!("{prefix}.{name}"), &d, cur);
             }
+        }
+        // A weight without a unit is written in the default unit: compare
+        // that unit too, so a weight is a decimal with its unit.
+        if v.fields.get("inventory_item.weight").is_some_and(|w| !is_empty(w))
+            && v.fields
+                .get("inventory_item.weight_unit")
+                .is_none_or(is_empty)
+        {
+            let cur = variant_field(t, "inventory_item.weight_unit").unwrap_or(Value::Null);
+            push_field(
+                out,
+                &format!("{prefix}.inventory_item.weight_unit"),
+                &Value::String(DEFAULT_WEIGHT_UNIT.into()),
+                cur,
+            );
         }
         for (name, value) in &v.options {
             let cur = t
