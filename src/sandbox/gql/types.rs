@@ -833,7 +833,7 @@ impl ProductObj {
         None
     }
     async fn is_gift_card(&self) -> bool {
-        false
+        self.p.gift_card
     }
     async fn requires_selling_plan(&self) -> bool {
         false
