@@ -780,7 +780,9 @@ async fn fields_once_unreadable_are_read_back_and_only_a_change_sends_the_produc
     let cph = &shop.ctx.locations["CPH"];
     assert_eq!(p.variants[0].inventory_levels.len(), 1);
     assert_eq!(
-        p.variants[0].inventory_levels[0].quantities.get("available"),
+        p.variants[0].inventory_levels[0]
+            .quantities
+            .get("available"),
         Some(&5)
     );
     assert_eq!(&p.variants[0].inventory_levels[0].location_id, cph);
@@ -820,7 +822,9 @@ async fn fields_once_unreadable_are_read_back_and_only_a_change_sends_the_produc
     );
     let mut p = shop.product(&p.id).await;
     assert_eq!(
-        p.variants[0].inventory_levels[0].quantities.get("available"),
+        p.variants[0].inventory_levels[0]
+            .quantities
+            .get("available"),
         Some(&9)
     );
 

@@ -293,13 +293,10 @@ impl From<Variant> for model::Variant {
                 harmonized_system_code: i.harmonized_system_code,
                 requires_shipping: i.requires_shipping,
                 province_code_of_origin: i.province_code_of_origin,
-                weight: i
-                    .measurement
-                    .and_then(|m| m.weight)
-                    .map(|w| model::Weight {
-                        value: w.value.to_string(),
-                        unit: w.unit,
-                    }),
+                weight: i.measurement.and_then(|m| m.weight).map(|w| model::Weight {
+                    value: w.value.to_string(),
+                    unit: w.unit,
+                }),
             }),
             inventory_levels: Vec::new(),
             metafields: Vec::new(),
