@@ -54,6 +54,8 @@ fn variant(
         price: price.into(),
         compare_at_price: compare.map(Into::into),
         barcode: None,
+        taxable: true,
+        inventory_policy: "DENY".into(),
         selected_options: opts
             .iter()
             .map(|(n, v)| SelectedOption {
@@ -77,6 +79,8 @@ fn product(title: &str, variants: Vec<Variant>, metafields: Vec<Metafield>) -> P
         product_type: String::new(),
         tags: vec!["a".into(), "b".into()],
         status: "ACTIVE".into(),
+        template_suffix: None,
+        gift_card: false,
         updated_at: None,
         seo: Seo::default(),
         options: vec![],

@@ -743,3 +743,146 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     );
     shop.handle.shutdown().await.unwrap();
 }
+
+/// The gift card document with every field the full read used to miss, and
+/// a stocked quantity.
+fn read_back_doc() -> Document {
+    let mut doc = data("product_gift_card.json");
+    doc.key = "P-300".into();
+    let v = &mut doc.variants[0];
+    v.fields
+        .insert("inventory_item.province_code_of_origin".into(), json!("ON"));
+    v.fields
+        .insert("inventory_item.country_code_of_origin".into(), json!("CA"));
+    v.quantities.insert("CPH".into(), 5);
+    doc
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_once_unreadable_are_read_back_and_only_a_change_sends_the_product() {
+    let shop = shop().await;
+    let doc = read_back_doc();
+    let w = shop.target.create(&doc, None, &shop.ctx).await.unwrap();
+    let p = shop.product(&w.target_id).await;
+    assert_eq!(p.template_suffix.as_deref(), Some("gift"));
+    assert!(p.gift_card);
+    let v = &p.variants[0];
+    assert!(!v.taxable);
+    assert_eq!(v.inventory_policy, "CONTINUE");
+    let item = v.inventory_item.as_ref().unwrap();
+    assert!(!item.requires_shipping);
+    assert_eq!(item.province_code_of_origin.as_deref(), Some("ON"));
+    let weight = item.weight.as_ref().unwrap();
+    assert_eq!(
+        (weight.value.as_str(), weight.unit.as_str()),
+        ("0.2", "KILOGRAMS")
+    );
+    let cph = &shop.ctx.locations["CPH"];
+    assert_eq!(p.variants[0].inventory_levels.len(), 1);
+    assert_eq!(
+        p.variants[0].inventory_levels[0]
+            .quantities
+            .get("available"),
+        Some(&5)
+    );
+    assert_eq!(&p.variants[0].inventory_levels[0].location_id, cph);
+
+    // Same document (enums in another case, the weight in another form): nothing sent.
+    let mut same = doc.clone();
+    same.variants[0]
+        .fields
+        .insert("inventory_policy".into(), json!("continue"));
+    same.variants[0]
+        .fields
+        .insert("inventory_item.weight".into(), json!("0.20"));
+    let update = input::product_update(&p, &same, None, &shop.ctx).unwrap();
+    assert!(update.product_set.is_none(), "{:?}", update.reasons);
+    let before = shop.ops().await;
+    let w = shop
+        .target
+        .update_product(&p, &same, None, &shop.ctx)
+        .await
+        .unwrap();
+    assert_eq!(w.requests, 0);
+    assert_eq!(delta(&before, &shop.ops().await), ops(&[]));
+
+    // Only a quantity: one inventorySetQuantities, no productSet.
+    let mut quantity = doc.clone();
+    quantity.variants[0].quantities.insert("CPH".into(), 9);
+    let before = shop.ops().await;
+    let w = shop
+        .target
+        .update_product(&p, &quantity, None, &shop.ctx)
+        .await
+        .unwrap();
+    assert_eq!(w.requests, 1);
+    assert_eq!(
+        delta(&before, &shop.ops().await),
+        ops(&[("inventorySetQuantities", 1)])
+    );
+    let mut p = shop.product(&p.id).await;
+    assert_eq!(
+        p.variants[0].inventory_levels[0]
+            .quantities
+            .get("available"),
+        Some(&9)
+    );
+
+    // Each field changed on its own: one productSet, and it reads back.
+    let changes: [(&str, bool, Value); 7] = [
+        ("template_suffix", false, json!("gift-alt")),
+        ("gift_card", false, json!(false)),
+        ("taxable", true, json!(true)),
+        ("inventory_policy", true, json!("DENY")),
+        ("inventory_item.requires_shipping", true, json!(true)),
+        ("inventory_item.weight", true, json!("1.25")),
+        ("inventory_item.weight_unit", true, json!("GRAMS")),
+    ];
+    let mut desired = quantity.clone();
+    for (field, on_variant, value) in changes {
+        if on_variant {
+            desired.variants[0].fields.insert(field.into(), value);
+        } else {
+            desired.fields.insert(field.into(), value);
+        }
+        let update = input::product_update(&p, &desired, None, &shop.ctx).unwrap();
+        assert!(update.quantities.is_empty(), "{field}");
+        assert!(
+            update.reasons.iter().any(|r| r.ends_with(field)),
+            "{field}: {:?}",
+            update.reasons
+        );
+        let before = shop.ops().await;
+        let w = shop
+            .target
+            .update_product(&p, &desired, None, &shop.ctx)
+            .await
+            .unwrap();
+        assert_eq!(w.requests, 1, "{field}");
+        assert_eq!(
+            delta(&before, &shop.ops().await),
+            ops(&[("productSet", 1)]),
+            "{field}"
+        );
+        p = shop.product(&p.id).await;
+        // Now in the shop: the same document sends nothing.
+        let again = input::product_update(&p, &desired, None, &shop.ctx).unwrap();
+        assert!(
+            again.product_set.is_none() && again.quantities.is_empty(),
+            "{field} read back: {:?}",
+            again.reasons
+        );
+    }
+    assert_eq!(p.template_suffix.as_deref(), Some("gift-alt"));
+    let v = &p.variants[0];
+    assert!(v.taxable);
+    assert_eq!(v.inventory_policy, "DENY");
+    let item = v.inventory_item.as_ref().unwrap();
+    assert!(item.requires_shipping);
+    let weight = item.weight.as_ref().unwrap();
+    assert_eq!(
+        (weight.value.as_str(), weight.unit.as_str()),
+        ("1.25", "GRAMS")
+    );
+    shop.handle.shutdown().await.unwrap();
+}

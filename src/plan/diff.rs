@@ -15,6 +15,7 @@ use super::document::{Document, Image, MetafieldValue, VariantDoc};
 use crate::connectors::shopify::model::{
     Collection, Media, Metafield, Product, Variant, MARKER_NAMESPACE,
 };
+use crate::connectors::shopify::version::DEFAULT_WEIGHT_UNIT;
 
 /// Target location id by reference location name (`CPH` → `gid://...`).
 pub type LocationsByRefName = BTreeMap<String, String>;
@@ -273,7 +274,39 @@ fn product_field(p: &Product, name: &str) -> Option<Value> {
         "status" => Value::String(p.status.clone()),
         "seo.title" => opt(&p.seo.title),
         "seo.description" => opt(&p.seo.description),
+        "template_suffix" => opt(&p.template_suffix),
+        "gift_card" => Value::Bool(p.gift_card),
         _ => return None,
+    })
+}
+
+/// Fields the write leaves alone when their desired value is empty (it
+/// does not clear them), so an empty desired value is no difference.
+const NOT_CLEARED: &[&str] = &[
+    "gift_card",
+    "taxable",
+    "inventory_policy",
+    "inventory_item.requires_shipping",
+    "inventory_item.province_code_of_origin",
+    "inventory_item.weight",
+    "inventory_item.weight_unit",
+];
+
+/// Enum fields: compared without regard to case (the write upper-cases).
+const ENUMS: &[&str] = &[
+    "inventory_policy",
+    "inventory_item.weight_unit",
+    "inventory_item.province_code_of_origin",
+];
+
+/// The desired value as compared: `None` when it is not compared at all.
+fn desired_for_compare(name: &str, desired: &Value) -> Option<Value> {
+    if is_empty(desired) && NOT_CLEARED.contains(&name) {
+        return None;
+    }
+    Some(match desired {
+        Value::String(s) if ENUMS.contains(&name) => Value::String(s.to_ascii_uppercase()),
+        other => other.clone(),
     })
 }
 
@@ -331,7 +364,11 @@ pub fn diff_product(doc: &Document, p: &Product, locations: &LocationsByRefName)
                     push_field(&mut out, name, desired, cur);
                 }
             }
-            Some(cur) => push_field(&mut out, name, desired, cur),
+            Some(cur) => {
+                if let Some(d) = desired_for_compare(name, desired) {
+                    push_field(&mut out, name, &d, cur);
+                }
+            }
             None => {
                 tracing::debug!(field = %name, "field not compared: the target read does not hold it")
             }
@@ -418,6 +455,22 @@ fn variant_field(t: &Variant, name: &str) -> Option<Value> {
         "inventory_item.harmonized_system_code" => inv
             .map(|i| opt(&i.harmonized_system_code))
             .unwrap_or(Value::Null),
+        "taxable" => Value::Bool(t.taxable),
+        "inventory_policy" => Value::String(t.inventory_policy.clone()),
+        "inventory_item.requires_shipping" => inv
+            .map(|i| Value::Bool(i.requires_shipping))
+            .unwrap_or(Value::Null),
+        "inventory_item.province_code_of_origin" => inv
+            .map(|i| opt(&i.province_code_of_origin))
+            .unwrap_or(Value::Null),
+        "inventory_item.weight" => inv
+            .and_then(|i| i.weight.as_ref())
+            .map(|w| Value::String(w.value.clone()))
+            .unwrap_or(Value::Null),
+        "inventory_item.weight_unit" => inv
+            .and_then(|i| i.weight.as_ref())
+            .map(|w| Value::String(w.unit.clone()))
+            .unwrap_or(Value::Null),
         _ => return None,
     })
 }
@@ -442,9 +495,29 @@ fn diff_variants(out: &mut Vec<DiffEntry>, doc: &Document, p: &Product, locs: &L
         }
         let prefix = format!("variants[{}]", v.key);
         for (name, desired) in &v.fields {
-            if let Some(cur) = variant_field(t, name) {
-                push_field(out, &format!("{prefix}.{name}"), desired, cur);
+            let Some(cur) = variant_field(t, name) else {
+                continue;
+            };
+            if let Some(d) = desired_for_compare(name, desired) {
+                push_field(out, &format!("{prefix}.{name}"), &d, cur);
             }
+        }
+        // A weight without a unit is written in the default unit: compare
+        // that unit too, so a weight is a decimal with its unit.
+        if v.fields
+            .get("inventory_item.weight")
+            .is_some_and(|w| !is_empty(w))
+            && v.fields
+                .get("inventory_item.weight_unit")
+                .is_none_or(is_empty)
+        {
+            let cur = variant_field(t, "inventory_item.weight_unit").unwrap_or(Value::Null);
+            push_field(
+                out,
+                &format!("{prefix}.inventory_item.weight_unit"),
+                &Value::String(DEFAULT_WEIGHT_UNIT.into()),
+                cur,
+            );
         }
         for (name, value) in &v.options {
             let cur = t
@@ -517,4 +590,151 @@ pub fn diff_collection(doc: &Document, c: &Collection) -> Vec<DiffEntry> {
         push_field(&mut out, "image", &opt(&desired), opt(&current));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::shopify::model::{InventoryItem, Seo, Weight};
+    use serde_json::json;
+
+    fn current() -> Product {
+        Product {
+            id: "gid://shopify/Product/1".into(),
+            handle: "card".into(),
+            title: "Card".into(),
+            body_html: String::new(),
+            vendor: String::new(),
+            product_type: String::new(),
+            tags: vec![],
+            status: "ACTIVE".into(),
+            template_suffix: Some("gift".into()),
+            gift_card: true,
+            updated_at: None,
+            seo: Seo::default(),
+            options: vec![],
+            variants: vec![Variant {
+                id: "gid://shopify/ProductVariant/2".into(),
+                title: "Default Title".into(),
+                position: Some(1),
+                sku: Some("C-1".into()),
+                price: "25.00".into(),
+                compare_at_price: None,
+                barcode: None,
+                taxable: false,
+                inventory_policy: "CONTINUE".into(),
+                selected_options: vec![],
+                inventory_item: Some(InventoryItem {
+                    id: "gid://shopify/InventoryItem/3".into(),
+                    sku: Some("C-1".into()),
+                    unit_cost: None,
+                    tracked: true,
+                    country_code_of_origin: None,
+                    harmonized_system_code: None,
+                    requires_shipping: false,
+                    province_code_of_origin: Some("ON".into()),
+                    weight: Some(Weight {
+                        value: "0.2".into(),
+                        unit: "KILOGRAMS".into(),
+                    }),
+                }),
+                inventory_levels: vec![],
+                metafields: vec![],
+            }],
+            media: vec![],
+            metafields: vec![],
+            collections: vec![],
+        }
+    }
+
+    fn doc(fields: Value, variant: Value) -> Document {
+        serde_json::from_value(json!({
+            "entity": "product", "key": "C", "fields": fields,
+            "metafields": [], "metafield_descriptions": [], "images": [], "options": [],
+            "categories": [],
+            "variants": [{"key": "C-1", "fields": variant, "options": [], "quantities": {},
+                          "metafields": []}]
+        }))
+        .unwrap()
+    }
+
+    fn paths(d: &Document) -> Vec<String> {
+        diff_product(d, &current(), &LocationsByRefName::new())
+            .into_iter()
+            .map(|e| e.path)
+            .collect()
+    }
+
+    #[test]
+    fn read_back_fields_equal_in_another_spelling_are_no_change() {
+        let d = doc(
+            json!({"template_suffix": "gift", "gift_card": true}),
+            json!({"sku": "C-1", "price": "25", "taxable": false, "inventory_policy": "continue",
+                   "inventory_item.requires_shipping": false,
+                   "inventory_item.province_code_of_origin": "on",
+                   "inventory_item.weight": "0.20"}),
+        );
+        assert_eq!(paths(&d), Vec::<String>::new());
+    }
+
+    #[test]
+    fn empty_values_of_fields_the_write_does_not_clear_are_no_change() {
+        let d = doc(
+            json!({"gift_card": null}),
+            json!({"sku": "C-1", "taxable": null, "inventory_policy": "",
+                   "inventory_item.weight": null, "inventory_item.weight_unit": ""}),
+        );
+        assert_eq!(paths(&d), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_read_back_field_that_differs_is_a_change() {
+        let d = doc(
+            json!({"template_suffix": "", "gift_card": false}),
+            json!({"sku": "C-1", "taxable": true, "inventory_policy": "DENY",
+                   "inventory_item.requires_shipping": true,
+                   "inventory_item.province_code_of_origin": "QC",
+                   "inventory_item.weight": "200", "inventory_item.weight_unit": "GRAMS"}),
+        );
+        let v = "variants[C-1]";
+        let mut want = vec![
+            "template_suffix".to_string(),
+            "gift_card".into(),
+            format!("{v}.taxable"),
+            format!("{v}.inventory_policy"),
+            format!("{v}.inventory_item.requires_shipping"),
+            format!("{v}.inventory_item.province_code_of_origin"),
+            format!("{v}.inventory_item.weight"),
+            format!("{v}.inventory_item.weight_unit"),
+        ];
+        let mut got = paths(&d);
+        want.sort();
+        got.sort();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_weight_without_unit_is_compared_in_the_default_unit() {
+        let d = doc(
+            json!({}),
+            json!({"sku": "C-1", "inventory_item.weight": "0.2"}),
+        );
+        assert_eq!(paths(&d), Vec::<String>::new());
+        let mut grams = current();
+        if let Some(Some(item)) = grams
+            .variants
+            .first_mut()
+            .map(|v| v.inventory_item.as_mut())
+        {
+            item.weight = Some(Weight {
+                value: "0.2".into(),
+                unit: "GRAMS".into(),
+            });
+        }
+        let entries = diff_product(&d, &grams, &LocationsByRefName::new());
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].path, "variants[C-1].inventory_item.weight_unit");
+        assert_eq!(entries[0].before, json!("GRAMS"));
+        assert_eq!(entries[0].after, json!("KILOGRAMS"));
+    }
 }

@@ -85,9 +85,14 @@ pub fn bulk_operation_run_query() -> u32 {
     13
 }
 
+/// One variant as `ProductsFull`, `ProductVariantsPage` and the bulk export
+/// read it: the variant, selectedOptions, inventoryItem, unitCost,
+/// measurement and weight.
+pub const VARIANT_FULL: u32 = 8;
+
 /// `ProductsFull`, per product id.
 pub fn product_full_each(shape: &FullReadShape) -> u32 {
-    13 + 6 * shape.variants_first
+    13 + VARIANT_FULL * shape.variants_first
         + 3 * shape.media_first
         + shape.metafields_first
         + shape.collections_first
@@ -120,7 +125,7 @@ pub fn collections_full(shape: &FullReadShape, ids: u32) -> u32 {
 
 /// `ProductVariantsPage`.
 pub fn product_variants_page(first: u32) -> u32 {
-    3 + 6 * first
+    3 + VARIANT_FULL * first
 }
 
 /// `ProductMediaPage`.
@@ -170,8 +175,8 @@ mod tests {
     #[test]
     fn page_sizes_stay_under_the_cap() {
         assert_eq!(page_size(2, 2), 250);
-        assert_eq!(page_size(3, 6), 166);
-        assert!(product_variants_page(page_size(3, 6)) <= MAX_QUERY_COST);
+        assert_eq!(page_size(3, VARIANT_FULL), 124);
+        assert!(product_variants_page(page_size(3, VARIANT_FULL)) <= MAX_QUERY_COST);
         assert!(collections_reduced(page_size(2, 4)) <= MAX_QUERY_COST);
         assert!(collections_reduced(250) > MAX_QUERY_COST);
         assert!(products_reduced(250) <= MAX_QUERY_COST);

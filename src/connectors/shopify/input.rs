@@ -555,18 +555,6 @@ pub struct ProductUpdate {
     pub reasons: Vec<String>,
 }
 
-/// Fields the full read does not hold, so the diff cannot compare them: a
-/// document that sets one of them always sends the product.
-const UNCOMPARED_PRODUCT_FIELDS: &[&str] = &["template_suffix", "gift_card"];
-const UNCOMPARED_VARIANT_FIELDS: &[&str] = &[
-    "taxable",
-    "inventory_policy",
-    "inventory_item.requires_shipping",
-    "inventory_item.province_code_of_origin",
-    "inventory_item.weight",
-    "inventory_item.weight_unit",
-];
-
 fn is_quantity_path(path: &str) -> bool {
     path.starts_with("variants[") && path.contains("].quantities.")
 }
@@ -605,21 +593,6 @@ pub fn product_update(
     }
     if current.marker() != Some(doc.key.as_str()) {
         reasons.push(format!("metafields[{MARKER_NAMESPACE}.{MARKER_KEY}]"));
-    }
-    for f in UNCOMPARED_PRODUCT_FIELDS {
-        if doc.fields.get(*f).is_some_and(|v| !empty(v)) {
-            reasons.push(format!("{f} (not readable, always sent)"));
-        }
-    }
-    for v in &doc.variants {
-        for f in UNCOMPARED_VARIANT_FIELDS {
-            if v.fields.get(*f).is_some_and(|x| !empty(x)) {
-                reasons.push(format!(
-                    "variants[{}].{f} (not readable, always sent)",
-                    v.key
-                ));
-            }
-        }
     }
 
     // Quantities: stocked levels by inventorySetQuantities, unstocked ones

@@ -87,6 +87,19 @@ pub struct InventoryItem {
     pub tracked: bool,
     pub country_code_of_origin: Option<String>,
     pub harmonized_system_code: Option<String>,
+    pub requires_shipping: bool,
+    pub province_code_of_origin: Option<String>,
+    /// `measurement.weight`, when the item has one.
+    pub weight: Option<Weight>,
+}
+
+/// A weight as Shopify stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Weight {
+    /// Decimal text of the value as Shopify answered it (`"1.5"`).
+    pub value: String,
+    /// `GRAMS`, `KILOGRAMS`, `OUNCES` or `POUNDS`.
+    pub unit: String,
 }
 
 /// Quantities of one inventory item at one location, by quantity name
@@ -106,6 +119,9 @@ pub struct Variant {
     pub price: String,
     pub compare_at_price: Option<String>,
     pub barcode: Option<String>,
+    pub taxable: bool,
+    /// `DENY` or `CONTINUE`.
+    pub inventory_policy: String,
     pub selected_options: Vec<SelectedOption>,
     pub inventory_item: Option<InventoryItem>,
     pub inventory_levels: Vec<InventoryLevel>,
@@ -135,6 +151,8 @@ pub struct Product {
     pub product_type: String,
     pub tags: Vec<String>,
     pub status: String,
+    pub template_suffix: Option<String>,
+    pub gift_card: bool,
     pub updated_at: Option<String>,
     pub seo: Seo,
     pub options: Vec<ProductOption>,

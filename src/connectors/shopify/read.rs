@@ -320,7 +320,7 @@ impl ShopifyTarget {
     ) -> Result<(), ShopifyError> {
         let id = json!({ "id": product.id });
         if let Some(after) = overflow.variants {
-            let first = cost::page_size(3, 6);
+            let first = cost::page_size(3, cost::VARIANT_FULL);
             let more: Vec<wire::Variant> = self
                 .all_pages(
                     &documents::PRODUCT_VARIANTS_PAGE,

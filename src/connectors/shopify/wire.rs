@@ -215,6 +215,24 @@ pub(crate) struct InventoryItem {
     pub harmonized_system_code: Option<String>,
     #[serde(default)]
     pub unit_cost: Option<Money>,
+    #[serde(default = "yes")]
+    pub requires_shipping: bool,
+    #[serde(default)]
+    pub province_code_of_origin: Option<String>,
+    #[serde(default)]
+    pub measurement: Option<Measurement>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Measurement {
+    #[serde(default)]
+    pub weight: Option<Weight>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Weight {
+    pub value: serde_json::Number,
+    pub unit: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +251,10 @@ pub(crate) struct Variant {
     pub compare_at_price: Option<String>,
     #[serde(default)]
     pub barcode: Option<String>,
+    #[serde(default = "yes")]
+    pub taxable: bool,
+    #[serde(default)]
+    pub inventory_policy: String,
     #[serde(default)]
     pub selected_options: Vec<NameValue>,
     #[serde(default)]
@@ -249,6 +271,8 @@ impl From<Variant> for model::Variant {
             price: v.price,
             compare_at_price: v.compare_at_price,
             barcode: v.barcode,
+            taxable: v.taxable,
+            inventory_policy: v.inventory_policy,
             selected_options: v
                 .selected_options
                 .into_iter()
@@ -267,6 +291,12 @@ impl From<Variant> for model::Variant {
                 tracked: i.tracked,
                 country_code_of_origin: i.country_code_of_origin,
                 harmonized_system_code: i.harmonized_system_code,
+                requires_shipping: i.requires_shipping,
+                province_code_of_origin: i.province_code_of_origin,
+                weight: i.measurement.and_then(|m| m.weight).map(|w| model::Weight {
+                    value: w.value.to_string(),
+                    unit: w.unit,
+                }),
             }),
             inventory_levels: Vec::new(),
             metafields: Vec::new(),
@@ -354,6 +384,10 @@ pub(crate) struct Product {
     #[serde(default)]
     pub status: String,
     #[serde(default)]
+    pub template_suffix: Option<String>,
+    #[serde(default)]
+    pub is_gift_card: bool,
+    #[serde(default)]
     pub updated_at: Option<String>,
     #[serde(default)]
     pub seo: Option<Seo>,
@@ -395,6 +429,8 @@ impl Product {
             product_type: self.product_type,
             tags: self.tags,
             status: self.status,
+            template_suffix: self.template_suffix,
+            gift_card: self.is_gift_card,
             updated_at: self.updated_at,
             seo: self.seo.unwrap_or_default().into(),
             options: self

@@ -137,6 +137,32 @@ pub struct Seo {
     pub title: Option<String>,
 }
 
+/// Shopify's `Weight`.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "Weight")]
+pub struct WeightObj {
+    pub unit: WeightUnit,
+    pub value: f64,
+}
+
+/// Shopify's `InventoryItemMeasurement` (only the weight is kept).
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "InventoryItemMeasurement")]
+pub struct InventoryItemMeasurementObj {
+    pub id: ID,
+    pub weight: Option<WeightObj>,
+}
+
+fn weight_unit_named(name: &str) -> Option<WeightUnit> {
+    match name {
+        "KILOGRAMS" => Some(WeightUnit::Kilograms),
+        "GRAMS" => Some(WeightUnit::Grams),
+        "POUNDS" => Some(WeightUnit::Pounds),
+        "OUNCES" => Some(WeightUnit::Ounces),
+        _ => None,
+    }
+}
+
 /// Shopify's `MoneyV2`.
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(name = "MoneyV2")]
@@ -807,7 +833,7 @@ impl ProductObj {
         None
     }
     async fn is_gift_card(&self) -> bool {
-        false
+        self.p.gift_card
     }
     async fn requires_selling_plan(&self) -> bool {
         false
@@ -1160,6 +1186,21 @@ impl InventoryItemObj {
     }
     async fn requires_shipping(&self) -> bool {
         self.0.v().inventory_item.requires_shipping
+    }
+    async fn province_code_of_origin(&self) -> Option<&str> {
+        self.0.v().inventory_item.province_code_of_origin.as_deref()
+    }
+    async fn measurement(&self) -> InventoryItemMeasurementObj {
+        let item = &self.0.v().inventory_item;
+        InventoryItemMeasurementObj {
+            id: ID(gid("InventoryItemMeasurement", item.id)),
+            weight: item.weight.as_ref().and_then(|(value, unit)| {
+                Some(WeightObj {
+                    unit: weight_unit_named(unit)?,
+                    value: *value,
+                })
+            }),
+        }
     }
     async fn unit_cost(&self) -> Option<MoneyV2> {
         let cost = self.0.v().inventory_item.cost.clone()?;
