@@ -3,23 +3,13 @@
 //! with insta (clock and target serial masked). The demo set's golden plan
 //! is in `tests/plan_cli.rs`.
 
+#[path = "common/project.rs"]
+mod project;
+use project::copy_dir;
 use std::path::Path;
 use std::process::Command;
 
 use mapsync::sandbox::{self, SandboxConfig};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 /// Plans `profile` (YAML of one profile whose target is `{url}`) against a
 /// fresh sandbox with the extra `locations`; returns the masked plan JSON.

@@ -5,6 +5,9 @@
 //! keep them. Runs the demo profile against its embedded sandbox on a copy
 //! of the project.
 
+#[path = "common/project.rs"]
+mod project;
+use project::copy_dir;
 use std::path::Path;
 
 use mapsync::engine;
@@ -12,19 +15,6 @@ use mapsync::plan::compile::document_hash;
 use mapsync::plan::reconcile::{Action, PlanFile};
 use mapsync::plan::render::{self, RenderOptions};
 use time::macros::datetime;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,9 @@
 //! checked through the sandbox's control endpoints: its request counters
 //! per operation and its snapshot.
 
+#[path = "common/project.rs"]
+mod project;
+use project::copy_dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,19 +38,6 @@ struct Env {
     rt: tokio::runtime::Runtime,
     sandbox: Option<SandboxHandle>,
     dir: tempfile::TempDir,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 impl Env {
