@@ -181,11 +181,7 @@ impl Document {
         value_map(&self.fields, out);
         out.raw(b",");
         out.key("images");
-        out.raw(b"[");
-        for (i, img) in self.images.iter().enumerate() {
-            if i > 0 {
-                out.raw(b",");
-            }
+        list(&self.images, out, |img, out| {
             // alt, kind, src, variant
             out.raw(b"{");
             if let Some(alt) = &img.alt {
@@ -204,31 +200,22 @@ impl Document {
                 out.str(v);
             }
             out.raw(b"}");
-        }
-        out.raw(b"]");
+        });
         out.raw(b",");
         out.key("key");
         out.str(&self.key);
         out.raw(b",");
         out.key("metafield_descriptions");
-        out.raw(b"[");
-        for (i, d) in self.metafield_descriptions.iter().enumerate() {
-            if i > 0 {
-                out.raw(b",");
-            }
-            // description, key, namespace
-            out.raw(b"{");
-            out.key("description");
-            out.str(&d.description);
-            out.raw(b",");
-            out.key("key");
-            out.str(&d.key);
-            out.raw(b",");
-            out.key("namespace");
-            out.str(&d.namespace);
-            out.raw(b"}");
-        }
-        out.raw(b"]");
+        list(&self.metafield_descriptions, out, |d, out| {
+            text_object(
+                &[
+                    ("description", &d.description),
+                    ("key", &d.key),
+                    ("namespace", &d.namespace),
+                ],
+                out,
+            );
+        });
         out.raw(b",");
         out.key("metafields");
         metafields(&self.metafields, out);
@@ -237,11 +224,7 @@ impl Document {
         out.strings(&self.options);
         out.raw(b",");
         out.key("variants");
-        out.raw(b"[");
-        for (i, v) in self.variants.iter().enumerate() {
-            if i > 0 {
-                out.raw(b",");
-            }
+        list(&self.variants, out, |v, out| {
             // fields, key, metafields, options, quantities
             out.raw(b"{");
             out.key("fields");
@@ -254,18 +237,13 @@ impl Document {
             metafields(&v.metafields, out);
             out.raw(b",");
             out.key("options");
-            out.raw(b"[");
-            for (j, (name, value)) in v.options.iter().enumerate() {
-                if j > 0 {
-                    out.raw(b",");
-                }
+            list(&v.options, out, |(name, value), out| {
                 out.raw(b"[");
                 out.str(name);
                 out.raw(b",");
                 out.str(value);
                 out.raw(b"]");
-            }
-            out.raw(b"]");
+            });
             out.raw(b",");
             out.key("quantities");
             out.raw(b"{");
@@ -278,10 +256,38 @@ impl Document {
             }
             out.raw(b"}");
             out.raw(b"}");
-        }
-        out.raw(b"]");
+        });
         out.raw(b"}");
     }
+}
+
+/// A canonical array: `item` writes each element.
+fn list<T>(
+    items: &[T],
+    out: &mut crate::hash::Canonical,
+    item: impl Fn(&T, &mut crate::hash::Canonical),
+) {
+    out.raw(b"[");
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",");
+        }
+        item(x, out);
+    }
+    out.raw(b"]");
+}
+
+/// An object of text values; `fields` must be in byte order of the keys.
+fn text_object(fields: &[(&str, &str)], out: &mut crate::hash::Canonical) {
+    out.raw(b"{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.raw(b",");
+        }
+        out.key(k);
+        out.str(v);
+    }
+    out.raw(b"}");
 }
 
 /// A `BTreeMap<String, Value>` as a canonical object: a `String` map is
@@ -299,27 +305,18 @@ fn value_map(m: &BTreeMap<String, serde_json::Value>, out: &mut crate::hash::Can
 }
 
 /// Metafield values: key, namespace, type, value.
-fn metafields(list: &[MetafieldValue], out: &mut crate::hash::Canonical) {
-    out.raw(b"[");
-    for (i, m) in list.iter().enumerate() {
-        if i > 0 {
-            out.raw(b",");
-        }
-        out.raw(b"{");
-        out.key("key");
-        out.str(&m.key);
-        out.raw(b",");
-        out.key("namespace");
-        out.str(&m.namespace);
-        out.raw(b",");
-        out.key("type");
-        out.str(&m.ty);
-        out.raw(b",");
-        out.key("value");
-        out.str(&m.value);
-        out.raw(b"}");
-    }
-    out.raw(b"]");
+fn metafields(items: &[MetafieldValue], out: &mut crate::hash::Canonical) {
+    list(items, out, |m, out| {
+        text_object(
+            &[
+                ("key", &m.key),
+                ("namespace", &m.namespace),
+                ("type", &m.ty),
+                ("value", &m.value),
+            ],
+            out,
+        );
+    });
 }
 
 impl ImageKindName {
