@@ -668,7 +668,7 @@ pub enum PlanError {
     #[error("state store: {0}")]
     State(#[from] crate::state::StateError),
     /// A reference location is not in the target.
-    #[error("reference location `{name}` ({wanted}) is not a location of the target; the target has: {have}")]
+    #[error("reference location `{name}` ({wanted}) is not a location of the target; the target has: {have}. Fix `locations:` in the mapping set, or add the location to the store")]
     Location {
         /// Name in `locations:`.
         name: String,
@@ -777,19 +777,6 @@ pub async fn plan_spooled(
     let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default()).await;
     connected.close().await?;
     result
-}
-
-/// [`plan`] on a target that is already connected (sync plans and applies
-/// over one connection and one embedded sandbox).
-pub async fn plan_on(
-    profile: &Profile,
-    connected: &Connected,
-    now: time::OffsetDateTime,
-    options: &PlanOptions,
-) -> Result<Planned, PlanError> {
-    plan_spooled_on(profile, connected, now, options)
-        .await?
-        .into_planned()
 }
 
 /// Update diffs are computed against this many full target items at once.

@@ -39,7 +39,7 @@ pub enum ExecError {
     #[error("{}", mass_delete_message(.0))]
     MassDelete(Vec<MassDelete>),
     /// Metafield definitions could not be prepared (nothing was changed).
-    #[error("cannot prepare the metafield definitions of {entity}s: {message}")]
+    #[error("cannot prepare the metafield definitions of {entity}s (needed for `@description` values): {message}; nothing was changed. Check that the access token may write metafield definitions, or remove the `@description` mappings")]
     Definitions {
         /// Which entity's definitions.
         entity: &'static str,
@@ -96,19 +96,6 @@ pub struct ExecOptions {
     pub keep_deleted_product_metafields: bool,
     /// `--allow-mass-delete`.
     pub allow_mass_delete: bool,
-}
-
-impl Default for ExecOptions {
-    fn default() -> Self {
-        ExecOptions {
-            chunk_size: 25,
-            concurrency: 20,
-            keep_existing_variant_data: false,
-            keep_deleted_category_metafields: false,
-            keep_deleted_product_metafields: false,
-            allow_mass_delete: false,
-        }
-    }
 }
 
 /// Progress of a run, for a progress bar (the CLI's) or nothing.
