@@ -30,7 +30,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use mapsync::connectors::shopify::model::ReducedItem;
 use mapsync::connectors::{self, Entity};
 use mapsync::engine::CompileJob;
-use mapsync::plan::compile::{document_hash, Compiler};
+use mapsync::plan::compile::{document_hash, document_hash_and_text, Compiler};
 use mapsync::plan::document::EntityKindName;
 use mapsync::plan::reconcile::{self, EntityInput, ReconcileInput};
 use mapsync::plan::spool::SpoolWriter;
@@ -53,6 +53,48 @@ fn floor(file: &Path) -> usize {
         let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
         n += usize::from(v.is_object());
     }
+    n
+}
+
+/// One thread, one stage at a time: the CPU cost of each step of planning
+/// a record (`plan breakdown FILE DB`, for profiling; not part of the run).
+fn breakdown(file: &Path) -> usize {
+    let set = mapping();
+    let compiler = Compiler::new(&set, EntityKind::Product).unwrap();
+    let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
+    let source = connectors::open_source(&options, Path::new(".")).unwrap();
+    let (mut read, mut compile, mut hash, mut line, mut drop_t) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut n = 0;
+    let mut records = source.records(Entity::Product).unwrap();
+    loop {
+        let t = Instant::now();
+        let Some(rec) = records.next() else { break };
+        let rec = rec.unwrap();
+        let t1 = Instant::now();
+        let c = compiler.compile(&rec.fields).unwrap();
+        let t2 = Instant::now();
+        let (h, text) = document_hash_and_text(&c.document);
+        let t3 = Instant::now();
+        let l = SpoolWriter::line(&h, &c.control, &text).unwrap();
+        let t4 = Instant::now();
+        drop((c, l, rec));
+        let t5 = Instant::now();
+        read += (t1 - t).as_secs_f64();
+        compile += (t2 - t1).as_secs_f64();
+        hash += (t3 - t2).as_secs_f64();
+        line += (t4 - t3).as_secs_f64();
+        drop_t += (t5 - t4).as_secs_f64();
+        n += 1;
+    }
+    let us = |s: f64| s * 1e6 / n.max(1) as f64;
+    eprintln!(
+        "  per record: read+parse {:.1} µs, compile {:.1} µs, hash {:.1} µs, spool line {:.1} µs, drop {:.1} µs",
+        us(read),
+        us(compile),
+        us(hash),
+        us(line),
+        us(drop_t)
+    );
     n
 }
 
@@ -177,6 +219,7 @@ fn main() {
         let t = Instant::now();
         let (n, render) = match phase.as_str() {
             "floor" => (floor(Path::new(file)), 0.0),
+            "breakdown" => (breakdown(Path::new(file)), 0.0),
             _ => {
                 let (n, _, render) = plan(Path::new(file), Path::new(db), &mut base);
                 (n, render)

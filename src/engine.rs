@@ -10,7 +10,7 @@ use crate::connectors::shopify::{
     AccessToken, ClientConfig, Plan, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
     ShopifyTarget,
 };
-use crate::connectors::{self, Entity, ReadError, Record, RecordItem, SourceError};
+use crate::connectors::{self, Entity, RawRecord, ReadError, Record, RecordItem, SourceError};
 use crate::plan::spool::{DocumentSpool, SpoolError, SpoolRef, SpoolWriter, SpooledItem};
 use crate::sandbox::{self, SandboxConfig, SandboxError, SandboxHandle};
 
@@ -388,19 +388,20 @@ impl CompileJob {
             .clamp(1, 4);
         let source =
             connectors::open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
-        let stream = source.records(entity).map_err(EngineError::from)?;
-        type Chunk = (u64, Vec<RecordItem>);
-        type Done = (u64, Vec<Compiled>, Vec<RecordItem>, Option<SourceError>);
+        let stream = source
+            .records(entity)
+            .map_err(EngineError::from)?
+            .into_raw();
+        type Chunk = (u64, Vec<RawRecord>);
+        type Done = (u64, Vec<Compiled>, Option<SourceError>);
         let mut items = Vec::new();
         let mut unreadable = Vec::new();
         std::thread::scope(|scope| -> Result<(), PlanError> {
             let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
             let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
             let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
-            // Chunks go back to the reader to be freed where they were
-            // allocated: freeing across threads is slow with the system
-            // allocator, and fragments its arenas.
-            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
+            // The reader only reads; records are parsed (NDJSON) and freed
+            // on the compile threads.
             let reader = scope.spawn(move || {
                 let mut seq = 0u64;
                 let mut chunk = Vec::with_capacity(CHUNK);
@@ -412,17 +413,10 @@ impl CompileJob {
                             return;
                         }
                         seq += 1;
-                        while let Ok(done) = back_rx.try_recv() {
-                            drop(done);
-                        }
                     }
                 }
                 if !chunk.is_empty() {
                     let _ = work_tx.send((seq, chunk));
-                }
-                drop(work_tx);
-                while let Ok(done) = back_rx.recv() {
-                    drop(done);
                 }
             });
             let mut pool = Vec::new();
@@ -438,26 +432,22 @@ impl CompileJob {
                             Ok(rx) => rx.recv(),
                             Err(_) => return,
                         };
-                        let Ok((seq, mut chunk)) = next else { return };
+                        let Ok((seq, chunk)) = next else { return };
                         let mut out = Vec::with_capacity(chunk.len());
                         let mut fatal = None;
-                        for (i, item) in chunk.iter().enumerate() {
-                            match item {
-                                Ok(r) => out.push(self.compile_one(&compiler, r)),
+                        for raw in chunk {
+                            match raw.parse() {
+                                Ok(r) => out.push(self.compile_one(&compiler, &r)),
                                 Err(ReadError::Invalid(bad)) => {
-                                    out.push(Compiled::Unreadable(malformed(bad)))
+                                    out.push(Compiled::Unreadable(malformed(&bad)))
                                 }
-                                Err(ReadError::Fatal(_)) => {
-                                    fatal = Some(i);
+                                Err(ReadError::Fatal(e)) => {
+                                    fatal = Some(e);
                                     break;
                                 }
                             }
                         }
-                        let fatal = fatal.and_then(|i| match chunk.swap_remove(i) {
-                            Err(ReadError::Fatal(e)) => Some(e),
-                            _ => None,
-                        });
-                        if done_tx.send((seq, out, chunk, fatal)).is_err() {
+                        if done_tx.send((seq, out, fatal)).is_err() {
                             return;
                         }
                     }
@@ -470,7 +460,7 @@ impl CompileJob {
             let mut result = Ok(());
             'recv: for done in done_rx.iter() {
                 pending.insert(done.0, done);
-                while let Some((_, out, chunk, fatal)) = pending.remove(&next) {
+                while let Some((_, out, fatal)) = pending.remove(&next) {
                     next += 1;
                     for c in out {
                         match c {
@@ -510,7 +500,6 @@ impl CompileJob {
                             Compiled::Unreadable(item) => unreadable.push(item),
                         }
                     }
-                    let _ = back_tx.send(chunk);
                     if let Some(e) = fatal {
                         result = Err(EngineError::from(e).into());
                         break 'recv;
@@ -519,7 +508,6 @@ impl CompileJob {
             }
             // Dropping the receivers stops the reader and the workers.
             drop(done_rx);
-            drop(back_tx);
             drop(work_rx);
             let mut panicked = reader.join().is_err();
             for w in pool {
@@ -539,7 +527,7 @@ impl CompileJob {
         use crate::plan::document::EntityKindName;
         match compiler.compile(&r.fields) {
             Ok(c) => {
-                let hash = crate::plan::compile::document_hash(&c.document);
+                let (hash, text) = crate::plan::compile::document_hash_and_text(&c.document);
                 let row = self.ledger.get(c.document.key.as_str());
                 let keep = crate::plan::reconcile::may_need_document(
                     EntityKindName::from(self.kind),
@@ -552,7 +540,7 @@ impl CompileJob {
                 );
                 // Serialised here, so the document is freed on the thread
                 // that made it.
-                let document = keep.then(|| SpoolWriter::line(&hash, &c.control, &c.document));
+                let document = keep.then(|| SpoolWriter::line(&hash, &c.control, &text));
                 let key = c.document.key;
                 Compiled::Item {
                     key,

@@ -1,11 +1,9 @@
 //! Content hashes of desired documents, stable across runs, machines and
 //! object key order. The canonical form is JSON with object keys sorted (by
 //! their UTF-8 bytes), no whitespace, strings escaped and numbers written
-//! as serde_json writes them; it is streamed into SHA-256 without building
-//! the whole text. This module only hashes: it does not decide what goes
-//! into a document.
-
-use std::io;
+//! as serde_json writes them; it is built in one buffer and hashed in one
+//! pass. This module only hashes: it does not decide what goes into a
+//! document.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -18,31 +16,31 @@ pub const PREFIX: &str = "sha256:";
 /// Equal for documents that differ only in object key order; `1` and `1.0`
 /// are different numbers (as serde_json writes them differently).
 pub fn content_hash(value: &Value) -> String {
-    let mut sink = HashSink::new();
-    write_canonical(value, &mut sink);
-    let digest = sink.finalize();
-    let mut out = String::with_capacity(PREFIX.len() + 64);
-    out.push_str(PREFIX);
-    out.push_str(&hex::encode(digest));
-    out
+    let mut out = Canonical::new();
+    out.value(value);
+    out.finish()
 }
 
-/// The canonical text that [`content_hash`] hashes (for tests and
-/// debugging; hashing never builds it).
+/// The canonical text that [`content_hash`] hashes.
 pub fn canonical_json(value: &Value) -> String {
-    let mut sink = StringSink(Vec::new());
-    write_canonical(value, &mut sink);
-    String::from_utf8_lossy(&sink.0).into_owned()
+    let mut out = Canonical::new();
+    out.value(value);
+    String::from_utf8_lossy(&out.buf).into_owned()
 }
 
-/// A canonical-form writer feeding SHA-256, for types that write their own
-/// canonical form without first becoming a [`Value`] (see
-/// `Document::write_canonical`). The caller is responsible for writing
-/// object keys in sorted order; [`Canonical::value`] sorts the keys of the
-/// values it is given. The result is the same as [`content_hash`] of the
-/// equivalent `Value`.
+/// A canonical-form writer, for types that write their own canonical form
+/// without first becoming a [`Value`] (see `Document::write_canonical`).
+/// The caller is responsible for writing object keys in sorted order;
+/// [`Canonical::value`] sorts the keys of the values it is given. The
+/// result is the same as [`content_hash`] of the equivalent `Value`.
+///
+/// The text is built in one buffer and hashed in one pass: appending small
+/// pieces to a `Vec` is cheaper than feeding them to a hasher, and the
+/// text is valid JSON of the value, so the plan's document spool stores it
+/// as it is ([`Canonical::finish_with_text`]) instead of serialising the
+/// document a second time.
 pub struct Canonical {
-    sink: HashSink,
+    buf: Vec<u8>,
 }
 
 impl Default for Canonical {
@@ -55,188 +53,158 @@ impl Canonical {
     /// An empty writer.
     pub fn new() -> Canonical {
         Canonical {
-            sink: HashSink::new(),
+            buf: Vec::with_capacity(4096),
         }
     }
 
     /// Raw bytes (punctuation such as `{`, `,`, `:`).
+    #[inline]
     pub fn raw(&mut self, bytes: &[u8]) {
-        self.sink.put(bytes);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// One raw byte (`,`, `{`...).
+    #[inline]
+    pub fn byte(&mut self, b: u8) {
+        self.buf.push(b);
     }
 
     /// A JSON string, escaped as serde_json escapes it.
+    #[inline]
     pub fn str(&mut self, s: &str) {
-        write_str(s, &mut self.sink);
+        write_str(s, &mut self.buf);
     }
 
     /// An object key and its colon.
+    #[inline]
     pub fn key(&mut self, key: &str) {
-        write_str(key, &mut self.sink);
-        self.sink.put(b":");
+        write_str(key, &mut self.buf);
+        self.buf.push(b':');
     }
 
     /// An integer.
     pub fn int(&mut self, n: i64) {
-        self.sink.put(itoa_buf(n).as_bytes());
+        use std::io::Write;
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.buf, "{n}");
     }
 
     /// A JSON value in canonical form.
     pub fn value(&mut self, v: &Value) {
-        write_canonical(v, &mut self.sink);
+        write_canonical(v, &mut self.buf);
     }
 
     /// A list of strings.
     pub fn strings(&mut self, items: &[String]) {
-        self.raw(b"[");
+        self.byte(b'[');
         for (i, s) in items.iter().enumerate() {
             if i > 0 {
-                self.raw(b",");
+                self.byte(b',');
             }
             self.str(s);
         }
-        self.raw(b"]");
+        self.byte(b']');
     }
 
     /// `sha256:` and 64 lowercase hex digits.
     pub fn finish(self) -> String {
-        let digest = self.sink.finalize();
-        let mut out = String::with_capacity(PREFIX.len() + 64);
-        out.push_str(PREFIX);
-        out.push_str(&hex::encode(digest));
-        out
+        hash_text(&self.buf)
+    }
+
+    /// The hash and the canonical text it is the hash of.
+    pub fn finish_with_text(self) -> (String, Vec<u8>) {
+        (hash_text(&self.buf), self.buf)
     }
 }
 
-/// The decimal text of an integer (as serde_json writes it).
-fn itoa_buf(n: i64) -> String {
-    n.to_string()
+/// `sha256:` and the hex digest of `text`.
+fn hash_text(text: &[u8]) -> String {
+    let digest = Sha256::digest(text);
+    let mut out = String::with_capacity(PREFIX.len() + 64);
+    out.push_str(PREFIX);
+    out.push_str(&hex::encode(digest));
+    out
 }
 
-/// Where canonical bytes go. Writing into a hasher or a Vec cannot fail.
-trait Sink: io::Write {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-/// SHA-256 fed through a small buffer: canonical text comes in many tiny
-/// pieces, and one hasher update per piece costs more than the copy.
-struct HashSink {
-    hasher: Sha256,
-    buf: [u8; HASH_BUF],
-    len: usize,
-}
-
-const HASH_BUF: usize = 4096;
-
-impl HashSink {
-    fn new() -> HashSink {
-        HashSink {
-            hasher: Sha256::new(),
-            buf: [0; HASH_BUF],
-            len: 0,
-        }
-    }
-
-    fn finalize(mut self) -> sha2::digest::Output<Sha256> {
-        self.hasher.update(&self.buf[..self.len]);
-        self.hasher.finalize()
-    }
-}
-
-impl io::Write for HashSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.put(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Sink for HashSink {
-    fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > HASH_BUF {
-            self.hasher.update(&self.buf[..self.len]);
-            self.len = 0;
-            if bytes.len() > HASH_BUF {
-                self.hasher.update(bytes);
-                return;
-            }
-        }
-        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
-            dst.copy_from_slice(bytes);
-            self.len += bytes.len();
-        }
-    }
-}
-
-struct StringSink(Vec<u8>);
-
-impl io::Write for StringSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Sink for StringSink {
-    fn put(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(bytes);
-    }
-}
-
-fn write_canonical<S: Sink>(value: &Value, out: &mut S) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null => out.put(b"null"),
-        Value::Bool(true) => out.put(b"true"),
-        Value::Bool(false) => out.put(b"false"),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
-            if serde_json::to_writer(&mut *out, n).is_err() {
-                out.put(b"null");
-            }
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, n);
         }
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
-            out.put(b"[");
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.put(b",");
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.put(b"]");
+            out.push(b']');
         }
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.put(b"{");
+            out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.put(b",");
+                    out.push(b',');
                 }
                 write_str(key, out);
-                out.put(b":");
+                out.push(b':');
                 write_canonical(item, out);
             }
-            out.put(b"}");
+            out.push(b'}');
         }
     }
 }
 
-fn write_str<S: Sink>(s: &str, out: &mut S) {
+#[inline]
+fn write_str(s: &str, out: &mut Vec<u8>) {
     // Most strings need no escaping: write them as they are.
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.put(b"\"");
-        out.put(s.as_bytes());
-        out.put(b"\"");
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
         return;
     }
-    // serde_json's escaping; writing to an infallible sink cannot fail.
-    if serde_json::to_writer(&mut *out, s).is_err() {
-        out.put(b"\"\"");
+    // serde_json's escaping; writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Whether a JSON string needs escapes: a control character, `"` or `\`.
+/// Eight bytes at a time (the classic "has a byte less than n" and "has a
+/// zero byte" word tricks: exact as a yes/no answer).
+#[inline]
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(c) else {
+            return true;
+        };
+        let x = u64::from_le_bytes(bytes);
+        // A byte below 0x20 (all bytes' high bits are checked separately,
+        // so bytes >= 0x80 do not count).
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if control
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
     }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 #[cfg(test)]
@@ -258,5 +226,35 @@ mod tests {
         let v = json!({"title": "Shirt", "tags": ["a", "b"]});
         let expected = hex::encode(Sha256::digest(canonical_json(&v).as_bytes()));
         assert_eq!(content_hash(&v), format!("sha256:{expected}"));
+    }
+
+    /// Strings are written exactly as serde_json writes them, whichever
+    /// byte of an 8-byte word the special character sits in.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let specials = [
+            '"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', 'é', '😀', ' ', 'a',
+        ];
+        for len in 0..20 {
+            for at in 0..len.max(1) {
+                for c in specials {
+                    let mut s: String = "abcdefghijklmnopqrstu".chars().take(len).collect();
+                    if len > 0 {
+                        s.replace_range(
+                            s.char_indices().nth(at).map(|(i, _)| i).unwrap_or(0)..,
+                            "",
+                        );
+                        s.push(c);
+                        s.push_str("xyz");
+                    }
+                    let mut out = Vec::new();
+                    write_str(&s, &mut out);
+                    let expected = serde_json::to_string(&s).unwrap();
+                    assert_eq!(String::from_utf8(out).unwrap(), expected, "{s:?}");
+                    let naive = s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+                    assert_eq!(needs_escape(s.as_bytes()), naive, "{s:?}");
+                }
+            }
+        }
     }
 }

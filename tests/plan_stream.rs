@@ -155,20 +155,43 @@ fn parallel_compile_keeps_source_order() {
         serde_json::from_str(&std::fs::read_to_string("examples/catalog.json").unwrap()).unwrap();
     let base = catalog["products"].as_array().unwrap();
     let file = dir.path().join("p.ndjson");
-    let mut text = String::new();
+    let mut text = Vec::new();
     let mut keys = Vec::new();
     for i in 0..1500 {
-        if i % 400 == 7 {
-            text.push_str("{not json\n");
+        // Unreadable lines of every kind, and blank lines that only move
+        // the line numbers.
+        match i % 400 {
+            7 => text.extend_from_slice(b"{not json\n"),
+            8 => text.extend_from_slice(b"  \r\n\n"),
+            9 => text.extend_from_slice(b"[1, 2]\n"),
+            10 => text.extend_from_slice(b"{\"ItemNo\": \"\xff\"}\n"),
+            _ => {}
         }
         let mut p = base[i % base.len()].clone();
         let key = format!("K{i:05}");
         p["ItemNo"] = key.clone().into();
         keys.push(key);
-        text.push_str(&serde_json::to_string(&p).unwrap());
-        text.push('\n');
+        text.extend_from_slice(serde_json::to_string(&p).unwrap().as_bytes());
+        text.push(b'\n');
     }
     std::fs::write(&file, text).unwrap();
+    // What the source says of the unreadable lines, read one by one.
+    let source = mapsync::connectors::open_source(
+        &serde_json::json!({"type": "file", "path": file, "entity": "product"}),
+        dir.path(),
+    )
+    .unwrap();
+    let expected_bad: Vec<String> = source
+        .records(mapsync::connectors::Entity::Product)
+        .unwrap()
+        .filter_map(|r| match r {
+            Err(mapsync::connectors::ReadError::Invalid(bad)) => {
+                Some(format!("{}: {}", bad.position, bad.message))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expected_bad.len(), 12);
     let (set, _, diags) = mapsync::check::load_mapping(Path::new("mappings/demo")).unwrap();
     assert!(!diags.has_errors());
     let job = engine::CompileJob {
@@ -181,7 +204,7 @@ fn parallel_compile_keeps_source_order() {
         force: false,
     };
     let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
-    assert_eq!(items.len(), 1500 + 4);
+    assert_eq!(items.len(), 1500 + 12);
     let got: Vec<&str> = items[..1500]
         .iter()
         .map(|i| match i {
@@ -190,9 +213,22 @@ fn parallel_compile_keeps_source_order() {
         })
         .collect();
     assert_eq!(got, keys);
-    assert!(items[1500..]
+    // Parsed on the compile threads, reported as the source reports them,
+    // in file order, after the records.
+    let bad: Vec<String> = items[1500..]
         .iter()
-        .all(|i| matches!(i, SpooledItem::Invalid { key: None, .. })));
+        .map(|i| match i {
+            SpooledItem::Invalid {
+                key: None,
+                diagnostics,
+                ..
+            } => diagnostics[0].message.clone(),
+            _ => panic!("an unreadable line is an invalid item without key"),
+        })
+        .collect();
+    assert_eq!(bad, expected_bad);
+    // Line 13: 7 records, the bad line, a record, two blank lines, a record.
+    assert!(expected_bad[1].contains("p.ndjson:13: the line is a list"));
     // No ledger: every document was spooled, in order.
     let refs: Vec<_> = items[..1500]
         .iter()

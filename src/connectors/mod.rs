@@ -228,8 +228,43 @@ pub struct RecordStream {
 
 type BoxIter = Box<dyn Iterator<Item = RecordItem> + Send>;
 
+/// Raw records, as [`RecordStream::into_raw`] gives them.
+pub type RawRecords = Box<dyn Iterator<Item = RawRecord> + Send>;
+
+/// A record as read, perhaps not parsed yet. Parsing is most of the cost
+/// of reading NDJSON, so a pipeline can read raw records on one thread and
+/// [`RawRecord::parse`] them on its workers (see [`RecordStream::into_raw`]).
+pub struct RawRecord(Raw);
+
+enum Raw {
+    Item(RecordItem),
+    Line(file::PendingLine),
+}
+
+impl RawRecord {
+    /// An item already parsed (or an error).
+    pub(crate) fn item(item: RecordItem) -> RawRecord {
+        RawRecord(Raw::Item(item))
+    }
+
+    /// A line to parse later.
+    pub(crate) fn line(line: file::PendingLine) -> RawRecord {
+        RawRecord(Raw::Line(line))
+    }
+
+    /// The record, or why it is not one: the same item the stream would
+    /// have given.
+    pub fn parse(self) -> RecordItem {
+        match self.0 {
+            Raw::Item(item) => item,
+            Raw::Line(line) => line.parse(),
+        }
+    }
+}
+
 enum Inner {
     Iter(BoxIter),
+    Raw(RawRecords),
     Channel(tokio::sync::mpsc::Receiver<RecordItem>),
     Done,
 }
@@ -246,6 +281,29 @@ impl RecordStream {
     {
         RecordStream {
             inner: Inner::Iter(Box::new(iter)),
+        }
+    }
+
+    /// A stream that reads raw records on the consumer's thread and parses
+    /// them as they are pulled, unless the consumer takes them raw
+    /// ([`RecordStream::into_raw`]).
+    pub fn from_raw<I>(iter: I) -> RecordStream
+    where
+        I: Iterator<Item = RawRecord> + Send + 'static,
+    {
+        RecordStream {
+            inner: Inner::Raw(Box::new(iter)),
+        }
+    }
+
+    /// The records unparsed where the source can defer parsing (NDJSON),
+    /// so the consumer can parse them on other threads with
+    /// [`RawRecord::parse`]; otherwise the items as they come. Blocking,
+    /// like iterating.
+    pub fn into_raw(self) -> RawRecords {
+        match self.inner {
+            Inner::Raw(iter) => iter,
+            inner => Box::new(RecordStream { inner }.map(RawRecord::item)),
         }
     }
 
@@ -267,9 +325,11 @@ impl RecordStream {
     /// feeds a bounded channel; so this never blocks the runtime. Must be
     /// called inside a Tokio runtime.
     pub async fn next_item(&mut self) -> Option<RecordItem> {
-        if matches!(self.inner, Inner::Iter(_)) {
-            let Inner::Iter(iter) = std::mem::replace(&mut self.inner, Inner::Done) else {
-                return None;
+        if matches!(self.inner, Inner::Iter(_) | Inner::Raw(_)) {
+            let iter: BoxIter = match std::mem::replace(&mut self.inner, Inner::Done) {
+                Inner::Iter(iter) => iter,
+                Inner::Raw(raw) => Box::new(raw.map(RawRecord::parse)),
+                _ => return None,
             };
             let (tx, rx) = tokio::sync::mpsc::channel(STREAM_BUFFER);
             tokio::task::spawn_blocking(move || {
@@ -305,6 +365,7 @@ impl Iterator for RecordStream {
     fn next(&mut self) -> Option<RecordItem> {
         let item = match &mut self.inner {
             Inner::Iter(iter) => iter.next(),
+            Inner::Raw(raw) => raw.next().map(RawRecord::parse),
             Inner::Channel(rx) => rx.blocking_recv(),
             Inner::Done => None,
         };
@@ -316,6 +377,7 @@ impl fmt::Debug for RecordStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.inner {
             Inner::Iter(_) => "iterator",
+            Inner::Raw(_) => "raw",
             Inner::Channel(_) => "channel",
             Inner::Done => "done",
         };

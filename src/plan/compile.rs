@@ -91,6 +91,14 @@ pub fn document_hash(doc: &Document) -> String {
     out.finish()
 }
 
+/// [`document_hash`] and the canonical text it hashes (valid JSON of the
+/// document: the plan's spool stores it).
+pub fn document_hash_and_text(doc: &Document) -> (String, Vec<u8>) {
+    let mut out = hash::Canonical::new();
+    doc.write_canonical(&mut out);
+    out.finish_with_text()
+}
+
 /// [`document_hash`] the slow way, through a `serde_json::Value` (kept to
 /// prove the two agree).
 pub fn document_hash_via_value(doc: &Document) -> String {

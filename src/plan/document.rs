@@ -170,41 +170,41 @@ impl Document {
     pub fn write_canonical(&self, out: &mut crate::hash::Canonical) {
         // Keys sorted: categories, entity, fields, images, key,
         // metafield_descriptions, metafields, options, variants.
-        out.raw(b"{");
+        out.byte(b'{');
         out.key("categories");
         out.strings(&self.categories);
-        out.raw(b",");
+        out.byte(b',');
         out.key("entity");
         out.str(self.entity.as_str());
-        out.raw(b",");
+        out.byte(b',');
         out.key("fields");
         value_map(&self.fields, out);
-        out.raw(b",");
+        out.byte(b',');
         out.key("images");
         list(&self.images, out, |img, out| {
             // alt, kind, src, variant
-            out.raw(b"{");
+            out.byte(b'{');
             if let Some(alt) = &img.alt {
                 out.key("alt");
                 out.str(alt);
-                out.raw(b",");
+                out.byte(b',');
             }
             out.key("kind");
             out.str(img.kind.as_str());
-            out.raw(b",");
+            out.byte(b',');
             out.key("src");
             out.str(&img.src);
             if let Some(v) = &img.variant {
-                out.raw(b",");
+                out.byte(b',');
                 out.key("variant");
                 out.str(v);
             }
-            out.raw(b"}");
+            out.byte(b'}');
         });
-        out.raw(b",");
+        out.byte(b',');
         out.key("key");
         out.str(&self.key);
-        out.raw(b",");
+        out.byte(b',');
         out.key("metafield_descriptions");
         list(&self.metafield_descriptions, out, |d, out| {
             text_object(
@@ -216,48 +216,48 @@ impl Document {
                 out,
             );
         });
-        out.raw(b",");
+        out.byte(b',');
         out.key("metafields");
         metafields(&self.metafields, out);
-        out.raw(b",");
+        out.byte(b',');
         out.key("options");
         out.strings(&self.options);
-        out.raw(b",");
+        out.byte(b',');
         out.key("variants");
         list(&self.variants, out, |v, out| {
             // fields, key, metafields, options, quantities
-            out.raw(b"{");
+            out.byte(b'{');
             out.key("fields");
             value_map(&v.fields, out);
-            out.raw(b",");
+            out.byte(b',');
             out.key("key");
             out.str(&v.key);
-            out.raw(b",");
+            out.byte(b',');
             out.key("metafields");
             metafields(&v.metafields, out);
-            out.raw(b",");
+            out.byte(b',');
             out.key("options");
             list(&v.options, out, |(name, value), out| {
-                out.raw(b"[");
+                out.byte(b'[');
                 out.str(name);
-                out.raw(b",");
+                out.byte(b',');
                 out.str(value);
-                out.raw(b"]");
+                out.byte(b']');
             });
-            out.raw(b",");
+            out.byte(b',');
             out.key("quantities");
-            out.raw(b"{");
+            out.byte(b'{');
             for (j, (loc, q)) in v.quantities.iter().enumerate() {
                 if j > 0 {
-                    out.raw(b",");
+                    out.byte(b',');
                 }
                 out.key(loc);
                 out.int(*q);
             }
-            out.raw(b"}");
-            out.raw(b"}");
+            out.byte(b'}');
+            out.byte(b'}');
         });
-        out.raw(b"}");
+        out.byte(b'}');
     }
 }
 
@@ -267,41 +267,41 @@ fn list<T>(
     out: &mut crate::hash::Canonical,
     item: impl Fn(&T, &mut crate::hash::Canonical),
 ) {
-    out.raw(b"[");
+    out.byte(b'[');
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
-            out.raw(b",");
+            out.byte(b',');
         }
         item(x, out);
     }
-    out.raw(b"]");
+    out.byte(b']');
 }
 
 /// An object of text values; `fields` must be in byte order of the keys.
 fn text_object(fields: &[(&str, &str)], out: &mut crate::hash::Canonical) {
-    out.raw(b"{");
+    out.byte(b'{');
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
-            out.raw(b",");
+            out.byte(b',');
         }
         out.key(k);
         out.str(v);
     }
-    out.raw(b"}");
+    out.byte(b'}');
 }
 
 /// A `BTreeMap<String, Value>` as a canonical object: a `String` map is
 /// already in byte order.
 fn value_map(m: &BTreeMap<String, serde_json::Value>, out: &mut crate::hash::Canonical) {
-    out.raw(b"{");
+    out.byte(b'{');
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 {
-            out.raw(b",");
+            out.byte(b',');
         }
         out.key(k);
         out.value(v);
     }
-    out.raw(b"}");
+    out.byte(b'}');
 }
 
 /// Metafield values: key, namespace, type, value.

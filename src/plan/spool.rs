@@ -126,21 +126,22 @@ impl SpoolWriter {
 
     /// One document as the spool stores it (a line of JSON), for
     /// [`SpoolWriter::push_line`]: lets other threads do the serialising.
+    /// `document` is the document's canonical text (see
+    /// `compile::document_hash_and_text`), valid JSON of the document, so
+    /// the document is not serialised a second time.
     pub fn line(
         hash: &str,
         control: &Control,
-        document: &Document,
+        document: &[u8],
     ) -> Result<Vec<u8>, serde_json::Error> {
-        let mut buf = Vec::with_capacity(2048);
-        serde_json::to_writer(
-            &mut buf,
-            &PlannedDocumentRef {
-                hash,
-                control,
-                document,
-            },
-        )?;
-        buf.push(b'\n');
+        let mut buf = Vec::with_capacity(document.len() + 256);
+        buf.extend_from_slice(b"{\"hash\":");
+        serde_json::to_writer(&mut buf, hash)?;
+        buf.extend_from_slice(b",\"control\":");
+        serde_json::to_writer(&mut buf, control)?;
+        buf.extend_from_slice(b",\"document\":");
+        buf.extend_from_slice(document);
+        buf.extend_from_slice(b"}\n");
         Ok(buf)
     }
 

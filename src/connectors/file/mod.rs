@@ -18,6 +18,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use ndjson::PendingLine;
 pub use options::{FileOptions, Format};
 
 use super::{Entity, InvalidRecord, Position, ReadError, RecordStream, Source, SourceError};
@@ -129,7 +130,7 @@ impl FileSource {
             Format::Ndjson | Format::Csv if self.options.entity != Some(entity) => {
                 Ok(RecordStream::empty())
             }
-            Format::Ndjson => Ok(RecordStream::from_blocking(ndjson::NdjsonRecords::new(
+            Format::Ndjson => Ok(RecordStream::from_raw(ndjson::NdjsonLines::new(
                 ctx,
                 open_reader(&self.resolved)?,
             ))),
