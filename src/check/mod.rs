@@ -187,6 +187,19 @@ fn writeback_warning(
             .and_then(|e| e.get(name))
             .and_then(|e| e.entry("writeback"))
             .and_then(|(k, _)| k.loc());
+        // A declared SyncDate is read as it is (mapping-format.md §3.3): in
+        // a file it stays empty, so every item is synced again each run.
+        let (label, help) = if ent.writeback.sync_date.is_some() {
+            (
+                "SyncDate stays empty in the file, so every item is updated on every run (rule update.never-synced)",
+                "remove `writeback.sync_date` (and `sync_id`) for a file source: the ledger (state store) keeps them, and unchanged items are then skipped",
+            )
+        } else {
+            (
+                "SyncID, SyncDate and SyncMsg go only to the ledger",
+                "this is fine for files: the ledger (state store) keeps them; use a source that supports write-back to see them in the source",
+            )
+        };
         diags.push(
             Diagnostic::warning(
                 codes::PROJECT_WRITEBACK_IGNORED,
@@ -196,8 +209,8 @@ fn writeback_warning(
                 ),
             )
             .at_opt(at)
-            .label("SyncID, SyncDate and SyncMsg go only to the ledger")
-            .help("this is fine for files: the ledger (state store) keeps them; use a source that supports write-back to see them in the source"),
+            .label(label)
+            .help(help),
         );
     }
 }

@@ -104,6 +104,7 @@ warn_cases = {
 "warn-unsupported-source": ("project::unsupported", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rest, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
 "warn-source-missing": ("project::source-missing", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: «../support/absent.json }\n    target: { type: sandbox }\n"),
 "warn-writeback-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback.yaml 5:5"),
+"warn-writeback-date-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback-date.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback-date.yaml 5:5"),
 }
 out = "invalid"
 for name,(code,body) in list(cases.items()) + list(warn_cases.items()):
