@@ -334,7 +334,7 @@ pub struct CompileJob {
     pub kind: crate::check::model::EntityKind,
     /// The channel's ledger rows of the entity (to judge which documents
     /// apply may need).
-    pub ledger: std::collections::HashMap<String, crate::state::LedgerRow>,
+    pub ledger: crate::state::Ledger,
     /// The clock.
     pub now: time::OffsetDateTime,
     /// `--force`.

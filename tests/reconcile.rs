@@ -3,7 +3,7 @@
 //! the expected action and rule per item; the plan of each case is also
 //! snapshotted as JSON.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -225,7 +225,7 @@ fn input(case: &Case) -> ReconcileInput {
             }
         })
         .collect();
-    let ledger: HashMap<String, LedgerRow> = case
+    let ledger: mapsync::state::Ledger = case
         .ledger
         .iter()
         .map(|(k, l)| {
@@ -291,7 +291,7 @@ fn run_case(path: &Path) {
             assert_eq!(c.target_id, e.target_id, "{name}: item {i} target_id");
         }
         assert_eq!(
-            (c.action.as_str(), c.rule.as_str()),
+            (c.action.as_str(), &*c.rule),
             (e.action.as_str(), e.rule.as_str()),
             "{name}: item {i} ({:?})",
             c.key
@@ -331,7 +331,7 @@ fn run_case(path: &Path) {
         let got: Vec<(String, bool)> = e
             .checks
             .iter()
-            .map(|c| (c.rule.clone(), c.matched))
+            .map(|c| (c.rule.to_string(), c.matched))
             .collect();
         assert_eq!(&got, checks, "{name}: explain {key}");
         insta::assert_snapshot!(

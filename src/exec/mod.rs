@@ -250,7 +250,7 @@ where
                     .collect::<Vec<_>>()
                     .join("; ");
                 let message = if message.is_empty() {
-                    c.reason.clone()
+                    c.reason.to_string()
                 } else {
                     message
                 };

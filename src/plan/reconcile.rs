@@ -6,6 +6,7 @@
 //! matched or not. This module is pure: no I/O, no clock (callers pass
 //! `now`), no rendering (see `render`) and no field comparison (see `diff`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use super::document::{Control, Document, EntityKindName};
 use crate::check::model::{ChangeDetection, MaxDeletes, Ownership, Settings};
 use crate::connectors::shopify::model::ReducedItem;
 use crate::diag::{Diagnostic, Severity};
-use crate::state::LedgerRow;
+use crate::state::{Ledger, LedgerRow};
 
 /// The plan JSON's `format_version`.
 pub const FORMAT_VERSION: u32 = 1;
@@ -106,7 +107,7 @@ pub struct EntityInput<I = SourceItem> {
     /// Source items in source order.
     pub items: Vec<I>,
     /// The channel's ledger rows of this entity, by key.
-    pub ledger: HashMap<String, LedgerRow>,
+    pub ledger: Ledger,
     /// The target's items of this entity (products or custom collections).
     pub target: Vec<ReducedItem>,
 }
@@ -211,10 +212,11 @@ pub struct Change {
     pub target_id: Option<String>,
     /// What will happen.
     pub action: Action,
-    /// The rule that decided (mapping-format.md §4).
-    pub rule: String,
-    /// The rule's reason in words.
-    pub reason: String,
+    /// The rule that decided (mapping-format.md §4). Borrowed: a plan of
+    /// a million items names a handful of rules.
+    pub rule: Cow<'static, str>,
+    /// The rule's reason in words (mostly one of a few fixed texts).
+    pub reason: Cow<'static, str>,
     /// Field differences (filled for creates here, for updates by the caller
     /// with [`Plan::set_diff`] once the full target item is read).
     pub diff: Vec<DiffEntry>,
@@ -347,7 +349,7 @@ pub struct PlanFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCheck {
     /// Rule name.
-    pub rule: String,
+    pub rule: Cow<'static, str>,
     /// Whether its condition held.
     pub matched: bool,
     /// The condition's values.
@@ -591,11 +593,16 @@ fn run_entity<I: ItemView>(
     mut sink: Option<&mut Sink<'_>>,
 ) -> EntityOutput {
     let en = e.entity.as_str();
-    let target_by_id: HashMap<&str, &ReducedItem> =
-        e.target.iter().map(|t| (t.id.as_str(), t)).collect();
+    // foldhash, not SipHash: these maps hold every item of the run.
+    type Map<'a, V> = HashMap<&'a str, V, foldhash::fast::RandomState>;
+    fn map<'a, V>(n: usize) -> Map<'a, V> {
+        HashMap::with_capacity_and_hasher(n, Default::default())
+    }
+    let mut target_by_id: Map<&ReducedItem> = map(e.target.len());
+    target_by_id.extend(e.target.iter().map(|t| (t.id.as_str(), t)));
 
     // Keys: count occurrences.
-    let mut key_count: HashMap<&str, usize> = HashMap::with_capacity(e.items.len());
+    let mut key_count: Map<usize> = map(e.items.len());
     for it in &e.items {
         if let Some(k) = it.key() {
             *key_count.entry(k).or_default() += 1;
@@ -604,7 +611,7 @@ fn run_entity<I: ItemView>(
     // Target items by ownership marker (the first one wins): an item whose
     // create was applied but never recorded (lost answer, killed run) is
     // found again by its key and adopted instead of created twice.
-    let mut by_marker: HashMap<&str, &str> = HashMap::with_capacity(e.target.len());
+    let mut by_marker: Map<&str> = map(e.target.len());
     for t in &e.target {
         if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
             by_marker.entry(m).or_insert(t.id.as_str());
@@ -613,8 +620,8 @@ fn run_entity<I: ItemView>(
     // SyncID: the record's, else the ledger's, else the adopted item's.
     fn sync_id<'a, I: ItemView>(
         it: &'a I,
-        ledger: &'a HashMap<String, LedgerRow>,
-        by_marker: &HashMap<&'a str, &'a str>,
+        ledger: &'a Ledger,
+        by_marker: &Map<'a, &'a str>,
     ) -> Option<&'a str> {
         let key = it.raw_key();
         let from_record = it
@@ -629,22 +636,26 @@ fn run_entity<I: ItemView>(
             })
             .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
     }
-    let sync_id_of = |it| sync_id(it, &e.ledger, &by_marker);
+    // Once per item: it is looked at three times.
+    let sync_ids: Vec<Option<&str>> = e
+        .items
+        .iter()
+        .map(|it| sync_id(it, &e.ledger, &by_marker))
+        .collect();
     // Sized up front: growing a table of a million entries briefly holds
     // the old and the new one.
-    let mut sid_count: HashMap<&str, usize> = HashMap::with_capacity(e.items.len());
-    for it in &e.items {
-        if let (Some(_), Some(k)) = (it.compiled(), it.key()) {
+    let mut sid_count: Map<usize> = map(e.items.len());
+    for (it, id) in e.items.iter().zip(&sync_ids) {
+        if let (Some(_), Some(k), Some(id)) = (it.compiled(), it.key(), id) {
             if key_count.get(k).copied() == Some(1) {
-                if let Some(id) = sync_id_of(it) {
-                    *sid_count.entry(id).or_default() += 1;
-                }
+                *sid_count.entry(id).or_default() += 1;
             }
         }
     }
     // Every id any record claims (even invalid ones): never an orphan.
-    let mut claimed: HashSet<&str> = HashSet::with_capacity(e.items.len());
-    claimed.extend(e.items.iter().filter_map(sync_id_of));
+    let mut claimed: HashSet<&str, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(e.items.len(), Default::default());
+    claimed.extend(sync_ids.iter().flatten().copied());
 
     let mut out = EntityOutput {
         explained: Vec::new(),
@@ -657,7 +668,6 @@ fn run_entity<I: ItemView>(
             // `--explain`: only the wanted item's checks matter.
             continue;
         }
-        let key = key_str.map(str::to_string);
         let prepared = match (it.invalid(), key_str) {
             (invalid, None) => {
                 let (mut d, position): (Vec<PlanDiagnostic>, &str) = match invalid {
@@ -698,7 +708,7 @@ fn run_entity<I: ItemView>(
                 reason: format!("the record at {position} could not be mapped"),
                 diags: diagnostics.iter().map(Into::into).collect(),
             },
-            (None, Some(_)) => match sync_id_of(it) {
+            (None, Some(_)) => match sync_ids.get(index).copied().flatten() {
                 Some(id) if sid_count.get(id).copied().unwrap_or(0) > 1 => {
                     let n = sid_count.get(id).copied().unwrap_or(0);
                     Prepared::Invalid {
@@ -731,7 +741,7 @@ fn run_entity<I: ItemView>(
             } => {
                 let checks = if wanted {
                     vec![RuleCheck {
-                        rule: rule.to_string(),
+                        rule: Cow::Borrowed(rule),
                         matched: true,
                         why: reason.clone(),
                     }]
@@ -741,11 +751,11 @@ fn run_entity<I: ItemView>(
                 (
                     Change {
                         entity: e.entity,
-                        key: key.clone(),
+                        key: key_str.map(str::to_string),
                         target_id: None,
                         action: Action::Invalid,
-                        rule: rule.to_string(),
-                        reason,
+                        rule: Cow::Borrowed(rule),
+                        reason: Cow::Owned(reason),
                         diff: Vec::new(),
                         diagnostics: diags,
                     },
@@ -762,7 +772,7 @@ fn run_entity<I: ItemView>(
                 (
                     change_of(
                         e.entity,
-                        key.clone(),
+                        key_str.map(str::to_string),
                         None,
                         action,
                         rule,
@@ -779,13 +789,13 @@ fn run_entity<I: ItemView>(
                     continue;
                 };
                 let target = target_by_id.get(target_id.as_str()).copied();
-                let row = key.as_deref().and_then(|k| e.ledger.get(k));
+                let row = key_str.and_then(|k| e.ledger.get(k));
                 let (checks, action, rule) =
                     update_rules(wanted, e.entity, s, now, force, control, hash, row, target);
                 (
                     change_of(
                         e.entity,
-                        key.clone(),
+                        key_str.map(str::to_string),
                         Some(target_id),
                         action,
                         rule,
@@ -801,11 +811,11 @@ fn run_entity<I: ItemView>(
         if wanted {
             out.explained.push(Explanation {
                 entity: e.entity,
-                key: key.clone(),
+                key: change.key.clone(),
                 list: list.into(),
                 checks,
                 action: change.action,
-                rule: change.rule.clone(),
+                rule: change.rule.to_string(),
             });
         } else if let Some(sink) = sink.as_deref_mut() {
             sink.push(change, document);
@@ -875,14 +885,14 @@ fn change_of(
         key,
         target_id,
         action,
-        rule: rule.to_string(),
+        rule: Cow::Borrowed(rule),
         reason: reason_of(rule, checks),
         diff,
         diagnostics: Vec::new(),
     }
 }
 
-fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
+fn reason_of(rule: &str, checks: &[RuleCheck]) -> Cow<'static, str> {
     let base = rule.split_once('.').map(|(_, r)| r).unwrap_or(rule);
     let text = match base {
         "create.no-permission" => "sync does not allow add",
@@ -895,13 +905,15 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
             let decided = checks.iter().rev().find(|c| c.matched);
             return match decided {
                 Some(c) if c.rule.ends_with("delete.orphan") => {
-                    "the item is selected not to be used in the target, so it is removed".into()
+                    Cow::Borrowed(
+                        "the item is selected not to be used in the target, so it is removed",
+                    )
                 }
-                Some(c) if c.rule != rule => format!(
+                Some(c) if c.rule != rule => Cow::Owned(format!(
                     "the item is selected not to be used in the target, but {}",
                     reason_of(&c.rule, &[])
-                ),
-                _ => "the item is selected not to be used in the target".into(),
+                )),
+                _ => Cow::Borrowed("the item is selected not to be used in the target"),
             };
         }
         "update.unpublished" => "unpublished in the source and in the target",
@@ -914,7 +926,7 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> String {
         "delete.orphan" => "no source record claims this target item",
         _ => "",
     };
-    text.to_string()
+    Cow::Borrowed(text)
 }
 
 fn rule_name(e: EntityKindName, rest: &str) -> &'static str {
@@ -974,7 +986,7 @@ impl Rules {
     fn check(&mut self, rest: &str, matched: bool, why: impl FnOnce() -> String) -> bool {
         if self.explain || matched {
             self.checks.push(RuleCheck {
-                rule: rule_name(self.entity, rest).to_string(),
+                rule: Cow::Borrowed(rule_name(self.entity, rest)),
                 matched,
                 why: if self.explain { why() } else { String::new() },
             });

@@ -115,6 +115,10 @@ pub enum StateError {
     Task(String),
 }
 
+/// The ledger rows of one channel and entity, by key. Hashed with
+/// foldhash (seeded per process): planning looks a million keys up.
+pub type Ledger = HashMap<String, LedgerRow, foldhash::fast::RandomState>;
+
 /// What the ledger knows of one item. Kept small: the planner loads
 /// millions of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -446,7 +450,7 @@ impl Store {
         &self,
         channel: &str,
         entity: Entity,
-    ) -> Result<HashMap<String, LedgerRow>, StateError> {
+    ) -> Result<Ledger, StateError> {
         let err = |e| db_err(&self.path, self.busy, "loading the ledger", e);
         let count: i64 = self
             .conn
@@ -456,7 +460,10 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        let mut map = HashMap::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut map = Ledger::with_capacity_and_hasher(
+            usize::try_from(count).unwrap_or(0),
+            Default::default(),
+        );
         {
             let mut stmt = self.conn.prepare_cached(LOAD_SQL).map_err(err)?;
             let mut rows = stmt.query(params![channel, entity.as_str()]).map_err(err)?;
