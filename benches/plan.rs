@@ -160,23 +160,6 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         )
     };
     stage("ledger loaded");
-    // The reduced target read: one item per synced product, marked.
-    let target: Vec<ReducedItem> = ledger
-        .iter()
-        .filter_map(|(key, row)| {
-            let id = row.target_id.as_deref()?.to_string();
-            Some(ReducedItem {
-                handle: format!("h-{key}"),
-                id,
-                title: String::new(),
-                published: true,
-                status: Some("ACTIVE".into()),
-                marker: Some(key.clone()),
-                updated_at: None,
-            })
-        })
-        .collect();
-    stage("target built");
     let source = serde_json::json!({"type": "file", "path": file, "entity": "product"});
     let now = time::OffsetDateTime::now_utc();
     let job = CompileJob {
@@ -188,7 +171,30 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         now,
         force: false,
     };
-    let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
+    // The reduced target read: one item per synced product, marked. Like
+    // the engine, which reads the target while the records compile once
+    // the ledger knows the items, it is built on a thread of its own.
+    let (target, (items, spool)) = std::thread::scope(|scope| {
+        let target = scope.spawn(|| {
+            job.ledger
+                .iter()
+                .filter_map(|(key, row)| {
+                    let id = row.target_id.as_deref()?.to_string();
+                    Some(ReducedItem {
+                        handle: format!("h-{key}"),
+                        id,
+                        title: String::new(),
+                        published: true,
+                        status: Some("ACTIVE".into()),
+                        marker: Some(key.clone()),
+                        updated_at: None,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        let compiled = job.run(SpoolWriter::create().unwrap()).unwrap();
+        (target.join().unwrap(), compiled)
+    });
     stage(&format!(
         "records compiled ({} documents spooled)",
         items

@@ -793,8 +793,8 @@ pub async fn plan_spooled_on(
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
     let by_ref = resolve_locations(&set, &locations)?;
-    let mut spool = SpoolWriter::create()?;
-    let mut compiled = Vec::new();
+    let spool = SpoolWriter::create()?;
+    let mut ledgers = Vec::new();
     for (kind, entity) in [
         (EntityKind::Category, Entity::Category),
         (EntityKind::Product, Entity::Product),
@@ -803,37 +803,78 @@ pub async fn plan_spooled_on(
             EntityKind::Category => set.category.is_some(),
             EntityKind::Product => set.product.is_some(),
         };
-        if !mapped {
-            continue;
+        if mapped {
+            ledgers.push((kind, entity, store.load(&profile.channel, entity)?));
         }
-        let ledger = store.load(&profile.channel, entity)?;
-        let job = CompileJob {
-            source: profile.source.clone(),
-            project_dir: profile.project_dir.clone(),
-            set: set.clone(),
-            kind,
-            ledger,
-            now,
-            force: options.force,
-        };
-        let (items, ledger, back) =
-            tokio::task::spawn_blocking(move || job.run(spool).map(|(i, s)| (i, job.ledger, s)))
-                .await
-                .map_err(|e| EngineError::Join(e.to_string()))??;
-        spool = back;
-        compiled.push((kind, entity, items, ledger));
     }
-    let hint = ReadHint {
-        expected_products: compiled
+    // How many items the target holds: the ledger knows, once something
+    // was synced. Then the target is read while the records compile
+    // (reading waits on the network, compiling on the CPU). On a first
+    // sync the source's count decides between paging and a bulk export,
+    // so the target is read after compiling.
+    let synced_before = !ledgers.is_empty() && ledgers.iter().all(|l| !l.2.is_empty());
+    let ledger_hint = ReadHint {
+        expected_products: ledgers
             .iter()
-            .find(|s| s.0 == EntityKind::Product)
-            .map(|s| s.2.len()),
-        expected_collections: compiled
+            .find(|l| l.0 == EntityKind::Product)
+            .map(|l| l.2.len()),
+        expected_collections: ledgers
             .iter()
-            .find(|s| s.0 == EntityKind::Category)
-            .map(|s| s.2.len()),
+            .find(|l| l.0 == EntityKind::Category)
+            .map(|l| l.2.len()),
     };
-    let catalog = target.read_reduced(hint).await.map_err(EngineError::from)?;
+    let compile = {
+        let source = profile.source.clone();
+        let project_dir = profile.project_dir.clone();
+        let set = set.clone();
+        let force = options.force;
+        tokio::task::spawn_blocking(move || {
+            let mut spool = spool;
+            let mut compiled = Vec::new();
+            for (kind, entity, ledger) in ledgers {
+                let job = CompileJob {
+                    source: source.clone(),
+                    project_dir: project_dir.clone(),
+                    set: set.clone(),
+                    kind,
+                    ledger,
+                    now,
+                    force,
+                };
+                let (items, back) = job.run(spool)?;
+                spool = back;
+                compiled.push((kind, entity, items, job.ledger));
+            }
+            Ok::<_, PlanError>((compiled, spool))
+        })
+    };
+    let compile = async {
+        compile
+            .await
+            .map_err(|e| PlanError::from(EngineError::Join(e.to_string())))?
+    };
+    let read = |hint| async move {
+        target
+            .read_reduced(hint)
+            .await
+            .map_err(|e| PlanError::from(EngineError::from(e)))
+    };
+    let ((compiled, spool), catalog) = if synced_before {
+        tokio::try_join!(compile, read(ledger_hint))?
+    } else {
+        let (compiled, spool) = compile.await?;
+        let hint = ReadHint {
+            expected_products: compiled
+                .iter()
+                .find(|s| s.0 == EntityKind::Product)
+                .map(|s| s.2.len()),
+            expected_collections: compiled
+                .iter()
+                .find(|s| s.0 == EntityKind::Category)
+                .map(|s| s.2.len()),
+        };
+        ((compiled, spool), read(hint).await?)
+    };
     let serial = target_serial(&catalog);
     let mut catalog = catalog;
     let mut entities = Vec::new();

@@ -904,11 +904,9 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> Cow<'static, str> {
             // The delete rule's reason decides.
             let decided = checks.iter().rev().find(|c| c.matched);
             return match decided {
-                Some(c) if c.rule.ends_with("delete.orphan") => {
-                    Cow::Borrowed(
-                        "the item is selected not to be used in the target, so it is removed",
-                    )
-                }
+                Some(c) if c.rule.ends_with("delete.orphan") => Cow::Borrowed(
+                    "the item is selected not to be used in the target, so it is removed",
+                ),
                 Some(c) if c.rule != rule => Cow::Owned(format!(
                     "the item is selected not to be used in the target, but {}",
                     reason_of(&c.rule, &[])

@@ -446,11 +446,7 @@ impl Store {
     }
 
     /// Every ledger row of `(channel, entity)`, by key.
-    pub fn load(
-        &self,
-        channel: &str,
-        entity: Entity,
-    ) -> Result<Ledger, StateError> {
+    pub fn load(&self, channel: &str, entity: Entity) -> Result<Ledger, StateError> {
         let err = |e| db_err(&self.path, self.busy, "loading the ledger", e);
         let count: i64 = self
             .conn
