@@ -813,16 +813,15 @@ pub async fn plan_spooled_on(
     // sync the source's count decides between paging and a bulk export,
     // so the target is read after compiling.
     let synced_before = !ledgers.is_empty() && ledgers.iter().all(|l| !l.2.is_empty());
-    let ledger_hint = ReadHint {
-        expected_products: ledgers
-            .iter()
-            .find(|l| l.0 == EntityKind::Product)
-            .map(|l| l.2.len()),
-        expected_collections: ledgers
-            .iter()
-            .find(|l| l.0 == EntityKind::Category)
-            .map(|l| l.2.len()),
-    };
+    // Items expected per entity, as the target read's hint.
+    fn hint(counts: impl Iterator<Item = (EntityKind, usize)> + Clone) -> ReadHint {
+        let of = |kind| counts.clone().find(|c| c.0 == kind).map(|c| c.1);
+        ReadHint {
+            expected_products: of(EntityKind::Product),
+            expected_collections: of(EntityKind::Category),
+        }
+    }
+    let ledger_hint = hint(ledgers.iter().map(|l| (l.0, l.2.len())));
     let compile = {
         let source = profile.source.clone();
         let project_dir = profile.project_dir.clone();
@@ -863,17 +862,8 @@ pub async fn plan_spooled_on(
         tokio::try_join!(compile, read(ledger_hint))?
     } else {
         let (compiled, spool) = compile.await?;
-        let hint = ReadHint {
-            expected_products: compiled
-                .iter()
-                .find(|s| s.0 == EntityKind::Product)
-                .map(|s| s.2.len()),
-            expected_collections: compiled
-                .iter()
-                .find(|s| s.0 == EntityKind::Category)
-                .map(|s| s.2.len()),
-        };
-        ((compiled, spool), read(hint).await?)
+        let source_hint = hint(compiled.iter().map(|c| (c.0, c.2.len())));
+        ((compiled, spool), read(source_hint).await?)
     };
     let serial = target_serial(&catalog);
     let mut catalog = catalog;
