@@ -399,7 +399,11 @@ impl CompileJob {
         std::thread::scope(|scope| -> Result<(), PlanError> {
             let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
             let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
-            let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
+            // Bounded, so compiled documents cannot pile up when the spool
+            // is written slower than records compile. The collector drains
+            // it into `pending` while it waits for the next chunk in order,
+            // so a full channel never blocks the chunk it waits for.
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(workers * 2);
             // The reader only reads; records are parsed (NDJSON) and freed
             // on the compile threads.
             let reader = scope.spawn(move || {

@@ -144,6 +144,28 @@ async fn streamed_outputs_equal_in_memory_ones_for_creates_updates_and_recompile
     assert_eq!(first, second);
 }
 
+/// A plan with many more creates than the renderer hands its diff threads
+/// at once: the diffs still come back in plan order, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_outputs_keep_plan_order_over_many_diff_chunks() {
+    let dir = project();
+    let path = dir.path().join("examples/catalog.json");
+    let mut catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let base = catalog["products"].as_array().unwrap().clone();
+    let products: Vec<serde_json::Value> = (0..700)
+        .map(|i| {
+            let mut p = base[i % base.len()].clone();
+            p["ItemNo"] = format!("K{i:04}").into();
+            p
+        })
+        .collect();
+    catalog["products"] = products.into();
+    std::fs::write(&path, serde_json::to_string(&catalog).unwrap()).unwrap();
+    let planned = same_outputs(&profile(dir.path())).await;
+    assert!(planned.plan.summary.create >= 700);
+}
+
 /// Many chunks compiled on several threads come back in source order,
 /// with unreadable lines after the records, and every spooled document is
 /// the one of its item.

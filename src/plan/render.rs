@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as IoWrite;
+use std::sync::mpsc;
 
 use serde::ser::{Error as _, SerializeSeq, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -16,7 +17,7 @@ use serde::{Serialize, Serializer};
 use super::diff::{self as plan_diff, DiffEntry, DiffOp};
 use super::document::EntityKindName;
 use super::reconcile::{Action, Change, Explanation, Plan, PlanDiagnostic};
-use super::spool::{DocumentSpool, SpoolIter};
+use super::spool::{DocumentSpool, SpoolError};
 
 /// How to render.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub enum RenderError {
     /// A document could not be read back from the spool.
     #[error(transparent)]
     Spool(#[from] super::spool::SpoolError),
+    /// A thread computing create diffs stopped early (a bug).
+    #[error("cannot write the plan: a diff thread stopped")]
+    Feed,
 }
 
 const RESET: &str = "\x1b[0m";
@@ -132,13 +136,24 @@ pub fn write_human<W: IoWrite>(
         .changes
         .windows(2)
         .all(|p| p.first().map(|c| c.entity) <= p.get(1).map(|c| c.entity));
+    std::thread::scope(|scope| {
+        let mut cursor = DocCursor::start(scope, plan, docs);
+        write_human_diffs(plan, &mut cursor, grouped, o, w)
+    })
+}
+
+fn write_human_diffs<W: IoWrite>(
+    plan: &Plan,
+    cursor: &mut DocCursor,
+    grouped: bool,
+    o: RenderOptions,
+    w: &mut W,
+) -> Result<(), RenderError> {
     if grouped {
         // by_entity order is plan order: read the documents alongside.
-        let mut cursor = DocCursor::new(docs);
         write_human_with(plan, &mut |i, c| cursor.diff(i, c), o, w)
     } else {
         let mut diffs = std::collections::HashMap::new();
-        let mut cursor = DocCursor::new(docs);
         for (i, c) in plan.changes.iter().enumerate() {
             if let Cow::Owned(d) = cursor.diff(i, c)? {
                 diffs.insert(i, d);
@@ -158,28 +173,125 @@ pub fn write_human<W: IoWrite>(
     }
 }
 
-/// The documents of a plan read alongside its changes, in plan order.
-struct DocCursor<'a> {
-    docs: SpoolIter<'a>,
+/// The create diffs of a plan, computed from its spooled documents ahead of
+/// the writer and handed out in plan order. Reading a document back and
+/// diffing it costs more than writing its JSON, so one thread reads the
+/// spool and a pool of threads (one per core, at most 4) parses and diffs
+/// chunks of documents while the caller writes.
+struct DocCursor {
+    rx: mpsc::Receiver<(u64, Vec<Fed>)>,
+    pending: std::collections::BTreeMap<u64, Vec<Fed>>,
+    next: u64,
+    ready: std::vec::IntoIter<Fed>,
 }
 
-impl<'a> DocCursor<'a> {
-    fn new(docs: &'a DocumentSpool) -> DocCursor<'a> {
-        DocCursor { docs: docs.iter() }
+/// One create's diff: `None` when the spool has no document for it (the
+/// plan's own diff is used).
+type Fed = Option<Result<Vec<DiffEntry>, SpoolError>>;
+
+/// Documents per chunk handed to a diff thread.
+const FEED_CHUNK: usize = 64;
+
+impl DocCursor {
+    /// Starts the threads in `scope`; they stop when the cursor is dropped.
+    fn start<'s, 'e: 's>(
+        scope: &'s std::thread::Scope<'s, 'e>,
+        plan: &'e Plan,
+        docs: &'e DocumentSpool,
+    ) -> DocCursor {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let (work_tx, work_rx) =
+            mpsc::sync_channel::<(u64, Vec<Option<Result<Vec<u8>, SpoolError>>>)>(workers * 2);
+        let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+        // Bounded: the threads stay a few chunks ahead of the writer. The
+        // cursor drains the channel into `pending` while it waits for the
+        // next chunk, so a full channel never blocks the chunk it waits for.
+        let (done_tx, rx) = mpsc::sync_channel(workers * 2);
+        scope.spawn(move || {
+            // Each create and update change has the next document.
+            let mut it = docs.iter();
+            let mut seq = 0u64;
+            let mut chunk = Vec::with_capacity(FEED_CHUNK);
+            for c in &plan.changes {
+                match c.action {
+                    Action::Create => chunk.push(it.next_raw()),
+                    Action::Update => it.skip_one(),
+                    _ => continue,
+                }
+                if chunk.len() == FEED_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(FEED_CHUNK));
+                    if work_tx.send((seq, full)).is_err() {
+                        return;
+                    }
+                    seq += 1;
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = work_tx.send((seq, chunk));
+            }
+        });
+        for _ in 0..workers {
+            let work_rx = work_rx.clone();
+            let done_tx = done_tx.clone();
+            scope.spawn(move || loop {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((seq, chunk)) = next else { return };
+                let diffs: Vec<Fed> = chunk
+                    .into_iter()
+                    .map(|line| {
+                        line.map(|line| {
+                            line.and_then(|l| docs.parse(&l))
+                                .map(|d| plan_diff::diff_create(&d.document))
+                        })
+                    })
+                    .collect();
+                if done_tx.send((seq, diffs)).is_err() {
+                    return;
+                }
+            });
+        }
+        DocCursor {
+            rx,
+            pending: std::collections::BTreeMap::new(),
+            next: 0,
+            ready: Vec::new().into_iter(),
+        }
+    }
+
+    /// The next create's diff, in plan order.
+    fn next_fed(&mut self) -> Result<Fed, RenderError> {
+        loop {
+            if let Some(fed) = self.ready.next() {
+                return Ok(fed);
+            }
+            if let Some(chunk) = self.pending.remove(&self.next) {
+                self.next += 1;
+                self.ready = chunk.into_iter();
+                continue;
+            }
+            match self.rx.recv() {
+                Ok((seq, chunk)) => {
+                    self.pending.insert(seq, chunk);
+                }
+                Err(_) => return Err(RenderError::Feed),
+            }
+        }
     }
 
     /// The diff of change `c` (called for every change, in plan order):
     /// computed from its document for a create, the plan's otherwise.
     fn diff<'c>(&mut self, _i: usize, c: &'c Change) -> Result<Cow<'c, [DiffEntry]>, RenderError> {
         match c.action {
-            Action::Create => match self.docs.next() {
-                Some(d) => Ok(Cow::Owned(plan_diff::diff_create(&d?.document))),
+            Action::Create => match self.next_fed()? {
+                Some(d) => Ok(Cow::Owned(d?)),
                 None => Ok(Cow::Borrowed(&c.diff[..])),
             },
-            Action::Update => {
-                self.docs.skip_one();
-                Ok(Cow::Borrowed(&c.diff[..]))
-            }
             _ => Ok(Cow::Borrowed(&c.diff[..])),
         }
     }
@@ -283,14 +395,16 @@ pub fn write_json<W: IoWrite>(
     docs: &DocumentSpool,
     w: &mut W,
 ) -> Result<(), RenderError> {
-    let view = PlanView {
-        plan,
-        cursor: RefCell::new(DocCursor::new(docs)),
-        documents: None,
-    };
-    let mut ser = serde_json::Serializer::pretty(w);
-    view.serialize(&mut ser)?;
-    Ok(())
+    std::thread::scope(|scope| {
+        let view = PlanView {
+            plan,
+            cursor: RefCell::new(DocCursor::start(scope, plan, docs)),
+            documents: None,
+        };
+        let mut ser = serde_json::Serializer::pretty(w);
+        view.serialize(&mut ser)?;
+        Ok(())
+    })
 }
 
 /// A plan file (`plan --out`): the plan JSON plus the documents apply
@@ -301,20 +415,22 @@ pub fn write_plan_file<W: IoWrite>(
     docs: &DocumentSpool,
     w: &mut W,
 ) -> Result<(), RenderError> {
-    let view = PlanView {
-        plan,
-        cursor: RefCell::new(DocCursor::new(docs)),
-        documents: Some(docs),
-    };
-    let mut ser = serde_json::Serializer::pretty(w);
-    view.serialize(&mut ser)?;
-    Ok(())
+    std::thread::scope(|scope| {
+        let view = PlanView {
+            plan,
+            cursor: RefCell::new(DocCursor::start(scope, plan, docs)),
+            documents: Some(docs),
+        };
+        let mut ser = serde_json::Serializer::pretty(w);
+        view.serialize(&mut ser)?;
+        Ok(())
+    })
 }
 
 /// A plan serialised with the create diffs read from the spool.
 struct PlanView<'a> {
     plan: &'a Plan,
-    cursor: RefCell<DocCursor<'a>>,
+    cursor: RefCell<DocCursor>,
     /// Also write `documents` (plan files).
     documents: Option<&'a DocumentSpool>,
 }

@@ -249,6 +249,14 @@ impl DocumentSpool {
         });
     }
 
+    /// A document line as [`SpoolIter::next_raw`] gives it.
+    pub fn parse(&self, line: &[u8]) -> Result<PlannedDocument, SpoolError> {
+        serde_json::from_slice(line).map_err(|source| SpoolError::Json {
+            path: self.path(),
+            source,
+        })
+    }
+
     fn path(&self) -> PathBuf {
         self.file
             .as_ref()
@@ -269,7 +277,8 @@ pub struct SpoolIter<'a> {
 }
 
 impl SpoolIter<'_> {
-    fn read(&mut self, r: SpoolRef) -> Result<PlannedDocument, SpoolError> {
+    /// The bytes of the document at `r` (one JSON line).
+    fn read_bytes(&mut self, r: SpoolRef) -> Result<(), SpoolError> {
         let io = |source| SpoolError::Io {
             path: self.spool.path(),
             source,
@@ -293,10 +302,20 @@ impl SpoolIter<'_> {
         self.buf.resize(r.len as usize, 0);
         reader.read_exact(&mut self.buf).map_err(io)?;
         self.at = r.offset + u64::from(r.len);
-        serde_json::from_slice(&self.buf).map_err(|source| SpoolError::Json {
-            path: self.spool.path(),
-            source,
-        })
+        Ok(())
+    }
+
+    fn read(&mut self, r: SpoolRef) -> Result<PlannedDocument, SpoolError> {
+        self.read_bytes(r)?;
+        self.spool.parse(&self.buf)
+    }
+
+    /// The next document's line, unparsed (for [`DocumentSpool::parse`] on
+    /// another thread).
+    pub fn next_raw(&mut self) -> Option<Result<Vec<u8>, SpoolError>> {
+        let r = *self.spool.refs.get(self.next)?;
+        self.next += 1;
+        Some(self.read_bytes(r).map(|()| std::mem::take(&mut self.buf)))
     }
 }
 
