@@ -70,6 +70,11 @@ async fn same_outputs(p: &mapsync::config::profile::Profile) -> engine::Planned 
     // And apply can read it back.
     let back: PlanFile = serde_json::from_slice(&file).unwrap();
     assert_eq!(back.documents, planned.documents);
+    // Streamed, as `apply` reads it: the plan, and the documents in a spool.
+    let (plan_back, spool_back) = mapsync::plan::spool::read_plan_file(&file[..]).unwrap();
+    assert_eq!(plan_back, planned.plan);
+    let docs_back: Vec<_> = spool_back.iter().map(Result::unwrap).collect();
+    assert_eq!(docs_back, planned.documents);
 
     // Documents: exactly the create and update items, in plan order, each
     // with the hash of its document.
@@ -274,5 +279,28 @@ fn parallel_compile_keeps_source_order() {
             &mapsync::plan::compile::document_hash_via_value(&d.document),
             hash
         );
+    }
+}
+
+/// What is not a plan file is refused with the reason, never a panic.
+#[test]
+fn plan_files_that_are_not_plans_are_refused() {
+    use mapsync::plan::spool::{read_plan_file, PlanFileError};
+    for (text, why) in [
+        ("", "EOF"),
+        ("[1, 2]", "a mapsync plan file"),
+        ("{}", "missing field `format_version`"),
+        (r#"{"format_version": 1, "profile": "demo""#, "EOF"),
+        (r#"{"documents": [{"hash": 1}]}"#, "invalid type"),
+        (
+            r#"{"format_version": 1, "profile": "p", "created_at": "", "target_serial": "", "summary": {"create": 0, "update": 0, "delete": 0, "deactivate": 0, "unchanged": 0, "skip": 0, "invalid": 0}, "changes": [], "documents": []} x"#,
+            "trailing characters",
+        ),
+    ] {
+        match read_plan_file(text.as_bytes()) {
+            Err(PlanFileError::Json(e)) => assert!(e.to_string().contains(why), "{text}: {e}"),
+            Err(e) => panic!("{text}: {e}"),
+            Ok(_) => panic!("{text}: read as a plan"),
+        }
     }
 }

@@ -210,34 +210,39 @@ pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> 
 
 /// `mapsync apply FILE`.
 pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| {
+    let reader = std::fs::File::open(&args.file).map_err(|e| {
         anyhow::anyhow!(
             "cannot read the plan file {}: {e}; make one with `mapsync plan --profile P --out FILE`",
             args.file.display()
         )
     })?;
-    let file: crate::plan::reconcile::PlanFile = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
+    // Streamed: the documents go to a spool file, not into memory.
+    let (plan, documents) = crate::plan::spool::read_plan_file(reader).map_err(|e| match e {
+        crate::plan::spool::PlanFileError::Json(e) => anyhow::anyhow!(
             "{} is not a mapsync plan file: {e}; make one with `mapsync plan --profile P --out FILE`",
             args.file.display()
-        )
+        ),
+        crate::plan::spool::PlanFileError::Spool(e) => {
+            anyhow::anyhow!("cannot read the plan file {}: {e}", args.file.display())
+        }
     })?;
-    if file.plan.format_version != crate::plan::reconcile::FORMAT_VERSION {
+    if plan.format_version != crate::plan::reconcile::FORMAT_VERSION {
         anyhow::bail!(
             "{} has plan format version {}, this mapsync reads version {}; make a new plan",
             args.file.display(),
-            file.plan.format_version,
+            plan.format_version,
             crate::plan::reconcile::FORMAT_VERSION
         );
     }
-    let profile = super::load_profile(project, &file.plan.profile)?;
+    let profile = super::load_profile(project, &plan.profile)?;
     let _guard = init_logging(&profile.project_dir, args.verbose);
     let runtime = tokio::runtime::Runtime::new()?;
     let stop = stop_on_ctrl_c(&runtime);
     let bar = Bar::new();
     let result = runtime.block_on(crate::exec::run::apply(
         &profile,
-        file,
+        plan,
+        crate::exec::Documents::Spool(documents),
         args.allow_mass_delete,
         &bar,
         &stop,

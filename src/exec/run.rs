@@ -16,7 +16,7 @@ use crate::config::profile::Profile;
 use crate::connectors::shopify::{ReadHint, Target};
 use crate::engine::{self, Connected, EngineError, PlanError, PlanOptions};
 use crate::plan::document::EntityKindName;
-use crate::plan::reconcile::{self, Action, Plan, PlanFile};
+use crate::plan::reconcile::{self, Action, Plan};
 use crate::state::{RunStatus, StateError};
 
 /// Why a run stopped (exit code 1).
@@ -121,7 +121,8 @@ pub async fn sync(
 /// changed since it was made.
 pub async fn apply(
     profile: &Profile,
-    file: PlanFile,
+    plan: Plan,
+    documents: Documents,
     allow_mass_delete: bool,
     progress: &dyn Progress,
     stop: &AtomicBool,
@@ -135,13 +136,13 @@ pub async fn apply(
             .read_reduced(ReadHint::default())
             .await
             .map_err(EngineError::from)?;
-        if engine::target_serial(&catalog) != file.plan.target_serial {
+        if engine::target_serial(&catalog) != plan.target_serial {
             return Err(RunError::Stale {
-                created_at: file.plan.created_at.clone(),
-                profile: file.plan.profile.clone(),
+                created_at: plan.created_at.clone(),
+                profile: plan.profile.clone(),
             });
         }
-        let mut plan = file.plan;
+        let mut plan = plan;
         // max_deletes again, against the target as it is now.
         plan.mass_delete = [
             (EntityKindName::Category, catalog.collections.len()),
@@ -164,7 +165,7 @@ pub async fn apply(
             &set,
             &connected,
             &plan,
-            Documents::Memory(file.documents),
+            documents,
             started,
             allow_mass_delete,
             progress,

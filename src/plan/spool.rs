@@ -436,3 +436,141 @@ mod tests {
         assert!(!path.exists());
     }
 }
+
+/// Why a plan file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// Not JSON, or not the shape of a plan file.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// Its documents could not be written to the spool.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+}
+
+/// Reads a plan file (`plan --out`) as a stream: the plan into memory, its
+/// documents one at a time into a new spool (in the OS temp directory), so
+/// a plan of a million creates is applied without holding its documents.
+/// Keys it does not know are skipped, as deserialising a
+/// [`super::reconcile::PlanFile`] would.
+pub fn read_plan_file(
+    reader: impl Read,
+) -> Result<(super::reconcile::Plan, DocumentSpool), PlanFileError> {
+    let mut spool = SpoolWriter::create()?;
+    let mut refs = Vec::new();
+    let mut failed = None;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, reader));
+    let plan = serde::Deserializer::deserialize_map(
+        &mut de,
+        plan_file::FileVisitor {
+            spool: &mut spool,
+            refs: &mut refs,
+            failed: &mut failed,
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let plan = plan?;
+    de.end()?;
+    Ok((plan, spool.finish(refs)?))
+}
+
+mod plan_file {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    use super::{SpoolError, SpoolRef, SpoolWriter};
+    use crate::plan::reconcile::{Plan, PlannedDocument};
+
+    pub(super) struct FileVisitor<'a> {
+        pub(super) spool: &'a mut SpoolWriter,
+        pub(super) refs: &'a mut Vec<SpoolRef>,
+        pub(super) failed: &'a mut Option<SpoolError>,
+    }
+
+    impl<'de> Visitor<'de> for FileVisitor<'_> {
+        type Value = Plan;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a mapsync plan file (a JSON object)")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Plan, A::Error> {
+            let mut format_version = None;
+            let mut profile = None;
+            let mut created_at = None;
+            let mut target_serial = None;
+            let mut summary = None;
+            let mut changes = None;
+            let mut mass_delete = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "format_version" => format_version = Some(map.next_value()?),
+                    "profile" => profile = Some(map.next_value()?),
+                    "created_at" => created_at = Some(map.next_value()?),
+                    "target_serial" => target_serial = Some(map.next_value()?),
+                    "summary" => summary = Some(map.next_value()?),
+                    "changes" => changes = Some(map.next_value()?),
+                    "mass_delete" => mass_delete = map.next_value()?,
+                    "documents" => map.next_value_seed(Documents {
+                        spool: &mut *self.spool,
+                        refs: &mut *self.refs,
+                        failed: &mut *self.failed,
+                    })?,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            let missing = de::Error::missing_field;
+            Ok(Plan {
+                format_version: format_version.ok_or_else(|| missing("format_version"))?,
+                profile: profile.ok_or_else(|| missing("profile"))?,
+                created_at: created_at.ok_or_else(|| missing("created_at"))?,
+                target_serial: target_serial.ok_or_else(|| missing("target_serial"))?,
+                summary: summary.ok_or_else(|| missing("summary"))?,
+                changes: changes.ok_or_else(|| missing("changes"))?,
+                mass_delete,
+            })
+        }
+    }
+
+    /// The `documents` array, pushed to the spool as it is read.
+    struct Documents<'a> {
+        spool: &'a mut SpoolWriter,
+        refs: &'a mut Vec<SpoolRef>,
+        failed: &'a mut Option<SpoolError>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Documents<'_> {
+        type Value = ();
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Documents<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of planned documents")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(d) = seq.next_element::<PlannedDocument>()? {
+                match self.spool.push(&d.hash, &d.control, &d.document) {
+                    Ok(r) => self.refs.push(r),
+                    Err(e) => {
+                        let text = e.to_string();
+                        *self.failed = Some(e);
+                        return Err(de::Error::custom(text));
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
