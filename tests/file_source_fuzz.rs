@@ -68,6 +68,33 @@ proptest! {
         read_all(dir.path(), "y.yaml", &bytes, json!({"entity": "category"}));
     }
 
+    /// Lines taken raw and parsed later (as planning does, on its compile
+    /// threads) give exactly the items the stream gives.
+    #[test]
+    fn raw_ndjson_lines_parse_to_the_same_items(bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..300), catalogish()]) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.ndjson"), &bytes).unwrap();
+        let source = FileSource::from_value(&json!({"path": "x.ndjson", "entity": "product"}), dir.path()).unwrap();
+        let show = |item: mapsync::connectors::RecordItem| match item {
+            Ok(r) => format!("{} {}", r.position, Value::Object(r.fields)),
+            Err(e) => e.to_string(),
+        };
+        let streamed: Vec<String> = source.open(Entity::Product).unwrap().map(show).collect();
+        let raw: Vec<String> = source
+            .open(Entity::Product)
+            .unwrap()
+            .into_raw()
+            .map(|r| show(r.parse()))
+            .collect();
+        prop_assert_eq!(raw, streamed);
+    }
+
+    /// No bytes make the plan-file reader (`apply`) panic.
+    #[test]
+    fn no_bytes_make_the_plan_file_reader_panic(bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..300), catalogish()]) {
+        let _ = mapsync::plan::spool::read_plan_file(&bytes[..]);
+    }
+
     #[test]
     fn ndjson_and_json_read_back_what_was_written(
         records in proptest::collection::vec(
