@@ -280,6 +280,11 @@ fn first_sync_creates_everything_and_a_second_writes_nothing() {
     assert_eq!(shirt["collections"], serde_json::json!(["\"shirts\""]));
     assert_eq!(shirt["seo_title"], "Oxford Shirt | Acme");
     insta::assert_json_snapshot!("sync_demo_store", store);
+    // The mapping's one `@description`, found in the spooled documents.
+    assert_eq!(
+        env.writes().get("metafieldDefinitionCreate").copied(),
+        Some(1)
+    );
 
     let before = env.writes();
     let (code, report) = env.sync(&[]);

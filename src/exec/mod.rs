@@ -127,7 +127,92 @@ pub enum Documents {
     Spool(DocumentSpool),
 }
 
+/// The wanted metafield definitions: (entity, namespace, key) → the
+/// description, with the type the documents' values of it have.
+type Definitions =
+    BTreeMap<(EntityKindName, String, String), (MetafieldDescription, Option<String>)>;
+
+/// What the definitions step reads of a spooled document: the rest of it
+/// is skipped, not built.
+#[derive(serde::Deserialize)]
+struct DefinitionsOf {
+    document: DefinitionsDoc,
+}
+
+#[derive(serde::Deserialize)]
+struct DefinitionsDoc {
+    entity: EntityKindName,
+    #[serde(default)]
+    metafield_descriptions: Vec<MetafieldDescription>,
+    #[serde(default)]
+    metafields: Vec<MetafieldType>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetafieldType {
+    namespace: String,
+    key: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
 impl Documents {
+    /// The metafield definitions the documents want, in one pass. A
+    /// spooled document is read only for its descriptions and metafield
+    /// types; one that cannot be read is left to its item, which fails
+    /// with the reason.
+    fn definitions(&self) -> Definitions {
+        /// Adds one document's descriptions; `types` are its metafields'
+        /// (namespace, key, type).
+        fn add(
+            wanted: &mut Definitions,
+            entity: EntityKindName,
+            descriptions: &[MetafieldDescription],
+            types: &[(&str, &str, &str)],
+        ) {
+            for m in descriptions {
+                let slot = wanted
+                    .entry((entity, m.namespace.clone(), m.key.clone()))
+                    .or_insert_with(|| (m.clone(), None));
+                if slot.1.is_none() {
+                    slot.1 = types
+                        .iter()
+                        .find(|(ns, key, _)| *ns == m.namespace && *key == m.key)
+                        .map(|(_, _, ty)| (*ty).to_string());
+                }
+            }
+        }
+        let mut wanted = Definitions::new();
+        match self {
+            Documents::Memory(v) => {
+                for d in v.iter().map(|d| &d.document) {
+                    let types: Vec<_> = d
+                        .metafields
+                        .iter()
+                        .map(|v| (v.namespace.as_str(), v.key.as_str(), v.ty.as_str()))
+                        .collect();
+                    add(&mut wanted, d.entity, &d.metafield_descriptions, &types);
+                }
+            }
+            Documents::Spool(s) => {
+                let mut it = s.iter();
+                while let Some(line) = it.next_raw() {
+                    let Ok(line) = line else { continue };
+                    let Ok(DefinitionsOf { document: d }) = serde_json::from_slice(&line) else {
+                        continue;
+                    };
+                    let types: Vec<_> = d
+                        .metafields
+                        .iter()
+                        .map(|v| (v.namespace.as_str(), v.key.as_str(), v.ty.as_str()))
+                        .collect();
+                    add(&mut wanted, d.entity, &d.metafield_descriptions, &types);
+                }
+            }
+        }
+        wanted
+    }
+
     /// The documents in plan order.
     fn iter(&self) -> Box<dyn Iterator<Item = Result<PlannedDocument, String>> + '_> {
         match self {
@@ -196,26 +281,7 @@ where
     // Metafield definitions first: a failure here is a configuration
     // problem and stops the run before any item changes. One pass over the
     // documents collects each description with the type its values have.
-    let mut wanted: BTreeMap<
-        (EntityKindName, String, String),
-        (MetafieldDescription, Option<String>),
-    > = BTreeMap::new();
-    for d in job.documents.iter().flatten() {
-        for m in &d.document.metafield_descriptions {
-            let ty = d
-                .document
-                .metafields
-                .iter()
-                .find(|v| v.namespace == m.namespace && v.key == m.key)
-                .map(|v| v.ty.clone());
-            let slot = wanted
-                .entry((d.document.entity, m.namespace.clone(), m.key.clone()))
-                .or_insert_with(|| (m.clone(), None));
-            if slot.1.is_none() {
-                slot.1 = ty;
-            }
-        }
-    }
+    let wanted = job.documents.definitions();
     for entity in [EntityKindName::Category, EntityKindName::Product] {
         let list: Vec<(MetafieldDescription, Option<String>)> = wanted
             .iter()
