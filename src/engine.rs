@@ -766,7 +766,7 @@ pub async fn plan_spooled(
     now: time::OffsetDateTime,
 ) -> Result<SpooledPlan, PlanError> {
     let connected = connect(profile).await?;
-    let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default()).await;
+    let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default(), None).await;
     connected.close().await?;
     result
 }
@@ -777,22 +777,31 @@ const DIFF_BATCH: usize = 250;
 /// [`plan_spooled`] on a target that is already connected. Records are
 /// compiled as they stream from the source; only what the rules need is
 /// kept per item, and the documents apply may need go to a spool file.
+/// `mapping` is the profile's mapping set when the caller has loaded and
+/// checked it already (its warnings are then the caller's to show);
+/// otherwise it is loaded here.
 pub async fn plan_spooled_on(
     profile: &Profile,
     connected: &Connected,
     now: time::OffsetDateTime,
     options: &PlanOptions,
+    mapping: Option<std::sync::Arc<crate::check::model::MappingSet>>,
 ) -> Result<SpooledPlan, PlanError> {
     use crate::check::model::EntityKind;
     use crate::connectors::shopify::{ReadHint, Target};
     use crate::plan::document::EntityKindName;
     use crate::plan::reconcile::{self, Action, EntityInput, ReconcileInput};
 
-    let (set, _files, warnings) = crate::check::load_mapping(&profile.mapping)?;
-    if warnings.has_errors() {
-        return Err(PlanError::Mapping(warnings));
-    }
-    let set = std::sync::Arc::new(set);
+    let (set, warnings) = match mapping {
+        Some(set) => (set, crate::diag::Diagnostics::default()),
+        None => {
+            let (set, _files, warnings) = crate::check::load_mapping(&profile.mapping)?;
+            if warnings.has_errors() {
+                return Err(PlanError::Mapping(warnings));
+            }
+            (std::sync::Arc::new(set), warnings)
+        }
+    };
     let store = open_state(profile)?;
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;

@@ -66,7 +66,8 @@ pub async fn sync(
     stop: &AtomicBool,
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
-    let set = load_set(profile)?;
+    // Loaded once: for the client's settings, planning and applying.
+    let set = std::sync::Arc::new(load_set(profile)?);
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
         let planned = engine::plan_spooled_on(
@@ -77,6 +78,7 @@ pub async fn sync(
                 force: options.force,
                 skip_update_diffs: true,
             },
+            Some(set.clone()),
         )
         .await?;
         let mut plan = planned.plan;
