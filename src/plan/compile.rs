@@ -443,7 +443,8 @@ impl<'r> Cx<'_, '_, 'r> {
     }
 
     fn render(&mut self, fm: &FieldMapping, src: &str, rec: &Map<String, Value>) -> Option<String> {
-        let target = target_name(&fm.target);
+        // Only formatted in error messages.
+        let target = TargetName(&fm.target);
         let name = match self.compiler.templates.get(src) {
             Some(Ok(name)) => name.clone(),
             Some(Err(e)) => {
@@ -906,16 +907,24 @@ fn kind_rank(k: ImageKind) -> u8 {
     }
 }
 
-fn target_name(t: &TargetSpec) -> String {
-    match t {
-        TargetSpec::Field { name, .. } => name.clone(),
-        TargetSpec::Metafield { namespace, key, .. } => format!("Metafield|{namespace}|{key}"),
-        TargetSpec::MetafieldDescription { namespace, key } => {
-            format!("Metafield|{namespace}|{key}@description")
+/// A mapping target as written (`title`, `Metafield|ns|key`...), shown in
+/// messages: formatted only when a message is made.
+struct TargetName<'a>(&'a TargetSpec);
+
+impl std::fmt::Display for TargetName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            TargetSpec::Field { name, .. } => f.write_str(name),
+            TargetSpec::Metafield { namespace, key, .. } => {
+                write!(f, "Metafield|{namespace}|{key}")
+            }
+            TargetSpec::MetafieldDescription { namespace, key } => {
+                write!(f, "Metafield|{namespace}|{key}@description")
+            }
+            TargetSpec::Quantity { location } => write!(f, "Quantity_{location}"),
+            TargetSpec::Option(OptionName::Named(n)) => write!(f, "Option|{n}"),
+            TargetSpec::Option(OptionName::Index(i)) => write!(f, "Option|{i}"),
         }
-        TargetSpec::Quantity { location } => format!("Quantity_{location}"),
-        TargetSpec::Option(OptionName::Named(n)) => format!("Option|{n}"),
-        TargetSpec::Option(OptionName::Index(i)) => format!("Option|{i}"),
     }
 }
 
