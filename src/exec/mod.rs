@@ -162,23 +162,37 @@ impl Documents {
     /// types; one that cannot be read is left to its item, which fails
     /// with the reason.
     fn definitions(&self) -> Definitions {
-        /// Adds one document's descriptions; `types` are its metafields'
-        /// (namespace, key, type).
-        fn add(
+        /// A metafield's namespace, key and type, however it was read.
+        trait Typed {
+            fn parts(&self) -> (&str, &str, &str);
+        }
+        impl Typed for crate::plan::document::MetafieldValue {
+            fn parts(&self) -> (&str, &str, &str) {
+                (&self.namespace, &self.key, &self.ty)
+            }
+        }
+        impl Typed for MetafieldType {
+            fn parts(&self) -> (&str, &str, &str) {
+                (&self.namespace, &self.key, &self.ty)
+            }
+        }
+        /// Adds one document's descriptions, typed from its metafields.
+        fn add<T: Typed>(
             wanted: &mut Definitions,
             entity: EntityKindName,
             descriptions: &[MetafieldDescription],
-            types: &[(&str, &str, &str)],
+            metafields: &[T],
         ) {
             for m in descriptions {
                 let slot = wanted
                     .entry((entity, m.namespace.clone(), m.key.clone()))
                     .or_insert_with(|| (m.clone(), None));
                 if slot.1.is_none() {
-                    slot.1 = types
+                    slot.1 = metafields
                         .iter()
+                        .map(Typed::parts)
                         .find(|(ns, key, _)| *ns == m.namespace && *key == m.key)
-                        .map(|(_, _, ty)| (*ty).to_string());
+                        .map(|(_, _, ty)| ty.to_string());
                 }
             }
         }
@@ -186,12 +200,12 @@ impl Documents {
         match self {
             Documents::Memory(v) => {
                 for d in v.iter().map(|d| &d.document) {
-                    let types: Vec<_> = d
-                        .metafields
-                        .iter()
-                        .map(|v| (v.namespace.as_str(), v.key.as_str(), v.ty.as_str()))
-                        .collect();
-                    add(&mut wanted, d.entity, &d.metafield_descriptions, &types);
+                    add(
+                        &mut wanted,
+                        d.entity,
+                        &d.metafield_descriptions,
+                        &d.metafields,
+                    );
                 }
             }
             Documents::Spool(s) => {
@@ -201,12 +215,12 @@ impl Documents {
                     let Ok(DefinitionsOf { document: d }) = serde_json::from_slice(&line) else {
                         continue;
                     };
-                    let types: Vec<_> = d
-                        .metafields
-                        .iter()
-                        .map(|v| (v.namespace.as_str(), v.key.as_str(), v.ty.as_str()))
-                        .collect();
-                    add(&mut wanted, d.entity, &d.metafield_descriptions, &types);
+                    add(
+                        &mut wanted,
+                        d.entity,
+                        &d.metafield_descriptions,
+                        &d.metafields,
+                    );
                 }
             }
         }
