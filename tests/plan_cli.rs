@@ -4,17 +4,9 @@
 
 #[path = "common/project.rs"]
 mod project;
-use project::copy_dir;
+use project::demo_project as project;
 use std::path::Path;
 use std::process::Command;
-
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("mapsync.yaml", dir.path().join("mapsync.yaml")).unwrap();
-    copy_dir(Path::new("mappings"), &dir.path().join("mappings"));
-    copy_dir(Path::new("examples"), &dir.path().join("examples"));
-    dir
-}
 
 fn mapsync(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))

@@ -7,7 +7,7 @@
 
 #[path = "common/project.rs"]
 mod project;
-use project::copy_dir;
+use project::demo_project as project;
 use std::path::Path;
 
 use mapsync::engine;
@@ -15,14 +15,6 @@ use mapsync::plan::compile::document_hash;
 use mapsync::plan::reconcile::{Action, PlanFile};
 use mapsync::plan::render::{self, RenderOptions};
 use time::macros::datetime;
-
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("mapsync.yaml", dir.path().join("mapsync.yaml")).unwrap();
-    copy_dir(Path::new("mappings"), &dir.path().join("mappings"));
-    copy_dir(Path::new("examples"), &dir.path().join("examples"));
-    dir
-}
 
 fn profile(dir: &Path) -> mapsync::config::profile::Profile {
     mapsync::config::profile::load(&dir.join("mapsync.yaml"), "demo", |_| None).unwrap()

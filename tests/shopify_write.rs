@@ -11,7 +11,7 @@ use mapsync::connectors::shopify::input;
 use mapsync::connectors::shopify::model::Product;
 use mapsync::connectors::shopify::{
     AccessToken, ClientConfig, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
-    ShopifyTarget, Target, TargetWrite, WriteContext,
+    ShopifyTarget, Target, TargetWrite, WriteContext, Written,
 };
 use mapsync::plan::document::{Document, EntityKindName, MetafieldDescription};
 use mapsync::sandbox::{self, Plan, SandboxConfig, SandboxHandle};
@@ -144,6 +144,23 @@ impl Shop {
 
     async fn ops(&self) -> BTreeMap<String, u64> {
         serde_json::from_value(self.stats().await["by_operation"].clone()).unwrap()
+    }
+
+    /// Updates `current` to `desired`: what the write reports, and the
+    /// operations the store saw meanwhile.
+    async fn update_counted(
+        &self,
+        current: &Product,
+        desired: &Document,
+        ctx: &WriteContext,
+    ) -> (Written, BTreeMap<String, u64>) {
+        let before = self.ops().await;
+        let w = self
+            .target
+            .update_product(current, desired, None, ctx)
+            .await
+            .unwrap();
+        (w, delta(&before, &self.ops().await))
     }
 
     async fn script_faults(&self, faults: Value) {
@@ -281,28 +298,18 @@ async fn a_5x5x10_product_is_created_in_one_request_and_updated_with_only_what_c
     );
 
     // Nothing changed: nothing sent.
-    let before = shop.ops().await;
-    let w = shop
-        .target
-        .update_product(&p, &doc, None, &ctx)
-        .await
-        .unwrap();
+    let (w, seen) = shop.update_counted(&p, &doc, &ctx).await;
     assert_eq!(w.requests, 0);
-    assert_eq!(delta(&before, &shop.ops().await), ops(&[]));
+    assert_eq!(seen, ops(&[]));
 
     // Only a price: one productSet; variant, inventory item and media ids survive.
     let mut changed = doc.clone();
     changed.variants[2]
         .fields
         .insert("price".into(), json!("99"));
-    let before = shop.ops().await;
-    let w = shop
-        .target
-        .update_product(&p, &changed, None, &ctx)
-        .await
-        .unwrap();
+    let (w, seen) = shop.update_counted(&p, &changed, &ctx).await;
     assert_eq!(w.requests, 1);
-    assert_eq!(delta(&before, &shop.ops().await), ops(&[("productSet", 1)]));
+    assert_eq!(seen, ops(&[("productSet", 1)]));
     let after = shop.product(&p.id).await;
     let ids = |p: &Product| {
         (
@@ -324,17 +331,9 @@ async fn a_5x5x10_product_is_created_in_one_request_and_updated_with_only_what_c
     // Only a quantity: one inventorySetQuantities.
     let mut changed2 = changed.clone();
     changed2.variants[4].quantities.insert("OSL".into(), 7);
-    let before = shop.ops().await;
-    let w = shop
-        .target
-        .update_product(&after, &changed2, None, &ctx)
-        .await
-        .unwrap();
+    let (w, seen) = shop.update_counted(&after, &changed2, &ctx).await;
     assert_eq!(w.requests, 1);
-    assert_eq!(
-        delta(&before, &shop.ops().await),
-        ops(&[("inventorySetQuantities", 1)])
-    );
+    assert_eq!(seen, ops(&[("inventorySetQuantities", 1)]));
     let after2 = shop.product(&p.id).await;
     assert_eq!(
         available(&after2, "P-100-XL", &ctx.locations["OSL"]),
@@ -797,29 +796,16 @@ async fn fields_once_unreadable_are_read_back_and_only_a_change_sends_the_produc
         .insert("inventory_item.weight".into(), json!("0.20"));
     let update = input::product_update(&p, &same, None, &shop.ctx).unwrap();
     assert!(update.product_set.is_none(), "{:?}", update.reasons);
-    let before = shop.ops().await;
-    let w = shop
-        .target
-        .update_product(&p, &same, None, &shop.ctx)
-        .await
-        .unwrap();
+    let (w, seen) = shop.update_counted(&p, &same, &shop.ctx).await;
     assert_eq!(w.requests, 0);
-    assert_eq!(delta(&before, &shop.ops().await), ops(&[]));
+    assert_eq!(seen, ops(&[]));
 
     // Only a quantity: one inventorySetQuantities, no productSet.
     let mut quantity = doc.clone();
     quantity.variants[0].quantities.insert("CPH".into(), 9);
-    let before = shop.ops().await;
-    let w = shop
-        .target
-        .update_product(&p, &quantity, None, &shop.ctx)
-        .await
-        .unwrap();
+    let (w, seen) = shop.update_counted(&p, &quantity, &shop.ctx).await;
     assert_eq!(w.requests, 1);
-    assert_eq!(
-        delta(&before, &shop.ops().await),
-        ops(&[("inventorySetQuantities", 1)])
-    );
+    assert_eq!(seen, ops(&[("inventorySetQuantities", 1)]));
     let mut p = shop.product(&p.id).await;
     assert_eq!(
         p.variants[0].inventory_levels[0]
@@ -852,18 +838,9 @@ async fn fields_once_unreadable_are_read_back_and_only_a_change_sends_the_produc
             "{field}: {:?}",
             update.reasons
         );
-        let before = shop.ops().await;
-        let w = shop
-            .target
-            .update_product(&p, &desired, None, &shop.ctx)
-            .await
-            .unwrap();
+        let (w, seen) = shop.update_counted(&p, &desired, &shop.ctx).await;
         assert_eq!(w.requests, 1, "{field}");
-        assert_eq!(
-            delta(&before, &shop.ops().await),
-            ops(&[("productSet", 1)]),
-            "{field}"
-        );
+        assert_eq!(seen, ops(&[("productSet", 1)]), "{field}");
         p = shop.product(&p.id).await;
         // Now in the shop: the same document sends nothing.
         let again = input::product_update(&p, &desired, None, &shop.ctx).unwrap();

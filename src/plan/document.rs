@@ -246,15 +246,8 @@ impl Document {
             });
             out.byte(b',');
             out.key("quantities");
-            out.byte(b'{');
-            for (j, (loc, q)) in v.quantities.iter().enumerate() {
-                if j > 0 {
-                    out.byte(b',');
-                }
-                out.key(loc);
-                out.int(*q);
-            }
-            out.byte(b'}');
+            // A `String` map is in byte order.
+            object(&v.quantities, out, |q, out| out.int(*q));
             out.byte(b'}');
         });
         out.byte(b'}');
@@ -277,31 +270,33 @@ fn list<T>(
     out.byte(b']');
 }
 
-/// An object of text values; `fields` must be in byte order of the keys.
-fn text_object(fields: &[(&str, &str)], out: &mut crate::hash::Canonical) {
+/// A canonical object: `entries` must be in byte order of the keys;
+/// `value` writes each value.
+fn object<K: AsRef<str>, V>(
+    entries: impl IntoIterator<Item = (K, V)>,
+    out: &mut crate::hash::Canonical,
+    value: impl Fn(V, &mut crate::hash::Canonical),
+) {
     out.byte(b'{');
-    for (i, (k, v)) in fields.iter().enumerate() {
+    for (i, (k, v)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.byte(b',');
         }
-        out.key(k);
-        out.str(v);
+        out.key(k.as_ref());
+        value(v, out);
     }
     out.byte(b'}');
+}
+
+/// An object of text values; `fields` must be in byte order of the keys.
+fn text_object(fields: &[(&str, &str)], out: &mut crate::hash::Canonical) {
+    object(fields.iter().copied(), out, |v, out| out.str(v));
 }
 
 /// A `BTreeMap<String, Value>` as a canonical object: a `String` map is
 /// already in byte order.
 fn value_map(m: &BTreeMap<String, serde_json::Value>, out: &mut crate::hash::Canonical) {
-    out.byte(b'{');
-    for (i, (k, v)) in m.iter().enumerate() {
-        if i > 0 {
-            out.byte(b',');
-        }
-        out.key(k);
-        out.value(v);
-    }
-    out.byte(b'}');
+    object(m, out, |v, out| out.value(v));
 }
 
 /// Metafield values: key, namespace, type, value.

@@ -41,7 +41,7 @@ pub enum RenderError {
     #[error(transparent)]
     Spool(#[from] super::spool::SpoolError),
     /// A thread computing create diffs stopped early (a bug).
-    #[error("cannot write the plan: a diff thread stopped")]
+    #[error("cannot write the plan: a thread computing create diffs stopped early; this is a bug, please report it with the command you ran")]
     Feed,
 }
 
@@ -395,16 +395,7 @@ pub fn write_json<W: IoWrite>(
     docs: &DocumentSpool,
     w: &mut W,
 ) -> Result<(), RenderError> {
-    std::thread::scope(|scope| {
-        let view = PlanView {
-            plan,
-            cursor: RefCell::new(DocCursor::start(scope, plan, docs)),
-            documents: None,
-        };
-        let mut ser = serde_json::Serializer::pretty(w);
-        view.serialize(&mut ser)?;
-        Ok(())
-    })
+    write_view(plan, docs, false, w)
 }
 
 /// A plan file (`plan --out`): the plan JSON plus the documents apply
@@ -415,11 +406,22 @@ pub fn write_plan_file<W: IoWrite>(
     docs: &DocumentSpool,
     w: &mut W,
 ) -> Result<(), RenderError> {
+    write_view(plan, docs, true, w)
+}
+
+/// The plan, pretty-printed with the create diffs from `docs`, and the
+/// documents themselves when `with_documents`.
+fn write_view<W: IoWrite>(
+    plan: &Plan,
+    docs: &DocumentSpool,
+    with_documents: bool,
+    w: &mut W,
+) -> Result<(), RenderError> {
     std::thread::scope(|scope| {
         let view = PlanView {
             plan,
             cursor: RefCell::new(DocCursor::start(scope, plan, docs)),
-            documents: Some(docs),
+            documents: with_documents.then_some(docs),
         };
         let mut ser = serde_json::Serializer::pretty(w);
         view.serialize(&mut ser)?;

@@ -15,3 +15,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A copy of the project's demo setup (`mapsync.yaml`, `mappings/`,
+/// `examples/`) in a temporary directory.
+#[allow(dead_code)]
+pub fn demo_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("mapsync.yaml", dir.path().join("mapsync.yaml")).unwrap();
+    copy_dir(Path::new("mappings"), &dir.path().join("mappings"));
+    copy_dir(Path::new("examples"), &dir.path().join("examples"));
+    dir
+}
