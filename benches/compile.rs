@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use mapsync::check::load_mapping;
-use mapsync::check::model::EntityKind;
+use mapsync::check::model::Entity;
 use mapsync::plan::compile::{document_hash, Compiler};
 use serde_json::{Map, Value};
 
@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     let (set, _, diags) =
         load_mapping(Path::new("mappings/pim-shopify")).expect("pim-shopify loads");
     assert!(!diags.has_errors(), "pim-shopify validates");
-    let compiler = Compiler::new(&set, EntityKind::Product).expect("product is mapped");
+    let compiler = Compiler::new(&set, Entity::Product).expect("product is mapped");
     let recs = records();
     let valid = recs.iter().filter(|r| compiler.compile(r).is_ok()).count();
     assert_eq!(valid, recs.len(), "every synthetic product compiles");

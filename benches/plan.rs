@@ -21,17 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use mapsync::check::model::EntityKind;
+use mapsync::check::model::Entity;
 
 /// The binary's allocator (src/main.rs), so the bench measures what users run.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use mapsync::connectors::shopify::model::ReducedItem;
-use mapsync::connectors::{self, Entity};
+use mapsync::connectors::shopify::model::TargetItem;
 use mapsync::engine::CompileJob;
 use mapsync::plan::compile::{document_hash, document_hash_and_text, Compiler};
-use mapsync::plan::document::EntityKindName;
 use mapsync::plan::reconcile::{self, EntityInput, ReconcileInput};
 use mapsync::plan::spool::SpoolWriter;
 use mapsync::state::{Change, LedgerUpdate, Store};
@@ -60,9 +58,9 @@ fn floor(file: &Path) -> usize {
 /// a record (`plan breakdown FILE DB`, for profiling; not part of the run).
 fn breakdown(file: &Path) -> usize {
     let set = mapping();
-    let compiler = Compiler::new(&set, EntityKind::Product).unwrap();
+    let compiler = Compiler::new(&set, Entity::Product).unwrap();
     let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
-    let source = connectors::open_source(&options, Path::new(".")).unwrap();
+    let source = mapsync::engine::open_source(&options, Path::new(".")).unwrap();
     let (mut read, mut compile, mut hash, mut line, mut drop_t) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut n = 0;
     let mut records = source.records(Entity::Product).unwrap();
@@ -116,9 +114,9 @@ fn mapping() -> Arc<mapsync::check::model::MappingSet> {
 /// A ledger in which every product was synced with its current document.
 fn write_synced_ledger(file: &Path, db: &Path) {
     let set = mapping();
-    let compiler = Compiler::new(&set, EntityKind::Product).unwrap();
+    let compiler = Compiler::new(&set, Entity::Product).unwrap();
     let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
-    let source = connectors::open_source(&options, Path::new(".")).unwrap();
+    let source = mapsync::engine::open_source(&options, Path::new(".")).unwrap();
     let mut store = Store::open(db).unwrap();
     let mut batch = Vec::new();
     let date = time::OffsetDateTime::now_utc();
@@ -166,7 +164,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         source: source.clone(),
         project_dir: PathBuf::from("."),
         set: set.clone(),
-        kind: EntityKind::Product,
+        kind: Entity::Product,
         ledger,
         now,
         force: false,
@@ -180,7 +178,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
                 .iter()
                 .filter_map(|(key, row)| {
                     let id = row.target_id.as_deref()?.to_string();
-                    Some(ReducedItem {
+                    Some(TargetItem {
                         handle: format!("h-{key}"),
                         id,
                         title: String::new(),
@@ -215,7 +213,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         now,
         force: false,
         entities: vec![EntityInput {
-            entity: EntityKindName::Product,
+            entity: Entity::Product,
             items,
             ledger: job.ledger,
             target,

@@ -1,22 +1,33 @@
 //! mapsync: a declarative sync engine from catalog sources (PIMs, files) to
-//! commerce targets (Shopify).
-//!
-//! Data flows one way: YAML text → raw model ([`config`]) → checked mapping
-//! set ([`check`]) → plan → changes → effects. Only [`connectors`] and
-//! [`state`] do I/O. See `ARCHITECTURE.md` for the module map and invariants.
+//! commerce targets. This crate is the command-line binary: it registers the
+//! connectors, parses the command line, renders and chooses exit codes. The
+//! work is done by the `mapsync-*` crates under `crates/` (see
+//! `ARCHITECTURE.md`); their modules are re-exported here under the names
+//! the tests and benches use.
 
-pub mod check;
 pub mod cli;
-pub mod config;
-pub mod connectors;
-pub mod diag;
-pub mod engine;
-pub mod exec;
-pub mod hash;
-pub mod metafield;
-pub mod plan;
-pub mod sandbox;
-pub mod schema;
-pub mod state;
-pub mod syntax;
-pub mod template;
+
+pub use mapsync_config::{check, metafield, schema, template};
+pub use mapsync_core::{diag, hash};
+pub use mapsync_engine::{engine, exec};
+pub use mapsync_sandbox as sandbox;
+pub use mapsync_state as state;
+pub use mapsync_syntax as syntax;
+
+/// Project and mapping files, profiles (`mapsync-config`).
+pub mod config {
+    pub use mapsync_config::*;
+}
+
+/// Sources and targets: the source port (`mapsync-core`) and the
+/// connectors.
+pub mod connectors {
+    pub use mapsync_core::source::*;
+    pub use mapsync_file as file;
+    pub use mapsync_shopify as shopify;
+}
+
+/// Planning (`mapsync-plan`), with the document of `mapsync-core`.
+pub mod plan {
+    pub use mapsync_plan::*;
+}

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use mapsync::check::load_mapping;
-use mapsync::check::model::EntityKind;
+use mapsync::check::model::Entity;
 use mapsync::diag::Severity;
 use mapsync::plan::compile::{document_hash, Compiler};
 use serde_json::{json, Value};
@@ -24,8 +24,8 @@ fn outcome(dir: &Path) -> Value {
     let record: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("record.json")).unwrap()).unwrap();
     let kind = match record["entity"].as_str() {
-        Some("category") => EntityKind::Category,
-        _ => EntityKind::Product,
+        Some("category") => Entity::Category,
+        _ => Entity::Product,
     };
     let compiler = Compiler::new(&set, kind).unwrap();
     let fields = record["fields"].as_object().unwrap();

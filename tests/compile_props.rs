@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use mapsync::check::load_mapping;
-use mapsync::check::model::{EntityKind, MappingSet};
+use mapsync::check::model::{Entity, MappingSet};
 use mapsync::plan::compile::{document_hash, Compiler};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -91,7 +91,7 @@ proptest! {
     #[test]
     fn arbitrary_records_never_panic(rec in arb_record()) {
         let set = pim();
-        for kind in [EntityKind::Category, EntityKind::Product] {
+        for kind in [Entity::Category, Entity::Product] {
             let c = Compiler::new(&set, kind).unwrap();
             if let Ok(out) = c.compile(&rec) {
                 prop_assert!(out.document.images.len() <= 250);
@@ -106,7 +106,7 @@ proptest! {
 #[test]
 fn hash_ignores_field_order_and_decimal_spelling() {
     let set = pim();
-    let c = Compiler::new(&set, EntityKind::Product).unwrap();
+    let c = Compiler::new(&set, Entity::Product).unwrap();
     let a = json!({"ItemNo": "A1", "Name": "Shirt", "Description": "d", "OptName1": "Color",
         "Variants": [{"Sku": "S", "Color": "Red", "Price": "50.00", "Cost": 12.5}]});
     let b = json!({"Variants": [{"Cost": "12.50", "Price": 50, "Color": "Red", "Sku": "S"}],

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mapsync::config::profile::{self, TargetConfig};
-use mapsync::connectors::shopify::{ReadHint, Target};
+use mapsync::connectors::shopify::ReadHint;
 use mapsync::connectors::Entity;
 
 #[tokio::test]
@@ -31,9 +31,9 @@ async fn demo_profile_reads_source_and_embedded_sandbox() {
     assert_eq!(locations[0].name, "Shop location");
     let catalog = connected
         .target
-        .read_reduced(ReadHint::default())
+        .read_catalog(ReadHint::default())
         .await
         .unwrap();
-    assert!(catalog.products.is_empty() && catalog.collections.is_empty());
+    assert!(catalog.products.is_empty() && catalog.categories.is_empty());
     connected.close().await.unwrap();
 }

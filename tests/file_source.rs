@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use mapsync::connectors::file::FileSource;
-use mapsync::connectors::{open_source, Entity, ReadError, RecordStream};
+use mapsync::connectors::{Entity, ReadError, RecordStream};
+use mapsync::engine::open_source;
 use serde_json::{json, Value};
 
 fn data_dir() -> PathBuf {

@@ -14,7 +14,7 @@ use serde_json::json;
 use shopify_schema::{query_cost, validate_document};
 
 fn graphql_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphql")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/mapsync-shopify/graphql")
 }
 
 #[test]

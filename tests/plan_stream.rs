@@ -114,12 +114,8 @@ async fn streamed_outputs_equal_in_memory_ones_for_creates_updates_and_recompile
         .enumerate()
         .map(|(i, d)| mapsync::state::LedgerUpdate {
             entity: match d.document.entity {
-                mapsync::plan::document::EntityKindName::Category => {
-                    mapsync::connectors::Entity::Category
-                }
-                mapsync::plan::document::EntityKindName::Product => {
-                    mapsync::connectors::Entity::Product
-                }
+                mapsync::plan::document::Entity::Category => mapsync::connectors::Entity::Category,
+                mapsync::plan::document::Entity::Product => mapsync::connectors::Entity::Product,
             },
             key: d.document.key.clone(),
             change: mapsync::state::Change::Success {
@@ -195,7 +191,7 @@ fn parallel_compile_keeps_source_order() {
     }
     std::fs::write(&file, text).unwrap();
     // What the source says of the unreadable lines, read one by one.
-    let source = mapsync::connectors::open_source(
+    let source = mapsync::engine::open_source(
         &serde_json::json!({"type": "file", "path": file, "entity": "product"}),
         dir.path(),
     )
@@ -217,7 +213,7 @@ fn parallel_compile_keeps_source_order() {
         source: serde_json::json!({"type": "file", "path": file, "entity": "product"}),
         project_dir: dir.path().to_path_buf(),
         set: std::sync::Arc::new(set),
-        kind: mapsync::check::model::EntityKind::Product,
+        kind: mapsync::check::model::Entity::Product,
         ledger: Default::default(),
         now: datetime!(2025-06-01 12:00 UTC),
         force: false,

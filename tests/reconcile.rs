@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use mapsync::check::model::{ChangeDetection, MaxDeletes, Ownership, Settings, SyncFlags};
-use mapsync::connectors::shopify::model::ReducedItem;
+use mapsync::connectors::shopify::model::TargetItem;
 use mapsync::diag::{codes, Diagnostic};
-use mapsync::plan::document::{Control, Document, EntityKindName};
+use mapsync::plan::document::{Control, Document, Entity};
 use mapsync::plan::reconcile::{self, EntityInput, ReconcileInput, SourceItem};
 use mapsync::plan::render;
 use mapsync::state::LedgerRow;
@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 struct Case {
     #[allow(dead_code)]
     description: String,
-    entity: EntityKindName,
+    entity: Entity,
     #[serde(default)]
     settings: CaseSettings,
     now: String,
@@ -173,7 +173,7 @@ fn settings(c: &CaseSettings) -> Settings {
 /// The document of a record: its title decides the hash, so a case changes
 /// a record by giving it another title than the one the ledger hash was
 /// made from.
-fn document(entity: EntityKindName, key: &str, title: &str) -> (Document, String) {
+fn document(entity: Entity, key: &str, title: &str) -> (Document, String) {
     let mut fields = BTreeMap::new();
     fields.insert("title".to_string(), serde_json::Value::String(title.into()));
     let doc = Document {
@@ -244,7 +244,7 @@ fn input(case: &Case) -> ReconcileInput {
     let target = case
         .target
         .iter()
-        .map(|t| ReducedItem {
+        .map(|t| TargetItem {
             id: t.id.clone(),
             handle: t.id.rsplit('/').next().unwrap_or("").to_string(),
             title: t.id.clone(),

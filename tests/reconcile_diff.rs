@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use mapsync::connectors::shopify::model::{
     InventoryLevel, Media, Metafield, Product, SelectedOption, Seo, Variant,
 };
+use mapsync::connectors::shopify::neutral;
 use mapsync::plan::diff::{self, DiffOp, LocationsByRefName};
 use mapsync::plan::document::Document;
 use mapsync::plan::render;
@@ -91,6 +92,21 @@ fn product(title: &str, variants: Vec<Variant>, metafields: Vec<Metafield>) -> P
     }
 }
 
+/// The diff of a document against a Shopify product, through the
+/// connector's conversion and comparison rules.
+fn shopify_diff(
+    doc: &mapsync::plan::document::Document,
+    p: &Product,
+    locations: &LocationsByRefName,
+) -> Vec<diff::DiffEntry> {
+    diff::diff_product(
+        doc,
+        &neutral::product(p.clone()),
+        locations,
+        &neutral::COMPARE_RULES,
+    )
+}
+
 #[test]
 fn product_with_variant_changes() {
     let case = load("product-variants");
@@ -122,7 +138,7 @@ fn product_with_variant_changes() {
         original_source: Some("https://img.example/a.jpg".into()),
     }];
     p.collections = vec!["gid://shopify/Collection/1".into()];
-    let d = diff::diff_product(&case.document, &p, &case.locations);
+    let d = shopify_diff(&case.document, &p, &case.locations);
     let paths: Vec<(&str, DiffOp)> = d.iter().map(|e| (e.path.as_str(), e.op)).collect();
     assert!(paths.contains(&("title", DiffOp::Change)));
     assert!(paths.contains(&("seo.title", DiffOp::Add)));
@@ -143,7 +159,11 @@ fn product_with_variant_changes() {
     ] {
         assert!(!paths.iter().any(|(x, _)| *x == p), "{p} must not differ");
     }
-    let c = diff::diff_product_collections(&case.document, &p, &case.collection_ids);
+    let c = diff::diff_product_collections(
+        &case.document,
+        &neutral::product(p.clone()),
+        &case.collection_ids,
+    );
     assert_eq!(
         c.len(),
         1,
@@ -152,7 +172,8 @@ fn product_with_variant_changes() {
     doc_check(&c[0].after, &[]);
     let mut doc = case.document.clone();
     doc.categories = vec!["shirts".into(), "sale".into(), "unknown".into()];
-    let c = diff::diff_product_collections(&doc, &p, &case.collection_ids);
+    let c =
+        diff::diff_product_collections(&doc, &neutral::product(p.clone()), &case.collection_ids);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].path, "collections");
     doc_check(
@@ -171,7 +192,7 @@ fn equal_product_has_no_diff() {
         vec![mf("other", "kept", "x")],
     );
     p.tags = vec![];
-    let d = diff::diff_product(&case.document, &p, &case.locations);
+    let d = shopify_diff(&case.document, &p, &case.locations);
     assert_eq!(d, vec![]);
 }
 
@@ -220,7 +241,7 @@ fn human_view_and_exit_code() {
     };
     assert_eq!(render::detailed_exit_code(&plan), 0);
     plan.changes.push(mapsync::plan::reconcile::Change {
-        entity: mapsync::plan::document::EntityKindName::Product,
+        entity: mapsync::plan::document::Entity::Product,
         key: Some("A1".into()),
         target_id: Some(p.id.clone()),
         action: mapsync::plan::reconcile::Action::Update,
@@ -232,7 +253,7 @@ fn human_view_and_exit_code() {
     assert!(plan.set_diff(
         case.document.entity,
         "A1",
-        diff::diff_product(&case.document, &p, &case.locations)
+        shopify_diff(&case.document, &p, &case.locations)
     ));
     plan.recount();
     assert_eq!(render::detailed_exit_code(&plan), 2);

@@ -8,7 +8,8 @@ use apollo_compiler::{ExecutableDocument, Schema};
 fn every_client_document_is_valid_against_the_sandbox_schema() {
     let sdl = mapsync::sandbox::gql::build_detached().sdl();
     let schema = Schema::parse_and_validate(sdl, "sandbox.graphql").expect("sandbox SDL is valid");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphql");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/mapsync-shopify/graphql");
     let mut failures = Vec::new();
     let mut count = 0;
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -245,32 +245,3 @@ async fn sandbox_exposes_the_operations_of_the_spec() {
         assert!(mutations.contains(&m.to_string()), "mutation {m} missing");
     }
 }
-
-/// The sandbox plays Shopify: it must not use the client side (`connectors`).
-#[test]
-fn sandbox_does_not_use_the_connectors() {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox"),
-        &mut files,
-    );
-    assert!(files.len() > 5);
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        assert!(
-            !text.contains("connectors::"),
-            "{} uses the connectors",
-            f.display()
-        );
-    }
-}

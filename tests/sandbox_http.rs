@@ -7,7 +7,7 @@ mod sandbox_support;
 
 use std::time::Duration;
 
-use mapsync::sandbox::core::Faults;
+use mapsync::sandbox::runtime::Faults;
 use mapsync::sandbox::{FaultKind, Plan, SandboxConfig};
 use sandbox_support::{simple_product, start, start_default, Sb, PRODUCT_SET};
 use serde_json::{json, Value};

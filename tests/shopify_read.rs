@@ -15,7 +15,7 @@ use mapsync::connectors::shopify::bulk::{assemble, BulkOptions};
 use mapsync::connectors::shopify::cost::FullReadShape;
 use mapsync::connectors::shopify::{
     products_from_bulk, AccessToken, ClientConfig, ReadHint, ReadMode, ReadOptions, ShopLocation,
-    ShopifyClient, ShopifyTarget, Target,
+    ShopifyClient, ShopifyTarget,
 };
 use serde_json::{json, Value};
 use shopify_server::{Reply, Seen, TestShop};
@@ -447,7 +447,7 @@ async fn collections_locations_and_lookups() {
     assert_eq!(locations.len(), 2, "inactive location left out");
     let catalog = t.read_reduced(ReadHint::default()).await.unwrap();
     check_expected("expected_reduced.json", &catalog);
-    let ids: Vec<String> = catalog.collections.iter().map(|c| c.id.clone()).collect();
+    let ids: Vec<String> = catalog.categories.iter().map(|c| c.id.clone()).collect();
     let collections = t.read_collections(&ids).await.unwrap();
     check_expected("expected_collections_full.json", &collections);
 
@@ -544,14 +544,14 @@ async fn bulk_reduced_read_runs_polls_and_downloads() {
     let catalog = t
         .read_reduced(ReadHint {
             expected_products: Some(50_000),
-            expected_collections: Some(3),
+            expected_categories: Some(3),
         })
         .await
         .unwrap();
     assert_eq!(catalog.products.len(), 2);
     assert_eq!(catalog.products[0].marker.as_deref(), Some("MUG-1"));
     assert_eq!(
-        catalog.collections.len(),
+        catalog.categories.len(),
         2,
         "collections were paged (few expected)"
     );

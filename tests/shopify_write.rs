@@ -11,9 +11,9 @@ use mapsync::connectors::shopify::input;
 use mapsync::connectors::shopify::model::Product;
 use mapsync::connectors::shopify::{
     AccessToken, ClientConfig, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
-    ShopifyTarget, Target, TargetWrite, WriteContext, Written,
+    ShopifyTarget, WriteContext, Written,
 };
-use mapsync::plan::document::{Document, EntityKindName, MetafieldDescription};
+use mapsync::plan::document::{Document, Entity, MetafieldDescription};
 use mapsync::sandbox::{self, Plan, SandboxConfig, SandboxHandle};
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ fn fixed_ctx() -> WriteContext {
             .enumerate()
             .map(|(i, n)| (n.to_string(), format!("gid://shopify/Location/{}", i + 1)))
             .collect(),
-        collections: [
+        categories: [
             ("shirts", "gid://shopify/Collection/11"),
             ("summer", "gid://shopify/Collection/12"),
         ]
@@ -200,7 +200,7 @@ impl Shop {
             let doc = data(name);
             let w = self.target.create(&doc, None, &ctx).await.unwrap();
             assert_eq!(w.requests, 1);
-            ctx.collections.insert(doc.key.clone(), w.target_id);
+            ctx.categories.insert(doc.key.clone(), w.target_id);
         }
         ctx
     }
@@ -255,7 +255,7 @@ async fn a_5x5x10_product_is_created_in_one_request_and_updated_with_only_what_c
         .any(|m| m.namespace == "global" && m.key == "title_tag"));
     let mut cols = p.collections.clone();
     cols.sort();
-    let mut want: Vec<String> = ctx.collections.values().cloned().collect();
+    let mut want: Vec<String> = ctx.categories.values().cloned().collect();
     want.sort();
     assert_eq!(cols, want);
     assert_eq!(p.variants.len(), 5);
@@ -551,19 +551,12 @@ async fn collections_update_delete_metafields_unpublish_and_delete() {
     // Deactivate (already unpublished is fine), delete, delete again.
     let d = shop
         .target
-        .deactivate(EntityKindName::Category, &c.id)
+        .deactivate(Entity::Category, &c.id)
         .await
         .unwrap();
     assert_eq!(d.requests, 2);
-    shop.target
-        .delete(EntityKindName::Category, &c.id)
-        .await
-        .unwrap();
-    let again = shop
-        .target
-        .delete(EntityKindName::Category, &c.id)
-        .await
-        .unwrap();
+    shop.target.delete(Entity::Category, &c.id).await.unwrap();
+    let again = shop.target.delete(Entity::Category, &c.id).await.unwrap();
     assert_eq!(again.requests, 1);
     assert!(shop
         .target
@@ -584,20 +577,20 @@ async fn products_are_deactivated_and_deleted_and_a_gone_id_counts_as_deleted() 
         .unwrap();
     let d = shop
         .target
-        .deactivate(EntityKindName::Product, &w.target_id)
+        .deactivate(Entity::Product, &w.target_id)
         .await
         .unwrap();
     assert_eq!(d.requests, 1);
     assert_eq!(shop.product(&w.target_id).await.status, "DRAFT");
     let del = shop
         .target
-        .delete(EntityKindName::Product, &w.target_id)
+        .delete(Entity::Product, &w.target_id)
         .await
         .unwrap();
     assert_eq!(del.requests, 1);
     assert_eq!(shop.product_count().await, 0);
     shop.target
-        .delete(EntityKindName::Product, &w.target_id)
+        .delete(Entity::Product, &w.target_id)
         .await
         .unwrap();
     shop.handle.shutdown().await.unwrap();
@@ -637,7 +630,7 @@ async fn a_create_whose_answer_is_lost_is_adopted_or_sent_again_never_duplicated
         .unwrap();
     assert!(c.adopted);
     let all = shop.target.read_reduced(Default::default()).await.unwrap();
-    assert_eq!(all.collections.len(), 1);
+    assert_eq!(all.categories.len(), 1);
     shop.handle.shutdown().await.unwrap();
 }
 
@@ -703,7 +696,7 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     let n = shop
         .target
         .ensure_metafield_definitions_typed(
-            EntityKindName::Category,
+            Entity::Category,
             &[(d.clone(), Some("single_line_text_field".into()))],
         )
         .await
@@ -712,7 +705,7 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     // Same description: only the lookup.
     let n = shop
         .target
-        .ensure_metafield_definitions(EntityKindName::Category, &[(d.clone(), None)])
+        .ensure_metafield_definitions(Entity::Category, &[(d.clone(), None)])
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -722,7 +715,7 @@ async fn metafield_definitions_are_created_and_their_descriptions_updated() {
     };
     let n = shop
         .target
-        .ensure_metafield_definitions(EntityKindName::Category, &[(changed, None)])
+        .ensure_metafield_definitions(Entity::Category, &[(changed, None)])
         .await
         .unwrap();
     assert_eq!(n, 2, "lookup and update");

@@ -15,7 +15,7 @@ use crate::config::profile::Profile;
 use crate::exec::report::{RunReport, Status};
 use crate::exec::run::{RunError, SyncOptions};
 use crate::exec::Progress;
-use crate::plan::document::EntityKindName;
+use crate::plan::document::Entity;
 
 /// Options of `mapsync sync`.
 #[derive(Debug, clap::Args)]
@@ -155,7 +155,7 @@ impl Progress for Bar {
             b.set_length(total);
         }
     }
-    fn item_done(&self, entity: EntityKindName, key: Option<&str>, ok: bool) {
+    fn item_done(&self, entity: Entity, key: Option<&str>, ok: bool) {
         if let Some(b) = &self.0 {
             b.inc(1);
             if !ok {

@@ -1,0 +1,1158 @@
+//! Semantic checks of a mapping set (after the schema): expressions,
+//! metafield rules, literal values, references between parts. Builds the
+//! checked [`MappingSet`] from whatever is well-formed, and reports
+//! everything else. Structural problems (types, unknown keys) are the
+//! schema's; here they are skipped silently so nothing is reported twice.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::fields::{self, Context};
+use super::model::*;
+use super::suggest;
+use crate::metafield::{self, NameProblem, Part, Resolved};
+use crate::yaml::{Kind, Node};
+use mapsync_core::diag::{codes, Diagnostic, Diagnostics, Location};
+use mapsync_syntax::{self as syntax, OptionRef, SourcePath, Target};
+
+/// Check a merged mapping set tree.
+pub fn check(root: &Node, diags: &mut Diagnostics) -> MappingSet {
+    duplicate_keys(root, false, diags);
+    let mut set = MappingSet {
+        name: root.get("name").and_then(Node::as_str).map(str::to_string),
+        settings: settings(root.get("settings"), diags),
+        ..MappingSet::default()
+    };
+    if let Some(locs) = root.get("locations").and_then(Node::as_map) {
+        for (k, v) in locs {
+            let Some(name) = k.as_str() else { continue };
+            let r = if let Some(id) = v.get("id").and_then(Node::as_str) {
+                LocationRef::Id(id.to_string())
+            } else if let Some(n) = v.get("name").and_then(Node::as_str) {
+                LocationRef::Name(n.to_string())
+            } else {
+                continue;
+            };
+            set.locations.insert(name.to_string(), r);
+        }
+    }
+    let entities = root.get("entities");
+    let rules = set.settings.metafield_rules;
+    let mut cx = Cx {
+        diags,
+        rules,
+        locations: &set.locations,
+    };
+    set.category = entities
+        .and_then(|e| e.entry("category"))
+        .and_then(|(k, n)| cx.entity(Entity::Category, k, n));
+    set.product = entities
+        .and_then(|e| e.entry("product"))
+        .and_then(|(k, n)| cx.entity(Entity::Product, k, n));
+    if set.category.is_none() && set.product.is_none() && root.get("entities").is_none() {
+        let at = root
+            .entry("mapsync")
+            .and_then(|(k, _)| k.loc())
+            .or_else(|| root.loc());
+        diags.push(
+            Diagnostic::warning(
+                codes::MAPPING_NO_ENTITIES,
+                "this mapping set maps no entity",
+            )
+            .at_opt(at)
+            .label("no `entities:` in this mapping set")
+            .help("add `entities: { product: { key: ..., map: { title: ... } } }`"),
+        );
+    }
+    if let (Some(p), None) = (&set.product, &set.category) {
+        if p.categories.is_some() {
+            let at = entities
+                .and_then(|e| e.get("product"))
+                .and_then(|p| p.entry("categories"))
+                .and_then(|(k, _)| k.loc());
+            diags.push(
+                Diagnostic::warning(
+                    codes::ENTITY_CATEGORIES_WITHOUT_CATEGORY,
+                    "products name categories, but no category entity is mapped",
+                )
+                .at_opt(at)
+                .label("these keys relate to nothing")
+                .help("map `entities.category` too: products relate only to categories known on both sides"),
+            );
+        }
+    }
+    if let Some(tests) = root.get("tests").and_then(Node::as_seq) {
+        for t in tests {
+            let Some(ent) = t.get("entity").and_then(Node::as_str) else {
+                continue;
+            };
+            let kind = match ent {
+                "category" => Entity::Category,
+                "product" => Entity::Product,
+                _ => continue,
+            };
+            let defined = match kind {
+                Entity::Category => set.category.is_some(),
+                Entity::Product => set.product.is_some(),
+            };
+            if !defined {
+                diags.push(
+                    Diagnostic::error(
+                        codes::TEST_ENTITY_UNDEFINED,
+                        format!("this test is for `{ent}`, which the mapping set does not map"),
+                    )
+                    .at_opt(t.get("entity").and_then(Node::loc))
+                    .label("no such entity in `entities:`")
+                    .help(format!("map `entities.{ent}` or change the test's entity")),
+                );
+                continue;
+            }
+            set.tests.push(TestCase {
+                name: t
+                    .get("name")
+                    .and_then(Node::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                entity: kind,
+                input: t.get("input").map(Node::to_json).unwrap_or_default(),
+                expect: t.get("expect").map(Node::to_json).unwrap_or_default(),
+                location: t.loc(),
+            });
+        }
+    }
+    set
+}
+
+/// Report keys that appear twice in one YAML mapping (except `map:`
+/// mappings, whose duplicates are duplicate targets).
+fn duplicate_keys(node: &Node, is_map_section: bool, diags: &mut Diagnostics) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            let mut seen: HashMap<String, &Node> = HashMap::new();
+            for (k, v) in entries {
+                if let Some(text) = k.scalar_text() {
+                    if !is_map_section {
+                        if let Some(first) = seen.get(&text) {
+                            diags.push(
+                                Diagnostic::error(
+                                    codes::MAPPING_DUPLICATE_KEY,
+                                    format!("`{text}` is defined twice"),
+                                )
+                                .at_opt(k.loc())
+                                .label("defined again here")
+                                .help(format!(
+                                    "remove one of them; the first is at {}",
+                                    describe(first.loc())
+                                )),
+                            );
+                        } else {
+                            seen.insert(text.clone(), k);
+                        }
+                    }
+                    duplicate_keys(v, text == "map", diags);
+                } else {
+                    duplicate_keys(v, false, diags);
+                }
+            }
+        }
+        Kind::Seq(items) => items.iter().for_each(|i| duplicate_keys(i, false, diags)),
+        _ => {}
+    }
+}
+
+fn describe(loc: Option<Location>) -> String {
+    match loc {
+        Some(l) => {
+            let (line, col) = l.file.line_col(l.start);
+            format!("{}:{line}:{col}", l.file.name)
+        }
+        None => "another place".into(),
+    }
+}
+
+/// Parse a duration such as `30s`, `15m`, `7d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => return Some(Duration::from_millis(n)),
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        "w" => n.checked_mul(604_800)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
+    let mut s = Settings::default();
+    let Some(node) = node else { return s };
+    let get = |k: &str| node.get(k);
+    if let Some(list) = get("sync").and_then(Node::as_seq) {
+        let words: Vec<&str> = list.iter().filter_map(Node::as_str).collect();
+        s.sync = SyncFlags {
+            add: words.contains(&"add"),
+            update: words.contains(&"update"),
+            delete: words.contains(&"delete"),
+            deactivate: words.contains(&"deactivate"),
+        };
+        if list.is_empty() {
+            diags.push(
+                Diagnostic::warning(
+                    codes::SETTINGS_SYNC_EMPTY,
+                    "`sync` is empty: a sync will never change anything",
+                )
+                .at_opt(get("sync").and_then(Node::loc))
+                .label("no operation allowed")
+                .help("list what a sync may do, e.g. `sync: [add, update, deactivate]`"),
+            );
+        }
+        if s.sync.delete && s.sync.deactivate {
+            diags.push(
+                Diagnostic::warning(
+                    codes::SETTINGS_DELETE_AND_DEACTIVATE,
+                    "`sync` has both `delete` and `deactivate`: orphans are deactivated, never deleted",
+                )
+                .at_opt(get("sync").and_then(Node::loc))
+                .label("`deactivate` wins over `delete`")
+                .help("keep only the one you mean"),
+            );
+        }
+    }
+    if let Some(v) = get("change_detection").and_then(Node::as_str) {
+        if v == "sync_date" {
+            s.change_detection = ChangeDetection::SyncDate;
+        }
+    }
+    if let Some(v) = get("data_max_age").and_then(Node::as_str) {
+        s.data_max_age = parse_duration(v);
+    }
+    if let Some(v) = get("timeout")
+        .and_then(Node::as_str)
+        .and_then(parse_duration)
+    {
+        s.timeout = v;
+        if v.is_zero() {
+            diags.push(
+                Diagnostic::error(
+                    codes::SETTINGS_VALUE,
+                    "`timeout` of zero would fail every request",
+                )
+                .at_opt(get("timeout").and_then(Node::loc))
+                .label("zero")
+                .help("use a timeout such as 30s"),
+            );
+        }
+    }
+    let flag = |k: &str| {
+        get(k).and_then(|n| match n.kind {
+            Kind::Bool(b) => Some(b),
+            _ => None,
+        })
+    };
+    s.update_unpublished = flag("update_unpublished").unwrap_or(false);
+    s.keep_existing_variant_data = flag("keep_existing_variant_data").unwrap_or(false);
+    if get("ownership").and_then(Node::as_str) == Some("all") {
+        s.ownership = Ownership::All;
+    }
+    if let Some(n) = get("max_deletes") {
+        match &n.kind {
+            Kind::Int(i) if *i >= 0 => s.max_deletes = Some(MaxDeletes::Count(*i as u64)),
+            Kind::Str(p) => {
+                if let Some(x) = p.strip_suffix('%').and_then(|x| x.parse::<f64>().ok()) {
+                    if x > 100.0 {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::SETTINGS_VALUE,
+                                format!("`max_deletes` of {p} is more than all items"),
+                            )
+                            .at_opt(n.loc())
+                            .label("above 100%")
+                            .help("use a percentage from 0% to 100%, or a number of items"),
+                        );
+                    } else {
+                        s.max_deletes = Some(MaxDeletes::Percent(x));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let int = |k: &str| {
+        get(k).and_then(|n| match n.kind {
+            Kind::Int(i) if i > 0 => Some(i),
+            _ => None,
+        })
+    };
+    if let Some(v) = int("chunk_size") {
+        s.chunk_size = v as usize;
+    }
+    if let Some(v) = int("concurrency") {
+        s.concurrency = v as usize;
+    }
+    if let Some(Kind::Int(v)) = get("retries").map(|n| &n.kind) {
+        s.retries = (*v).clamp(0, 20) as u32;
+    }
+    if let Some(r) = get("metafield_rules")
+        .and_then(Node::as_str)
+        .and_then(metafield::Rules::parse)
+    {
+        s.metafield_rules = r;
+    }
+    s
+}
+
+struct Cx<'a> {
+    diags: &'a mut Diagnostics,
+    rules: metafield::Rules,
+    locations: &'a indexmap::IndexMap<String, LocationRef>,
+}
+
+/// What one `map:` (one context) has seen, for cross-entry checks.
+#[derive(Default)]
+struct MapState {
+    targets: HashMap<String, Option<Location>>,
+    metafields: Vec<(String, String, Option<Location>)>,
+    descriptions: Vec<(String, String, Option<Location>)>,
+    options: Vec<(String, Option<Location>)>,
+}
+
+impl Cx<'_> {
+    fn path(&mut self, node: Option<&Node>) -> Option<SourcePath> {
+        let node = node?;
+        let text = node.as_str()?;
+        match syntax::parse_path(text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(codes::SOURCE_SYNTAX, format!("bad source path: {}", e.message))
+                        .at_opt(node.inner_loc(e.span.start, e.span.end))
+                        .label(e.message.clone())
+                        .help("write a field path such as `Name`, `Dimensions.Width`, `Variants[0].Sku` or `Images[*].Url`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn entity(&mut self, kind: Entity, name: &Node, node: &Node) -> Option<EntityMapping> {
+        node.as_map()?;
+        let key = self.path(node.get("key"));
+        if node.get("key").is_none() {
+            let at = name.loc();
+            self.diags.push(
+                Diagnostic::error(
+                    codes::ENTITY_KEY_MISSING,
+                    format!("the {} entity has no `key`", kind.as_str()),
+                )
+                .at_opt(at)
+                .label("needs `key:`")
+                .help("name the source field that identifies each record uniquely, e.g. `key: ItemNo` (the seed's KeyField)"),
+            );
+        }
+        let ctx = match kind {
+            Entity::Category => Context::Category,
+            Entity::Product => Context::Product,
+        };
+        let wb = node.get("writeback");
+        let writeback = Writeback {
+            sync_id: self.path(wb.and_then(|w| w.get("sync_id"))),
+            sync_date: self.path(wb.and_then(|w| w.get("sync_date"))),
+            sync_msg: self.path(wb.and_then(|w| w.get("sync_msg"))),
+        };
+        let option_names: Vec<SourcePath> = node
+            .get("option_names")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|n| self.path(Some(n)))
+            .collect();
+        if let Some(list) = node.get("option_names").and_then(Node::as_seq) {
+            if list.len() > 3 {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::OPTION_TOO_MANY,
+                        format!(
+                            "{} option names, but a product has at most 3 options",
+                            list.len()
+                        ),
+                    )
+                    .at_opt(list.get(3).and_then(Node::loc))
+                    .label("a fourth option")
+                    .help("Shopify allows 3 options per product; remove the extra names"),
+                );
+            }
+        }
+        let mut state = MapState::default();
+        let fields = self.map(ctx, node.get("map"), &option_names, &mut state);
+        self.require_title(kind, node, &state);
+        let images = self.images(node.get("images"));
+        if kind == Entity::Category && images.len() > 1 {
+            let at = node
+                .get("images")
+                .and_then(Node::as_seq)
+                .and_then(|s| s.get(1))
+                .and_then(Node::loc);
+            self.diags.push(
+                Diagnostic::warning(
+                    codes::IMAGE_CATEGORY_MULTIPLE,
+                    "a collection has one image; only the first image is used",
+                )
+                .at_opt(at)
+                .label("ignored")
+                .help("keep one image entry for the category"),
+            );
+        }
+        let variants = match (kind, node.entry("variants")) {
+            (Entity::Product, Some((k, v))) if v.as_map().is_some() => {
+                self.variants(k, v, &option_names, &mut state)
+            }
+            _ => None,
+        };
+        let bool_of = |k: &str| matches!(node.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
+        Some(EntityMapping {
+            kind,
+            key: key.unwrap_or(SourcePath {
+                segments: Vec::new(),
+            }),
+            select: self.path(node.get("select")),
+            mode: self.path(node.get("mode")),
+            published: self.path(node.get("published")),
+            categories: self.path(node.get("categories")),
+            keep_deleted_metafields: bool_of("keep_deleted_metafields"),
+            writeback,
+            fields,
+            images,
+            option_names,
+            variants,
+        })
+    }
+
+    fn require_title(&mut self, kind: Entity, node: &Node, state: &MapState) {
+        if state.targets.contains_key("title") {
+            return;
+        }
+        let at = node
+            .entry("map")
+            .and_then(|(k, _)| k.loc())
+            .or_else(|| node.loc());
+        let what = match kind {
+            Entity::Category => "a collection",
+            Entity::Product => "a product",
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::ENTITY_TITLE_MISSING,
+                format!("the {} entity maps no `title`", kind.as_str()),
+            )
+            .at_opt(at)
+            .label("no `title:` here")
+            .help(format!(
+                "Shopify cannot create {what} without a title; add e.g. `title: Name`"
+            )),
+        );
+    }
+
+    fn variants(
+        &mut self,
+        name: &Node,
+        node: &Node,
+        option_names: &[SourcePath],
+        product_state: &mut MapState,
+    ) -> Option<Variants> {
+        if node.get("from").is_none() {
+            self.diags.push(
+                Diagnostic::error(codes::VARIANTS_FROM_MISSING, "`variants` has no `from`")
+                    .at_opt(name.loc())
+                    .label("needs `from:`")
+                    .help("name the list field holding the variants, e.g. `from: Variants`"),
+            );
+        }
+        let from = self.path(node.get("from"));
+        let mut state = MapState::default();
+        let fields = self.map(Context::Variant, node.get("map"), option_names, &mut state);
+        // Metafield case collisions are per owner; options count per product.
+        product_state.options.extend(state.options.iter().cloned());
+        let images = self.images(node.get("images"));
+        Some(Variants {
+            from: from?,
+            filter: self.path(node.get("where")),
+            key: self.path(node.get("key")),
+            position: self.path(node.get("position")),
+            sync_all_images: matches!(
+                node.get("sync_all_images").map(|n| &n.kind),
+                Some(Kind::Bool(true))
+            ),
+            fields,
+            images,
+        })
+    }
+
+    fn images(&mut self, node: Option<&Node>) -> Vec<ImageSpec> {
+        let mut out = Vec::new();
+        for item in node.and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(from) = self.path(item.get("from")) else {
+                continue;
+            };
+            let kind = match item.get("kind").and_then(Node::as_str) {
+                Some("embedded") => ImageKind::Embedded,
+                Some("field") => ImageKind::Field,
+                Some("attachment") => ImageKind::Attachment,
+                _ => ImageKind::Url,
+            };
+            out.push(ImageSpec {
+                from,
+                kind,
+                alt: self.path(item.get("alt")),
+            });
+        }
+        out
+    }
+
+    fn map(
+        &mut self,
+        ctx: Context,
+        node: Option<&Node>,
+        option_names: &[SourcePath],
+        state: &mut MapState,
+    ) -> Vec<FieldMapping> {
+        let mut out = Vec::new();
+        let Some(entries) = node.and_then(Node::as_map) else {
+            return out;
+        };
+        for (k, v) in entries {
+            let Some(text) = k.as_str() else { continue };
+            let target = match syntax::parse_target(text) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::TARGET_SYNTAX,
+                            format!("bad target `{text}`: {}", e.message),
+                        )
+                        .at_opt(k.inner_loc(e.span.start, e.span.end))
+                        .label(e.message.clone())
+                        .help("a target is a field (`title`, `seo.title`), `Metafield|namespace|key|type`, `Quantity_<location>` or `Option|<name>`"),
+                    );
+                    continue;
+                }
+            };
+            let Some((spec, canonical)) = self.target(ctx, k, &target, option_names, state) else {
+                // Still check the value so every problem is reported.
+                self.value(v, None);
+                continue;
+            };
+            if let Some(first) = state.targets.get(&canonical) {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MAP_DUPLICATE_TARGET,
+                        format!("`{canonical}` is mapped twice in {}", ctx.map_path()),
+                    )
+                    .at_opt(k.loc())
+                    .label("mapped again here")
+                    .help(format!(
+                        "keep one mapping per target; the first is at {}",
+                        describe(first.clone())
+                    )),
+                );
+                continue;
+            }
+            state.targets.insert(canonical, k.loc());
+            let Some(value) = self.value(v, Some(&spec)) else {
+                continue;
+            };
+            out.push(FieldMapping {
+                target: spec,
+                value,
+                location: k.loc(),
+            });
+        }
+        // @description needs its value mapping.
+        for (ns, key, loc) in std::mem::take(&mut state.descriptions) {
+            let has_value = state
+                .metafields
+                .iter()
+                .any(|(n, k, _)| *n == ns && *k == key);
+            if !has_value {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::METAFIELD_DESCRIPTION_WITHOUT_VALUE,
+                        format!("`@description` of metafield {ns}.{key}, which is not mapped"),
+                    )
+                    .at(loc.unwrap_or_else(|| unreachable_loc(node)))
+                    .label("describes a metafield that has no value mapping")
+                    .help(format!(
+                        "map the value too, e.g. `\"Metafield|{ns}|{key}|single_line_text_field\": SomeField`, in the same entity"
+                    )),
+                );
+            }
+        }
+        // Case-insensitive collisions (the seed's `Metafield|Global|size` trap),
+        // grouped by lower-cased name so large maps stay linear.
+        let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+        for (i, (ns, key, _)) in state.metafields.iter().enumerate() {
+            groups
+                .entry((ns.to_ascii_lowercase(), key.to_ascii_lowercase()))
+                .or_default()
+                .push(i);
+        }
+        let mut pairs: Vec<(usize, usize)> = groups
+            .values()
+            .filter(|g| g.len() > 1)
+            .flat_map(|g| {
+                g.iter()
+                    .enumerate()
+                    .flat_map(move |(a, &i)| g.iter().skip(a + 1).map(move |&j| (i, j)))
+            })
+            .collect();
+        pairs.sort_unstable();
+        for (i, j) in pairs {
+            let (ns, key, loc) = &state.metafields[i];
+            let (ns2, key2, loc2) = &state.metafields[j];
+            let same = ns == ns2 && key == key2;
+            if !same {
+                self.diags.push(
+                    Diagnostic::warning(
+                        codes::METAFIELD_CASE_COLLISION,
+                        format!("metafields {ns}.{key} and {ns2}.{key2} differ only in letter case"),
+                    )
+                    .at_opt(loc2.clone())
+                    .label("same name in another case")
+                    .help(format!(
+                        "namespaces and keys are case-sensitive, so these are two metafields; write both the same way if you meant one (the first is at {})",
+                        describe(loc.clone())
+                    )),
+                );
+            } else {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::METAFIELD_CONFLICTING_TYPES,
+                        format!("metafield {ns}.{key} is mapped twice with different types"),
+                    )
+                    .at_opt(loc2.clone())
+                    .label("mapped again here")
+                    .help(format!(
+                        "a metafield has one type; keep one mapping (the first is at {})",
+                        describe(loc.clone())
+                    )),
+                );
+            }
+        }
+        let mut distinct: Vec<&str> = Vec::new();
+        for (name, loc) in &state.options {
+            if !distinct.contains(&name.as_str()) {
+                distinct.push(name);
+                if distinct.len() == 4 {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::OPTION_TOO_MANY,
+                            "more than 3 options: a Shopify product has at most 3",
+                        )
+                        .at_opt(loc.clone())
+                        .label("a fourth option")
+                        .help("remove an option mapping, or combine two options into one"),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn target(
+        &mut self,
+        ctx: Context,
+        k: &Node,
+        target: &Target,
+        option_names: &[SourcePath],
+        state: &mut MapState,
+    ) -> Option<(TargetSpec, String)> {
+        let variant_only = |d: &mut Diagnostics, what: String| {
+            d.push(
+                Diagnostic::error(
+                    codes::TARGET_VARIANT_ONLY,
+                    format!(
+                        "{what} belongs to variants, not to the {}",
+                        ctx.entity().as_str()
+                    ),
+                )
+                .at_opt(k.loc())
+                .label("only allowed under `variants.map`")
+                .help(if ctx == Context::Category {
+                    "categories have no variants; remove this mapping".to_string()
+                } else {
+                    "move it under `entities.product.variants.map`".to_string()
+                }),
+            );
+        };
+        match target {
+            Target::Field(path) => {
+                let name = path.dotted();
+                if let Some(ty) = fields::lookup(ctx, &name) {
+                    return Some((
+                        TargetSpec::Field {
+                            name: name.clone(),
+                            ty,
+                        },
+                        name,
+                    ));
+                }
+                if ctx != Context::Variant && fields::lookup(Context::Variant, &name).is_some() {
+                    variant_only(self.diags, format!("`{name}`"));
+                    return None;
+                }
+                let known = fields::fields(ctx).iter().map(|(n, _)| *n);
+                let help = match suggest(&name, known) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "known fields here: {}; or use `Metafield|namespace|key|type` for custom data",
+                        fields::fields(ctx)
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::TARGET_UNKNOWN_FIELD,
+                        format!("`{name}` is not a {} field", ctx.entity().as_str()),
+                    )
+                    .at_opt(k.loc())
+                    .label("unknown field")
+                    .help(help),
+                );
+                None
+            }
+            Target::Metafield(m) => {
+                let mut ok = true;
+                for (part, word) in [(Part::Namespace, &m.namespace), (Part::Key, &m.key)] {
+                    for problem in metafield::check_name(self.rules, part, &word.text) {
+                        ok = false;
+                        self.name_problem(k, part, word, problem);
+                    }
+                }
+                if m.namespace.text == "mapsync" {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::METAFIELD_MAPSYNC_NAMESPACE,
+                            "the namespace `mapsync` is reserved for mapsync's ownership marker",
+                        )
+                        .at_opt(k.inner_loc(m.namespace.span.start, m.namespace.span.end))
+                        .label("reserved")
+                        .help("choose another namespace"),
+                    );
+                }
+                let ty = match &m.ty {
+                    None => metafield::Type::DEFAULT,
+                    Some(w) => match metafield::resolve_type(&w.text) {
+                        Resolved::Known { ty, deprecated } => {
+                            if deprecated {
+                                self.diags.push(
+                                    Diagnostic::warning(
+                                        codes::METAFIELD_DEPRECATED_TYPE,
+                                        format!("metafield type `{}` is deprecated since Shopify API 2021-07", w.text),
+                                    )
+                                    .at_opt(k.inner_loc(w.span.start, w.span.end))
+                                    .label("read as single_line_text_field")
+                                    .help("write `single_line_text_field` (or leave the type out)"),
+                                );
+                            }
+                            ty
+                        }
+                        Resolved::Unknown(s) => {
+                            let help = match s {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => {
+                                    format!("known types: {}", metafield::type_names().join(", "))
+                                }
+                            };
+                            self.diags.push(
+                                Diagnostic::error(
+                                    codes::METAFIELD_UNKNOWN_TYPE,
+                                    format!("unknown metafield type `{}`", w.text),
+                                )
+                                .at_opt(k.inner_loc(w.span.start, w.span.end))
+                                .label("not a metafield type")
+                                .help(help),
+                            );
+                            return None;
+                        }
+                    },
+                };
+                if !ok {
+                    return None;
+                }
+                let (ns, key) = (m.namespace.text.clone(), m.key.text.clone());
+                if m.description.is_some() {
+                    state.descriptions.push((ns.clone(), key.clone(), k.loc()));
+                    let canonical = format!("Metafield|{ns}|{key}@description");
+                    return Some((
+                        TargetSpec::MetafieldDescription { namespace: ns, key },
+                        canonical,
+                    ));
+                }
+                state.metafields.push((ns.clone(), key.clone(), k.loc()));
+                // Exact duplicates with different types are reported by the
+                // metafield pass; the canonical name includes the type so
+                // they do not also count as duplicate targets.
+                let canonical = format!("Metafield|{ns}|{key}|{}", ty.shopify_name());
+                Some((
+                    TargetSpec::Metafield {
+                        namespace: ns,
+                        key,
+                        ty,
+                    },
+                    canonical,
+                ))
+            }
+            Target::Quantity(loc) => {
+                if ctx != Context::Variant {
+                    variant_only(self.diags, format!("`Quantity_{}`", loc.text));
+                    return None;
+                }
+                if !self.locations.contains_key(&loc.text) {
+                    let help = match suggest(&loc.text, self.locations.keys().map(String::as_str)) {
+                        Some(s) => format!("did you mean `Quantity_{s}`? or declare `locations: {{ {}: {{ name: \"...\" }} }}`", loc.text),
+                        None => format!(
+                            "declare it: `locations: {{ {}: {{ name: \"Warehouse name\" }} }}` (the seed's RefLoc_*)",
+                            loc.text
+                        ),
+                    };
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::QUANTITY_UNKNOWN_LOCATION,
+                            format!("location `{}` is not declared under `locations:`", loc.text),
+                        )
+                        .at_opt(k.inner_loc(loc.span.start, loc.span.end))
+                        .label("unknown reference location")
+                        .help(help),
+                    );
+                    return None;
+                }
+                Some((
+                    TargetSpec::Quantity {
+                        location: loc.text.clone(),
+                    },
+                    format!("Quantity_{}", loc.text),
+                ))
+            }
+            Target::Option(opt) => {
+                if ctx != Context::Variant {
+                    let what = match opt {
+                        OptionRef::Named(w) => format!("`Option|{}`", w.text),
+                        OptionRef::Index(n, _) => format!("`Option|{n}`"),
+                    };
+                    variant_only(self.diags, what);
+                    return None;
+                }
+                match opt {
+                    OptionRef::Named(w) => {
+                        state.options.push((w.text.clone(), k.loc()));
+                        Some((
+                            TargetSpec::Option(OptionName::Named(w.text.clone())),
+                            format!("Option|{}", w.text),
+                        ))
+                    }
+                    OptionRef::Index(n, span) => {
+                        let n = *n as usize;
+                        if !(1..=3).contains(&n) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    codes::OPTION_INDEX,
+                                    format!("`Option|{n}` does not exist: options are numbered 1 to 3"),
+                                )
+                                .at_opt(k.inner_loc(span.start, span.end))
+                                .label("not 1, 2 or 3")
+                                .help("a product has at most 3 options: use Option|1, Option|2 or Option|3"),
+                            );
+                            return None;
+                        }
+                        if option_names.len() < n {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    codes::OPTION_INDEX,
+                                    format!(
+                                        "`Option|{n}` takes its name from `option_names`, which has {} entr{}",
+                                        option_names.len(),
+                                        if option_names.len() == 1 { "y" } else { "ies" }
+                                    ),
+                                )
+                                .at_opt(k.inner_loc(span.start, span.end))
+                                .label("no name for this option")
+                                .help(format!(
+                                    "list {n} paths in `entities.product.option_names`, or write the name: `Option|Color`"
+                                )),
+                            );
+                            return None;
+                        }
+                        state.options.push((format!("#{n}"), k.loc()));
+                        Some((
+                            TargetSpec::Option(OptionName::Index(n)),
+                            format!("Option|{n}"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    fn name_problem(&mut self, k: &Node, part: Part, word: &syntax::Word, problem: NameProblem) {
+        let what = match part {
+            Part::Namespace => "namespace",
+            Part::Key => "key",
+        };
+        let rules = self.rules;
+        let other = match rules {
+            metafield::Rules::Shopify => "set `metafield_rules: legacy` for the seed's rules",
+            metafield::Rules::Legacy => {
+                "set `metafield_rules: shopify` for Shopify's current rules"
+            }
+        };
+        let d = match problem {
+            NameProblem::Length(n, min, max) => Diagnostic::error(
+                match part {
+                    Part::Namespace => codes::METAFIELD_NAMESPACE_LENGTH,
+                    Part::Key => codes::METAFIELD_KEY_LENGTH,
+                },
+                format!(
+                    "metafield {what} '{}' is {n} characters; {} rules need {min} to {max}",
+                    word.text,
+                    if rules == metafield::Rules::Shopify {
+                        "Shopify's"
+                    } else {
+                        "the legacy"
+                    }
+                ),
+            )
+            .at_opt(k.inner_loc(word.span.start, word.span.end))
+            .label(format!("{n} characters"))
+            .help(format!(
+                "use a {} {what}, or {other}",
+                if n < min { "longer" } else { "shorter" }
+            )),
+            NameProblem::Char(c, i) => {
+                let byte = word.text.char_indices().nth(i).map(|(b, _)| b).unwrap_or(0);
+                let start = word.span.start + byte;
+                Diagnostic::error(
+                    match part {
+                        Part::Namespace => codes::METAFIELD_NAMESPACE_CHARS,
+                        Part::Key => codes::METAFIELD_KEY_CHARS,
+                    },
+                    format!("metafield {what} '{}' contains `{c}`", word.text),
+                )
+                .at_opt(k.inner_loc(start, start + c.len_utf8()))
+                .label("character not allowed")
+                .help(format!(
+                    "{} rules allow only {}; {other}",
+                    rules.name(),
+                    rules.chars_text()
+                ))
+            }
+            NameProblem::Reserved => Diagnostic::error(
+                codes::METAFIELD_NAMESPACE_RESERVED,
+                format!("metafield namespace '{}' contains `--`", word.text),
+            )
+            .at_opt(k.inner_loc(word.span.start, word.span.end))
+            .label("`--` is reserved")
+            .help("Shopify reserves `--` for `shopify--` and `app--` namespaces; use `-` or `_`"),
+        };
+        self.diags.push(d);
+    }
+
+    /// Parse a value; `spec` (when the target is valid) checks literals.
+    fn value(&mut self, v: &Node, spec: Option<&TargetSpec>) -> Option<ValueSpec> {
+        let (source, default, transforms) = match &v.kind {
+            Kind::Null => {
+                self.diags.push(
+                    Diagnostic::error(codes::VALUE_MISSING, "this mapping has no value")
+                        .at_opt(v.loc())
+                        .label("empty")
+                        .help("write a source path (`Name`), a literal (`\"'Acme'\"`), or remove the line"),
+                );
+                return None;
+            }
+            Kind::Bool(b) => (
+                ValueSource::Literal(serde_json::Value::Bool(*b)),
+                None,
+                Vec::new(),
+            ),
+            Kind::Int(_) | Kind::Float(_) => (ValueSource::Literal(v.to_json()), None, Vec::new()),
+            Kind::Str(s) => (self.string_value(v, s)?, None, Vec::new()),
+            Kind::Map(_) => {
+                let from = v.get("from");
+                let template = v.get("template");
+                let value = v.get("value");
+                let n = [from, template, value]
+                    .iter()
+                    .filter(|x| x.is_some())
+                    .count();
+                if n != 1 {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::VALUE_LONG_FORM,
+                            if n == 0 {
+                                "the long form needs one of `from`, `template` or `value`"
+                                    .to_string()
+                            } else {
+                                "the long form takes only one of `from`, `template` and `value`"
+                                    .to_string()
+                            },
+                        )
+                        .at_opt(v.loc())
+                        .label(if n == 0 {
+                            "no source"
+                        } else {
+                            "more than one source"
+                        })
+                        .help("write `from: Path`, `template: \"{{ ... }}\"` or `value: literal`"),
+                    );
+                    return None;
+                }
+                let source = if let Some(f) = from {
+                    ValueSource::Path(self.path(Some(f))?)
+                } else if let Some(t) = template {
+                    let text = t.as_str()?;
+                    self.template(t, text)?;
+                    ValueSource::Template(text.to_string())
+                } else {
+                    ValueSource::Literal(value?.to_json())
+                };
+                let transforms = v
+                    .get("transform")
+                    .and_then(Node::as_seq)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|t| parse_transform(t.as_str()?))
+                    .collect();
+                (source, v.get("default").map(Node::to_json), transforms)
+            }
+            Kind::Seq(_) => return None,
+        };
+        if let Some(spec) = spec {
+            if let ValueSource::Literal(lit) = &source {
+                self.literal(v, spec, lit);
+            }
+            if let Some(d) = &default {
+                self.literal(v, spec, d);
+            }
+        }
+        Some(ValueSpec {
+            source,
+            default,
+            transforms,
+        })
+    }
+
+    fn string_value(&mut self, v: &Node, s: &str) -> Option<ValueSource> {
+        if syntax::is_template(s) {
+            self.template(v, s)?;
+            return Some(ValueSource::Template(s.to_string()));
+        }
+        if s.trim().is_empty() {
+            self.diags.push(
+                Diagnostic::error(codes::VALUE_MISSING, "this mapping has an empty value")
+                    .at_opt(v.loc())
+                    .label("empty")
+                    .help("write a source path (`Name`), a literal (`\"'Acme'\"`), or remove the line"),
+            );
+            return None;
+        }
+        match syntax::parse_source(s) {
+            Ok(syntax::Source::Literal(w)) => {
+                Some(ValueSource::Literal(serde_json::Value::String(w.text)))
+            }
+            Ok(syntax::Source::Path(p)) => Some(ValueSource::Path(p)),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(codes::SOURCE_SYNTAX, format!("bad source path: {}", e.message))
+                        .at_opt(v.inner_loc(e.span.start, e.span.end))
+                        .label(e.message.clone())
+                        .help("write a path (`Name`, `Variants[0].Sku`, `Images[*].Url`), a literal in single quotes inside the YAML string (`\"'Acme'\"`), or a template (`\"{{ Name }}\"`)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, v: &Node, s: &str) -> Option<()> {
+        let env = crate::template::environment();
+        match env.template_from_str(s) {
+            Ok(_) => Some(()),
+            Err(e) => {
+                let range = e.range().unwrap_or(0..s.len());
+                let detail = e.detail().unwrap_or("syntax error").to_string();
+                self.diags.push(
+                    Diagnostic::error(codes::TEMPLATE_SYNTAX, format!("template syntax error: {detail}"))
+                        .at_opt(v.inner_loc(range.start, range.end.max(range.start + 1).min(s.len())))
+                        .label(detail)
+                        .help("templates use minijinja (Jinja2) syntax: `{{ Field }}`, `{{ Field | default('x') }}`, `{% if Field %}...{% endif %}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn literal(&mut self, v: &Node, spec: &TargetSpec, lit: &serde_json::Value) {
+        let text = match lit {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let problem = match spec {
+            TargetSpec::Field { ty, .. } => fields::check_literal(*ty, &text).err(),
+            TargetSpec::Metafield { ty, .. } => metafield::check_value(*ty, &text).err(),
+            TargetSpec::Quantity { .. } => match text.trim().parse::<i64>() {
+                Ok(_) => None,
+                Err(_) => Some(format!(
+                    "'{text}' is not a whole number; quantities are integers"
+                )),
+            },
+            TargetSpec::MetafieldDescription { .. } | TargetSpec::Option(_) => None,
+        };
+        if let Some(problem) = problem {
+            let what = match spec {
+                TargetSpec::Field { name, .. } => format!("`{name}`"),
+                TargetSpec::Metafield { namespace, key, ty } => {
+                    format!("metafield {namespace}.{key} ({ty})")
+                }
+                TargetSpec::Quantity { location } => format!("`Quantity_{location}`"),
+                _ => "this target".into(),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    codes::VALUE_INVALID_LITERAL,
+                    format!("invalid literal for {what}: {problem}"),
+                )
+                .at_opt(v.loc())
+                .label("invalid for this target")
+                .help("fix the literal, or map a source field instead"),
+            );
+        }
+    }
+}
+
+fn parse_transform(s: &str) -> Option<Transform> {
+    match s {
+        "trim" => Some(Transform::Trim),
+        "lower" => Some(Transform::Lower),
+        "upper" => Some(Transform::Upper),
+        _ => {
+            let inner = s.strip_prefix("split(\"")?.strip_suffix("\")")?;
+            Some(Transform::Split(inner.to_string()))
+        }
+    }
+}
+
+fn unreachable_loc(node: Option<&Node>) -> Location {
+    node.and_then(Node::loc).unwrap_or_else(|| {
+        Location::new(
+            &mapsync_core::diag::SourceFile::new("<unknown>", String::new()),
+            0,
+            0,
+        )
+    })
+}

@@ -1,0 +1,207 @@
+//! Validation: every rule of the mapping format and the project file.
+//! Stages: YAML syntax (in `config`), JSON Schema ([`schema`]), then
+//! semantics ([`mapping`], [`project`]). Every stage collects diagnostics;
+//! none stops at the first. Also builds the checked [`model::MappingSet`]
+//! the planner compiles.
+
+pub mod fields;
+pub mod mapping;
+pub mod model;
+pub mod project;
+pub mod schema;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::schema::Which;
+use crate::{self as config, yaml::Node, ConfigError, MappingFiles};
+use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
+
+pub use mapsync_core::diag::suggest;
+
+/// Check a loaded mapping set: schema per file, then semantics on the
+/// merged tree.
+pub fn check_mapping_files(files: &MappingFiles, diags: &mut Diagnostics) -> model::MappingSet {
+    for part in &files.parts {
+        if let Some(root) = &part.root {
+            schema::validate(Which::Mapping, root, diags);
+        }
+    }
+    if files.parts.iter().all(|p| p.root.is_none()) {
+        // Nothing parsed: YAML errors are all there is to say.
+        return model::MappingSet::default();
+    }
+    mapping::check(&files.merged, diags)
+}
+
+/// Load and check a mapping set from a path.
+pub fn load_mapping(
+    path: &Path,
+) -> Result<(model::MappingSet, MappingFiles, Diagnostics), ConfigError> {
+    let mut diags = Diagnostics::new();
+    let files = config::load_mapping_set(path, &mut diags)?;
+    let set = check_mapping_files(&files, &mut diags);
+    Ok((set, files, diags))
+}
+
+/// What `validate` was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A project file (or a directory holding `mapsync.yaml`).
+    Project,
+    /// A mapping file or directory.
+    Mapping,
+}
+
+/// Decide whether a path is a project or a mapping set.
+pub fn classify(path: &Path) -> PathKind {
+    if path.is_dir() {
+        if path.join(config::PROJECT_FILE).is_file() {
+            return PathKind::Project;
+        }
+        return PathKind::Mapping;
+    }
+    if path.file_name().and_then(|n| n.to_str()) == Some(config::PROJECT_FILE) {
+        return PathKind::Project;
+    }
+    // A file with a top-level `profiles:` key is a project file.
+    let looks_like_project = std::fs::read_to_string(path)
+        .map(|t| t.lines().any(|l| l.starts_with("profiles:")))
+        .unwrap_or(false);
+    if looks_like_project {
+        PathKind::Project
+    } else {
+        PathKind::Mapping
+    }
+}
+
+/// Validate paths (projects and mapping sets) offline; an empty list means
+/// the project found from `start` (current directory, then parents).
+pub fn validate(paths: &[PathBuf], start: &Path) -> Result<Diagnostics, ConfigError> {
+    let mut diags = Diagnostics::new();
+    let mut seen = HashSet::new();
+    let targets: Vec<PathBuf> = if paths.is_empty() {
+        vec![config::find_project(start)?]
+    } else {
+        paths.to_vec()
+    };
+    for p in &targets {
+        if !p.exists() {
+            return Err(ConfigError::Read {
+                path: p.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
+            });
+        }
+        match classify(p) {
+            PathKind::Project => {
+                let file = if p.is_dir() {
+                    p.join(config::PROJECT_FILE)
+                } else {
+                    p.clone()
+                };
+                validate_project(&file, &mut seen, &mut diags)?;
+            }
+            PathKind::Mapping => {
+                if seen.insert(canonical(p)) {
+                    let files = config::load_mapping_set(p, &mut diags)?;
+                    check_mapping_files(&files, &mut diags);
+                }
+            }
+        }
+    }
+    diags.sort();
+    Ok(diags)
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn validate_project(
+    file: &Path,
+    seen: &mut HashSet<PathBuf>,
+    diags: &mut Diagnostics,
+) -> Result<(), ConfigError> {
+    let project = config::load_project(file, diags)?;
+    let Some(root) = &project.parsed.root else {
+        return Ok(());
+    };
+    schema::validate(Which::Project, root, diags);
+    let refs = project::check(root, &project.dir, diags);
+    for r in refs {
+        let path = project.dir.join(&r.path);
+        let files = match config::load_mapping_set(&path, diags) {
+            Ok(f) => f,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        codes::PROJECT_MAPPING_MISSING,
+                        format!("profile `{}`: {e}", r.profile),
+                    )
+                    .at_opt(r.node.loc())
+                    .label("cannot be loaded")
+                    .help("point `mapping:` at a mapping file or a directory of .yaml files"),
+                );
+                continue;
+            }
+        };
+        let first = seen.insert(canonical(&path));
+        let set = if first {
+            check_mapping_files(&files, diags)
+        } else {
+            // Already reported; check silently for the cross-file rules.
+            check_mapping_files(&files, &mut Diagnostics::new())
+        };
+        if r.source_type.as_deref() == Some("file") {
+            writeback_warning(&files.merged, &set, &r, diags);
+        }
+    }
+    Ok(())
+}
+
+fn writeback_warning(
+    merged: &Node,
+    set: &model::MappingSet,
+    r: &project::MappingRef,
+    diags: &mut Diagnostics,
+) {
+    for (name, ent) in [("category", &set.category), ("product", &set.product)] {
+        let Some(ent) = ent else { continue };
+        if !ent.writeback.any() {
+            continue;
+        }
+        let at = merged
+            .get("entities")
+            .and_then(|e| e.get(name))
+            .and_then(|e| e.entry("writeback"))
+            .and_then(|(k, _)| k.loc());
+        // A declared SyncDate is read as it is (mapping-format.md §3.3): in
+        // a file it stays empty, so every item is synced again each run.
+        let (label, help) = if ent.writeback.sync_date.is_some() {
+            (
+                "SyncDate stays empty in the file, so every item is updated on every run (rule update.never-synced)",
+                "remove `writeback.sync_date` (and `sync_id`) for a file source: the ledger (state store) keeps them, and unchanged items are then skipped",
+            )
+        } else {
+            (
+                "SyncID, SyncDate and SyncMsg go only to the ledger",
+                "this is fine for files: the ledger (state store) keeps them; use a source that supports write-back to see them in the source",
+            )
+        };
+        diags.push(
+            Diagnostic::warning(
+                codes::PROJECT_WRITEBACK_IGNORED,
+                format!(
+                    "profile `{}` reads a `file` source, which cannot be written back to",
+                    r.profile
+                ),
+            )
+            .at_opt(at)
+            .label(label)
+            .help(help),
+        );
+    }
+}

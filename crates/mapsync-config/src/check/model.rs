@@ -1,0 +1,333 @@
+//! The checked mapping set: what the planner compiles. Every path is
+//! parsed, every target classified, every setting typed. Values keep their
+//! location so record-time diagnostics can point back at the mapping.
+
+pub use mapsync_core::document::ImageKind;
+pub use mapsync_core::Entity;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::fields::{Context, FieldType};
+use crate::metafield;
+use mapsync_core::diag::Location;
+use mapsync_syntax::SourcePath;
+
+/// A checked mapping set.
+#[derive(Debug, Clone, Default)]
+pub struct MappingSet {
+    /// Its name (`name:`), if given.
+    pub name: Option<String>,
+    /// Typed settings with defaults applied.
+    pub settings: Settings,
+    /// Reference locations by name.
+    pub locations: IndexMap<String, LocationRef>,
+    /// The category entity, if mapped.
+    pub category: Option<EntityMapping>,
+    /// The product entity, if mapped.
+    pub product: Option<EntityMapping>,
+    /// Mapping unit tests.
+    pub tests: Vec<TestCase>,
+}
+
+/// Which operations a sync may perform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncFlags {
+    /// Create new items.
+    pub add: bool,
+    /// Update existing items.
+    pub update: bool,
+    /// Delete orphans.
+    pub delete: bool,
+    /// Deactivate orphans (wins over delete).
+    pub deactivate: bool,
+}
+
+impl Default for SyncFlags {
+    fn default() -> Self {
+        SyncFlags {
+            add: true,
+            update: true,
+            delete: false,
+            deactivate: false,
+        }
+    }
+}
+
+/// How updates are detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChangeDetection {
+    /// The mapped document's hash differs from the last synced one.
+    #[default]
+    Hash,
+    /// The seed's exact rules (SyncDate and data_max_age only).
+    SyncDate,
+}
+
+/// Which target items a sync may delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ownership {
+    /// Only items mapsync created.
+    #[default]
+    Managed,
+    /// Any item.
+    All,
+}
+
+/// The delete limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxDeletes {
+    /// At most this many.
+    Count(u64),
+    /// At most this percentage of the target's items.
+    Percent(f64),
+}
+
+/// Typed settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// SyncType.
+    pub sync: SyncFlags,
+    /// Change detection.
+    pub change_detection: ChangeDetection,
+    /// DataMaxAgeInMin.
+    pub data_max_age: Option<Duration>,
+    /// UpdateUnpublishedItems.
+    pub update_unpublished: bool,
+    /// KeepExistingVariantData.
+    pub keep_existing_variant_data: bool,
+    /// Ownership.
+    pub ownership: Ownership,
+    /// Delete limit.
+    pub max_deletes: Option<MaxDeletes>,
+    /// Chunk size.
+    pub chunk_size: usize,
+    /// Items in flight.
+    pub concurrency: usize,
+    /// Retries per request.
+    pub retries: u32,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Metafield name rules.
+    pub metafield_rules: metafield::Rules,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sync: SyncFlags::default(),
+            change_detection: ChangeDetection::Hash,
+            data_max_age: None,
+            update_unpublished: false,
+            keep_existing_variant_data: false,
+            ownership: Ownership::Managed,
+            max_deletes: None,
+            chunk_size: 25,
+            concurrency: 20,
+            retries: 3,
+            timeout: Duration::from_secs(30),
+            metafield_rules: metafield::Rules::Shopify,
+        }
+    }
+}
+
+/// A reference location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationRef {
+    /// Matched by the target location's name.
+    Name(String),
+    /// Matched by the target location's id.
+    Id(String),
+}
+
+/// A checked entity mapping.
+#[derive(Debug, Clone)]
+pub struct EntityMapping {
+    /// Which entity.
+    pub kind: Entity,
+    /// KeyField.
+    pub key: SourcePath,
+    /// Select field (false = not used in the target).
+    pub select: Option<SourcePath>,
+    /// Per-item mode field (`NoUpdate`), products only.
+    pub mode: Option<SourcePath>,
+    /// Published field.
+    pub published: Option<SourcePath>,
+    /// Category keys of a product.
+    pub categories: Option<SourcePath>,
+    /// SyncKeepDeletedMetafields.
+    pub keep_deleted_metafields: bool,
+    /// Write-back fields.
+    pub writeback: Writeback,
+    /// Field mappings in declaration order.
+    pub fields: Vec<FieldMapping>,
+    /// Image specs in declaration order.
+    pub images: Vec<ImageSpec>,
+    /// Paths naming `Option|1..3`.
+    pub option_names: Vec<SourcePath>,
+    /// Variants, products only.
+    pub variants: Option<Variants>,
+}
+
+/// Where SyncID / SyncDate / SyncMsg live in the source.
+#[derive(Debug, Clone, Default)]
+pub struct Writeback {
+    /// SyncID.
+    pub sync_id: Option<SourcePath>,
+    /// SyncDate.
+    pub sync_date: Option<SourcePath>,
+    /// SyncMsg.
+    pub sync_msg: Option<SourcePath>,
+}
+
+impl Writeback {
+    /// Whether any write-back field is declared.
+    pub fn any(&self) -> bool {
+        self.sync_id.is_some() || self.sync_date.is_some() || self.sync_msg.is_some()
+    }
+}
+
+/// The variants of a product.
+#[derive(Debug, Clone)]
+pub struct Variants {
+    /// The list field.
+    pub from: SourcePath,
+    /// Keep only elements where this is non-empty.
+    pub filter: Option<SourcePath>,
+    /// Variant key (default: option values joined).
+    pub key: Option<SourcePath>,
+    /// Ordering.
+    pub position: Option<SourcePath>,
+    /// SyncAllImages.
+    pub sync_all_images: bool,
+    /// Field mappings.
+    pub fields: Vec<FieldMapping>,
+    /// Image specs.
+    pub images: Vec<ImageSpec>,
+}
+
+/// One `map:` entry.
+#[derive(Debug, Clone)]
+pub struct FieldMapping {
+    /// What is written.
+    pub target: TargetSpec,
+    /// Where the value comes from.
+    pub value: ValueSpec,
+    /// The entry's key in the mapping file.
+    pub location: Option<Location>,
+}
+
+/// A classified target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetSpec {
+    /// A plain field with its type.
+    Field {
+        /// Dotted name.
+        name: String,
+        /// Value type.
+        ty: FieldType,
+    },
+    /// A metafield value.
+    Metafield {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+        /// Resolved type.
+        ty: metafield::Type,
+    },
+    /// A metafield definition's description.
+    MetafieldDescription {
+        /// Namespace.
+        namespace: String,
+        /// Key.
+        key: String,
+    },
+    /// Quantity at a reference location.
+    Quantity {
+        /// Location name.
+        location: String,
+    },
+    /// A variant option.
+    Option(OptionName),
+}
+
+/// An option's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionName {
+    /// Named in the mapping.
+    Named(String),
+    /// Position 1..=3, named per record by `option_names`.
+    Index(usize),
+}
+
+/// Where a value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueSource {
+    /// A path into the record.
+    Path(SourcePath),
+    /// A literal (string, number or boolean).
+    Literal(serde_json::Value),
+    /// A minijinja template.
+    Template(String),
+}
+
+/// A value: its source, a default and transforms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueSpec {
+    /// Source.
+    pub source: ValueSource,
+    /// Used when the source is empty.
+    pub default: Option<serde_json::Value>,
+    /// Applied in order.
+    pub transforms: Vec<Transform>,
+}
+
+/// A value transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transform {
+    /// Trim whitespace.
+    Trim,
+    /// Lower-case.
+    Lower,
+    /// Upper-case.
+    Upper,
+    /// Split a string into a list.
+    Split(String),
+}
+
+/// One `images:` entry.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// Where the image(s) come from.
+    pub from: SourcePath,
+    /// Kind.
+    pub kind: ImageKind,
+    /// Alt text path.
+    pub alt: Option<SourcePath>,
+}
+
+/// A mapping unit test.
+#[derive(Debug, Clone)]
+pub struct TestCase {
+    /// Name.
+    pub name: String,
+    /// Entity.
+    pub entity: Entity,
+    /// Input record.
+    pub input: serde_json::Value,
+    /// Expected document (a subset).
+    pub expect: serde_json::Value,
+    /// Where the test is.
+    pub location: Option<Location>,
+}
+
+impl Context {
+    /// The entity a context belongs to.
+    pub fn entity(self) -> Entity {
+        match self {
+            Context::Category => Entity::Category,
+            Context::Product | Context::Variant => Entity::Product,
+        }
+    }
+}

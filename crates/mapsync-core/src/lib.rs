@@ -1,0 +1,25 @@
+//! mapsync-core: the vocabulary every other mapsync crate shares and the
+//! ports the engine talks through.
+//!
+//! * [`Entity`]: the one enum of the kinds of item mapsync syncs.
+//! * [`document`]: the desired document a record compiles to.
+//! * [`source`]: the source port (`Source`, records, streams).
+//! * [`target`]: the target port (`Target`, `TargetWrite`, `Capabilities`,
+//!   `TargetError` with its kind) over the neutral [`current`] state.
+//! * [`diff`]: desired documents against current state, field by field.
+//! * [`hash`]: canonical content hashes.
+//! * [`diag`]: diagnostics with stable codes.
+//!
+//! This crate names no platform and does no I/O.
+
+pub mod current;
+pub mod diag;
+pub mod diff;
+pub mod document;
+pub mod entity;
+pub mod hash;
+pub mod source;
+pub mod target;
+pub mod value;
+
+pub use entity::{Entity, UnknownEntity};

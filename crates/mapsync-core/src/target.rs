@@ -1,0 +1,256 @@
+//! The target port: what the engine asks of a target system, read side
+//! ([`Target`]) and write side ([`TargetWrite`]), with what each connector
+//! declares of itself ([`Capabilities`]) and the kind every failure keeps
+//! up to the executor, the report and the retry policy ([`TargetError`]).
+//!
+//! The traits are dyn-compatible: a registry hands out `Box<dyn
+//! TargetWrite>` by the profile's `type:`. They speak the neutral model of
+//! [`crate::current`] and [`crate::document`]; no wire type crosses them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::current::{Catalog, CompareRules, Current, StoreLocation, TargetItem};
+use crate::document::{Document, MetafieldDescription};
+use crate::Entity;
+
+/// What a connector declares of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The `type:` it is registered under.
+    pub kind: &'static str,
+    /// The entities it syncs.
+    pub entities: &'static [Entity],
+    /// The platform's limits on one item.
+    pub limits: Limits,
+    /// How its values compare with desired ones.
+    pub compare: CompareRules,
+    /// Whether created items carry mapsync's ownership marker (so a lost
+    /// create is adopted, never made twice).
+    pub marks_ownership: bool,
+}
+
+/// Limits of one item in the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Options of a product.
+    pub options: usize,
+    /// Variants of a product.
+    pub variants: usize,
+    /// Images of a product.
+    pub images: usize,
+    /// Items one batched write takes (1 when the API has no batch).
+    pub write_batch: usize,
+}
+
+/// How many items the caller expects, to choose between paging and a bulk
+/// export (e.g. the number of source records or of ledger entries).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadHint {
+    /// Products expected.
+    pub expected_products: Option<usize>,
+    /// Categories expected.
+    pub expected_categories: Option<usize>,
+}
+
+/// What kind of failure a [`TargetError`] is: what the executor, the
+/// report and the retry policy do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The store refused the input (validation errors): retrying the same
+    /// input fails again; the message says what to fix.
+    Refused,
+    /// The store could not be reached or answered with a temporary failure
+    /// after the client's retries: the next run tries again.
+    Transient,
+    /// The item is gone from the store.
+    Gone,
+    /// A write may or may not have happened (the answer was lost).
+    OutcomeUnknown,
+    /// The connector's configuration is wrong (address, token, version).
+    Config,
+    /// Anything else the connector could not do.
+    Failed,
+}
+
+impl ErrorKind {
+    /// The word used in reports and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "refused",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Gone => "gone",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::Config => "config",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A target's failure, with its kind and the connector's own error.
+#[derive(Debug)]
+pub struct TargetError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The connector's error; its text is the item's SyncMsg.
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl TargetError {
+    /// A failure of `kind`.
+    pub fn new(
+        kind: ErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        TargetError {
+            kind,
+            source: source.into(),
+        }
+    }
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+impl std::error::Error for TargetError {
+    // The source's text is this error's text: not repeated as a cause.
+}
+
+/// The read side of a target.
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// What the connector declares of itself.
+    fn capabilities(&self) -> &Capabilities;
+
+    /// Every active location.
+    async fn locations(&self) -> Result<Vec<StoreLocation>, TargetError>;
+
+    /// Every item of every entity, reduced (seed task #2).
+    async fn read_catalog(&self, hint: ReadHint) -> Result<Catalog, TargetError>;
+
+    /// Full current state of the given items; ids not found are absent.
+    async fn read_current(
+        &self,
+        entity: Entity,
+        ids: &[String],
+    ) -> Result<Vec<Current>, TargetError>;
+
+    /// The item whose ownership marker is `key` (adopting a create whose
+    /// answer was lost).
+    async fn find_by_marker(
+        &self,
+        entity: Entity,
+        key: &str,
+    ) -> Result<Option<TargetItem>, TargetError>;
+
+    /// The item with this handle.
+    async fn find_by_handle(
+        &self,
+        entity: Entity,
+        handle: &str,
+    ) -> Result<Option<TargetItem>, TargetError>;
+
+    /// What the connector's client has sent so far (for the run report).
+    fn request_stats(&self) -> RequestStats {
+        RequestStats::default()
+    }
+}
+
+/// Requests a connector sent, for the run report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// Requests sent (every attempt).
+    pub requests: u64,
+    /// Answers that said "slow down" (throttled, HTTP 429).
+    pub throttled: u64,
+    /// Attempts that were a retry.
+    pub retried: u64,
+    /// The platform's cost units spent, where it counts them.
+    pub cost: u64,
+}
+
+/// Where a document's references are in the target, for one entity in one
+/// run. Built by the executor from the target's locations and the category
+/// items known on both sides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteContext {
+    /// Reference location name (`CPH`, from `locations:`) → location id.
+    pub locations: BTreeMap<String, String>,
+    /// Category key → category id, for categories known on both sides
+    /// (products relate only to those, mapping-format.md §4).
+    pub categories: BTreeMap<String, String>,
+    /// KeepExistingVariantData: variants and variant fields the document
+    /// does not set are kept as they are in the target.
+    pub keep_existing_variant_data: bool,
+    /// SyncKeepDeletedMetafields of this entity: metafields the document no
+    /// longer has stay in the target.
+    pub keep_deleted_metafields: bool,
+}
+
+/// A write that went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The item's id in the target.
+    pub target_id: String,
+    /// HTTP requests this item cost (every attempt, reads included).
+    pub requests: u32,
+    /// A create whose answer was lost and whose item was found again by its
+    /// ownership marker (nothing was created twice).
+    pub adopted: bool,
+}
+
+/// The write side of a target. Every method is one item's whole change:
+/// it either succeeds or returns an error whose kind says what happened
+/// and whose text is the item's SyncMsg.
+#[async_trait]
+pub trait TargetWrite: Target {
+    /// Creates or updates the definitions that carry `@description`
+    /// values, each with the type its values have in the documents (`None`
+    /// when no document has a value: then only an existing definition is
+    /// updated). Returns the requests sent.
+    async fn ensure_definitions(
+        &self,
+        entity: Entity,
+        descriptions: &[(MetafieldDescription, Option<String>)],
+    ) -> Result<u32, TargetError>;
+
+    /// Creates an item from `doc`, marked as mapsync's with `doc.key`.
+    /// `published: Some(false)` creates it unpublished. Idempotent: when
+    /// the answer is lost after the request left, the item is looked up by
+    /// its marker and adopted instead of created again.
+    async fn create(
+        &self,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, TargetError>;
+
+    /// Brings an existing item to `doc`, given its full current state
+    /// (ids are reused: nothing is re-uploaded). Sends only what differs
+    /// where the API allows.
+    async fn update(
+        &self,
+        current: &Current,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, TargetError>;
+
+    /// Deletes an item. An id that is already gone counts as deleted.
+    async fn delete(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError>;
+
+    /// Unpublishes an item.
+    async fn deactivate(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError>;
+}

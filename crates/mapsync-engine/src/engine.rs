@@ -1,0 +1,1101 @@
+//! Orchestration of a run: opens what a profile names (source, state
+//! store, target — starting the embedded sandbox for `type: sandbox`) and
+//! reads the inputs of planning. All I/O here goes through `connectors`,
+//! `state` and `sandbox`; the decisions are made by `plan`.
+
+use std::path::Path;
+
+use mapsync_config::profile::{Profile, TargetConfig};
+use mapsync_core::source::{
+    self as connectors, Entity, RawRecord, ReadError, Record, RecordItem, SourceError,
+};
+use mapsync_core::target::{TargetError, TargetWrite};
+use mapsync_plan::spool::{DocumentSpool, SpoolError, SpoolRef, SpoolWriter, SpooledItem};
+use mapsync_sandbox::{self as sandbox, SandboxConfig, SandboxError, SandboxHandle};
+use mapsync_shopify::{
+    AccessToken, ClientConfig, Plan, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
+    ShopifyTarget,
+};
+
+/// Why a run could not start or read its inputs (the seed's critical
+/// errors: nothing is changed after one of these).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The source could not be opened or read.
+    #[error("source: {0}")]
+    Source(#[from] SourceError),
+    /// The embedded sandbox could not start.
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] SandboxError),
+    /// The target could not be reached or read.
+    #[error("target: {0}")]
+    Target(#[from] TargetError),
+    /// A blocking task failed.
+    #[error("internal: {0}")]
+    Join(String),
+}
+
+/// A connected target and, for `type: sandbox`, the store it runs.
+pub struct Connected {
+    /// The target's ports.
+    pub target: Box<dyn TargetWrite>,
+    /// The embedded sandbox, kept alive while the target is used.
+    pub sandbox: Option<SandboxHandle>,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected")
+            .field("target", &self.target.capabilities().kind)
+            .field("sandbox", &self.sandbox)
+            .finish()
+    }
+}
+
+impl Connected {
+    /// Stop the embedded sandbox, if any (persisting its state).
+    pub async fn close(self) -> Result<(), EngineError> {
+        if let Some(s) = self.sandbox {
+            s.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Connect to the profile's target with the default client settings.
+pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
+    connect_with(profile, None).await
+}
+
+/// Apply a mapping set's `timeout`, `retries` and `concurrency`.
+fn tune(
+    mut client: ClientConfig,
+    settings: Option<&mapsync_config::check::model::Settings>,
+) -> ClientConfig {
+    if let Some(s) = settings {
+        client.timeout = s.timeout;
+        client.max_retries = s.retries;
+        client.concurrency = s.concurrency.max(1);
+    }
+    client
+}
+
+/// Connect to the profile's target; `settings` tune the client (timeout,
+/// retries, requests in flight).
+pub async fn connect_with(
+    profile: &Profile,
+    settings: Option<&mapsync_config::check::model::Settings>,
+) -> Result<Connected, EngineError> {
+    match &profile.target {
+        TargetConfig::Sandbox { state, plan } => {
+            if let Some(dir) = state.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    SandboxError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let mut config = SandboxConfig {
+                state: Some(state.clone()),
+                ..SandboxConfig::default()
+            };
+            if let Some(p) = plan {
+                config.plan = p
+                    .parse()
+                    .map_err(|e| SandboxError::Config(format!("target.plan: {e}")))?;
+            }
+            let handle = sandbox::start(config).await?;
+            let location = ShopLocation::url(&handle.url()).map_err(TargetError::from)?;
+            let mut client = ClientConfig::new(location, AccessToken::new(""));
+            if let Some(p) = plan {
+                if let Ok(parsed) = Plan::parse(p) {
+                    client = client.with_plan(parsed);
+                }
+            }
+            let target = ShopifyTarget::new(
+                ShopifyClient::new(tune(client, settings)).map_err(TargetError::from)?,
+                ReadOptions::default(),
+            );
+            Ok(Connected {
+                target: Box::new(target),
+                sandbox: Some(handle),
+            })
+        }
+        TargetConfig::Shopify {
+            shop,
+            url,
+            token,
+            plan,
+            api_version,
+            ..
+        } => {
+            let location = match (shop, url) {
+                (Some(s), _) => ShopLocation::shop(s).map_err(TargetError::from)?,
+                (None, Some(u)) => ShopLocation::url(u).map_err(TargetError::from)?,
+                (None, None) => {
+                    return Err(EngineError::Target(
+                        ShopifyError::Config("the target needs `shop` or `url`".into()).into(),
+                    ))
+                }
+            };
+            let token = AccessToken::new(token.as_ref().map(|t| t.expose()).unwrap_or(""));
+            let mut client = ClientConfig::new(location, token);
+            if let Some(p) = plan {
+                client = client.with_plan(Plan::parse(p).map_err(TargetError::from)?);
+            }
+            if let Some(v) = api_version {
+                client.api_version = mapsync_shopify::ApiVersion::parse(v).map_err(|e| {
+                    TargetError::from(ShopifyError::Config(format!("target.api_version: {e}")))
+                })?;
+            }
+            let target = ShopifyTarget::new(
+                ShopifyClient::new(tune(client, settings)).map_err(TargetError::from)?,
+                ReadOptions::default(),
+            );
+            Ok(Connected {
+                target: Box::new(target),
+                sandbox: None,
+            })
+        }
+    }
+}
+
+/// Builds the source described by a profile's `source:` value; relative
+/// paths are resolved against `project_dir`.
+pub fn open_source(
+    options: &serde_json::Value,
+    project_dir: &Path,
+) -> Result<Box<dyn connectors::Source>, SourceError> {
+    let kind = options.get("type").and_then(|t| t.as_str());
+    match kind {
+        Some("file") => Ok(Box::new(mapsync_file::FileSource::from_value(
+            options,
+            project_dir,
+        )?)),
+        Some(other @ ("rest" | "shopify" | "bigcommerce")) => Err(SourceError::Config {
+            message: format!("source type `{other}` is not supported by this version"),
+            help: "use `type: file` for now".into(),
+        }),
+        Some(other) => Err(SourceError::Config {
+            message: format!("unknown source type `{other}`"),
+            help: "the source types are: file (later: rest, shopify, bigcommerce)".into(),
+        }),
+        None => Err(SourceError::Config {
+            message: "the source has no `type`".into(),
+            help: "add `type: file` (with `path:`) to the profile's source".into(),
+        }),
+    }
+}
+
+/// Records of one entity, and the records that could not be read.
+#[derive(Debug, Default)]
+pub struct SourceRecords {
+    /// Well-formed records, in source order.
+    pub records: Vec<Record>,
+    /// Malformed records: where and why (they become `invalid` items).
+    pub invalid: Vec<connectors::InvalidRecord>,
+}
+
+/// Read every record of an entity from the profile's source.
+pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceRecords, EngineError> {
+    let options = profile.source.clone();
+    let dir = profile.project_dir.clone();
+    let mut stream = tokio::task::spawn_blocking(move || {
+        let source = open_source(&options, &dir)?;
+        source.records(entity)
+    })
+    .await
+    .map_err(|e| EngineError::Join(e.to_string()))??;
+    let mut out = SourceRecords::default();
+    while let Some(item) = stream.next_item().await {
+        match item {
+            Ok(r) => out.records.push(r),
+            Err(ReadError::Invalid(bad)) => out.invalid.push(*bad),
+            Err(ReadError::Fatal(e)) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// The documents of the create and update items of a decided plan, in
+/// plan order (`refs` from `reconcile::decide`): those the first pass
+/// spooled, and those it did not keep compiled again from the source.
+/// Blocking.
+pub fn spool_documents(
+    source: &serde_json::Value,
+    project_dir: &Path,
+    set: &std::sync::Arc<mapsync_config::check::model::MappingSet>,
+    input: &mut mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
+    refs: &[mapsync_plan::reconcile::DocRef],
+    mut spool: SpoolWriter,
+) -> Result<DocumentSpool, PlanError> {
+    let mut missing: Vec<(usize, usize)> = refs
+        .iter()
+        .filter(|r| {
+            matches!(
+                input
+                    .entities
+                    .get(r.entity)
+                    .and_then(|e| e.items.get(r.item)),
+                Some(SpooledItem::Compiled { spooled: None, .. })
+            )
+        })
+        .map(|r| (r.entity, r.item))
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        tracing::debug!(
+            count = missing.len(),
+            "compiling records again for their documents"
+        );
+        for (ei, e) in input.entities.iter_mut().enumerate() {
+            let wanted: Vec<usize> = missing.iter().filter(|m| m.0 == ei).map(|m| m.1).collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let job = RecompileJob {
+                source: source.clone(),
+                project_dir: project_dir.to_path_buf(),
+                set: set.clone(),
+                kind: match e.entity {
+                    Entity::Category => Entity::Category,
+                    Entity::Product => Entity::Product,
+                },
+                wanted,
+                items: std::mem::take(&mut e.items),
+            };
+            let (items, back) = job.run(spool)?;
+            e.items = items;
+            spool = back;
+        }
+    }
+    let spool_refs: Vec<SpoolRef> = refs
+        .iter()
+        .filter_map(|r| match input.entities.get(r.entity)?.items.get(r.item)? {
+            SpooledItem::Compiled { spooled, .. } => *spooled,
+            SpooledItem::Invalid { .. } => None,
+        })
+        .collect();
+    if spool_refs.len() != refs.len() {
+        return Err(PlanError::Spool(SpoolError::Missing(refs.len() as u64)));
+    }
+    Ok(spool.finish(spool_refs)?)
+}
+
+/// Records are handed from the reading thread to the compiling one in
+/// chunks of this many.
+const CHUNK: usize = 256;
+
+/// Stream the records of an entity from a source on a thread of their own
+/// (reading and parsing overlap with compiling), in chunks through a
+/// bounded channel, and call `each` for every item in source order.
+fn stream_records(
+    source: &serde_json::Value,
+    project_dir: &Path,
+    entity: Entity,
+    mut each: impl FnMut(&RecordItem) -> Result<(), PlanError>,
+) -> Result<(), PlanError> {
+    let source = open_source(source, project_dir).map_err(EngineError::from)?;
+    let stream = source.records(entity).map_err(EngineError::from)?;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordItem>>(4);
+        // Records go back to the reader to be freed where they were
+        // allocated: freeing across threads is slow with the system
+        // allocator, and fragments its arenas.
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<RecordItem>>();
+        let reader = scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for item in stream {
+                chunk.push(item);
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if tx.send(full).is_err() {
+                        return;
+                    }
+                    while let Ok(done) = back_rx.try_recv() {
+                        drop(done);
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            drop(tx);
+            while let Ok(done) = back_rx.recv() {
+                drop(done);
+            }
+        });
+        let mut result = Ok(());
+        for mut chunk in rx.iter() {
+            if let Some(i) = chunk
+                .iter()
+                .position(|it| matches!(it, Err(ReadError::Fatal(_))))
+            {
+                // The source broke: the items before it, then its error.
+                for item in chunk.get(..i).unwrap_or_default() {
+                    each(item)?;
+                }
+                if let Err(ReadError::Fatal(e)) = chunk.swap_remove(i) {
+                    return Err(EngineError::from(e).into());
+                }
+            }
+            for item in &chunk {
+                result = each(item);
+                if result.is_err() {
+                    break;
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+            let _ = back_tx.send(chunk);
+        }
+        // Dropping the receiver stops the reader at its next send.
+        drop(rx);
+        drop(back_tx);
+        if reader.join().is_err() {
+            return Err(EngineError::Join("the source reader panicked".into()).into());
+        }
+        result
+    })
+}
+
+/// Compiling the records of one entity as they stream in.
+#[derive(Debug)]
+pub struct CompileJob {
+    /// The profile's `source:` options.
+    pub source: serde_json::Value,
+    /// Where relative paths start.
+    pub project_dir: std::path::PathBuf,
+    /// The checked mapping set.
+    pub set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
+    /// Which entity.
+    pub kind: mapsync_config::check::model::Entity,
+    /// The channel's ledger rows of the entity (to judge which documents
+    /// apply may need).
+    pub ledger: mapsync_state::Ledger,
+    /// The clock.
+    pub now: time::OffsetDateTime,
+    /// `--force`.
+    pub force: bool,
+}
+
+/// What a compile worker makes of one source item.
+enum Compiled {
+    /// A compiled record; its document as a spool line when apply may
+    /// need it.
+    Item {
+        key: String,
+        control: mapsync_core::document::Control,
+        hash: String,
+        document: Option<Result<Vec<u8>, serde_json::Error>>,
+    },
+    /// A record that did not compile, or could not be read.
+    Invalid(SpooledItem),
+    /// A record the source could not read (goes after the others).
+    Unreadable(SpooledItem),
+}
+
+impl CompileJob {
+    /// Compile every record, hash its document and spool the documents
+    /// apply may need; returns the items in plan order (records in source
+    /// order, then records that could not be read) and the spool.
+    ///
+    /// One thread reads and parses; `workers` threads (one per core, at
+    /// most 4) compile and hash chunks of records; this thread puts the
+    /// results back in source order and writes the spool.
+    pub fn run(
+        &self,
+        mut spool: SpoolWriter,
+    ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+        use mapsync_plan::compile::Compiler;
+        if Compiler::new(&self.set, self.kind).is_err() {
+            return Ok((Vec::new(), spool));
+        }
+        let entity = match self.kind {
+            mapsync_config::check::model::Entity::Category => Entity::Category,
+            mapsync_config::check::model::Entity::Product => Entity::Product,
+        };
+        let workers = std::env::var("MAPSYNC_COMPILE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
+            .clamp(1, 4);
+        let source = open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
+        let stream = source
+            .records(entity)
+            .map_err(EngineError::from)?
+            .into_raw();
+        type Chunk = (u64, Vec<RawRecord>);
+        type Done = (u64, Vec<Compiled>, Option<SourceError>);
+        let mut items = Vec::new();
+        let mut unreadable = Vec::new();
+        std::thread::scope(|scope| -> Result<(), PlanError> {
+            let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
+            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+            // Bounded, so compiled documents cannot pile up when the spool
+            // is written slower than records compile. The collector drains
+            // it into `pending` while it waits for the next chunk in order,
+            // so a full channel never blocks the chunk it waits for.
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(workers * 2);
+            // The reader only reads; records are parsed (NDJSON) and freed
+            // on the compile threads.
+            let reader = scope.spawn(move || {
+                let mut seq = 0u64;
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for item in stream {
+                    chunk.push(item);
+                    if chunk.len() == CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        if work_tx.send((seq, full)).is_err() {
+                            return;
+                        }
+                        seq += 1;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = work_tx.send((seq, chunk));
+                }
+            });
+            let mut pool = Vec::new();
+            for _ in 0..workers {
+                let work_rx = work_rx.clone();
+                let done_tx = done_tx.clone();
+                pool.push(scope.spawn(move || {
+                    let Ok(compiler) = Compiler::new(&self.set, self.kind) else {
+                        return;
+                    };
+                    loop {
+                        let next = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, chunk)) = next else { return };
+                        let mut out = Vec::with_capacity(chunk.len());
+                        let mut fatal = None;
+                        for raw in chunk {
+                            match raw.parse() {
+                                Ok(r) => out.push(self.compile_one(&compiler, &r)),
+                                Err(ReadError::Invalid(bad)) => {
+                                    out.push(Compiled::Unreadable(malformed(&bad)))
+                                }
+                                Err(ReadError::Fatal(e)) => {
+                                    fatal = Some(e);
+                                    break;
+                                }
+                            }
+                        }
+                        if done_tx.send((seq, out, fatal)).is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            drop(done_tx);
+            // Results in source order.
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            let mut result = Ok(());
+            'recv: for done in done_rx.iter() {
+                pending.insert(done.0, done);
+                while let Some((_, out, fatal)) = pending.remove(&next) {
+                    next += 1;
+                    for c in out {
+                        match c {
+                            Compiled::Item {
+                                key,
+                                control,
+                                hash,
+                                document,
+                            } => {
+                                let spooled = match document {
+                                    Some(line) => match line
+                                        .map_err(|e| SpoolError::Json {
+                                            path: std::path::PathBuf::new(),
+                                            source: e,
+                                        })
+                                        .and_then(|l| spool.push_line(&l))
+                                    {
+                                        Ok(r) => Some(r),
+                                        Err(e) => {
+                                            result = Err(e.into());
+                                            break 'recv;
+                                        }
+                                    },
+                                    None => None,
+                                };
+                                // Copied on this thread: what stays for
+                                // the whole run is then not scattered among
+                                // the workers' short-lived allocations.
+                                items.push(SpooledItem::Compiled {
+                                    key: key.as_str().to_owned(),
+                                    control: control.clone(),
+                                    hash: hash.as_str().to_owned(),
+                                    spooled,
+                                });
+                            }
+                            Compiled::Invalid(item) => items.push(item),
+                            Compiled::Unreadable(item) => unreadable.push(item),
+                        }
+                    }
+                    if let Some(e) = fatal {
+                        result = Err(EngineError::from(e).into());
+                        break 'recv;
+                    }
+                }
+            }
+            // Dropping the receivers stops the reader and the workers.
+            drop(done_rx);
+            drop(work_rx);
+            let mut panicked = reader.join().is_err();
+            for w in pool {
+                panicked |= w.join().is_err();
+            }
+            if panicked && result.is_ok() {
+                result = Err(EngineError::Join("a compile thread panicked".into()).into());
+            }
+            result
+        })?;
+        items.extend(unreadable);
+        Ok((items, spool))
+    }
+
+    /// Compile one record.
+    fn compile_one(&self, compiler: &mapsync_plan::compile::Compiler<'_>, r: &Record) -> Compiled {
+        match compiler.compile(&r.fields) {
+            Ok(c) => {
+                let (hash, text) = mapsync_plan::compile::document_hash_and_text(&c.document);
+                let row = self.ledger.get(c.document.key.as_str());
+                let keep = mapsync_plan::reconcile::may_need_document(
+                    self.kind,
+                    &self.set.settings,
+                    self.now,
+                    self.force,
+                    &c.control,
+                    &hash,
+                    row,
+                );
+                // Serialised here, so the document is freed on the thread
+                // that made it.
+                let document = keep.then(|| SpoolWriter::line(&hash, &c.control, &text));
+                let key = c.document.key;
+                Compiled::Item {
+                    key,
+                    control: c.control,
+                    hash,
+                    document,
+                }
+            }
+            Err(diagnostics) => Compiled::Invalid(SpooledItem::Invalid {
+                key: record_key(&self.set, self.kind, &r.fields),
+                position: r.position.to_string(),
+                diagnostics,
+            }),
+        }
+    }
+}
+
+/// A record the source could not read, as an invalid item.
+fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
+    SpooledItem::Invalid {
+        key: None,
+        position: bad.position.to_string(),
+        diagnostics: vec![mapsync_core::diag::Diagnostic::error(
+            mapsync_core::diag::codes::RECORD_MALFORMED,
+            format!("{}: {}", bad.position, bad.message),
+        )
+        .help(bad.help.clone())],
+    }
+}
+
+/// Compiling some records again for the documents the first pass did not
+/// keep.
+struct RecompileJob {
+    source: serde_json::Value,
+    project_dir: std::path::PathBuf,
+    set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
+    kind: Entity,
+    /// Item indices, sorted.
+    wanted: Vec<usize>,
+    items: Vec<SpooledItem>,
+}
+
+impl RecompileJob {
+    fn run(mut self, mut spool: SpoolWriter) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+        use mapsync_plan::compile::{document_hash, Compiler};
+        let entity = match self.kind {
+            mapsync_config::check::model::Entity::Category => Entity::Category,
+            mapsync_config::check::model::Entity::Product => Entity::Product,
+        };
+        let compiler =
+            Compiler::new(&self.set, self.kind).map_err(|e| PlanError::SourceChanged {
+                position: e.to_string(),
+            })?;
+        let mut index = 0usize;
+        let mut next = 0usize;
+        let items = &mut self.items;
+        let wanted = &self.wanted;
+        stream_records(&self.source, &self.project_dir, entity, |item| {
+            let Ok(r) = item else { return Ok(()) };
+            let i = index;
+            index += 1;
+            if wanted.get(next) != Some(&i) {
+                return Ok(());
+            }
+            next += 1;
+            let changed = || PlanError::SourceChanged {
+                position: r.position.to_string(),
+            };
+            let Ok(c) = compiler.compile(&r.fields) else {
+                return Err(changed());
+            };
+            let hash = document_hash(&c.document);
+            match items.get_mut(i) {
+                Some(SpooledItem::Compiled {
+                    key,
+                    hash: h,
+                    control,
+                    spooled,
+                }) if *key == c.document.key && *h == hash => {
+                    *spooled = Some(spool.push(&hash, control, &c.document)?);
+                    Ok(())
+                }
+                _ => Err(changed()),
+            }
+        })?;
+        if next != self.wanted.len() {
+            return Err(PlanError::SourceChanged {
+                position: format!("record {}", index + 1),
+            });
+        }
+        Ok((self.items, spool))
+    }
+}
+
+/// Open the profile's state store.
+pub fn open_state(profile: &Profile) -> Result<mapsync_state::Store, mapsync_state::StateError> {
+    mapsync_state::Store::open_url(&profile.state, Path::new(&profile.project_dir))
+}
+
+/// Why planning stopped before producing a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Reading or connecting failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The mapping set has errors (render the diagnostics).
+    #[error("the mapping set has errors; run `mapsync validate` for details")]
+    Mapping(mapsync_core::diag::Diagnostics),
+    /// The mapping set could not be read.
+    #[error(transparent)]
+    Config(#[from] mapsync_config::ConfigError),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    State(#[from] mapsync_state::StateError),
+    /// A reference location is not in the target.
+    #[error("reference location `{name}` ({wanted}) is not a location of the target; the target has: {have}. Fix `locations:` in the mapping set, or add the location to the store")]
+    Location {
+        /// Name in `locations:`.
+        name: String,
+        /// How it is matched.
+        wanted: String,
+        /// The target's locations.
+        have: String,
+    },
+    /// The rules could not be applied.
+    #[error(transparent)]
+    Reconcile(#[from] mapsync_plan::reconcile::ReconcileError),
+    /// The document spool failed.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// A record compiled differently when read again for its document.
+    #[error("the source changed while planning ({position} is no longer the same record); run the plan again")]
+    SourceChanged {
+        /// Where.
+        position: String,
+    },
+}
+
+/// Options of a plan made for `sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// `--force`: change detection off.
+    pub force: bool,
+    /// Skip the field diffs of updates (a full read of every updated item):
+    /// `sync` does not show them, and the executor reads each chunk's
+    /// current state itself, right before writing.
+    pub skip_update_diffs: bool,
+}
+
+/// A plan and the documents `apply` needs, all in memory.
+#[derive(Debug)]
+pub struct Planned {
+    /// The plan (with the field diffs of creates and updates).
+    pub plan: mapsync_plan::reconcile::Plan,
+    /// Documents of the items to create or update, in plan order.
+    pub documents: Vec<mapsync_plan::reconcile::PlannedDocument>,
+    /// The reconcile input, kept for `--explain` (no documents).
+    pub input: mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
+    /// Mapping warnings.
+    pub warnings: mapsync_core::diag::Diagnostics,
+}
+
+/// A plan whose documents stay on disk: what `plan` streams into its
+/// outputs. Creates carry no field diff here (render them from the
+/// documents, see `plan::render::PlanOutput`); updates do.
+#[derive(Debug)]
+pub struct SpooledPlan {
+    /// The plan.
+    pub plan: mapsync_plan::reconcile::Plan,
+    /// Documents of the create and update changes, in plan order.
+    pub documents: DocumentSpool,
+    /// The reconcile input, kept for `--explain` (no documents).
+    pub input: mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
+    /// Mapping warnings.
+    pub warnings: mapsync_core::diag::Diagnostics,
+}
+
+impl SpooledPlan {
+    /// Everything in memory: documents read back, create diffs filled.
+    pub fn into_planned(self) -> Result<Planned, PlanError> {
+        use mapsync_plan::reconcile::Action;
+        let SpooledPlan {
+            mut plan,
+            documents,
+            input,
+            warnings,
+        } = self;
+        let docs: Vec<mapsync_plan::reconcile::PlannedDocument> =
+            documents.iter().collect::<Result<_, _>>()?;
+        let mut it = docs.iter();
+        for c in plan
+            .changes
+            .iter_mut()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update))
+        {
+            let Some(d) = it.next() else { break };
+            if c.action == Action::Create {
+                c.diff = mapsync_plan::diff::diff_create(&d.document);
+            }
+        }
+        Ok(Planned {
+            plan,
+            documents: docs,
+            input,
+            warnings,
+        })
+    }
+}
+
+/// Dry run: read source, ledger and target (read-only) and decide.
+pub async fn plan(profile: &Profile, now: time::OffsetDateTime) -> Result<Planned, PlanError> {
+    plan_spooled(profile, now).await?.into_planned()
+}
+
+/// [`plan`] with the documents left on disk (for large catalogs: `plan`
+/// streams its outputs from this).
+pub async fn plan_spooled(
+    profile: &Profile,
+    now: time::OffsetDateTime,
+) -> Result<SpooledPlan, PlanError> {
+    let connected = connect(profile).await?;
+    let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default(), None).await;
+    connected.close().await?;
+    result
+}
+
+/// Update diffs are computed against this many full target items at once.
+const DIFF_BATCH: usize = 250;
+
+/// [`plan_spooled`] on a target that is already connected. Records are
+/// compiled as they stream from the source; only what the rules need is
+/// kept per item, and the documents apply may need go to a spool file.
+/// `mapping` is the profile's mapping set when the caller has loaded and
+/// checked it already (its warnings are then the caller's to show);
+/// otherwise it is loaded here.
+pub async fn plan_spooled_on(
+    profile: &Profile,
+    connected: &Connected,
+    now: time::OffsetDateTime,
+    options: &PlanOptions,
+    mapping: Option<std::sync::Arc<mapsync_config::check::model::MappingSet>>,
+) -> Result<SpooledPlan, PlanError> {
+    use mapsync_core::target::ReadHint;
+    use mapsync_plan::reconcile::{self, Action, EntityInput, ReconcileInput};
+
+    let (set, warnings) = match mapping {
+        Some(set) => (set, mapsync_core::diag::Diagnostics::default()),
+        None => {
+            let (set, _files, warnings) = mapsync_config::check::load_mapping(&profile.mapping)?;
+            if warnings.has_errors() {
+                return Err(PlanError::Mapping(warnings));
+            }
+            (std::sync::Arc::new(set), warnings)
+        }
+    };
+    let store = open_state(profile)?;
+    let target = &connected.target;
+    let locations = target.locations().await.map_err(EngineError::from)?;
+    let by_ref = resolve_locations(&set, &locations)?;
+    let spool = SpoolWriter::create()?;
+    let mut ledgers = Vec::new();
+    for (kind, entity) in [
+        (Entity::Category, Entity::Category),
+        (Entity::Product, Entity::Product),
+    ] {
+        let mapped = match kind {
+            Entity::Category => set.category.is_some(),
+            Entity::Product => set.product.is_some(),
+        };
+        if mapped {
+            ledgers.push((kind, entity, store.load(&profile.channel, entity)?));
+        }
+    }
+    // How many items the target holds: the ledger knows, once something
+    // was synced. Then the target is read while the records compile
+    // (reading waits on the network, compiling on the CPU). On a first
+    // sync the source's count decides between paging and a bulk export,
+    // so the target is read after compiling.
+    let synced_before = !ledgers.is_empty() && ledgers.iter().all(|l| !l.2.is_empty());
+    // Items expected per entity, as the target read's hint.
+    fn hint(counts: impl Iterator<Item = (Entity, usize)> + Clone) -> ReadHint {
+        let of = |kind| counts.clone().find(|c| c.0 == kind).map(|c| c.1);
+        ReadHint {
+            expected_products: of(Entity::Product),
+            expected_categories: of(Entity::Category),
+        }
+    }
+    let ledger_hint = hint(ledgers.iter().map(|l| (l.0, l.2.len())));
+    let compile = {
+        let source = profile.source.clone();
+        let project_dir = profile.project_dir.clone();
+        let set = set.clone();
+        let force = options.force;
+        tokio::task::spawn_blocking(move || {
+            let mut spool = spool;
+            let mut compiled = Vec::new();
+            for (kind, entity, ledger) in ledgers {
+                let job = CompileJob {
+                    source: source.clone(),
+                    project_dir: project_dir.clone(),
+                    set: set.clone(),
+                    kind,
+                    ledger,
+                    now,
+                    force,
+                };
+                let (items, back) = job.run(spool)?;
+                spool = back;
+                compiled.push((kind, entity, items, job.ledger));
+            }
+            Ok::<_, PlanError>((compiled, spool))
+        })
+    };
+    let compile = async {
+        compile
+            .await
+            .map_err(|e| PlanError::from(EngineError::Join(e.to_string())))?
+    };
+    let read = |hint| async move {
+        target
+            .read_catalog(hint)
+            .await
+            .map_err(|e| PlanError::from(EngineError::from(e)))
+    };
+    let ((compiled, spool), catalog) = if synced_before {
+        tokio::try_join!(compile, read(ledger_hint))?
+    } else {
+        let (compiled, spool) = compile.await?;
+        let source_hint = hint(compiled.iter().map(|c| (c.0, c.2.len())));
+        ((compiled, spool), read(source_hint).await?)
+    };
+    let serial = target_serial(&catalog);
+    let mut catalog = catalog;
+    let mut entities = Vec::new();
+    for (kind, _entity, items, ledger) in compiled {
+        let target_items = match kind {
+            Entity::Category => std::mem::take(&mut catalog.categories),
+            Entity::Product => std::mem::take(&mut catalog.products),
+        };
+        entities.push(EntityInput {
+            entity: kind,
+            items,
+            ledger,
+            target: target_items,
+        });
+    }
+    let mut input = ReconcileInput {
+        profile: profile.name.clone(),
+        target_serial: serial,
+        settings: set.settings.clone(),
+        now,
+        entities,
+        force: options.force,
+    };
+    let (mut plan, refs) = reconcile::decide(&input)?;
+
+    let (input, documents) = {
+        let source = profile.source.clone();
+        let dir = profile.project_dir.clone();
+        let set = set.clone();
+        tokio::task::spawn_blocking(move || {
+            let docs = spool_documents(&source, &dir, &set, &mut input, &refs, spool)?;
+            Ok::<_, PlanError>((input, docs))
+        })
+        .await
+        .map_err(|e| EngineError::Join(e.to_string()))??
+    };
+
+    // Field diffs of updates against the target's full current state, a
+    // batch of items at a time.
+    let category_ids: std::collections::BTreeMap<String, String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.entity == Entity::Category)
+        .filter_map(|c| Some((c.key.clone()?, c.target_id.clone()?)))
+        .collect();
+    // (change index, target id) of each document, None for creates.
+    let work: Vec<Option<(usize, String)>> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.action, Action::Create | Action::Update))
+        .map(|(i, c)| {
+            (c.action == Action::Update)
+                .then(|| c.target_id.clone().map(|id| (i, id)))
+                .flatten()
+        })
+        .collect();
+    let mut diffs = Vec::new();
+    if !options.skip_update_diffs && work.iter().any(Option::is_some) {
+        let mut batch: Vec<(usize, String, mapsync_core::document::Document)> = Vec::new();
+        for (w, doc) in work.into_iter().zip(documents.iter()) {
+            let Some((i, id)) = w else { continue };
+            let doc = doc?.document;
+            if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
+                diffs.extend(update_diffs(target.as_ref(), &by_ref, &category_ids, &batch).await?);
+                batch.clear();
+            }
+            batch.push((i, id, doc));
+        }
+        diffs.extend(update_diffs(target.as_ref(), &by_ref, &category_ids, &batch).await?);
+    }
+    for (i, d) in diffs {
+        if let Some(c) = plan.changes.get_mut(i) {
+            c.diff = d;
+        }
+    }
+    Ok(SpooledPlan {
+        plan,
+        documents,
+        input,
+        warnings,
+    })
+}
+
+/// Field diffs of a batch of updates of one entity: (change index,
+/// document) against the target's full current state.
+async fn update_diffs(
+    target: &dyn TargetWrite,
+    by_ref: &mapsync_plan::diff::LocationsByRefName,
+    category_ids: &std::collections::BTreeMap<String, String>,
+    batch: &[(usize, String, mapsync_core::document::Document)],
+) -> Result<Vec<(usize, Vec<mapsync_plan::diff::DiffEntry>)>, PlanError> {
+    let Some(first) = batch.first() else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<String> = batch.iter().map(|b| b.1.clone()).collect();
+    // Target id → position in the batch, built once: lookups stay linear.
+    let by_id: std::collections::HashMap<&str, usize> = batch
+        .iter()
+        .enumerate()
+        .map(|(n, b)| (b.1.as_str(), n))
+        .collect();
+    let rules = target.capabilities().compare;
+    let mut out = Vec::new();
+    for current in target
+        .read_current(first.2.entity, &ids)
+        .await
+        .map_err(EngineError::from)?
+    {
+        if let Some((i, _, doc)) = by_id.get(current.id.as_str()).and_then(|n| batch.get(*n)) {
+            let mut d = mapsync_plan::diff::diff_item(doc, &current, by_ref, &rules);
+            if doc.entity == Entity::Product {
+                d.extend(mapsync_plan::diff::diff_product_collections(
+                    doc,
+                    &current,
+                    category_ids,
+                ));
+            }
+            out.push((*i, d));
+        }
+    }
+    Ok(out)
+}
+
+/// The target location id of every reference location of the mapping set,
+/// or which one the target lacks.
+pub fn resolve_locations(
+    set: &mapsync_config::check::model::MappingSet,
+    locations: &[mapsync_core::current::StoreLocation],
+) -> Result<mapsync_plan::diff::LocationsByRefName, PlanError> {
+    use mapsync_config::check::model::LocationRef;
+    let mut by_ref = mapsync_plan::diff::LocationsByRefName::new();
+    for (name, r) in &set.locations {
+        let found = locations.iter().find(|l| match r {
+            LocationRef::Name(n) => &l.name == n,
+            LocationRef::Id(id) => &l.id == id,
+        });
+        match found {
+            Some(l) => {
+                by_ref.insert(name.clone(), l.id.clone());
+            }
+            None => {
+                return Err(PlanError::Location {
+                    name: name.clone(),
+                    wanted: match r {
+                        LocationRef::Name(n) => format!("named \"{n}\""),
+                        LocationRef::Id(id) => id.clone(),
+                    },
+                    have: locations
+                        .iter()
+                        .map(|l| format!("\"{}\" ({})", l.name, l.id))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        }
+    }
+    Ok(by_ref)
+}
+
+/// An opaque value that changes when the target's items change.
+pub fn target_serial(catalog: &mapsync_core::current::Catalog) -> String {
+    let view: Vec<(&str, Option<&str>, bool)> = catalog
+        .categories
+        .iter()
+        .chain(&catalog.products)
+        .map(|i| (i.id.as_str(), i.updated_at.as_deref(), i.published))
+        .collect();
+    mapsync_core::hash::content_hash(&serde_json::json!(view))
+}
+
+/// The key of a record that failed to compile, when it has one.
+fn record_key(
+    set: &mapsync_config::check::model::MappingSet,
+    kind: Entity,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let entity = match kind {
+        Entity::Category => set.category.as_ref()?,
+        Entity::Product => set.product.as_ref()?,
+    };
+    let v = mapsync_plan::compile::resolve(&entity.key, fields)?;
+    match v.as_ref() {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,783 @@
+//! The executor: turns a [`Plan`] into changes in the target, item by item,
+//! in the order of mapping-format.md §4 — categories, then products (related
+//! only to categories known on both sides), deletions last. Items go in
+//! chunks of `chunk_size` with at most `concurrency` in flight; the full
+//! state of the next chunk's updates is read while the current chunk runs.
+//! One failing item never stops the others: its error becomes its SyncMsg
+//! (ledger) and its report entry. Every outcome goes to the ledger as soon
+//! as the item finishes ([`ledger`]), so a killed run resumes where it
+//! stopped.
+//!
+//! The executor decides nothing the plan did not decide, and does I/O only
+//! through the target's [`TargetWrite`] and the ledger writer.
+
+pub mod ledger;
+pub mod report;
+pub mod run;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::stream::{self, StreamExt};
+use time::OffsetDateTime;
+
+pub use ledger::LedgerWriter;
+use mapsync_core::current::Current;
+use mapsync_core::document::MetafieldDescription;
+use mapsync_core::source::Entity;
+use mapsync_core::target::{ErrorKind, TargetError, TargetWrite, WriteContext, Written};
+use mapsync_plan::reconcile::{Action, Change, MassDelete, Plan, PlannedDocument};
+use mapsync_plan::spool::DocumentSpool;
+use mapsync_state::{Change as LedgerChange, LedgerUpdate};
+pub use report::{ItemReport, RunSummary, Status};
+
+/// Why a run stopped before or while changing the target.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// `max_deletes` exceeded and `--allow-mass-delete` not given.
+    #[error("{}", mass_delete_message(.0))]
+    MassDelete(Vec<MassDelete>),
+    /// Metafield definitions could not be prepared (nothing was changed).
+    #[error("cannot prepare the metafield definitions of {entity}s (needed for `@description` values): {message}; nothing was changed. Check that the access token may write metafield definitions, or remove the `@description` mappings")]
+    Definitions {
+        /// Which entity's definitions.
+        entity: &'static str,
+        /// The target's error.
+        message: String,
+    },
+    /// Interrupted (Ctrl-C): the items in flight finished and were recorded,
+    /// no new one started.
+    #[error("interrupted after {done} of {total} changes; every finished item is recorded, run again to resume")]
+    Interrupted {
+        /// Changes done (or failed) before the stop.
+        done: usize,
+        /// Changes planned.
+        total: usize,
+    },
+    /// The ledger writer stopped (a failed commit); the run stops so that no
+    /// change goes unrecorded.
+    #[error("the state store stopped recording outcomes; the run was stopped (see the error that follows)")]
+    LedgerStopped,
+}
+
+fn mass_delete_message(m: &[MassDelete]) -> String {
+    let parts: Vec<String> = m
+        .iter()
+        .map(|m| {
+            format!(
+                "{} of {} {} items would be deleted or deactivated, above max_deletes ({}, at most {})",
+                m.planned,
+                m.target_items,
+                m.entity.as_str(),
+                m.limit,
+                m.allowed
+            )
+        })
+        .collect();
+    format!(
+        "{}; nothing was changed. Check the source, or pass --allow-mass-delete",
+        parts.join("; ")
+    )
+}
+
+/// How the executor runs (from the mapping set's settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Items per chunk.
+    pub chunk_size: usize,
+    /// Items in flight.
+    pub concurrency: usize,
+    /// KeepExistingVariantData.
+    pub keep_existing_variant_data: bool,
+    /// SyncKeepDeletedMetafields of categories.
+    pub keep_deleted_category_metafields: bool,
+    /// SyncKeepDeletedMetafields of products.
+    pub keep_deleted_product_metafields: bool,
+    /// `--allow-mass-delete`.
+    pub allow_mass_delete: bool,
+}
+
+/// Progress of a run, for a progress bar (the CLI's) or nothing.
+pub trait Progress: Send + Sync {
+    /// The number of items with a change to make.
+    fn start(&self, total: u64);
+    /// One item finished.
+    fn item_done(&self, entity: Entity, key: Option<&str>, ok: bool);
+    /// The run is over.
+    fn finish(&self);
+}
+
+/// No progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn item_done(&self, _: Entity, _: Option<&str>, _: bool) {}
+    fn finish(&self) {}
+}
+
+/// Documents of a plan's create and update changes, in plan order.
+#[derive(Debug)]
+pub enum Documents {
+    /// In memory (a plan file).
+    Memory(Vec<PlannedDocument>),
+    /// On disk, read one at a time (a fresh plan).
+    Spool(DocumentSpool),
+}
+
+/// The wanted metafield definitions: (entity, namespace, key) → the
+/// description, with the type the documents' values of it have.
+type Definitions = BTreeMap<(Entity, String, String), (MetafieldDescription, Option<String>)>;
+
+/// What the definitions step reads of a spooled document: the rest of it
+/// is skipped, not built.
+#[derive(serde::Deserialize)]
+struct DefinitionsOf {
+    document: DefinitionsDoc,
+}
+
+#[derive(serde::Deserialize)]
+struct DefinitionsDoc {
+    entity: Entity,
+    #[serde(default)]
+    metafield_descriptions: Vec<MetafieldDescription>,
+    #[serde(default)]
+    metafields: Vec<MetafieldType>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetafieldType {
+    namespace: String,
+    key: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+impl Documents {
+    /// The metafield definitions the documents want, in one pass. A
+    /// spooled document is read only for its descriptions and metafield
+    /// types; one that cannot be read is left to its item, which fails
+    /// with the reason.
+    fn definitions(&self) -> Definitions {
+        /// A metafield's namespace, key and type, however it was read.
+        trait Typed {
+            fn parts(&self) -> (&str, &str, &str);
+        }
+        impl Typed for mapsync_core::document::MetafieldValue {
+            fn parts(&self) -> (&str, &str, &str) {
+                (&self.namespace, &self.key, &self.ty)
+            }
+        }
+        impl Typed for MetafieldType {
+            fn parts(&self) -> (&str, &str, &str) {
+                (&self.namespace, &self.key, &self.ty)
+            }
+        }
+        /// Adds one document's descriptions, typed from its metafields.
+        fn add<T: Typed>(
+            wanted: &mut Definitions,
+            entity: Entity,
+            descriptions: &[MetafieldDescription],
+            metafields: &[T],
+        ) {
+            for m in descriptions {
+                let slot = wanted
+                    .entry((entity, m.namespace.clone(), m.key.clone()))
+                    .or_insert_with(|| (m.clone(), None));
+                if slot.1.is_none() {
+                    slot.1 = metafields
+                        .iter()
+                        .map(Typed::parts)
+                        .find(|(ns, key, _)| *ns == m.namespace && *key == m.key)
+                        .map(|(_, _, ty)| ty.to_string());
+                }
+            }
+        }
+        let mut wanted = Definitions::new();
+        match self {
+            Documents::Memory(v) => {
+                for d in v.iter().map(|d| &d.document) {
+                    add(
+                        &mut wanted,
+                        d.entity,
+                        &d.metafield_descriptions,
+                        &d.metafields,
+                    );
+                }
+            }
+            Documents::Spool(s) => {
+                let mut it = s.iter();
+                while let Some(line) = it.next_raw() {
+                    let Ok(line) = line else { continue };
+                    let Ok(DefinitionsOf { document: d }) = serde_json::from_slice(&line) else {
+                        continue;
+                    };
+                    add(
+                        &mut wanted,
+                        d.entity,
+                        &d.metafield_descriptions,
+                        &d.metafields,
+                    );
+                }
+            }
+        }
+        wanted
+    }
+
+    /// The documents in plan order.
+    fn iter(&self) -> Box<dyn Iterator<Item = Result<PlannedDocument, String>> + '_> {
+        match self {
+            Documents::Memory(v) => Box::new(v.iter().cloned().map(Ok)),
+            Documents::Spool(s) => Box::new(
+                s.iter()
+                    .map(|r| r.map_err(|e| format!("cannot read the planned document: {e}"))),
+            ),
+        }
+    }
+}
+
+/// What one run applies.
+#[derive(Debug)]
+pub struct Job<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// Documents of the plan's create and update changes, in plan order.
+    pub documents: Documents,
+    /// Reference location name → target location id.
+    pub locations: BTreeMap<String, String>,
+    /// How to run.
+    pub options: ExecOptions,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Counts.
+    pub summary: RunSummary,
+    /// Items that had a change to make, failed or were invalid.
+    pub items: Vec<ItemReport>,
+}
+
+/// One item's work, ready to run.
+struct Work<'a> {
+    change: &'a Change,
+    doc: Result<PlannedDocument, String>,
+}
+
+/// Apply `job` to `target`, recording every outcome with `ledger`. When
+/// `stop` becomes true (Ctrl-C), no new chunk or deletion starts; the items
+/// in flight finish and are recorded, then [`ExecError::Interrupted`].
+pub async fn execute(
+    target: &dyn TargetWrite,
+    job: Job<'_>,
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Outcome, ExecError> {
+    let plan = job.plan;
+    if !plan.mass_delete.is_empty() && !job.options.allow_mass_delete {
+        return Err(ExecError::MassDelete(plan.mass_delete.clone()));
+    }
+    // Metafield definitions first: a failure here is a configuration
+    // problem and stops the run before any item changes. One pass over the
+    // documents collects each description with the type its values have.
+    let wanted = job.documents.definitions();
+    for entity in [Entity::Category, Entity::Product] {
+        let list: Vec<(MetafieldDescription, Option<String>)> = wanted
+            .iter()
+            .filter(|((e, _, _), _)| *e == entity)
+            .map(|(_, v)| v.clone())
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        target
+            .ensure_definitions(entity, &list)
+            .await
+            .map_err(|e| ExecError::Definitions {
+                entity: entity.as_str(),
+                message: e.to_string(),
+            })?;
+    }
+
+    let mut out = Outcome::default();
+    let total = plan.changes.iter().filter(|c| c.action.is_change()).count();
+    progress.start(total as u64);
+
+    // Items without a change: counted, and invalid ones explained.
+    for c in plan.changes.iter().filter(|c| !c.action.is_change()) {
+        match c.action {
+            Action::Invalid => {
+                out.summary.invalid += 1;
+                let message = c
+                    .diagnostics
+                    .iter()
+                    .map(|d| d.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message = if message.is_empty() {
+                    c.reason.to_string()
+                } else {
+                    message
+                };
+                if let Some(key) = &c.key {
+                    send(
+                        ledger,
+                        c.entity,
+                        key,
+                        LedgerChange::Failure {
+                            target_id: None,
+                            message: message.clone(),
+                        },
+                    )?;
+                }
+                out.items.push(ItemReport {
+                    entity: c.entity,
+                    key: c.key.clone(),
+                    action: c.action,
+                    status: Status::Failed,
+                    target_id: c.target_id.clone(),
+                    message: Some(message),
+                    error: None,
+                    requests: 0,
+                });
+            }
+            other => out.summary.add(other, Status::Ok),
+        }
+    }
+
+    // Create and update changes with their documents, in plan order
+    // (categories first), read one at a time.
+    let is_upsert = |c: &&Change| matches!(c.action, Action::Create | Action::Update);
+    let category_upserts = plan
+        .changes
+        .iter()
+        .filter(is_upsert)
+        .filter(|c| c.entity == Entity::Category)
+        .count();
+    let mut upserts = plan
+        .changes
+        .iter()
+        .filter(is_upsert)
+        .zip(job.documents.iter().chain(std::iter::repeat_with(|| {
+            Err("the plan has fewer documents than changes; make a new plan".to_string())
+        })))
+        .map(|(change, doc)| Work {
+            change,
+            doc: doc.and_then(|d| {
+                if d.document.entity == change.entity
+                    && change.key.as_deref() == Some(d.document.key.as_str())
+                {
+                    Ok(d)
+                } else {
+                    Err(format!(
+                        "the plan's documents are out of order (found {} `{}`); make a new plan",
+                        d.document.entity.as_str(),
+                        d.document.key
+                    ))
+                }
+            }),
+        });
+
+    // Categories.
+    let base = WriteContext {
+        locations: job.locations.clone(),
+        categories: BTreeMap::new(),
+        keep_existing_variant_data: job.options.keep_existing_variant_data,
+        keep_deleted_metafields: job.options.keep_deleted_category_metafields,
+    };
+    let mut category_ids: BTreeMap<String, String> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.entity == Entity::Category) {
+        if let (Some(k), Some(id)) = (&c.key, &c.target_id) {
+            if !matches!(
+                c.action,
+                Action::Delete | Action::Deactivate | Action::Invalid
+            ) && c.rule != "category.update.deselected"
+            {
+                category_ids.insert(k.clone(), id.clone());
+            }
+        }
+    }
+    let work = upserts.by_ref().take(category_upserts);
+    let done = run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
+    for item in done {
+        if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
+            category_ids.insert(k.clone(), id.clone());
+        }
+        record(&mut out, item);
+    }
+
+    // Products, related only to categories known on both sides.
+    let ctx = WriteContext {
+        categories: category_ids,
+        keep_deleted_metafields: job.options.keep_deleted_product_metafields,
+        ..base
+    };
+    for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await? {
+        record(&mut out, item);
+    }
+
+    // Deletions last: products, then categories.
+    for entity in [Entity::Product, Entity::Category] {
+        let removals: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| {
+                c.entity == entity && matches!(c.action, Action::Delete | Action::Deactivate)
+            })
+            .collect();
+        let concurrency = job.options.concurrency.max(1);
+        let removals = removals
+            .into_iter()
+            .take_while(|_| !stop.load(Ordering::Relaxed));
+        let results: Vec<Result<ItemReport, ExecError>> = stream::iter(removals)
+            .map(|c| async move {
+                let item = remove_one(target, c).await;
+                finish_item(ledger, progress, c, item)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in results {
+            record(&mut out, r?);
+        }
+    }
+    progress.finish();
+    if stop.load(Ordering::Relaxed) {
+        let done = out.items.iter().filter(|i| i.action.is_change()).count();
+        if done < total {
+            tracing::warn!(done, total, "run interrupted");
+            return Err(ExecError::Interrupted { done, total });
+        }
+    }
+    Ok(out)
+}
+
+fn record(out: &mut Outcome, item: ItemReport) {
+    out.summary.add(item.action, item.status);
+    out.items.push(item);
+}
+
+fn send(
+    ledger: &LedgerWriter,
+    entity: Entity,
+    key: &str,
+    change: LedgerChange,
+) -> Result<(), ExecError> {
+    if ledger.send(LedgerUpdate {
+        entity,
+        key: key.to_string(),
+        change,
+    }) {
+        Ok(())
+    } else {
+        Err(ExecError::LedgerStopped)
+    }
+}
+
+/// The result of one item's target call(s), before it is recorded.
+struct Done {
+    written: Result<Written, ItemError>,
+    hash: Option<String>,
+}
+
+/// Creates and updates of one entity, chunk by chunk; the full state of
+/// the next chunk's updates is read while the current chunk runs.
+async fn run_upserts<'a>(
+    target: &dyn TargetWrite,
+    work: impl Iterator<Item = Work<'a>>,
+    ctx: &WriteContext,
+    options: &ExecOptions,
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<Vec<ItemReport>, ExecError> {
+    let chunk_size = options.chunk_size.max(1);
+    let concurrency = options.concurrency.max(1);
+    let mut work = work.peekable();
+    // Chunks are cut as they are needed: only the running chunk and the
+    // ones read ahead hold their documents.
+    let chunks = std::iter::from_fn(move || {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        work.peek()?;
+        Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
+    });
+    let mut reports = Vec::new();
+    // Each chunk with the current state of its updates; two chunks are
+    // read ahead of the one that runs.
+    let mut loaded = stream::iter(chunks)
+        .map(|chunk| async move {
+            let current = read_current(target, &chunk).await;
+            (chunk, current)
+        })
+        .buffered(2);
+    while let Some((chunk, current)) = loaded.next().await {
+        let current = &current;
+        let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
+            .map(|w| async move {
+                let done = upsert_one(target, &w, current, ctx).await;
+                let item = Done {
+                    written: done,
+                    hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
+                };
+                finish_upsert(ledger, progress, w.change, item)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for r in results {
+            reports.push(r?);
+        }
+    }
+    Ok(reports)
+}
+
+/// Why one item failed, with the kind of failure the target reported
+/// (refused input, transient, gone, outcome unknown...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The item's SyncMsg.
+    pub message: String,
+}
+
+impl ItemError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> ItemError {
+        ItemError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TargetError> for ItemError {
+    fn from(e: TargetError) -> ItemError {
+        ItemError::new(e.kind, e.to_string())
+    }
+}
+
+/// The target's current state of a chunk's update items, or why it could
+/// not be read (every update of the chunk then fails with that message).
+enum Loaded {
+    Items(HashMap<String, Current>),
+    Failed(ItemError),
+    None,
+}
+
+async fn read_current(target: &dyn TargetWrite, chunk: &[Work<'_>]) -> Loaded {
+    let ids: Vec<String> = chunk
+        .iter()
+        .filter(|w| w.change.action == Action::Update)
+        .filter_map(|w| w.change.target_id.clone())
+        .collect();
+    let Some(first) = chunk.first() else {
+        return Loaded::None;
+    };
+    if ids.is_empty() {
+        return Loaded::None;
+    }
+    match target.read_current(first.change.entity, &ids).await {
+        Ok(v) => Loaded::Items(v.into_iter().map(|c| (c.id.clone(), c)).collect()),
+        Err(e) => Loaded::Failed(ItemError::new(
+            e.kind,
+            format!("cannot read the current state: {e}"),
+        )),
+    }
+}
+
+async fn upsert_one(
+    target: &dyn TargetWrite,
+    w: &Work<'_>,
+    current: &Loaded,
+    ctx: &WriteContext,
+) -> Result<Written, ItemError> {
+    let c = w.change;
+    let doc = w
+        .doc
+        .as_ref()
+        .map_err(|m| ItemError::new(ErrorKind::Failed, m.clone()))?;
+    let published = doc.control.published;
+    if c.action == Action::Create {
+        return Ok(target.create(&doc.document, published, ctx).await?);
+    }
+    let id = c.target_id.as_deref().unwrap_or_default();
+    let gone = || {
+        ItemError::new(
+            ErrorKind::Gone,
+            format!(
+                "{id} is no longer in the target (deleted since the plan was made); the next run creates it again"
+            ),
+        )
+    };
+    match current {
+        Loaded::Failed(e) => Err(e.clone()),
+        Loaded::Items(map) => match map.get(id) {
+            Some(cur) => Ok(target.update(cur, &doc.document, published, ctx).await?),
+            None => Err(gone()),
+        },
+        Loaded::None => Err(gone()),
+    }
+}
+
+fn finish_upsert(
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    c: &Change,
+    done: Done,
+) -> Result<ItemReport, ExecError> {
+    let now = OffsetDateTime::now_utc();
+    let finished = match done.written {
+        Ok(w) => {
+            if let Some(key) = &c.key {
+                send(
+                    ledger,
+                    c.entity,
+                    key,
+                    LedgerChange::Success {
+                        target_id: w.target_id.clone(),
+                        hash: done.hash.unwrap_or_default(),
+                        date: now,
+                    },
+                )?;
+            }
+            let note = w
+                .adopted
+                .then(|| "created; the answer was lost and the item was found again by its ownership marker".to_string());
+            Finished {
+                status: Status::Ok,
+                target_id: Some(w.target_id),
+                message: note,
+                kind: None,
+                requests: w.requests,
+            }
+        }
+        Err(e) => {
+            if let Some(key) = &c.key {
+                send(
+                    ledger,
+                    c.entity,
+                    key,
+                    LedgerChange::Failure {
+                        target_id: c.target_id.clone(),
+                        message: e.message.clone(),
+                    },
+                )?;
+            }
+            Finished::failed(c, e)
+        }
+    };
+    Ok(item_done(progress, c, finished))
+}
+
+/// How one item ended.
+struct Finished {
+    status: Status,
+    target_id: Option<String>,
+    message: Option<String>,
+    kind: Option<ErrorKind>,
+    requests: u32,
+}
+
+impl Finished {
+    fn failed(c: &Change, e: ItemError) -> Finished {
+        Finished {
+            status: Status::Failed,
+            target_id: c.target_id.clone(),
+            message: Some(e.message),
+            kind: Some(e.kind),
+            requests: 0,
+        }
+    }
+}
+
+/// Log, count and report one finished item.
+fn item_done(progress: &dyn Progress, c: &Change, f: Finished) -> ItemReport {
+    log_item(c, &f);
+    progress.item_done(c.entity, c.key.as_deref(), f.status == Status::Ok);
+    ItemReport {
+        entity: c.entity,
+        key: c.key.clone(),
+        action: c.action,
+        status: f.status,
+        target_id: f.target_id,
+        message: f.message,
+        error: f.kind,
+        requests: f.requests,
+    }
+}
+
+async fn remove_one(target: &dyn TargetWrite, c: &Change) -> Result<Written, ItemError> {
+    let Some(id) = c.target_id.as_deref() else {
+        return Err(ItemError::new(
+            ErrorKind::Failed,
+            "the plan has no target id for this item; make a new plan",
+        ));
+    };
+    let r = if c.action == Action::Delete {
+        target.delete(c.entity, id).await
+    } else {
+        target.deactivate(c.entity, id).await
+    };
+    Ok(r?)
+}
+
+fn finish_item(
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    c: &Change,
+    r: Result<Written, ItemError>,
+) -> Result<ItemReport, ExecError> {
+    if let Some(key) = &c.key {
+        let change = match (&r, c.action) {
+            (Ok(_), Action::Delete) => LedgerChange::Forget,
+            // Still in the target, unpublished: remembered with no hash so
+            // that a record selected again is updated.
+            (Ok(w), _) => LedgerChange::Success {
+                target_id: w.target_id.clone(),
+                hash: String::new(),
+                date: OffsetDateTime::now_utc(),
+            },
+            (Err(e), _) => LedgerChange::Failure {
+                target_id: c.target_id.clone(),
+                message: e.message.clone(),
+            },
+        };
+        send(ledger, c.entity, key, change)?;
+    }
+    let finished = match r {
+        Ok(w) => Finished {
+            status: Status::Ok,
+            target_id: c.target_id.clone(),
+            message: None,
+            kind: None,
+            requests: w.requests,
+        },
+        Err(e) => Finished::failed(c, e),
+    };
+    Ok(item_done(progress, c, finished))
+}
+
+/// One line per finished item: info when done, a warning when it failed.
+fn log_item(c: &Change, f: &Finished) {
+    let entity = c.entity.as_str();
+    let key = c.key.as_deref().unwrap_or("-");
+    let action = c.action.as_str();
+    let target_id = f.target_id.as_deref().unwrap_or("-");
+    let requests = f.requests;
+    match f.status {
+        Status::Ok => tracing::info!(entity, key, action, target_id, requests, "item synced"),
+        Status::Failed => tracing::warn!(
+            entity,
+            key,
+            action,
+            target_id,
+            kind = f.kind.map(ErrorKind::as_str).unwrap_or(""),
+            message = f.message.as_deref().unwrap_or(""),
+            "item failed"
+        ),
+    }
+}

@@ -1,0 +1,275 @@
+//! `sync` and `apply` end to end: connect, plan (or load a saved plan and
+//! refuse it when the target changed since), execute, journal the run and
+//! build the run report. Failures before the first change (configuration,
+//! initial reads, a stale plan, `max_deletes`) are fatal and change nothing.
+
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::report::{Requests, RunReport, FORMAT_VERSION};
+use super::{Documents, ExecError, ExecOptions, Job, Progress};
+use crate::engine::{self, Connected, EngineError, PlanError, PlanOptions};
+use mapsync_config::check::model::MappingSet;
+use mapsync_config::profile::Profile;
+use mapsync_core::document::Entity;
+use mapsync_core::target::ReadHint;
+use mapsync_plan::reconcile::{self, Action, Plan};
+use mapsync_state::{RunStatus, StateError};
+
+/// Why a run stopped (exit code 1).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Planning failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Connecting or reading failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The executor stopped.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The state store failed.
+    #[error("state store: {0}")]
+    State(#[from] StateError),
+    /// The saved plan was made against a target that has changed since.
+    #[error("the plan is stale: the target changed since it was made at {created_at}; nothing was changed. Make a new plan with `mapsync plan --profile {profile} --out FILE` and review it")]
+    Stale {
+        /// When the plan was made.
+        created_at: String,
+        /// Its profile.
+        profile: String,
+    },
+    /// A timestamp could not be formatted.
+    #[error("cannot format a timestamp: {0}")]
+    Time(#[from] time::error::Format),
+}
+
+/// Options of `mapsync sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// `--only KEY...`: only these keys (empty: every item).
+    pub only: Vec<String>,
+    /// `--force`: ignore change detection.
+    pub force: bool,
+    /// `--allow-mass-delete`.
+    pub allow_mass_delete: bool,
+}
+
+/// `mapsync sync`: plan and apply in one go.
+pub async fn sync(
+    profile: &Profile,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<RunReport, RunError> {
+    let started = OffsetDateTime::now_utc();
+    // Loaded once: for the client's settings, planning and applying.
+    let set = std::sync::Arc::new(load_set(profile)?);
+    let connected = engine::connect_with(profile, Some(&set.settings)).await?;
+    let result = async {
+        let planned = engine::plan_spooled_on(
+            profile,
+            &connected,
+            started,
+            &PlanOptions {
+                force: options.force,
+                skip_update_diffs: true,
+            },
+            Some(set.clone()),
+        )
+        .await?;
+        let mut plan = planned.plan;
+        let mut documents = planned.documents;
+        if !options.only.is_empty() {
+            let only: HashSet<&str> = options.only.iter().map(String::as_str).collect();
+            let wanted = |c: &mapsync_plan::reconcile::Change| {
+                c.key.as_deref().is_some_and(|k| only.contains(k))
+            };
+            // Documents follow the create and update changes in plan order.
+            let keep: Vec<bool> = plan
+                .changes
+                .iter()
+                .filter(|c| matches!(c.action, Action::Create | Action::Update))
+                .map(wanted)
+                .collect();
+            documents.retain_indices(|i| keep.get(i).copied().unwrap_or(false));
+            plan.changes.retain(wanted);
+            plan.mass_delete.clear();
+            plan.recount();
+        }
+        let documents = Documents::Spool(documents);
+        apply_planned(
+            profile,
+            &set,
+            &connected,
+            &plan,
+            documents,
+            started,
+            options.allow_mass_delete,
+            progress,
+            stop,
+        )
+        .await
+    }
+    .await;
+    connected.close().await?;
+    result
+}
+
+/// `mapsync apply FILE`: apply a saved plan exactly, unless the target
+/// changed since it was made.
+pub async fn apply(
+    profile: &Profile,
+    plan: Plan,
+    documents: Documents,
+    allow_mass_delete: bool,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<RunReport, RunError> {
+    let started = OffsetDateTime::now_utc();
+    let set = load_set(profile)?;
+    let connected = engine::connect_with(profile, Some(&set.settings)).await?;
+    let result = async {
+        let catalog = connected
+            .target
+            .read_catalog(ReadHint::default())
+            .await
+            .map_err(EngineError::from)?;
+        if engine::target_serial(&catalog) != plan.target_serial {
+            return Err(RunError::Stale {
+                created_at: plan.created_at.clone(),
+                profile: plan.profile.clone(),
+            });
+        }
+        let mut plan = plan;
+        // max_deletes again, against the target as it is now.
+        plan.mass_delete = [
+            (Entity::Category, catalog.categories.len()),
+            (Entity::Product, catalog.products.len()),
+        ]
+        .into_iter()
+        .filter_map(|(entity, total)| {
+            let planned = plan
+                .changes
+                .iter()
+                .filter(|c| {
+                    c.entity == entity && matches!(c.action, Action::Delete | Action::Deactivate)
+                })
+                .count();
+            reconcile::max_deletes_exceeded(entity, total, &set.settings, planned)
+        })
+        .collect();
+        apply_planned(
+            profile,
+            &set,
+            &connected,
+            &plan,
+            documents,
+            started,
+            allow_mass_delete,
+            progress,
+            stop,
+        )
+        .await
+    }
+    .await;
+    connected.close().await?;
+    result
+}
+
+fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
+    let (set, _files, diags) =
+        mapsync_config::check::load_mapping(&profile.mapping).map_err(PlanError::from)?;
+    if diags.has_errors() {
+        return Err(PlanError::Mapping(diags).into());
+    }
+    Ok(set)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_planned(
+    profile: &Profile,
+    set: &MappingSet,
+    connected: &Connected,
+    plan: &Plan,
+    documents: Documents,
+    started: OffsetDateTime,
+    allow_mass_delete: bool,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+) -> Result<RunReport, RunError> {
+    let target = &connected.target;
+    let locations = target.locations().await.map_err(EngineError::from)?;
+    let locations = engine::resolve_locations(set, &locations)?;
+    let keep = |e: &Option<mapsync_config::check::model::EntityMapping>| {
+        e.as_ref().is_some_and(|e| e.keep_deleted_metafields)
+    };
+    let options = ExecOptions {
+        chunk_size: set.settings.chunk_size,
+        concurrency: set.settings.concurrency,
+        keep_existing_variant_data: set.settings.keep_existing_variant_data,
+        keep_deleted_category_metafields: keep(&set.category),
+        keep_deleted_product_metafields: keep(&set.product),
+        allow_mass_delete,
+    };
+    let mut store = engine::open_state(profile)?;
+    let run = store.begin_run(&profile.name, &profile.channel, started)?;
+    let (writer, handle) = super::ledger::start(store, profile.channel.clone());
+    let job = Job {
+        plan,
+        documents,
+        locations,
+        options,
+    };
+    let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
+    drop(writer);
+    let store = handle.finish().await;
+    let finished = OffsetDateTime::now_utc();
+    let mut store = match store {
+        Ok(s) => s,
+        Err(e) => {
+            // The writer stopped: journal the run as failed if we can.
+            if let Ok(mut s) = engine::open_state(profile) {
+                let _ = s.finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}));
+            }
+            return Err(e.into());
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            store.finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}))?;
+            return Err(e.into());
+        }
+    };
+    let stats = target.request_stats();
+    let report = RunReport {
+        format_version: FORMAT_VERSION,
+        profile: profile.name.clone(),
+        started_at: started.format(&Rfc3339)?,
+        finished_at: finished.format(&Rfc3339)?,
+        summary: outcome.summary,
+        requests: Requests {
+            total: stats.requests,
+            throttled: stats.throttled,
+            retried: stats.retried,
+            cost: stats.cost,
+        },
+        items: outcome.items,
+    };
+    let status = if report.exit_code() == 0 {
+        RunStatus::Ok
+    } else {
+        RunStatus::Partial
+    };
+    store.finish_run(
+        run,
+        finished,
+        status,
+        &serde_json::to_value(report.summary).unwrap_or_default(),
+    )?;
+    Ok(report)
+}

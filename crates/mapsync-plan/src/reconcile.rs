@@ -1,0 +1,1242 @@
+//! The sync rules of mapping-format.md §4: source items (compiled documents
+//! or invalid records), the channel's ledger rows and the target's reduced
+//! items become a [`Plan`] in which every record and every considered target
+//! item gets exactly one action and the name of the rule that chose it.
+//! [`explain`] shows, for one item, every rule checked in order and why it
+//! matched or not. This module is pure: no I/O, no clock (callers pass
+//! `now`), no rendering (see `render`) and no field comparison (see `diff`).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::document::{Control, Document, Entity};
+use mapsync_config::check::model::{ChangeDetection, MaxDeletes, Ownership, Settings};
+use mapsync_core::current::TargetItem;
+use mapsync_core::diag::{Diagnostic, Severity};
+use mapsync_core::diff::{self, DiffEntry};
+use mapsync_state::{Ledger, LedgerRow};
+
+/// The plan JSON's `format_version`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A timestamp could not be formatted.
+    #[error("cannot format a timestamp: {0}")]
+    Time(#[from] time::error::Format),
+}
+
+/// One source record as the reconcile sees it.
+#[derive(Debug, Clone)]
+// Items are built once per record and moved into a Vec; boxing gains nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum SourceItem {
+    /// A record that compiled into a document.
+    Compiled {
+        /// KeyField value (empty = missing).
+        key: String,
+        /// The desired document.
+        doc: Document,
+        /// Control fields (select, mode, published, write-back values).
+        control: Control,
+        /// `hash::content_hash` of the document.
+        hash: String,
+    },
+    /// A record that could not be compiled.
+    Invalid {
+        /// Its key, when it has one.
+        key: Option<String>,
+        /// Where it is in the source (e.g. `record 12`), for messages.
+        position: String,
+        /// Why it is invalid.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// How the rules see one source item: its key, and either its control
+/// values and document hash (a compiled record) or why it is invalid. The
+/// rules never look at the document itself, so an item may keep it
+/// elsewhere (a spool) or not at all.
+pub trait ItemView {
+    /// The key as read (possibly blank).
+    fn raw_key(&self) -> Option<&str>;
+    /// Control values and document hash of a compiled record.
+    fn compiled(&self) -> Option<(&Control, &str)>;
+    /// Position and diagnostics of an invalid record.
+    fn invalid(&self) -> Option<(&str, &[Diagnostic])>;
+    /// The key, when it is not blank.
+    fn key(&self) -> Option<&str> {
+        self.raw_key().filter(|k| !k.trim().is_empty())
+    }
+}
+
+impl ItemView for SourceItem {
+    fn raw_key(&self) -> Option<&str> {
+        match self {
+            SourceItem::Compiled { key, .. } => Some(key.as_str()),
+            SourceItem::Invalid { key, .. } => key.as_deref(),
+        }
+    }
+    fn compiled(&self) -> Option<(&Control, &str)> {
+        match self {
+            SourceItem::Compiled { control, hash, .. } => Some((control, hash.as_str())),
+            SourceItem::Invalid { .. } => None,
+        }
+    }
+    fn invalid(&self) -> Option<(&str, &[Diagnostic])> {
+        match self {
+            SourceItem::Compiled { .. } => None,
+            SourceItem::Invalid {
+                position,
+                diagnostics,
+                ..
+            } => Some((position.as_str(), diagnostics.as_slice())),
+        }
+    }
+}
+
+/// What the reconcile needs of one entity.
+#[derive(Debug, Clone)]
+pub struct EntityInput<I = SourceItem> {
+    /// Which entity.
+    pub entity: Entity,
+    /// Source items in source order.
+    pub items: Vec<I>,
+    /// The channel's ledger rows of this entity, by key.
+    pub ledger: Ledger,
+    /// The target's items of this entity (products or custom collections).
+    pub target: Vec<TargetItem>,
+}
+
+/// Everything [`reconcile`] needs.
+#[derive(Debug, Clone)]
+pub struct ReconcileInput<I = SourceItem> {
+    /// Profile name (goes into the plan).
+    pub profile: String,
+    /// Opaque value that changes when the target changes.
+    pub target_serial: String,
+    /// Typed settings of the mapping set.
+    pub settings: Settings,
+    /// The clock.
+    pub now: OffsetDateTime,
+    /// Categories first, then products (the order is kept).
+    pub entities: Vec<EntityInput<I>>,
+    /// `sync --force`: change detection is off, every item of the update
+    /// list that reaches the `changed` rule is updated.
+    pub force: bool,
+}
+
+/// An item's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Create in the target.
+    Create,
+    /// Update in the target.
+    Update,
+    /// Delete from the target.
+    Delete,
+    /// Unpublish (product: DRAFT).
+    Deactivate,
+    /// Leave alone (a rule says so).
+    Skip,
+    /// Nothing changed.
+    Unchanged,
+    /// The record is invalid.
+    Invalid,
+}
+
+impl Action {
+    /// The word used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Deactivate => "deactivate",
+            Action::Skip => "skip",
+            Action::Unchanged => "unchanged",
+            Action::Invalid => "invalid",
+        }
+    }
+
+    /// Whether apply has to do something.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Delete | Action::Deactivate
+        )
+    }
+}
+
+/// A diagnostic as it goes into a plan (no file spans).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDiagnostic {
+    /// `error` / `warning`.
+    pub severity: String,
+    /// Stable code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+    /// How to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl From<&Diagnostic> for PlanDiagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        PlanDiagnostic {
+            severity: match d.severity {
+                Severity::Error => "error".into(),
+                Severity::Warning => "warning".into(),
+            },
+            code: d.code.name.to_string(),
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// One item of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Which entity.
+    pub entity: Entity,
+    /// The record's key; for a target-only item its ownership marker, if any.
+    pub key: Option<String>,
+    /// The item's id in the target, if it has one.
+    pub target_id: Option<String>,
+    /// What will happen.
+    pub action: Action,
+    /// The rule that decided (mapping-format.md §4). Borrowed: a plan of
+    /// a million items names a handful of rules.
+    pub rule: Cow<'static, str>,
+    /// The rule's reason in words (mostly one of a few fixed texts).
+    pub reason: Cow<'static, str>,
+    /// Field differences (filled for creates here, for updates by the caller
+    /// with [`Plan::set_diff`] once the full target item is read).
+    pub diff: Vec<DiffEntry>,
+    /// Diagnostics (invalid items).
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
+/// Counts per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Creates.
+    pub create: usize,
+    /// Updates.
+    pub update: usize,
+    /// Deletes.
+    pub delete: usize,
+    /// Deactivations.
+    pub deactivate: usize,
+    /// Unchanged items.
+    pub unchanged: usize,
+    /// Skipped items.
+    pub skip: usize,
+    /// Invalid records.
+    pub invalid: usize,
+}
+
+impl Summary {
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Delete => self.delete += 1,
+            Action::Deactivate => self.deactivate += 1,
+            Action::Skip => self.skip += 1,
+            Action::Unchanged => self.unchanged += 1,
+            Action::Invalid => self.invalid += 1,
+        }
+    }
+
+    /// Whether anything would change in the target.
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.delete + self.deactivate > 0
+    }
+}
+
+/// `max_deletes` exceeded: the CLI refuses the run unless
+/// `--allow-mass-delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MassDelete {
+    /// Which entity.
+    pub entity: Entity,
+    /// Deletes plus deactivations planned.
+    pub planned: usize,
+    /// The target's items of that entity.
+    pub target_items: usize,
+    /// The largest number allowed.
+    pub allowed: usize,
+    /// The setting as written (`10`, `10%`).
+    pub limit: String,
+}
+
+/// The plan: what a sync would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Profile name.
+    pub profile: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Opaque target serial.
+    pub target_serial: String,
+    /// Counts per action.
+    pub summary: Summary,
+    /// One per record and considered target item.
+    pub changes: Vec<Change>,
+    /// Plan-level errors: `max_deletes` exceeded (empty when fine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mass_delete: Vec<MassDelete>,
+}
+
+impl Plan {
+    /// Recount [`Plan::summary`] from the changes.
+    pub fn recount(&mut self) {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            s.add(c.action);
+        }
+        self.summary = s;
+    }
+
+    /// Set the field diff of one item; false when no such item.
+    pub fn set_diff(&mut self, entity: Entity, key: &str, diff: Vec<DiffEntry>) -> bool {
+        match self
+            .changes
+            .iter_mut()
+            .find(|c| c.entity == entity && c.key.as_deref() == Some(key))
+        {
+            Some(c) => {
+                c.diff = diff;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A document apply needs (create and update items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedDocument {
+    /// The document hash (goes into the ledger after success).
+    pub hash: String,
+    /// Control fields (published, select, write-back values).
+    pub control: Control,
+    /// The desired document.
+    pub document: Document,
+}
+
+/// A plan file: the plan plus what `apply` needs. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    /// The plan as printed by `plan --format json`.
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Documents of create and update items, in plan order.
+    pub documents: Vec<PlannedDocument>,
+}
+
+/// One rule checked for an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCheck {
+    /// Rule name.
+    pub rule: Cow<'static, str>,
+    /// Whether its condition held.
+    pub matched: bool,
+    /// The condition's values.
+    pub why: String,
+}
+
+/// `--explain KEY`: every rule checked for one item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// Which entity.
+    pub entity: Entity,
+    /// The key.
+    pub key: Option<String>,
+    /// `create`, `update`, `delete` or `invalid`: the list preparation chose.
+    pub list: String,
+    /// Rules in order, up to the one that decided.
+    pub checks: Vec<RuleCheck>,
+    /// The result.
+    pub action: Action,
+    /// The deciding rule.
+    pub rule: String,
+}
+
+/// Apply the rules to every item: the plan (with the field diffs of
+/// creates) and the documents of its create and update items, in plan
+/// order.
+pub fn reconcile(input: &ReconcileInput) -> Result<(Plan, Vec<PlannedDocument>), ReconcileError> {
+    let (mut plan, refs) = decide(input)?;
+    let mut documents = Vec::with_capacity(refs.len());
+    for r in refs {
+        let Some(SourceItem::Compiled {
+            doc, control, hash, ..
+        }) = input
+            .entities
+            .get(r.entity)
+            .and_then(|e| e.items.get(r.item))
+        else {
+            continue;
+        };
+        if let Some(c) = plan.changes.get_mut(r.change) {
+            if c.action == Action::Create {
+                c.diff = diff::diff_create(doc);
+            }
+        }
+        documents.push(PlannedDocument {
+            hash: hash.clone(),
+            control: control.clone(),
+            document: doc.clone(),
+        });
+    }
+    Ok((plan, documents))
+}
+
+/// Where the document of a create or update item is: the change's index in
+/// [`Plan::changes`], and the item's entity and index in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocRef {
+    /// Index in `plan.changes`.
+    pub change: usize,
+    /// Index in `input.entities`.
+    pub entity: usize,
+    /// Index in that entity's `items`.
+    pub item: usize,
+}
+
+/// Apply the rules to every item without touching documents: the plan
+/// (creates have no field diff yet) and, in plan order, where the document
+/// of each create and update item is.
+pub fn decide<I: ItemView>(
+    input: &ReconcileInput<I>,
+) -> Result<(Plan, Vec<DocRef>), ReconcileError> {
+    let total: usize = input
+        .entities
+        .iter()
+        .map(|e| e.items.len() + e.target.len())
+        .sum();
+    let mut changes = Vec::with_capacity(total);
+    let mut refs = Vec::new();
+    let mut mass = Vec::new();
+    for (ei, e) in input.entities.iter().enumerate() {
+        let mut sink = Sink {
+            changes: &mut changes,
+            refs: &mut refs,
+            entity: ei,
+            deletes: 0,
+        };
+        run_entity(
+            e,
+            &input.settings,
+            input.now,
+            input.force,
+            None,
+            Some(&mut sink),
+        );
+        let planned = sink.deletes;
+        if let Some(m) = max_deletes_exceeded(e.entity, e.target.len(), &input.settings, planned) {
+            mass.push(m);
+        }
+    }
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION,
+        profile: input.profile.clone(),
+        created_at: input
+            .now
+            .format(&time::format_description::well_known::Rfc3339)?,
+        target_serial: input.target_serial.clone(),
+        summary: Summary::default(),
+        changes,
+        mass_delete: mass,
+    };
+    plan.recount();
+    Ok((plan, refs))
+}
+
+/// Every rule checked for the item with this key (a record's key, a target
+/// item's marker or a target id), in the first entity that has it.
+pub fn explain<I: ItemView>(input: &ReconcileInput<I>, key: &str) -> Option<Explanation> {
+    input.entities.iter().find_map(|e| {
+        run_entity(e, &input.settings, input.now, input.force, Some(key), None)
+            .explained
+            .into_iter()
+            .next()
+    })
+}
+
+/// Whether apply may need the document of a compiled item, judged before
+/// the target is read: true when the item has no SyncID yet (it is
+/// probably created), or when the update rules, with the target unknown,
+/// would update it. Planning spools only these documents; an item that
+/// turns out to need one anyway (its target item is gone, say) is compiled
+/// again from the source.
+pub fn may_need_document(
+    entity: Entity,
+    s: &Settings,
+    now: OffsetDateTime,
+    force: bool,
+    control: &Control,
+    hash: &str,
+    row: Option<&LedgerRow>,
+) -> bool {
+    let has_id = control
+        .sync_id
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty())
+        || row
+            .and_then(|r| r.target_id.as_deref())
+            .is_some_and(|v| !v.is_empty());
+    if !has_id {
+        return true;
+    }
+    // Without a target item the rules can only lean towards an update
+    // (`unpublished` needs the target to skip; `deselected` then skips).
+    let (_, action, _) = update_rules(false, entity, s, now, force, control, hash, row, None);
+    action == Action::Update
+}
+
+/// `max_deletes` for `planned` deletions and deactivations of an entity
+/// whose target has `total` items: `Some` when the limit is exceeded.
+/// Checked when planning and again when applying.
+pub fn max_deletes_exceeded(
+    entity: Entity,
+    total: usize,
+    s: &Settings,
+    planned: usize,
+) -> Option<MassDelete> {
+    let limit = s.max_deletes?;
+    let (allowed, text) = match limit {
+        MaxDeletes::Count(n) => (usize::try_from(n).unwrap_or(usize::MAX), n.to_string()),
+        MaxDeletes::Percent(p) => {
+            let a = (total as f64 * p / 100.0).floor();
+            (
+                if a.is_finite() && a > 0.0 {
+                    a as usize
+                } else {
+                    0
+                },
+                format!("{p}%"),
+            )
+        }
+    };
+    (planned > allowed).then_some(MassDelete {
+        entity,
+        planned,
+        target_items: total,
+        allowed,
+        limit: text,
+    })
+}
+
+/// Where the decisions of one entity go.
+struct Sink<'a> {
+    changes: &'a mut Vec<Change>,
+    refs: &'a mut Vec<DocRef>,
+    /// Index of the entity in the input.
+    entity: usize,
+    /// Deletes and deactivations so far.
+    deletes: usize,
+}
+
+impl Sink<'_> {
+    /// One decision; `document` is the index of the item whose document
+    /// apply needs (create, update).
+    fn push(&mut self, change: Change, document: Option<usize>) {
+        if matches!(change.action, Action::Delete | Action::Deactivate) {
+            self.deletes += 1;
+        }
+        if let Some(item) = document {
+            self.refs.push(DocRef {
+                change: self.changes.len(),
+                entity: self.entity,
+                item,
+            });
+        }
+        self.changes.push(change);
+    }
+}
+
+struct EntityOutput {
+    explained: Vec<Explanation>,
+}
+
+/// Preparation result of one source item.
+enum Prepared {
+    Invalid {
+        rule: &'static str,
+        reason: String,
+        diags: Vec<PlanDiagnostic>,
+    },
+    Create,
+    Update {
+        target_id: String,
+    },
+}
+
+fn run_entity<I: ItemView>(
+    e: &EntityInput<I>,
+    s: &Settings,
+    now: OffsetDateTime,
+    force: bool,
+    want: Option<&str>,
+    mut sink: Option<&mut Sink<'_>>,
+) -> EntityOutput {
+    let en = e.entity.as_str();
+    // foldhash, not SipHash: these maps hold every item of the run.
+    type Map<'a, V> = HashMap<&'a str, V, foldhash::fast::RandomState>;
+    fn map<'a, V>(n: usize) -> Map<'a, V> {
+        HashMap::with_capacity_and_hasher(n, Default::default())
+    }
+    let mut target_by_id: Map<&TargetItem> = map(e.target.len());
+    target_by_id.extend(e.target.iter().map(|t| (t.id.as_str(), t)));
+
+    // Keys: count occurrences.
+    let mut key_count: Map<usize> = map(e.items.len());
+    for it in &e.items {
+        if let Some(k) = it.key() {
+            *key_count.entry(k).or_default() += 1;
+        }
+    }
+    // Target items by ownership marker (the first one wins): an item whose
+    // create was applied but never recorded (lost answer, killed run) is
+    // found again by its key and adopted instead of created twice.
+    let mut by_marker: Map<&str> = map(e.target.len());
+    for t in &e.target {
+        if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
+            by_marker.entry(m).or_insert(t.id.as_str());
+        }
+    }
+    // SyncID: the record's, else the ledger's, else the adopted item's.
+    fn sync_id<'a, I: ItemView>(
+        it: &'a I,
+        ledger: &'a Ledger,
+        by_marker: &Map<'a, &'a str>,
+    ) -> Option<&'a str> {
+        let key = it.raw_key();
+        let from_record = it
+            .compiled()
+            .and_then(|(control, _)| control.sync_id.as_deref())
+            .filter(|v| !v.trim().is_empty());
+        from_record
+            .or_else(|| {
+                key.and_then(|k| ledger.get(k))
+                    .and_then(|r| r.target_id.as_deref())
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
+    }
+    // Once per item: it is looked at three times.
+    let sync_ids: Vec<Option<&str>> = e
+        .items
+        .iter()
+        .map(|it| sync_id(it, &e.ledger, &by_marker))
+        .collect();
+    // Sized up front: growing a table of a million entries briefly holds
+    // the old and the new one.
+    let mut sid_count: Map<usize> = map(e.items.len());
+    for (it, id) in e.items.iter().zip(&sync_ids) {
+        if let (Some(_), Some(k), Some(id)) = (it.compiled(), it.key(), id) {
+            if key_count.get(k).copied() == Some(1) {
+                *sid_count.entry(id).or_default() += 1;
+            }
+        }
+    }
+    // Every id any record claims (even invalid ones): never an orphan.
+    let mut claimed: HashSet<&str, foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(e.items.len(), Default::default());
+    claimed.extend(sync_ids.iter().flatten().copied());
+
+    let mut out = EntityOutput {
+        explained: Vec::new(),
+    };
+
+    for (index, it) in e.items.iter().enumerate() {
+        let key_str = it.key();
+        let wanted = want.is_some_and(|w| key_str == Some(w));
+        if want.is_some() && !wanted {
+            // `--explain`: only the wanted item's checks matter.
+            continue;
+        }
+        let prepared = match (it.invalid(), key_str) {
+            (invalid, None) => {
+                let (mut d, position): (Vec<PlanDiagnostic>, &str) = match invalid {
+                    Some((position, diagnostics)) => {
+                        (diagnostics.iter().map(Into::into).collect(), position)
+                    }
+                    None => (Vec::new(), "a record"),
+                };
+                d.push(key_missing_diag(en, position));
+                Prepared::Invalid {
+                    rule: rule_name(e.entity, "key.missing"),
+                    reason: format!("{position} has no key"),
+                    diags: d,
+                }
+            }
+            (invalid, Some(k)) if key_count.get(k).copied().unwrap_or(0) > 1 => {
+                let mut d: Vec<PlanDiagnostic> = match invalid {
+                    Some((_, diagnostics)) => diagnostics.iter().map(Into::into).collect(),
+                    None => Vec::new(),
+                };
+                let n = key_count.get(k).copied().unwrap_or(0);
+                d.push(PlanDiagnostic {
+                    severity: "error".into(),
+                    code: format!("{en}.key.duplicate"),
+                    message: format!(
+                        "{n} {en} records share the key '{k}'; none of them is synced"
+                    ),
+                    help: Some("make the key field unique in the source".into()),
+                });
+                Prepared::Invalid {
+                    rule: rule_name(e.entity, "key.duplicate"),
+                    reason: format!("{n} records share the key '{k}'"),
+                    diags: d,
+                }
+            }
+            (Some((position, diagnostics)), Some(_)) => Prepared::Invalid {
+                rule: rule_name(e.entity, "record.invalid"),
+                reason: format!("the record at {position} could not be mapped"),
+                diags: diagnostics.iter().map(Into::into).collect(),
+            },
+            (None, Some(_)) => match sync_ids.get(index).copied().flatten() {
+                Some(id) if sid_count.get(id).copied().unwrap_or(0) > 1 => {
+                    let n = sid_count.get(id).copied().unwrap_or(0);
+                    Prepared::Invalid {
+                        rule: rule_name(e.entity, "sync-id.duplicate"),
+                        reason: format!("{n} records share the SyncID '{id}'"),
+                        diags: vec![PlanDiagnostic {
+                            severity: "error".into(),
+                            code: format!("{en}.sync-id.duplicate"),
+                            message: format!(
+                                "{n} {en} records share the SyncID '{id}'; none of them is synced"
+                            ),
+                            help: Some(
+                                "clear the wrong SyncID values in the source or the ledger".into(),
+                            ),
+                        }],
+                    }
+                }
+                Some(id) if target_by_id.contains_key(id) => Prepared::Update {
+                    target_id: id.to_string(),
+                },
+                _ => Prepared::Create,
+            },
+        };
+
+        let (change, checks, list, document) = match prepared {
+            Prepared::Invalid {
+                rule,
+                reason,
+                diags,
+            } => {
+                let checks = if wanted {
+                    vec![RuleCheck {
+                        rule: Cow::Borrowed(rule),
+                        matched: true,
+                        why: reason.clone(),
+                    }]
+                } else {
+                    Vec::new()
+                };
+                (
+                    Change {
+                        entity: e.entity,
+                        key: key_str.map(str::to_string),
+                        target_id: None,
+                        action: Action::Invalid,
+                        rule: Cow::Borrowed(rule),
+                        reason: Cow::Owned(reason),
+                        diff: Vec::new(),
+                        diagnostics: diags,
+                    },
+                    checks,
+                    "invalid",
+                    None,
+                )
+            }
+            Prepared::Create => {
+                let Some((control, _)) = it.compiled() else {
+                    continue;
+                };
+                let (checks, action, rule) = create_rules(e.entity, s, control, wanted);
+                (
+                    change_of(
+                        e.entity,
+                        key_str.map(str::to_string),
+                        None,
+                        action,
+                        rule,
+                        &checks,
+                        Vec::new(),
+                    ),
+                    checks,
+                    "create",
+                    (action == Action::Create).then_some(index),
+                )
+            }
+            Prepared::Update { target_id } => {
+                let Some((control, hash)) = it.compiled() else {
+                    continue;
+                };
+                let target = target_by_id.get(target_id.as_str()).copied();
+                let row = key_str.and_then(|k| e.ledger.get(k));
+                let (checks, action, rule) =
+                    update_rules(wanted, e.entity, s, now, force, control, hash, row, target);
+                (
+                    change_of(
+                        e.entity,
+                        key_str.map(str::to_string),
+                        Some(target_id),
+                        action,
+                        rule,
+                        &checks,
+                        Vec::new(),
+                    ),
+                    checks,
+                    "update",
+                    (action == Action::Update).then_some(index),
+                )
+            }
+        };
+        if wanted {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: change.key.clone(),
+                list: list.into(),
+                checks,
+                action: change.action,
+                rule: change.rule.to_string(),
+            });
+        } else if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, document);
+        }
+    }
+
+    // The delete list: target items no record claims.
+    for t in &e.target {
+        if claimed.contains(t.id.as_str()) {
+            continue;
+        }
+        if s.ownership == Ownership::Managed && t.marker.is_none() {
+            continue;
+        }
+        let wanted = want.is_some_and(|w| w == t.id || t.marker.as_deref() == Some(w));
+        if want.is_some() && !wanted {
+            continue;
+        }
+        let (checks, action, rule) = delete_rules(e.entity, s, t, wanted);
+        if wanted {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: t.marker.clone(),
+                list: "delete".into(),
+                checks,
+                action,
+                rule: rule.to_string(),
+            });
+            continue;
+        }
+        let change = change_of(
+            e.entity,
+            t.marker.clone(),
+            Some(t.id.clone()),
+            action,
+            rule,
+            &checks,
+            Vec::new(),
+        );
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, None);
+        }
+    }
+    out
+}
+
+fn key_missing_diag(en: &str, position: &str) -> PlanDiagnostic {
+    PlanDiagnostic {
+        severity: "error".into(),
+        code: format!("{en}.key.missing"),
+        message: format!("{position} has an empty key field; it is not synced"),
+        help: Some("give every record a value in the entity's key field".into()),
+    }
+}
+
+fn change_of(
+    entity: Entity,
+    key: Option<String>,
+    target_id: Option<String>,
+    action: Action,
+    rule: &'static str,
+    checks: &[RuleCheck],
+    diff: Vec<DiffEntry>,
+) -> Change {
+    Change {
+        entity,
+        key,
+        target_id,
+        action,
+        rule: Cow::Borrowed(rule),
+        reason: reason_of(rule, checks),
+        diff,
+        diagnostics: Vec::new(),
+    }
+}
+
+fn reason_of(rule: &str, checks: &[RuleCheck]) -> Cow<'static, str> {
+    let base = rule.split_once('.').map(|(_, r)| r).unwrap_or(rule);
+    let text = match base {
+        "create.no-permission" => "sync does not allow add",
+        "create.no-update-flag" | "update.no-update-flag" => "the item's mode is NoUpdate",
+        "create.deselected" => "the item is selected not to be used in the target",
+        "create.new" => "a new item",
+        "update.no-permission" => "sync does not allow update",
+        "update.deselected" => {
+            // The delete rule's reason decides.
+            let decided = checks.iter().rev().find(|c| c.matched);
+            return match decided {
+                Some(c) if c.rule.ends_with("delete.orphan") => Cow::Borrowed(
+                    "the item is selected not to be used in the target, so it is removed",
+                ),
+                Some(c) if c.rule != rule => Cow::Owned(format!(
+                    "the item is selected not to be used in the target, but {}",
+                    reason_of(&c.rule, &[])
+                )),
+                _ => Cow::Borrowed("the item is selected not to be used in the target"),
+            };
+        }
+        "update.unpublished" => "unpublished in the source and in the target",
+        "update.never-synced" => "never synced (SyncDate is empty)",
+        "update.expired" => "the last sync is older than data_max_age",
+        "update.changed" => "the mapped document differs from the one last synced",
+        "update.up-to-date" => "up to date",
+        "delete.no-permission" => "sync allows neither delete nor deactivate",
+        "delete.already-inactive" => "already inactive in the target",
+        "delete.orphan" => "no source record claims this target item",
+        _ => "",
+    };
+    Cow::Borrowed(text)
+}
+
+fn rule_name(e: Entity, rest: &str) -> &'static str {
+    macro_rules! names {
+        ($($r:literal),*) => {
+            match (e, rest) {
+                $(
+                    (Entity::Category, $r) => concat!("category.", $r),
+                    (Entity::Product, $r) => concat!("product.", $r),
+                )*
+                _ => "unknown",
+            }
+        };
+    }
+    names!(
+        "key.missing",
+        "key.duplicate",
+        "sync-id.duplicate",
+        "record.invalid",
+        "create.no-permission",
+        "create.no-update-flag",
+        "create.deselected",
+        "create.new",
+        "update.no-permission",
+        "update.no-update-flag",
+        "update.deselected",
+        "update.unpublished",
+        "update.never-synced",
+        "update.expired",
+        "update.changed",
+        "update.up-to-date",
+        "delete.no-permission",
+        "delete.already-inactive",
+        "delete.orphan"
+    )
+}
+
+struct Rules {
+    entity: Entity,
+    checks: Vec<RuleCheck>,
+    /// Keep every check with its reasons (`--explain`); otherwise only the
+    /// checks that matched, without reasons (all a plan's reason needs).
+    explain: bool,
+}
+
+impl Rules {
+    fn new(entity: Entity, explain: bool) -> Rules {
+        Rules {
+            entity,
+            checks: Vec::new(),
+            explain,
+        }
+    }
+
+    /// Record a check; returns whether it matched. `why` is only
+    /// evaluated when explaining.
+    fn check(&mut self, rest: &str, matched: bool, why: impl FnOnce() -> String) -> bool {
+        if self.explain || matched {
+            self.checks.push(RuleCheck {
+                rule: Cow::Borrowed(rule_name(self.entity, rest)),
+                matched,
+                why: if self.explain { why() } else { String::new() },
+            });
+        }
+        matched
+    }
+}
+
+type Outcome = (Vec<RuleCheck>, Action, &'static str);
+
+fn sync_words(s: &Settings) -> String {
+    let f = s.sync;
+    let mut w = Vec::new();
+    for (on, name) in [
+        (f.add, "add"),
+        (f.update, "update"),
+        (f.delete, "delete"),
+        (f.deactivate, "deactivate"),
+    ] {
+        if on {
+            w.push(name);
+        }
+    }
+    format!("sync = [{}]", w.join(", "))
+}
+
+fn create_rules(e: Entity, s: &Settings, c: &Control, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
+    if r.check("create.no-permission", !s.sync.add, || sync_words(s)) {
+        return (r.checks, Action::Skip, rule_name(e, "create.no-permission"));
+    }
+    if e == Entity::Product
+        && r.check("create.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
+    {
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "create.no-update-flag"),
+        );
+    }
+    if r.check("create.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
+        return (r.checks, Action::Skip, rule_name(e, "create.deselected"));
+    }
+    r.check("create.new", true, || "always".into());
+    (r.checks, Action::Create, rule_name(e, "create.new"))
+}
+
+fn opt_bool(b: Option<bool>) -> &'static str {
+    match b {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "not mapped",
+    }
+}
+
+/// The SyncDate the rules use, and where it came from.
+fn sync_date(
+    c: &Control,
+    row: Option<&LedgerRow>,
+    explain: bool,
+) -> (Option<OffsetDateTime>, String) {
+    if !explain {
+        let date = if c.has_sync_date_field {
+            c.sync_date
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .and_then(|v| {
+                    OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok()
+                })
+        } else {
+            row.and_then(|r| r.sync_date)
+        };
+        return (date, String::new());
+    }
+    if c.has_sync_date_field {
+        match c
+            .sync_date
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+        {
+            None => (None, "SyncDate field is empty".into()),
+            Some(v) => {
+                match OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339) {
+                    Ok(t) => (Some(t), format!("SyncDate field = {v}")),
+                    Err(_) => (
+                        None,
+                        format!("SyncDate field '{v}' is not a RFC 3339 date (taken as empty)"),
+                    ),
+                }
+            }
+        }
+    } else {
+        match row.and_then(|r| r.sync_date) {
+            Some(t) => (Some(t), format!("ledger SyncDate = {}", fmt_time(t))),
+            None => (None, "ledger has no SyncDate".into()),
+        }
+    }
+}
+
+fn fmt_time(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update_rules(
+    explain: bool,
+    e: Entity,
+    s: &Settings,
+    now: OffsetDateTime,
+    force: bool,
+    c: &Control,
+    hash: &str,
+    row: Option<&LedgerRow>,
+    target: Option<&TargetItem>,
+) -> Outcome {
+    let mut r = Rules::new(e, explain);
+    if r.check("update.no-permission", !s.sync.update, || sync_words(s)) {
+        return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));
+    }
+    if e == Entity::Product
+        && r.check("update.no-update-flag", c.no_update, || {
+            format!("mode is NoUpdate = {}", c.no_update)
+        })
+    {
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "update.no-update-flag"),
+        );
+    }
+    if r.check("update.deselected", c.selected == Some(false), || {
+        format!("select = {}", opt_bool(c.selected))
+    }) {
+        let Some(t) = target else {
+            return (r.checks, Action::Skip, rule_name(e, "update.deselected"));
+        };
+        let (checks, action, _) = delete_rules(e, s, t, explain);
+        r.checks.extend(checks);
+        return (r.checks, action, rule_name(e, "update.deselected"));
+    }
+    let src_unpub = c.published == Some(false);
+    let tgt_unpub = target.is_some_and(|t| !t.published);
+    if r.check(
+        "update.unpublished",
+        src_unpub && tgt_unpub && !s.update_unpublished,
+        || {
+            format!(
+                "published in source = {}, in target = {}, update_unpublished = {}",
+                opt_bool(c.published),
+                target
+                    .map(|t| if t.published { "true" } else { "false" })
+                    .unwrap_or("unknown"),
+                s.update_unpublished
+            )
+        },
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "update.unpublished"));
+    }
+    let (date, date_why) = sync_date(c, row, explain);
+    if r.check("update.never-synced", date.is_none(), || date_why.clone()) {
+        return (
+            r.checks,
+            Action::Update,
+            rule_name(e, "update.never-synced"),
+        );
+    }
+    let max_age = s
+        .data_max_age
+        .map(|max| time::Duration::try_from(max).unwrap_or(time::Duration::MAX));
+    let expired = matches!((max_age, date), (Some(max), Some(d)) if now - d > max);
+    if r.check("update.expired", expired, || match (max_age, date) {
+        (Some(max), Some(d)) => format!("{date_why}, age {}, data_max_age {max}", now - d),
+        (None, _) => "data_max_age is not set".into(),
+        (_, None) => date_why.clone(),
+    }) {
+        return (r.checks, Action::Update, rule_name(e, "update.expired"));
+    }
+    let last = row.and_then(|r| r.hash.as_deref());
+    let changed = match s.change_detection {
+        _ if force => true,
+        ChangeDetection::SyncDate => false,
+        ChangeDetection::Hash => last != Some(hash),
+    };
+    if r.check("update.changed", changed, || match s.change_detection {
+        _ if force => "--force: change detection is off".to_string(),
+        ChangeDetection::SyncDate => "change_detection = sync_date (rule off)".to_string(),
+        ChangeDetection::Hash => format!(
+            "document hash {} vs last synced {}",
+            short(hash),
+            last.map(short).unwrap_or("none")
+        ),
+    }) {
+        return (r.checks, Action::Update, rule_name(e, "update.changed"));
+    }
+    r.check("update.up-to-date", true, || "always".into());
+    (
+        r.checks,
+        Action::Unchanged,
+        rule_name(e, "update.up-to-date"),
+    )
+}
+
+fn short(h: &str) -> &str {
+    h.get(..12).unwrap_or(h)
+}
+
+fn delete_rules(e: Entity, s: &Settings, t: &TargetItem, explain: bool) -> Outcome {
+    let mut r = Rules::new(e, explain);
+    if r.check(
+        "delete.no-permission",
+        !s.sync.delete && !s.sync.deactivate,
+        || sync_words(s),
+    ) {
+        return (r.checks, Action::Skip, rule_name(e, "delete.no-permission"));
+    }
+    if r.check(
+        "delete.already-inactive",
+        s.sync.deactivate && !t.published,
+        || {
+            format!(
+                "deactivate = {}, published in target = {}",
+                s.sync.deactivate, t.published
+            )
+        },
+    ) {
+        return (
+            r.checks,
+            Action::Skip,
+            rule_name(e, "delete.already-inactive"),
+        );
+    }
+    r.check("delete.orphan", true, || "always".into());
+    let action = if s.sync.deactivate {
+        Action::Deactivate
+    } else {
+        Action::Delete
+    };
+    (r.checks, action, rule_name(e, "delete.orphan"))
+}
+
+/// Group changes by entity, in plan order (used by rendering).
+pub fn by_entity(plan: &Plan) -> BTreeMap<Entity, Vec<&Change>> {
+    let mut m: BTreeMap<Entity, Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        m.entry(c.entity).or_default().push(c);
+    }
+    m
+}

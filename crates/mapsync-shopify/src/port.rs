@@ -1,0 +1,160 @@
+//! The engine's ports (`mapsync_core::target`) over the Shopify target:
+//! wire-shaped model values become the neutral current state
+//! ([`crate::neutral`]), Shopify errors keep their kind
+//! ([`ShopifyError::kind`](crate::ShopifyError::kind)).
+
+use async_trait::async_trait;
+use mapsync_core::current::{Catalog, Current, StoreLocation, TargetItem};
+use mapsync_core::document::{Document, MetafieldDescription};
+use mapsync_core::target::{
+    Capabilities, Limits, ReadHint, RequestStats, Target, TargetError, TargetWrite, WriteContext,
+    Written,
+};
+use mapsync_core::Entity;
+
+use crate::model::{Collection, Product};
+use crate::neutral::{self, COMPARE_RULES};
+use crate::read::ShopifyTarget;
+
+/// What the Shopify connector declares.
+pub const CAPABILITIES: Capabilities = Capabilities {
+    kind: "shopify",
+    entities: &[Entity::Category, Entity::Product],
+    limits: Limits {
+        options: 3,
+        variants: 2048,
+        images: 250,
+        write_batch: 1,
+    },
+    compare: COMPARE_RULES,
+    marks_ownership: true,
+};
+
+fn native_of<'a, T: 'static>(current: &'a Current, what: &str) -> Result<&'a T, TargetError> {
+    current.native.get::<T>().ok_or_else(|| {
+        TargetError::new(
+            mapsync_core::target::ErrorKind::Failed,
+            format!(
+                "internal: the current state of {} {} was not read by the shopify target; report this bug with the command you ran",
+                what, current.id
+            ),
+        )
+    })
+}
+
+#[async_trait]
+impl Target for ShopifyTarget {
+    fn capabilities(&self) -> &Capabilities {
+        &CAPABILITIES
+    }
+
+    fn request_stats(&self) -> RequestStats {
+        let s = self.client().stats();
+        RequestStats {
+            requests: s.requests,
+            throttled: s.throttled,
+            retried: s.retried,
+            cost: s.actual_cost,
+        }
+    }
+
+    async fn locations(&self) -> Result<Vec<StoreLocation>, TargetError> {
+        Ok(ShopifyTarget::locations(self).await?)
+    }
+
+    async fn read_catalog(&self, hint: ReadHint) -> Result<Catalog, TargetError> {
+        Ok(self.read_reduced(hint).await?)
+    }
+
+    async fn read_current(
+        &self,
+        entity: Entity,
+        ids: &[String],
+    ) -> Result<Vec<Current>, TargetError> {
+        Ok(match entity {
+            Entity::Product => self
+                .read_products(ids)
+                .await?
+                .into_iter()
+                .map(neutral::product)
+                .collect(),
+            Entity::Category => self
+                .read_collections(ids)
+                .await?
+                .into_iter()
+                .map(neutral::collection)
+                .collect(),
+        })
+    }
+
+    async fn find_by_marker(
+        &self,
+        entity: Entity,
+        key: &str,
+    ) -> Result<Option<TargetItem>, TargetError> {
+        Ok(match entity {
+            Entity::Product => self.find_product_by_marker(key).await?,
+            Entity::Category => self.find_collection_by_marker(key).await?,
+        })
+    }
+
+    async fn find_by_handle(
+        &self,
+        entity: Entity,
+        handle: &str,
+    ) -> Result<Option<TargetItem>, TargetError> {
+        Ok(match entity {
+            Entity::Product => self.find_product_by_handle(handle).await?,
+            Entity::Category => self.find_collection_by_handle(handle).await?,
+        })
+    }
+}
+
+#[async_trait]
+impl TargetWrite for ShopifyTarget {
+    async fn ensure_definitions(
+        &self,
+        entity: Entity,
+        descriptions: &[(MetafieldDescription, Option<String>)],
+    ) -> Result<u32, TargetError> {
+        Ok(self
+            .ensure_metafield_definitions(entity, descriptions)
+            .await?)
+    }
+
+    async fn create(
+        &self,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, TargetError> {
+        Ok(ShopifyTarget::create(self, doc, published, ctx).await?)
+    }
+
+    async fn update(
+        &self,
+        current: &Current,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, TargetError> {
+        Ok(match current.entity {
+            Entity::Product => {
+                let p: &Product = native_of(current, "product")?;
+                self.update_product(p, doc, published, ctx).await?
+            }
+            Entity::Category => {
+                let c: &Collection = native_of(current, "collection")?;
+                self.update_collection(c, doc, published, ctx).await?
+            }
+        })
+    }
+
+    async fn delete(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError> {
+        Ok(ShopifyTarget::delete(self, entity, target_id).await?)
+    }
+
+    async fn deactivate(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError> {
+        Ok(ShopifyTarget::deactivate(self, entity, target_id).await?)
+    }
+}

@@ -1,0 +1,608 @@
+//! The write side of the `shopify` target: [`TargetWrite`] for
+//! [`ShopifyTarget`]. One product is one `productSet` (fields, options,
+//! variants with inventory items and quantities, metafields with the
+//! ownership marker, files, collections) plus, on update, one
+//! `inventorySetQuantities` for stocked levels that changed; collections
+//! are `collectionCreate` / `collectionUpdate` (+ `metafieldsDelete`);
+//! deletes, deactivation (product status DRAFT, collection unpublished) and
+//! metafield definitions for `@description`. Creates are idempotent: a lost
+//! answer is followed by a lookup by ownership marker, and the item is only
+//! sent again when it is not found.
+//!
+//! Inputs come from the pure builders in [`super::input`]; this module sends
+//! them, reads `userErrors` (→ [`ShopifyError::UserErrors`], never retried)
+//! and counts the HTTP attempts of each item. It must not decide what to
+//! change (the plan did) nor send a document that is not in `graphql/`.
+
+use serde_json::{json, Value};
+use tracing::{debug, info, warn};
+
+use super::documents::{self, Document as GqlDocument};
+use super::error::{ShopifyError, UserErrorInfo};
+use super::input::{self, InputError};
+use super::model::{Collection, Product};
+use super::read::ShopifyTarget;
+use mapsync_core::document::{Document, Entity, MetafieldDescription};
+use mapsync_core::target::{WriteContext, Written};
+
+/// How many times a create whose answer was lost (and whose item was not
+/// found afterwards) is sent in all.
+const MAX_CREATE_SENDS: u32 = 3;
+/// Quantities per `inventorySetQuantities` call.
+const QUANTITIES_PER_CALL: usize = 250;
+
+/// Estimated costs (points) of the write documents: 10 per mutation plus
+/// what the payload selects (see graphql/*.graphql).
+const COST_PRODUCT_SET: u32 = 21;
+const COST_SMALL_MUTATION: u32 = 11;
+const COST_SMALL_QUERY: u32 = 5;
+
+/// HTTP attempts an error cost (at least the one that failed).
+fn attempts_of(e: &ShopifyError) -> u32 {
+    match e {
+        ShopifyError::Transport { attempts, .. }
+        | ShopifyError::HttpStatus { attempts, .. }
+        | ShopifyError::Throttled { attempts, .. } => (*attempts).max(1),
+        _ => 1,
+    }
+}
+
+/// A document that cannot become an input: refused before anything is
+/// sent, never retried.
+fn refused(operation: &'static str, e: InputError) -> ShopifyError {
+    ShopifyError::UserErrors {
+        operation,
+        errors: vec![UserErrorInfo {
+            field: None,
+            message: format!("not sent: {e}"),
+            code: None,
+        }],
+    }
+}
+
+/// The `userErrors` at `pointer` (e.g. `/productSet/userErrors`).
+fn user_errors(data: &Value, pointer: &str) -> Vec<UserErrorInfo> {
+    data.pointer(pointer)
+        .and_then(|v| serde_json::from_value::<Vec<UserErrorInfo>>(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// Whether every user error says the item is not there (a delete of an id
+/// already gone).
+fn all_gone(errors: &[UserErrorInfo]) -> bool {
+    !errors.is_empty()
+        && errors.iter().all(|e| {
+            let m = e.message.to_ascii_lowercase();
+            m.contains("does not exist") || m.contains("not found") || m.contains("doesn't exist")
+        })
+}
+
+fn owner_type(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Category => "COLLECTION",
+        Entity::Product => "PRODUCT",
+    }
+}
+
+/// A create mutation: its document, root field, estimated cost and where
+/// the new id is in the answer.
+#[derive(Clone, Copy)]
+struct CreateCall {
+    doc: &'static GqlDocument,
+    root: &'static str,
+    cost: u32,
+    id_pointer: &'static str,
+}
+
+const CREATE_PRODUCT: CreateCall = CreateCall {
+    doc: &documents::PRODUCT_SET,
+    root: "productSet",
+    cost: COST_PRODUCT_SET,
+    id_pointer: "/productSet/product/id",
+};
+
+const CREATE_COLLECTION: CreateCall = CreateCall {
+    doc: &documents::COLLECTION_CREATE,
+    root: "collectionCreate",
+    cost: COST_SMALL_MUTATION,
+    id_pointer: "/collectionCreate/collection/id",
+};
+
+impl ShopifyTarget {
+    /// Sends `doc`, adding its HTTP attempts to `requests`; `userErrors` at
+    /// `/<root>/userErrors` become [`ShopifyError::UserErrors`].
+    async fn send(
+        &self,
+        doc: &GqlDocument,
+        root: &str,
+        variables: Value,
+        cost: u32,
+        requests: &mut u32,
+    ) -> Result<Value, ShopifyError> {
+        match self.client().execute::<Value>(doc, variables, cost).await {
+            Ok(answer) => {
+                *requests += answer.attempts.max(1);
+                let errors = user_errors(&answer.data, &format!("/{root}/userErrors"));
+                if !errors.is_empty() {
+                    return Err(ShopifyError::UserErrors {
+                        operation: doc.name,
+                        errors,
+                    });
+                }
+                Ok(answer.data)
+            }
+            Err(e) => {
+                *requests += attempts_of(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// The id at `pointer` of a mutation's answer.
+    fn id_at(data: &Value, pointer: &str, operation: &'static str) -> Result<String, ShopifyError> {
+        data.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ShopifyError::Decode {
+                operation,
+                request_id: String::new(),
+                message: format!("the answer has no {pointer}"),
+            })
+    }
+
+    /// Sends a create; when its answer is lost, looks the item up by its
+    /// marker and adopts it, and only sends again when it is not there.
+    async fn create_idempotent(
+        &self,
+        entity: Entity,
+        key: &str,
+        call: &CreateCall,
+        variables: Value,
+    ) -> Result<Written, ShopifyError> {
+        let CreateCall {
+            doc,
+            root,
+            cost,
+            id_pointer,
+        } = *call;
+        let mut requests = 0u32;
+        let mut sends = 0u32;
+        loop {
+            sends += 1;
+            match self
+                .send(doc, root, variables.clone(), cost, &mut requests)
+                .await
+            {
+                Ok(data) => {
+                    let target_id = Self::id_at(&data, id_pointer, doc.name)?;
+                    info!(entity = entity.as_str(), key, target_id = %target_id, requests, "created");
+                    return Ok(Written {
+                        target_id,
+                        requests,
+                        adopted: false,
+                    });
+                }
+                Err(e) if e.outcome_unknown() => {
+                    warn!(entity = entity.as_str(), key, error = %e, "create answer lost; looking the item up by its ownership marker");
+                    requests += 1;
+                    let found = match entity {
+                        Entity::Product => self.find_product_by_marker(key).await,
+                        Entity::Category => self.find_collection_by_marker(key).await,
+                    };
+                    match found {
+                        Ok(Some(item)) => {
+                            info!(entity = entity.as_str(), key, target_id = %item.id, "create adopted by marker");
+                            return Ok(Written {
+                                target_id: item.id,
+                                requests,
+                                adopted: true,
+                            });
+                        }
+                        Ok(None) if sends < MAX_CREATE_SENDS => {
+                            debug!(entity = entity.as_str(), key, "not created; sending again");
+                            continue;
+                        }
+                        Ok(None) => return Err(e),
+                        // Without the lookup we cannot know: never send again.
+                        Err(lookup) => {
+                            warn!(entity = entity.as_str(), key, error = %lookup, "lookup by ownership marker failed; not sent again (the next run adopts or creates it)");
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends a `productSet` that updates; its effect does not depend on how
+    /// often it is applied, so a lost answer is sent once more.
+    async fn product_set_update(
+        &self,
+        input: Value,
+        requests: &mut u32,
+    ) -> Result<(), ShopifyError> {
+        let vars = json!({ "input": input, "synchronous": true, "variantsFirst": 1 });
+        match self
+            .send(
+                &documents::PRODUCT_SET,
+                "productSet",
+                vars.clone(),
+                COST_PRODUCT_SET,
+                requests,
+            )
+            .await
+        {
+            Err(e) if e.outcome_unknown() => self
+                .send(
+                    &documents::PRODUCT_SET,
+                    "productSet",
+                    vars,
+                    COST_PRODUCT_SET,
+                    requests,
+                )
+                .await
+                .map(|_| ()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Every publication id (sales channel).
+    async fn publication_ids(&self, requests: &mut u32) -> Result<Vec<String>, ShopifyError> {
+        let data = self
+            .send(
+                &documents::PUBLICATIONS,
+                "publications",
+                json!({ "first": 250 }),
+                COST_SMALL_QUERY,
+                requests,
+            )
+            .await?;
+        Ok(data
+            .pointer("/publications/nodes")
+            .and_then(Value::as_array)
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter_map(|n| n.get("id").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Publishes (`true`) or unpublishes a collection on every publication.
+    async fn set_published(
+        &self,
+        id: &str,
+        publish: bool,
+        requests: &mut u32,
+    ) -> Result<(), ShopifyError> {
+        let publications = self.publication_ids(requests).await?;
+        if publications.is_empty() {
+            return Err(ShopifyError::Config(
+                "the shop has no publication (sales channel) to publish or unpublish on".into(),
+            ));
+        }
+        let input: Vec<Value> = publications
+            .iter()
+            .map(|p| json!({ "publicationId": p }))
+            .collect();
+        let (doc, root) = if publish {
+            (&documents::PUBLISHABLE_PUBLISH, "publishablePublish")
+        } else {
+            (&documents::PUBLISHABLE_UNPUBLISH, "publishableUnpublish")
+        };
+        self.send(
+            doc,
+            root,
+            json!({ "id": id, "input": input }),
+            COST_SMALL_MUTATION,
+            requests,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// [`TargetWrite::ensure_metafield_definitions`] with the type of each
+    /// definition, so that missing ones can be created (`None`: the type is
+    /// unknown; a missing definition is then skipped with a warning).
+    pub async fn ensure_metafield_definitions_typed(
+        &self,
+        entity: Entity,
+        descriptions: &[(MetafieldDescription, Option<String>)],
+    ) -> Result<u32, ShopifyError> {
+        let owner = owner_type(entity);
+        let mut requests = 0u32;
+        for (d, ty) in descriptions {
+            let data = self
+                .send(
+                    &documents::METAFIELD_DEFINITION_BY_KEY,
+                    "metafieldDefinitions",
+                    json!({ "ownerType": owner, "namespace": d.namespace, "key": d.key }),
+                    COST_SMALL_QUERY,
+                    &mut requests,
+                )
+                .await?;
+            let existing = data
+                .pointer("/metafieldDefinitions/nodes/0")
+                .filter(|v| !v.is_null());
+            match existing {
+                Some(def) => {
+                    if def.get("description").and_then(Value::as_str)
+                        == Some(d.description.as_str())
+                    {
+                        continue;
+                    }
+                    self.send(
+                        &documents::METAFIELD_DEFINITION_UPDATE,
+                        "metafieldDefinitionUpdate",
+                        json!({ "definition": {
+                            "ownerType": owner,
+                            "namespace": d.namespace,
+                            "key": d.key,
+                            "description": d.description,
+                        }}),
+                        COST_SMALL_MUTATION,
+                        &mut requests,
+                    )
+                    .await?;
+                }
+                None => match ty {
+                    Some(ty) => {
+                        self.send(
+                            &documents::METAFIELD_DEFINITION_CREATE,
+                            "metafieldDefinitionCreate",
+                            json!({ "definition": {
+                                "ownerType": owner,
+                                "namespace": d.namespace,
+                                "key": d.key,
+                                "name": format!("{}.{}", d.namespace, d.key),
+                                "type": ty,
+                                "description": d.description,
+                            }}),
+                            COST_SMALL_MUTATION,
+                            &mut requests,
+                        )
+                        .await?;
+                    }
+                    None => warn!(
+                        owner,
+                        namespace = %d.namespace,
+                        key = %d.key,
+                        "no metafield definition to describe, and its type is unknown: description not set"
+                    ),
+                },
+            }
+        }
+        Ok(requests)
+    }
+
+    async fn create_product(
+        &self,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, ShopifyError> {
+        let input = input::product_create(doc, published, ctx)
+            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
+        self.create_idempotent(
+            Entity::Product,
+            &doc.key,
+            &CREATE_PRODUCT,
+            json!({ "input": input, "synchronous": true, "variantsFirst": 1 }),
+        )
+        .await
+    }
+
+    async fn create_collection(&self, doc: &Document) -> Result<Written, ShopifyError> {
+        let input = input::collection_create(doc)
+            .map_err(|e| refused(documents::COLLECTION_CREATE.name, e))?;
+        self.create_idempotent(
+            Entity::Category,
+            &doc.key,
+            &CREATE_COLLECTION,
+            json!({ "input": input }),
+        )
+        .await
+    }
+}
+
+/// The write side with Shopify's own types and errors; the engine's port
+/// (`mapsync_core::target::TargetWrite`) is implemented over these in
+/// `port.rs`.
+impl ShopifyTarget {
+    pub async fn ensure_metafield_definitions(
+        &self,
+        entity: Entity,
+        descriptions: &[(MetafieldDescription, Option<String>)],
+    ) -> Result<u32, ShopifyError> {
+        self.ensure_metafield_definitions_typed(entity, descriptions)
+            .await
+    }
+
+    pub async fn create(
+        &self,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, ShopifyError> {
+        let written = match doc.entity {
+            Entity::Product => self.create_product(doc, published, ctx).await?,
+            Entity::Category => self.create_collection(doc).await?,
+        };
+        // A collection is created published; unpublish when asked.
+        if doc.entity == Entity::Category && published == Some(false) && !written.adopted {
+            let mut requests = written.requests;
+            self.set_published(&written.target_id, false, &mut requests)
+                .await?;
+            return Ok(Written {
+                requests,
+                ..written
+            });
+        }
+        Ok(written)
+    }
+
+    pub async fn update_product(
+        &self,
+        current: &Product,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, ShopifyError> {
+        let plan = input::product_update(current, doc, published, ctx)
+            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
+        let mut requests = 0u32;
+        if let Some(input) = plan.product_set {
+            debug!(key = %doc.key, id = %current.id, reasons = ?plan.reasons, "productSet for update");
+            self.product_set_update(input, &mut requests).await?;
+        }
+        for chunk in plan.quantities.chunks(QUANTITIES_PER_CALL) {
+            self.send(
+                &documents::INVENTORY_SET_QUANTITIES,
+                "inventorySetQuantities",
+                json!({ "input": input::set_quantities_input(chunk) }),
+                COST_SMALL_MUTATION,
+                &mut requests,
+            )
+            .await?;
+        }
+        info!(key = %doc.key, id = %current.id, requests, "product updated");
+        Ok(Written {
+            target_id: current.id.clone(),
+            requests,
+            adopted: false,
+        })
+    }
+
+    pub async fn update_collection(
+        &self,
+        current: &Collection,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Written, ShopifyError> {
+        let plan = input::collection_update(current, doc, published, ctx)
+            .map_err(|e| refused(documents::COLLECTION_UPDATE.name, e))?;
+        let mut requests = 0u32;
+        if let Some(input) = plan.update {
+            self.send(
+                &documents::COLLECTION_UPDATE,
+                "collectionUpdate",
+                json!({ "input": input }),
+                COST_SMALL_MUTATION,
+                &mut requests,
+            )
+            .await?;
+        }
+        if !plan.delete_metafields.is_empty() {
+            self.send(
+                &documents::METAFIELDS_DELETE,
+                "metafieldsDelete",
+                json!({ "metafields": plan.delete_metafields }),
+                COST_SMALL_MUTATION,
+                &mut requests,
+            )
+            .await?;
+        }
+        if let Some(publish) = plan.publish {
+            self.set_published(&current.id, publish, &mut requests)
+                .await?;
+        }
+        info!(key = %doc.key, id = %current.id, requests, "collection updated");
+        Ok(Written {
+            target_id: current.id.clone(),
+            requests,
+            adopted: false,
+        })
+    }
+
+    pub async fn delete(&self, entity: Entity, target_id: &str) -> Result<Written, ShopifyError> {
+        let (doc, root) = match entity {
+            Entity::Product => (&documents::PRODUCT_DELETE, "productDelete"),
+            Entity::Category => (&documents::COLLECTION_DELETE, "collectionDelete"),
+        };
+        let mut requests = 0u32;
+        match self
+            .send(
+                doc,
+                root,
+                json!({ "id": target_id }),
+                COST_SMALL_MUTATION,
+                &mut requests,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(ShopifyError::UserErrors { errors, .. }) if all_gone(&errors) => {
+                debug!(entity = entity.as_str(), target_id, "already gone");
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Written {
+            target_id: target_id.to_owned(),
+            requests,
+            adopted: false,
+        })
+    }
+
+    pub async fn deactivate(
+        &self,
+        entity: Entity,
+        target_id: &str,
+    ) -> Result<Written, ShopifyError> {
+        let mut requests = 0u32;
+        match entity {
+            Entity::Product => {
+                self.send(
+                    &documents::PRODUCT_UPDATE,
+                    "productUpdate",
+                    json!({ "product": { "id": target_id, "status": "DRAFT" } }),
+                    COST_SMALL_MUTATION,
+                    &mut requests,
+                )
+                .await?;
+            }
+            Entity::Category => {
+                self.set_published(target_id, false, &mut requests).await?;
+            }
+        }
+        Ok(Written {
+            target_id: target_id.to_owned(),
+            requests,
+            adopted: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gone_errors_are_recognised() {
+        let e = |m: &str| UserErrorInfo {
+            field: Some(vec!["id".into()]),
+            message: m.into(),
+            code: None,
+        };
+        assert!(all_gone(&[e("Product does not exist")]));
+        assert!(all_gone(&[e("Collection not found")]));
+        assert!(!all_gone(&[e("Access denied")]));
+        assert!(!all_gone(&[]));
+    }
+
+    #[test]
+    fn input_errors_are_refusals_named_not_sent() {
+        let e = refused(
+            "ProductSet",
+            InputError::UnknownLocation {
+                variant: "A-1".into(),
+                location: "OSL".into(),
+            },
+        );
+        assert!(e
+            .to_string()
+            .starts_with("ProductSet: refused: not sent: variant `A-1`"));
+    }
+}
