@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use super::model::{Collection, Metafield, Product, MARKER_KEY, MARKER_NAMESPACE};
 use super::version;
 use crate::neutral::{self, COMPARE_RULES};
+use mapsync_core::current::CurrentVariant;
 use mapsync_core::diff::{self, DiffEntry};
 use mapsync_core::document::{Document, Image, ImageKind, MetafieldValue, VariantDoc};
 use mapsync_core::target::WriteContext;
@@ -440,12 +441,11 @@ fn files(
 /// For each document variant, the index of its current variant, if any
 /// (each current variant matched at most once, in document order). A lone
 /// variant without options matches the lone default variant.
-pub fn match_variants(doc: &Document, p: &Product) -> Vec<Option<usize>> {
-    let current: Vec<_> = p.variants.iter().map(neutral::variant).collect();
-    let mut out = diff::match_variants(doc, &current);
+pub fn match_variants(doc: &Document, current: &[CurrentVariant]) -> Vec<Option<usize>> {
+    let mut out = diff::match_variants(doc, current);
     if doc.options.is_empty()
         && doc.variants.len() == 1
-        && p.variants.len() == 1
+        && current.len() == 1
         && out.first() == Some(&None)
     {
         out = vec![Some(0)];
@@ -555,8 +555,8 @@ pub fn product_update(
     published: Option<bool>,
     ctx: &WriteContext,
 ) -> Result<ProductUpdate, InputError> {
-    let matches = match_variants(doc, current);
     let view = neutral::product(current.clone());
+    let matches = match_variants(doc, &view.variants);
     let mut entries: Vec<DiffEntry> =
         diff::diff_product(doc, &view, &ctx.locations, &COMPARE_RULES);
     entries.extend(diff::diff_product_collections(doc, &view, &ctx.categories));
