@@ -29,8 +29,8 @@ fn records() -> Vec<Map<String, Value>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let (set, _, diags) =
-        load_mapping(Path::new("mappings/pim-shopify")).expect("pim-shopify loads");
+    let (set, _, diags) = load_mapping(Path::new("mappings/pim-shopify"), &mapsync::registry())
+        .expect("pim-shopify loads");
     assert!(!diags.has_errors(), "pim-shopify validates");
     let compiler = Compiler::new(&set, Entity::Product).expect("product is mapped");
     let recs = records();

@@ -60,7 +60,8 @@ fn breakdown(file: &Path) -> usize {
     let set = mapping();
     let compiler = Compiler::new(&set, Entity::Product).unwrap();
     let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
-    let source = mapsync::engine::open_source(&options, Path::new(".")).unwrap();
+    let endpoint = mapsync::connectors::source(options, Path::new(".")).unwrap();
+    let source = mapsync::engine::open_source(&endpoint).unwrap();
     let (mut read, mut compile, mut hash, mut line, mut drop_t) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let mut n = 0;
     let mut records = source.records(Entity::Product).unwrap();
@@ -100,7 +101,8 @@ const CHANNEL: &str = "default";
 
 fn mapping() -> Arc<mapsync::check::model::MappingSet> {
     let (mut set, _, diags) =
-        mapsync::check::load_mapping(Path::new("mappings/pim-shopify")).unwrap();
+        mapsync::check::load_mapping(Path::new("mappings/pim-shopify"), &mapsync::registry())
+            .unwrap();
     assert!(!diags.has_errors());
     // A file source cannot be written back to, and a declared SyncDate that
     // stays empty makes every item `update.never-synced` on every run
@@ -116,7 +118,8 @@ fn write_synced_ledger(file: &Path, db: &Path) {
     let set = mapping();
     let compiler = Compiler::new(&set, Entity::Product).unwrap();
     let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
-    let source = mapsync::engine::open_source(&options, Path::new(".")).unwrap();
+    let endpoint = mapsync::connectors::source(options, Path::new(".")).unwrap();
+    let source = mapsync::engine::open_source(&endpoint).unwrap();
     let mut store = Store::open(db).unwrap();
     let mut batch = Vec::new();
     let date = time::OffsetDateTime::now_utc();
@@ -158,11 +161,11 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         )
     };
     stage("ledger loaded");
-    let source = serde_json::json!({"type": "file", "path": file, "entity": "product"});
+    let options = serde_json::json!({"type": "file", "path": file, "entity": "product"});
+    let source = mapsync::connectors::source(options, Path::new(".")).unwrap();
     let now = time::OffsetDateTime::now_utc();
     let job = CompileJob {
         source: source.clone(),
-        project_dir: PathBuf::from("."),
         set: set.clone(),
         kind: Entity::Product,
         ledger,
@@ -221,9 +224,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
     };
     let (plan, refs) = reconcile::decide(&input).unwrap();
     stage("decided");
-    let docs =
-        mapsync::engine::spool_documents(&source, Path::new("."), &set, &mut input, &refs, spool)
-            .unwrap();
+    let docs = mapsync::engine::spool_documents(&source, &set, &mut input, &refs, spool).unwrap();
     stage("documents spooled");
     let decided = t.elapsed().as_secs_f64();
     let t = Instant::now();

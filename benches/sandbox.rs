@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mapsync::sandbox::{start, Plan, SandboxConfig};
+use mapsync::sandbox::{start, SandboxConfig, ShopPlan};
 use serde_json::{json, Value};
 
 const LIST: &str = "{ products(first: 50) { edges { cursor node { id handle title status updatedAt } } pageInfo { hasNextPage endCursor } } }";
@@ -78,7 +78,7 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let sb = start(SandboxConfig {
-            plan: Plan::Unlimited,
+            plan: ShopPlan::Unlimited,
             ..Default::default()
         })
         .await

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use mapsync::exec::run::{sync, SyncOptions};
 use mapsync::exec::NoProgress;
-use mapsync::sandbox::{self, Plan, SandboxConfig, SandboxHandle};
+use mapsync::sandbox::{self, SandboxConfig, SandboxHandle, ShopPlan};
 use serde_json::{json, Value};
 
 fn catalog(n: usize, price: &str, q1: i64) -> Value {
@@ -99,7 +99,8 @@ impl Bench {
     fn sync(&self) -> (mapsync::exec::report::RunReport, f64, Value) {
         let file = self.dir.path().join("mapsync.yaml");
         let profile =
-            mapsync::config::profile::load(&file, "bench", |_| None).expect("bench profile");
+            mapsync::config::profile::load(&file, "bench", |_| None, &mapsync::registry())
+                .expect("bench profile");
         let before = self.stats();
         let start = Instant::now();
         let report = self
@@ -155,7 +156,7 @@ fn product_writes(ops: &Value, n: usize) -> f64 {
 
 fn requests(n: usize) {
     let b = Bench::new(SandboxConfig {
-        plan: Plan::Unlimited,
+        plan: ShopPlan::Unlimited,
         ..SandboxConfig::default()
     });
     // Seed formula (004, "Product Update"), Shopify API requests only, for
@@ -185,7 +186,7 @@ fn requests(n: usize) {
 
 fn throughput(n: usize) {
     let b = Bench::new(SandboxConfig {
-        plan: Plan::Standard,
+        plan: ShopPlan::Standard,
         ..SandboxConfig::default()
     });
     b.write_catalog(&catalog(n, "10.00", 1));

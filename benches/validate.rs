@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
             let mut diags = Diagnostics::new();
             let parsed = config::parse_yaml(SourceFile::new("big.yaml", text.clone()), &mut diags);
             let files = config::merge_parts("big.yaml".into(), vec![parsed], &mut diags);
-            mapsync::check::check_mapping_files(&files, &mut diags);
+            mapsync::check::check_mapping_files(&files, &mapsync::registry(), &mut diags);
             assert!(!diags.has_errors());
             diags
         })

@@ -19,13 +19,8 @@ pub mod config {
     pub use mapsync_config::*;
 }
 
-/// Sources and targets: the source port (`mapsync-core`) and the
-/// connectors.
-pub mod connectors {
-    pub use mapsync_core::source::*;
-    pub use mapsync_file as file;
-    pub use mapsync_shopify as shopify;
-}
+pub mod connectors;
+pub use connectors::registry;
 
 /// Planning (`mapsync-plan`), with the document of `mapsync-core`.
 pub mod plan {

@@ -10,6 +10,7 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::emit(&format!("{}\n", format!($($t)*))) };
 }
 
+pub mod failure;
 pub mod render;
 pub mod sandbox;
 pub mod sync;
@@ -117,7 +118,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprint!("{}", failure::render(&err, render::color_stderr()));
             ExitCode::from(1)
         }
     }
@@ -144,7 +145,7 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
         Some(p) => p.to_path_buf(),
         None => std::env::current_dir()?,
     };
-    let diags = crate::check::validate(&args.paths, &start)?;
+    let diags = crate::check::validate(&args.paths, &start, &crate::registry())?;
     let failing_warnings = args.deny_warnings && diags.warnings() > 0;
     let valid = !(diags.has_errors() || failing_warnings);
     match args.format {
@@ -182,7 +183,7 @@ fn load_profile(
 ) -> anyhow::Result<crate::config::profile::Profile> {
     use crate::config::profile::{self, ProfileError};
     let file = project_file(project)?;
-    match profile::load(&file, name, |n| std::env::var(n).ok()) {
+    match profile::load(&file, name, |n| std::env::var(n).ok(), &crate::registry()) {
         Ok(p) => Ok(p),
         Err(ProfileError::Invalid(diags)) => {
             print_diagnostics(&diags);
@@ -272,7 +273,7 @@ fn test(project: Option<&std::path::Path>, args: TestArgs) -> anyhow::Result<Exi
     };
     let (mut passed, mut failed) = (0, 0);
     for path in paths {
-        let (set, _, diags) = crate::check::load_mapping(&path)?;
+        let (set, _, diags) = crate::check::load_mapping(&path, &crate::registry())?;
         if diags.has_errors() {
             print_diagnostics(&diags);
             anyhow::bail!("{} has errors; fix them before testing", path.display());

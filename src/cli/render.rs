@@ -89,6 +89,17 @@ pub fn diagnostic_json(d: &Diagnostic) -> serde_json::Value {
         if let Some(h) = &d.help {
             obj.insert("help".into(), json!(h));
         }
+        if !d.related.is_empty() {
+            let related: Vec<serde_json::Value> = d
+                .related
+                .iter()
+                .map(|(span, label)| {
+                    let (line, column) = span.file.line_col(span.start);
+                    json!({ "file": span.file.name, "line": line, "column": column, "label": label })
+                })
+                .collect();
+            obj.insert("related".into(), json!(related));
+        }
     }
     v
 }

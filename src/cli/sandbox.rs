@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::sandbox::{self, Plan, SandboxConfig};
+use crate::sandbox::{self, SandboxConfig, ShopPlan};
 
 /// Subcommands of `mapsync sandbox`.
 #[derive(Debug, clap::Subcommand)]
@@ -62,7 +62,7 @@ impl ServeArgs {
             addr: self.addr,
             state: self.state.clone(),
             token: self.token.clone().filter(|t| !t.is_empty()),
-            plan: self.plan.parse::<Plan>()?,
+            plan: self.plan.parse::<ShopPlan>()?,
             bucket: self.bucket,
             restore_rate: self.restore_rate,
             latency: Duration::from_millis(self.latency_ms),
@@ -84,6 +84,7 @@ pub fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(super::render::color_stderr())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),

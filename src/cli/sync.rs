@@ -76,6 +76,7 @@ fn init_logging(
         .unwrap_or_else(|_| EnvFilter::new(format!("{stderr_level},mapsync::cli=off")));
     let stderr = fmt::layer()
         .with_writer(|| BarSafeStderr)
+        .with_ansi(super::render::color_stderr())
         .with_target(false)
         .with_filter(stderr_filter);
     let dir = project_dir.join(".mapsync").join("logs");

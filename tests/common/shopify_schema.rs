@@ -4,7 +4,6 @@
 //! of `sandbox.md` (object 1, scalar/enum 0, connection `2 + first × node`,
 //! mutation 10 + selection). It must not be used by `src/`: the shipped code
 //! never needs the 2.4 MB schema at run time.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -6,6 +6,7 @@
 //! used, never while loading or validating.
 
 pub mod check;
+pub mod connector;
 pub mod env;
 pub mod metafield;
 pub mod profile;
@@ -202,7 +203,7 @@ pub fn merge_parts(path: PathBuf, parts: Vec<Parsed>, diags: &mut Diagnostics) -
 
 /// Keys whose values must agree across the files of one mapping set
 /// rather than be reported as defined twice.
-const SHARED_SCALARS: &[&str] = &["mapsync", "name"];
+const SHARED_SCALARS: &[&str] = &["mapsync", "name", "target"];
 
 fn merge(mut a: Node, b: Node, diags: &mut Diagnostics) -> Node {
     match (&mut a.kind, b.kind) {

@@ -8,9 +8,9 @@ use std::fmt;
 /// Which namespace/key rules apply (`settings.metafield_rules`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Rules {
-    /// The Admin API's current rules (default).
+    /// The Admin API's current rules (default; written `shopify`).
     #[default]
-    Shopify,
+    Current,
     /// The seed connector's rules.
     Legacy,
 }
@@ -19,7 +19,7 @@ impl Rules {
     /// Parse `shopify` / `legacy`.
     pub fn parse(s: &str) -> Option<Rules> {
         match s {
-            "shopify" => Some(Rules::Shopify),
+            "shopify" => Some(Rules::Current),
             "legacy" => Some(Rules::Legacy),
             _ => None,
         }
@@ -28,7 +28,7 @@ impl Rules {
     /// Allowed (min, max) characters of a namespace.
     pub fn namespace_len(self) -> (usize, usize) {
         match self {
-            Rules::Shopify => (3, 255),
+            Rules::Current => (3, 255),
             Rules::Legacy => (2, 20),
         }
     }
@@ -36,7 +36,7 @@ impl Rules {
     /// Allowed (min, max) characters of a key.
     pub fn key_len(self) -> (usize, usize) {
         match self {
-            Rules::Shopify => (2, 64),
+            Rules::Current => (2, 64),
             Rules::Legacy => (3, 30),
         }
     }
@@ -44,7 +44,7 @@ impl Rules {
     /// Whether `c` may appear in a namespace or key.
     pub fn allows_char(self, c: char) -> bool {
         match self {
-            Rules::Shopify => c.is_ascii_alphanumeric() || c == '-' || c == '_',
+            Rules::Current => c.is_ascii_alphanumeric() || c == '-' || c == '_',
             Rules::Legacy => c.is_ascii_alphanumeric() || "_.~-@#*$".contains(c),
         }
     }
@@ -52,7 +52,7 @@ impl Rules {
     /// The allowed characters, for messages.
     pub fn chars_text(self) -> &'static str {
         match self {
-            Rules::Shopify => "A-Z a-z 0-9 - _",
+            Rules::Current => "A-Z a-z 0-9 - _",
             Rules::Legacy => "A-Z a-z 0-9 _ . ~ - @ # * $",
         }
     }
@@ -60,11 +60,34 @@ impl Rules {
     /// The name as written in mapping files.
     pub fn name(self) -> &'static str {
         match self {
-            Rules::Shopify => "shopify",
+            Rules::Current => "shopify",
             Rules::Legacy => "legacy",
         }
     }
+
+    /// Whose rules these are, for messages.
+    pub fn owner(self) -> &'static str {
+        match self {
+            Rules::Current => "Shopify's",
+            Rules::Legacy => "the legacy",
+        }
+    }
+
+    /// How to switch to the other rules, for help texts.
+    pub fn switch_help(self) -> &'static str {
+        match self {
+            Rules::Current => "set `metafield_rules: legacy` for the seed's rules",
+            Rules::Legacy => "set `metafield_rules: shopify` for Shopify's current rules",
+        }
+    }
 }
+
+/// Help for a namespace with `--`.
+pub const RESERVED_HELP: &str =
+    "Shopify reserves `--` for `shopify--` and `app--` namespaces; use `-` or `_`";
+
+/// The API version since which a deprecated metafield type is.
+pub const DEPRECATED_SINCE: &str = "Shopify API 2021-07";
 
 /// A problem with a namespace or key name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +127,7 @@ pub fn check_name(rules: Rules, part: Part, name: &str) -> Vec<NameProblem> {
     {
         out.push(NameProblem::Char(c, i));
     }
-    if part == Part::Namespace && rules == Rules::Shopify && name.contains("--") {
+    if part == Part::Namespace && rules == Rules::Current && name.contains("--") {
         out.push(NameProblem::Reserved);
     }
     out
@@ -559,17 +582,17 @@ mod tests {
     #[test]
     fn names_per_rules() {
         assert_eq!(
-            check_name(Rules::Shopify, Part::Namespace, "ab"),
+            check_name(Rules::Current, Part::Namespace, "ab"),
             vec![NameProblem::Length(2, 3, 255)]
         );
         assert!(check_name(Rules::Legacy, Part::Namespace, "ab").is_empty());
         assert_eq!(
-            check_name(Rules::Shopify, Part::Key, "a.b"),
+            check_name(Rules::Current, Part::Key, "a.b"),
             vec![NameProblem::Char('.', 1)]
         );
         assert!(check_name(Rules::Legacy, Part::Key, "a.b").is_empty());
         assert_eq!(
-            check_name(Rules::Shopify, Part::Namespace, "app--x"),
+            check_name(Rules::Current, Part::Namespace, "app--x"),
             vec![NameProblem::Reserved]
         );
     }

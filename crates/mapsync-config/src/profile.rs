@@ -5,51 +5,65 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::env;
 use super::yaml::Node;
+use crate::connector::{Connector, Options, Registry, Role};
 use mapsync_core::diag::Diagnostics;
 
-/// A secret value from the environment.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use crate::connector::Secret;
 
-impl Secret {
-    /// The value, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
+/// A profile's source or target: the connector its `type:` names and its
+/// options with `${ENV}` resolved.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// The connector.
+    pub connector: Arc<dyn Connector>,
+    /// Its options (may hold secrets; `Debug` shows only the keys).
+    pub options: Options,
+}
+
+impl Endpoint {
+    /// The connector `registry` holds for the `type:` of `value` (options
+    /// with `${ENV}` already resolved), serving `role`.
+    pub fn resolve(
+        registry: &Registry,
+        role: Role,
+        profile: &str,
+        project_dir: &Path,
+        value: serde_json::Value,
+    ) -> Result<Endpoint, ProfileError> {
+        let values = match value {
+            serde_json::Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        let options = Options::new(role, profile, project_dir, values);
+        let connector = registry
+            .get(options.type_name())
+            .filter(|c| c.options_schema(role).is_some())
+            .ok_or_else(|| ProfileError::UnknownType {
+                profile: profile.to_string(),
+                role: role.key(),
+                type_name: options.type_name().to_string(),
+                known: registry.types(role).join(", "),
+            })?;
+        Ok(Endpoint { connector, options })
+    }
+
+    /// The connector's `type:`.
+    pub fn type_name(&self) -> &'static str {
+        self.connector.type_name()
     }
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
+        f.debug_struct("Endpoint")
+            .field("type", &self.connector.type_name())
+            .field("options", &self.options)
+            .finish()
     }
-}
-
-/// Where a profile writes.
-#[derive(Debug, Clone)]
-pub enum TargetConfig {
-    /// The embedded emulated store, started in-process.
-    Sandbox {
-        /// Where it persists (default `.mapsync/sandbox.json`).
-        state: PathBuf,
-        /// Rate-limit plan name.
-        plan: Option<String>,
-    },
-    /// A Shopify store (or a sandbox served elsewhere).
-    Shopify {
-        /// `NAME.myshopify.com`, if given.
-        shop: Option<String>,
-        /// A full base URL, if given.
-        url: Option<String>,
-        /// The access token.
-        token: Option<Secret>,
-        /// API version.
-        api_version: Option<String>,
-        /// Rate-limit plan name.
-        plan: Option<String>,
-    },
 }
 
 /// A resolved profile.
@@ -61,15 +75,18 @@ pub struct Profile {
     pub project_dir: PathBuf,
     /// The mapping set path (absolute or relative to the cwd).
     pub mapping: PathBuf,
-    /// The source options with `${ENV}` resolved. Holds no secret of the
-    /// target; a source token, if any, is only ever passed to the source.
-    pub source: serde_json::Value,
+    /// The source. Holds no secret of the target; a source token, if any,
+    /// is only ever passed to the source.
+    pub source: Endpoint,
     /// The target.
-    pub target: TargetConfig,
+    pub target: Endpoint,
     /// The state store URL.
     pub state: String,
     /// The channel (default: the profile name).
     pub channel: String,
+    /// The connectors the profile was checked with (mapping sets are
+    /// checked against their field tables).
+    pub registry: Registry,
 }
 
 /// Why a profile cannot be used.
@@ -98,18 +115,33 @@ pub enum ProfileError {
         /// What is wrong.
         source: env::EnvError,
     },
+    /// The profile names a connector type this mapsync does not have.
+    #[error("profile `{profile}`: no {role} connector of type `{type_name}`; the {role} types are: {known}")]
+    UnknownType {
+        /// Profile.
+        profile: String,
+        /// `source` or `target`.
+        role: &'static str,
+        /// As written.
+        type_name: String,
+        /// The registered types for that role.
+        known: String,
+    },
     /// The file could not be read.
     #[error(transparent)]
     Config(#[from] super::ConfigError),
 }
 
-/// Load the project file, validate it and resolve one profile.
+/// Load the project file, validate it (with the connectors of `registry`)
+/// and resolve one profile. A profile whose source or target type the
+/// registry does not hold never loads.
 pub fn load(
     project_file: &Path,
     name: &str,
     lookup: impl Fn(&str) -> Option<String>,
+    registry: &Registry,
 ) -> Result<Profile, ProfileError> {
-    let diags = crate::check::validate(&[project_file.to_path_buf()], Path::new("."))?;
+    let diags = crate::check::validate(&[project_file.to_path_buf()], Path::new("."), registry)?;
     if diags.has_errors() {
         return Err(ProfileError::Invalid(diags));
     }
@@ -145,25 +177,15 @@ pub fn load(
     };
     let dir = project.dir.clone();
     let mapping = dir.join(text(p.get("mapping"), "mapping")?.unwrap_or_default());
-    let mut source = p.get("source").map(Node::to_json).unwrap_or_default();
-    interpolate_json(&mut source, "source", &resolve)?;
-    let t = p.get("target");
-    let target = match t.and_then(|t| t.get("type")).and_then(Node::as_str) {
-        Some("shopify") => TargetConfig::Shopify {
-            shop: text(t.and_then(|t| t.get("shop")), "target.shop")?,
-            url: text(t.and_then(|t| t.get("url")), "target.url")?,
-            token: text(t.and_then(|t| t.get("token")), "target.token")?.map(Secret),
-            api_version: text(t.and_then(|t| t.get("api_version")), "target.api_version")?,
-            plan: text(t.and_then(|t| t.get("plan")), "target.plan")?,
-        },
-        _ => TargetConfig::Sandbox {
-            state: dir.join(
-                text(t.and_then(|t| t.get("state")), "target.state")?
-                    .unwrap_or_else(|| ".mapsync/sandbox.json".into()),
-            ),
-            plan: text(t.and_then(|t| t.get("plan")), "target.plan")?,
-        },
+    let endpoint = |role: Role| -> Result<Endpoint, ProfileError> {
+        let key = role.key();
+        let mut value = p.get(key).map(Node::to_json).unwrap_or_default();
+        interpolate_json(&mut value, key, &resolve)?;
+        // `validate` above refuses unknown types; this is the same rule.
+        Endpoint::resolve(registry, role, name, &dir, value)
     };
+    let source = endpoint(Role::Source)?;
+    let target = endpoint(Role::Target)?;
     Ok(Profile {
         name: name.to_string(),
         project_dir: dir,
@@ -172,6 +194,7 @@ pub fn load(
         target,
         state: text(p.get("state"), "state")?.unwrap_or_else(|| "sqlite:.mapsync/state.db".into()),
         channel: text(p.get("channel"), "channel")?.unwrap_or_else(|| name.to_string()),
+        registry: registry.clone(),
     })
 }
 
@@ -195,55 +218,4 @@ fn interpolate_json(
         _ => {}
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolves_the_demo_profile() {
-        let p = load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mapsync.yaml"),
-            "demo",
-            |_| None,
-        )
-        .unwrap();
-        assert_eq!(p.channel, "demo");
-        assert!(matches!(p.target, TargetConfig::Sandbox { .. }));
-        assert!(p.mapping.ends_with("mappings/demo"));
-    }
-
-    #[test]
-    fn unset_secret_names_the_field_not_a_value() {
-        let e = load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mapsync.yaml"),
-            "staging",
-            |_| None,
-        )
-        .unwrap_err();
-        let msg = e.to_string();
-        assert!(
-            msg.contains("target.token") && msg.contains("SANDBOX_TOKEN"),
-            "{msg}"
-        );
-        let p = load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mapsync.yaml"),
-            "staging",
-            |n| (n == "SANDBOX_TOKEN").then(|| "s3cret".to_string()),
-        )
-        .unwrap();
-        assert!(!format!("{p:?}").contains("s3cret"));
-    }
-
-    #[test]
-    fn unknown_profile_suggests() {
-        let e = load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mapsync.yaml"),
-            "dmeo",
-            |_| None,
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("did you mean `demo`"), "{e}");
-    }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::options::DuplicateKeyPolicy;
 
-use mapsync_core::diag::{codes, Diagnostic, Location, SourceFile};
+use mapsync_core::diag::{codes, Diagnostic, SourceFile, Span};
 
 /// A YAML node with its location.
 #[derive(Debug, Clone)]
@@ -118,9 +118,9 @@ impl Node {
     }
 
     /// The location of this node, if it was read from a file.
-    pub fn loc(&self) -> Option<Location> {
+    pub fn loc(&self) -> Option<Span> {
         let file = self.file.as_ref()?;
-        Some(Location::new(file, self.start, self.end))
+        Some(Span::new(file, self.start, self.end))
     }
 
     /// Record `file` as the origin of this node and all below it.
@@ -140,7 +140,7 @@ impl Node {
     /// into the file: accounts for quotes around the scalar as written.
     /// Exact for plain and quoted scalars without escapes; otherwise the
     /// whole scalar.
-    pub fn inner_loc(&self, start: usize, end: usize) -> Option<Location> {
+    pub fn inner_loc(&self, start: usize, end: usize) -> Option<Span> {
         let file = self.file.as_ref()?;
         let written = file.text.get(self.start..self.end).unwrap_or("");
         let value = self.as_str().unwrap_or("");
@@ -152,9 +152,9 @@ impl Node {
             written
         };
         Some(if body == value {
-            Location::new(file, self.start + offset + start, self.start + offset + end)
+            Span::new(file, self.start + offset + start, self.start + offset + end)
         } else {
-            Location::new(file, self.start, self.end)
+            Span::new(file, self.start, self.end)
         })
     }
 }
@@ -205,7 +205,7 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Box<Diagnostic>> {
             let msg = first_line(&e.to_string());
             Box::new(
                 Diagnostic::error(codes::YAML_SYNTAX, format!("invalid YAML: {msg}"))
-                    .at(Location::new(file, start.min(file.text.len()), end))
+                    .at(Span::new(file, start.min(file.text.len()), end))
                     .label("here")
                     .help("fix the YAML syntax; quote values that contain `: `, `#`, `{` or `[`"),
             )

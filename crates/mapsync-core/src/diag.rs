@@ -50,7 +50,7 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// A byte range in one source file.
 #[derive(Debug, Clone)]
-pub struct Location {
+pub struct Span {
     /// The file.
     pub file: Arc<SourceFile>,
     /// First byte.
@@ -59,10 +59,10 @@ pub struct Location {
     pub end: usize,
 }
 
-impl Location {
+impl Span {
     /// A location covering `start..end` of `file`.
-    pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Location {
-        Location {
+    pub fn new(file: &Arc<SourceFile>, start: usize, end: usize) -> Span {
+        Span {
             file: file.clone(),
             start,
             end: end.max(start),
@@ -90,11 +90,14 @@ pub struct Diagnostic {
     /// What is wrong, in one sentence.
     pub message: String,
     /// Where, if anywhere.
-    pub location: Option<Location>,
+    pub location: Option<Span>,
     /// The label under the span.
     pub label: Option<String>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Other places the finding involves, each with its label (e.g. the
+    /// first of two conflicting definitions).
+    pub related: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -107,6 +110,7 @@ impl Diagnostic {
             location: None,
             label: None,
             help: None,
+            related: Vec::new(),
         }
     }
 
@@ -119,13 +123,13 @@ impl Diagnostic {
     }
 
     /// Attach a location.
-    pub fn at(mut self, location: Location) -> Diagnostic {
+    pub fn at(mut self, location: Span) -> Diagnostic {
         self.location = Some(location);
         self
     }
 
     /// Attach a location if there is one.
-    pub fn at_opt(mut self, location: Option<Location>) -> Diagnostic {
+    pub fn at_opt(mut self, location: Option<Span>) -> Diagnostic {
         self.location = location;
         self
     }
@@ -133,6 +137,14 @@ impl Diagnostic {
     /// Attach a label.
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
+        self
+    }
+
+    /// Attach another place the finding involves, if there is one.
+    pub fn related(mut self, span: Option<Span>, label: impl Into<String>) -> Diagnostic {
+        if let Some(span) = span {
+            self.related.push((span, label.into()));
+        }
         self
     }
 
@@ -186,7 +198,16 @@ impl miette::Diagnostic for Diagnostic {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let loc = self.location.as_ref()?;
         let span = miette::LabeledSpan::new(self.label.clone(), loc.start, loc.end - loc.start);
-        Some(Box::new(std::iter::once(span)))
+        // miette shows one source: related places in other files are in
+        // the message and the JSON output only.
+        let same_file = self
+            .related
+            .iter()
+            .filter(|(r, _)| Arc::ptr_eq(&r.file, &loc.file))
+            .map(|(r, label)| {
+                miette::LabeledSpan::new(Some(label.clone()), r.start, r.end - r.start)
+            });
+        Some(Box::new(std::iter::once(span).chain(same_file)))
     }
 }
 

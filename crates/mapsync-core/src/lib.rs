@@ -6,6 +6,7 @@
 //! * [`source`]: the source port (`Source`, records, streams).
 //! * [`target`]: the target port (`Target`, `TargetWrite`, `Capabilities`,
 //!   `TargetError` with its kind) over the neutral [`current`] state.
+//! * [`fields`]: field types and a target's field table.
 //! * [`diff`]: desired documents against current state, field by field.
 //! * [`hash`]: canonical content hashes.
 //! * [`diag`]: diagnostics with stable codes.
@@ -17,6 +18,7 @@ pub mod diag;
 pub mod diff;
 pub mod document;
 pub mod entity;
+pub mod fields;
 pub mod hash;
 pub mod source;
 pub mod target;

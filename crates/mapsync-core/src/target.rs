@@ -27,6 +27,9 @@ pub struct Capabilities {
     pub limits: Limits,
     /// How its values compare with desired ones.
     pub compare: CompareRules,
+    /// The fields a mapping may write (`validate` checks `map:` keys
+    /// against it; the compiler coerces values with its types).
+    pub fields: &'static crate::fields::FieldTable,
     /// Whether created items carry mapsync's ownership marker (so a lost
     /// create is adopted, never made twice).
     pub marks_ownership: bool,
@@ -43,6 +46,22 @@ pub struct Limits {
     pub images: usize,
     /// Items one batched write takes (1 when the API has no batch).
     pub write_batch: usize,
+}
+
+impl Limits {
+    /// No limit (a mapping set whose target kind is unknown).
+    pub const UNLIMITED: Limits = Limits {
+        options: usize::MAX,
+        variants: usize::MAX,
+        images: usize::MAX,
+        write_batch: 1,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::UNLIMITED
+    }
 }
 
 /// How many items the caller expects, to choose between paging and a bulk
@@ -72,6 +91,9 @@ pub enum ErrorKind {
     OutcomeUnknown,
     /// The connector's configuration is wrong (address, token, version).
     Config,
+    /// The store refused the credentials (e.g. HTTP 401/403): nothing will
+    /// work until the token or its access scopes are fixed.
+    Denied,
     /// Anything else the connector could not do.
     Failed,
 }
@@ -85,6 +107,7 @@ impl ErrorKind {
             ErrorKind::Gone => "gone",
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::Config => "config",
+            ErrorKind::Denied => "denied",
             ErrorKind::Failed => "failed",
         }
     }

@@ -1,21 +1,19 @@
 //! Orchestration of a run: opens what a profile names (source, state
-//! store, target — starting the embedded sandbox for `type: sandbox`) and
-//! reads the inputs of planning. All I/O here goes through `connectors`,
-//! `state` and `sandbox`; the decisions are made by `plan`.
+//! store, target — each through the connector its `type:` chose) and
+//! reads the inputs of planning. All I/O here goes through the connectors
+//! and `state`; the decisions are made by `plan`. Names no platform.
 
 use std::path::Path;
 
-use mapsync_config::profile::{Profile, TargetConfig};
+use mapsync_config::check::model::MappingSet;
+use mapsync_config::connector::{ClientSettings, Connection};
+use mapsync_config::profile::{Endpoint, Profile};
 use mapsync_core::source::{
     self as connectors, Entity, RawRecord, ReadError, Record, RecordItem, SourceError,
 };
 use mapsync_core::target::{TargetError, TargetWrite};
 use mapsync_plan::spool::{DocumentSpool, SpoolError, SpoolRef, SpoolWriter, SpooledItem};
-use mapsync_sandbox::{self as sandbox, SandboxConfig, SandboxError, SandboxHandle};
-use mapsync_shopify::{
-    AccessToken, ClientConfig, Plan, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
-    ShopifyTarget,
-};
+use std::sync::Arc;
 
 /// Why a run could not start or read its inputs (the seed's critical
 /// errors: nothing is changed after one of these).
@@ -24,9 +22,6 @@ pub enum EngineError {
     /// The source could not be opened or read.
     #[error("source: {0}")]
     Source(#[from] SourceError),
-    /// The embedded sandbox could not start.
-    #[error("sandbox: {0}")]
-    Sandbox(#[from] SandboxError),
     /// The target could not be reached or read.
     #[error("target: {0}")]
     Target(#[from] TargetError),
@@ -35,154 +30,36 @@ pub enum EngineError {
     Join(String),
 }
 
-/// A connected target and, for `type: sandbox`, the store it runs.
-pub struct Connected {
-    /// The target's ports.
-    pub target: Box<dyn TargetWrite>,
-    /// The embedded sandbox, kept alive while the target is used.
-    pub sandbox: Option<SandboxHandle>,
-}
-
-impl std::fmt::Debug for Connected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connected")
-            .field("target", &self.target.capabilities().kind)
-            .field("sandbox", &self.sandbox)
-            .finish()
-    }
-}
-
-impl Connected {
-    /// Stop the embedded sandbox, if any (persisting its state).
-    pub async fn close(self) -> Result<(), EngineError> {
-        if let Some(s) = self.sandbox {
-            s.shutdown().await?;
-        }
-        Ok(())
-    }
-}
+/// A connected target (see [`Connection`]).
+pub type Connected = Connection;
 
 /// Connect to the profile's target with the default client settings.
 pub async fn connect(profile: &Profile) -> Result<Connected, EngineError> {
     connect_with(profile, None).await
 }
 
-/// Apply a mapping set's `timeout`, `retries` and `concurrency`.
-fn tune(
-    mut client: ClientConfig,
-    settings: Option<&mapsync_config::check::model::Settings>,
-) -> ClientConfig {
-    if let Some(s) = settings {
-        client.timeout = s.timeout;
-        client.max_retries = s.retries;
-        client.concurrency = s.concurrency.max(1);
-    }
-    client
-}
-
-/// Connect to the profile's target; `settings` tune the client (timeout,
-/// retries, requests in flight).
+/// Connect to the profile's target through its connector; `settings`
+/// (the mapping set's timeout, retries and requests in flight) tune the
+/// client.
 pub async fn connect_with(
     profile: &Profile,
     settings: Option<&mapsync_config::check::model::Settings>,
 ) -> Result<Connected, EngineError> {
-    match &profile.target {
-        TargetConfig::Sandbox { state, plan } => {
-            if let Some(dir) = state.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    SandboxError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
-            let mut config = SandboxConfig {
-                state: Some(state.clone()),
-                ..SandboxConfig::default()
-            };
-            if let Some(p) = plan {
-                config.plan = p
-                    .parse()
-                    .map_err(|e| SandboxError::Config(format!("target.plan: {e}")))?;
-            }
-            let handle = sandbox::start(config).await?;
-            let location = ShopLocation::url(&handle.url()).map_err(TargetError::from)?;
-            let mut client = ClientConfig::new(location, AccessToken::new(""));
-            if let Some(p) = plan {
-                if let Ok(parsed) = Plan::parse(p) {
-                    client = client.with_plan(parsed);
-                }
-            }
-            let target = ShopifyTarget::new(
-                ShopifyClient::new(tune(client, settings)).map_err(TargetError::from)?,
-                ReadOptions::default(),
-            );
-            Ok(Connected {
-                target: Box::new(target),
-                sandbox: Some(handle),
-            })
-        }
-        TargetConfig::Shopify {
-            shop,
-            url,
-            token,
-            plan,
-            api_version,
-            ..
-        } => {
-            let location = match (shop, url) {
-                (Some(s), _) => ShopLocation::shop(s).map_err(TargetError::from)?,
-                (None, Some(u)) => ShopLocation::url(u).map_err(TargetError::from)?,
-                (None, None) => {
-                    return Err(EngineError::Target(
-                        ShopifyError::Config("the target needs `shop` or `url`".into()).into(),
-                    ))
-                }
-            };
-            let token = AccessToken::new(token.as_ref().map(|t| t.expose()).unwrap_or(""));
-            let mut client = ClientConfig::new(location, token);
-            if let Some(p) = plan {
-                client = client.with_plan(Plan::parse(p).map_err(TargetError::from)?);
-            }
-            if let Some(v) = api_version {
-                client.api_version = mapsync_shopify::ApiVersion::parse(v).map_err(|e| {
-                    TargetError::from(ShopifyError::Config(format!("target.api_version: {e}")))
-                })?;
-            }
-            let target = ShopifyTarget::new(
-                ShopifyClient::new(tune(client, settings)).map_err(TargetError::from)?,
-                ReadOptions::default(),
-            );
-            Ok(Connected {
-                target: Box::new(target),
-                sandbox: None,
-            })
-        }
-    }
+    let settings = settings.map(|s| ClientSettings {
+        timeout: s.timeout,
+        retries: s.retries,
+        concurrency: s.concurrency,
+    });
+    let target = &profile.target;
+    Ok(target
+        .connector
+        .connect(&target.options, settings.as_ref())
+        .await?)
 }
 
-/// Builds the source described by a profile's `source:` value; relative
-/// paths are resolved against `project_dir`.
-pub fn open_source(
-    options: &serde_json::Value,
-    project_dir: &Path,
-) -> Result<Box<dyn connectors::Source>, SourceError> {
-    let kind = options.get("type").and_then(|t| t.as_str());
-    match kind {
-        Some("file") => Ok(Box::new(mapsync_file::FileSource::from_value(
-            options,
-            project_dir,
-        )?)),
-        Some(other @ ("rest" | "shopify" | "bigcommerce")) => Err(SourceError::Config {
-            message: format!("source type `{other}` is not supported by this version"),
-            help: "use `type: file` for now".into(),
-        }),
-        Some(other) => Err(SourceError::Config {
-            message: format!("unknown source type `{other}`"),
-            help: "the source types are: file (later: rest, shopify, bigcommerce)".into(),
-        }),
-        None => Err(SourceError::Config {
-            message: "the source has no `type`".into(),
-            help: "add `type: file` (with `path:`) to the profile's source".into(),
-        }),
-    }
+/// Opens a profile's source through its connector.
+pub fn open_source(source: &Endpoint) -> Result<Box<dyn connectors::Source>, SourceError> {
+    source.connector.open_source(&source.options)
 }
 
 /// Records of one entity, and the records that could not be read.
@@ -196,10 +73,9 @@ pub struct SourceRecords {
 
 /// Read every record of an entity from the profile's source.
 pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceRecords, EngineError> {
-    let options = profile.source.clone();
-    let dir = profile.project_dir.clone();
+    let endpoint = profile.source.clone();
     let mut stream = tokio::task::spawn_blocking(move || {
-        let source = open_source(&options, &dir)?;
+        let source = open_source(&endpoint)?;
         source.records(entity)
     })
     .await
@@ -220,8 +96,7 @@ pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceReco
 /// spooled, and those it did not keep compiled again from the source.
 /// Blocking.
 pub fn spool_documents(
-    source: &serde_json::Value,
-    project_dir: &Path,
+    source: &Endpoint,
     set: &std::sync::Arc<mapsync_config::check::model::MappingSet>,
     input: &mut mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
     refs: &[mapsync_plan::reconcile::DocRef],
@@ -253,7 +128,6 @@ pub fn spool_documents(
             }
             let job = RecompileJob {
                 source: source.clone(),
-                project_dir: project_dir.to_path_buf(),
                 set: set.clone(),
                 kind: match e.entity {
                     Entity::Category => Entity::Category,
@@ -288,12 +162,11 @@ const CHUNK: usize = 256;
 /// (reading and parsing overlap with compiling), in chunks through a
 /// bounded channel, and call `each` for every item in source order.
 fn stream_records(
-    source: &serde_json::Value,
-    project_dir: &Path,
+    source: &Endpoint,
     entity: Entity,
     mut each: impl FnMut(&RecordItem) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
-    let source = open_source(source, project_dir).map_err(EngineError::from)?;
+    let source = open_source(source).map_err(EngineError::from)?;
     let stream = source.records(entity).map_err(EngineError::from)?;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordItem>>(4);
@@ -361,10 +234,8 @@ fn stream_records(
 /// Compiling the records of one entity as they stream in.
 #[derive(Debug)]
 pub struct CompileJob {
-    /// The profile's `source:` options.
-    pub source: serde_json::Value,
-    /// Where relative paths start.
-    pub project_dir: std::path::PathBuf,
+    /// The profile's source.
+    pub source: Endpoint,
     /// The checked mapping set.
     pub set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
     /// Which entity.
@@ -423,129 +294,30 @@ impl CompileJob {
                     .unwrap_or(1)
             })
             .clamp(1, 4);
-        let source = open_source(&self.source, &self.project_dir).map_err(EngineError::from)?;
+        let source = open_source(&self.source).map_err(EngineError::from)?;
         let stream = source
             .records(entity)
             .map_err(EngineError::from)?
             .into_raw();
-        type Chunk = (u64, Vec<RawRecord>);
-        type Done = (u64, Vec<Compiled>, Option<SourceError>);
         let mut items = Vec::new();
         let mut unreadable = Vec::new();
         std::thread::scope(|scope| -> Result<(), PlanError> {
             let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Chunk>(workers * 2);
-            let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+            let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
             // Bounded, so compiled documents cannot pile up when the spool
             // is written slower than records compile. The collector drains
             // it into `pending` while it waits for the next chunk in order,
             // so a full channel never blocks the chunk it waits for.
             let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(workers * 2);
-            // The reader only reads; records are parsed (NDJSON) and freed
-            // on the compile threads.
-            let reader = scope.spawn(move || {
-                let mut seq = 0u64;
-                let mut chunk = Vec::with_capacity(CHUNK);
-                for item in stream {
-                    chunk.push(item);
-                    if chunk.len() == CHUNK {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                        if work_tx.send((seq, full)).is_err() {
-                            return;
-                        }
-                        seq += 1;
-                    }
-                }
-                if !chunk.is_empty() {
-                    let _ = work_tx.send((seq, chunk));
-                }
-            });
+            let reader = scope.spawn(move || read_chunks(stream, &work_tx));
             let mut pool = Vec::new();
             for _ in 0..workers {
                 let work_rx = work_rx.clone();
                 let done_tx = done_tx.clone();
-                pool.push(scope.spawn(move || {
-                    let Ok(compiler) = Compiler::new(&self.set, self.kind) else {
-                        return;
-                    };
-                    loop {
-                        let next = match work_rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        let Ok((seq, chunk)) = next else { return };
-                        let mut out = Vec::with_capacity(chunk.len());
-                        let mut fatal = None;
-                        for raw in chunk {
-                            match raw.parse() {
-                                Ok(r) => out.push(self.compile_one(&compiler, &r)),
-                                Err(ReadError::Invalid(bad)) => {
-                                    out.push(Compiled::Unreadable(malformed(&bad)))
-                                }
-                                Err(ReadError::Fatal(e)) => {
-                                    fatal = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        if done_tx.send((seq, out, fatal)).is_err() {
-                            return;
-                        }
-                    }
-                }));
+                pool.push(scope.spawn(move || self.compile_chunks(&work_rx, &done_tx)));
             }
             drop(done_tx);
-            // Results in source order.
-            let mut pending = std::collections::BTreeMap::new();
-            let mut next = 0u64;
-            let mut result = Ok(());
-            'recv: for done in done_rx.iter() {
-                pending.insert(done.0, done);
-                while let Some((_, out, fatal)) = pending.remove(&next) {
-                    next += 1;
-                    for c in out {
-                        match c {
-                            Compiled::Item {
-                                key,
-                                control,
-                                hash,
-                                document,
-                            } => {
-                                let spooled = match document {
-                                    Some(line) => match line
-                                        .map_err(|e| SpoolError::Json {
-                                            path: std::path::PathBuf::new(),
-                                            source: e,
-                                        })
-                                        .and_then(|l| spool.push_line(&l))
-                                    {
-                                        Ok(r) => Some(r),
-                                        Err(e) => {
-                                            result = Err(e.into());
-                                            break 'recv;
-                                        }
-                                    },
-                                    None => None,
-                                };
-                                // Copied on this thread: what stays for
-                                // the whole run is then not scattered among
-                                // the workers' short-lived allocations.
-                                items.push(SpooledItem::Compiled {
-                                    key: key.as_str().to_owned(),
-                                    control: control.clone(),
-                                    hash: hash.as_str().to_owned(),
-                                    spooled,
-                                });
-                            }
-                            Compiled::Invalid(item) => items.push(item),
-                            Compiled::Unreadable(item) => unreadable.push(item),
-                        }
-                    }
-                    if let Some(e) = fatal {
-                        result = Err(EngineError::from(e).into());
-                        break 'recv;
-                    }
-                }
-            }
+            let mut result = collect_in_order(&done_rx, &mut spool, &mut items, &mut unreadable);
             // Dropping the receivers stops the reader and the workers.
             drop(done_rx);
             drop(work_rx);
@@ -560,6 +332,40 @@ impl CompileJob {
         })?;
         items.extend(unreadable);
         Ok((items, spool))
+    }
+
+    /// A compile thread: compile and hash the chunks it takes until the
+    /// reader is done or the collector gone.
+    fn compile_chunks(
+        &self,
+        work_rx: &std::sync::Mutex<std::sync::mpsc::Receiver<Chunk>>,
+        done_tx: &std::sync::mpsc::SyncSender<Done>,
+    ) {
+        let Ok(compiler) = mapsync_plan::compile::Compiler::new(&self.set, self.kind) else {
+            return;
+        };
+        loop {
+            let next = match work_rx.lock() {
+                Ok(rx) => rx.recv(),
+                Err(_) => return,
+            };
+            let Ok((seq, chunk)) = next else { return };
+            let mut out = Vec::with_capacity(chunk.len());
+            let mut fatal = None;
+            for raw in chunk {
+                match raw.parse() {
+                    Ok(r) => out.push(self.compile_one(&compiler, &r)),
+                    Err(ReadError::Invalid(bad)) => out.push(Compiled::Unreadable(malformed(&bad))),
+                    Err(ReadError::Fatal(e)) => {
+                        fatal = Some(e);
+                        break;
+                    }
+                }
+            }
+            if done_tx.send((seq, out, fatal)).is_err() {
+                return;
+            }
+        }
     }
 
     /// Compile one record.
@@ -598,6 +404,88 @@ impl CompileJob {
 }
 
 /// A record the source could not read, as an invalid item.
+/// A numbered chunk of raw records.
+type Chunk = (u64, Vec<RawRecord>);
+/// A compiled chunk, and the error that ended it, if any.
+type Done = (u64, Vec<Compiled>, Option<SourceError>);
+
+/// The reader thread: it only reads; records are parsed (NDJSON) and
+/// freed on the compile threads.
+fn read_chunks(
+    stream: impl Iterator<Item = RawRecord>,
+    work_tx: &std::sync::mpsc::SyncSender<Chunk>,
+) {
+    let mut seq = 0u64;
+    let mut chunk = Vec::with_capacity(CHUNK);
+    for item in stream {
+        chunk.push(item);
+        if chunk.len() == CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+            if work_tx.send((seq, full)).is_err() {
+                return;
+            }
+            seq += 1;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = work_tx.send((seq, chunk));
+    }
+}
+
+/// Put compiled chunks back in source order: items (their documents
+/// written to the spool) and unreadable records apart.
+fn collect_in_order(
+    done_rx: &std::sync::mpsc::Receiver<Done>,
+    spool: &mut SpoolWriter,
+    items: &mut Vec<SpooledItem>,
+    unreadable: &mut Vec<SpooledItem>,
+) -> Result<(), PlanError> {
+    let mut pending = std::collections::BTreeMap::new();
+    let mut next = 0u64;
+    for done in done_rx.iter() {
+        pending.insert(done.0, done);
+        while let Some((_, out, fatal)) = pending.remove(&next) {
+            next += 1;
+            for c in out {
+                match c {
+                    Compiled::Item {
+                        key,
+                        control,
+                        hash,
+                        document,
+                    } => {
+                        let spooled = match document {
+                            Some(line) => Some(
+                                line.map_err(|e| SpoolError::Json {
+                                    path: std::path::PathBuf::new(),
+                                    source: e,
+                                })
+                                .and_then(|l| spool.push_line(&l))?,
+                            ),
+                            None => None,
+                        };
+                        // Copied on this thread: what stays for the whole
+                        // run is then not scattered among the workers'
+                        // short-lived allocations.
+                        items.push(SpooledItem::Compiled {
+                            key: key.as_str().to_owned(),
+                            control: control.clone(),
+                            hash: hash.as_str().to_owned(),
+                            spooled,
+                        });
+                    }
+                    Compiled::Invalid(item) => items.push(item),
+                    Compiled::Unreadable(item) => unreadable.push(item),
+                }
+            }
+            if let Some(e) = fatal {
+                return Err(EngineError::from(e).into());
+            }
+        }
+    }
+    Ok(())
+}
+
 fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
     SpooledItem::Invalid {
         key: None,
@@ -613,8 +501,7 @@ fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
 /// Compiling some records again for the documents the first pass did not
 /// keep.
 struct RecompileJob {
-    source: serde_json::Value,
-    project_dir: std::path::PathBuf,
+    source: Endpoint,
     set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
     kind: Entity,
     /// Item indices, sorted.
@@ -637,7 +524,7 @@ impl RecompileJob {
         let mut next = 0usize;
         let items = &mut self.items;
         let wanted = &self.wanted;
-        stream_records(&self.source, &self.project_dir, entity, |item| {
+        stream_records(&self.source, entity, |item| {
             let Ok(r) = item else { return Ok(()) };
             let i = index;
             index += 1;
@@ -802,7 +689,7 @@ pub async fn plan_spooled(
 ) -> Result<SpooledPlan, PlanError> {
     let connected = connect(profile).await?;
     let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default(), None).await;
-    connected.close().await?;
+    connected.close().await.map_err(EngineError::from)?;
     result
 }
 
@@ -820,45 +707,118 @@ pub async fn plan_spooled_on(
     connected: &Connected,
     now: time::OffsetDateTime,
     options: &PlanOptions,
-    mapping: Option<std::sync::Arc<mapsync_config::check::model::MappingSet>>,
+    mapping: Option<Arc<MappingSet>>,
 ) -> Result<SpooledPlan, PlanError> {
-    use mapsync_core::target::ReadHint;
-    use mapsync_plan::reconcile::{self, Action, EntityInput, ReconcileInput};
+    use mapsync_plan::reconcile::{self, EntityInput, ReconcileInput};
 
     let (set, warnings) = match mapping {
         Some(set) => (set, mapsync_core::diag::Diagnostics::default()),
         None => {
-            let (set, _files, warnings) = mapsync_config::check::load_mapping(&profile.mapping)?;
+            let (set, _files, warnings) =
+                mapsync_config::check::load_mapping(&profile.mapping, &profile.registry)?;
             if warnings.has_errors() {
                 return Err(PlanError::Mapping(warnings));
             }
-            (std::sync::Arc::new(set), warnings)
+            (Arc::new(set), warnings)
         }
     };
     let store = open_state(profile)?;
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
     let by_ref = resolve_locations(&set, &locations)?;
-    let spool = SpoolWriter::create()?;
     let mut ledgers = Vec::new();
-    for (kind, entity) in [
-        (Entity::Category, Entity::Category),
-        (Entity::Product, Entity::Product),
-    ] {
-        let mapped = match kind {
+    for entity in [Entity::Category, Entity::Product] {
+        let mapped = match entity {
             Entity::Category => set.category.is_some(),
             Entity::Product => set.product.is_some(),
         };
         if mapped {
-            ledgers.push((kind, entity, store.load(&profile.channel, entity)?));
+            ledgers.push((entity, store.load(&profile.channel, entity)?));
         }
     }
-    // How many items the target holds: the ledger knows, once something
-    // was synced. Then the target is read while the records compile
-    // (reading waits on the network, compiling on the CPU). On a first
-    // sync the source's count decides between paging and a bulk export,
-    // so the target is read after compiling.
-    let synced_before = !ledgers.is_empty() && ledgers.iter().all(|l| !l.2.is_empty());
+    let inputs = Inputs {
+        source: &profile.source,
+        set: &set,
+        now,
+        force: options.force,
+    };
+    let (compiled, spool, mut catalog) =
+        compile_and_read(&inputs, target.as_ref(), ledgers).await?;
+    let serial = target_serial(&catalog);
+    let mut entities = Vec::new();
+    for (entity, items, ledger) in compiled {
+        let target_items = match entity {
+            Entity::Category => std::mem::take(&mut catalog.categories),
+            Entity::Product => std::mem::take(&mut catalog.products),
+        };
+        entities.push(EntityInput {
+            entity,
+            items,
+            ledger,
+            target: target_items,
+        });
+    }
+    let mut input = ReconcileInput {
+        profile: profile.name.clone(),
+        target_serial: serial,
+        settings: set.settings.clone(),
+        now,
+        entities,
+        force: options.force,
+    };
+    let (mut plan, refs) = reconcile::decide(&input)?;
+
+    let (input, documents) = {
+        let source = profile.source.clone();
+        let set = set.clone();
+        tokio::task::spawn_blocking(move || {
+            let docs = spool_documents(&source, &set, &mut input, &refs, spool)?;
+            Ok::<_, PlanError>((input, docs))
+        })
+        .await
+        .map_err(|e| EngineError::Join(e.to_string()))??
+    };
+    if !options.skip_update_diffs {
+        attach_update_diffs(&mut plan, &documents, target.as_ref(), &by_ref).await?;
+    }
+    Ok(SpooledPlan {
+        plan,
+        documents,
+        input,
+        warnings,
+    })
+}
+
+/// What compiling the records of a run needs.
+struct Inputs<'a> {
+    source: &'a Endpoint,
+    set: &'a Arc<MappingSet>,
+    now: time::OffsetDateTime,
+    force: bool,
+}
+
+/// Items of one entity compiled against its ledger.
+type CompiledEntity = (Entity, Vec<SpooledItem>, mapsync_state::Ledger);
+
+/// Compile every mapped entity's records (on a blocking thread) and read
+/// the target's reduced catalog. The ledger knows how many items the
+/// target holds once something was synced: then the target is read while
+/// the records compile (reading waits on the network, compiling on the
+/// CPU). On a first sync the source's count decides between paging and a
+/// bulk export, so the target is read after compiling.
+async fn compile_and_read(
+    inputs: &Inputs<'_>,
+    target: &dyn TargetWrite,
+    ledgers: Vec<(Entity, mapsync_state::Ledger)>,
+) -> Result<
+    (
+        Vec<CompiledEntity>,
+        SpoolWriter,
+        mapsync_core::current::Catalog,
+    ),
+    PlanError,
+> {
+    use mapsync_core::target::ReadHint;
     // Items expected per entity, as the target read's hint.
     fn hint(counts: impl Iterator<Item = (Entity, usize)> + Clone) -> ReadHint {
         let of = |kind| counts.clone().find(|c| c.0 == kind).map(|c| c.1);
@@ -867,19 +827,19 @@ pub async fn plan_spooled_on(
             expected_categories: of(Entity::Category),
         }
     }
-    let ledger_hint = hint(ledgers.iter().map(|l| (l.0, l.2.len())));
+    let synced_before = !ledgers.is_empty() && ledgers.iter().all(|l| !l.1.is_empty());
+    let ledger_hint = hint(ledgers.iter().map(|l| (l.0, l.1.len())));
+    let spool = SpoolWriter::create()?;
     let compile = {
-        let source = profile.source.clone();
-        let project_dir = profile.project_dir.clone();
-        let set = set.clone();
-        let force = options.force;
+        let source = inputs.source.clone();
+        let set = inputs.set.clone();
+        let (now, force) = (inputs.now, inputs.force);
         tokio::task::spawn_blocking(move || {
             let mut spool = spool;
             let mut compiled = Vec::new();
-            for (kind, entity, ledger) in ledgers {
+            for (kind, ledger) in ledgers {
                 let job = CompileJob {
                     source: source.clone(),
-                    project_dir: project_dir.clone(),
                     set: set.clone(),
                     kind,
                     ledger,
@@ -888,7 +848,7 @@ pub async fn plan_spooled_on(
                 };
                 let (items, back) = job.run(spool)?;
                 spool = back;
-                compiled.push((kind, entity, items, job.ledger));
+                compiled.push((kind, items, job.ledger));
             }
             Ok::<_, PlanError>((compiled, spool))
         })
@@ -908,48 +868,21 @@ pub async fn plan_spooled_on(
         tokio::try_join!(compile, read(ledger_hint))?
     } else {
         let (compiled, spool) = compile.await?;
-        let source_hint = hint(compiled.iter().map(|c| (c.0, c.2.len())));
+        let source_hint = hint(compiled.iter().map(|c| (c.0, c.1.len())));
         ((compiled, spool), read(source_hint).await?)
     };
-    let serial = target_serial(&catalog);
-    let mut catalog = catalog;
-    let mut entities = Vec::new();
-    for (kind, _entity, items, ledger) in compiled {
-        let target_items = match kind {
-            Entity::Category => std::mem::take(&mut catalog.categories),
-            Entity::Product => std::mem::take(&mut catalog.products),
-        };
-        entities.push(EntityInput {
-            entity: kind,
-            items,
-            ledger,
-            target: target_items,
-        });
-    }
-    let mut input = ReconcileInput {
-        profile: profile.name.clone(),
-        target_serial: serial,
-        settings: set.settings.clone(),
-        now,
-        entities,
-        force: options.force,
-    };
-    let (mut plan, refs) = reconcile::decide(&input)?;
+    Ok((compiled, spool, catalog))
+}
 
-    let (input, documents) = {
-        let source = profile.source.clone();
-        let dir = profile.project_dir.clone();
-        let set = set.clone();
-        tokio::task::spawn_blocking(move || {
-            let docs = spool_documents(&source, &dir, &set, &mut input, &refs, spool)?;
-            Ok::<_, PlanError>((input, docs))
-        })
-        .await
-        .map_err(|e| EngineError::Join(e.to_string()))??
-    };
-
-    // Field diffs of updates against the target's full current state, a
-    // batch of items at a time.
+/// Field diffs of updates against the target's full current state, a
+/// batch of items at a time, put on their changes.
+async fn attach_update_diffs(
+    plan: &mut mapsync_plan::reconcile::Plan,
+    documents: &DocumentSpool,
+    target: &dyn TargetWrite,
+    by_ref: &mapsync_plan::diff::LocationsByRefName,
+) -> Result<(), PlanError> {
+    use mapsync_plan::reconcile::Action;
     let category_ids: std::collections::BTreeMap<String, String> = plan
         .changes
         .iter()
@@ -968,31 +901,27 @@ pub async fn plan_spooled_on(
                 .flatten()
         })
         .collect();
-    let mut diffs = Vec::new();
-    if !options.skip_update_diffs && work.iter().any(Option::is_some) {
-        let mut batch: Vec<(usize, String, mapsync_core::document::Document)> = Vec::new();
-        for (w, doc) in work.into_iter().zip(documents.iter()) {
-            let Some((i, id)) = w else { continue };
-            let doc = doc?.document;
-            if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
-                diffs.extend(update_diffs(target.as_ref(), &by_ref, &category_ids, &batch).await?);
-                batch.clear();
-            }
-            batch.push((i, id, doc));
-        }
-        diffs.extend(update_diffs(target.as_ref(), &by_ref, &category_ids, &batch).await?);
+    if !work.iter().any(Option::is_some) {
+        return Ok(());
     }
+    let mut diffs = Vec::new();
+    let mut batch: Vec<(usize, String, mapsync_core::document::Document)> = Vec::new();
+    for (w, doc) in work.into_iter().zip(documents.iter()) {
+        let Some((i, id)) = w else { continue };
+        let doc = doc?.document;
+        if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
+            diffs.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
+            batch.clear();
+        }
+        batch.push((i, id, doc));
+    }
+    diffs.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
     for (i, d) in diffs {
         if let Some(c) = plan.changes.get_mut(i) {
             c.diff = d;
         }
     }
-    Ok(SpooledPlan {
-        plan,
-        documents,
-        input,
-        warnings,
-    })
+    Ok(())
 }
 
 /// Field diffs of a batch of updates of one entity: (change index,

@@ -7,6 +7,7 @@
 //! whole-document format or a bad top-level shape is a [`FileError`].
 //! This module reads files only: it never writes back (SyncID & co.).
 
+mod connector;
 mod csv;
 mod json;
 mod ndjson;
@@ -18,6 +19,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use connector::FileConnector;
 pub use options::{FileOptions, Format};
 
 use mapsync_core::source::{

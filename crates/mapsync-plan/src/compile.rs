@@ -34,12 +34,6 @@ use mapsync_syntax::{Index, Segment, SourcePath};
 
 use super::document::{Control, Document, Image, MetafieldDescription, MetafieldValue, VariantDoc};
 
-/// At most this many images per product (Shopify's limit).
-pub const MAX_PRODUCT_IMAGES: usize = 250;
-
-/// At most this many options per product (Shopify's limit).
-pub const MAX_OPTIONS: usize = 3;
-
 /// Why a [`Compiler`] cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompileError {
@@ -63,6 +57,8 @@ pub struct Compiled {
 /// Turns records of one entity into desired documents.
 pub struct Compiler<'m> {
     entity: &'m EntityMapping,
+    /// The target's limits (images and options per product).
+    limits: mapsync_core::target::Limits,
     kind: Entity,
     env: minijinja::Environment<'static>,
     /// Template source → its name in `env` (or the parse error text).
@@ -141,6 +137,7 @@ impl<'m> Compiler<'m> {
         }
         Ok(Compiler {
             entity,
+            limits: set.limits,
             kind,
             env,
             templates,
@@ -254,12 +251,13 @@ impl<'r> Cx<'_, '_, 'r> {
                 doc.categories.retain(|k| seen.insert(k.clone()));
             }
             self.variants(&mut doc);
-            if doc.images.len() > MAX_PRODUCT_IMAGES {
+            let max_images = self.compiler.limits.images;
+            if doc.images.len() > max_images {
                 let n = doc.images.len();
-                doc.images.truncate(MAX_PRODUCT_IMAGES);
+                doc.images.truncate(max_images);
                 self.warn(
                     codes::RECORD_IMAGES_TOO_MANY,
-                    format!("product '{}' has {n} images; Shopify keeps at most {MAX_PRODUCT_IMAGES}, the last {} are dropped", doc.key, n - MAX_PRODUCT_IMAGES),
+                    format!("product '{}' has {n} images; the target keeps at most {max_images}, the last {} are dropped", doc.key, n - max_images),
                     "map fewer images (product images come first, then each variant's)",
                 );
             }
@@ -766,9 +764,10 @@ impl<'r> Cx<'_, '_, 'r> {
                 );
             }
         }
-        if names.len() > MAX_OPTIONS {
+        let max_options = self.compiler.limits.options;
+        if names.len() > max_options {
             let msg = format!(
-                "product '{}' has {} options ({}); Shopify allows at most {MAX_OPTIONS}",
+                "product '{}' has {} options ({}); the target allows at most {max_options}",
                 doc.key,
                 names.len(),
                 names.join(", ")

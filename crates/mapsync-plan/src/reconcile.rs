@@ -436,14 +436,7 @@ pub fn decide<I: ItemView>(
             entity: ei,
             deletes: 0,
         };
-        run_entity(
-            e,
-            &input.settings,
-            input.now,
-            input.force,
-            None,
-            Some(&mut sink),
-        );
+        run_entity(&Judge::of(input, e.entity), e, None, Some(&mut sink));
         let planned = sink.deletes;
         if let Some(m) = max_deletes_exceeded(e.entity, e.target.len(), &input.settings, planned) {
             mass.push(m);
@@ -468,7 +461,7 @@ pub fn decide<I: ItemView>(
 /// item's marker or a target id), in the first entity that has it.
 pub fn explain<I: ItemView>(input: &ReconcileInput<I>, key: &str) -> Option<Explanation> {
     input.entities.iter().find_map(|e| {
-        run_entity(e, &input.settings, input.now, input.force, Some(key), None)
+        run_entity(&Judge::of(input, e.entity), e, Some(key), None)
             .explained
             .into_iter()
             .next()
@@ -502,7 +495,13 @@ pub fn may_need_document(
     }
     // Without a target item the rules can only lean towards an update
     // (`unpublished` needs the target to skip; `deselected` then skips).
-    let (_, action, _) = update_rules(false, entity, s, now, force, control, hash, row, None);
+    let judge = Judge {
+        entity,
+        settings: s,
+        now,
+        force,
+    };
+    let (_, action, _) = update_rules(&judge, false, control, hash, row, None);
     action == Action::Update
 }
 
@@ -567,6 +566,17 @@ impl Sink<'_> {
     }
 }
 
+impl<'s> Judge<'s> {
+    fn of<I>(input: &'s ReconcileInput<I>, entity: Entity) -> Judge<'s> {
+        Judge {
+            entity,
+            settings: &input.settings,
+            now: input.now,
+            force: input.force,
+        }
+    }
+}
+
 struct EntityOutput {
     explained: Vec<Explanation>,
 }
@@ -584,91 +594,108 @@ enum Prepared {
     },
 }
 
-fn run_entity<I: ItemView>(
-    e: &EntityInput<I>,
-    s: &Settings,
+// foldhash, not SipHash: these maps hold every item of the run.
+type Map<'a, V> = HashMap<&'a str, V, foldhash::fast::RandomState>;
+
+/// A map sized up front: growing a table of a million entries briefly
+/// holds the old and the new one.
+fn map<'a, V>(n: usize) -> Map<'a, V> {
+    HashMap::with_capacity_and_hasher(n, Default::default())
+}
+
+/// What every item of a run is judged with.
+#[derive(Debug, Clone, Copy)]
+struct Judge<'s> {
+    entity: Entity,
+    settings: &'s Settings,
     now: OffsetDateTime,
     force: bool,
-    want: Option<&str>,
-    mut sink: Option<&mut Sink<'_>>,
-) -> EntityOutput {
-    let en = e.entity.as_str();
-    // foldhash, not SipHash: these maps hold every item of the run.
-    type Map<'a, V> = HashMap<&'a str, V, foldhash::fast::RandomState>;
-    fn map<'a, V>(n: usize) -> Map<'a, V> {
-        HashMap::with_capacity_and_hasher(n, Default::default())
-    }
-    let mut target_by_id: Map<&TargetItem> = map(e.target.len());
-    target_by_id.extend(e.target.iter().map(|t| (t.id.as_str(), t)));
+}
 
-    // Keys: count occurrences.
-    let mut key_count: Map<usize> = map(e.items.len());
-    for it in &e.items {
-        if let Some(k) = it.key() {
-            *key_count.entry(k).or_default() += 1;
-        }
-    }
-    // Target items by ownership marker (the first one wins): an item whose
-    // create was applied but never recorded (lost answer, killed run) is
-    // found again by its key and adopted instead of created twice.
-    let mut by_marker: Map<&str> = map(e.target.len());
-    for t in &e.target {
-        if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
-            by_marker.entry(m).or_insert(t.id.as_str());
-        }
-    }
-    // SyncID: the record's, else the ledger's, else the adopted item's.
-    fn sync_id<'a, I: ItemView>(
-        it: &'a I,
-        ledger: &'a Ledger,
-        by_marker: &Map<'a, &'a str>,
-    ) -> Option<&'a str> {
-        let key = it.raw_key();
-        let from_record = it
-            .compiled()
-            .and_then(|(control, _)| control.sync_id.as_deref())
-            .filter(|v| !v.trim().is_empty());
-        from_record
-            .or_else(|| {
-                key.and_then(|k| ledger.get(k))
-                    .and_then(|r| r.target_id.as_deref())
-                    .filter(|v| !v.is_empty())
-            })
-            .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
-    }
-    // Once per item: it is looked at three times.
-    let sync_ids: Vec<Option<&str>> = e
-        .items
-        .iter()
-        .map(|it| sync_id(it, &e.ledger, &by_marker))
-        .collect();
-    // Sized up front: growing a table of a million entries briefly holds
-    // the old and the new one.
-    let mut sid_count: Map<usize> = map(e.items.len());
-    for (it, id) in e.items.iter().zip(&sync_ids) {
-        if let (Some(_), Some(k), Some(id)) = (it.compiled(), it.key(), id) {
-            if key_count.get(k).copied() == Some(1) {
-                *sid_count.entry(id).or_default() += 1;
+/// The lookups of one entity's run, built once.
+struct Index<'a> {
+    target_by_id: Map<'a, &'a TargetItem>,
+    /// Occurrences of each key.
+    key_count: Map<'a, usize>,
+    /// Each item's SyncID (looked at three times: computed once).
+    sync_ids: Vec<Option<&'a str>>,
+    /// Occurrences of each SyncID among well-keyed compiled items.
+    sid_count: Map<'a, usize>,
+    /// Every id any record claims (even invalid ones): never an orphan.
+    claimed: HashSet<&'a str, foldhash::fast::RandomState>,
+}
+
+/// SyncID: the record's, else the ledger's, else the adopted item's.
+fn sync_id<'a, I: ItemView>(
+    it: &'a I,
+    ledger: &'a Ledger,
+    by_marker: &Map<'a, &'a str>,
+) -> Option<&'a str> {
+    let key = it.raw_key();
+    let from_record = it
+        .compiled()
+        .and_then(|(control, _)| control.sync_id.as_deref())
+        .filter(|v| !v.trim().is_empty());
+    from_record
+        .or_else(|| {
+            key.and_then(|k| ledger.get(k))
+                .and_then(|r| r.target_id.as_deref())
+                .filter(|v| !v.is_empty())
+        })
+        .or_else(|| key.and_then(|k| by_marker.get(k)).copied())
+}
+
+impl<'a> Index<'a> {
+    fn new<I: ItemView>(e: &'a EntityInput<I>) -> Index<'a> {
+        let mut target_by_id: Map<&TargetItem> = map(e.target.len());
+        target_by_id.extend(e.target.iter().map(|t| (t.id.as_str(), t)));
+        let mut key_count: Map<usize> = map(e.items.len());
+        for it in &e.items {
+            if let Some(k) = it.key() {
+                *key_count.entry(k).or_default() += 1;
             }
         }
-    }
-    // Every id any record claims (even invalid ones): never an orphan.
-    let mut claimed: HashSet<&str, foldhash::fast::RandomState> =
-        HashSet::with_capacity_and_hasher(e.items.len(), Default::default());
-    claimed.extend(sync_ids.iter().flatten().copied());
-
-    let mut out = EntityOutput {
-        explained: Vec::new(),
-    };
-
-    for (index, it) in e.items.iter().enumerate() {
-        let key_str = it.key();
-        let wanted = want.is_some_and(|w| key_str == Some(w));
-        if want.is_some() && !wanted {
-            // `--explain`: only the wanted item's checks matter.
-            continue;
+        // Target items by ownership marker (the first one wins): an item
+        // whose create was applied but never recorded (lost answer, killed
+        // run) is found again by its key and adopted instead of created
+        // twice.
+        let mut by_marker: Map<&str> = map(e.target.len());
+        for t in &e.target {
+            if let Some(m) = t.marker.as_deref().filter(|m| !m.is_empty()) {
+                by_marker.entry(m).or_insert(t.id.as_str());
+            }
         }
-        let prepared = match (it.invalid(), key_str) {
+        let sync_ids: Vec<Option<&str>> = e
+            .items
+            .iter()
+            .map(|it| sync_id(it, &e.ledger, &by_marker))
+            .collect();
+        let mut sid_count: Map<usize> = map(e.items.len());
+        for (it, id) in e.items.iter().zip(&sync_ids) {
+            if let (Some(_), Some(k), Some(id)) = (it.compiled(), it.key(), id) {
+                if key_count.get(k).copied() == Some(1) {
+                    *sid_count.entry(id).or_default() += 1;
+                }
+            }
+        }
+        let mut claimed: HashSet<&str, foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(e.items.len(), Default::default());
+        claimed.extend(sync_ids.iter().flatten().copied());
+        Index {
+            target_by_id,
+            key_count,
+            sync_ids,
+            sid_count,
+            claimed,
+        }
+    }
+
+    /// Sort one source item: invalid (no key, a shared key, a record that
+    /// could not be mapped, a shared SyncID), an update of its target
+    /// item, or a create.
+    fn prepare<I: ItemView>(&self, en: &str, entity: Entity, index: usize, it: &I) -> Prepared {
+        let key_str = it.key();
+        match (it.invalid(), key_str) {
             (invalid, None) => {
                 let (mut d, position): (Vec<PlanDiagnostic>, &str) = match invalid {
                     Some((position, diagnostics)) => {
@@ -678,17 +705,17 @@ fn run_entity<I: ItemView>(
                 };
                 d.push(key_missing_diag(en, position));
                 Prepared::Invalid {
-                    rule: rule_name(e.entity, "key.missing"),
+                    rule: rule_name(entity, "key.missing"),
                     reason: format!("{position} has no key"),
                     diags: d,
                 }
             }
-            (invalid, Some(k)) if key_count.get(k).copied().unwrap_or(0) > 1 => {
+            (invalid, Some(k)) if self.key_count.get(k).copied().unwrap_or(0) > 1 => {
                 let mut d: Vec<PlanDiagnostic> = match invalid {
                     Some((_, diagnostics)) => diagnostics.iter().map(Into::into).collect(),
                     None => Vec::new(),
                 };
-                let n = key_count.get(k).copied().unwrap_or(0);
+                let n = self.key_count.get(k).copied().unwrap_or(0);
                 d.push(PlanDiagnostic {
                     severity: "error".into(),
                     code: format!("{en}.key.duplicate"),
@@ -698,21 +725,21 @@ fn run_entity<I: ItemView>(
                     help: Some("make the key field unique in the source".into()),
                 });
                 Prepared::Invalid {
-                    rule: rule_name(e.entity, "key.duplicate"),
+                    rule: rule_name(entity, "key.duplicate"),
                     reason: format!("{n} records share the key '{k}'"),
                     diags: d,
                 }
             }
             (Some((position, diagnostics)), Some(_)) => Prepared::Invalid {
-                rule: rule_name(e.entity, "record.invalid"),
+                rule: rule_name(entity, "record.invalid"),
                 reason: format!("the record at {position} could not be mapped"),
                 diags: diagnostics.iter().map(Into::into).collect(),
             },
-            (None, Some(_)) => match sync_ids.get(index).copied().flatten() {
-                Some(id) if sid_count.get(id).copied().unwrap_or(0) > 1 => {
-                    let n = sid_count.get(id).copied().unwrap_or(0);
+            (None, Some(_)) => match self.sync_ids.get(index).copied().flatten() {
+                Some(id) if self.sid_count.get(id).copied().unwrap_or(0) > 1 => {
+                    let n = self.sid_count.get(id).copied().unwrap_or(0);
                     Prepared::Invalid {
-                        rule: rule_name(e.entity, "sync-id.duplicate"),
+                        rule: rule_name(entity, "sync-id.duplicate"),
                         reason: format!("{n} records share the SyncID '{id}'"),
                         diags: vec![PlanDiagnostic {
                             severity: "error".into(),
@@ -726,105 +753,105 @@ fn run_entity<I: ItemView>(
                         }],
                     }
                 }
-                Some(id) if target_by_id.contains_key(id) => Prepared::Update {
+                Some(id) if self.target_by_id.contains_key(id) => Prepared::Update {
                     target_id: id.to_string(),
                 },
                 _ => Prepared::Create,
             },
-        };
-
-        let (change, checks, list, document) = match prepared {
-            Prepared::Invalid {
-                rule,
-                reason,
-                diags,
-            } => {
-                let checks = if wanted {
-                    vec![RuleCheck {
-                        rule: Cow::Borrowed(rule),
-                        matched: true,
-                        why: reason.clone(),
-                    }]
-                } else {
-                    Vec::new()
-                };
-                (
-                    Change {
-                        entity: e.entity,
-                        key: key_str.map(str::to_string),
-                        target_id: None,
-                        action: Action::Invalid,
-                        rule: Cow::Borrowed(rule),
-                        reason: Cow::Owned(reason),
-                        diff: Vec::new(),
-                        diagnostics: diags,
-                    },
-                    checks,
-                    "invalid",
-                    None,
-                )
-            }
-            Prepared::Create => {
-                let Some((control, _)) = it.compiled() else {
-                    continue;
-                };
-                let (checks, action, rule) = create_rules(e.entity, s, control, wanted);
-                (
-                    change_of(
-                        e.entity,
-                        key_str.map(str::to_string),
-                        None,
-                        action,
-                        rule,
-                        &checks,
-                        Vec::new(),
-                    ),
-                    checks,
-                    "create",
-                    (action == Action::Create).then_some(index),
-                )
-            }
-            Prepared::Update { target_id } => {
-                let Some((control, hash)) = it.compiled() else {
-                    continue;
-                };
-                let target = target_by_id.get(target_id.as_str()).copied();
-                let row = key_str.and_then(|k| e.ledger.get(k));
-                let (checks, action, rule) =
-                    update_rules(wanted, e.entity, s, now, force, control, hash, row, target);
-                (
-                    change_of(
-                        e.entity,
-                        key_str.map(str::to_string),
-                        Some(target_id),
-                        action,
-                        rule,
-                        &checks,
-                        Vec::new(),
-                    ),
-                    checks,
-                    "update",
-                    (action == Action::Update).then_some(index),
-                )
-            }
-        };
-        if wanted {
-            out.explained.push(Explanation {
-                entity: e.entity,
-                key: change.key.clone(),
-                list: list.into(),
-                checks,
-                action: change.action,
-                rule: change.rule.to_string(),
-            });
-        } else if let Some(sink) = sink.as_deref_mut() {
-            sink.push(change, document);
         }
     }
+}
 
-    // The delete list: target items no record claims.
+/// One item's decision: its change, the rules checked (when explained),
+/// the list it was judged in and the item index whose document apply needs.
+type Decided = (Change, Vec<RuleCheck>, &'static str, Option<usize>);
+
+/// Decide one prepared item; `None` when it has nothing to decide (a
+/// create or update without a compiled document).
+fn decide_item<I: ItemView>(
+    judge: &Judge<'_>,
+    e: &EntityInput<I>,
+    idx: &Index<'_>,
+    (index, it): (usize, &I),
+    prepared: Prepared,
+    wanted: bool,
+) -> Option<Decided> {
+    let entity = judge.entity;
+    let key = it.key().map(str::to_string);
+    Some(match prepared {
+        Prepared::Invalid {
+            rule,
+            reason,
+            diags,
+        } => {
+            let checks = if wanted {
+                vec![RuleCheck {
+                    rule: Cow::Borrowed(rule),
+                    matched: true,
+                    why: reason.clone(),
+                }]
+            } else {
+                Vec::new()
+            };
+            let change = Change {
+                entity,
+                key,
+                target_id: None,
+                action: Action::Invalid,
+                rule: Cow::Borrowed(rule),
+                reason: Cow::Owned(reason),
+                diff: Vec::new(),
+                diagnostics: diags,
+            };
+            (change, checks, "invalid", None)
+        }
+        Prepared::Create => {
+            let (control, _) = it.compiled()?;
+            let (checks, action, rule) = create_rules(entity, judge.settings, control, wanted);
+            let change = change_of(entity, key, None, action, rule, &checks, Vec::new());
+            (
+                change,
+                checks,
+                "create",
+                (action == Action::Create).then_some(index),
+            )
+        }
+        Prepared::Update { target_id } => {
+            let (control, hash) = it.compiled()?;
+            let target = idx.target_by_id.get(target_id.as_str()).copied();
+            let row = it.key().and_then(|k| e.ledger.get(k));
+            let (checks, action, rule) = update_rules(judge, wanted, control, hash, row, target);
+            let change = change_of(
+                entity,
+                key,
+                Some(target_id),
+                action,
+                rule,
+                &checks,
+                Vec::new(),
+            );
+            (
+                change,
+                checks,
+                "update",
+                (action == Action::Update).then_some(index),
+            )
+        }
+    })
+}
+
+/// The delete list: target items no record claims.
+fn delete_list<I: ItemView>(
+    judge: &Judge<'_>,
+    e: &EntityInput<I>,
+    idx: &Index<'_>,
+    want: Option<&str>,
+    out: &mut EntityOutput,
+    mut sink: Option<&mut Sink<'_>>,
+) {
+    let s = judge.settings;
     for t in &e.target {
-        if claimed.contains(t.id.as_str()) {
+        if idx.claimed.contains(t.id.as_str()) {
             continue;
         }
         if s.ownership == Ownership::Managed && t.marker.is_none() {
@@ -859,6 +886,49 @@ fn run_entity<I: ItemView>(
             sink.push(change, None);
         }
     }
+}
+
+/// Decide every item of one entity: each source item (invalid, create or
+/// update), then the target items no record claims (delete list). With
+/// `want`, only that item is judged and explained; otherwise every change
+/// goes to `sink`.
+fn run_entity<I: ItemView>(
+    judge: &Judge<'_>,
+    e: &EntityInput<I>,
+    want: Option<&str>,
+    mut sink: Option<&mut Sink<'_>>,
+) -> EntityOutput {
+    let en = e.entity.as_str();
+    let idx = Index::new(e);
+    let mut out = EntityOutput {
+        explained: Vec::new(),
+    };
+    for (index, it) in e.items.iter().enumerate() {
+        let wanted = want.is_some_and(|w| it.key() == Some(w));
+        if want.is_some() && !wanted {
+            // `--explain`: only the wanted item's checks matter.
+            continue;
+        }
+        let prepared = idx.prepare(en, e.entity, index, it);
+        let Some((change, checks, list, document)) =
+            decide_item(judge, e, &idx, (index, it), prepared, wanted)
+        else {
+            continue;
+        };
+        if wanted {
+            out.explained.push(Explanation {
+                entity: e.entity,
+                key: change.key.clone(),
+                list: list.into(),
+                checks,
+                action: change.action,
+                rule: change.rule.to_string(),
+            });
+        } else if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, document);
+        }
+    }
+    delete_list(judge, e, &idx, want, &mut out, sink);
     out
 }
 
@@ -1095,18 +1165,20 @@ fn fmt_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn update_rules(
+    judge: &Judge<'_>,
     explain: bool,
-    e: Entity,
-    s: &Settings,
-    now: OffsetDateTime,
-    force: bool,
     c: &Control,
     hash: &str,
     row: Option<&LedgerRow>,
     target: Option<&TargetItem>,
 ) -> Outcome {
+    let Judge {
+        entity: e,
+        settings: s,
+        now,
+        force,
+    } = *judge;
     let mut r = Rules::new(e, explain);
     if r.check("update.no-permission", !s.sync.update, || sync_words(s)) {
         return (r.checks, Action::Skip, rule_name(e, "update.no-permission"));

@@ -50,7 +50,7 @@ pub enum SandboxError {
 
 /// Shopify plans and their rate limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Plan {
+pub enum ShopPlan {
     /// Bucket 2000, restore 100/s.
     #[default]
     Standard,
@@ -64,15 +64,15 @@ pub enum Plan {
     Unlimited,
 }
 
-impl FromStr for Plan {
+impl FromStr for ShopPlan {
     type Err = SandboxError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
-            "standard" => Plan::Standard,
-            "advanced" => Plan::Advanced,
-            "plus" => Plan::Plus,
-            "enterprise" => Plan::Enterprise,
-            "unlimited" => Plan::Unlimited,
+            "standard" => ShopPlan::Standard,
+            "advanced" => ShopPlan::Advanced,
+            "plus" => ShopPlan::Plus,
+            "enterprise" => ShopPlan::Enterprise,
+            "unlimited" => ShopPlan::Unlimited,
             other => {
                 return Err(SandboxError::Config(format!(
                     "unknown plan '{other}' (standard, advanced, plus, enterprise, unlimited)"
@@ -129,8 +129,8 @@ pub struct SandboxConfig {
     pub state: Option<PathBuf>,
     /// Required `X-Shopify-Access-Token`, if any.
     pub token: Option<String>,
-    /// Plan (rate limits).
-    pub plan: Plan,
+    /// ShopPlan (rate limits).
+    pub plan: ShopPlan,
     /// Bucket size overriding the plan's.
     pub bucket: Option<f64>,
     /// Restore rate (points per second) overriding the plan's.
@@ -153,7 +153,7 @@ impl Default for SandboxConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             state: None,
             token: None,
-            plan: Plan::Standard,
+            plan: ShopPlan::Standard,
             bucket: None,
             restore_rate: None,
             latency: Duration::ZERO,

@@ -390,46 +390,123 @@ type PsErr = UserErr<PsCode>;
 /// `productSet`: create or replace a product; returns its id.
 pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<PsErr>> {
     let now = now();
-    let existing = match &input.id {
-        Some(id) => match find_product(st, id).and_then(|p| st.products.get(&p)) {
-            Some(p) => Some((**p).clone()),
-            None => {
-                return Err(vec![UserErr::new(
-                    &["input", "id"],
-                    "Product does not exist",
-                    PsCode::ProductDoesNotExist,
-                )])
-            }
-        },
-        None => None,
-    };
+    let existing = product_set_target(st, input)?;
     let creating = existing.is_none();
     let mut p = match existing {
         Some(p) => p,
-        None => Product {
-            id: st.alloc(),
-            handle: String::new(),
-            title: String::new(),
-            description_html: String::new(),
-            vendor: String::new(),
-            product_type: String::new(),
-            tags: Vec::new(),
-            status: Status::Active,
-            seo_title: None,
-            seo_description: None,
-            template_suffix: None,
-            gift_card: false,
-            options: Vec::new(),
-            variants: Vec::new(),
-            media: Vec::new(),
-            metafields: Vec::new(),
-            collections: Default::default(),
-            created_at: now.clone(),
-            updated_at: now.clone(),
-        },
+        None => blank_product(st, &now),
     };
-    let mut errs: Vec<PsErr> = Vec::new();
+    let mut errs = set_product_scalars(&mut p, input, creating);
+    check_options_with_variants(input, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
 
+    // Media first: variants may point at it.
+    if let Some(files) = &input.files {
+        if files.len() > MAX_MEDIA {
+            return Err(vec![too_many_media()]);
+        }
+        p.media = build_media(st, &p.media, files, &now, &mut errs);
+    }
+
+    if let Some(opts) = &input.product_options {
+        if opts.len() > MAX_OPTIONS {
+            return Err(vec![UserErr::new(
+                &["input", "productOptions"],
+                format!("Can only specify a maximum of {MAX_OPTIONS} options"),
+                PsCode::OptionsOverLimit,
+            )]);
+        }
+        let options = build_options(st, &p.options, opts, &mut errs);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        p.options = options;
+    }
+
+    if let Some(vs) = &input.variants {
+        if vs.len() > MAX_VARIANTS {
+            return Err(vec![UserErr::new(
+                &["input", "variants"],
+                format!("Can only specify a maximum of {MAX_VARIANTS} variants"),
+                PsCode::VariantsOverLimit,
+            )]);
+        }
+        set_variants(st, &mut p, vs, &now, &mut errs);
+    } else if creating {
+        set_default_variant(st, &mut p);
+    }
+    settle_media(&mut p, &mut errs);
+
+    if let Some(mfs) = &input.metafields {
+        set_product_metafields(st, &mut p, mfs, &mut errs);
+    }
+    let wanted_collections = input
+        .collections
+        .as_ref()
+        .map(|cols| resolve_collections(st, cols, &mut errs));
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+
+    let want = product_set_handle(&p, input.handle.as_deref(), creating);
+    if creating || want != p.handle {
+        let id = p.id;
+        assign_product_handle(st, &mut p, id, &want);
+    }
+    if let Some(ids) = wanted_collections {
+        set_membership(st, &mut p, &ids);
+    }
+    p.updated_at = now;
+    let id = p.id;
+    st.products.insert(id, Arc::new(p));
+    Ok(id)
+}
+
+/// A copy of the product `productSet` replaces, or `None` when it creates one.
+fn product_set_target(st: &Store, input: &ProductSetInput) -> Result<Option<Product>, Vec<PsErr>> {
+    let Some(id) = &input.id else {
+        return Ok(None);
+    };
+    match find_product(st, id).and_then(|p| st.products.get(&p)) {
+        Some(p) => Ok(Some((**p).clone())),
+        None => Err(vec![UserErr::new(
+            &["input", "id"],
+            "Product does not exist",
+            PsCode::ProductDoesNotExist,
+        )]),
+    }
+}
+
+/// A new, empty product with a fresh id (no options, variants or media yet).
+fn blank_product(st: &mut Store, now: &str) -> Product {
+    Product {
+        id: st.alloc(),
+        handle: String::new(),
+        title: String::new(),
+        description_html: String::new(),
+        vendor: String::new(),
+        product_type: String::new(),
+        tags: Vec::new(),
+        status: Status::Active,
+        seo_title: None,
+        seo_description: None,
+        template_suffix: None,
+        gift_card: false,
+        options: Vec::new(),
+        variants: Vec::new(),
+        media: Vec::new(),
+        metafields: Vec::new(),
+        collections: Default::default(),
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    }
+}
+
+/// Apply `productSet`'s scalar fields (title, texts, tags, SEO, status); returns the title error.
+fn set_product_scalars(p: &mut Product, input: &ProductSetInput, creating: bool) -> Vec<PsErr> {
+    let mut errs = Vec::new();
     match &input.title {
         Some(t) if t.trim().is_empty() => errs.push(UserErr::new(
             &["input", "title"],
@@ -467,12 +544,7 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         p.template_suffix = Some(v.clone()).filter(|s| !s.is_empty());
     }
     if let Some(seo) = &input.seo {
-        if seo.title.is_some() {
-            p.seo_title = seo.title.clone();
-        }
-        if seo.description.is_some() {
-            p.seo_description = seo.description.clone();
-        }
+        set_seo(&mut p.seo_title, &mut p.seo_description, seo);
     }
     if let Some(s) = input.status {
         p.status = status_of(s);
@@ -480,7 +552,21 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
     if let Some(g) = input.gift_card {
         p.gift_card = g;
     }
+    errs
+}
 
+/// Overwrite the SEO title and description that the input gives.
+fn set_seo(title: &mut Option<String>, description: &mut Option<String>, seo: &SeoInput) {
+    if seo.title.is_some() {
+        *title = seo.title.clone();
+    }
+    if seo.description.is_some() {
+        *description = seo.description.clone();
+    }
+}
+
+/// `productOptions` and `variants` must be given together.
+fn check_options_with_variants(input: &ProductSetInput, errs: &mut Vec<PsErr>) {
     match (&input.product_options, &input.variants) {
         (Some(_), None) => errs.push(UserErr::new(
             &["input", "variants"],
@@ -494,355 +580,416 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         )),
         _ => {}
     }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
+}
 
-    // Media first: variants may point at it.
-    if let Some(files) = &input.files {
-        if files.len() > MAX_MEDIA {
-            return Err(vec![UserErr::new(
-                &["input", "files"],
-                format!("Products can have at most {MAX_MEDIA} media"),
-                PsCode::InvalidInput,
-            )]);
-        }
-        let mut media = Vec::with_capacity(files.len());
-        for (i, f) in files.iter().enumerate() {
-            let here = path(&["input", "files"], &[i.to_string()]);
-            if let Some(id) = &f.id {
-                match p.media.iter().find(|m| media_gid(m) == id.as_str()) {
-                    Some(m) => {
-                        let mut m = m.clone();
-                        if f.alt.is_some() {
-                            m.alt = f.alt.clone();
-                        }
-                        media.push(m);
+/// The error of a product with more than [`MAX_MEDIA`] media.
+fn too_many_media() -> PsErr {
+    UserErr::new(
+        &["input", "files"],
+        format!("Products can have at most {MAX_MEDIA} media"),
+        PsCode::InvalidInput,
+    )
+}
+
+/// The product's new media list from `files`: kept by id (alt updated) or created from a source.
+fn build_media(
+    st: &mut Store,
+    current: &[Media],
+    files: &[FileSetInput],
+    now: &str,
+    errs: &mut Vec<PsErr>,
+) -> Vec<Media> {
+    let mut media = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let here = path(&["input", "files"], &[i.to_string()]);
+        if let Some(id) = &f.id {
+            match current.iter().find(|m| media_gid(m) == id.as_str()) {
+                Some(m) => {
+                    let mut m = m.clone();
+                    if f.alt.is_some() {
+                        m.alt = f.alt.clone();
                     }
-                    None => errs.push(UserErr {
-                        field: path(&here, &["id".into()]),
-                        message: "File does not exist".into(),
-                        code: Some(PsCode::InvalidInput),
-                    }),
+                    media.push(m);
                 }
-                continue;
-            }
-            match f.original_source.as_deref().map(str::trim) {
-                Some(src) if !src.is_empty() => media.push(Media {
-                    id: st.alloc(),
-                    alt: f.alt.clone(),
-                    original_source: src.to_string(),
-                    content_type: content_type(f.content_type).into(),
-                    created_at: now.clone(),
-                }),
-                _ => errs.push(UserErr {
-                    field: path(&here, &["originalSource".into()]),
-                    message: "Original source can't be blank".into(),
-                    code: Some(PsCode::InvalidInput),
-                }),
-            }
-        }
-        p.media = media;
-    }
-
-    // Options.
-    if let Some(opts) = &input.product_options {
-        if opts.len() > MAX_OPTIONS {
-            return Err(vec![UserErr::new(
-                &["input", "productOptions"],
-                format!("Can only specify a maximum of {MAX_OPTIONS} options"),
-                PsCode::OptionsOverLimit,
-            )]);
-        }
-        let mut new_opts: Vec<(i32, ProductOption)> = Vec::new();
-        for (i, o) in opts.iter().enumerate() {
-            let here = path(&["input", "productOptions"], &[i.to_string()]);
-            let old = p.options.iter().find(|x| {
-                o.id.as_ref()
-                    .is_some_and(|id| gid("ProductOption", x.id) == id.as_str())
-                    || (o.id.is_none() && o.name.as_deref() == Some(x.name.as_str()))
-            });
-            if o.id.is_some() && old.is_none() {
-                errs.push(UserErr {
+                None => errs.push(UserErr {
                     field: path(&here, &["id".into()]),
-                    message: "Option does not exist".into(),
-                    code: Some(PsCode::OptionDoesNotExist),
-                });
-                continue;
-            }
-            let name = o
-                .name
-                .clone()
-                .or_else(|| old.map(|x| x.name.clone()))
-                .unwrap_or_default();
-            if name.trim().is_empty() {
-                errs.push(UserErr {
-                    field: path(&here, &["name".into()]),
-                    message: "Option name can't be blank".into(),
+                    message: "File does not exist".into(),
                     code: Some(PsCode::InvalidInput),
-                });
-                continue;
+                }),
             }
-            if new_opts
-                .iter()
-                .any(|(_, x)| x.name.eq_ignore_ascii_case(&name))
-            {
-                errs.push(UserErr {
-                    field: path(&here, &["name".into()]),
-                    message: format!("Option '{name}' already exists"),
-                    code: Some(PsCode::DuplicatedOptionName),
-                });
-                continue;
-            }
-            let values = o.values.as_deref().unwrap_or_default();
-            if values.is_empty() {
-                errs.push(UserErr {
-                    field: path(&here, &["values".into()]),
-                    message: format!("Option '{name}' must have at least one value"),
-                    code: Some(PsCode::OptionValuesMissing),
-                });
-                continue;
-            }
-            let mut vals: Vec<OptionValue> = Vec::new();
-            for (j, v) in values.iter().enumerate() {
-                let old_v = old.and_then(|x| {
-                    x.values.iter().find(|ov| {
-                        v.id.as_ref()
-                            .is_some_and(|id| gid("ProductOptionValue", ov.id) == id.as_str())
-                            || (v.id.is_none() && v.name.as_deref() == Some(ov.name.as_str()))
-                    })
-                });
-                let vname = v
-                    .name
-                    .clone()
-                    .or_else(|| old_v.map(|x| x.name.clone()))
-                    .unwrap_or_default();
-                let vhere = path(&here, &["values".into(), j.to_string()]);
-                if vname.trim().is_empty() {
-                    errs.push(UserErr {
-                        field: path(&vhere, &["name".into()]),
-                        message: "Option value name can't be blank".into(),
-                        code: Some(PsCode::OptionValueDoesNotExist),
-                    });
-                    continue;
-                }
-                if vals.iter().any(|x| x.name == vname) {
-                    errs.push(UserErr {
-                        field: vhere,
-                        message: format!("Duplicated option value '{vname}'"),
-                        code: Some(PsCode::DuplicatedOptionValue),
-                    });
-                    continue;
-                }
-                let id = match old_v {
-                    Some(x) => x.id,
-                    None => st.alloc(),
-                };
-                vals.push(OptionValue { id, name: vname });
-            }
-            let id = match old {
-                Some(x) => x.id,
-                None => st.alloc(),
-            };
-            let pos = o.position.unwrap_or(i as i32 + 1);
-            new_opts.push((
-                pos,
-                ProductOption {
-                    id,
-                    name,
-                    values: vals,
-                },
-            ));
+            continue;
         }
-        new_opts.sort_by_key(|(pos, _)| *pos);
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        p.options = new_opts.into_iter().map(|(_, o)| o).collect();
-    }
-
-    // Variants.
-    if let Some(vs) = &input.variants {
-        if vs.len() > MAX_VARIANTS {
-            return Err(vec![UserErr::new(
-                &["input", "variants"],
-                format!("Can only specify a maximum of {MAX_VARIANTS} variants"),
-                PsCode::VariantsOverLimit,
-            )]);
-        }
-        let mut old: Vec<Option<Variant>> = std::mem::take(&mut p.variants)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let mut combos = HashSet::new();
-        let mut out = Vec::with_capacity(vs.len());
-        for (i, vin) in vs.iter().enumerate() {
-            let here = path(&["input", "variants"], &[i.to_string()]);
-            let mut vals: Vec<Option<String>> = vec![None; p.options.len()];
-            let mut bad = false;
-            for (j, ov) in vin.option_values.iter().enumerate() {
-                let vhere = path(&here, &["optionValues".into(), j.to_string()]);
-                let oi = p.options.iter().position(|o| {
-                    ov.option_id
-                        .as_ref()
-                        .is_some_and(|id| gid("ProductOption", o.id) == id.as_str())
-                        || ov.option_name.as_deref() == Some(o.name.as_str())
-                });
-                let Some(oi) = oi else {
-                    errs.push(UserErr {
-                        field: vhere,
-                        message: "Option does not exist".into(),
-                        code: Some(PsCode::OptionDoesNotExist),
-                    });
-                    bad = true;
-                    continue;
-                };
-                let opt = &p.options[oi];
-                let value = opt.values.iter().find(|v| {
-                    ov.id
-                        .as_ref()
-                        .is_some_and(|id| gid("ProductOptionValue", v.id) == id.as_str())
-                        || ov.name.as_deref() == Some(v.name.as_str())
-                });
-                match value {
-                    Some(v) if vals[oi].is_none() => vals[oi] = Some(v.name.clone()),
-                    Some(_) => {
-                        errs.push(UserErr {
-                            field: vhere,
-                            message: format!("Option '{}' is given twice", opt.name),
-                            code: Some(PsCode::InvalidVariant),
-                        });
-                        bad = true;
-                    }
-                    None => {
-                        errs.push(UserErr {
-                            field: vhere,
-                            message: format!(
-                                "Option value '{}' does not exist on option '{}'",
-                                ov.name.as_deref().unwrap_or_default(),
-                                opt.name
-                            ),
-                            code: Some(PsCode::OptionValueDoesNotExist),
-                        });
-                        bad = true;
-                    }
-                }
-            }
-            if bad {
-                continue;
-            }
-            let Some(vals) = vals.into_iter().collect::<Option<Vec<String>>>() else {
-                errs.push(UserErr {
-                    field: path(&here, &["optionValues".into()]),
-                    message: "Variant must have a value for each option".into(),
-                    code: Some(PsCode::InvalidVariant),
-                });
-                continue;
-            };
-            if !combos.insert(vals.clone()) {
-                errs.push(UserErr {
-                    field: path(&here, &["optionValues".into()]),
-                    message: format!("The variant '{}' already exists.", vals.join(" / ")),
-                    code: Some(PsCode::InvalidVariant),
-                });
-                continue;
-            }
-            let slot = match &vin.id {
-                Some(id) => {
-                    let found = old.iter().position(|o| {
-                        o.as_ref()
-                            .is_some_and(|v| gid("ProductVariant", v.id) == id.as_str())
-                    });
-                    if found.is_none() {
-                        errs.push(UserErr {
-                            field: path(&here, &["id".into()]),
-                            message: "Product variant does not exist".into(),
-                            code: Some(PsCode::ProductVariantDoesNotExist),
-                        });
-                        continue;
-                    }
-                    found
-                }
-                None => old
-                    .iter()
-                    .position(|o| o.as_ref().is_some_and(|v| v.option_values == vals)),
-            };
-            let mut v = match slot.and_then(|s| old.get_mut(s)).and_then(Option::take) {
-                Some(v) => v,
-                None => new_variant(st, vals.clone()),
-            };
-            v.option_values = vals;
-            if let Err(mut e) = fill_variant(st, &mut v, vin, &here, &mut p.media, &now) {
-                errs.append(&mut e);
-                continue;
-            }
-            out.push(v);
-        }
-        p.variants = out;
-    } else if creating {
-        let title = p.options.is_empty();
-        if title {
-            p.options = vec![ProductOption {
+        match f.original_source.as_deref().map(str::trim) {
+            Some(src) if !src.is_empty() => media.push(Media {
                 id: st.alloc(),
-                name: "Title".into(),
-                values: vec![OptionValue {
-                    id: st.alloc(),
-                    name: "Default Title".into(),
-                }],
-            }];
+                alt: f.alt.clone(),
+                original_source: src.to_string(),
+                content_type: content_type(f.content_type).into(),
+                created_at: now.to_string(),
+            }),
+            _ => errs.push(UserErr {
+                field: path(&here, &["originalSource".into()]),
+                message: "Original source can't be blank".into(),
+                code: Some(PsCode::InvalidInput),
+            }),
         }
-        p.variants = vec![new_variant(st, vec!["Default Title".into()])];
     }
+    media
+}
+
+/// The product's new options from `productOptions`, sorted by position.
+fn build_options(
+    st: &mut Store,
+    current: &[ProductOption],
+    opts: &[OptionSetInput],
+    errs: &mut Vec<PsErr>,
+) -> Vec<ProductOption> {
+    let mut new_opts: Vec<(i32, ProductOption)> = Vec::new();
+    for (i, o) in opts.iter().enumerate() {
+        if let Some(opt) = build_option(st, current, &new_opts, i, o, errs) {
+            new_opts.push(opt);
+        }
+    }
+    new_opts.sort_by_key(|(pos, _)| *pos);
+    new_opts.into_iter().map(|(_, o)| o).collect()
+}
+
+/// One option (with its position) from its input, matched to a current one by id or name.
+fn build_option(
+    st: &mut Store,
+    current: &[ProductOption],
+    taken: &[(i32, ProductOption)],
+    i: usize,
+    o: &OptionSetInput,
+    errs: &mut Vec<PsErr>,
+) -> Option<(i32, ProductOption)> {
+    let here = path(&["input", "productOptions"], &[i.to_string()]);
+    let old = current.iter().find(|x| {
+        o.id.as_ref()
+            .is_some_and(|id| gid("ProductOption", x.id) == id.as_str())
+            || (o.id.is_none() && o.name.as_deref() == Some(x.name.as_str()))
+    });
+    if o.id.is_some() && old.is_none() {
+        errs.push(UserErr {
+            field: path(&here, &["id".into()]),
+            message: "Option does not exist".into(),
+            code: Some(PsCode::OptionDoesNotExist),
+        });
+        return None;
+    }
+    let name = o
+        .name
+        .clone()
+        .or_else(|| old.map(|x| x.name.clone()))
+        .unwrap_or_default();
+    if name.trim().is_empty() {
+        errs.push(UserErr {
+            field: path(&here, &["name".into()]),
+            message: "Option name can't be blank".into(),
+            code: Some(PsCode::InvalidInput),
+        });
+        return None;
+    }
+    if taken
+        .iter()
+        .any(|(_, x)| x.name.eq_ignore_ascii_case(&name))
+    {
+        errs.push(UserErr {
+            field: path(&here, &["name".into()]),
+            message: format!("Option '{name}' already exists"),
+            code: Some(PsCode::DuplicatedOptionName),
+        });
+        return None;
+    }
+    let values = o.values.as_deref().unwrap_or_default();
+    if values.is_empty() {
+        errs.push(UserErr {
+            field: path(&here, &["values".into()]),
+            message: format!("Option '{name}' must have at least one value"),
+            code: Some(PsCode::OptionValuesMissing),
+        });
+        return None;
+    }
+    let values = build_option_values(st, old, values, &here, errs);
+    let id = match old {
+        Some(x) => x.id,
+        None => st.alloc(),
+    };
+    let pos = o.position.unwrap_or(i as i32 + 1);
+    Some((pos, ProductOption { id, name, values }))
+}
+
+/// An option's values from their inputs, keeping the ids of values matched by id or name.
+fn build_option_values(
+    st: &mut Store,
+    old: Option<&ProductOption>,
+    values: &[OptionValueSetInput],
+    here: &[String],
+    errs: &mut Vec<PsErr>,
+) -> Vec<OptionValue> {
+    let mut vals: Vec<OptionValue> = Vec::new();
+    for (j, v) in values.iter().enumerate() {
+        let old_v = old.and_then(|x| {
+            x.values.iter().find(|ov| {
+                v.id.as_ref()
+                    .is_some_and(|id| gid("ProductOptionValue", ov.id) == id.as_str())
+                    || (v.id.is_none() && v.name.as_deref() == Some(ov.name.as_str()))
+            })
+        });
+        let vname = v
+            .name
+            .clone()
+            .or_else(|| old_v.map(|x| x.name.clone()))
+            .unwrap_or_default();
+        let vhere = path(here, &["values".into(), j.to_string()]);
+        if vname.trim().is_empty() {
+            errs.push(UserErr {
+                field: path(&vhere, &["name".into()]),
+                message: "Option value name can't be blank".into(),
+                code: Some(PsCode::OptionValueDoesNotExist),
+            });
+            continue;
+        }
+        if vals.iter().any(|x| x.name == vname) {
+            errs.push(UserErr {
+                field: vhere,
+                message: format!("Duplicated option value '{vname}'"),
+                code: Some(PsCode::DuplicatedOptionValue),
+            });
+            continue;
+        }
+        let id = match old_v {
+            Some(x) => x.id,
+            None => st.alloc(),
+        };
+        vals.push(OptionValue { id, name: vname });
+    }
+    vals
+}
+
+/// Replace the product's variants by `variants`, reusing current ones matched by id or option values.
+fn set_variants(
+    st: &mut Store,
+    p: &mut Product,
+    variants: &[ProductVariantSetInput],
+    now: &str,
+    errs: &mut Vec<PsErr>,
+) {
+    let mut old: Vec<Option<Variant>> = std::mem::take(&mut p.variants)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut combos = HashSet::new();
+    let mut out = Vec::with_capacity(variants.len());
+    for (i, vin) in variants.iter().enumerate() {
+        let here = path(&["input", "variants"], &[i.to_string()]);
+        let Some(vals) = variant_option_values(&p.options, vin, &here, errs) else {
+            continue;
+        };
+        if !combos.insert(vals.clone()) {
+            errs.push(UserErr {
+                field: path(&here, &["optionValues".into()]),
+                message: format!("The variant '{}' already exists.", vals.join(" / ")),
+                code: Some(PsCode::InvalidVariant),
+            });
+            continue;
+        }
+        let slot = match variant_slot(&old, vin, &vals, &here) {
+            Ok(slot) => slot,
+            Err(e) => {
+                errs.push(e);
+                continue;
+            }
+        };
+        let mut v = match slot.and_then(|s| old.get_mut(s)).and_then(Option::take) {
+            Some(v) => v,
+            None => new_variant(st, vals.clone()),
+        };
+        v.option_values = vals;
+        if let Err(mut e) = fill_variant(st, &mut v, vin, &here, &mut p.media, now) {
+            errs.append(&mut e);
+            continue;
+        }
+        out.push(v);
+    }
+    p.variants = out;
+}
+
+/// A variant's value names in option order; `None` (errors pushed) when one is missing or wrong.
+fn variant_option_values(
+    options: &[ProductOption],
+    vin: &ProductVariantSetInput,
+    here: &[String],
+    errs: &mut Vec<PsErr>,
+) -> Option<Vec<String>> {
+    let mut vals: Vec<Option<String>> = vec![None; options.len()];
+    let mut bad = false;
+    for (j, ov) in vin.option_values.iter().enumerate() {
+        let vhere = path(here, &["optionValues".into(), j.to_string()]);
+        if let Err(e) = pick_option_value(options, ov, vhere, &mut vals) {
+            errs.push(e);
+            bad = true;
+        }
+    }
+    if bad {
+        return None;
+    }
+    let Some(vals) = vals.into_iter().collect::<Option<Vec<String>>>() else {
+        errs.push(UserErr {
+            field: path(here, &["optionValues".into()]),
+            message: "Variant must have a value for each option".into(),
+            code: Some(PsCode::InvalidVariant),
+        });
+        return None;
+    };
+    Some(vals)
+}
+
+/// Put one `optionValues` entry into its option's slot of `vals`.
+fn pick_option_value(
+    options: &[ProductOption],
+    ov: &VariantOptionValueInput,
+    vhere: Vec<String>,
+    vals: &mut [Option<String>],
+) -> Result<(), PsErr> {
+    let oi = options.iter().position(|o| {
+        ov.option_id
+            .as_ref()
+            .is_some_and(|id| gid("ProductOption", o.id) == id.as_str())
+            || ov.option_name.as_deref() == Some(o.name.as_str())
+    });
+    let Some(oi) = oi else {
+        return Err(UserErr {
+            field: vhere,
+            message: "Option does not exist".into(),
+            code: Some(PsCode::OptionDoesNotExist),
+        });
+    };
+    let opt = &options[oi];
+    let value = opt.values.iter().find(|v| {
+        ov.id
+            .as_ref()
+            .is_some_and(|id| gid("ProductOptionValue", v.id) == id.as_str())
+            || ov.name.as_deref() == Some(v.name.as_str())
+    });
+    match value {
+        Some(v) if vals[oi].is_none() => {
+            vals[oi] = Some(v.name.clone());
+            Ok(())
+        }
+        Some(_) => Err(UserErr {
+            field: vhere,
+            message: format!("Option '{}' is given twice", opt.name),
+            code: Some(PsCode::InvalidVariant),
+        }),
+        None => Err(UserErr {
+            field: vhere,
+            message: format!(
+                "Option value '{}' does not exist on option '{}'",
+                ov.name.as_deref().unwrap_or_default(),
+                opt.name
+            ),
+            code: Some(PsCode::OptionValueDoesNotExist),
+        }),
+    }
+}
+
+/// The index of the current variant a variant input replaces: by its id, else by option values.
+fn variant_slot(
+    old: &[Option<Variant>],
+    vin: &ProductVariantSetInput,
+    vals: &[String],
+    here: &[String],
+) -> Result<Option<usize>, PsErr> {
+    match &vin.id {
+        Some(id) => {
+            let found = old.iter().position(|o| {
+                o.as_ref()
+                    .is_some_and(|v| gid("ProductVariant", v.id) == id.as_str())
+            });
+            if found.is_none() {
+                return Err(UserErr {
+                    field: path(here, &["id".into()]),
+                    message: "Product variant does not exist".into(),
+                    code: Some(PsCode::ProductVariantDoesNotExist),
+                });
+            }
+            Ok(found)
+        }
+        None => Ok(old
+            .iter()
+            .position(|o| o.as_ref().is_some_and(|v| v.option_values == vals))),
+    }
+}
+
+/// A new product without variants input gets the one "Default Title" variant.
+fn set_default_variant(st: &mut Store, p: &mut Product) {
+    if p.options.is_empty() {
+        p.options = vec![ProductOption {
+            id: st.alloc(),
+            name: "Title".into(),
+            values: vec![OptionValue {
+                id: st.alloc(),
+                name: "Default Title".into(),
+            }],
+        }];
+    }
+    p.variants = vec![new_variant(st, vec!["Default Title".into()])];
+}
+
+/// Check the media limit again (variant files add media) and unlink variants from media gone.
+fn settle_media(p: &mut Product, errs: &mut Vec<PsErr>) {
     if p.media.len() > MAX_MEDIA {
-        errs.push(UserErr::new(
-            &["input", "files"],
-            format!("Products can have at most {MAX_MEDIA} media"),
-            PsCode::InvalidInput,
-        ));
+        errs.push(too_many_media());
     }
     let media_ids: HashSet<u64> = p.media.iter().map(|m| m.id).collect();
     for v in &mut p.variants {
         v.media_ids.retain(|m| media_ids.contains(m));
     }
+}
 
-    if let Some(mfs) = &input.metafields {
-        match check_metafield_inputs(
-            st,
-            "PRODUCT",
-            &p.metafields,
-            mfs,
-            &["input".into(), "metafields".into()],
-        ) {
-            Ok(entries) => write_metafields(&mut p.metafields, &mut st.next_id, entries, true),
-            Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
-                field,
-                message,
-                code: Some(PsCode::InvalidMetafield),
-            })),
+/// Replace the product's metafields by `metafields` (checked first).
+fn set_product_metafields(
+    st: &mut Store,
+    p: &mut Product,
+    mfs: &[MetafieldInput],
+    errs: &mut Vec<PsErr>,
+) {
+    match check_metafield_inputs(
+        st,
+        "PRODUCT",
+        &p.metafields,
+        mfs,
+        &["input".into(), "metafields".into()],
+    ) {
+        Ok(entries) => write_metafields(&mut p.metafields, &mut st.next_id, entries, true),
+        Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
+            field,
+            message,
+            code: Some(PsCode::InvalidMetafield),
+        })),
+    }
+}
+
+/// The collection ids `productSet`'s `collections` name (errors for unknown ones).
+fn resolve_collections(st: &Store, cols: &[ID], errs: &mut Vec<PsErr>) -> Vec<u64> {
+    let mut ids = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        match find_collection(st, c) {
+            Some(id) => ids.push(id),
+            None => errs.push(UserErr {
+                field: path(&["input", "collections"], &[i.to_string()]),
+                message: format!("Collection {} does not exist", c.as_str()),
+                code: Some(PsCode::InvalidInput),
+            }),
         }
     }
+    ids
+}
 
-    let mut wanted_collections = None;
-    if let Some(cols) = &input.collections {
-        let mut ids = Vec::new();
-        for (i, c) in cols.iter().enumerate() {
-            match find_collection(st, c) {
-                Some(id) => ids.push(id),
-                None => errs.push(UserErr {
-                    field: path(&["input", "collections"], &[i.to_string()]),
-                    message: format!("Collection {} does not exist", c.as_str()),
-                    code: Some(PsCode::InvalidInput),
-                }),
-            }
-        }
-        wanted_collections = Some(ids);
-    }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-
-    // Handle.
-    let want = match &input.handle {
+/// The handle `productSet` wants before uniqueness: given, else from the title, else "product".
+fn product_set_handle(p: &Product, handle: Option<&str>, creating: bool) -> String {
+    let want = match handle {
         Some(h) => validate::handleize(h),
         None if creating => validate::handleize(&p.title),
         None => p.handle.clone(),
@@ -852,28 +999,21 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
     } else {
         want
     };
-    let want = if want.is_empty() {
+    if want.is_empty() {
         "product".to_string()
     } else {
         want
-    };
-    if creating || want != p.handle {
-        let id = p.id;
-        let handle = validate::unique_handle(&want, &|h| {
-            st.product_handles.get(h).is_some_and(|&o| o != id)
-        });
-        st.product_handles.remove(p.handle.as_str());
-        st.product_handles.insert(Arc::from(handle.as_str()), id);
-        p.handle = handle;
     }
+}
 
-    if let Some(ids) = wanted_collections {
-        set_membership(st, &mut p, &ids);
-    }
-    p.updated_at = now;
-    let id = p.id;
-    st.products.insert(id, Arc::new(p));
-    Ok(id)
+/// Give product `id` a unique handle based on `want` and update the handle index.
+fn assign_product_handle(st: &mut Store, p: &mut Product, id: u64, want: &str) {
+    let handle = validate::unique_handle(want, &|h| {
+        st.product_handles.get(h).is_some_and(|&o| o != id)
+    });
+    st.product_handles.remove(p.handle.as_str());
+    st.product_handles.insert(Arc::from(handle.as_str()), id);
+    p.handle = handle;
 }
 
 /// The global id of a media item.
@@ -887,6 +1027,7 @@ pub fn media_gid(m: &Media) -> String {
     gid(kind, m.id)
 }
 
+/// Apply one `ProductVariantSetInput` to a variant; `media` gains the variant's new file.
 fn fill_variant(
     st: &mut Store,
     v: &mut Variant,
@@ -896,6 +1037,39 @@ fn fill_variant(
     now: &str,
 ) -> Result<(), Vec<PsErr>> {
     let mut errs = Vec::new();
+    set_variant_scalars(v, vin);
+    if let Some(ii) = &vin.inventory_item {
+        set_inventory_item(&mut v.inventory_item, ii, here, now, &mut errs);
+    }
+    if let Some(qs) = &vin.inventory_quantities {
+        set_variant_quantities(st, v, qs, here, now, &mut errs);
+    }
+    if let Some(mfs) = &vin.metafields {
+        let base = path(here, &["metafields".into()]);
+        match check_metafield_inputs(st, "PRODUCTVARIANT", &v.metafields, mfs, &base) {
+            Ok(entries) => write_metafields(&mut v.metafields, &mut st.next_id, entries, true),
+            Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
+                field,
+                message,
+                code: Some(PsCode::InvalidMetafield),
+            })),
+        }
+    }
+    if let Some(f) = &vin.file {
+        if let Err(e) = attach_variant_file(st, v, f, here, media, now) {
+            errs.push(e);
+        }
+    }
+    v.updated_at = now.to_string();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// Apply a variant input's price, barcode, tax, inventory policy and SKU.
+fn set_variant_scalars(v: &mut Variant, vin: &ProductVariantSetInput) {
     if let Some(x) = &vin.price {
         v.price = x.0.clone();
     }
@@ -918,133 +1092,144 @@ fn fill_variant(
     if let Some(sku) = vin.sku.clone().or(item_sku) {
         v.sku = Some(sku).filter(|s| !s.is_empty());
     }
-    if let Some(ii) = &vin.inventory_item {
-        let item = &mut v.inventory_item;
-        if let Some(c) = &ii.cost {
-            item.cost = Some(c.0.clone());
-        }
-        if let Some(t) = ii.tracked {
-            item.tracked = t;
-        }
-        if let Some(c) = ii.country_code_of_origin {
-            item.country_code_of_origin = Some(c.as_str().to_string());
-        }
-        if let Some(h) = &ii.harmonized_system_code {
-            item.harmonized_system_code = Some(h.clone()).filter(|s| !s.is_empty());
-        }
-        if let Some(r) = ii.requires_shipping {
-            item.requires_shipping = r;
-        }
-        if let Some(p) = &ii.province_code_of_origin {
-            item.province_code_of_origin = Some(p.clone()).filter(|s| !s.is_empty());
-        }
-        if let Some(w) = ii.measurement.as_ref().and_then(|m| m.weight.as_ref()) {
-            if !w.value.is_finite() || w.value < 0.0 {
-                errs.push(UserErr {
-                    field: path(
-                        here,
-                        &[
-                            "inventoryItem".into(),
-                            "measurement".into(),
-                            "weight".into(),
-                            "value".into(),
-                        ],
-                    ),
-                    message: "Weight must be greater than or equal to 0".into(),
-                    code: Some(PsCode::InvalidInput),
-                });
-            } else {
-                item.weight = Some((w.value, enum_name(&w.unit)));
-            }
-        }
-        item.updated_at = now.to_string();
+}
+
+/// Apply an `InventoryItemInput` (cost, tracking, origin, shipping, weight) to a variant's item.
+fn set_inventory_item(
+    item: &mut InventoryItem,
+    ii: &InventoryItemInput,
+    here: &[String],
+    now: &str,
+    errs: &mut Vec<PsErr>,
+) {
+    if let Some(c) = &ii.cost {
+        item.cost = Some(c.0.clone());
     }
-    if let Some(qs) = &vin.inventory_quantities {
-        for (k, q) in qs.iter().enumerate() {
-            let qhere = path(here, &["inventoryQuantities".into(), k.to_string()]);
-            let loc = match st.find(&q.location_id) {
-                Some(Found::Location(l)) => l,
-                _ => {
-                    errs.push(UserErr {
-                        field: path(&qhere, &["locationId".into()]),
-                        message: format!("Location {} does not exist", q.location_id.as_str()),
-                        code: Some(PsCode::InvalidInput),
-                    });
-                    continue;
-                }
-            };
-            if q.name != "available" && q.name != "on_hand" {
+    if let Some(t) = ii.tracked {
+        item.tracked = t;
+    }
+    if let Some(c) = ii.country_code_of_origin {
+        item.country_code_of_origin = Some(c.as_str().to_string());
+    }
+    if let Some(h) = &ii.harmonized_system_code {
+        item.harmonized_system_code = Some(h.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(r) = ii.requires_shipping {
+        item.requires_shipping = r;
+    }
+    if let Some(p) = &ii.province_code_of_origin {
+        item.province_code_of_origin = Some(p.clone()).filter(|s| !s.is_empty());
+    }
+    if let Some(w) = ii.measurement.as_ref().and_then(|m| m.weight.as_ref()) {
+        if !w.value.is_finite() || w.value < 0.0 {
+            errs.push(UserErr {
+                field: path(
+                    here,
+                    &[
+                        "inventoryItem".into(),
+                        "measurement".into(),
+                        "weight".into(),
+                        "value".into(),
+                    ],
+                ),
+                message: "Weight must be greater than or equal to 0".into(),
+                code: Some(PsCode::InvalidInput),
+            });
+        } else {
+            item.weight = Some((w.value, enum_name(&w.unit)));
+        }
+    }
+    item.updated_at = now.to_string();
+}
+
+/// Set a variant's `inventoryQuantities` (available and on hand alike) per location.
+fn set_variant_quantities(
+    st: &mut Store,
+    v: &mut Variant,
+    qs: &[ProductSetInventoryInput],
+    here: &[String],
+    now: &str,
+    errs: &mut Vec<PsErr>,
+) {
+    for (k, q) in qs.iter().enumerate() {
+        let qhere = path(here, &["inventoryQuantities".into(), k.to_string()]);
+        let loc = match st.find(&q.location_id) {
+            Some(Found::Location(l)) => l,
+            _ => {
                 errs.push(UserErr {
-                    field: path(&qhere, &["name".into()]),
-                    message: "Name must be one of available, on_hand".into(),
+                    field: path(&qhere, &["locationId".into()]),
+                    message: format!("Location {} does not exist", q.location_id.as_str()),
                     code: Some(PsCode::InvalidInput),
                 });
                 continue;
             }
-            let level_id = match v.inventory_item.levels.get(&loc) {
-                Some(l) => l.id,
-                None => st.alloc(),
+        };
+        if q.name != "available" && q.name != "on_hand" {
+            errs.push(UserErr {
+                field: path(&qhere, &["name".into()]),
+                message: "Name must be one of available, on_hand".into(),
+                code: Some(PsCode::InvalidInput),
+            });
+            continue;
+        }
+        let level_id = match v.inventory_item.levels.get(&loc) {
+            Some(l) => l.id,
+            None => st.alloc(),
+        };
+        let level = v
+            .inventory_item
+            .levels
+            .entry(loc)
+            .or_insert_with(|| InventoryLevel {
+                id: level_id,
+                available: 0,
+                on_hand: 0,
+                updated_at: now.to_string(),
+            });
+        level.available = i64::from(q.quantity);
+        level.on_hand = i64::from(q.quantity);
+        level.updated_at = now.to_string();
+    }
+}
+
+/// Point a variant at its `file`: existing media by id or source, else new media from the source.
+fn attach_variant_file(
+    st: &mut Store,
+    v: &mut Variant,
+    f: &FileSetInput,
+    here: &[String],
+    media: &mut Vec<Media>,
+    now: &str,
+) -> Result<(), PsErr> {
+    let by_id =
+        f.id.as_ref()
+            .and_then(|id| media.iter().find(|m| media_gid(m) == id.as_str()));
+    let by_src = f
+        .original_source
+        .as_deref()
+        .and_then(|s| media.iter().find(|m| m.original_source == s.trim()));
+    match (by_id, by_src, &f.id, f.original_source.as_deref()) {
+        (Some(m), _, _, _) | (None, Some(m), None, _) => v.media_ids = vec![m.id],
+        (None, None, None, Some(src)) if !src.trim().is_empty() => {
+            let m = Media {
+                id: st.alloc(),
+                alt: f.alt.clone(),
+                original_source: src.trim().to_string(),
+                content_type: content_type(f.content_type).into(),
+                created_at: now.to_string(),
             };
-            let level = v
-                .inventory_item
-                .levels
-                .entry(loc)
-                .or_insert_with(|| InventoryLevel {
-                    id: level_id,
-                    available: 0,
-                    on_hand: 0,
-                    updated_at: now.to_string(),
-                });
-            level.available = i64::from(q.quantity);
-            level.on_hand = i64::from(q.quantity);
-            level.updated_at = now.to_string();
+            v.media_ids = vec![m.id];
+            media.push(m);
         }
-    }
-    if let Some(mfs) = &vin.metafields {
-        let base = path(here, &["metafields".into()]);
-        match check_metafield_inputs(st, "PRODUCTVARIANT", &v.metafields, mfs, &base) {
-            Ok(entries) => write_metafields(&mut v.metafields, &mut st.next_id, entries, true),
-            Err(e) => errs.extend(e.into_iter().map(|(field, message)| UserErr {
-                field,
-                message,
-                code: Some(PsCode::InvalidMetafield),
-            })),
-        }
-    }
-    if let Some(f) = &vin.file {
-        let by_id =
-            f.id.as_ref()
-                .and_then(|id| media.iter().find(|m| media_gid(m) == id.as_str()));
-        let by_src = f
-            .original_source
-            .as_deref()
-            .and_then(|s| media.iter().find(|m| m.original_source == s.trim()));
-        match (by_id, by_src, &f.id, f.original_source.as_deref()) {
-            (Some(m), _, _, _) | (None, Some(m), None, _) => v.media_ids = vec![m.id],
-            (None, None, None, Some(src)) if !src.trim().is_empty() => {
-                let m = Media {
-                    id: st.alloc(),
-                    alt: f.alt.clone(),
-                    original_source: src.trim().to_string(),
-                    content_type: content_type(f.content_type).into(),
-                    created_at: now.to_string(),
-                };
-                v.media_ids = vec![m.id];
-                media.push(m);
-            }
-            _ => errs.push(UserErr {
+        _ => {
+            return Err(UserErr {
                 field: path(here, &["file".into()]),
                 message: "File does not exist".into(),
                 code: Some(PsCode::InvalidInput),
-            }),
+            })
         }
     }
-    v.updated_at = now.to_string();
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    Ok(())
 }
 
 type Plain = UserErr<NoCode>;
@@ -1081,6 +1266,29 @@ pub fn product_update(
     let Some(mut p) = st.products.get(&pid).map(|p| (**p).clone()) else {
         return Err(vec![plain(&["id"], "Product does not exist")]);
     };
+    update_product_scalars(&mut p, input)?;
+    if let Some(mfs) = &input.metafields {
+        let entries = apply_metafields_plain(st, "PRODUCT", &p.metafields, mfs, "metafields")?;
+        write_metafields(&mut p.metafields, &mut st.next_id, entries, false);
+    }
+    if let Some(ms) = media {
+        append_media(st, &mut p, ms, &now)?;
+    }
+    let wanted = collections_after_update(st, &p, input)?;
+    set_membership(st, &mut p, &wanted);
+    if let Some(h) = &input.handle {
+        let want = validate::handleize(h);
+        if !want.is_empty() && want != p.handle {
+            assign_product_handle(st, &mut p, pid, &want);
+        }
+    }
+    p.updated_at = now;
+    st.products.insert(pid, Arc::new(p));
+    Ok(pid)
+}
+
+/// Apply `productUpdate`'s scalar fields (title, texts, tags, SEO, status).
+fn update_product_scalars(p: &mut Product, input: &ProductUpdateInput) -> Result<(), Vec<Plain>> {
     if let Some(t) = &input.title {
         if t.trim().is_empty() {
             return Err(vec![plain(&["title"], "Title can't be blank")]);
@@ -1103,43 +1311,51 @@ pub fn product_update(
         p.template_suffix = Some(v.clone()).filter(|s| !s.is_empty());
     }
     if let Some(seo) = &input.seo {
-        if seo.title.is_some() {
-            p.seo_title = seo.title.clone();
-        }
-        if seo.description.is_some() {
-            p.seo_description = seo.description.clone();
-        }
+        set_seo(&mut p.seo_title, &mut p.seo_description, seo);
     }
     if let Some(s) = input.status {
         p.status = status_of(s);
     }
-    if let Some(mfs) = &input.metafields {
-        let entries = apply_metafields_plain(st, "PRODUCT", &p.metafields, mfs, "metafields")?;
-        write_metafields(&mut p.metafields, &mut st.next_id, entries, false);
+    Ok(())
+}
+
+/// Append `productUpdate`'s media to the product, then check the media limit.
+fn append_media(
+    st: &mut Store,
+    p: &mut Product,
+    ms: &[CreateMediaInput],
+    now: &str,
+) -> Result<(), Vec<Plain>> {
+    for m in ms {
+        p.media.push(Media {
+            id: st.alloc(),
+            alt: m.alt.clone(),
+            original_source: m.original_source.clone(),
+            content_type: match m.media_content_type {
+                MediaContentType::Video => "VIDEO",
+                MediaContentType::ExternalVideo => "EXTERNAL_VIDEO",
+                MediaContentType::Model3d => "MODEL_3D",
+                MediaContentType::Image => "IMAGE",
+            }
+            .into(),
+            created_at: now.to_string(),
+        });
     }
-    if let Some(ms) = media {
-        for m in ms {
-            p.media.push(Media {
-                id: st.alloc(),
-                alt: m.alt.clone(),
-                original_source: m.original_source.clone(),
-                content_type: match m.media_content_type {
-                    MediaContentType::Video => "VIDEO",
-                    MediaContentType::ExternalVideo => "EXTERNAL_VIDEO",
-                    MediaContentType::Model3d => "MODEL_3D",
-                    MediaContentType::Image => "IMAGE",
-                }
-                .into(),
-                created_at: now.clone(),
-            });
-        }
-        if p.media.len() > MAX_MEDIA {
-            return Err(vec![plain(
-                &["media"],
-                format!("Products can have at most {MAX_MEDIA} media"),
-            )]);
-        }
+    if p.media.len() > MAX_MEDIA {
+        return Err(vec![plain(
+            &["media"],
+            format!("Products can have at most {MAX_MEDIA} media"),
+        )]);
     }
+    Ok(())
+}
+
+/// The product's collections after `collectionsToJoin` and `collectionsToLeave`.
+fn collections_after_update(
+    st: &Store,
+    p: &Product,
+    input: &ProductUpdateInput,
+) -> Result<Vec<u64>, Vec<Plain>> {
     let mut wanted: Vec<u64> = p.collections.iter().copied().collect();
     for (name, list, join) in [
         ("collectionsToJoin", &input.collections_to_join, true),
@@ -1159,21 +1375,7 @@ pub fn product_update(
             }
         }
     }
-    set_membership(st, &mut p, &wanted);
-    if let Some(h) = &input.handle {
-        let want = validate::handleize(h);
-        if !want.is_empty() && want != p.handle {
-            let handle = validate::unique_handle(&want, &|h| {
-                st.product_handles.get(h).is_some_and(|&o| o != pid)
-            });
-            st.product_handles.remove(p.handle.as_str());
-            st.product_handles.insert(Arc::from(handle.as_str()), pid);
-            p.handle = handle;
-        }
-    }
-    p.updated_at = now;
-    st.products.insert(pid, Arc::new(p));
-    Ok(pid)
+    Ok(wanted)
 }
 
 /// `productDelete`: remove a product and its memberships.
@@ -1800,6 +2002,36 @@ pub fn inventory_set_quantities(
     st: &mut Store,
     input: &InventorySetQuantitiesInput,
 ) -> Result<(u64, Vec<InvChange>), Vec<UserErr<InvCode>>> {
+    let mut errs = check_quantity_name_and_reason(input);
+    let ignore = input.ignore_compare_quantity == Some(true);
+    let mut plan = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, q) in input.quantities.iter().enumerate() {
+        match plan_quantity(st, &input.name, ignore, i, q, &mut seen) {
+            Ok(step) => plan.push(step),
+            Err(e) => errs.push(e),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let changes = apply_quantities(st, &input.name, plan);
+    Ok((st.alloc(), changes))
+}
+
+type InvErr = UserErr<InvCode>;
+
+/// One checked quantity of `inventorySetQuantities`, ready to be written.
+struct QuantityPlan {
+    product: u64,
+    variant: u64,
+    location: u64,
+    quantity: i64,
+    before: i64,
+}
+
+/// The errors of an unknown quantity name or reason.
+fn check_quantity_name_and_reason(input: &InventorySetQuantitiesInput) -> Vec<InvErr> {
     let mut errs = Vec::new();
     if input.name != "available" && input.name != "on_hand" {
         errs.push(UserErr::new(
@@ -1815,129 +2047,144 @@ pub fn inventory_set_quantities(
             InvCode::InvalidReason,
         ));
     }
-    let ignore = input.ignore_compare_quantity == Some(true);
-    let mut plan = Vec::new();
-    let mut seen = HashSet::new();
-    for (i, q) in input.quantities.iter().enumerate() {
-        let here = |f: &str| {
-            vec![
-                "input".to_string(),
-                "quantities".into(),
-                i.to_string(),
-                f.into(),
-            ]
-        };
-        let Some(Found::InventoryItem { product, variant }) = st.find(&q.inventory_item_id) else {
-            errs.push(UserErr {
-                field: here("inventoryItemId"),
-                message: "The specified inventory item could not be found.".into(),
-                code: Some(InvCode::InvalidInventoryItem),
-            });
-            continue;
-        };
-        let Some(Found::Location(loc)) = st.find(&q.location_id) else {
-            errs.push(UserErr {
-                field: here("locationId"),
-                message: "The specified location could not be found.".into(),
-                code: Some(InvCode::InvalidLocation),
-            });
-            continue;
-        };
-        if !seen.insert((variant, loc)) {
-            errs.push(UserErr {
-                field: here("inventoryItemId"),
-                message: "The combination of inventoryItemId and locationId must be unique.".into(),
-                code: Some(InvCode::NoDuplicateInventoryItemIdGroupIdPair),
-            });
-            continue;
-        }
-        let level = st
-            .products
-            .get(&product)
-            .and_then(|p| p.variants.iter().find(|v| v.id == variant))
-            .and_then(|v| v.inventory_item.levels.get(&loc));
-        let Some(level) = level else {
-            errs.push(UserErr {
-                field: here("locationId"),
-                message: "The specified inventory item is not stocked at the location.".into(),
-                code: Some(InvCode::ItemNotStockedAtLocation),
-            });
-            continue;
-        };
-        if q.quantity > 1_000_000_000 {
-            errs.push(UserErr {
-                field: here("quantity"),
-                message: "The quantity can't be higher than 1,000,000,000.".into(),
-                code: Some(InvCode::InvalidQuantityTooHigh),
-            });
-            continue;
-        }
-        if q.quantity < -1_000_000_000 {
-            errs.push(UserErr {
-                field: here("quantity"),
-                message: "The quantity can't be lower than -1,000,000,000.".into(),
-                code: Some(InvCode::InvalidQuantityTooLow),
-            });
-            continue;
-        }
-        let current = if input.name == "on_hand" {
-            level.on_hand
-        } else {
-            level.available
-        };
-        if !ignore {
-            match q.compare_quantity {
-                None => {
-                    errs.push(UserErr {
-                        field: here("compareQuantity"),
-                        message: "The compareQuantity argument must be given to each quantity or ignored using ignoreCompareQuantity.".into(),
-                        code: Some(InvCode::CompareQuantityRequired),
-                    });
-                    continue;
-                }
-                Some(c) if i64::from(c) != current => {
-                    errs.push(UserErr {
-                        field: here("compareQuantity"),
-                        message:
-                            "The specified compare quantity does not match the current quantity."
-                                .into(),
-                        code: Some(InvCode::CompareQuantityStale),
-                    });
-                    continue;
-                }
-                Some(_) => {}
-            }
-        }
-        plan.push((product, variant, loc, i64::from(q.quantity), current));
+    errs
+}
+
+/// The field path `input.quantities.<i>.<field>`.
+fn quantity_field(i: usize, field: &str) -> Vec<String> {
+    vec![
+        "input".to_string(),
+        "quantities".into(),
+        i.to_string(),
+        field.into(),
+    ]
+}
+
+/// Check quantity `i` (item, location, uniqueness, stocking, bounds, compare quantity).
+fn plan_quantity(
+    st: &Store,
+    name: &str,
+    ignore_compare: bool,
+    i: usize,
+    q: &InventoryQuantityInput,
+    seen: &mut HashSet<(u64, u64)>,
+) -> Result<QuantityPlan, InvErr> {
+    let here = |f: &str| quantity_field(i, f);
+    let Some(Found::InventoryItem { product, variant }) = st.find(&q.inventory_item_id) else {
+        return Err(UserErr {
+            field: here("inventoryItemId"),
+            message: "The specified inventory item could not be found.".into(),
+            code: Some(InvCode::InvalidInventoryItem),
+        });
+    };
+    let Some(Found::Location(loc)) = st.find(&q.location_id) else {
+        return Err(UserErr {
+            field: here("locationId"),
+            message: "The specified location could not be found.".into(),
+            code: Some(InvCode::InvalidLocation),
+        });
+    };
+    if !seen.insert((variant, loc)) {
+        return Err(UserErr {
+            field: here("inventoryItemId"),
+            message: "The combination of inventoryItemId and locationId must be unique.".into(),
+            code: Some(InvCode::NoDuplicateInventoryItemIdGroupIdPair),
+        });
     }
-    if !errs.is_empty() {
-        return Err(errs);
+    let level = st
+        .products
+        .get(&product)
+        .and_then(|p| p.variants.iter().find(|v| v.id == variant))
+        .and_then(|v| v.inventory_item.levels.get(&loc));
+    let Some(level) = level else {
+        return Err(UserErr {
+            field: here("locationId"),
+            message: "The specified inventory item is not stocked at the location.".into(),
+            code: Some(InvCode::ItemNotStockedAtLocation),
+        });
+    };
+    check_quantity_bounds(i, q.quantity)?;
+    let current = if name == "on_hand" {
+        level.on_hand
+    } else {
+        level.available
+    };
+    if !ignore_compare {
+        check_compare_quantity(i, q.compare_quantity, current)?;
     }
+    Ok(QuantityPlan {
+        product,
+        variant,
+        location: loc,
+        quantity: i64::from(q.quantity),
+        before: current,
+    })
+}
+
+/// A quantity must lie within ±1,000,000,000.
+fn check_quantity_bounds(i: usize, quantity: i32) -> Result<(), InvErr> {
+    if quantity > 1_000_000_000 {
+        return Err(UserErr {
+            field: quantity_field(i, "quantity"),
+            message: "The quantity can't be higher than 1,000,000,000.".into(),
+            code: Some(InvCode::InvalidQuantityTooHigh),
+        });
+    }
+    if quantity < -1_000_000_000 {
+        return Err(UserErr {
+            field: quantity_field(i, "quantity"),
+            message: "The quantity can't be lower than -1,000,000,000.".into(),
+            code: Some(InvCode::InvalidQuantityTooLow),
+        });
+    }
+    Ok(())
+}
+
+/// The compare quantity must be given and equal the current quantity.
+fn check_compare_quantity(i: usize, compare: Option<i32>, current: i64) -> Result<(), InvErr> {
+    match compare {
+        None => Err(UserErr {
+            field: quantity_field(i, "compareQuantity"),
+            message: "The compareQuantity argument must be given to each quantity or ignored using ignoreCompareQuantity.".into(),
+            code: Some(InvCode::CompareQuantityRequired),
+        }),
+        Some(c) if i64::from(c) != current => Err(UserErr {
+            field: quantity_field(i, "compareQuantity"),
+            message: "The specified compare quantity does not match the current quantity."
+                .into(),
+            code: Some(InvCode::CompareQuantityStale),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Write the planned quantities; returns one change per quantity written.
+fn apply_quantities(st: &mut Store, name: &str, plan: Vec<QuantityPlan>) -> Vec<InvChange> {
     let now = now();
     let mut changes = Vec::new();
-    for (product, variant, loc, qty, before) in plan {
-        let Some(p) = st.products.get_mut(&product) else {
+    for q in plan {
+        let Some(p) = st.products.get_mut(&q.product) else {
             continue;
         };
         let p = Arc::make_mut(p);
         p.updated_at = now.clone();
-        let Some(v) = p.variants.iter_mut().find(|v| v.id == variant) else {
+        let Some(v) = p.variants.iter_mut().find(|v| v.id == q.variant) else {
             continue;
         };
         let item = v.inventory_item.id;
-        if let Some(level) = v.inventory_item.levels.get_mut(&loc) {
+        if let Some(level) = v.inventory_item.levels.get_mut(&q.location) {
             // No orders in the sandbox: committed is 0, so on_hand == available.
-            level.available = qty;
-            level.on_hand = qty;
+            level.available = q.quantity;
+            level.on_hand = q.quantity;
             level.updated_at = now.clone();
         }
         changes.push(InvChange {
-            name: input.name.clone(),
-            delta: qty - before,
-            after: qty,
+            name: name.to_string(),
+            delta: q.quantity - q.before,
+            after: q.quantity,
             item,
-            location: loc,
+            location: q.location,
         });
     }
-    Ok((st.alloc(), changes))
+    changes
 }

@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use super::model::Store;
-use super::{persist, FaultKind, Plan, SandboxConfig, SandboxError};
+use super::{persist, FaultKind, SandboxConfig, SandboxError, ShopPlan};
 
 /// Lock a mutex, ignoring poisoning (the data stays consistent: every
 /// critical section either finishes or changes nothing).
@@ -207,15 +207,15 @@ impl std::fmt::Debug for Core {
     }
 }
 
-impl Plan {
+impl ShopPlan {
     /// Bucket size and restore rate per second of the plan.
     pub fn limits(self) -> (f64, f64) {
         match self {
-            Plan::Standard => (2000.0, 100.0),
-            Plan::Advanced => (4000.0, 200.0),
-            Plan::Plus => (20000.0, 1000.0),
-            Plan::Enterprise => (40000.0, 2000.0),
-            Plan::Unlimited => (40000.0, 2000.0),
+            ShopPlan::Standard => (2000.0, 100.0),
+            ShopPlan::Advanced => (4000.0, 200.0),
+            ShopPlan::Plus => (20000.0, 1000.0),
+            ShopPlan::Enterprise => (40000.0, 2000.0),
+            ShopPlan::Unlimited => (40000.0, 2000.0),
         }
     }
 }
@@ -234,7 +234,7 @@ impl Core {
         let bucket = Bucket::new(
             config.bucket.unwrap_or(max),
             config.restore_rate.unwrap_or(rate),
-            config.plan == Plan::Unlimited,
+            config.plan == ShopPlan::Unlimited,
         );
         let faults = Faults::new(config.fault_rate, config.faults.clone(), config.seed);
         Ok(Core {

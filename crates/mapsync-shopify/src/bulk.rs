@@ -212,6 +212,19 @@ pub async fn run_bulk_query(
     query: &Document,
     options: &BulkOptions,
 ) -> Result<Vec<BulkNode>, ShopifyError> {
+    let id = start_bulk_query(client, query).await?;
+    let Some(url) = wait_for_bulk(client, &id, options).await? else {
+        // Shopify gives no file when nothing matched.
+        return Ok(Vec::new());
+    };
+    download_bulk(client, &id, &url).await
+}
+
+/// Starts the bulk export of `query` and returns its operation id.
+async fn start_bulk_query(
+    client: &ShopifyClient,
+    query: &Document,
+) -> Result<String, ShopifyError> {
     let started = client
         .execute::<RunData>(
             &documents::BULK_OPERATION_RUN_QUERY,
@@ -238,10 +251,18 @@ pub async fn run_bulk_query(
     })?;
     let id = operation.id;
     info!(bulk_id = %id, query = query.name, "bulk export started");
+    Ok(id)
+}
 
+/// Polls the bulk operation `id` until it completes; its result URL, if any.
+async fn wait_for_bulk(
+    client: &ShopifyClient,
+    id: &str,
+    options: &BulkOptions,
+) -> Result<Option<String>, ShopifyError> {
     let deadline = tokio::time::Instant::now() + options.timeout;
     let mut wait = options.poll_interval;
-    let url = loop {
+    loop {
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(options.poll_max);
         let current = client
@@ -255,21 +276,21 @@ pub async fn run_bulk_query(
             .data
             .current_bulk_operation
             .ok_or_else(|| ShopifyError::Bulk {
-                id: id.clone(),
+                id: id.to_owned(),
                 message: "currentBulkOperation is null".into(),
             })?;
         if op.id != id {
             return Err(ShopifyError::Bulk {
-                id: id.clone(),
+                id: id.to_owned(),
                 message: format!("another bulk operation ({}) replaced it", op.id),
             });
         }
         debug!(bulk_id = %id, status = %op.status, objects = ?op.object_count, "bulk export status");
         match op.status.as_str() {
-            "COMPLETED" => break op.url,
+            "COMPLETED" => return Ok(op.url),
             "FAILED" | "CANCELED" | "CANCELING" | "EXPIRED" => {
                 return Err(ShopifyError::Bulk {
-                    id,
+                    id: id.to_owned(),
                     message: format!(
                         "status {}{}",
                         op.status,
@@ -281,33 +302,37 @@ pub async fn run_bulk_query(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ShopifyError::Bulk {
-                id,
+                id: id.to_owned(),
                 message: format!("not finished after {:?}", options.timeout),
             });
         }
-    };
-    let Some(url) = url else {
-        // Shopify gives no file when nothing matched.
-        return Ok(Vec::new());
-    };
-    let mut response = client.download(&url).await.map_err(|e| with_id(e, &id))?;
+    }
+}
+
+/// Streams the JSONL result at `url` into the assembler, line by line.
+async fn download_bulk(
+    client: &ShopifyClient,
+    id: &str,
+    url: &str,
+) -> Result<Vec<BulkNode>, ShopifyError> {
+    let mut response = client.download(url).await.map_err(|e| with_id(e, id))?;
     let mut assembler = BulkAssembler::new();
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let chunk = response.chunk().await.map_err(|e| ShopifyError::Bulk {
-            id: id.clone(),
+            id: id.to_owned(),
             message: format!("download broke off: {}", e.without_url()),
         })?;
         let Some(chunk) = chunk else { break };
         pending.extend_from_slice(&chunk);
         while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = pending.drain(..=pos).collect();
-            push_bytes(&mut assembler, &line, &id)?;
+            push_bytes(&mut assembler, &line, id)?;
         }
     }
-    push_bytes(&mut assembler, &pending, &id)?;
+    push_bytes(&mut assembler, &pending, id)?;
     info!(bulk_id = %id, objects = assembler.len(), "bulk export downloaded");
-    assembler.finish().map_err(|e| with_id(e, &id))
+    assembler.finish().map_err(|e| with_id(e, id))
 }
 
 fn push_bytes(assembler: &mut BulkAssembler, line: &[u8], id: &str) -> Result<(), ShopifyError> {

@@ -14,7 +14,7 @@ use rand::Rng as _;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::{debug, warn};
 use url::Url;
 
@@ -137,6 +137,13 @@ enum AttemptError {
         requested_cost: Option<u32>,
     },
     Fatal(ShopifyError),
+}
+
+/// What the server answered to one attempt, read to the end.
+struct HttpAnswer {
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    text: String,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +329,7 @@ impl ShopifyClient {
         }
     }
 
+    /// One HTTP attempt: wait its turn, send, classify the answer, decode `data`.
     async fn attempt<T: DeserializeOwned>(
         &self,
         document: &Document,
@@ -329,13 +337,54 @@ impl ShopifyClient {
         cost: u32,
         attempt: u32,
     ) -> Result<GraphqlResponse<T>, AttemptError> {
+        let (_permit, reservation) = self.wait_turn(cost).await?;
+        let request_id = self.start_request(document, cost, attempt);
+        let answer = match self.send(document, body, &request_id).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                return Err(self.transport_error(document, &request_id, attempt, e, reservation))
+            }
+        };
+        if !answer.status.is_success() {
+            self.inner.limiter.forget(reservation);
+            return Err(self.status_failure(document, &request_id, attempt, &answer));
+        }
+        let raw: RawResponse = match serde_json::from_str(&answer.text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                self.inner.limiter.forget(reservation);
+                return Err(AttemptError::Fatal(ShopifyError::Decode {
+                    operation: document.name,
+                    request_id,
+                    message: self.redact(&format!("{e}")),
+                }));
+            }
+        };
+        let cost_info = raw.extensions.as_ref().and_then(|x| x.cost);
+        self.record_cost(document, &request_id, cost_info, reservation);
+        let errors = self.graphql_errors(raw.errors);
+        self.check_graphql_errors(document, &request_id, errors, cost_info)?;
+        self.decode_data(document, request_id, raw.data, cost_info, attempt)
+    }
+
+    /// Waits for a connection permit, then for `cost` points of the limiter.
+    async fn wait_turn(
+        &self,
+        cost: u32,
+    ) -> Result<(SemaphorePermit<'_>, Reservation), AttemptError> {
         let inner = &self.inner;
-        let _permit = inner
+        let permit = inner
             .permits
             .acquire()
             .await
             .map_err(|_| AttemptError::Fatal(ShopifyError::Config("client closed".into())))?;
         let reservation = inner.limiter.acquire(cost).await;
+        Ok((permit, reservation))
+    }
+
+    /// Names the next request, logs it and counts it as sent.
+    fn start_request(&self, document: &Document, cost: u32, attempt: u32) -> String {
+        let inner = &self.inner;
         let request_id = format!(
             "{}-{}",
             inner.run_id,
@@ -349,21 +398,26 @@ impl ShopifyClient {
             "shopify request"
         );
         inner.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let sent = inner
+        request_id
+    }
+
+    /// Posts `body` and reads the whole answer, logging its status and size.
+    async fn send(
+        &self,
+        document: &Document,
+        body: &Value,
+        request_id: &str,
+    ) -> Result<HttpAnswer, reqwest::Error> {
+        let inner = &self.inner;
+        let response = inner
             .http
             .post(inner.endpoint.clone())
             .header("X-Shopify-Access-Token", inner.token.expose())
-            .header("X-Request-Id", &request_id)
+            .header("X-Request-Id", request_id)
             .timeout(inner.timeout)
             .json(body)
             .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(e) => {
-                return Err(self.transport_error(document, &request_id, attempt, e, reservation))
-            }
-        };
+            .await?;
         let status = response.status();
         let server_request_id = response
             .headers()
@@ -375,12 +429,7 @@ impl ShopifyClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let text = match response.text().await {
-            Ok(text) => text,
-            Err(e) => {
-                return Err(self.transport_error(document, &request_id, attempt, e, reservation))
-            }
-        };
+        let text = response.text().await?;
         debug!(
             request_id = %request_id,
             server_request_id = server_request_id.as_deref().unwrap_or(""),
@@ -389,66 +438,74 @@ impl ShopifyClient {
             bytes = text.len(),
             "shopify answer"
         );
+        Ok(HttpAnswer {
+            status,
+            retry_after,
+            text,
+        })
+    }
 
+    /// Classifies a non-2xx answer: 429 (pausing the limiter) and 5xx retry, the rest is fatal.
+    fn status_failure(
+        &self,
+        document: &Document,
+        request_id: &str,
+        attempt: u32,
+        answer: &HttpAnswer,
+    ) -> AttemptError {
+        let status = answer.status;
         if status.as_u16() == 429 {
-            inner.limiter.forget(reservation);
-            inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
-            let wait = retry_after.unwrap_or(Duration::from_secs(1));
-            inner.limiter.pause_for(wait);
-            return Err(AttemptError::Retryable {
+            self.inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            let wait = answer.retry_after.unwrap_or(Duration::from_secs(1));
+            self.inner.limiter.pause_for(wait);
+            return AttemptError::Retryable {
                 failure: Failure::Throttled,
                 error: self.http_error(
                     document,
-                    &request_id,
+                    request_id,
                     attempt,
                     status.as_u16(),
-                    &text,
+                    &answer.text,
                     false,
                 ),
                 wait: Some(wait),
                 requested_cost: None,
-            });
+            };
         }
         if status.is_server_error() {
-            inner.limiter.forget(reservation);
-            return Err(AttemptError::Retryable {
+            return AttemptError::Retryable {
                 failure: Failure::Ambiguous,
                 error: self.http_error(
                     document,
-                    &request_id,
+                    request_id,
                     attempt,
                     status.as_u16(),
-                    &text,
+                    &answer.text,
                     document.kind == Kind::Mutation,
                 ),
-                wait: retry_after,
+                wait: answer.retry_after,
                 requested_cost: None,
-            });
+            };
         }
-        if !status.is_success() {
-            inner.limiter.forget(reservation);
-            return Err(AttemptError::Fatal(self.http_error(
-                document,
-                &request_id,
-                attempt,
-                status.as_u16(),
-                &text,
-                false,
-            )));
-        }
+        AttemptError::Fatal(self.http_error(
+            document,
+            request_id,
+            attempt,
+            status.as_u16(),
+            &answer.text,
+            false,
+        ))
+    }
 
-        let raw: RawResponse = match serde_json::from_str(&text) {
-            Ok(raw) => raw,
-            Err(e) => {
-                inner.limiter.forget(reservation);
-                return Err(AttemptError::Fatal(ShopifyError::Decode {
-                    operation: document.name,
-                    request_id,
-                    message: self.redact(&format!("{e}")),
-                }));
-            }
-        };
-        let cost_info = raw.extensions.as_ref().and_then(|x| x.cost);
+    /// Counts and learns an answer's `extensions.cost`, then settles the reservation with it.
+    fn record_cost(
+        &self,
+        document: &Document,
+        request_id: &str,
+        cost_info: Option<QueryCost>,
+        reservation: Reservation,
+    ) {
+        let inner = &self.inner;
         if let Some(c) = cost_info {
             if let Some(requested) = c.requested_query_cost {
                 inner
@@ -479,9 +536,11 @@ impl ShopifyClient {
             cost_info.and_then(|c| c.throttle_status),
             cost_info.and_then(|c| c.actual_query_cost),
         );
+    }
 
-        let errors: Vec<GraphqlErrorInfo> = raw
-            .errors
+    /// The answer's GraphQL `errors`, redacted, with their paths dotted.
+    fn graphql_errors(&self, errors: Option<Vec<RawError>>) -> Vec<GraphqlErrorInfo> {
+        errors
             .unwrap_or_default()
             .into_iter()
             .map(|e| GraphqlErrorInfo {
@@ -497,17 +556,27 @@ impl ShopifyClient {
                         .join(".")
                 }),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Fails the attempt on GraphQL errors: retryable when THROTTLED, fatal otherwise.
+    fn check_graphql_errors(
+        &self,
+        document: &Document,
+        request_id: &str,
+        errors: Vec<GraphqlErrorInfo>,
+        cost_info: Option<QueryCost>,
+    ) -> Result<(), AttemptError> {
         if errors
             .iter()
             .any(|e| e.code.as_deref() == Some("THROTTLED"))
         {
-            inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            self.inner.stats.throttled.fetch_add(1, Ordering::Relaxed);
             return Err(AttemptError::Retryable {
                 failure: Failure::Throttled,
                 error: ShopifyError::Graphql {
                     operation: document.name,
-                    request_id,
+                    request_id: request_id.to_owned(),
                     errors,
                 },
                 wait: None,
@@ -519,11 +588,23 @@ impl ShopifyClient {
         if !errors.is_empty() {
             return Err(AttemptError::Fatal(ShopifyError::Graphql {
                 operation: document.name,
-                request_id,
+                request_id: request_id.to_owned(),
                 errors,
             }));
         }
-        let data = match raw.data {
+        Ok(())
+    }
+
+    /// Decodes an answer's `data` into `T`.
+    fn decode_data<T: DeserializeOwned>(
+        &self,
+        document: &Document,
+        request_id: String,
+        data: Option<Value>,
+        cost_info: Option<QueryCost>,
+        attempt: u32,
+    ) -> Result<GraphqlResponse<T>, AttemptError> {
+        let data = match data {
             Some(data) if !data.is_null() => data,
             _ => {
                 return Err(AttemptError::Fatal(ShopifyError::Decode {

@@ -100,7 +100,7 @@ impl fmt::Debug for AccessToken {
 /// The shop's plan: decides the rate-limit bucket assumed before the first
 /// answer tells the real one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Plan {
+pub enum ShopPlan {
     #[default]
     Standard,
     Advanced,
@@ -109,7 +109,7 @@ pub enum Plan {
     Unlimited,
 }
 
-impl Plan {
+impl ShopPlan {
     pub fn parse(text: &str) -> Result<Self, ShopifyError> {
         Ok(match text {
             "standard" => Self::Standard,
@@ -177,7 +177,7 @@ impl ClientConfig {
             location,
             token,
             api_version: ApiVersion::default(),
-            bucket: Plan::Standard.bucket(),
+            bucket: ShopPlan::Standard.bucket(),
             timeout: Duration::from_secs(30),
             max_retries: 5,
             concurrency: 20,
@@ -186,7 +186,7 @@ impl ClientConfig {
         }
     }
 
-    pub fn with_plan(mut self, plan: Plan) -> Self {
+    pub fn with_plan(mut self, plan: ShopPlan) -> Self {
         self.bucket = plan.bucket();
         self
     }

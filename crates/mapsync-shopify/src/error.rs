@@ -90,6 +90,9 @@ impl ShopifyError {
                 ErrorKind::Transient
             }
             Self::HttpStatus { status: 404, .. } => ErrorKind::Gone,
+            Self::HttpStatus {
+                status: 401 | 403, ..
+            } => ErrorKind::Denied,
             Self::HttpStatus { .. }
             | Self::Graphql { .. }
             | Self::Decode { .. }

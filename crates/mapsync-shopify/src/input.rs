@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Collection, Metafield, Product, MARKER_KEY, MARKER_NAMESPACE};
+use super::model::{Collection, Metafield, Product, Variant, MARKER_KEY, MARKER_NAMESPACE};
 use super::version;
 use crate::neutral::{self, COMPARE_RULES};
 use mapsync_core::current::CurrentVariant;
@@ -544,6 +544,17 @@ fn is_quantity_path(path: &str) -> bool {
     path.starts_with("variants[") && path.contains("].quantities.")
 }
 
+/// Per document variant index, the reference locations its match is not stocked at.
+type Unstocked = BTreeMap<usize, BTreeSet<String>>;
+
+/// What an update compares: current product, document, variant matches, write context.
+struct UpdateScope<'a> {
+    current: &'a Product,
+    doc: &'a Document,
+    matches: &'a [Option<usize>],
+    ctx: &'a WriteContext,
+}
+
 /// The changes that bring `current` to `doc`: `diff_product` (and the
 /// collection diff) decide what differs; the SEO metafields are compared
 /// with the SEO fields; quantities of stocked levels go to
@@ -557,9 +568,64 @@ pub fn product_update(
 ) -> Result<ProductUpdate, InputError> {
     let view = neutral::product(current.clone());
     let matches = match_variants(doc, &view.variants);
+    let scope = UpdateScope {
+        current,
+        doc,
+        matches: &matches,
+        ctx,
+    };
     let mut entries: Vec<DiffEntry> =
         diff::diff_product(doc, &view, &ctx.locations, &COMPARE_RULES);
     entries.extend(diff::diff_product_collections(doc, &view, &ctx.categories));
+    let desired_status = published.map(|p| status_for(Some(p)));
+    let mut reasons = scalar_reasons(current, doc, desired_status);
+    let (quantities, mut unstocked) = stocked_quantities(&scope, &mut reasons)?;
+    add_diff_reasons(&mut reasons, &entries, ctx);
+    if reasons.is_empty() {
+        return Ok(ProductUpdate {
+            product_set: None,
+            quantities,
+            reasons,
+        });
+    }
+
+    let mut input = Map::new();
+    input.insert("id".into(), json!(current.id));
+    product_scalars(doc, &mut input, true);
+    if let Some(s) = desired_status {
+        input.insert("status".into(), json!(s));
+    }
+    let (files, variant_files) = files(doc, Some(current))?;
+    if !doc.images.is_empty() {
+        input.insert("files".into(), json!(files));
+    }
+    if !doc.variants.is_empty() {
+        let variants = update_variants(&scope, &mut unstocked, &variant_files)?;
+        input.insert(
+            "productOptions".into(),
+            json!(product_options(doc, &variants)),
+        );
+        input.insert("variants".into(), json!(variants));
+    }
+    if let Some(mfs) = product_metafields(doc, current, ctx.keep_deleted_metafields) {
+        input.insert("metafields".into(), json!(mfs));
+    }
+    let collection_change = !diff::diff_product_collections(doc, &view, &ctx.categories).is_empty();
+    if collection_change {
+        input.insert(
+            "collections".into(),
+            json!(update_collections(doc, current, ctx)),
+        );
+    }
+    Ok(ProductUpdate {
+        product_set: Some(Value::Object(input)),
+        quantities,
+        reasons,
+    })
+}
+
+/// Reasons from the SEO fields, the status and the ownership marker.
+fn scalar_reasons(current: &Product, doc: &Document, desired_status: Option<&str>) -> Vec<String> {
     let mut reasons: Vec<String> = Vec::new();
     let (seo_title, seo_description) = desired_seo(doc);
     if seo_title.is_some() && seo_title != current.seo.title {
@@ -568,7 +634,6 @@ pub fn product_update(
     if seo_description.is_some() && seo_description != current.seo.description {
         reasons.push("seo.description".into());
     }
-    let desired_status = published.map(|p| status_for(Some(p)));
     if let Some(s) = desired_status {
         if s != current.status {
             reasons.push("status".into());
@@ -577,21 +642,28 @@ pub fn product_update(
     if current.marker() != Some(doc.key.as_str()) {
         reasons.push(format!("metafields[{MARKER_NAMESPACE}.{MARKER_KEY}]"));
     }
+    reasons
+}
 
-    // Quantities: stocked levels by inventorySetQuantities, unstocked ones
-    // (and every level of a new variant) by productSet.
+/// Quantity changes of stocked levels; unstocked levels go to `productSet`, with a reason each.
+fn stocked_quantities(
+    scope: &UpdateScope,
+    reasons: &mut Vec<String>,
+) -> Result<(Vec<QuantityChange>, Unstocked), InputError> {
     let mut quantities = Vec::new();
-    let mut unstocked: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
-    for (di, v) in doc.variants.iter().enumerate() {
-        let Some(ti) = matches.get(di).copied().flatten() else {
+    let mut unstocked: Unstocked = BTreeMap::new();
+    for (di, v) in scope.doc.variants.iter().enumerate() {
+        let Some(ti) = scope.matches.get(di).copied().flatten() else {
             continue;
         };
-        let Some(t) = current.variants.get(ti) else {
+        let Some(t) = scope.current.variants.get(ti) else {
             continue;
         };
         for (loc, q) in &v.quantities {
             let location_id =
-                ctx.locations
+                scope
+                    .ctx
+                    .locations
                     .get(loc)
                     .ok_or_else(|| InputError::UnknownLocation {
                         variant: v.key.clone(),
@@ -626,6 +698,11 @@ pub fn product_update(
             }
         }
     }
+    Ok((quantities, unstocked))
+}
+
+/// Adds the diff's non-quantity paths to `reasons`, minus removals the context keeps, deduped.
+fn add_diff_reasons(reasons: &mut Vec<String>, entries: &[DiffEntry], ctx: &WriteContext) {
     reasons.extend(
         entries
             .iter()
@@ -651,119 +728,109 @@ pub fn product_update(
         reasons.retain(|r| !removed.contains(r));
     }
     reasons.dedup();
-    if reasons.is_empty() {
-        return Ok(ProductUpdate {
-            product_set: None,
-            quantities,
-            reasons,
-        });
-    }
+}
 
-    let mut input = Map::new();
-    input.insert("id".into(), json!(current.id));
-    product_scalars(doc, &mut input, true);
-    if let Some(s) = desired_status {
-        input.insert("status".into(), json!(s));
+/// The update's `variants`: the document's, then the unmatched current ones when kept.
+fn update_variants(
+    scope: &UpdateScope,
+    unstocked: &mut Unstocked,
+    variant_files: &BTreeMap<String, Value>,
+) -> Result<Vec<Value>, InputError> {
+    let mut variants = Vec::new();
+    let mut matched: BTreeSet<usize> = BTreeSet::new();
+    for (di, v) in scope.doc.variants.iter().enumerate() {
+        let t = scope
+            .matches
+            .get(di)
+            .copied()
+            .flatten()
+            .and_then(|i| scope.current.variants.get(i).map(|t| (i, t)));
+        let vi = update_variant(scope, di, v, t, unstocked, variant_files)?;
+        if let Some((i, _)) = t {
+            matched.insert(i);
+        }
+        variants.push(Value::Object(vi));
     }
-    let (files, variant_files) = files(doc, Some(current))?;
-    if !doc.images.is_empty() {
-        input.insert("files".into(), json!(files));
-    }
-    if !doc.variants.is_empty() {
-        let mut variants = Vec::new();
-        let mut matched: BTreeSet<usize> = BTreeSet::new();
-        for (di, v) in doc.variants.iter().enumerate() {
-            let t = matches
-                .get(di)
-                .copied()
-                .flatten()
-                .and_then(|i| current.variants.get(i).map(|t| (i, t)));
-            let mut vi = variant_fields(v, !ctx.keep_existing_variant_data)?;
-            vi.insert("optionValues".into(), json!(option_values(doc, v)));
-            match t {
-                Some((i, t)) => {
-                    matched.insert(i);
-                    vi.insert("id".into(), json!(t.id));
-                    let qs = variant_quantities(
-                        v,
-                        ctx,
-                        Some(&unstocked.remove(&di).unwrap_or_default()),
-                    )?;
-                    if !qs.is_empty() {
-                        vi.insert("inventoryQuantities".into(), json!(qs));
-                    }
-                }
-                None => {
-                    let qs = variant_quantities(v, ctx, None)?;
-                    if !qs.is_empty() {
-                        vi.insert("inventoryQuantities".into(), json!(qs));
-                    }
-                }
+    if scope.ctx.keep_existing_variant_data {
+        for (i, t) in scope.current.variants.iter().enumerate() {
+            if matched.contains(&i) {
+                continue;
             }
-            if !v.metafields.is_empty() {
-                let mut mfs: Vec<Value> = v.metafields.iter().map(metafield_input).collect();
-                if ctx.keep_deleted_metafields {
-                    if let Some((_, t)) = t {
-                        mfs.extend(
-                            t.metafields
+            let ovs: Vec<Value> = t
+                .selected_options
+                .iter()
+                .map(|o| json!({ "optionName": o.name, "name": o.value }))
+                .collect();
+            variants.push(json!({ "id": t.id, "optionValues": ovs }));
+        }
+    }
+    Ok(variants)
+}
+
+/// The `productSet` variant for document variant `di`, reusing its match `t` (index, variant).
+fn update_variant(
+    scope: &UpdateScope,
+    di: usize,
+    v: &VariantDoc,
+    t: Option<(usize, &Variant)>,
+    unstocked: &mut Unstocked,
+    variant_files: &BTreeMap<String, Value>,
+) -> Result<Map<String, Value>, InputError> {
+    let ctx = scope.ctx;
+    let mut vi = variant_fields(v, !ctx.keep_existing_variant_data)?;
+    vi.insert("optionValues".into(), json!(option_values(scope.doc, v)));
+    match t {
+        Some((_, t)) => {
+            vi.insert("id".into(), json!(t.id));
+            let qs = variant_quantities(v, ctx, Some(&unstocked.remove(&di).unwrap_or_default()))?;
+            if !qs.is_empty() {
+                vi.insert("inventoryQuantities".into(), json!(qs));
+            }
+        }
+        None => {
+            let qs = variant_quantities(v, ctx, None)?;
+            if !qs.is_empty() {
+                vi.insert("inventoryQuantities".into(), json!(qs));
+            }
+        }
+    }
+    if !v.metafields.is_empty() {
+        let mut mfs: Vec<Value> = v.metafields.iter().map(metafield_input).collect();
+        if ctx.keep_deleted_metafields {
+            if let Some((_, t)) = t {
+                mfs.extend(
+                    t.metafields
+                        .iter()
+                        .filter(|c| {
+                            !v.metafields
                                 .iter()
-                                .filter(|c| {
-                                    !v.metafields
-                                        .iter()
-                                        .any(|m| m.namespace == c.namespace && m.key == c.key)
-                                })
-                                .map(current_metafield_input),
-                        );
-                    }
-                }
-                vi.insert("metafields".into(), json!(mfs));
-            }
-            if let Some(f) = variant_files.get(&v.key) {
-                vi.insert("file".into(), f.clone());
-            }
-            variants.push(Value::Object(vi));
-        }
-        if ctx.keep_existing_variant_data {
-            for (i, t) in current.variants.iter().enumerate() {
-                if matched.contains(&i) {
-                    continue;
-                }
-                let ovs: Vec<Value> = t
-                    .selected_options
-                    .iter()
-                    .map(|o| json!({ "optionName": o.name, "name": o.value }))
-                    .collect();
-                variants.push(json!({ "id": t.id, "optionValues": ovs }));
+                                .any(|m| m.namespace == c.namespace && m.key == c.key)
+                        })
+                        .map(current_metafield_input),
+                );
             }
         }
-        input.insert(
-            "productOptions".into(),
-            json!(product_options(doc, &variants)),
-        );
-        input.insert("variants".into(), json!(variants));
+        vi.insert("metafields".into(), json!(mfs));
     }
-    if let Some(mfs) = product_metafields(doc, current, ctx.keep_deleted_metafields) {
-        input.insert("metafields".into(), json!(mfs));
+    if let Some(f) = variant_files.get(&v.key) {
+        vi.insert("file".into(), f.clone());
     }
+    Ok(vi)
+}
+
+/// The update's `collections`: the wanted ones plus the memberships mapsync does not manage.
+fn update_collections(doc: &Document, current: &Product, ctx: &WriteContext) -> Vec<String> {
     let wanted = desired_collections(doc, ctx);
-    let collection_change = !diff::diff_product_collections(doc, &view, &ctx.categories).is_empty();
-    if collection_change {
-        // Memberships mapsync does not manage (collections unknown to the
-        // mapping) are kept.
-        let known: BTreeSet<&String> = ctx.categories.values().collect();
-        let mut all = wanted;
-        for c in &current.collections {
-            if !known.contains(c) && !all.contains(c) {
-                all.push(c.clone());
-            }
+    // Memberships mapsync does not manage (collections unknown to the
+    // mapping) are kept.
+    let known: BTreeSet<&String> = ctx.categories.values().collect();
+    let mut all = wanted;
+    for c in &current.collections {
+        if !known.contains(c) && !all.contains(c) {
+            all.push(c.clone());
         }
-        input.insert("collections".into(), json!(all));
     }
-    Ok(ProductUpdate {
-        product_set: Some(Value::Object(input)),
-        quantities,
-        reasons,
-    })
+    all
 }
 
 /// The `metafields` list of an update's `productSet` (which replaces the

@@ -14,19 +14,22 @@ pub use version::{ApiVersion, DEFAULT_API_VERSION};
 
 pub mod client;
 pub mod config;
+pub mod connector;
 pub mod error;
+pub mod fields;
 pub mod input;
 pub mod limiter;
 pub mod retry;
 
 pub use client::{GraphqlResponse, QueryCost, ShopifyClient, StatsSnapshot};
-pub use config::{AccessToken, BucketLimits, ClientConfig, Plan, ShopLocation};
+pub use config::{AccessToken, BucketLimits, ClientConfig, ShopLocation, ShopPlan};
 pub use error::{ShopifyError, TransportKind};
 pub mod bulk;
 pub mod model;
 pub mod neutral;
 mod port;
 pub mod read;
+pub use connector::ShopifyConnector;
 pub use port::CAPABILITIES;
 mod wire;
 mod write;

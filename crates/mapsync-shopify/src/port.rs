@@ -27,6 +27,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         write_batch: 1,
     },
     compare: COMPARE_RULES,
+    fields: &crate::fields::FIELDS,
     marks_ownership: true,
 };
 

@@ -33,6 +33,9 @@ cases = {
 "target-syntax-metafield-short": ("target::syntax", P + "      \"Metafield|ns«\": X\n"),
 "target-syntax-metafield-extra": ("target::syntax", P + "      \"Metafield|Global|Size|integer«|x\": X\n"),
 "target-syntax-field": ("target::syntax", P + "      seo.«: X\n"),
+"mapping-target-kind": ("mapping::target-kind", "mapsync: 1\ntarget: «woocommerce\nentities:\n  product:\n    key: ItemNo\n    map:\n      title: Name\n"),
+"value-literal-metafield-bad-name": ("value::invalid-literal", P + "      \"Metafield|custom|b|boolean\": «\"'maybe'\"\n"),
+"metafield-description-type": ("metafield::conflicting-types", P + "      \"Metafield|custom|size|integer\": Size\n      «\"Metafield|custom|size|single_line_text_field@description\": \"'Size as printed'\"\n"),
 "target-unknown-field": ("target::unknown-field", P + "      «titel: Name2\n"),
 "target-unknown-field-category": ("target::unknown-field", H + "entities:\n  category:\n    key: Id\n    map:\n      title: Name\n      «vendor: V\n"),
 "target-variant-only-sku": ("target::variant-only", P + "      «sku: Sku\n"),
@@ -89,7 +92,7 @@ cases = {
 "project-env-syntax": ("project::env-syntax", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"«${1TOKEN}\" }\n"),
 "project-state-url": ("project::state-url", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n    state: «.mapsync/state.db\n"),
 "project-api-version": ("schema::format", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"${T}\", api_version: «\"2025-02\" }\n"),
-"project-target-type": ("schema::enum", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
+"project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
 }
 warn_cases = {
 "warn-metafield-case-collision": ("metafield::case-collision", P + "      \"Metafield|Global|Size\": A\n      «\"Metafield|Global|size\": B\n"),
@@ -101,7 +104,7 @@ warn_cases = {
 "warn-categories-without-category": ("entity::categories-without-category", H + "entities:\n  product:\n    key: K\n    «categories: Cats\n    map: { title: Name }\n"),
 "warn-secret-in-file": ("project::secret-in-file", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: «shpat_123 }\n"),
 "warn-token-missing": ("project::token-missing", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: «{ type: shopify, shop: acme.myshopify.com }\n"),
-"warn-unsupported-source": ("project::unsupported", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rest, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
+"project-unknown-source-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rest, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
 "warn-source-missing": ("project::source-missing", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: «../support/absent.json }\n    target: { type: sandbox }\n"),
 "warn-writeback-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback.yaml 5:5"),
 "warn-writeback-date-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback-date.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback-date.yaml 5:5"),

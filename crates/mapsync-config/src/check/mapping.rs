@@ -7,19 +7,26 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::fields::{self, Context};
+use super::fields::{self, Context, FieldTable, FieldType};
 use super::model::*;
 use super::suggest;
+use crate::connector::Registry;
 use crate::metafield::{self, NameProblem, Part, Resolved};
 use crate::yaml::{Kind, Node};
-use mapsync_core::diag::{codes, Diagnostic, Diagnostics, Location};
+use mapsync_core::diag::{codes, Diagnostic, Diagnostics, Span};
+use mapsync_core::target::{Capabilities, Limits};
 use mapsync_syntax::{self as syntax, OptionRef, SourcePath, Target};
 
-/// Check a merged mapping set tree.
-pub fn check(root: &Node, diags: &mut Diagnostics) -> MappingSet {
+/// Check a merged mapping set tree; `map:` keys are checked against the
+/// field table its `target:` names among `registry`'s connectors.
+pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> MappingSet {
     duplicate_keys(root, false, diags);
+    let (target, caps) = target_kind(root, registry, diags);
+    let limits = caps.map(|c| c.limits).unwrap_or_default();
     let mut set = MappingSet {
         name: root.get("name").and_then(Node::as_str).map(str::to_string),
+        target,
+        limits,
         settings: settings(root.get("settings"), diags),
         ..MappingSet::default()
     };
@@ -42,6 +49,8 @@ pub fn check(root: &Node, diags: &mut Diagnostics) -> MappingSet {
         diags,
         rules,
         locations: &set.locations,
+        fields: caps.map(|c| c.fields),
+        limits,
     };
     set.category = entities
         .and_then(|e| e.entry("category"))
@@ -123,6 +132,43 @@ pub fn check(root: &Node, diags: &mut Diagnostics) -> MappingSet {
     set
 }
 
+/// The mapping set's `target:` word (by default the registry's first
+/// target kind) and the capabilities (field table, limits) a registered
+/// connector declares for it.
+fn target_kind(
+    root: &Node,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> (String, Option<&'static Capabilities>) {
+    let node = root.get("target");
+    let kind = node
+        .and_then(Node::as_str)
+        .or(registry.default_kind())
+        .unwrap_or_default()
+        .to_string();
+    let caps = registry.target_kind(&kind);
+    if caps.is_none() {
+        let kinds = registry.field_table_kinds();
+        let help = match suggest(&kind, kinds.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "the targets this mapsync can write are: {}",
+                kinds.join(", ")
+            ),
+        };
+        diags.push(
+            Diagnostic::error(
+                codes::MAPPING_TARGET_KIND,
+                format!("this mapping set is written for `{kind}`, which no target connector of this mapsync accepts"),
+            )
+            .at_opt(node.and_then(Node::loc).or_else(|| root.loc()))
+            .label("unknown target kind")
+            .help(help),
+        );
+    }
+    (kind, caps)
+}
+
 /// Report keys that appear twice in one YAML mapping (except `map:`
 /// mappings, whose duplicates are duplicate targets).
 fn duplicate_keys(node: &Node, is_map_section: bool, diags: &mut Diagnostics) {
@@ -160,7 +206,7 @@ fn duplicate_keys(node: &Node, is_map_section: bool, diags: &mut Diagnostics) {
     }
 }
 
-fn describe(loc: Option<Location>) -> String {
+fn describe(loc: Option<Span>) -> String {
     match loc {
         Some(l) => {
             let (line, col) = l.file.line_col(l.start);
@@ -306,19 +352,31 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
     s
 }
 
+/// A checked `map:` key: its spec and canonical name, or — when it is
+/// wrong — the spec its value can still be checked against, if any.
+type Checked = Result<(TargetSpec, String), Option<TargetSpec>>;
+
 struct Cx<'a> {
     diags: &'a mut Diagnostics,
     rules: metafield::Rules,
     locations: &'a indexmap::IndexMap<String, LocationRef>,
+    /// The target's field table (`None` when `target:` names no known
+    /// kind; that is reported once and field names go unchecked).
+    fields: Option<&'static FieldTable>,
+    /// The target's limits on one item.
+    limits: Limits,
 }
 
 /// What one `map:` (one context) has seen, for cross-entry checks.
 #[derive(Default)]
 struct MapState {
-    targets: HashMap<String, Option<Location>>,
-    metafields: Vec<(String, String, Option<Location>)>,
-    descriptions: Vec<(String, String, Option<Location>)>,
-    options: Vec<(String, Option<Location>)>,
+    targets: HashMap<String, Option<Span>>,
+    metafields: Vec<(String, String, Option<Span>)>,
+    /// The type of each metafield value mapping, and where it is written.
+    value_types: Vec<(String, String, metafield::Type, Option<Span>)>,
+    /// `@description` mappings, with their explicit type if they name one.
+    descriptions: Vec<(String, String, Option<Span>, Option<metafield::Type>)>,
+    options: Vec<(String, Option<Span>)>,
 }
 
 impl Cx<'_> {
@@ -372,18 +430,21 @@ impl Cx<'_> {
             .filter_map(|n| self.path(Some(n)))
             .collect();
         if let Some(list) = node.get("option_names").and_then(Node::as_seq) {
-            if list.len() > 3 {
+            let max = self.limits.options;
+            if list.len() > max {
                 self.diags.push(
                     Diagnostic::error(
                         codes::OPTION_TOO_MANY,
                         format!(
-                            "{} option names, but a product has at most 3 options",
+                            "{} option names, but a product has at most {max} options",
                             list.len()
                         ),
                     )
-                    .at_opt(list.get(3).and_then(Node::loc))
-                    .label("a fourth option")
-                    .help("Shopify allows 3 options per product; remove the extra names"),
+                    .at_opt(list.get(max).and_then(Node::loc))
+                    .label("one option too many")
+                    .help(format!(
+                        "the target allows {max} options per product; remove the extra names"
+                    )),
                 );
             }
         }
@@ -452,7 +513,7 @@ impl Cx<'_> {
             .at_opt(at)
             .label("no `title:` here")
             .help(format!(
-                "Shopify cannot create {what} without a title; add e.g. `title: Name`"
+                "the target cannot create {what} without a title; add e.g. `title: Name`"
             )),
         );
     }
@@ -541,10 +602,13 @@ impl Cx<'_> {
                     continue;
                 }
             };
-            let Some((spec, canonical)) = self.target(ctx, k, &target, option_names, state) else {
-                // Still check the value so every problem is reported.
-                self.value(v, None);
-                continue;
+            let (spec, canonical) = match self.target(ctx, k, &target, option_names, state) {
+                Ok(checked) => checked,
+                Err(typed) => {
+                    // Still check the value so every problem is reported.
+                    self.value(v, typed.as_ref());
+                    continue;
+                }
             };
             if let Some(first) = state.targets.get(&canonical) {
                 self.diags.push(
@@ -572,25 +636,7 @@ impl Cx<'_> {
             });
         }
         // @description needs its value mapping.
-        for (ns, key, loc) in std::mem::take(&mut state.descriptions) {
-            let has_value = state
-                .metafields
-                .iter()
-                .any(|(n, k, _)| *n == ns && *k == key);
-            if !has_value {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::METAFIELD_DESCRIPTION_WITHOUT_VALUE,
-                        format!("`@description` of metafield {ns}.{key}, which is not mapped"),
-                    )
-                    .at(loc.unwrap_or_else(|| unreachable_loc(node)))
-                    .label("describes a metafield that has no value mapping")
-                    .help(format!(
-                        "map the value too, e.g. `\"Metafield|{ns}|{key}|single_line_text_field\": SomeField`, in the same entity"
-                    )),
-                );
-            }
-        }
+        self.descriptions_have_values(node, state);
         // Case-insensitive collisions (the seed's `Metafield|Global|size` trap),
         // grouped by lower-cased name so large maps stay linear.
         let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
@@ -646,20 +692,114 @@ impl Cx<'_> {
         for (name, loc) in &state.options {
             if !distinct.contains(&name.as_str()) {
                 distinct.push(name);
-                if distinct.len() == 4 {
+                let max = self.limits.options;
+                if distinct.len() == max.saturating_add(1) {
                     self.diags.push(
                         Diagnostic::error(
                             codes::OPTION_TOO_MANY,
-                            "more than 3 options: a Shopify product has at most 3",
+                            format!("more than {max} options: a product of this target has at most {max}"),
                         )
                         .at_opt(loc.clone())
-                        .label("a fourth option")
+                        .label("one option too many")
                         .help("remove an option mapping, or combine two options into one"),
                     );
                 }
             }
         }
         out
+    }
+
+    /// Every `@description` needs a value mapping of the same metafield in
+    /// the same `map:`, of the same type when it names one.
+    fn descriptions_have_values(&mut self, node: Option<&Node>, state: &mut MapState) {
+        for (ns, key, loc, explicit) in std::mem::take(&mut state.descriptions) {
+            let values: Vec<_> = state
+                .value_types
+                .iter()
+                .filter(|(n, k, _, _)| *n == ns && *k == key)
+                .collect();
+            if values.is_empty() {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::METAFIELD_DESCRIPTION_WITHOUT_VALUE,
+                        format!("`@description` of metafield {ns}.{key}, which is not mapped"),
+                    )
+                    .at(loc.unwrap_or_else(|| unreachable_loc(node)))
+                    .label("describes a metafield that has no value mapping")
+                    .help(format!(
+                        "map the value too, e.g. `\"Metafield|{ns}|{key}|single_line_text_field\": SomeField`, in the same entity"
+                    )),
+                );
+                continue;
+            }
+            let Some(ty) = explicit else { continue };
+            // Several value types are already reported as conflicting.
+            if values.iter().any(|(_, _, t, _)| *t == ty) {
+                continue;
+            }
+            let (_, _, value_ty, value_at) = values[0];
+            self.diags.push(
+                Diagnostic::error(
+                    codes::METAFIELD_CONFLICTING_TYPES,
+                    format!(
+                        "the `@description` of metafield {ns}.{key} says `{ty}`, its value mapping says `{value_ty}`"
+                    ),
+                )
+                .at(loc.unwrap_or_else(|| unreachable_loc(node)))
+                .label(format!("described as `{ty}`"))
+                .related(value_at.clone(), format!("mapped as `{value_ty}`"))
+                .help(format!(
+                    "a metafield has one type: write `|{value_ty}@description`, or leave the type out of the `@description` key"
+                )),
+            );
+        }
+    }
+
+    /// A plain field: known in the context's field table, with its type.
+    fn field_target(
+        &mut self,
+        ctx: Context,
+        k: &Node,
+        name: String,
+        variant_only: impl Fn(&mut Diagnostics, String),
+    ) -> Checked {
+        let Some(table) = self.fields else {
+            // `target:` is unknown (reported once): nothing to check against.
+            let spec = TargetSpec::Field {
+                name: name.clone(),
+                ty: FieldType::Text,
+            };
+            return Ok((spec, name));
+        };
+        if let Some(ty) = fields::lookup(table, ctx, &name) {
+            let spec = TargetSpec::Field {
+                name: name.clone(),
+                ty,
+            };
+            return Ok((spec, name));
+        }
+        if ctx != Context::Variant && fields::lookup(table, Context::Variant, &name).is_some() {
+            variant_only(self.diags, format!("`{name}`"));
+            return Err(None);
+        }
+        let known = || fields::fields(table, ctx).iter().map(|(n, _)| *n);
+        let help = match suggest(&name, known()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "known fields here: {}; or use `Metafield|namespace|key|type` for custom data",
+                known().collect::<Vec<_>>().join(", ")
+            ),
+        };
+        self.diags.push(
+            Diagnostic::error(
+                codes::TARGET_UNKNOWN_FIELD,
+                format!("`{name}` is not a {} field", ctx.entity().as_str()),
+            )
+            .at_opt(k.loc())
+            .label("unknown field")
+            .help(help),
+        );
+        Err(None)
     }
 
     fn target(
@@ -669,7 +809,7 @@ impl Cx<'_> {
         target: &Target,
         option_names: &[SourcePath],
         state: &mut MapState,
-    ) -> Option<(TargetSpec, String)> {
+    ) -> Checked {
         let variant_only = |d: &mut Diagnostics, what: String| {
             d.push(
                 Diagnostic::error(
@@ -689,157 +829,14 @@ impl Cx<'_> {
             );
         };
         match target {
-            Target::Field(path) => {
-                let name = path.dotted();
-                if let Some(ty) = fields::lookup(ctx, &name) {
-                    return Some((
-                        TargetSpec::Field {
-                            name: name.clone(),
-                            ty,
-                        },
-                        name,
-                    ));
-                }
-                if ctx != Context::Variant && fields::lookup(Context::Variant, &name).is_some() {
-                    variant_only(self.diags, format!("`{name}`"));
-                    return None;
-                }
-                let known = fields::fields(ctx).iter().map(|(n, _)| *n);
-                let help = match suggest(&name, known) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "known fields here: {}; or use `Metafield|namespace|key|type` for custom data",
-                        fields::fields(ctx)
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::TARGET_UNKNOWN_FIELD,
-                        format!("`{name}` is not a {} field", ctx.entity().as_str()),
-                    )
-                    .at_opt(k.loc())
-                    .label("unknown field")
-                    .help(help),
-                );
-                None
-            }
-            Target::Metafield(m) => {
-                let mut ok = true;
-                for (part, word) in [(Part::Namespace, &m.namespace), (Part::Key, &m.key)] {
-                    for problem in metafield::check_name(self.rules, part, &word.text) {
-                        ok = false;
-                        self.name_problem(k, part, word, problem);
-                    }
-                }
-                if m.namespace.text == "mapsync" {
-                    ok = false;
-                    self.diags.push(
-                        Diagnostic::error(
-                            codes::METAFIELD_MAPSYNC_NAMESPACE,
-                            "the namespace `mapsync` is reserved for mapsync's ownership marker",
-                        )
-                        .at_opt(k.inner_loc(m.namespace.span.start, m.namespace.span.end))
-                        .label("reserved")
-                        .help("choose another namespace"),
-                    );
-                }
-                let ty = match &m.ty {
-                    None => metafield::Type::DEFAULT,
-                    Some(w) => match metafield::resolve_type(&w.text) {
-                        Resolved::Known { ty, deprecated } => {
-                            if deprecated {
-                                self.diags.push(
-                                    Diagnostic::warning(
-                                        codes::METAFIELD_DEPRECATED_TYPE,
-                                        format!("metafield type `{}` is deprecated since Shopify API 2021-07", w.text),
-                                    )
-                                    .at_opt(k.inner_loc(w.span.start, w.span.end))
-                                    .label("read as single_line_text_field")
-                                    .help("write `single_line_text_field` (or leave the type out)"),
-                                );
-                            }
-                            ty
-                        }
-                        Resolved::Unknown(s) => {
-                            let help = match s {
-                                Some(s) => format!("did you mean `{s}`?"),
-                                None => {
-                                    format!("known types: {}", metafield::type_names().join(", "))
-                                }
-                            };
-                            self.diags.push(
-                                Diagnostic::error(
-                                    codes::METAFIELD_UNKNOWN_TYPE,
-                                    format!("unknown metafield type `{}`", w.text),
-                                )
-                                .at_opt(k.inner_loc(w.span.start, w.span.end))
-                                .label("not a metafield type")
-                                .help(help),
-                            );
-                            return None;
-                        }
-                    },
-                };
-                if !ok {
-                    return None;
-                }
-                let (ns, key) = (m.namespace.text.clone(), m.key.text.clone());
-                if m.description.is_some() {
-                    state.descriptions.push((ns.clone(), key.clone(), k.loc()));
-                    let canonical = format!("Metafield|{ns}|{key}@description");
-                    return Some((
-                        TargetSpec::MetafieldDescription { namespace: ns, key },
-                        canonical,
-                    ));
-                }
-                state.metafields.push((ns.clone(), key.clone(), k.loc()));
-                // Exact duplicates with different types are reported by the
-                // metafield pass; the canonical name includes the type so
-                // they do not also count as duplicate targets.
-                let canonical = format!("Metafield|{ns}|{key}|{}", ty.shopify_name());
-                Some((
-                    TargetSpec::Metafield {
-                        namespace: ns,
-                        key,
-                        ty,
-                    },
-                    canonical,
-                ))
-            }
+            Target::Field(path) => self.field_target(ctx, k, path.dotted(), variant_only),
+            Target::Metafield(m) => self.metafield_target(k, m, state),
             Target::Quantity(loc) => {
                 if ctx != Context::Variant {
                     variant_only(self.diags, format!("`Quantity_{}`", loc.text));
-                    return None;
+                    return Err(None);
                 }
-                if !self.locations.contains_key(&loc.text) {
-                    let help = match suggest(&loc.text, self.locations.keys().map(String::as_str)) {
-                        Some(s) => format!("did you mean `Quantity_{s}`? or declare `locations: {{ {}: {{ name: \"...\" }} }}`", loc.text),
-                        None => format!(
-                            "declare it: `locations: {{ {}: {{ name: \"Warehouse name\" }} }}` (the seed's RefLoc_*)",
-                            loc.text
-                        ),
-                    };
-                    self.diags.push(
-                        Diagnostic::error(
-                            codes::QUANTITY_UNKNOWN_LOCATION,
-                            format!("location `{}` is not declared under `locations:`", loc.text),
-                        )
-                        .at_opt(k.inner_loc(loc.span.start, loc.span.end))
-                        .label("unknown reference location")
-                        .help(help),
-                    );
-                    return None;
-                }
-                Some((
-                    TargetSpec::Quantity {
-                        location: loc.text.clone(),
-                    },
-                    format!("Quantity_{}", loc.text),
-                ))
+                self.quantity_target(k, loc)
             }
             Target::Option(opt) => {
                 if ctx != Context::Variant {
@@ -848,55 +845,205 @@ impl Cx<'_> {
                         OptionRef::Index(n, _) => format!("`Option|{n}`"),
                     };
                     variant_only(self.diags, what);
-                    return None;
+                    return Err(None);
                 }
-                match opt {
-                    OptionRef::Named(w) => {
-                        state.options.push((w.text.clone(), k.loc()));
-                        Some((
-                            TargetSpec::Option(OptionName::Named(w.text.clone())),
-                            format!("Option|{}", w.text),
-                        ))
+                self.option_target(k, opt, option_names, state)
+            }
+        }
+    }
+
+    /// `Metafield|namespace|key|type` (or `...@description`).
+    fn metafield_target(
+        &mut self,
+        k: &Node,
+        m: &syntax::Metafield,
+        state: &mut MapState,
+    ) -> Checked {
+        let mut ok = true;
+        for (part, word) in [(Part::Namespace, &m.namespace), (Part::Key, &m.key)] {
+            for problem in metafield::check_name(self.rules, part, &word.text) {
+                ok = false;
+                self.name_problem(k, part, word, problem);
+            }
+        }
+        if m.namespace.text == "mapsync" {
+            ok = false;
+            self.diags.push(
+                Diagnostic::error(
+                    codes::METAFIELD_MAPSYNC_NAMESPACE,
+                    "the namespace `mapsync` is reserved for mapsync's ownership marker",
+                )
+                .at_opt(k.inner_loc(m.namespace.span.start, m.namespace.span.end))
+                .label("reserved")
+                .help("choose another namespace"),
+            );
+        }
+        let ty = match &m.ty {
+            None => metafield::Type::DEFAULT,
+            Some(w) => match metafield::resolve_type(&w.text) {
+                Resolved::Known { ty, deprecated } => {
+                    if deprecated {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                codes::METAFIELD_DEPRECATED_TYPE,
+                                format!(
+                                    "metafield type `{}` is deprecated since {}",
+                                    w.text,
+                                    metafield::DEPRECATED_SINCE
+                                ),
+                            )
+                            .at_opt(k.inner_loc(w.span.start, w.span.end))
+                            .label("read as single_line_text_field")
+                            .help("write `single_line_text_field` (or leave the type out)"),
+                        );
                     }
-                    OptionRef::Index(n, span) => {
-                        let n = *n as usize;
-                        if !(1..=3).contains(&n) {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    codes::OPTION_INDEX,
-                                    format!("`Option|{n}` does not exist: options are numbered 1 to 3"),
-                                )
-                                .at_opt(k.inner_loc(span.start, span.end))
-                                .label("not 1, 2 or 3")
-                                .help("a product has at most 3 options: use Option|1, Option|2 or Option|3"),
-                            );
-                            return None;
-                        }
-                        if option_names.len() < n {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    codes::OPTION_INDEX,
-                                    format!(
-                                        "`Option|{n}` takes its name from `option_names`, which has {} entr{}",
-                                        option_names.len(),
-                                        if option_names.len() == 1 { "y" } else { "ies" }
-                                    ),
-                                )
-                                .at_opt(k.inner_loc(span.start, span.end))
-                                .label("no name for this option")
-                                .help(format!(
-                                    "list {n} paths in `entities.product.option_names`, or write the name: `Option|Color`"
-                                )),
-                            );
-                            return None;
-                        }
-                        state.options.push((format!("#{n}"), k.loc()));
-                        Some((
-                            TargetSpec::Option(OptionName::Index(n)),
-                            format!("Option|{n}"),
-                        ))
-                    }
+                    ty
                 }
+                Resolved::Unknown(s) => {
+                    let help = match s {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => {
+                            format!("known types: {}", metafield::type_names().join(", "))
+                        }
+                    };
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::METAFIELD_UNKNOWN_TYPE,
+                            format!("unknown metafield type `{}`", w.text),
+                        )
+                        .at_opt(k.inner_loc(w.span.start, w.span.end))
+                        .label("not a metafield type")
+                        .help(help),
+                    );
+                    return Err(None);
+                }
+            },
+        };
+        if !ok {
+            // The name is wrong, the type is not: the value is still
+            // checked against it, so every problem is reported at once.
+            return Err(Some(TargetSpec::Metafield {
+                namespace: m.namespace.text.clone(),
+                key: m.key.text.clone(),
+                ty,
+            }));
+        }
+        let (ns, key) = (m.namespace.text.clone(), m.key.text.clone());
+        if m.description.is_some() {
+            let explicit = m.ty.as_ref().map(|_| ty);
+            state
+                .descriptions
+                .push((ns.clone(), key.clone(), k.loc(), explicit));
+            let canonical = format!("Metafield|{ns}|{key}@description");
+            return Ok((
+                TargetSpec::MetafieldDescription { namespace: ns, key },
+                canonical,
+            ));
+        }
+        state.metafields.push((ns.clone(), key.clone(), k.loc()));
+        let type_span =
+            m.ty.as_ref()
+                .and_then(|w| k.inner_loc(w.span.start, w.span.end));
+        state
+            .value_types
+            .push((ns.clone(), key.clone(), ty, type_span.or_else(|| k.loc())));
+        // Exact duplicates with different types are reported by the
+        // metafield pass; the canonical name includes the type so
+        // they do not also count as duplicate targets.
+        let canonical = format!("Metafield|{ns}|{key}|{}", ty.shopify_name());
+        Ok((
+            TargetSpec::Metafield {
+                namespace: ns,
+                key,
+                ty,
+            },
+            canonical,
+        ))
+    }
+
+    /// `Quantity_<location>` of a declared reference location.
+    fn quantity_target(&mut self, k: &Node, loc: &syntax::Word) -> Checked {
+        if !self.locations.contains_key(&loc.text) {
+            let help = match suggest(&loc.text, self.locations.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean `Quantity_{s}`? or declare `locations: {{ {}: {{ name: \"...\" }} }}`", loc.text),
+                None => format!(
+                    "declare it: `locations: {{ {}: {{ name: \"Warehouse name\" }} }}` (the seed's RefLoc_*)",
+                    loc.text
+                ),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    codes::QUANTITY_UNKNOWN_LOCATION,
+                    format!("location `{}` is not declared under `locations:`", loc.text),
+                )
+                .at_opt(k.inner_loc(loc.span.start, loc.span.end))
+                .label("unknown reference location")
+                .help(help),
+            );
+            return Err(None);
+        }
+        Ok((
+            TargetSpec::Quantity {
+                location: loc.text.clone(),
+            },
+            format!("Quantity_{}", loc.text),
+        ))
+    }
+
+    /// `Option|<name>` or `Option|<n>` (named by `option_names`).
+    fn option_target(
+        &mut self,
+        k: &Node,
+        opt: &OptionRef,
+        option_names: &[SourcePath],
+        state: &mut MapState,
+    ) -> Checked {
+        match opt {
+            OptionRef::Named(w) => {
+                state.options.push((w.text.clone(), k.loc()));
+                Ok((
+                    TargetSpec::Option(OptionName::Named(w.text.clone())),
+                    format!("Option|{}", w.text),
+                ))
+            }
+            OptionRef::Index(n, span) => {
+                let n = *n as usize;
+                let max = self.limits.options;
+                if !(1..=max).contains(&n) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::OPTION_INDEX,
+                            format!("`Option|{n}` does not exist: options are numbered 1 to {max}"),
+                        )
+                        .at_opt(k.inner_loc(span.start, span.end))
+                        .label(format!("not between 1 and {max}"))
+                        .help(format!("a product of this target has at most {max} options: use Option|1 to Option|{max}")),
+                    );
+                    return Err(None);
+                }
+                if option_names.len() < n {
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::OPTION_INDEX,
+                            format!(
+                                "`Option|{n}` takes its name from `option_names`, which has {} entr{}",
+                                option_names.len(),
+                                if option_names.len() == 1 { "y" } else { "ies" }
+                            ),
+                        )
+                        .at_opt(k.inner_loc(span.start, span.end))
+                        .label("no name for this option")
+                        .help(format!(
+                            "list {n} paths in `entities.product.option_names`, or write the name: `Option|Color`"
+                        )),
+                    );
+                    return Err(None);
+                }
+                state.options.push((format!("#{n}"), k.loc()));
+                Ok((
+                    TargetSpec::Option(OptionName::Index(n)),
+                    format!("Option|{n}"),
+                ))
             }
         }
     }
@@ -907,12 +1054,7 @@ impl Cx<'_> {
             Part::Key => "key",
         };
         let rules = self.rules;
-        let other = match rules {
-            metafield::Rules::Shopify => "set `metafield_rules: legacy` for the seed's rules",
-            metafield::Rules::Legacy => {
-                "set `metafield_rules: shopify` for Shopify's current rules"
-            }
-        };
+        let other = rules.switch_help();
         let d = match problem {
             NameProblem::Length(n, min, max) => Diagnostic::error(
                 match part {
@@ -922,11 +1064,7 @@ impl Cx<'_> {
                 format!(
                     "metafield {what} '{}' is {n} characters; {} rules need {min} to {max}",
                     word.text,
-                    if rules == metafield::Rules::Shopify {
-                        "Shopify's"
-                    } else {
-                        "the legacy"
-                    }
+                    rules.owner()
                 ),
             )
             .at_opt(k.inner_loc(word.span.start, word.span.end))
@@ -959,7 +1097,7 @@ impl Cx<'_> {
             )
             .at_opt(k.inner_loc(word.span.start, word.span.end))
             .label("`--` is reserved")
-            .help("Shopify reserves `--` for `shopify--` and `app--` namespaces; use `-` or `_`"),
+            .help(metafield::RESERVED_HELP),
         };
         self.diags.push(d);
     }
@@ -1147,9 +1285,9 @@ fn parse_transform(s: &str) -> Option<Transform> {
     }
 }
 
-fn unreachable_loc(node: Option<&Node>) -> Location {
+fn unreachable_loc(node: Option<&Node>) -> Span {
     node.and_then(Node::loc).unwrap_or_else(|| {
-        Location::new(
+        Span::new(
             &mapsync_core::diag::SourceFile::new("<unknown>", String::new()),
             0,
             0,

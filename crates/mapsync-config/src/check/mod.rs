@@ -13,6 +13,7 @@ pub mod schema;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::connector::Registry;
 use crate::schema::Which;
 use crate::{self as config, yaml::Node, ConfigError, MappingFiles};
 use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
@@ -21,7 +22,11 @@ pub use mapsync_core::diag::suggest;
 
 /// Check a loaded mapping set: schema per file, then semantics on the
 /// merged tree.
-pub fn check_mapping_files(files: &MappingFiles, diags: &mut Diagnostics) -> model::MappingSet {
+pub fn check_mapping_files(
+    files: &MappingFiles,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> model::MappingSet {
     for part in &files.parts {
         if let Some(root) = &part.root {
             schema::validate(Which::Mapping, root, diags);
@@ -31,16 +36,17 @@ pub fn check_mapping_files(files: &MappingFiles, diags: &mut Diagnostics) -> mod
         // Nothing parsed: YAML errors are all there is to say.
         return model::MappingSet::default();
     }
-    mapping::check(&files.merged, diags)
+    mapping::check(&files.merged, registry, diags)
 }
 
 /// Load and check a mapping set from a path.
 pub fn load_mapping(
     path: &Path,
+    registry: &Registry,
 ) -> Result<(model::MappingSet, MappingFiles, Diagnostics), ConfigError> {
     let mut diags = Diagnostics::new();
     let files = config::load_mapping_set(path, &mut diags)?;
-    let set = check_mapping_files(&files, &mut diags);
+    let set = check_mapping_files(&files, registry, &mut diags);
     Ok((set, files, diags))
 }
 
@@ -77,7 +83,13 @@ pub fn classify(path: &Path) -> PathKind {
 
 /// Validate paths (projects and mapping sets) offline; an empty list means
 /// the project found from `start` (current directory, then parents).
-pub fn validate(paths: &[PathBuf], start: &Path) -> Result<Diagnostics, ConfigError> {
+/// Connector types and options, and the field tables of mapping sets, are
+/// those of `registry`.
+pub fn validate(
+    paths: &[PathBuf],
+    start: &Path,
+    registry: &Registry,
+) -> Result<Diagnostics, ConfigError> {
     let mut diags = Diagnostics::new();
     let mut seen = HashSet::new();
     let targets: Vec<PathBuf> = if paths.is_empty() {
@@ -102,12 +114,12 @@ pub fn validate(paths: &[PathBuf], start: &Path) -> Result<Diagnostics, ConfigEr
                 } else {
                     p.clone()
                 };
-                validate_project(&file, &mut seen, &mut diags)?;
+                validate_project(&file, registry, &mut seen, &mut diags)?;
             }
             PathKind::Mapping => {
                 if seen.insert(canonical(p)) {
                     let files = config::load_mapping_set(p, &mut diags)?;
-                    check_mapping_files(&files, &mut diags);
+                    check_mapping_files(&files, registry, &mut diags);
                 }
             }
         }
@@ -122,6 +134,7 @@ fn canonical(p: &Path) -> PathBuf {
 
 fn validate_project(
     file: &Path,
+    registry: &Registry,
     seen: &mut HashSet<PathBuf>,
     diags: &mut Diagnostics,
 ) -> Result<(), ConfigError> {
@@ -130,7 +143,7 @@ fn validate_project(
         return Ok(());
     };
     schema::validate(Which::Project, root, diags);
-    let refs = project::check(root, &project.dir, diags);
+    let refs = project::check(root, &project.dir, registry, diags);
     for r in refs {
         let path = project.dir.join(&r.path);
         let files = match config::load_mapping_set(&path, diags) {
@@ -150,16 +163,55 @@ fn validate_project(
         };
         let first = seen.insert(canonical(&path));
         let set = if first {
-            check_mapping_files(&files, diags)
+            check_mapping_files(&files, registry, diags)
         } else {
             // Already reported; check silently for the cross-file rules.
-            check_mapping_files(&files, &mut Diagnostics::new())
+            check_mapping_files(&files, registry, &mut Diagnostics::new())
         };
-        if r.source_type.as_deref() == Some("file") {
+        if r.source.as_ref().is_some_and(|c| !c.writes_back()) {
             writeback_warning(&files.merged, &set, &r, diags);
         }
+        target_mismatch(&files.merged, &set, &r, diags);
     }
     Ok(())
+}
+
+/// A profile pairing a mapping set written for one target kind with a
+/// target connector of another is an error: its `map:` keys were checked
+/// against the wrong field table.
+fn target_mismatch(
+    merged: &Node,
+    set: &model::MappingSet,
+    r: &project::MappingRef,
+    diags: &mut Diagnostics,
+) {
+    let Some(caps) = r.target.as_ref().and_then(|t| t.capabilities()) else {
+        return;
+    };
+    let kind = caps.fields.kind;
+    if set.target == kind {
+        return;
+    }
+    let type_name = r.target.as_ref().map(|t| t.type_name()).unwrap_or_default();
+    diags.push(
+        Diagnostic::error(
+            codes::PROJECT_TARGET_MISMATCH,
+            format!(
+                "profile `{}` writes to a `{type_name}` target, but its mapping set `{}` is written for `{}`",
+                r.profile, r.path, set.target
+            ),
+        )
+        .at_opt(r.target_type.as_ref().and_then(Node::loc))
+        .label(format!("accepts mapping sets for `{kind}`"))
+        .related(
+            merged.get("target").and_then(Node::loc),
+            format!("written for `{}`", set.target),
+        )
+        .help(format!(
+            "point `mapping:` at a mapping set with `target: {kind}`, or choose a target of kind `{}`",
+            set.target
+        )),
+    );
 }
 
 fn writeback_warning(
@@ -195,8 +247,9 @@ fn writeback_warning(
             Diagnostic::warning(
                 codes::PROJECT_WRITEBACK_IGNORED,
                 format!(
-                    "profile `{}` reads a `file` source, which cannot be written back to",
-                    r.profile
+                    "profile `{}` reads a `{}` source, which cannot be written back to",
+                    r.profile,
+                    r.source.as_ref().map(|c| c.type_name()).unwrap_or_default()
                 ),
             )
             .at_opt(at)

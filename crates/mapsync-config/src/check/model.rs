@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use super::fields::{Context, FieldType};
 use crate::metafield;
-use mapsync_core::diag::Location;
+use mapsync_core::diag::Span;
 use mapsync_syntax::SourcePath;
 
 /// A checked mapping set.
@@ -18,6 +18,11 @@ use mapsync_syntax::SourcePath;
 pub struct MappingSet {
     /// Its name (`name:`), if given.
     pub name: Option<String>,
+    /// The target kind it is written for (`target:`; by default the
+    /// first target connector's kind).
+    pub target: String,
+    /// That target's limits on one item (options, images...).
+    pub limits: mapsync_core::target::Limits,
     /// Typed settings with defaults applied.
     pub settings: Settings,
     /// Reference locations by name.
@@ -126,7 +131,7 @@ impl Default for Settings {
             concurrency: 20,
             retries: 3,
             timeout: Duration::from_secs(30),
-            metafield_rules: metafield::Rules::Shopify,
+            metafield_rules: metafield::Rules::Current,
         }
     }
 }
@@ -214,7 +219,7 @@ pub struct FieldMapping {
     /// Where the value comes from.
     pub value: ValueSpec,
     /// The entry's key in the mapping file.
-    pub location: Option<Location>,
+    pub location: Option<Span>,
 }
 
 /// A classified target.
@@ -245,7 +250,7 @@ pub enum TargetSpec {
     },
     /// Quantity at a reference location.
     Quantity {
-        /// Location name.
+        /// Span name.
         location: String,
     },
     /// A variant option.
@@ -319,7 +324,7 @@ pub struct TestCase {
     /// Expected document (a subset).
     pub expect: serde_json::Value,
     /// Where the test is.
-    pub location: Option<Location>,
+    pub location: Option<Span>,
 }
 
 impl Context {

@@ -4,12 +4,16 @@
 
 use std::path::Path;
 
+use std::sync::Arc;
+
+use super::suggest;
+use crate::connector::{CheckContext, Connector, Registry, Role};
 use crate::env;
 use crate::yaml::{Kind, Node};
 use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
 
 /// A profile's mapping set reference, for the caller to load and check.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MappingRef {
     /// Profile name.
     pub profile: String,
@@ -17,12 +21,33 @@ pub struct MappingRef {
     pub path: String,
     /// The node of `mapping:`.
     pub node: Node,
-    /// Source type of the profile.
-    pub source_type: Option<String>,
+    /// The profile's source connector, if its type is known.
+    pub source: Option<Arc<dyn Connector>>,
+    /// The profile's target connector, if its type is known.
+    pub target: Option<Arc<dyn Connector>>,
+    /// The node of the target's `type:`.
+    pub target_type: Option<Node>,
 }
 
-/// Check a project file; returns the mapping sets its profiles use.
-pub fn check(root: &Node, dir: &Path, diags: &mut Diagnostics) -> Vec<MappingRef> {
+impl std::fmt::Debug for MappingRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappingRef")
+            .field("profile", &self.profile)
+            .field("path", &self.path)
+            .field("source", &self.source.as_ref().map(|c| c.type_name()))
+            .field("target", &self.target.as_ref().map(|c| c.type_name()))
+            .finish()
+    }
+}
+
+/// Check a project file against the connectors of `registry`; returns
+/// the mapping sets its profiles use.
+pub fn check(
+    root: &Node,
+    dir: &Path,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> Vec<MappingRef> {
     env_syntax(root, diags);
     let mut refs = Vec::new();
     let Some(profiles) = root.get("profiles").and_then(Node::as_map) else {
@@ -38,14 +63,13 @@ pub fn check(root: &Node, dir: &Path, diags: &mut Diagnostics) -> Vec<MappingRef
     }
     for (name, p) in profiles {
         let Some(name) = name.as_str() else { continue };
-        let source = p.get("source");
-        let source_type = source.and_then(|s| s.get("type")).and_then(Node::as_str);
-        if let Some(s) = source {
-            check_source(s, dir, diags);
-        }
-        if let Some(t) = p.get("target") {
-            check_target(t, diags);
-        }
+        let source = p
+            .get("source")
+            .and_then(|s| check_endpoint(Role::Source, name, s, dir, registry, diags));
+        let target = p
+            .get("target")
+            .and_then(|t| check_endpoint(Role::Target, name, t, dir, registry, diags));
+        let target_type = p.get("target").and_then(|t| t.get("type")).cloned();
         if let Some(st) = p.get("state") {
             check_state(st, diags);
         }
@@ -69,7 +93,9 @@ pub fn check(root: &Node, dir: &Path, diags: &mut Diagnostics) -> Vec<MappingRef
                         profile: name.to_string(),
                         path: text.to_string(),
                         node: m.clone(),
-                        source_type: source_type.map(str::to_string),
+                        source: source.clone(),
+                        target: target.clone(),
+                        target_type: target_type.clone(),
                     });
                 }
             }
@@ -97,7 +123,9 @@ fn env_syntax(node: &Node, diags: &mut Diagnostics) {
     }
 }
 
-fn secret(node: Option<&Node>, what: &str, diags: &mut Diagnostics) {
+/// Warn when a secret option is written in clear text (a connector's
+/// check may call it for its other secret options).
+pub fn secret(node: Option<&Node>, what: &str, diags: &mut Diagnostics) {
     let Some(n) = node else { return };
     let Some(s) = n.as_str() else { return };
     if !s.is_empty() && !s.contains("${") {
@@ -108,188 +136,62 @@ fn secret(node: Option<&Node>, what: &str, diags: &mut Diagnostics) {
             )
             .at_opt(n.loc())
             .label("a secret in clear text")
-            .help("write `token: ${SHOPIFY_TOKEN}` and set the variable in the environment; secrets do not belong in files under version control"),
+            .help("write `token: ${API_TOKEN}` and set the variable in the environment; secrets do not belong in files under version control"),
         );
     }
 }
 
-fn check_source(s: &Node, dir: &Path, diags: &mut Diagnostics) {
-    let ty = s.get("type").and_then(Node::as_str);
-    secret(s.get("token"), "source token", diags);
-    match ty {
-        Some("file") => {
-            let path = s.get("path");
-            let Some(path_text) = path.and_then(Node::as_str) else {
-                if path.is_none() {
-                    diags.push(
-                        Diagnostic::error(
-                            codes::PROJECT_SOURCE_PATH,
-                            "a `file` source needs a `path`",
-                        )
-                        .at_opt(s.loc())
-                        .label("no `path:`")
-                        .help("add `path: examples/catalog.json` (relative to the project file)"),
-                    );
-                }
-                return;
-            };
-            let format = s
-                .get("format")
-                .and_then(Node::as_str)
-                .map(str::to_string)
-                .or_else(|| {
-                    let ext = Path::new(path_text)
-                        .extension()?
-                        .to_str()?
-                        .to_ascii_lowercase();
-                    Some(match ext.as_str() {
-                        "json" => "json".into(),
-                        "ndjson" | "jsonl" => "ndjson".into(),
-                        "csv" | "tsv" => "csv".into(),
-                        "yaml" | "yml" => "yaml".into(),
-                        _ => return None,
-                    })
-                });
-            let Some(format) = format else {
-                diags.push(
-                    Diagnostic::error(
-                        codes::PROJECT_SOURCE_FORMAT,
-                        format!("cannot tell the format of `{path_text}` from its extension"),
-                    )
-                    .at_opt(path.and_then(Node::loc))
-                    .label("unknown extension")
-                    .help("add `format: json` (or ndjson, csv, yaml), or rename the file"),
-                );
-                return;
-            };
-            if !path_text.contains("${") && !dir.join(path_text).exists() {
-                diags.push(
-                    Diagnostic::warning(
-                        codes::PROJECT_SOURCE_MISSING,
-                        format!("source file `{path_text}` does not exist (yet)"),
-                    )
-                    .at_opt(path.and_then(Node::loc))
-                    .label("not found")
-                    .help("a sync with this profile fails until the file exists; paths are relative to the project file"),
-                );
-            }
-            if (format == "csv" || format == "ndjson") && s.get("entity").is_none() {
-                diags.push(
-                    Diagnostic::error(
-                        codes::PROJECT_SOURCE_ENTITY,
-                        format!("a {format} source holds one entity; say which"),
-                    )
-                    .at_opt(s.loc())
-                    .label("no `entity:`")
-                    .help("add `entity: product` (or `entity: category`)"),
-                );
-            }
-            if format != "csv" {
-                for opt in ["delimiter", "group_by"] {
-                    if let Some((k, _)) = s.entry(opt) {
-                        diags.push(
-                            Diagnostic::error(
-                                codes::PROJECT_CSV_OPTION,
-                                format!("`{opt}` applies to CSV sources only, and this source is {format}"),
-                            )
-                            .at_opt(k.loc())
-                            .label("ignored for this format")
-                            .help("remove it, or set `format: csv`"),
-                        );
-                    }
-                }
-            }
-        }
-        Some(other @ ("rest" | "shopify" | "bigcommerce")) => {
-            diags.push(
-                Diagnostic::warning(
-                    codes::PROJECT_UNSUPPORTED,
-                    format!("source type `{other}` is not available in this version of mapsync"),
-                )
-                .at_opt(s.get("type").and_then(Node::loc))
-                .label("not implemented yet")
-                .help("use a `file` source for now; this profile validates but cannot run"),
-            );
-        }
-        _ => {}
-    }
-}
-
-fn check_target(t: &Node, diags: &mut Diagnostics) {
-    let ty = t.get("type").and_then(Node::as_str);
-    secret(t.get("token"), "target token", diags);
-    match ty {
-        Some("shopify") => {
-            let shop = t.get("shop");
-            let url = t.get("url");
-            match (shop, url) {
-                (None, None) => diags.push(
-                    Diagnostic::error(codes::PROJECT_TARGET_ADDRESS, "a `shopify` target needs `shop` or `url`")
-                        .at_opt(t.loc())
-                        .label("where is the store?")
-                        .help("add `shop: NAME.myshopify.com`, or `url: http://127.0.0.1:8099` for a sandbox"),
-                ),
-                (Some(_), Some(u)) => diags.push(
-                    Diagnostic::error(codes::PROJECT_TARGET_ADDRESS, "a `shopify` target takes `shop` or `url`, not both")
-                        .at_opt(u.loc())
-                        .label("second address")
-                        .help("keep `shop:` for a real store or `url:` for any other base URL"),
-                ),
-                _ => {}
-            }
-            if let Some(s) = shop.and_then(|n| Some((n, n.as_str()?))) {
-                let (n, text) = s;
-                let name = text.strip_suffix(".myshopify.com");
-                let ok = text.contains("${")
-                    || name.is_some_and(|n| {
-                        !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    });
-                if !ok {
-                    diags.push(
-                        Diagnostic::error(codes::PROJECT_SHOP, format!("`{text}` is not a shop domain"))
-                            .at_opt(n.loc())
-                            .label("expected NAME.myshopify.com")
-                            .help("write the store's permanent domain, e.g. `acme-eu.myshopify.com` (no https://)"),
-                    );
-                }
-            }
-            if let Some((n, text)) = url.and_then(|n| Some((n, n.as_str()?))) {
-                let ok = text.contains("${")
-                    || url::Url::parse(text).is_ok_and(|u| {
-                        (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some()
-                    });
-                if !ok {
-                    diags.push(
-                        Diagnostic::error(
-                            codes::PROJECT_TARGET_URL,
-                            format!("`{text}` is not an http(s) URL"),
-                        )
-                        .at_opt(n.loc())
-                        .label("not a base URL")
-                        .help("write e.g. `http://127.0.0.1:8099`"),
-                    );
-                }
-            }
-            if t.get("token").is_none() {
-                diags.push(
-                    Diagnostic::warning(codes::PROJECT_TOKEN_MISSING, "a `shopify` target has no `token`")
-                        .at_opt(t.loc())
-                        .label("no `token:`")
-                        .help("add `token: ${SHOPIFY_TOKEN}` (an Admin API access token); only an open sandbox accepts requests without one"),
-                );
-            }
-        }
-        Some(other @ ("bigcommerce" | "rest")) => diags.push(
-            Diagnostic::warning(
-                codes::PROJECT_UNSUPPORTED,
-                format!("target type `{other}` is not available in this version of mapsync"),
-            )
-            .at_opt(t.get("type").and_then(Node::loc))
-            .label("not implemented yet")
-            .help("use `sandbox` or `shopify`; this profile validates but cannot run"),
-        ),
-        _ => {}
-    }
+/// Check a profile's `source:` or `target:`: its `type:` names a
+/// registered connector that serves the role, its options match the
+/// connector's schema, then the connector's own checks. Returns the
+/// connector.
+fn check_endpoint(
+    role: Role,
+    profile: &str,
+    node: &Node,
+    dir: &Path,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> Option<Arc<dyn Connector>> {
+    secret(node.get("token"), &format!("{} token", role.key()), diags);
+    let ty_node = node.get("type")?;
+    let ty = ty_node.as_str()?;
+    let connector = registry.get(ty);
+    let Some((connector, schema)) = connector
+        .as_ref()
+        .and_then(|c| Some((c.clone(), c.options_schema(role)?)))
+    else {
+        let types = registry.types(role);
+        let mut help = match suggest(ty, types.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? "),
+            None => String::new(),
+        };
+        help.push_str(&format!(
+            "the {} types are: {}",
+            role.key(),
+            registry.describe(role)
+        ));
+        let message = if connector.is_some() {
+            format!("`{ty}` cannot be a {}", role.key())
+        } else {
+            format!("unknown {} type `{ty}`", role.key())
+        };
+        diags.push(
+            Diagnostic::error(codes::PROJECT_UNKNOWN_TYPE, message)
+                .at_opt(ty_node.loc())
+                .label(format!("no {} connector of this type", role.key()))
+                .help(help),
+        );
+        return None;
+    };
+    let prefix = format!("profiles.{profile}.{}", role.key());
+    super::schema::validate_options(schema, node, &prefix, diags);
+    let cx = CheckContext {
+        profile,
+        project_dir: dir,
+    };
+    connector.check(role, node, &cx, diags);
+    Some(connector)
 }
 
 fn check_state(st: &Node, diags: &mut Diagnostics) {

@@ -35,6 +35,60 @@ pub fn validate(which: Which, root: &Node, diags: &mut Diagnostics) {
         ));
         return;
     };
+    validate_against(schema, validator, root, "", diags);
+}
+
+/// Validate a connector's options (the node of a profile's `source:` or
+/// `target:`, named `prefix` in messages, e.g. `profiles.demo.target`)
+/// against the options schema the connector declares.
+pub fn validate_options(
+    schema_text: &'static str,
+    node: &Node,
+    prefix: &str,
+    diags: &mut Diagnostics,
+) {
+    type Compiled = std::sync::Arc<(Value, jsonschema::Validator)>;
+    static CACHE: OnceLock<std::sync::Mutex<Vec<(usize, Compiled)>>> = OnceLock::new();
+    let key = schema_text.as_ptr() as usize;
+    let cache = CACHE.get_or_init(Default::default);
+    let found = {
+        let guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c.clone())
+    };
+    let compiled = match found {
+        Some(c) => c,
+        None => {
+            let built = serde_json::from_str::<Value>(schema_text)
+                .ok()
+                .and_then(|v| jsonschema::validator_for(&v).ok().map(|c| (v, c)));
+            let Some(built) = built else {
+                diags.push(Diagnostic::error(
+                    codes::INTERNAL,
+                    format!("the options schema of `{prefix}`'s connector does not compile (a bug in mapsync)"),
+                ));
+                return;
+            };
+            let c = std::sync::Arc::new(built);
+            let mut guard = cache.lock().unwrap_or_else(|e| e.into_inner());
+            guard.push((key, c.clone()));
+            c
+        }
+    };
+    validate_against(&compiled.0, &compiled.1, node, prefix, diags);
+}
+
+/// Every error of `validator` on `root` as a diagnostic pointing at the
+/// node it concerns; paths in messages start with `prefix`.
+fn validate_against(
+    schema: &Value,
+    validator: &jsonschema::Validator,
+    root: &Node,
+    prefix: &str,
+    diags: &mut Diagnostics,
+) {
     let instance = root.to_json();
     let mut seen = std::collections::HashSet::new();
     for err in validator.iter_errors(&instance) {
@@ -46,7 +100,11 @@ pub fn validate(which: Which, root: &Node, diags: &mut Diagnostics) {
             .map(|s| s.replace("~1", "/").replace("~0", "~"))
             .collect();
         let node = find(root, &segments);
-        let at = segments.join(".");
+        let at = std::iter::once(prefix)
+            .filter(|p| !p.is_empty())
+            .chain(segments.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(".");
         let where_ = if at.is_empty() {
             "the file".to_string()
         } else {

@@ -279,106 +279,21 @@ pub async fn execute(
     if !plan.mass_delete.is_empty() && !job.options.allow_mass_delete {
         return Err(ExecError::MassDelete(plan.mass_delete.clone()));
     }
-    // Metafield definitions first: a failure here is a configuration
-    // problem and stops the run before any item changes. One pass over the
-    // documents collects each description with the type its values have.
-    let wanted = job.documents.definitions();
-    for entity in [Entity::Category, Entity::Product] {
-        let list: Vec<(MetafieldDescription, Option<String>)> = wanted
-            .iter()
-            .filter(|((e, _, _), _)| *e == entity)
-            .map(|(_, v)| v.clone())
-            .collect();
-        if list.is_empty() {
-            continue;
-        }
-        target
-            .ensure_definitions(entity, &list)
-            .await
-            .map_err(|e| ExecError::Definitions {
-                entity: entity.as_str(),
-                message: e.to_string(),
-            })?;
-    }
+    prepare_definitions(target, &job.documents).await?;
 
     let mut out = Outcome::default();
     let total = plan.changes.iter().filter(|c| c.action.is_change()).count();
     progress.start(total as u64);
-
-    // Items without a change: counted, and invalid ones explained.
-    for c in plan.changes.iter().filter(|c| !c.action.is_change()) {
-        match c.action {
-            Action::Invalid => {
-                out.summary.invalid += 1;
-                let message = c
-                    .diagnostics
-                    .iter()
-                    .map(|d| d.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let message = if message.is_empty() {
-                    c.reason.to_string()
-                } else {
-                    message
-                };
-                if let Some(key) = &c.key {
-                    send(
-                        ledger,
-                        c.entity,
-                        key,
-                        LedgerChange::Failure {
-                            target_id: None,
-                            message: message.clone(),
-                        },
-                    )?;
-                }
-                out.items.push(ItemReport {
-                    entity: c.entity,
-                    key: c.key.clone(),
-                    action: c.action,
-                    status: Status::Failed,
-                    target_id: c.target_id.clone(),
-                    message: Some(message),
-                    error: None,
-                    requests: 0,
-                });
-            }
-            other => out.summary.add(other, Status::Ok),
-        }
-    }
+    record_unchanged(plan, ledger, &mut out)?;
 
     // Create and update changes with their documents, in plan order
     // (categories first), read one at a time.
-    let is_upsert = |c: &&Change| matches!(c.action, Action::Create | Action::Update);
     let category_upserts = plan
         .changes
         .iter()
-        .filter(is_upsert)
-        .filter(|c| c.entity == Entity::Category)
+        .filter(|c| is_upsert(c) && c.entity == Entity::Category)
         .count();
-    let mut upserts = plan
-        .changes
-        .iter()
-        .filter(is_upsert)
-        .zip(job.documents.iter().chain(std::iter::repeat_with(|| {
-            Err("the plan has fewer documents than changes; make a new plan".to_string())
-        })))
-        .map(|(change, doc)| Work {
-            change,
-            doc: doc.and_then(|d| {
-                if d.document.entity == change.entity
-                    && change.key.as_deref() == Some(d.document.key.as_str())
-                {
-                    Ok(d)
-                } else {
-                    Err(format!(
-                        "the plan's documents are out of order (found {} `{}`); make a new plan",
-                        d.document.entity.as_str(),
-                        d.document.key
-                    ))
-                }
-            }),
-        });
+    let mut upserts = upsert_work(plan, &job.documents);
 
     // Categories.
     let base = WriteContext {
@@ -387,18 +302,7 @@ pub async fn execute(
         keep_existing_variant_data: job.options.keep_existing_variant_data,
         keep_deleted_metafields: job.options.keep_deleted_category_metafields,
     };
-    let mut category_ids: BTreeMap<String, String> = BTreeMap::new();
-    for c in plan.changes.iter().filter(|c| c.entity == Entity::Category) {
-        if let (Some(k), Some(id)) = (&c.key, &c.target_id) {
-            if !matches!(
-                c.action,
-                Action::Delete | Action::Deactivate | Action::Invalid
-            ) && c.rule != "category.update.deselected"
-            {
-                category_ids.insert(k.clone(), id.clone());
-            }
-        }
-    }
+    let mut category_ids = known_category_ids(plan);
     let work = upserts.by_ref().take(category_upserts);
     let done = run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
     for item in done {
@@ -419,17 +323,14 @@ pub async fn execute(
     }
 
     // Deletions last: products, then categories.
+    let concurrency = job.options.concurrency.max(1);
     for entity in [Entity::Product, Entity::Category] {
-        let removals: Vec<&Change> = plan
+        let removals = plan
             .changes
             .iter()
             .filter(|c| {
                 c.entity == entity && matches!(c.action, Action::Delete | Action::Deactivate)
             })
-            .collect();
-        let concurrency = job.options.concurrency.max(1);
-        let removals = removals
-            .into_iter()
             .take_while(|_| !stop.load(Ordering::Relaxed));
         let results: Vec<Result<ItemReport, ExecError>> = stream::iter(removals)
             .map(|c| async move {
@@ -452,6 +353,132 @@ pub async fn execute(
         }
     }
     Ok(out)
+}
+
+/// Metafield definitions first: a failure here is a configuration problem
+/// and stops the run before any item changes. One pass over the documents
+/// collects each description with the type its values have.
+async fn prepare_definitions(
+    target: &dyn TargetWrite,
+    documents: &Documents,
+) -> Result<(), ExecError> {
+    let wanted = documents.definitions();
+    for entity in [Entity::Category, Entity::Product] {
+        let list: Vec<(MetafieldDescription, Option<String>)> = wanted
+            .iter()
+            .filter(|((e, _, _), _)| *e == entity)
+            .map(|(_, v)| v.clone())
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        target
+            .ensure_definitions(entity, &list)
+            .await
+            .map_err(|e| ExecError::Definitions {
+                entity: entity.as_str(),
+                message: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+/// Items without a change: counted, and invalid ones explained (in the
+/// report and, as SyncMsg, in the ledger).
+fn record_unchanged(
+    plan: &Plan,
+    ledger: &LedgerWriter,
+    out: &mut Outcome,
+) -> Result<(), ExecError> {
+    for c in plan.changes.iter().filter(|c| !c.action.is_change()) {
+        if c.action != Action::Invalid {
+            out.summary.add(c.action, Status::Ok);
+            continue;
+        }
+        out.summary.invalid += 1;
+        let message = c
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let message = if message.is_empty() {
+            c.reason.to_string()
+        } else {
+            message
+        };
+        if let Some(key) = &c.key {
+            let failure = LedgerChange::Failure {
+                target_id: None,
+                message: message.clone(),
+            };
+            send(ledger, c.entity, key, failure)?;
+        }
+        out.items.push(ItemReport {
+            entity: c.entity,
+            key: c.key.clone(),
+            action: c.action,
+            status: Status::Failed,
+            target_id: c.target_id.clone(),
+            message: Some(message),
+            error: None,
+            requests: 0,
+        });
+    }
+    Ok(())
+}
+
+fn is_upsert(c: &Change) -> bool {
+    matches!(c.action, Action::Create | Action::Update)
+}
+
+/// The create and update changes, each with its document (read lazily, in
+/// plan order) or why it has none.
+fn upsert_work<'a>(
+    plan: &'a Plan,
+    documents: &'a Documents,
+) -> impl Iterator<Item = Work<'a>> + 'a {
+    let missing = std::iter::repeat_with(|| {
+        Err("the plan has fewer documents than changes; make a new plan".to_string())
+    });
+    plan.changes
+        .iter()
+        .filter(|c| is_upsert(c))
+        .zip(documents.iter().chain(missing))
+        .map(|(change, doc)| Work {
+            change,
+            doc: doc.and_then(|d| {
+                if d.document.entity == change.entity
+                    && change.key.as_deref() == Some(d.document.key.as_str())
+                {
+                    Ok(d)
+                } else {
+                    Err(format!(
+                        "the plan's documents are out of order (found {} `{}`); make a new plan",
+                        d.document.entity.as_str(),
+                        d.document.key
+                    ))
+                }
+            }),
+        })
+}
+
+/// Categories already in the target that stay there (not deleted,
+/// deactivated, invalid or deselected), by key: products may join them.
+fn known_category_ids(plan: &Plan) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.entity == Entity::Category) {
+        if let (Some(k), Some(id)) = (&c.key, &c.target_id) {
+            if !matches!(
+                c.action,
+                Action::Delete | Action::Deactivate | Action::Invalid
+            ) && c.rule != "category.update.deselected"
+            {
+                ids.insert(k.clone(), id.clone());
+            }
+        }
+    }
+    ids
 }
 
 fn record(out: &mut Outcome, item: ItemReport) {

@@ -101,21 +101,19 @@ pub async fn sync(
             plan.recount();
         }
         let documents = Documents::Spool(documents);
-        apply_planned(
+        let cx = Applying {
             profile,
-            &set,
-            &connected,
-            &plan,
-            documents,
+            set: &set,
+            connected: &connected,
             started,
-            options.allow_mass_delete,
+            allow_mass_delete: options.allow_mass_delete,
             progress,
             stop,
-        )
-        .await
+        };
+        apply_planned(&cx, &plan, documents).await
     }
     .await;
-    connected.close().await?;
+    connected.close().await.map_err(EngineError::from)?;
     result
 }
 
@@ -162,45 +160,57 @@ pub async fn apply(
             reconcile::max_deletes_exceeded(entity, total, &set.settings, planned)
         })
         .collect();
-        apply_planned(
+        let cx = Applying {
             profile,
-            &set,
-            &connected,
-            &plan,
-            documents,
+            set: &set,
+            connected: &connected,
             started,
             allow_mass_delete,
             progress,
             stop,
-        )
-        .await
+        };
+        apply_planned(&cx, &plan, documents).await
     }
     .await;
-    connected.close().await?;
+    connected.close().await.map_err(EngineError::from)?;
     result
 }
 
 fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
     let (set, _files, diags) =
-        mapsync_config::check::load_mapping(&profile.mapping).map_err(PlanError::from)?;
+        mapsync_config::check::load_mapping(&profile.mapping, &profile.registry)
+            .map_err(PlanError::from)?;
     if diags.has_errors() {
         return Err(PlanError::Mapping(diags).into());
     }
     Ok(set)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply_planned(
-    profile: &Profile,
-    set: &MappingSet,
-    connected: &Connected,
-    plan: &Plan,
-    documents: Documents,
+/// What applying a plan runs with.
+struct Applying<'a> {
+    profile: &'a Profile,
+    set: &'a MappingSet,
+    connected: &'a Connected,
     started: OffsetDateTime,
     allow_mass_delete: bool,
-    progress: &dyn Progress,
-    stop: &AtomicBool,
+    progress: &'a dyn Progress,
+    stop: &'a AtomicBool,
+}
+
+async fn apply_planned(
+    cx: &Applying<'_>,
+    plan: &Plan,
+    documents: Documents,
 ) -> Result<RunReport, RunError> {
+    let Applying {
+        profile,
+        set,
+        connected,
+        started,
+        allow_mass_delete,
+        progress,
+        stop,
+    } = *cx;
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
     let locations = engine::resolve_locations(set, &locations)?;

@@ -1,6 +1,8 @@
 //! ISO country and currency codes as Shopify's `CountryCode` and `CurrencyCode` enums.
-//! Generated from tests/data/shopify/admin_schema_2025-01.json.gz (every value, in order);
-//! owns nothing else and must not hold business rules.
+//! Generated from tests/data/shopify/admin_schema_2025-01.json.gz (every value, in order)
+//! by crates/mapsync-sandbox/tests/codes_generated.rs; do not edit by hand, regenerate with
+//! `MAPSYNC_REGENERATE=1 cargo test -p mapsync-sandbox --test codes_generated`.
+//! Owns nothing else and must not hold business rules.
 
 use async_graphql::Enum;
 

@@ -45,11 +45,11 @@ fn core<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Core>> {
 
 fn plan_name(core: &Core) -> &'static str {
     match core.config.plan {
-        super::Plan::Standard => "Basic",
-        super::Plan::Advanced => "Advanced",
-        super::Plan::Plus => "Shopify Plus",
-        super::Plan::Enterprise => "Enterprise",
-        super::Plan::Unlimited => "Development",
+        super::ShopPlan::Standard => "Basic",
+        super::ShopPlan::Advanced => "Advanced",
+        super::ShopPlan::Plus => "Shopify Plus",
+        super::ShopPlan::Enterprise => "Enterprise",
+        super::ShopPlan::Unlimited => "Development",
     }
 }
 
@@ -177,6 +177,8 @@ impl QueryRoot {
         })
     }
 
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `locations` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn locations(
         &self,
@@ -242,6 +244,8 @@ impl QueryRoot {
         }))
     }
 
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `products` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn products(
         &self,
@@ -393,6 +397,8 @@ impl QueryRoot {
         })
     }
 
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `productVariants` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn product_variants(
         &self,
@@ -446,6 +452,8 @@ impl QueryRoot {
         })
     }
 
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `collections` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn collections(
         &self,
@@ -522,6 +530,8 @@ impl QueryRoot {
             .and_then(|&c| collection_obj(&st, c)))
     }
 
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `metafieldDefinitions` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn metafield_definitions(
         &self,
@@ -563,7 +573,6 @@ impl QueryRoot {
         )?))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn publications(
         &self,
         ctx: &Context<'_>,

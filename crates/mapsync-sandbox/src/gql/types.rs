@@ -332,20 +332,14 @@ connection!(
     "MetafieldEdge"
 );
 
-#[allow(clippy::too_many_arguments)]
+/// A page of an owner's metafields, filtered by namespace and `namespace.key` keys.
 fn metafield_connection(
-    ctx: &Context<'_>,
     list: &[Metafield],
     owner_type: &'static str,
     namespace: Option<String>,
     keys: Option<Vec<String>>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-    reverse: Option<bool>,
+    a: PageArgs,
 ) -> Result<MetafieldConnection> {
-    let a = args(ctx, first, after, last, before, reverse);
     let mut items: Vec<(Key, MetafieldObj)> = list
         .iter()
         .filter(|m| namespace.as_deref().is_none_or(|n| m.namespace == n))
@@ -451,6 +445,8 @@ impl ShopObj {
     async fn metafield(&self, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
         metafield_one(&self.st.shop.metafields, "SHOP", namespace, key)
     }
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `metafields` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn metafields(
         &self,
@@ -463,18 +459,8 @@ impl ShopObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(
-            ctx,
-            &self.st.shop.metafields,
-            "SHOP",
-            namespace,
-            keys,
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        )
+        let a = args(ctx, first, after, last, before, reverse);
+        metafield_connection(&self.st.shop.metafields, "SHOP", namespace, keys, a)
     }
 }
 
@@ -955,6 +941,8 @@ impl ProductObj {
     async fn metafield(&self, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
         metafield_one(&self.p.metafields, "PRODUCT", namespace, key)
     }
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `metafields` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn metafields(
         &self,
@@ -967,18 +955,8 @@ impl ProductObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(
-            ctx,
-            &self.p.metafields,
-            "PRODUCT",
-            namespace,
-            keys,
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        )
+        let a = args(ctx, first, after, last, before, reverse);
+        metafield_connection(&self.p.metafields, "PRODUCT", namespace, keys, a)
     }
 }
 
@@ -1131,6 +1109,8 @@ impl VariantObj {
     async fn metafield(&self, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
         metafield_one(&self.v().metafields, "PRODUCTVARIANT", namespace, key)
     }
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `metafields` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn metafields(
         &self,
@@ -1143,18 +1123,8 @@ impl VariantObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(
-            ctx,
-            &self.v().metafields,
-            "PRODUCTVARIANT",
-            namespace,
-            keys,
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        )
+        let a = args(ctx, first, after, last, before, reverse);
+        metafield_connection(&self.v().metafields, "PRODUCTVARIANT", namespace, keys, a)
     }
 }
 
@@ -1535,6 +1505,8 @@ impl CollectionObj {
     async fn metafield(&self, namespace: Option<String>, key: String) -> Option<MetafieldObj> {
         metafield_one(&self.c.metafields, "COLLECTION", namespace, key)
     }
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `metafields` connection field (the schema fixes them; they cannot be grouped).
     #[allow(clippy::too_many_arguments)]
     async fn metafields(
         &self,
@@ -1547,18 +1519,8 @@ impl CollectionObj {
         before: Option<String>,
         reverse: Option<bool>,
     ) -> Result<MetafieldConnection> {
-        metafield_connection(
-            ctx,
-            &self.c.metafields,
-            "COLLECTION",
-            namespace,
-            keys,
-            first,
-            after,
-            last,
-            before,
-            reverse,
-        )
+        let a = args(ctx, first, after, last, before, reverse);
+        metafield_connection(&self.c.metafields, "COLLECTION", namespace, keys, a)
     }
 }
 

@@ -1,0 +1,172 @@
+//! The connectors this binary ships, registered by `type:`. The binary is
+//! the one place that names them all; the engine sees only the registry.
+//!
+//! * `file` (source): `mapsync-file`.
+//! * `shopify` (target): `mapsync-shopify`.
+//! * `sandbox` (target): the embedded emulated Shopify store
+//!   (`mapsync-sandbox`) started in-process, spoken to by the Shopify
+//!   connector over HTTP like any store. It lives here because it joins
+//!   two crates that must not know each other.
+
+use async_trait::async_trait;
+use mapsync_config::connector::{
+    ClientSettings, Connection, Connector, Options, Registry, Resource, Role,
+};
+use mapsync_core::target::{Capabilities, ErrorKind, TargetError};
+use mapsync_sandbox::{SandboxConfig, SandboxHandle};
+use mapsync_shopify::{connector as shopify_conn, ShopLocation, CAPABILITIES};
+
+pub use mapsync_core::source::*;
+pub use mapsync_file as file;
+pub use mapsync_shopify as shopify;
+
+/// The connectors of this binary.
+pub fn registry() -> Registry {
+    Registry::new()
+        .with(mapsync_file::FileConnector)
+        .with(mapsync_shopify::ShopifyConnector)
+        .with(SandboxConnector)
+}
+
+/// A source from options as a profile would give them (for tests and
+/// benches that read a file without a project).
+pub fn source(
+    options: serde_json::Value,
+    project_dir: &std::path::Path,
+) -> Result<mapsync_config::profile::Endpoint, mapsync_config::profile::ProfileError> {
+    mapsync_config::profile::Endpoint::resolve(&registry(), Role::Source, "-", project_dir, options)
+}
+
+/// `type: sandbox`: the embedded emulated Shopify store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SandboxConnector;
+
+const SANDBOX_SCHEMA: &str = include_str!("sandbox.schema.json");
+
+/// The embedded store, stopped (and persisted) when the run ends.
+#[derive(Debug)]
+struct RunningSandbox(SandboxHandle);
+
+#[async_trait]
+impl Resource for RunningSandbox {
+    async fn close(self: Box<Self>) -> Result<(), TargetError> {
+        self.0
+            .shutdown()
+            .await
+            .map_err(|e| TargetError::new(ErrorKind::Failed, format!("sandbox: {e}")))
+    }
+}
+
+fn config_error(message: String) -> TargetError {
+    TargetError::new(ErrorKind::Config, message)
+}
+
+#[async_trait]
+impl Connector for SandboxConnector {
+    fn type_name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn summary(&self) -> &'static str {
+        "the embedded emulated Shopify store"
+    }
+
+    fn options_schema(&self, role: Role) -> Option<&'static str> {
+        (role == Role::Target).then_some(SANDBOX_SCHEMA)
+    }
+
+    fn capabilities(&self) -> Option<&'static Capabilities> {
+        Some(&CAPABILITIES)
+    }
+
+    async fn connect(
+        &self,
+        options: &Options,
+        settings: Option<&ClientSettings>,
+    ) -> Result<Connection, TargetError> {
+        let state = options
+            .path("state")
+            .unwrap_or_else(|| options.project_dir().join(".mapsync/sandbox.json"));
+        if let Some(dir) = state.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                config_error(format!("sandbox: cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut config = SandboxConfig {
+            state: Some(state),
+            ..SandboxConfig::default()
+        };
+        if let Some(p) = options.text("plan") {
+            config.plan = p
+                .parse()
+                .map_err(|e| config_error(format!("sandbox: {}: {e}", options.field("plan"))))?;
+        }
+        let handle = mapsync_sandbox::start(config)
+            .await
+            .map_err(|e| config_error(format!("sandbox: {e}")))?;
+        let location = ShopLocation::url(&handle.url())?;
+        let client = shopify_conn::client_config(location, options, settings)?;
+        Ok(Connection {
+            target: Box::new(shopify_conn::target(client)?),
+            resource: Some(Box::new(RunningSandbox(handle))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapsync_config::profile::load;
+    use std::path::Path;
+
+    #[test]
+    fn resolves_the_demo_profile() {
+        let p = load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("mapsync.yaml"),
+            "demo",
+            |_| None,
+            &registry(),
+        )
+        .unwrap();
+        assert_eq!(p.channel, "demo");
+        assert_eq!(p.target.type_name(), "sandbox");
+        assert_eq!(p.source.type_name(), "file");
+        assert!(p.mapping.ends_with("mappings/demo"));
+    }
+
+    #[test]
+    fn unset_secret_names_the_field_not_a_value() {
+        let e = load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("mapsync.yaml"),
+            "staging",
+            |_| None,
+            &registry(),
+        )
+        .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("target.token") && msg.contains("SANDBOX_TOKEN"),
+            "{msg}"
+        );
+        let p = load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("mapsync.yaml"),
+            "staging",
+            |n| (n == "SANDBOX_TOKEN").then(|| "s3cret".to_string()),
+            &registry(),
+        )
+        .unwrap();
+        assert!(!format!("{p:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn unknown_profile_suggests() {
+        let e = load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("mapsync.yaml"),
+            "dmeo",
+            |_| None,
+            &registry(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("did you mean `demo`"), "{e}");
+    }
+}

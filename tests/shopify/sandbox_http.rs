@@ -1,0 +1,593 @@
+//! The sandbox over real HTTP: paging through 1,000 products, cost
+//! arithmetic, the leaky bucket running dry and recovering, persistence
+//! across a restart, every fault kind, the token, control endpoints and bulk
+//! operations.
+
+use std::time::Duration;
+
+use mapsync::sandbox::runtime::Faults;
+use mapsync::sandbox::{FaultKind, SandboxConfig, ShopPlan};
+use serde_json::{json, Value};
+
+use crate::sandbox_support::{simple_product, start, start_default, Sb, PRODUCT_SET};
+
+const SET_SMALL: &str = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { id } userErrors { field } } }";
+
+async fn create(sb: &Sb, input: Value) -> String {
+    let d = sb.data(SET_SMALL, json!({"i": input})).await;
+    assert_eq!(d["productSet"]["userErrors"], json!([]), "{d}");
+    d["productSet"]["product"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn status(v: &Value) -> &Value {
+    &v["extensions"]["cost"]["throttleStatus"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_through_1000_products() {
+    let sb = start(SandboxConfig {
+        plan: ShopPlan::Unlimited,
+        ..Default::default()
+    })
+    .await;
+    let sb = std::sync::Arc::new(sb);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..8 {
+        let sb = sb.clone();
+        tasks.spawn(async move {
+            for i in (w..1000).step_by(8) {
+                create(&sb, json!({"title": format!("P-{i:04}"), "status": if i % 2 == 0 { "ACTIVE" } else { "DRAFT" }})).await;
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let q = "query($after: String) { products(first: 250, after: $after) { edges { cursor node { id title } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
+    let mut after = Value::Null;
+    let mut ids = Vec::new();
+    let mut titles = std::collections::BTreeSet::new();
+    let mut pages = 0;
+    loop {
+        let d = sb.data(q, json!({"after": after})).await;
+        let conn = &d["products"];
+        pages += 1;
+        for e in conn["edges"].as_array().unwrap() {
+            let id = e["node"]["id"].as_str().unwrap();
+            ids.push(id.rsplit('/').next().unwrap().parse::<u64>().unwrap());
+            titles.insert(e["node"]["title"].as_str().unwrap().to_string());
+        }
+        assert_eq!(conn["pageInfo"]["hasPreviousPage"], json!(pages > 1));
+        if conn["pageInfo"]["hasNextPage"] == json!(false) {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(ids.len(), 1000);
+    assert_eq!(titles.len(), 1000);
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids ascend and never repeat"
+    );
+
+    // Filtered and reversed paging.
+    let q = "query($after: String) { products(first: 100, after: $after, query: \"status:draft\", sortKey: TITLE, reverse: true) { nodes { title status } pageInfo { hasNextPage endCursor } } }";
+    let mut after = Value::Null;
+    let mut seen = Vec::new();
+    loop {
+        let d = sb.data(q, json!({"after": after})).await;
+        for n in d["products"]["nodes"].as_array().unwrap() {
+            assert_eq!(n["status"], "DRAFT");
+            seen.push(n["title"].as_str().unwrap().to_string());
+        }
+        if d["products"]["pageInfo"]["hasNextPage"] == json!(false) {
+            break;
+        }
+        after = d["products"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen.len(), 500);
+    assert_eq!(seen.first().map(String::as_str), Some("P-0999"));
+    assert!(seen.windows(2).all(|w| w[0] > w[1]));
+    let d = sb
+        .data(
+            "{ productsCount(query: \"status:active\") { count precision } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["productsCount"],
+        json!({"count": 500, "precision": "EXACT"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_arithmetic() {
+    let sb = start(SandboxConfig {
+        bucket: Some(1000.0),
+        restore_rate: Some(1.0),
+        ..Default::default()
+    })
+    .await;
+    for t in ["A", "B", "C"] {
+        create(&sb, simple_product(t, 2)).await;
+    }
+    // A mutation: 10 + product (1) + userErrors (1) requested; nothing in userErrors.
+    let r = sb.gql(SET_SMALL, json!({"i": {"title": "D"}})).await;
+    assert_eq!(r["extensions"]["cost"]["requestedQueryCost"], 12);
+    assert_eq!(r["extensions"]["cost"]["actualQueryCost"], 11);
+    let before = status(&r)["currentlyAvailable"].as_f64().unwrap();
+
+    // A connection: 2 + first × node; a nested connection inside the node.
+    let q = "{ products(first: 10) { edges { node { id title variants(first: 5) { nodes { id sku } } } } pageInfo { hasNextPage } } }";
+    let r = sb.gql(q, json!({})).await;
+    let cost = &r["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 2 + 10 * (1 + 2 + 5));
+    // 4 products returned: A-C have 2 variants, D has its default variant.
+    assert_eq!(cost["actualQueryCost"], 2 + 3 * (1 + 2 + 2) + (1 + 2 + 1));
+    let after = status(&r)["currentlyAvailable"].as_f64().unwrap();
+    let spent = before - after;
+    assert!(
+        (19.0..=21.0).contains(&spent),
+        "charged the actual cost: spent {spent}"
+    );
+    assert_eq!(status(&r)["maximumAvailable"], 1000.0);
+    assert_eq!(status(&r)["restoreRate"], 1.0);
+
+    // Variables and fragments count too.
+    let q = "query($n: Int!) { products(first: $n) { ...P } } fragment P on ProductConnection { nodes { id options { name } } }";
+    let r = sb.gql(q, json!({"n": 7})).await;
+    assert_eq!(
+        r["extensions"]["cost"]["requestedQueryCost"],
+        2 + 7 * (1 + 1)
+    );
+
+    // Above 1000 requested points the query is refused and nothing is charged.
+    let q = "{ products(first: 250) { nodes { variants(first: 250) { nodes { id } } } } }";
+    let r = sb.gql(q, json!({})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "MAX_COST_EXCEEDED");
+    assert_eq!(
+        r["extensions"]["cost"]["requestedQueryCost"],
+        2 + 250 * (1 + 2 + 250)
+    );
+    assert_eq!(r["extensions"]["cost"]["actualQueryCost"], Value::Null);
+    assert!(r.get("data").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_runs_the_bucket_dry_and_recovers_at_the_restore_rate() {
+    let sb = start(SandboxConfig {
+        bucket: Some(50.0),
+        restore_rate: Some(10.0),
+        ..Default::default()
+    })
+    .await;
+    sb.post("/__sandbox/seed", seed_with_products(10)).await;
+    let q = "{ products(first: 10) { nodes { id } } }";
+    let mut throttled = None;
+    for i in 0..6 {
+        let r = sb.gql(q, json!({})).await;
+        if r.get("errors").is_some() {
+            throttled = Some((i, r));
+            break;
+        }
+        assert_eq!(r["extensions"]["cost"]["actualQueryCost"], 12);
+    }
+    let (i, r) = throttled.expect("the bucket runs dry");
+    assert_eq!(i, 4, "50 points pay for four queries of 12");
+    assert_eq!(r["errors"][0]["message"], "Throttled");
+    assert_eq!(r["errors"][0]["extensions"]["code"], "THROTTLED");
+    assert_eq!(r["extensions"]["cost"]["requestedQueryCost"], 12);
+    assert_eq!(r["extensions"]["cost"]["actualQueryCost"], Value::Null);
+    let dry = status(&r)["currentlyAvailable"].as_f64().unwrap();
+    assert!(dry < 12.0);
+
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = sb.gql("{ shop { id } }", json!({})).await;
+    let now = status(&r)["currentlyAvailable"].as_f64().unwrap();
+    let gained = now + 1.0 - dry;
+    assert!(
+        (4.0..=8.0).contains(&gained),
+        "about 6 points restored in 0.6 s at 10/s, got {gained}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = sb.gql(q, json!({})).await;
+    assert!(r.get("errors").is_none(), "recovered: {r}");
+    let stats = sb.get("/__sandbox/stats").await;
+    assert_eq!(stats["throttled"], 1);
+}
+
+fn seed_with_products(n: usize) -> Value {
+    let mut store = mapsync::sandbox::model::Store::new();
+    for i in 0..n {
+        let id = store.alloc();
+        let product = json!({
+            "id": id, "handle": format!("p-{i}"), "title": format!("P {i}"), "description_html": "",
+            "vendor": "", "product_type": "", "tags": [], "status": "ACTIVE", "seo_title": null,
+            "seo_description": null, "template_suffix": null, "options": [], "variants": [], "media": [],
+            "metafields": [], "collections": [], "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z"
+        });
+        store.products.insert(
+            id,
+            std::sync::Arc::new(serde_json::from_value(product).unwrap()),
+        );
+    }
+    serde_json::to_value(&store).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_restart_and_is_durable_before_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("store.json");
+    let config = SandboxConfig {
+        state: Some(state.clone()),
+        ..Default::default()
+    };
+    let sb = start(config.clone()).await;
+    let loc = sb
+        .post("/__sandbox/locations", json!([{"name": "Depot"}]))
+        .await;
+    let pid = create(&sb, simple_product("Kept", 3)).await;
+    // Answered, so already on disk (no shutdown yet).
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let n = pid.rsplit('/').next().unwrap();
+    assert_eq!(on_disk["products"][n]["title"], "Kept");
+    let c = sb
+        .data(
+            "mutation($p: [ID!]) { collectionCreate(input: {title: \"Kept\", products: $p}) { collection { id } } }",
+            json!({"p": [pid]}),
+        )
+        .await;
+    let cid = c["collectionCreate"]["collection"]["id"].clone();
+    sb.handle.shutdown().await.unwrap();
+
+    let sb = start(config).await;
+    let q = "query($id: ID!, $c: ID!) { product(id: $id) { handle variants(first: 5) { nodes { sku } } collections(first: 2) { nodes { id } } } collection(id: $c) { title } locations(first: 5) { nodes { id name } } }";
+    let d = sb.data(q, json!({"id": pid, "c": cid})).await;
+    assert_eq!(d["product"]["handle"], "kept");
+    assert_eq!(
+        d["product"]["variants"]["nodes"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(d["product"]["collections"]["nodes"][0]["id"], cid);
+    assert_eq!(d["collection"]["title"], "Kept");
+    assert!(d["locations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["id"] == loc[0]["id"]));
+    // New ids never collide with restored ones; handles stay unique.
+    let d = sb
+        .data(PRODUCT_SET, json!({"input": {"title": "Kept"}}))
+        .await;
+    let new_id = d["productSet"]["product"]["id"].as_str().unwrap();
+    assert_eq!(d["productSet"]["product"]["handle"], "kept-1");
+    let num = |s: &str| s.rsplit('/').next().unwrap().parse::<u64>().unwrap();
+    assert!(num(new_id) > num(&pid));
+    sb.handle.shutdown().await.unwrap();
+}
+
+/// Replay the sandbox's seeded draws to know which requests were applied.
+fn draws(kind: FaultKind, seed: u64, n: usize) -> Vec<bool> {
+    let mut f = Faults::new(1.0, vec![kind], seed);
+    (0..n).map(|_| f.draw().unwrap().after).collect()
+}
+
+async fn product_count(sb: &Sb) -> usize {
+    sb.get("/__sandbox/snapshot").await["products"]
+        .as_object()
+        .unwrap()
+        .len()
+}
+
+fn faulty(kind: FaultKind, seed: u64) -> SandboxConfig {
+    SandboxConfig {
+        fault_rate: 1.0,
+        faults: vec![kind],
+        seed,
+        fault_timeout: Duration::from_millis(300),
+        ..Default::default()
+    }
+}
+
+fn set_body(title: &str) -> Value {
+    json!({"query": SET_SMALL, "variables": {"i": {"title": title}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_throttle_and_5xx_change_nothing() {
+    let sb = start(faulty(FaultKind::Throttle, 1)).await;
+    let r = sb.gql(SET_SMALL, json!({"i": {"title": "x"}})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "THROTTLED");
+    assert_eq!(product_count(&sb).await, 0);
+
+    let sb = start(faulty(FaultKind::Http5xx, 2)).await;
+    for i in 0..5 {
+        let resp = sb
+            .client
+            .post(sb.handle.graphql_url())
+            .json(&set_body(&format!("t{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            [500, 502, 503].contains(&resp.status().as_u16()),
+            "{}",
+            resp.status()
+        );
+    }
+    assert_eq!(product_count(&sb).await, 0);
+    let stats = sb.get("/__sandbox/stats").await;
+    assert_eq!(stats["faults"], 5);
+    assert_eq!(stats["requests"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_timeout_may_apply_the_mutation_and_lose_the_answer() {
+    let seed = 11;
+    let sb = start(faulty(FaultKind::Timeout, seed)).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let n = 6;
+    for i in 0..n {
+        let r = client
+            .post(sb.handle.graphql_url())
+            .json(&set_body(&format!("t{i}")))
+            .send()
+            .await;
+        assert!(r.is_err_and(|e| e.is_timeout()), "request {i} times out");
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let expected = draws(FaultKind::Timeout, seed, n);
+    assert!(
+        expected.contains(&true) && expected.contains(&false),
+        "seed covers both cases"
+    );
+    let applied = expected.iter().filter(|a| **a).count();
+    assert_eq!(product_count(&sb).await, applied);
+    // A patient client gets an answer after the delay: 504 before, 200 after applying.
+    let resp = sb
+        .client
+        .post(sb.handle.graphql_url())
+        .json(&set_body("late"))
+        .send()
+        .await
+        .unwrap();
+    let after = draws(FaultKind::Timeout, seed, n + 1)[n];
+    assert_eq!(resp.status().as_u16(), if after { 200 } else { 504 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_reset_closes_the_connection_after_or_before_applying() {
+    let seed = 5;
+    let sb = start(faulty(FaultKind::Reset, seed)).await;
+    let n = 6;
+    for i in 0..n {
+        let client = reqwest::Client::new();
+        let r = client
+            .post(sb.handle.graphql_url())
+            .json(&set_body(&format!("r{i}")))
+            .send()
+            .await;
+        let e = r.expect_err("connection closed without an answer");
+        assert!(!e.is_timeout(), "{e}");
+    }
+    let expected = draws(FaultKind::Reset, seed, n);
+    assert!(
+        expected.contains(&true) && expected.contains(&false),
+        "seed covers both cases"
+    );
+    assert_eq!(
+        product_count(&sb).await,
+        expected.iter().filter(|a| **a).count()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_required_when_set() {
+    let sb = start(SandboxConfig {
+        token: Some("shpat_test".into()),
+        ..Default::default()
+    })
+    .await;
+    let resp = sb
+        .client
+        .post(sb.handle.graphql_url())
+        .header("X-Shopify-Access-Token", "wrong")
+        .json(&json!({"query": "{ shop { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body = resp.text().await.unwrap();
+    assert!(!body.contains("shpat_test"));
+    let d = sb.data("{ shop { name } }", json!({})).await;
+    assert_eq!(d["shop"]["name"], "mapsync sandbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_endpoints() {
+    let sb = start_default().await;
+    create(&sb, simple_product("S", 2)).await;
+    sb.gql(
+        "{ products(first: 5) { nodes { id } } shop { id } }",
+        json!({}),
+    )
+    .await;
+    let stats = sb.get("/__sandbox/stats").await;
+    assert_eq!(stats["requests"], 2);
+    assert_eq!(
+        stats["by_operation"],
+        json!({"productSet": 1, "products": 1, "shop": 1})
+    );
+    assert!(stats["cost"].as_u64().unwrap() > 10);
+    assert_eq!(stats["throttled"], 0);
+
+    let snap = sb.get("/__sandbox/snapshot").await;
+    assert_eq!(snap["products"].as_object().unwrap().len(), 1);
+    let other = start_default().await;
+    let seeded = other.post("/__sandbox/seed", snap.clone()).await;
+    assert_eq!(seeded["products"], 1);
+    let d = other
+        .data(
+            "{ products(first: 5) { nodes { handle variants(first: 5) { nodes { sku } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["products"]["nodes"][0]["handle"], "s");
+    assert_eq!(other.get("/__sandbox/snapshot").await, snap);
+
+    sb.post("/__sandbox/locations", json!([{"name": "Second"}]))
+        .await;
+    sb.post("/__sandbox/reset", json!({})).await;
+    let d = sb
+        .data(
+            "{ products(first: 5) { nodes { id } } locations(first: 5) { nodes { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["products"]["nodes"], json!([]));
+    assert_eq!(
+        d["locations"]["nodes"],
+        json!([{"name": "Second"}, {"name": "Shop location"}])
+    );
+    let bad = sb
+        .client
+        .post(format!("{}/__sandbox/seed", sb.handle.url()))
+        .body("{\"not\": \"a store\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_query_serves_jsonl_with_parent_ids() {
+    let sb = start_default().await;
+    let mut ids = Vec::new();
+    for t in ["A", "B", "C"] {
+        ids.push(create(&sb, simple_product(t, 2)).await);
+    }
+    let q = "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id status } userErrors { field message code } } }";
+    let inner =
+        "{ products { edges { node { id title variants { edges { node { id sku } } } } } } }";
+    let d = sb.data(q, json!({"q": inner})).await;
+    assert_eq!(d["bulkOperationRunQuery"]["userErrors"], json!([]));
+    let op_id = d["bulkOperationRunQuery"]["bulkOperation"]["id"].clone();
+    let mut op = Value::Null;
+    for _ in 0..100 {
+        let d = sb
+            .data(
+                "{ currentBulkOperation { id status url objectCount rootObjectCount errorCode } }",
+                json!({}),
+            )
+            .await;
+        op = d["currentBulkOperation"].clone();
+        if op["status"] == "COMPLETED" || op["status"] == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(op["id"], op_id);
+    assert_eq!(op["status"], "COMPLETED", "{op}");
+    assert_eq!(op["objectCount"], "9");
+    assert_eq!(op["rootObjectCount"], "3");
+    let text = sb
+        .client
+        .get(op["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 9);
+    let products: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.get("__parentId").is_none())
+        .collect();
+    assert_eq!(
+        products
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ids
+    );
+    for r in rows.iter().filter(|r| r.get("__parentId").is_some()) {
+        assert!(r["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("gid://shopify/ProductVariant/"));
+        assert!(ids.contains(&r["__parentId"].as_str().unwrap().to_string()));
+    }
+    let bad = sb
+        .data(
+            q,
+            json!({"q": "mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }"}),
+        )
+        .await;
+    assert_eq!(
+        bad["bulkOperationRunQuery"]["userErrors"][0]["code"],
+        "INVALID"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_limits_variants_and_media() {
+    let sb = start(SandboxConfig {
+        plan: ShopPlan::Unlimited,
+        ..Default::default()
+    })
+    .await;
+    // 2048 variants with three options is allowed; 2049 is not.
+    let mk = |n: usize| {
+        let a: Vec<Value> = (0..16).map(|i| json!({"name": format!("a{i}")})).collect();
+        let b: Vec<Value> = (0..16).map(|i| json!({"name": format!("b{i}")})).collect();
+        let c: Vec<Value> = (0..9).map(|i| json!({"name": format!("c{i}")})).collect();
+        let variants: Vec<Value> = (0..n)
+            .map(|k| {
+                json!({"optionValues": [
+                    {"optionName": "A", "name": format!("a{}", k % 16)},
+                    {"optionName": "B", "name": format!("b{}", (k / 16) % 16)},
+                    {"optionName": "C", "name": format!("c{}", k / 256)}]})
+            })
+            .collect();
+        json!({"title": "Big", "productOptions": [{"name": "A", "values": a}, {"name": "B", "values": b}, {"name": "C", "values": c}], "variants": variants})
+    };
+    let q = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { variantsCount { count } } userErrors { field code } } }";
+    let d = sb.data(q, json!({"i": mk(2048)})).await;
+    assert_eq!(d["productSet"]["product"]["variantsCount"]["count"], 2048);
+    let d = sb.data(q, json!({"i": mk(2049)})).await;
+    assert_eq!(
+        d["productSet"]["userErrors"],
+        json!([{"field": ["input", "variants"], "code": "VARIANTS_OVER_LIMIT"}])
+    );
+
+    let files = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"originalSource": format!("https://img.example.com/{i}.jpg"), "contentType": "IMAGE"}))
+            .collect()
+    };
+    let q = "mutation($i: ProductSetInput!) { productSet(input: $i) { product { mediaCount { count } } userErrors { field code } } }";
+    let d = sb
+        .data(q, json!({"i": {"title": "Pics", "files": files(250)}}))
+        .await;
+    assert_eq!(d["productSet"]["product"]["mediaCount"]["count"], 250);
+    let d = sb
+        .data(q, json!({"i": {"title": "Pics", "files": files(251)}}))
+        .await;
+    assert_eq!(
+        d["productSet"]["userErrors"][0]["field"],
+        json!(["input", "files"])
+    );
+}

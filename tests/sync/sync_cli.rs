@@ -1,0 +1,705 @@
+//! `mapsync sync` and `mapsync apply` end to end: the real binary against a
+//! sandbox store served over HTTP on 127.0.0.1 (started here, in process),
+//! on a copy of the demo project in a temporary directory. The store is
+//! checked through the sandbox's control endpoints: its request counters
+//! per operation and its snapshot.
+
+use crate::project::copy_dir;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use mapsync::sandbox::{self, FaultKind, SandboxConfig, SandboxHandle};
+use serde_json::Value;
+
+/// Root fields that change the store.
+const WRITES: &[&str] = &[
+    "productSet",
+    "productUpdate",
+    "productDelete",
+    "collectionCreate",
+    "collectionUpdate",
+    "collectionDelete",
+    "collectionAddProducts",
+    "collectionRemoveProducts",
+    "metafieldsSet",
+    "metafieldsDelete",
+    "metafieldDefinitionCreate",
+    "metafieldDefinitionUpdate",
+    "inventorySetQuantities",
+    "publishablePublish",
+    "publishableUnpublish",
+];
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    sandbox: Option<SandboxHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A sandbox with `config` and a project whose profile `e2e` syncs the
+    /// demo mapping (with `settings` merged in) from `catalog.json`.
+    fn new(config: SandboxConfig, settings: &str) -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = rt.block_on(sandbox::start(config)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
+        let mapping = dir.path().join("mapping/mapping.yaml");
+        let text = std::fs::read_to_string(&mapping).unwrap();
+        let text = text.replace(
+            "settings:\n  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
+            &format!("settings:\n{settings}"),
+        );
+        std::fs::write(&mapping, text).unwrap();
+        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
+        let project = format!(
+            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
+            sandbox.url()
+        );
+        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
+        Env {
+            rt,
+            sandbox: Some(sandbox),
+            dir,
+        }
+    }
+
+    fn demo() -> Env {
+        Env::new(
+            SandboxConfig::default(),
+            "  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
+        )
+    }
+
+    fn url(&self) -> String {
+        self.sandbox.as_ref().unwrap().url()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
+        c.arg("--project")
+            .arg(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("E2E_TOKEN", "e2e-token")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    /// Runs mapsync; exit code, stdout, stderr.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.command(args).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `sync --format json`: exit code and the run report.
+    fn sync(&self, extra: &[&str]) -> (i32, Value) {
+        let mut args = vec!["sync", "--profile", "e2e", "--format", "json"];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = self.run(&args);
+        let report = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("no report ({e}); exit {code}; stderr: {stderr}"));
+        (code, report)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.url());
+        self.rt
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    /// Write calls per root field since the sandbox started.
+    fn writes(&self) -> BTreeMap<String, u64> {
+        let stats = self.get("/__sandbox/stats");
+        stats["by_operation"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| WRITES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect()
+    }
+
+    fn catalog(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("catalog.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn set_catalog(&self, v: &Value) {
+        std::fs::write(
+            self.dir.path().join("catalog.json"),
+            serde_json::to_string_pretty(v).unwrap(),
+        )
+        .unwrap();
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(s) = self.sandbox.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(k).copied().unwrap_or(0);
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
+fn values(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Object(m) => m.values().collect(),
+        Value::Array(a) => a.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn marker(item: &Value) -> Option<String> {
+    values(&item["metafields"])
+        .into_iter()
+        .find(|m| m["namespace"] == "mapsync" && m["key"] == "key")
+        .and_then(|m| m["value"].as_str().map(str::to_string))
+}
+
+/// The store without ids and clocks: products and collections by marker,
+/// with what a sync sets. Two stores that a user cannot tell apart compare
+/// equal.
+fn normalized(snapshot: &Value) -> Value {
+    let mut collections = BTreeMap::new();
+    let mut handle_of = BTreeMap::new();
+    for c in values(&snapshot["collections"]) {
+        handle_of.insert(c["id"].to_string(), c["handle"].clone());
+        let key = marker(c).unwrap_or_else(|| format!("unowned {}", c["handle"]));
+        let prev = collections.insert(
+            key.clone(),
+            serde_json::json!({
+                "handle": c["handle"], "title": c["title"],
+                "description_html": c["description_html"],
+                "image": c["image"]["url"],
+            }),
+        );
+        assert!(prev.is_none(), "two collections carry the key {key}");
+    }
+    let mut products = BTreeMap::new();
+    for p in values(&snapshot["products"]) {
+        let key = marker(p).unwrap_or_else(|| format!("unowned {}", p["handle"]));
+        let mut cols: Vec<String> = values(&p["collections"])
+            .into_iter()
+            .map(|id| {
+                handle_of
+                    .get(&id.to_string())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        cols.sort();
+        let variants: Vec<Value> = values(&p["variants"])
+            .into_iter()
+            .map(|v| {
+                let levels: Vec<Value> = values(&v["inventory_item"]["levels"])
+                    .into_iter()
+                    .map(|l| l["available"].clone())
+                    .collect();
+                serde_json::json!({
+                    "sku": v["sku"], "price": v["price"],
+                    "compare_at_price": v["compare_at_price"],
+                    "options": v["option_values"], "available": levels,
+                    "tracked": v["inventory_item"]["tracked"],
+                })
+            })
+            .collect();
+        let mut metafields: Vec<String> = values(&p["metafields"])
+            .into_iter()
+            .map(|m| format!("{}.{}={}", m["namespace"], m["key"], m["value"]))
+            .collect();
+        metafields.sort();
+        let media: Vec<Value> = values(&p["media"])
+            .into_iter()
+            .map(|m| m["original_source"].clone())
+            .collect();
+        let prev = products.insert(
+            key.clone(),
+            serde_json::json!({
+                "handle": p["handle"], "title": p["title"], "status": p["status"],
+                "body": p["description_html"], "vendor": p["vendor"], "tags": p["tags"],
+                "seo_title": p["seo_title"], "variants": variants,
+                "metafields": metafields, "media": media, "collections": cols,
+            }),
+        );
+        assert!(prev.is_none(), "two products carry the key {key}");
+    }
+    serde_json::json!({ "collections": collections, "products": products })
+}
+
+fn items<'a>(report: &'a Value, status: &str) -> Vec<&'a Value> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == status)
+        .collect()
+}
+
+#[test]
+fn first_sync_creates_everything_and_a_second_writes_nothing() {
+    let env = Env::demo();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["profile"], "e2e");
+    assert_eq!(report["summary"]["created"], 11, "{report:#}");
+    assert_eq!(report["summary"]["failed"], 0);
+    assert!(items(&report, "failed").is_empty());
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["collections"].as_object().unwrap().len(), 3);
+    assert_eq!(store["products"].as_object().unwrap().len(), 8);
+    let shirt = &store["products"]["P-1001"];
+    assert_eq!(shirt["status"], "ACTIVE");
+    assert_eq!(shirt["collections"], serde_json::json!(["\"shirts\""]));
+    assert_eq!(shirt["seo_title"], "Oxford Shirt | Acme");
+    insta::assert_json_snapshot!("sync_demo_store", store);
+    // The mapping's one `@description`, found in the spooled documents.
+    assert_eq!(
+        env.writes().get("metafieldDefinitionCreate").copied(),
+        Some(1)
+    );
+
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    // The unpublished product is skipped (update_unpublished: false).
+    assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
+    assert!(
+        delta(&before, &env.writes()).is_empty(),
+        "the second run wrote"
+    );
+    assert_eq!(normalized(&env.get("/__sandbox/snapshot")), store);
+}
+
+#[test]
+fn one_changed_field_makes_only_the_calls_it_needs() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    // A price.
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Variants"][1]["Price"] = "31.50".into();
+    env.set_catalog(&catalog);
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("productSet".to_string(), 1)])
+    );
+    // A quantity.
+    catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
+    env.set_catalog(&catalog);
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("inventorySetQuantities".to_string(), 1)])
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    let v = &store["products"]["P-1001"]["variants"][1];
+    assert_eq!(v["price"], "31.50");
+    assert_eq!(v["available"], serde_json::json!([42]));
+}
+
+#[test]
+fn a_removed_product_is_deactivated_or_deleted_as_the_mapping_says() {
+    // The demo mapping deactivates.
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    let gone = catalog["products"].as_array_mut().unwrap().remove(0);
+    env.set_catalog(&catalog);
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["deactivated"], 1, "{report:#}");
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(
+        store["products"][gone["ItemNo"].as_str().unwrap()]["status"],
+        "DRAFT"
+    );
+    // Deactivated once: the next run skips it.
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["summary"]["deactivated"], 0, "{report:#}");
+
+    // A mapping that deletes.
+    let env = Env::new(SandboxConfig::default(), "  sync: [add, update, delete]\n");
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"].as_array_mut().unwrap().remove(0);
+    env.set_catalog(&catalog);
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["deleted"], 1, "{report:#}");
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["products"].as_object().unwrap().len(), 7);
+}
+
+#[test]
+fn max_deletes_stops_a_mass_delete_before_any_change() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"].as_array_mut().unwrap().truncate(2);
+    env.set_catalog(&catalog);
+    let before = env.writes();
+    let (code, _, stderr) = env.run(&["sync", "--profile", "e2e", "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("max_deletes"), "{stderr}");
+    assert!(stderr.contains("--allow-mass-delete"), "{stderr}");
+    assert!(delta(&before, &env.writes()).is_empty());
+    let (code, report) = env.sync(&["--allow-mass-delete"]);
+    assert_eq!(code, 0, "{report:#}");
+    // Six left the source; one of them was never published (already
+    // inactive, skipped), five are unpublished now.
+    assert_eq!(report["summary"]["deactivated"], 5, "{report:#}");
+    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
+}
+
+#[test]
+fn invalid_records_are_reported_and_the_run_exits_3() {
+    let env = Env::demo();
+    let mut catalog = env.catalog();
+    catalog["products"][2]["Variants"][0]["Price"] = "lots".into();
+    env.set_catalog(&catalog);
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 3, "{report:#}");
+    assert_eq!(report["summary"]["invalid"], 1, "{report:#}");
+    assert_eq!(report["summary"]["created"], 10, "{report:#}");
+    let bad = items(&report, "failed");
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["action"], "invalid");
+    assert!(
+        bad[0]["message"].as_str().unwrap().contains("lots"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn apply_runs_a_saved_plan_and_refuses_a_stale_one() {
+    let env = Env::demo();
+    let plan = env.path("plan.json");
+    let plan_arg = plan.to_str().unwrap();
+    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", plan_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = env.run(&["apply", plan_arg, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 11, "{report:#}");
+    // The same plan again: the target has changed since it was made.
+    let before = env.writes();
+    let (code, _, stderr) = env.run(&["apply", plan_arg]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("stale"), "{stderr}");
+    assert!(delta(&before, &env.writes()).is_empty());
+}
+
+fn fault_settings() -> &'static str {
+    "  sync: [add, update, deactivate]\n  timeout: 1s\n  retries: 4\n  concurrency: 4\n"
+}
+
+#[test]
+fn with_ten_percent_faults_every_item_ends_synced_or_explained_and_none_is_duplicated() {
+    let clean = Env::new(SandboxConfig::default(), fault_settings());
+    assert_eq!(clean.sync(&[]).0, 0);
+    let expected = normalized(&clean.get("/__sandbox/snapshot"));
+
+    let faulty = Env::new(
+        SandboxConfig {
+            fault_rate: 0.10,
+            faults: vec![
+                FaultKind::Throttle,
+                FaultKind::Http5xx,
+                FaultKind::Timeout,
+                FaultKind::Reset,
+            ],
+            seed: 7,
+            fault_timeout: Duration::from_secs(2),
+            ..SandboxConfig::default()
+        },
+        fault_settings(),
+    );
+    let (code, report) = faulty.sync(&[]);
+    assert!(code == 0 || code == 3, "{report:#}");
+    for i in report["items"].as_array().unwrap() {
+        if i["status"] == "failed" {
+            assert!(
+                i["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "a failed item without a message: {i}"
+            );
+        }
+    }
+    let s = &report["summary"];
+    let done = s["created"].as_u64().unwrap() + s["failed"].as_u64().unwrap();
+    assert_eq!(done, 11, "every item is accounted for: {report:#}");
+    // `normalized` panics on two items with one key: no duplicates.
+    let _ = normalized(&faulty.get("/__sandbox/snapshot"));
+    // Runs until everything is synced end where a clean run ends.
+    for _ in 0..5 {
+        if faulty.sync(&[]).0 == 0 {
+            break;
+        }
+    }
+    assert_eq!(normalized(&faulty.get("/__sandbox/snapshot")), expected);
+}
+
+/// A catalog of `n` products with 3 variants each, in 3 categories.
+fn big_catalog(n: usize) -> Value {
+    let products: Vec<Value> = (0..n)
+        .map(|i| {
+            let variants: Vec<Value> = ["S", "M", "L"]
+                .iter()
+                .enumerate()
+                .map(|(j, size)| {
+                    serde_json::json!({"Sku": format!("K-{i}-{size}"), "Color": "Blue", "Size": size,
+                        "Price": format!("{}.00", 10 + i % 50), "Position": j + 1, "Stock": (i + j) % 9})
+                })
+                .collect();
+            serde_json::json!({"ItemNo": format!("K-{i}"), "Name": format!("Item {i}"),
+                "Description": "Generated", "Material": "Wool", "Group": "Knit",
+                "Tags": "knit", "Published": true,
+                "Categories": [format!("C-{}", i % 3)], "Variants": variants})
+        })
+        .collect();
+    let categories: Vec<Value> = (0..3)
+        .map(|c| serde_json::json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}"), "Active": true}))
+        .collect();
+    serde_json::json!({"categories": categories, "products": products})
+}
+
+#[test]
+fn a_run_killed_at_any_point_resumes_to_the_store_of_a_clean_run() {
+    let settings = "  sync: [add, update, deactivate]\n  concurrency: 4\n  chunk_size: 10\n";
+    let slow = || SandboxConfig {
+        latency: Duration::from_millis(5),
+        ..SandboxConfig::default()
+    };
+    let clean = Env::new(slow(), settings);
+    clean.set_catalog(&big_catalog(120));
+    assert_eq!(clean.sync(&[]).0, 0);
+    let expected = normalized(&clean.get("/__sandbox/snapshot"));
+
+    let env = Env::new(slow(), settings);
+    env.set_catalog(&big_catalog(120));
+    // Kill at a few points of the first runs, then resume.
+    for kill_after in [150u64, 400, 700] {
+        let mut child = env
+            .command(&["sync", "--profile", "e2e", "--format", "json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(kill_after));
+        // SIGKILL: no cleanup, no flush.
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = normalized(&env.get("/__sandbox/snapshot"));
+    }
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(normalized(&env.get("/__sandbox/snapshot")), expected);
+    // And nothing left to do.
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
+}
+
+/// The README's first command, twice, on a copy of the project: the demo
+/// profile syncs `examples/` into the embedded sandbox; the second run has
+/// nothing to write.
+#[test]
+fn readme_first_command_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("mapsync.yaml", dir.path().join("mapsync.yaml")).unwrap();
+    copy_dir(Path::new("mappings"), &dir.path().join("mappings"));
+    copy_dir(Path::new("examples"), &dir.path().join("examples"));
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .arg("--project")
+            .arg(dir.path())
+            .args(["sync", "--profile", "demo"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, first) = run();
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains("11 created"), "{first}");
+    let (code, second) = run();
+    assert_eq!(code, Some(0), "{second}");
+    assert!(second.contains("No changes"), "{second}");
+    assert!(
+        second.contains("0 created, 0 updated, 0 deleted, 0 deactivated"),
+        "{second}"
+    );
+    // The embedded sandbox persisted its store and the daily log exists.
+    assert!(dir.path().join(".mapsync/sandbox.json").exists());
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join(".mapsync/logs"))
+        .unwrap()
+        .collect();
+    assert_eq!(logs.len(), 1);
+}
+
+/// Someone edits a product in the store: the ledger's hash still matches
+/// the source, so a normal sync leaves it; `--force` compares every item
+/// with the store and repairs only what drifted. `--only` limits a run to
+/// the given keys.
+#[test]
+fn force_repairs_drift_and_only_limits_the_run() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let snapshot = env.get("/__sandbox/snapshot");
+    let id = values(&snapshot["products"])
+        .into_iter()
+        .find(|p| marker(p).as_deref() == Some("P-1002"))
+        .map(|p| p["id"].as_u64().unwrap())
+        .unwrap();
+    let graphql = env.sandbox.as_ref().unwrap().graphql_url();
+    let edited: Value = env.rt.block_on(async {
+        reqwest::Client::new()
+            .post(graphql)
+            .json(&serde_json::json!({
+                "query": "mutation($input: ProductUpdateInput!) { productUpdate(product: $input) { product { title } userErrors { message } } }",
+                "variables": {"input": {"id": format!("gid://shopify/Product/{id}"), "title": "Edited by hand"}}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        edited["data"]["productUpdate"]["product"]["title"], "Edited by hand",
+        "{edited}"
+    );
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["updated"], 0, "{report:#}");
+
+    let before = env.writes();
+    let (code, report) = env.sync(&["--force", "--only", "P-1002", "P-1001"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 2, "{report:#}");
+    assert_eq!(report["items"].as_array().unwrap().len(), 2, "{report:#}");
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("productSet".to_string(), 1)]),
+        "only the drifted product is written"
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt");
+}
+
+/// After a sync, `plan` diffs updates against the store's current state:
+/// only the changed field shows, tags in another order and the SEO title
+/// (a metafield in the mapping, a field in Shopify) are not differences.
+#[test]
+fn plan_after_a_sync_shows_only_the_changed_fields() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Variants"][1]["Price"] = "31.50".into();
+    catalog["products"][0]["Tags"] = "shirts,cotton".into();
+    catalog["products"][1]["Name"] = "Linen Shirt, washed".into();
+    env.set_catalog(&catalog);
+    let (code, stdout, stderr) = env.run(&[
+        "plan",
+        "--profile",
+        "e2e",
+        "--format",
+        "json",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let updates: Vec<Value> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] == "update")
+        .map(|c| serde_json::json!({"key": c["key"], "rule": c["rule"], "diff": c["diff"]}))
+        .collect();
+    insta::assert_json_snapshot!("plan_after_sync_updates", updates);
+}
+
+/// Ctrl-C (SIGINT) stops a run after the items in flight: what finished is
+/// recorded, the run exits 1 and says so, and the next run completes it.
+#[test]
+fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
+    let settings = "  sync: [add, update, deactivate]\n  concurrency: 2\n  chunk_size: 5\n";
+    let env = Env::new(
+        SandboxConfig {
+            latency: Duration::from_millis(20),
+            ..SandboxConfig::default()
+        },
+        settings,
+    );
+    env.set_catalog(&big_catalog(120));
+    let child = env
+        .command(&["sync", "--profile", "e2e", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once products are being written (about 2.4 s of work).
+    let started = std::time::Instant::now();
+    while env.writes().get("productSet").copied().unwrap_or(0) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The shell's builtin `kill`: no procps needed.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted after"), "{stderr}");
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    let s = &report["summary"];
+    assert!(s["created"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        s["unchanged"].as_u64().unwrap() > 0,
+        "the first run did part of the work: {report:#}"
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(store["products"].as_object().unwrap().len(), 120);
+}
