@@ -169,4 +169,70 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("did you mean `demo`"), "{e}");
     }
+
+    /// A target of another kind, to pair with a mapping set for `shopify`.
+    struct OtherTarget;
+
+    const OTHER_FIELDS: mapsync_core::fields::FieldTable = mapsync_core::fields::FieldTable {
+        kind: "other",
+        ..mapsync_shopify::fields::FIELDS
+    };
+    static OTHER: Capabilities = Capabilities {
+        kind: "other",
+        fields: &OTHER_FIELDS,
+        ..CAPABILITIES
+    };
+
+    impl Connector for OtherTarget {
+        fn type_name(&self) -> &'static str {
+            "other"
+        }
+        fn summary(&self) -> &'static str {
+            "a target of another kind"
+        }
+        fn options_schema(&self, role: Role) -> Option<&'static str> {
+            (role == Role::Target).then_some(r#"{"type": "object"}"#)
+        }
+        fn capabilities(&self) -> Option<&'static Capabilities> {
+            Some(&OTHER)
+        }
+    }
+
+    fn validate_project(text: &str, registry: &Registry) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::write(dir.path().join("catalog.json"), r#"{"products": []}"#).unwrap();
+        let mapping = root.join("mappings/demo");
+        let text = text.replace("MAPPING", &mapping.display().to_string());
+        std::fs::write(dir.path().join("mapsync.yaml"), text).unwrap();
+        let diags = mapsync_config::check::validate(
+            &[dir.path().join("mapsync.yaml")],
+            dir.path(),
+            registry,
+        )
+        .unwrap();
+        diags
+            .iter()
+            .map(|d| format!("{} {}", d.code.name, d.message))
+            .collect()
+    }
+
+    const PROJECT: &str = "mapsync: 1\nprofiles:\n  p:\n    mapping: MAPPING\n    source: { type: file, path: catalog.json }\n    target: { type: other }\n";
+
+    #[test]
+    fn a_mapping_set_for_another_target_kind_is_refused() {
+        let got = validate_project(PROJECT, &registry().with(OtherTarget));
+        assert!(
+            got.iter().any(|d| d.starts_with("project::target-mismatch")
+                && d.contains("`other` target")
+                && d.contains("written for `shopify`")),
+            "{got:?}"
+        );
+        // Unregistered, the same type is unknown: never a fallback.
+        let got = validate_project(PROJECT, &registry());
+        assert!(
+            got.iter().any(|d| d.starts_with("project::unknown-type")),
+            "{got:?}"
+        );
+    }
 }

@@ -41,7 +41,7 @@ fn seed_metafield_table() {
             .fields
             .into_iter()
             .find_map(|f| match f.target {
-                TargetSpec::Metafield { ty, .. } => Some(ty.shopify_name()),
+                TargetSpec::Metafield { ty, .. } => Some(ty.type_name()),
                 _ => None,
             });
         assert_eq!(first.as_deref(), Some(*ty), "row: {line}");

@@ -240,8 +240,8 @@ impl Type {
         list: false,
     };
 
-    /// Shopify's name, e.g. `list.number_integer`.
-    pub fn shopify_name(self) -> String {
+    /// The type as the mapping format and the API write it, e.g. `list.number_integer`.
+    pub fn type_name(self) -> String {
         let base = BASES
             .iter()
             .find(|(_, b)| *b == self.base)
@@ -257,7 +257,7 @@ impl Type {
 
 impl fmt::Display for Type {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.shopify_name())
+        f.write_str(&self.type_name())
     }
 }
 

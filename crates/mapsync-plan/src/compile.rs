@@ -614,7 +614,7 @@ impl<'r> Cx<'_, '_, 'r> {
         Some(MetafieldValue {
             namespace: namespace.to_string(),
             key: key.to_string(),
-            ty: ty.shopify_name(),
+            ty: ty.type_name(),
             value: text,
         })
     }

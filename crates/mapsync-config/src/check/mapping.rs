@@ -950,7 +950,7 @@ impl Cx<'_> {
         // Exact duplicates with different types are reported by the
         // metafield pass; the canonical name includes the type so
         // they do not also count as duplicate targets.
-        let canonical = format!("Metafield|{ns}|{key}|{}", ty.shopify_name());
+        let canonical = format!("Metafield|{ns}|{key}|{}", ty.type_name());
         Ok((
             TargetSpec::Metafield {
                 namespace: ns,
