@@ -2,7 +2,7 @@
 //! sandbox do (object 1, scalar/enum 0, connection `2 + first × node`, lists
 //! of objects × their size, mutation 10 + its payload object + selection), and the page/batch
 //! sizes that keep every request at or below [`MAX_QUERY_COST`].
-//! `tests/graphql_documents.rs` checks each formula against a cost walker
+//! `tests/shopify/graphql_documents.rs` checks each formula against a cost walker
 //! over the real schema. Pure arithmetic: no I/O, no knowledge of the client.
 
 /// Shopify refuses a single query whose requested cost is above this.

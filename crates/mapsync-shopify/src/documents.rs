@@ -1,6 +1,6 @@
 //! The GraphQL documents the `shopify` target sends, loaded from `graphql/`
 //! at compile time. Every file there is listed in [`ALL`] and validated
-//! against the real Admin schema by `tests/graphql_documents.rs`. This module
+//! against the real Admin schema by `tests/shopify/graphql_documents.rs`. This module
 //! must not build query text at run time: what is sent is what was validated.
 
 /// Whether a document reads or writes.
