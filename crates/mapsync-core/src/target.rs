@@ -44,6 +44,8 @@ pub struct Limits {
     pub variants: usize,
     /// Images of a product.
     pub images: usize,
+    /// Metafields one write may set (a connector splits longer lists).
+    pub metafields_per_write: usize,
     /// Items one batched write takes (1 when the API has no batch).
     pub write_batch: usize,
 }
@@ -54,6 +56,7 @@ impl Limits {
         options: usize::MAX,
         variants: usize::MAX,
         images: usize::MAX,
+        metafields_per_write: usize::MAX,
         write_batch: 1,
     };
 }

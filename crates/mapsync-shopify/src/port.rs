@@ -24,6 +24,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         options: 3,
         variants: 2048,
         images: 250,
+        // `metafieldsSet`: "a maximum of 25 metafields to be set at a time".
+        metafields_per_write: 25,
         write_batch: 1,
     },
     compare: COMPARE_RULES,
