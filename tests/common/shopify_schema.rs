@@ -37,6 +37,39 @@ pub fn admin_schema() -> &'static Valid<Schema> {
     })
 }
 
+/// Path of the gzipped SDL (with Shopify's descriptions) of an API version.
+pub fn sdl_path(version: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/shopify")
+        .join(format!("admin_schema_{version}.graphql.gz"))
+}
+
+/// The validated schema of API version 2026-04 (the real SDL), built once
+/// per test binary.
+pub fn admin_schema_2026_04() -> &'static Valid<Schema> {
+    static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let mut sdl = String::new();
+        let file = std::fs::File::open(sdl_path("2026-04")).expect("schema file");
+        flate2::read::GzDecoder::new(file)
+            .read_to_string(&mut sdl)
+            .expect("gzipped SDL");
+        match Schema::parse_and_validate(sdl, "admin_schema_2026-04.graphql") {
+            Ok(schema) => schema,
+            Err(with_errors) => panic!("schema does not validate:\n{}", with_errors.errors),
+        }
+    })
+}
+
+/// The validated schema of an API version mapsync has the real schema of.
+pub fn schema_of(version: &str) -> &'static Valid<Schema> {
+    match version {
+        "2025-01" => admin_schema(),
+        "2026-04" => admin_schema_2026_04(),
+        other => panic!("no real schema of API version {other} in tests/data/shopify"),
+    }
+}
+
 /// Reads a gzipped introspection JSON file.
 pub fn load_introspection(path: &Path) -> Value {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -217,7 +250,17 @@ fn type_ref(t: &Value) -> Result<String, String> {
 /// Parses and validates one executable document; the error is apollo's
 /// rendered diagnostic.
 pub fn validate_document(source: &str, path: &str) -> Result<Valid<ExecutableDocument>, String> {
-    ExecutableDocument::parse_and_validate(admin_schema(), source, path)
+    validate_document_for("2025-01", source, path)
+}
+
+/// Parses and validates one executable document against an API version's
+/// real schema.
+pub fn validate_document_for(
+    version: &str,
+    source: &str,
+    path: &str,
+) -> Result<Valid<ExecutableDocument>, String> {
+    ExecutableDocument::parse_and_validate(schema_of(version), source, path)
         .map_err(|with_errors| with_errors.errors.to_string())
 }
 

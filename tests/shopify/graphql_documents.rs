@@ -241,3 +241,10 @@ fn an_invalid_document_fails_with_apollos_diagnostic() {
     assert!(err.contains("published"), "{err}");
     assert!(err.contains("Product"), "{err}");
 }
+
+#[test]
+fn the_real_2026_04_schema_parses() {
+    let schema = crate::shopify_schema::admin_schema_2026_04();
+    assert!(schema.types.contains_key("InventoryQuantityInput"));
+    assert!(schema.directive_definitions.contains_key("idempotent"));
+}
