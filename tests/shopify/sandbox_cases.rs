@@ -1,8 +1,10 @@
 //! Data-driven business-rule cases of the sandbox: each file in
 //! tests/data/sandbox/cases/ is a list of steps (GraphQL requests or control
-//! calls) run in order on a fresh sandbox over HTTP. `expect` is matched as a
+//! calls) run in order on a fresh sandbox over HTTP, at API 2026-04 unless
+//! the case or the step says `"api": "2025-01"`. `expect` is matched as a
 //! subset of the response data (`"*"` matches any non-null value, `"$name"`
-//! a value saved earlier with `save: {name: "/json/pointer"}`).
+//! a value saved earlier with `save: {name: "/json/pointer"}`), `errors` of
+//! its top-level errors and `cost` of its `extensions.cost`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -69,8 +71,12 @@ async fn run_case(file: &Path) -> Vec<String> {
     let sb = crate::sandbox_support::start_default().await;
     let mut saved: HashMap<String, Value> = HashMap::new();
     let mut errs = Vec::new();
+    let case_api = case["api"]
+        .as_str()
+        .unwrap_or(mapsync::sandbox::API_VERSION);
     for (i, step) in case["steps"].as_array().expect("steps").iter().enumerate() {
         let step = subst(step, &saved);
+        let api = step["api"].as_str().unwrap_or(case_api);
         let got = if let Some(path) = step.get("post").and_then(Value::as_str) {
             sb.post(path, step["body"].clone()).await
         } else {
@@ -84,11 +90,20 @@ async fn run_case(file: &Path) -> Vec<String> {
                 other => panic!("step {i}: bad query {other}"),
             };
             let resp = sb
-                .gql(
+                .gql_at(
+                    api,
                     &query,
                     step.get("variables").cloned().unwrap_or(Value::Null),
                 )
                 .await;
+            if let Some(expect) = step.get("cost") {
+                matches(
+                    expect,
+                    &resp["extensions"]["cost"],
+                    &format!("step {i} cost"),
+                    &mut errs,
+                );
+            }
             if let Some(e) = resp.get("errors") {
                 if step.get("errors").is_none() {
                     errs.push(format!("step {i}: unexpected errors {e}"));

@@ -591,3 +591,154 @@ async fn product_limits_variants_and_media() {
         json!(["input", "files"])
     );
 }
+
+const SET_QUANTITY: &str = "mutation($i: InventorySetQuantitiesInput!, $k: String!) { inventorySetQuantities(input: $i) @idempotent(key: $k) { inventoryAdjustmentGroup { id changes { delta quantityAfterChange } } userErrors { field code } } }";
+
+/// The inventory item and location of a new one-variant product.
+async fn stocked_item(sb: &Sb) -> (String, String) {
+    sb.data(
+        "mutation { productSet(input: {title: \"Counted\"}) { userErrors { field } } }",
+        Value::Null,
+    )
+    .await;
+    let d = sb
+        .data(
+            "{ location { id } products(first: 1) { nodes { variants(first: 1) { nodes { inventoryItem { id } } } } } }",
+            Value::Null,
+        )
+        .await;
+    (
+        d["products"]["nodes"][0]["variants"]["nodes"][0]["inventoryItem"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        d["location"]["id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn set_quantity(item: &str, loc: &str, key: &str, from: i64, to: i64) -> Value {
+    json!({"k": key, "i": {"name": "available", "reason": "correction",
+        "quantities": [{"inventoryItemId": item, "locationId": loc, "quantity": to, "changeFromQuantity": from}]}})
+}
+
+async fn available(sb: &Sb, item: &str) -> i64 {
+    let d = sb
+        .data(
+            "query($i: ID!) { inventoryItem(id: $i) { variant { inventoryQuantity } } }",
+            json!({"i": item}),
+        )
+        .await;
+    d["inventoryItem"]["variant"]["inventoryQuantity"]
+        .as_i64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_write_whose_answer_was_lost_is_applied_once_even_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        state: Some(dir.path().join("store.json")),
+        ..Default::default()
+    };
+    let sb = start(config.clone()).await;
+    let (item, loc) = stocked_item(&sb).await;
+    // The change is applied, then the connection drops without an answer.
+    sb.post(
+        "/__sandbox/faults",
+        json!([{"kind": "reset", "after": true}]),
+    )
+    .await;
+    let lost = reqwest::Client::new()
+        .post(sb.handle.graphql_url())
+        .json(&json!({"query": SET_QUANTITY, "variables": set_quantity(&item, &loc, "k-1", 0, 5)}))
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer is lost");
+    assert_eq!(available(&sb, &item).await, 5);
+    sb.handle.shutdown().await.unwrap();
+
+    // A restarted store still knows the key: the retry gets the first
+    // answer (not a stale compare-and-swap) and changes nothing.
+    let sb = start(config).await;
+    let retry = sb
+        .data(SET_QUANTITY, set_quantity(&item, &loc, "k-1", 0, 5))
+        .await;
+    let group = &retry["inventorySetQuantities"]["inventoryAdjustmentGroup"];
+    assert_eq!(retry["inventorySetQuantities"]["userErrors"], json!([]));
+    assert_eq!(
+        group["changes"],
+        json!([{"delta": 5, "quantityAfterChange": 5}])
+    );
+    let again = sb
+        .data(SET_QUANTITY, set_quantity(&item, &loc, "k-1", 0, 5))
+        .await;
+    assert_eq!(
+        again["inventorySetQuantities"]["inventoryAdjustmentGroup"]["id"],
+        group["id"]
+    );
+    assert_eq!(available(&sb, &item).await, 5);
+    // Without the key the same write is a stale compare-and-swap.
+    let fresh = sb
+        .data(SET_QUANTITY, set_quantity(&item, &loc, "k-2", 0, 5))
+        .await;
+    assert_eq!(
+        fresh["inventorySetQuantities"]["userErrors"][0]["code"],
+        "CHANGE_FROM_QUANTITY_STALE"
+    );
+    sb.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_2026_04_and_2025_01_are_both_answered() {
+    let sb = start_default().await;
+    let post = |version: &str, body: Value| {
+        sb.client
+            .post(sb.handle.graphql_url_for(version))
+            .json(&body)
+            .send()
+    };
+    assert!(sb.handle.graphql_url().contains("/admin/api/2026-04/"));
+    for (asked, served) in [
+        ("2026-04", "2026-04"),
+        ("2025-01", "2025-01"),
+        ("2025-10", "2025-01"),
+        ("2026-07", "2026-04"),
+        ("unstable", "2026-04"),
+    ] {
+        let r = post(asked, json!({"query": "{ shop { name } }"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-shopify-api-version"], served, "{asked}");
+    }
+    // The shapes differ: 2025-01 takes compareQuantity, 2026-04 refuses it.
+    let (item, loc) = stocked_item(&sb).await;
+    let old = json!({"query": "mutation($i: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $i) { userErrors { code } } }",
+        "variables": {"i": {"name": "available", "reason": "correction",
+            "quantities": [{"inventoryItemId": item, "locationId": loc, "quantity": 2, "compareQuantity": 0}]}}});
+    let v: Value = post("2025-01", old.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["inventorySetQuantities"]["userErrors"], json!([]));
+    let v: Value = post("2026-04", old).await.unwrap().json().await.unwrap();
+    assert!(v["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("compareQuantity"));
+    assert_eq!(available(&sb, &item).await, 2);
+    // One store behind both.
+    let v = sb
+        .gql_at(
+            "2025-01",
+            "{ products(first: 5) { nodes { title } } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        v["data"]["products"]["nodes"],
+        json!([{"title": "Counted"}])
+    );
+}

@@ -34,8 +34,13 @@ impl Sb {
 
     /// Send a GraphQL request; returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_at(sandbox::API_VERSION, query, variables).await
+    }
+
+    /// Send a GraphQL request to the endpoint of an API version.
+    pub async fn gql_at(&self, version: &str, query: &str, variables: Value) -> Value {
         let resp = self
-            .req(self.client.post(self.handle.graphql_url()))
+            .req(self.client.post(self.handle.graphql_url_for(version)))
             .json(&json!({"query": query, "variables": variables}))
             .send()
             .await

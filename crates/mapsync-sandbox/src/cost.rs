@@ -1,6 +1,7 @@
 //! Calculated query cost as Shopify computes it: scalars and enums 0, each
 //! object 1, a connection `2 + first × (cost of one node)`, a mutation 10
-//! plus what its payload selects. The requested cost is computed from the
+//! plus what its payload selects — in API 2026-04 `productSet` and
+//! `metafieldsSet` cost more with their input ([`Pricing::Dynamic`]). The requested cost is computed from the
 //! document before execution; the actual cost from the response data
 //! (connections count the nodes they returned). Type information comes from
 //! an introspection of the sandbox's own schema. Must not execute anything.
@@ -18,6 +19,82 @@ use serde_json::Value;
 pub const MUTATION_COST: u64 = 10;
 /// The single-query limit.
 pub const MAX_COST: u64 = 1000;
+
+/// How mutation fields are priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pricing {
+    /// Every mutation field costs [`MUTATION_COST`] (API 2025-01).
+    Flat,
+    /// `productSet` and `metafieldsSet` cost by their input (Shopify's
+    /// dynamic complexity, API 2025-10 and later; the sandbox's 2026-04).
+    Dynamic,
+}
+
+/// `productSet`'s dynamic cost: `10 + 0.2 per variant + 0.6 per variant
+/// file + 0.4 per variant metafield + 0.4 per product metafield + 1.9 per
+/// product file`, rounded to the nearest point (halves up).
+pub fn product_set_cost(input: &async_graphql::Value) -> u64 {
+    let variants = items(field(input, "variants"));
+    let variant_files = variants
+        .iter()
+        .filter(|v| field(v, "file").is_some_and(|f| *f != async_graphql::Value::Null))
+        .count();
+    let variant_metafields: usize = variants
+        .iter()
+        .map(|v| items(field(v, "metafields")).len())
+        .sum();
+    let product_metafields = items(field(input, "metafields")).len();
+    let product_files = items(field(input, "files")).len();
+    let tenths = 10 * MUTATION_COST as usize
+        + 2 * variants.len()
+        + 6 * variant_files
+        + 4 * variant_metafields
+        + 4 * product_metafields
+        + 19 * product_files;
+    ((tenths + 5) / 10) as u64
+}
+
+/// `metafieldsSet`'s dynamic cost: 10 plus, per distinct owner, the weight
+/// of its type (order 10, product 4, variant 2, collection, customer and
+/// shop 1, others 0).
+pub fn metafields_set_cost(metafields: &async_graphql::Value) -> u64 {
+    let mut owners: Vec<&str> = items(Some(metafields))
+        .iter()
+        .filter_map(|m| match field(m, "ownerId") {
+            Some(async_graphql::Value::String(s)) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let weight = |gid: &str| match gid
+        .strip_prefix("gid://shopify/")
+        .and_then(|r| r.split('/').next())
+    {
+        Some("Order") => 10,
+        Some("Product") => 4,
+        Some("ProductVariant") => 2,
+        Some("Collection" | "Customer" | "Shop") => 1,
+        _ => 0,
+    };
+    MUTATION_COST + owners.into_iter().map(weight).sum::<u64>()
+}
+
+fn field<'v>(v: &'v async_graphql::Value, name: &str) -> Option<&'v async_graphql::Value> {
+    match v {
+        async_graphql::Value::Object(o) => o.get(name),
+        _ => None,
+    }
+}
+
+/// The items of a list input (a single value counts as a list of one).
+fn items(v: Option<&async_graphql::Value>) -> Vec<&async_graphql::Value> {
+    match v {
+        None | Some(async_graphql::Value::Null) => Vec::new(),
+        Some(async_graphql::Value::List(l)) => l.iter().collect(),
+        Some(other) => vec![other],
+    }
+}
 
 #[derive(Debug, Clone)]
 struct FieldInfo {
@@ -139,6 +216,7 @@ struct Walker<'a> {
     doc: &'a ExecutableDocument,
     op: &'a OperationDefinition,
     vars: &'a Variables,
+    pricing: Pricing,
 }
 
 /// Pick the operation of a document.
@@ -162,6 +240,7 @@ pub fn requested(
     doc: &ExecutableDocument,
     name: Option<&str>,
     vars: &Variables,
+    pricing: Pricing,
 ) -> Option<Costed> {
     let op = operation(doc, name)?;
     let w = Walker {
@@ -169,6 +248,7 @@ pub fn requested(
         doc,
         op,
         vars,
+        pricing,
     };
     let mutation = op.ty == OperationType::Mutation;
     let root = if mutation {
@@ -186,7 +266,7 @@ pub fn requested(
                 .field(root, fname)
                 .map(|i| i.ty.clone())
                 .unwrap_or_default();
-            total += MUTATION_COST + w.selection(&payload, &f.selection_set.node);
+            total += w.mutation_cost(f) + w.selection(&payload, &f.selection_set.node);
         } else {
             total += w.field_cost(root, f);
         }
@@ -205,6 +285,7 @@ pub fn actual(
     name: Option<&str>,
     vars: &Variables,
     data: &Value,
+    pricing: Pricing,
 ) -> u64 {
     let Some(op) = operation(doc, name) else {
         return 0;
@@ -214,6 +295,7 @@ pub fn actual(
         doc,
         op,
         vars,
+        pricing,
     };
     let mutation = op.ty == OperationType::Mutation;
     let root = if mutation {
@@ -234,7 +316,7 @@ pub fn actual(
                 .field(root, f.name.node.as_str())
                 .map(|i| i.ty.clone())
                 .unwrap_or_default();
-            total += MUTATION_COST + w.actual_selection(&payload, &f.selection_set.node, v);
+            total += w.mutation_cost(f) + w.actual_selection(&payload, &f.selection_set.node, v);
         } else {
             total += w.actual_field(root, f, v);
         }
@@ -245,6 +327,22 @@ pub fn actual(
 type Field = async_graphql::parser::types::Field;
 
 impl<'a> Walker<'a> {
+    /// The cost of a mutation field before what it selects.
+    fn mutation_cost(&self, f: &Field) -> u64 {
+        if self.pricing == Pricing::Flat {
+            return MUTATION_COST;
+        }
+        match f.name.node.as_str() {
+            "productSet" => self
+                .arg(f, "input")
+                .map_or(MUTATION_COST, |i| product_set_cost(&i)),
+            "metafieldsSet" => self
+                .arg(f, "metafields")
+                .map_or(MUTATION_COST, |m| metafields_set_cost(&m)),
+            _ => MUTATION_COST,
+        }
+    }
+
     /// Fields of a selection set with fragments expanded; each paired with
     /// the type it applies to.
     fn fields(&self, ty: &str, set: &'a SelectionSet) -> Vec<(String, &'a Field)> {
@@ -490,5 +588,52 @@ impl<'a> Walker<'a> {
             }
             _ => 1 + self.actual_selection(&info.ty, set, v),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(json: serde_json::Value) -> async_graphql::Value {
+        async_graphql::Value::from_json(json).unwrap()
+    }
+
+    fn product(variants: usize, files: usize, metafields: usize) -> async_graphql::Value {
+        let mf = serde_json::json!({"namespace": "custom", "key": "k", "value": "v"});
+        value(serde_json::json!({
+            "title": "T",
+            "variants": vec![serde_json::json!({"optionValues": []}); variants],
+            "files": vec![serde_json::json!({"originalSource": "https://x/y.png"}); files],
+            "metafields": vec![mf; metafields],
+        }))
+    }
+
+    #[test]
+    fn product_set_costs_as_shopify_documents_it() {
+        // The examples of Shopify's changelog (API 2025-10).
+        assert_eq!(product_set_cost(&product(1, 0, 0)), 10);
+        assert_eq!(product_set_cost(&product(20, 0, 5)), 16);
+        assert_eq!(product_set_cost(&product(200, 10, 20)), 77);
+        // Variant files and metafields; halves round up.
+        let v = value(serde_json::json!({"variants": [
+            {"file": {"originalSource": "https://x/a.png"}, "metafields": [{"key": "a"}, {"key": "b"}]},
+            {"file": null}
+        ]}));
+        assert_eq!(product_set_cost(&v), 12); // 10 + 0.4 + 0.6 + 0.8 = 11.8
+        assert_eq!(product_set_cost(&product(3, 0, 0)), 11); // 10.6
+        assert_eq!(product_set_cost(&product(0, 0, 0)), 10);
+    }
+
+    #[test]
+    fn metafields_set_costs_per_distinct_owner() {
+        let v = value(serde_json::json!([
+            {"ownerId": "gid://shopify/Product/1", "key": "a", "value": "1"},
+            {"ownerId": "gid://shopify/Product/1", "key": "b", "value": "1"},
+            {"ownerId": "gid://shopify/ProductVariant/2", "key": "a", "value": "1"},
+            {"ownerId": "gid://shopify/Collection/3", "key": "a", "value": "1"},
+            {"ownerId": "gid://shopify/Location/4", "key": "a", "value": "1"}
+        ]));
+        assert_eq!(metafields_set_cost(&v), 10 + 4 + 2 + 1);
     }
 }

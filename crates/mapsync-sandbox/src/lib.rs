@@ -1,5 +1,5 @@
 //! The sandbox: a stateful emulation of the slice of Shopify's Admin GraphQL
-//! API (2025-01) that mapsync uses — store model, GraphQL schema with
+//! API (2026-04, and 2025-01 for older clients) that mapsync uses — store model, GraphQL schema with
 //! Shopify's names and rules, calculated cost and leaky bucket, seeded
 //! faults, control endpoints, bulk operations, atomic persistence. It plays
 //! Shopify: it must not import anything from `crate::connectors` nor share
@@ -17,6 +17,7 @@ mod persist;
 pub mod runtime;
 pub mod search;
 mod server;
+pub mod unique;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use self::server::API_VERSION;
+pub use self::server::{API_VERSION, LEGACY_API_VERSION};
 
 /// Errors of the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -224,9 +225,14 @@ impl SandboxHandle {
         self.url.clone()
     }
 
-    /// The GraphQL endpoint: `{url}/admin/api/2025-01/graphql.json`.
+    /// The GraphQL endpoint: `{url}/admin/api/2026-04/graphql.json`.
     pub fn graphql_url(&self) -> String {
-        format!("{}/admin/api/{API_VERSION}/graphql.json", self.url)
+        self.graphql_url_for(API_VERSION)
+    }
+
+    /// The GraphQL endpoint of an API version (`2025-01` is still answered).
+    pub fn graphql_url_for(&self, version: &str) -> String {
+        format!("{}/admin/api/{version}/graphql.json", self.url)
     }
 
     /// The bound address.
@@ -272,6 +278,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     let url = format!("http://{addr}");
     let _ = core.base_url.set(url.clone());
     let schema = gql::build(core.clone());
+    let legacy = gql::build_legacy(core.clone());
     let types = Arc::new(cost::TypeMap::from_introspection(
         &gql::introspection::introspect(&gql::build_detached()).await,
     ));
@@ -296,6 +303,7 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     let app = Arc::new(server::App {
         core: core.clone(),
         schema,
+        legacy,
         types,
     });
     let router = server::router(app);

@@ -4,7 +4,7 @@
 //! serde, so a snapshot is the store. It owns ids (`gid://shopify/<Type>/<n>`)
 //! and the derived indexes; it must not know about GraphQL or HTTP.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -27,13 +27,25 @@ pub struct Store {
     pub collections: BTreeMap<u64, Arc<Collection>>,
     /// Metafield definitions by id.
     pub metafield_definitions: BTreeMap<u64, MetafieldDefinition>,
+    /// First answers of idempotent mutations (absent from older state files).
+    #[serde(default, with = "arc_value")]
+    pub idempotency: Arc<IdempotencyLog>,
     /// Product handle → product id (derived; rebuilt on load).
     #[serde(skip)]
     pub product_handles: HashMap<Arc<str>, u64>,
     /// Collection handle → collection id (derived; rebuilt on load).
     #[serde(skip)]
     pub collection_handles: HashMap<Arc<str>, u64>,
+    /// Owner of each value of a metafield definition with unique values
+    /// (derived; rebuilt on load). An entry may be stale (its owner changed
+    /// the value since): readers check the owner still holds it.
+    #[serde(skip)]
+    pub unique_index: Arc<HashMap<UniqueKey, String>>,
 }
+
+/// (owner type, namespace, key, value) of a metafield whose definition has
+/// unique values.
+pub type UniqueKey = (String, String, String, String);
 
 /// Serde for maps of shared entities (serde's `rc` feature is off).
 mod arc_map {
@@ -54,6 +66,45 @@ mod arc_map {
     ) -> Result<BTreeMap<u64, Arc<T>>, D::Error> {
         let m: BTreeMap<u64, T> = BTreeMap::deserialize(d)?;
         Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
+    }
+}
+
+/// Serde for a shared value (serde's `rc` feature is off).
+mod arc_value {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(v: &Arc<T>, s: S) -> Result<S::Ok, S::Error> {
+        (**v).serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Arc<T>, D::Error> {
+        T::deserialize(d).map(Arc::new)
+    }
+}
+
+/// Serde for a queue of shared values.
+mod arc_deque {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        q: &VecDeque<Arc<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(q.iter().map(|v| &**v))
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<VecDeque<Arc<T>>, D::Error> {
+        let v: Vec<T> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(Arc::new).collect())
     }
 }
 
@@ -252,6 +303,71 @@ pub struct MetafieldDefinition {
     #[serde(rename = "type")]
     pub type_name: String,
     pub pinned_position: Option<i32>,
+    /// The `uniqueValues` capability: no two owners share a value.
+    #[serde(default)]
+    pub unique_values: bool,
+}
+
+impl MetafieldDefinition {
+    /// Whether values are unique per owner type (the capability, always on
+    /// for the `id` type).
+    pub fn has_unique_values(&self) -> bool {
+        self.unique_values || self.type_name == "id"
+    }
+}
+
+/// How many idempotency keys the store remembers (the oldest go first).
+pub const IDEMPOTENCY_KEYS_KEPT: usize = 10_000;
+
+/// The first answer to a mutation sent with `@idempotent(key:)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotentAnswer {
+    pub key: String,
+    /// The mutation's root field (`inventorySetQuantities`).
+    pub mutation: String,
+    /// Digest of the mutation's arguments: a key sent again with other
+    /// arguments is refused.
+    pub fingerprint: String,
+    /// The answer, as the GraphQL layer recorded it.
+    pub answer: serde_json::Value,
+    pub created_at: String,
+}
+
+/// The answers of idempotent mutations by key, oldest first, at most
+/// [`IDEMPOTENCY_KEYS_KEPT`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IdempotencyLog {
+    #[serde(with = "arc_deque")]
+    entries: VecDeque<Arc<IdempotentAnswer>>,
+}
+
+impl IdempotencyLog {
+    /// The answer remembered for `key`, if any.
+    pub fn find(&self, key: &str) -> Option<&IdempotentAnswer> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.key == key)
+            .map(|e| &**e)
+    }
+
+    /// Remember an answer, dropping the oldest beyond the bound.
+    pub fn remember(&mut self, answer: IdempotentAnswer) {
+        self.entries.push_back(Arc::new(answer));
+        while self.entries.len() > IDEMPOTENCY_KEYS_KEPT {
+            self.entries.pop_front();
+        }
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// What a global id names.
@@ -313,8 +429,10 @@ impl Store {
             products: BTreeMap::new(),
             collections: BTreeMap::new(),
             metafield_definitions: BTreeMap::new(),
+            idempotency: Arc::default(),
             product_handles: HashMap::new(),
             collection_handles: HashMap::new(),
+            unique_index: Arc::default(),
         };
         store.add_location("Shop location");
         store
@@ -352,8 +470,10 @@ impl Store {
         self.products.clear();
         self.collections.clear();
         self.metafield_definitions.clear();
+        self.idempotency = Arc::default();
         self.product_handles.clear();
         self.collection_handles.clear();
+        self.unique_index = Arc::default();
     }
 
     /// Rebuild derived indexes (after deserializing) and fix the id counter.
@@ -372,6 +492,64 @@ impl Store {
         if self.next_id <= max {
             self.next_id = max + 1;
         }
+        self.rebuild_unique_index();
+    }
+
+    /// Every owner of metafields of an owner type, with its global id.
+    pub fn metafield_owners(&self, owner_type: &str) -> Vec<(String, &[Metafield])> {
+        match owner_type {
+            "PRODUCT" => self
+                .products
+                .values()
+                .map(|p| (gid("Product", p.id), p.metafields.as_slice()))
+                .collect(),
+            "PRODUCTVARIANT" => self
+                .products
+                .values()
+                .flat_map(|p| p.variants.iter())
+                .map(|v| (gid("ProductVariant", v.id), v.metafields.as_slice()))
+                .collect(),
+            "COLLECTION" => self
+                .collections
+                .values()
+                .map(|c| (gid("Collection", c.id), c.metafields.as_slice()))
+                .collect(),
+            "SHOP" => vec![(gid("Shop", self.shop.id), self.shop.metafields.as_slice())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The values of a definition's metafields with their owners.
+    pub fn definition_values(&self, d: &MetafieldDefinition) -> Vec<(String, String)> {
+        self.metafield_owners(&d.owner_type)
+            .into_iter()
+            .flat_map(|(owner, list)| {
+                list.iter()
+                    .filter(|m| m.namespace == d.namespace && m.key == d.key)
+                    .map(move |m| (owner.clone(), m.value.clone()))
+            })
+            .collect()
+    }
+
+    /// Rebuild [`Store::unique_index`] from the metafields.
+    pub fn rebuild_unique_index(&mut self) {
+        let mut index = HashMap::new();
+        for d in self
+            .metafield_definitions
+            .values()
+            .filter(|d| d.has_unique_values())
+        {
+            for (owner, value) in self.definition_values(d) {
+                let key = (
+                    d.owner_type.clone(),
+                    d.namespace.clone(),
+                    d.key.clone(),
+                    value,
+                );
+                index.insert(key, owner);
+            }
+        }
+        self.unique_index = Arc::new(index);
     }
 
     fn max_id(&self) -> u64 {
@@ -517,5 +695,25 @@ mod tests {
         let s = Store::new();
         let names: Vec<_> = s.locations.values().map(|l| l.name.as_str()).collect();
         assert_eq!(names, vec!["Shop location"]);
+    }
+
+    #[test]
+    fn idempotency_log_is_bounded() {
+        let mut log = IdempotencyLog::default();
+        for i in 0..IDEMPOTENCY_KEYS_KEPT + 3 {
+            log.remember(IdempotentAnswer {
+                key: format!("k{i}"),
+                mutation: "m".into(),
+                fingerprint: String::new(),
+                answer: serde_json::Value::Null,
+                created_at: String::new(),
+            });
+        }
+        assert_eq!(log.len(), IDEMPOTENCY_KEYS_KEPT);
+        assert!(log.find("k0").is_none() && log.find("k2").is_none());
+        assert!(log.find("k3").is_some());
+        assert!(log
+            .find(&format!("k{}", IDEMPOTENCY_KEYS_KEPT + 2))
+            .is_some());
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use async_graphql::ID;
+use async_graphql::{MaybeUndefined, ID};
 
 use super::gql::errors::{
     plain, InventorySetQuantitiesUserErrorCode as InvCode,
@@ -21,7 +21,7 @@ use super::model::{
     gid, now, Collection, Found, Image, InventoryItem, InventoryLevel, InventoryPolicy, Media,
     Metafield, MetafieldDefinition, OptionValue, Product, ProductOption, Status, Store, Variant,
 };
-use super::validate;
+use super::{unique, validate};
 
 /// Most options a product can have.
 pub const MAX_OPTIONS: usize = 3;
@@ -387,12 +387,38 @@ fn content_type(t: Option<FileContentType>) -> &'static str {
 
 type PsErr = UserErr<PsCode>;
 
+/// How `productSet` names the product it writes.
+#[derive(Debug, Clone, Copy)]
+pub enum ProductSetTarget<'a> {
+    /// Neither an identifier nor an id: create a product.
+    Create,
+    /// 2025-01's `input.id`: replace that product.
+    InputId(&'a ID),
+    /// 2026-04's `identifier`: update the product it finds, else create one
+    /// (an `id` must exist).
+    Identifier(&'a ProductSetIdentifiers),
+}
+
+/// What `productSet`'s target resolves to.
+struct Resolved<'a> {
+    /// A copy of the product to replace; `None` creates one.
+    existing: Option<Product>,
+    /// The handle the identifier names (the handle of a new product).
+    handle: Option<&'a str>,
+    /// The custom id metafield a new product must carry.
+    custom_id: Option<MfEntry>,
+}
+
 /// `productSet`: create or replace a product; returns its id.
-pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<PsErr>> {
+pub fn product_set(
+    st: &mut Store,
+    input: &ProductSetInput,
+    target: ProductSetTarget<'_>,
+) -> Result<u64, Vec<PsErr>> {
     let now = now();
-    let existing = product_set_target(st, input)?;
-    let creating = existing.is_none();
-    let mut p = match existing {
+    let resolved = product_set_target(st, input, target)?;
+    let creating = resolved.existing.is_none();
+    let mut p = match resolved.existing {
         Some(p) => p,
         None => blank_product(st, &now),
     };
@@ -441,6 +467,8 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
 
     if let Some(mfs) = &input.metafields {
         set_product_metafields(st, &mut p, mfs, &mut errs);
+    } else if let Some(e) = resolved.custom_id.filter(|_| creating) {
+        write_metafields(&mut p.metafields, &mut st.next_id, vec![e], false);
     }
     let wanted_collections = input
         .collections
@@ -450,7 +478,7 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
         return Err(errs);
     }
 
-    let want = product_set_handle(&p, input.handle.as_deref(), creating);
+    let want = product_set_handle(&p, input.handle.as_deref().or(resolved.handle), creating);
     if creating || want != p.handle {
         let id = p.id;
         assign_product_handle(st, &mut p, id, &want);
@@ -460,22 +488,214 @@ pub fn product_set(st: &mut Store, input: &ProductSetInput) -> Result<u64, Vec<P
     }
     p.updated_at = now;
     let id = p.id;
+    let held = product_set_held(input, &p, creating);
     st.products.insert(id, Arc::new(p));
+    claim_unique(st, &held, PsCode::CapabilityViolation)?;
     Ok(id)
 }
 
-/// A copy of the product `productSet` replaces, or `None` when it creates one.
-fn product_set_target(st: &Store, input: &ProductSetInput) -> Result<Option<Product>, Vec<PsErr>> {
-    let Some(id) = &input.id else {
+/// [`unique::claim`] with the clashes as coded user errors.
+fn claim_unique<C: Copy>(
+    st: &mut Store,
+    held: &[unique::Held],
+    code: C,
+) -> Result<(), Vec<UserErr<C>>> {
+    let clashes = unique::claim(st, held);
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    Err(clashes
+        .into_iter()
+        .map(|(field, message)| UserErr {
+            field,
+            message,
+            code: Some(code),
+        })
+        .collect())
+}
+
+/// The metafield values a `productSet` wrote (given in `metafields`, a
+/// variant's `metafields`, or the custom id of a new product).
+fn product_set_held(input: &ProductSetInput, p: &Product, creating: bool) -> Vec<unique::Held> {
+    let field_of = |inputs: &[MetafieldInput], m: &Metafield, base: Vec<String>| {
+        let i = inputs.iter().position(|x| {
+            validate::resolve_namespace(x.namespace.as_deref()) == m.namespace
+                && x.key.as_deref() == Some(m.key.as_str())
+        });
+        match i {
+            Some(i) => path(&base, &[i.to_string(), "value".into()]),
+            None => vec!["identifier".into(), "customId".into()],
+        }
+    };
+    let hold = |owner: Owner, m: &Metafield, field: Vec<String>| unique::Held {
+        owner,
+        namespace: m.namespace.clone(),
+        key: m.key.clone(),
+        value: m.value.clone(),
+        field,
+    };
+    let mut held = Vec::new();
+    if input.metafields.is_some() || creating {
+        let given = input.metafields.as_deref().unwrap_or_default();
+        let base = vec!["input".to_string(), "metafields".into()];
+        for m in &p.metafields {
+            held.push(hold(
+                Owner::Product(p.id),
+                m,
+                field_of(given, m, base.clone()),
+            ));
+        }
+    }
+    for (vi, (vin, v)) in input.variants.iter().flatten().zip(&p.variants).enumerate() {
+        let Some(given) = &vin.metafields else {
+            continue;
+        };
+        let base = path(
+            &["input", "variants"],
+            &[vi.to_string(), "metafields".into()],
+        );
+        let owner = Owner::Variant {
+            product: p.id,
+            variant: v.id,
+        };
+        for m in &v.metafields {
+            held.push(hold(owner, m, field_of(given, m, base.clone())));
+        }
+    }
+    held
+}
+
+/// Resolve `productSet`'s target: the product it replaces, if any.
+fn product_set_target<'a>(
+    st: &Store,
+    input: &ProductSetInput,
+    target: ProductSetTarget<'a>,
+) -> Result<Resolved<'a>, Vec<PsErr>> {
+    let existing = |p: u64| st.products.get(&p).map(|p| (**p).clone());
+    let mut out = Resolved {
+        existing: None,
+        handle: None,
+        custom_id: None,
+    };
+    match target {
+        ProductSetTarget::Create => {}
+        ProductSetTarget::InputId(id) => match find_product(st, id) {
+            Some(p) => out.existing = existing(p),
+            None => {
+                return Err(vec![UserErr::new(
+                    &["input", "id"],
+                    "Product does not exist",
+                    PsCode::ProductDoesNotExist,
+                )])
+            }
+        },
+        ProductSetTarget::Identifier(ident) => {
+            let found = identified_product(st, input, ident, &mut out)?;
+            out.existing = found.and_then(existing);
+        }
+    }
+    Ok(out)
+}
+
+/// The product a 2026-04 `identifier` names (`None`: create one); fills
+/// the handle or custom id a new product takes.
+fn identified_product<'a>(
+    st: &Store,
+    input: &ProductSetInput,
+    ident: &'a ProductSetIdentifiers,
+    out: &mut Resolved<'a>,
+) -> Result<Option<u64>, Vec<PsErr>> {
+    let given = [
+        ident.id.is_some(),
+        ident.handle.is_some(),
+        ident.custom_id.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(vec![UserErr::new(
+            &["identifier"],
+            "Exactly one of id, handle or customId must be given",
+            PsCode::InvalidInput,
+        )]);
+    }
+    if let Some(id) = &ident.id {
+        return match find_product(st, id) {
+            Some(p) => Ok(Some(p)),
+            None => Err(vec![UserErr::new(
+                &["identifier", "id"],
+                "Resource matching the identifier was not found.",
+                PsCode::NotFound,
+            )]),
+        };
+    }
+    if let Some(handle) = &ident.handle {
+        if input.handle.as_deref().is_some_and(|h| h != handle) {
+            return Err(vec![UserErr::new(
+                &["input", "handle"],
+                "The identifier value does not match the value of the corresponding field in the input.",
+                PsCode::InputMismatch,
+            )]);
+        }
+        out.handle = Some(handle);
+        return Ok(st.product_handles.get(handle.as_str()).copied());
+    }
+    let Some(custom) = &ident.custom_id else {
         return Ok(None);
     };
-    match find_product(st, id).and_then(|p| st.products.get(&p)) {
-        Some(p) => Ok(Some((**p).clone())),
-        None => Err(vec![UserErr::new(
-            &["input", "id"],
-            "Product does not exist",
-            PsCode::ProductDoesNotExist,
+    let entry = custom_id_entry(st, custom)?;
+    check_custom_id_in_metafields(input, &entry)?;
+    let found = unique::owner_of(st, "PRODUCT", &entry.namespace, &entry.key, &entry.value)
+        .and_then(|g| find_product(st, &g));
+    out.custom_id = Some(entry);
+    Ok(found)
+}
+
+/// The metafield a `customId` names; its definition must have unique values.
+fn custom_id_entry(st: &Store, c: &UniqueMetafieldValueInput) -> Result<MfEntry, Vec<PsErr>> {
+    let namespace = validate::resolve_namespace(c.namespace.as_deref());
+    let def = st
+        .metafield_definitions
+        .values()
+        .find(|d| d.owner_type == "PRODUCT" && d.namespace == namespace && d.key == c.key);
+    match def {
+        Some(d) if d.has_unique_values() => Ok(MfEntry {
+            namespace,
+            key: c.key.clone(),
+            type_name: d.type_name.clone(),
+            value: c.value.clone(),
+        }),
+        _ => Err(vec![UserErr::new(
+            &["identifier", "customId"],
+            format!(
+                "No product metafield definition with unique values for {namespace}.{}: \
+                 a custom id needs a definition with the uniqueValues capability (or type id)",
+                c.key
+            ),
+            PsCode::InvalidInput,
         )]),
+    }
+}
+
+/// With a `customId`, the `metafields` given (if any) must carry its value.
+fn check_custom_id_in_metafields(
+    input: &ProductSetInput,
+    entry: &MfEntry,
+) -> Result<(), Vec<PsErr>> {
+    let Some(mfs) = &input.metafields else {
+        return Ok(());
+    };
+    let carried = mfs.iter().any(|m| {
+        validate::resolve_namespace(m.namespace.as_deref()) == entry.namespace
+            && m.key.as_deref() == Some(entry.key.as_str())
+            && m.value.as_deref() == Some(entry.value.as_str())
+    });
+    if carried {
+        Ok(())
+    } else {
+        Err(vec![UserErr::new(
+            &["input", "metafields"],
+            "The input argument `metafields` (if present) must contain the `customId` value.",
+            PsCode::MetafieldMismatch,
+        )])
     }
 }
 
@@ -1283,7 +1503,34 @@ pub fn product_update(
         }
     }
     p.updated_at = now;
+    let held: Vec<unique::Held> = input
+        .metafields
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let ns = validate::resolve_namespace(m.namespace.as_deref());
+            let key = m.key.clone()?;
+            let value = p
+                .metafields
+                .iter()
+                .find(|x| x.namespace == ns && x.key == key)?
+                .value
+                .clone();
+            Some(unique::Held {
+                owner: Owner::Product(pid),
+                namespace: ns,
+                key,
+                value,
+                field: vec!["metafields".into(), i.to_string(), "value".into()],
+            })
+        })
+        .collect();
     st.products.insert(pid, Arc::new(p));
+    let clashes = unique::claim(st, &held);
+    if !clashes.is_empty() {
+        return Err(clashes.into_iter().map(|(f, m)| plain(&f, m)).collect());
+    }
     Ok(pid)
 }
 
@@ -1725,17 +1972,26 @@ pub fn metafields_set(
         return Err(errs);
     }
     let mut out = Vec::new();
-    for (owner, e) in planned {
+    let mut held = Vec::new();
+    for (i, (owner, e)) in planned.into_iter().enumerate() {
         out.push(MfRef {
             owner,
             namespace: e.namespace.clone(),
             key: e.key.clone(),
+        });
+        held.push(unique::Held {
+            owner,
+            namespace: e.namespace.clone(),
+            key: e.key.clone(),
+            value: e.value.clone(),
+            field: vec!["metafields".into(), i.to_string(), "value".into()],
         });
         if let Some((list, counter)) = metafields_of_mut(st, owner) {
             write_metafields(list, counter, vec![e], false);
         }
         touch(st, owner);
     }
+    claim_unique(st, &held, MsCode::CapabilityViolation)?;
     Ok(out)
 }
 
@@ -1842,6 +2098,13 @@ pub fn metafield_definition_create(
             DefCode::Taken,
         ));
     }
+    let unique_values = match definition_unique_values(st, d, &owner_type, &ns) {
+        Ok(u) => u,
+        Err(e) => {
+            errs.push(e);
+            false
+        }
+    };
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -1869,9 +2132,73 @@ pub fn metafield_definition_create(
             owner_type,
             type_name: d.type_name.clone(),
             pinned_position: pinned,
+            unique_values,
         },
     );
+    if unique_values {
+        st.rebuild_unique_index();
+    }
     Ok(id)
+}
+
+/// The `uniqueValues` capability a new definition gets: on for the `id`
+/// type (which cannot have it off), on when asked for a type that allows it
+/// and whose existing metafields hold distinct values.
+fn definition_unique_values(
+    st: &Store,
+    d: &MetafieldDefinitionInput,
+    owner_type: &str,
+    namespace: &str,
+) -> Result<bool, UserErr<DefCode>> {
+    let field = ["definition", "capabilities", "uniqueValues"];
+    let asked = d
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.unique_values.as_ref())
+        .map(|u| u.enabled);
+    if d.type_name == "id" {
+        return match asked {
+            Some(false) => Err(UserErr::new(
+                &field,
+                "The unique values capability is required for the id type.",
+                DefCode::CapabilityRequiredButDisabled,
+            )),
+            _ => Ok(true),
+        };
+    }
+    if asked != Some(true) {
+        return Ok(false);
+    }
+    if !validate::UNIQUE_VALUE_TYPES.contains(&d.type_name.as_str()) {
+        return Err(UserErr::new(
+            &field,
+            format!(
+                "The unique values capability is not available for the type '{}'.",
+                d.type_name
+            ),
+            DefCode::InvalidCapability,
+        ));
+    }
+    let probe = MetafieldDefinition {
+        id: 0,
+        namespace: namespace.to_string(),
+        key: d.key.clone(),
+        name: String::new(),
+        description: None,
+        owner_type: owner_type.to_string(),
+        type_name: d.type_name.clone(),
+        pinned_position: None,
+        unique_values: true,
+    };
+    if unique::values_are_distinct(st, &probe) {
+        Ok(true)
+    } else {
+        Err(UserErr::new(
+            &field,
+            "Existing metafields of this definition do not have unique values.",
+            DefCode::InvalidCapability,
+        ))
+    }
 }
 
 /// `metafieldDefinitionUpdate`: change the name, description or pin of the
@@ -1967,7 +2294,7 @@ pub fn publishable_set(
 }
 
 /// One change made by `inventorySetQuantities`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InvChange {
     pub name: String,
     pub delta: i64,
@@ -1997,17 +2324,54 @@ pub const REASONS: &[&str] = &[
     "shrinkage",
 ];
 
-/// `inventorySetQuantities`: all or nothing.
+/// How `inventorySetQuantities` checks the quantity a client expects
+/// (compare and swap): the input field, and the message and code when it is
+/// missing or stale.
+#[derive(Debug, Clone, Copy)]
+pub struct CasRule {
+    pub field: &'static str,
+    pub missing: (&'static str, InvCode),
+    pub stale: (&'static str, InvCode),
+}
+
+/// 2026-04: `changeFromQuantity`, mandatory (`null` skips the check).
+pub const CAS_2026_04: CasRule = CasRule {
+    field: "changeFromQuantity",
+    missing: (
+        "The changeFromQuantity field is mandatory: pass the quantity you expect, or null to skip the check.",
+        InvCode::CompareQuantityRequired,
+    ),
+    stale: (
+        "The changeFromQuantity value does not match persisted value.",
+        InvCode::ChangeFromQuantityStale,
+    ),
+};
+
+/// 2025-01: `compareQuantity`, unless `ignoreCompareQuantity: true`.
+pub const CAS_2025_01: CasRule = CasRule {
+    field: "compareQuantity",
+    missing: (
+        "The compareQuantity argument must be given to each quantity or ignored using ignoreCompareQuantity.",
+        InvCode::CompareQuantityRequired,
+    ),
+    stale: (
+        "The specified compare quantity does not match the current quantity.",
+        InvCode::CompareQuantityStale,
+    ),
+};
+
+/// `inventorySetQuantities`: all or nothing; every quantity is checked
+/// before any is written, so a refusal leaves the store untouched.
 pub fn inventory_set_quantities(
     st: &mut Store,
     input: &InventorySetQuantitiesInput,
+    rule: &CasRule,
 ) -> Result<(u64, Vec<InvChange>), Vec<UserErr<InvCode>>> {
     let mut errs = check_quantity_name_and_reason(input);
-    let ignore = input.ignore_compare_quantity == Some(true);
     let mut plan = Vec::new();
     let mut seen = HashSet::new();
     for (i, q) in input.quantities.iter().enumerate() {
-        match plan_quantity(st, &input.name, ignore, i, q, &mut seen) {
+        match plan_quantity(st, &input.name, rule, i, q, &mut seen) {
             Ok(step) => plan.push(step),
             Err(e) => errs.push(e),
         }
@@ -2064,7 +2428,7 @@ fn quantity_field(i: usize, field: &str) -> Vec<String> {
 fn plan_quantity(
     st: &Store,
     name: &str,
-    ignore_compare: bool,
+    rule: &CasRule,
     i: usize,
     q: &InventoryQuantityInput,
     seen: &mut HashSet<(u64, u64)>,
@@ -2109,9 +2473,7 @@ fn plan_quantity(
     } else {
         level.available
     };
-    if !ignore_compare {
-        check_compare_quantity(i, q.compare_quantity, current)?;
-    }
+    check_cas(i, &q.change_from_quantity, current, rule)?;
     Ok(QuantityPlan {
         product,
         variant,
@@ -2140,21 +2502,25 @@ fn check_quantity_bounds(i: usize, quantity: i32) -> Result<(), InvErr> {
     Ok(())
 }
 
-/// The compare quantity must be given and equal the current quantity.
-fn check_compare_quantity(i: usize, compare: Option<i32>, current: i64) -> Result<(), InvErr> {
-    match compare {
-        None => Err(UserErr {
-            field: quantity_field(i, "compareQuantity"),
-            message: "The compareQuantity argument must be given to each quantity or ignored using ignoreCompareQuantity.".into(),
-            code: Some(InvCode::CompareQuantityRequired),
-        }),
-        Some(c) if i64::from(c) != current => Err(UserErr {
-            field: quantity_field(i, "compareQuantity"),
-            message: "The specified compare quantity does not match the current quantity."
-                .into(),
-            code: Some(InvCode::CompareQuantityStale),
-        }),
-        Some(_) => Ok(()),
+/// The expected quantity must be given (a number or `null`, which skips the
+/// check) and equal the current quantity.
+fn check_cas(
+    i: usize,
+    expected: &MaybeUndefined<i32>,
+    current: i64,
+    rule: &CasRule,
+) -> Result<(), InvErr> {
+    let fail = |(message, code): (&str, InvCode)| {
+        Err(UserErr {
+            field: quantity_field(i, rule.field),
+            message: message.into(),
+            code: Some(code),
+        })
+    };
+    match expected {
+        MaybeUndefined::Undefined => fail(rule.missing),
+        MaybeUndefined::Value(c) if i64::from(*c) != current => fail(rule.stale),
+        _ => Ok(()),
     }
 }
 

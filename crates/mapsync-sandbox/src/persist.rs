@@ -74,4 +74,56 @@ mod tests {
         assert_eq!(back.locations.len(), 2);
         assert!(back.next_id >= s.next_id);
     }
+
+    #[test]
+    fn state_files_of_older_versions_load() {
+        // A state file written before API 2026-04: no idempotency answers,
+        // definitions without capabilities.
+        let mut s = Store::new();
+        s.metafield_definitions.insert(
+            5,
+            crate::model::MetafieldDefinition {
+                id: 5,
+                namespace: "mapsync".into(),
+                key: "key".into(),
+                name: "Key".into(),
+                description: None,
+                owner_type: "PRODUCT".into(),
+                type_name: "single_line_text_field".into(),
+                pinned_position: None,
+                unique_values: false,
+            },
+        );
+        let mut json = serde_json::to_value(&s).unwrap();
+        json.as_object_mut().unwrap().remove("idempotency");
+        json["metafield_definitions"]["5"]
+            .as_object_mut()
+            .unwrap()
+            .remove("unique_values");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+        let back = load(&path).unwrap().unwrap();
+        assert!(back.idempotency.is_empty());
+        assert!(!back.metafield_definitions[&5].unique_values);
+    }
+
+    #[test]
+    fn idempotency_answers_survive_a_restart() {
+        let mut s = Store::new();
+        std::sync::Arc::make_mut(&mut s.idempotency).remember(crate::model::IdempotentAnswer {
+            key: "k-1".into(),
+            mutation: "inventorySetQuantities".into(),
+            fingerprint: "f".into(),
+            answer: serde_json::json!({"outcome": "applied"}),
+            created_at: "2026-04-01T00:00:00Z".into(),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomic(&path, &serde_json::to_vec(&s).unwrap()).unwrap();
+        let back = load(&path).unwrap().unwrap();
+        let a = back.idempotency.find("k-1").unwrap();
+        assert_eq!(a.answer["outcome"], "applied");
+        assert!(back.idempotency.find("k-2").is_none());
+    }
 }

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 use super::cost::{self, TypeMap, MAX_COST};
-use super::gql::SandboxSchema;
+use super::gql::{LegacySchema, SandboxSchema};
 use super::model::Store;
 use super::runtime::{lock, Core, Fault};
 use super::FaultKind;
@@ -31,7 +31,10 @@ use super::FaultKind;
 /// What the handlers share.
 pub struct App {
     pub core: Arc<Core>,
+    /// API 2026-04.
     pub schema: SandboxSchema,
+    /// API 2025-01.
+    pub legacy: LegacySchema,
     pub types: Arc<TypeMap>,
 }
 
@@ -40,7 +43,49 @@ pub struct App {
 struct ConnKill(Arc<Notify>);
 
 /// The API version the sandbox speaks.
-pub const API_VERSION: &str = "2025-01";
+pub const API_VERSION: &str = "2026-04";
+
+/// The older API version it still answers (for clients moving to 2026-04).
+pub const LEGACY_API_VERSION: &str = "2025-01";
+
+/// The schema a request runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Current,
+    Legacy,
+}
+
+impl Api {
+    /// The API of a version in the path: versions before 2026-04 get
+    /// 2025-01, later ones and `unstable` get 2026-04.
+    fn of(version: &str) -> Api {
+        let dated = version.len() == 7
+            && version.as_bytes()[4] == b'-'
+            && version
+                .bytes()
+                .enumerate()
+                .all(|(i, b)| i == 4 || b.is_ascii_digit());
+        if dated && version < API_VERSION {
+            Api::Legacy
+        } else {
+            Api::Current
+        }
+    }
+
+    fn pricing(self) -> cost::Pricing {
+        match self {
+            Api::Current => cost::Pricing::Dynamic,
+            Api::Legacy => cost::Pricing::Flat,
+        }
+    }
+
+    fn version(self) -> &'static str {
+        match self {
+            Api::Current => API_VERSION,
+            Api::Legacy => LEGACY_API_VERSION,
+        }
+    }
+}
 
 /// Build the router.
 pub fn router(app: Arc<App>) -> Router {
@@ -190,12 +235,30 @@ fn throttled(core: &Core, requested: u64) -> Response {
 
 async fn graphql(
     State(app): State<Arc<App>>,
+    Path(version): Path<String>,
     kill: Option<Extension<ConnKill>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let api = Api::of(&version);
+    let mut resp = answer(&app, api, kill, &headers, body).await;
+    resp.headers_mut().insert(
+        "x-shopify-api-version",
+        HeaderValue::from_static(api.version()),
+    );
+    resp
+}
+
+/// Answer one GraphQL request: token, faults, then the request itself.
+async fn answer(
+    app: &App,
+    api: Api,
+    kill: Option<Extension<ConnKill>>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let core = &app.core;
-    if !authorized(core, &headers) {
+    if !authorized(core, headers) {
         return unauthorized();
     }
     let fault = lock(&core.faults).draw();
@@ -244,7 +307,7 @@ async fn graphql(
             _ => {}
         }
     }
-    let resp = execute(&app, &headers, body).await;
+    let resp = execute(app, api, headers, body).await;
     match fault {
         Some(Fault {
             kind: FaultKind::Timeout,
@@ -291,7 +354,7 @@ fn bad_request() -> Response {
     )
 }
 
-async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
+async fn execute(app: &App, api: Api, headers: &HeaderMap, body: Bytes) -> Response {
     let core = &app.core;
     let Some(mut req) = parse_request(headers, &body) else {
         return bad_request();
@@ -301,7 +364,7 @@ async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
     let doc = req.parsed_query().ok().cloned();
     let costed = doc
         .as_ref()
-        .and_then(|d| cost::requested(&app.types, d, op_name.as_deref(), &vars));
+        .and_then(|d| cost::requested(&app.types, d, op_name.as_deref(), &vars, api.pricing()));
     let requested = costed.as_ref().map(|c| c.requested).unwrap_or(0);
     if requested > MAX_COST {
         let msg = format!(
@@ -328,13 +391,22 @@ async fn execute(app: &App, headers: &HeaderMap, body: Bytes) -> Response {
             *s.by_operation.entry(f.clone()).or_default() += 1;
         }
     }
-    let resp = app.schema.execute(req).await;
+    let resp = match api {
+        Api::Current => app.schema.execute(req).await,
+        Api::Legacy => app.legacy.execute(req).await,
+    };
     let mut out = serde_json::to_value(&resp).unwrap_or_else(|_| json!({}));
     let data = out.get("data").cloned().unwrap_or(Value::Null);
     let actual = match &doc {
-        Some(d) if !data.is_null() => {
-            cost::actual(&app.types, d, op_name.as_deref(), &vars, &data).min(requested)
-        }
+        Some(d) if !data.is_null() => cost::actual(
+            &app.types,
+            d,
+            op_name.as_deref(),
+            &vars,
+            &data,
+            api.pricing(),
+        )
+        .min(requested),
         _ => 0,
     };
     lock(&core.bucket).refund(requested.saturating_sub(actual) as f64);

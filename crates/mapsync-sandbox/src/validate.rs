@@ -29,6 +29,7 @@ pub const TYPES: &[&str] = &[
     "collection_reference",
     "metaobject_reference",
     "rich_text_field",
+    "id",
 ];
 
 /// Types that have a `list.` form.
@@ -51,6 +52,9 @@ pub const LIST_TYPES: &[&str] = &[
     "collection_reference",
     "metaobject_reference",
 ];
+
+/// Types whose definitions may have the `uniqueValues` capability.
+pub const UNIQUE_VALUE_TYPES: &[&str] = &["id", "single_line_text_field", "number_integer", "url"];
 
 /// True if `t` is a metafield type Shopify accepts.
 pub fn is_known_type(t: &str) -> bool {
@@ -140,6 +144,7 @@ pub fn check_value(t: &str, value: &str, exists: &dyn Fn(&str) -> bool) -> Resul
             Ok(())
         }
         "multi_line_text_field" => Ok(()),
+        "id" => check_id(value),
         "number_integer" => {
             let n: i64 = value
                 .trim()
@@ -204,6 +209,17 @@ pub fn check_value(t: &str, value: &str, exists: &dyn Fn(&str) -> bool) -> Resul
         }
         other => Err(format!("Type '{other}' is not a valid metafield type")),
     }
+}
+
+/// An `id` value: one non-blank line of at most 255 characters.
+fn check_id(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() || value.contains('\n') || value.contains('\r') {
+        return Err("Value must be a non-blank single line string".into());
+    }
+    if value.chars().count() > 255 {
+        return Err("Value is too long (maximum is 255 characters)".into());
+    }
+    Ok(())
 }
 
 fn check_decimal(value: &str) -> Result<(), String> {

@@ -1,60 +1,85 @@
-//! `src/gql/codes.rs` is generated from Shopify's introspection schema
-//! (`tests/data/shopify/admin_schema_2025-01.json.gz` at the repository root):
-//! this test renders the file and fails when the copy on disk is stale.
+//! `src/gql/codes.rs` is generated from Shopify's schema (the SDL with
+//! descriptions, `tests/data/shopify/admin_schema_2026-04.graphql.gz` at the
+//! repository root): this test renders the file and fails when the copy on
+//! disk is stale.
 //! Regenerate with `MAPSYNC_REGENERATE=1 cargo test -p mapsync-sandbox --test codes_generated`.
 
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use serde_json::Value;
 
-/// The introspection schema the codes come from (path relative to the repository root).
-const SCHEMA_NAME: &str = "tests/data/shopify/admin_schema_2025-01.json.gz";
+/// The SDL schema the codes come from (path relative to the repository root).
+const SCHEMA_NAME: &str = "tests/data/shopify/admin_schema_2026-04.graphql.gz";
 const SCHEMA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/data/shopify/admin_schema_2025-01.json.gz"
+    "/../../tests/data/shopify/admin_schema_2026-04.graphql.gz"
 );
 /// The generated file.
 const CODES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/gql/codes.rs");
 /// The Admin API version of the schema.
-const API_VERSION: &str = "2025-01";
+const API_VERSION: &str = "2026-04";
 /// The command that rewrites the generated file.
 const REGENERATE: &str =
     "MAPSYNC_REGENERATE=1 cargo test -p mapsync-sandbox --test codes_generated";
 /// The GraphQL enums the file holds, in file order.
 const ENUMS: &[&str] = &["CountryCode", "CurrencyCode"];
 
-/// The decompressed, parsed introspection schema.
-fn load_schema() -> Value {
+/// The decompressed SDL text.
+fn load_schema() -> String {
     let file = std::fs::File::open(SCHEMA).unwrap_or_else(|e| panic!("{SCHEMA}: {e}"));
     let mut text = String::new();
     GzDecoder::new(file)
         .read_to_string(&mut text)
         .unwrap_or_else(|e| panic!("{SCHEMA}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{SCHEMA}: {e}"))
+    text
 }
 
-/// Every value of the schema's enum `name`, in schema order.
-fn enum_values(schema: &Value, name: &str) -> Vec<String> {
-    let types = schema["data"]["__schema"]["types"]
-        .as_array()
-        .expect("introspection result has data.__schema.types");
-    let ty = types
+/// The lines of an SDL text outside descriptions (`"""..."""` blocks and
+/// `"..."` strings), with comments cut off.
+fn code_lines(sdl: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut in_block = false;
+    for line in sdl.lines() {
+        let t = line.trim();
+        let quotes = t.matches("\"\"\"").count();
+        if in_block {
+            in_block = quotes % 2 == 0;
+            continue;
+        }
+        if quotes > 0 {
+            in_block = quotes % 2 == 1;
+            continue;
+        }
+        if t.starts_with('"') || t.starts_with('#') || t.is_empty() {
+            continue;
+        }
+        out.push(t);
+    }
+    out
+}
+
+/// Every value of the schema's enum `name`, in schema order (deprecated
+/// values included).
+fn enum_values(sdl: &str, name: &str) -> Vec<String> {
+    let lines = code_lines(sdl);
+    let head = format!("enum {name} {{");
+    let start = lines
         .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name} is not in the schema"));
-    assert_eq!(ty["kind"], "ENUM", "{name} is not an enum");
-    ty["enumValues"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{name} has no enumValues"))
-        .iter()
-        .map(|v| {
-            v["name"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{name}: a value without a name"))
-                .to_string()
-        })
-        .collect()
+        .position(|l| *l == head)
+        .unwrap_or_else(|| panic!("enum {name} is not in the schema"));
+    let mut values = Vec::new();
+    for line in &lines[start + 1..] {
+        if *line == "}" {
+            return values;
+        }
+        let value = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "enum {name}: unexpected line {line:?}"
+        );
+        values.push(value.to_string());
+    }
+    panic!("enum {name} is not closed");
 }
 
 /// The Rust variant of a code: `US` → `Us`.
@@ -113,7 +138,7 @@ fn render_enum(out: &mut String, name: &str, values: &[String]) {
 }
 
 /// The whole text of `src/gql/codes.rs`.
-fn render(schema: &Value) -> String {
+fn render(schema: &str) -> String {
     let mut out = format!(
         "//! ISO country and currency codes as Shopify's `CountryCode` and `CurrencyCode` enums.\n\
          //! Generated from {SCHEMA_NAME} (every value, in order)\n\

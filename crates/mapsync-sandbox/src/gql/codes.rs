@@ -1,12 +1,12 @@
 //! ISO country and currency codes as Shopify's `CountryCode` and `CurrencyCode` enums.
-//! Generated from tests/data/shopify/admin_schema_2025-01.json.gz (every value, in order)
+//! Generated from tests/data/shopify/admin_schema_2026-04.graphql.gz (every value, in order)
 //! by crates/mapsync-sandbox/tests/codes_generated.rs; do not edit by hand, regenerate with
 //! `MAPSYNC_REGENERATE=1 cargo test -p mapsync-sandbox --test codes_generated`.
 //! Owns nothing else and must not hold business rules.
 
 use async_graphql::Enum;
 
-/// Shopify's `CountryCode` enum (all 245 values of API 2025-01).
+/// Shopify's `CountryCode` enum (all 245 values of API 2026-04).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "CountryCode")]
 pub enum CountryCode {
@@ -1007,7 +1007,7 @@ impl CountryCode {
     }
 }
 
-/// Shopify's `CurrencyCode` enum (all 161 values of API 2025-01).
+/// Shopify's `CurrencyCode` enum (all 162 values of API 2026-04).
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "CurrencyCode")]
 pub enum CurrencyCode {
@@ -1321,6 +1321,8 @@ pub enum CurrencyCode {
     Yer,
     #[graphql(name = "ZMW")]
     Zmw,
+    #[graphql(name = "USDC")]
+    Usdc,
     #[graphql(name = "BYR")]
     Byr,
     #[graphql(name = "STD")]
@@ -1494,6 +1496,7 @@ impl CurrencyCode {
             Self::Xof => "XOF",
             Self::Yer => "YER",
             Self::Zmw => "ZMW",
+            Self::Usdc => "USDC",
             Self::Byr => "BYR",
             Self::Std => "STD",
             Self::Stn => "STN",
@@ -1661,6 +1664,7 @@ impl CurrencyCode {
             "XOF" => Self::Xof,
             "YER" => Self::Yer,
             "ZMW" => Self::Zmw,
+            "USDC" => Self::Usdc,
             "BYR" => Self::Byr,
             "STD" => Self::Std,
             "STN" => Self::Stn,

@@ -1,5 +1,6 @@
 //! The `userErrors` types of the sandbox's mutations and their code enums,
-//! with Shopify's names (a subset of each enum's values). Declarations only.
+//! with Shopify's names (a subset of each enum's values, all present in API
+//! 2026-04). Declarations only.
 
 use async_graphql::{Enum, SimpleObject};
 
@@ -105,6 +106,11 @@ macro_rules! indexed_error {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "ProductSetUserErrorCode")]
 pub enum ProductSetUserErrorCode {
+    MissingFieldRequired,
+    InputMismatch,
+    NotFound,
+    MetafieldMismatch,
+    CapabilityViolation,
     GenericError,
     InvalidMetafield,
     InvalidVariant,
@@ -130,6 +136,7 @@ pub enum ProductSetUserErrorCode {
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "MetafieldsSetUserErrorCode")]
 pub enum MetafieldsSetUserErrorCode {
+    CapabilityViolation,
     StaleObject,
     InvalidType,
     InvalidValue,
@@ -157,6 +164,8 @@ pub enum MetafieldDefinitionCreateUserErrorCode {
     ReservedNamespaceKey,
     PinnedLimitReached,
     InvalidCharacter,
+    InvalidCapability,
+    CapabilityRequiredButDisabled,
 }
 
 /// Codes of `MetafieldDefinitionUpdateUserError`.
@@ -183,8 +192,10 @@ pub enum InventorySetQuantitiesUserErrorCode {
     InvalidQuantityTooLow,
     CompareQuantityRequired,
     CompareQuantityStale,
+    ChangeFromQuantityStale,
     InvalidName,
     NoDuplicateInventoryItemIdGroupIdPair,
+    IdempotencyKeyParameterMismatch,
 }
 
 /// Codes of `BulkOperationUserError`.

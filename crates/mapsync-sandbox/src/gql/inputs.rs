@@ -1,9 +1,11 @@
 //! GraphQL input objects, enums and scalars of the sandbox, named and shaped
-//! exactly as in Shopify's Admin API 2025-01 (a subset of each type's fields).
+//! exactly as in Shopify's Admin API 2026-04 (a subset of each type's fields;
+//! the 2025-01 forms that differ are in `legacy`).
 //! Declarations only: no store access, no business rules.
 
 use async_graphql::{
-    Enum, InputObject, InputValueError, InputValueResult, Scalar, ScalarType, Value, ID,
+    Enum, InputObject, InputValueError, InputValueResult, MaybeUndefined, Scalar, ScalarType,
+    Value, ID,
 };
 
 use super::codes::CountryCode;
@@ -369,26 +371,52 @@ pub struct ProductVariantSetInput {
     pub taxable: Option<bool>,
 }
 
-/// The input of `productSet`: list fields replace what the product has.
+/// Calls `$then!` with the fields of `productSet`'s input that both API
+/// versions share (2025-01 adds `id`), so the two input types cannot drift.
+macro_rules! product_set_fields {
+    ($then:ident) => {
+        $then! {
+            description_html: Option<String>,
+            handle: Option<String>,
+            seo: Option<SeoInput>,
+            product_type: Option<String>,
+            tags: Option<Vec<String>>,
+            template_suffix: Option<String>,
+            title: Option<String>,
+            vendor: Option<String>,
+            gift_card: Option<bool>,
+            collections: Option<Vec<ID>>,
+            metafields: Option<Vec<MetafieldInput>>,
+            variants: Option<Vec<ProductVariantSetInput>>,
+            files: Option<Vec<FileSetInput>>,
+            status: Option<ProductStatus>,
+            product_options: Option<Vec<OptionSetInput>>,
+        }
+    };
+}
+
+macro_rules! product_set_input {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// The input of `productSet` (2026-04: the product is named by the
+        /// mutation's `identifier`, not by an `id` here): list fields
+        /// replace what the product has.
+        #[derive(InputObject, Debug, Clone, Default)]
+        #[graphql(name = "ProductSetInput")]
+        pub struct ProductSetInput {
+            $(pub $field: $ty,)*
+        }
+    };
+}
+pub(crate) use product_set_fields;
+product_set_fields!(product_set_input);
+
+/// How `productSet` finds the product it upserts (2026-04).
 #[derive(InputObject, Debug, Clone, Default)]
-#[graphql(name = "ProductSetInput")]
-pub struct ProductSetInput {
-    pub description_html: Option<String>,
-    pub handle: Option<String>,
-    pub seo: Option<SeoInput>,
-    pub product_type: Option<String>,
-    pub tags: Option<Vec<String>>,
-    pub template_suffix: Option<String>,
-    pub title: Option<String>,
-    pub vendor: Option<String>,
-    pub gift_card: Option<bool>,
+#[graphql(name = "ProductSetIdentifiers")]
+pub struct ProductSetIdentifiers {
     pub id: Option<ID>,
-    pub collections: Option<Vec<ID>>,
-    pub metafields: Option<Vec<MetafieldInput>>,
-    pub variants: Option<Vec<ProductVariantSetInput>>,
-    pub files: Option<Vec<FileSetInput>>,
-    pub status: Option<ProductStatus>,
-    pub product_options: Option<Vec<OptionSetInput>>,
+    pub handle: Option<String>,
+    pub custom_id: Option<UniqueMetafieldValueInput>,
 }
 
 /// The input of `productUpdate`.
@@ -511,6 +539,21 @@ pub struct MetafieldDefinitionInput {
     #[graphql(name = "type")]
     pub type_name: String,
     pub pin: Option<bool>,
+    pub capabilities: Option<MetafieldCapabilityCreateInput>,
+}
+
+/// Capabilities of a new metafield definition (only `uniqueValues`).
+#[derive(InputObject, Debug, Clone, Default)]
+#[graphql(name = "MetafieldCapabilityCreateInput")]
+pub struct MetafieldCapabilityCreateInput {
+    pub unique_values: Option<MetafieldCapabilityUniqueValuesInput>,
+}
+
+/// Turns the unique values capability on or off.
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "MetafieldCapabilityUniqueValuesInput")]
+pub struct MetafieldCapabilityUniqueValuesInput {
+    pub enabled: bool,
 }
 
 /// The input of `metafieldDefinitionUpdate` (definitions are found by
@@ -534,17 +577,18 @@ pub struct PublicationInput {
     pub publish_date: Option<DateTime>,
 }
 
-/// One quantity of `inventorySetQuantities`.
+/// One quantity of `inventorySetQuantities` (2026-04): `changeFromQuantity`
+/// must be given, as a number (compare and swap) or `null` (no check).
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "InventoryQuantityInput")]
 pub struct InventoryQuantityInput {
     pub inventory_item_id: ID,
     pub location_id: ID,
     pub quantity: i32,
-    pub compare_quantity: Option<i32>,
+    pub change_from_quantity: MaybeUndefined<i32>,
 }
 
-/// The input of `inventorySetQuantities`.
+/// The input of `inventorySetQuantities` (2026-04).
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "InventorySetQuantitiesInput")]
 pub struct InventorySetQuantitiesInput {
@@ -552,7 +596,6 @@ pub struct InventorySetQuantitiesInput {
     pub name: String,
     pub reference_document_uri: Option<String>,
     pub quantities: Vec<InventoryQuantityInput>,
-    pub ignore_compare_quantity: Option<bool>,
 }
 
 #[cfg(test)]

@@ -1,42 +1,71 @@
-//! The sandbox's GraphQL schema: Shopify's `QueryRoot` and `Mutation` with
-//! the operations of docs/sandbox.md, built on async-graphql. Resolvers read
-//! a store snapshot and send changes through [`Core::mutate`] and the rules
-//! in [`crate::ops`]. Must not speak HTTP or compute cost.
+//! The sandbox's GraphQL schemas: Shopify's `QueryRoot` and `Mutation` with
+//! the operations of docs/sandbox.md, built on async-graphql, for API
+//! 2026-04 (the current version) and 2025-01 (`legacy`, which differs only
+//! in `productSet` and `inventorySetQuantities`). Resolvers read a store
+//! snapshot and send changes through [`Core::mutate`] and the rules in
+//! [`crate::ops`]. Must not speak HTTP or compute cost.
 
 pub mod codes;
+pub mod current;
 pub mod errors;
 pub mod inputs;
 pub mod introspection;
+pub mod legacy;
+pub mod mutation;
 pub mod paging;
 pub mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Object, Result, Schema, SimpleObject, ID};
+use async_graphql::{Context, EmptySubscription, Object, Result, Schema, ID};
 
-use self::errors::*;
+use self::current::Mutation;
 use self::inputs::*;
+use self::legacy::LegacyMutation;
 use self::paging::{page, Key};
 use self::types::*;
-use super::model::{gid, now, parse_gid, Found, Store};
+use super::model::{gid, parse_gid, Found, Store};
 use super::ops;
-use super::runtime::{lock, BulkOp, Core};
+use super::runtime::{lock, Core};
 use super::search::Search;
 
-/// The schema type of the sandbox.
+/// The mutations that need `@idempotent(key:)` in API 2026-04 (their
+/// description in Shopify's schema says the key is required).
+pub const IDEMPOTENT_MUTATIONS: &[&str] = &["inventorySetQuantities"];
+
+/// The schema of API 2026-04.
 pub type SandboxSchema = Schema<QueryRoot, Mutation, EmptySubscription>;
 
-/// Build the schema over a core.
+/// The schema of API 2025-01.
+pub type LegacySchema = Schema<QueryRoot, LegacyMutation, EmptySubscription>;
+
+/// Build the 2026-04 schema over a core.
 pub fn build(core: Arc<Core>) -> SandboxSchema {
-    Schema::build(QueryRoot, Mutation, EmptySubscription)
+    Schema::build(QueryRoot, Mutation::default(), EmptySubscription)
+        .directive(current::idempotent)
         .data(core)
         .limit_depth(30)
         .finish()
 }
 
-/// Build the schema without a core (introspection and cost tables only).
+/// Build the 2025-01 schema over a core.
+pub fn build_legacy(core: Arc<Core>) -> LegacySchema {
+    Schema::build(QueryRoot, LegacyMutation::default(), EmptySubscription)
+        .data(core)
+        .limit_depth(30)
+        .finish()
+}
+
+/// Build the 2026-04 schema without a core (introspection and cost tables only).
 pub fn build_detached() -> SandboxSchema {
-    Schema::build(QueryRoot, Mutation, EmptySubscription).finish()
+    Schema::build(QueryRoot, Mutation::default(), EmptySubscription)
+        .directive(current::idempotent)
+        .finish()
+}
+
+/// Build the 2025-01 schema without a core (introspection only).
+pub fn build_detached_legacy() -> LegacySchema {
+    Schema::build(QueryRoot, LegacyMutation::default(), EmptySubscription).finish()
 }
 
 fn core<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Core>> {
@@ -622,641 +651,5 @@ impl QueryRoot {
         }
         let bulk = lock(&core.bulk);
         Ok(bulk.ops.values().next_back().cloned().map(BulkOperationObj))
-    }
-}
-
-/// Shopify's `ProductSetOperation`.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "ProductSetOperation")]
-pub struct ProductSetOperationObj {
-    pub id: ID,
-    pub product: Option<ProductObj>,
-    pub status: ProductOperationStatus,
-    pub user_errors: Vec<ProductSetUserError>,
-}
-
-/// Shopify's `ProductSetPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "ProductSetPayload")]
-pub struct ProductSetPayload {
-    pub product: Option<ProductObj>,
-    pub product_set_operation: Option<ProductSetOperationObj>,
-    pub user_errors: Vec<ProductSetUserError>,
-}
-
-/// Shopify's `ProductUpdatePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "ProductUpdatePayload")]
-pub struct ProductUpdatePayload {
-    pub product: Option<ProductObj>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `ProductDeletePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "ProductDeletePayload")]
-pub struct ProductDeletePayload {
-    pub deleted_product_id: Option<ID>,
-    pub shop: ShopObj,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `Job`.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "Job")]
-pub struct Job {
-    pub done: bool,
-    pub id: ID,
-}
-
-/// Shopify's `CollectionCreatePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "CollectionCreatePayload")]
-pub struct CollectionCreatePayload {
-    pub collection: Option<CollectionObj>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `CollectionUpdatePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "CollectionUpdatePayload")]
-pub struct CollectionUpdatePayload {
-    pub collection: Option<CollectionObj>,
-    pub job: Option<Job>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `CollectionDeletePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "CollectionDeletePayload")]
-pub struct CollectionDeletePayload {
-    pub deleted_collection_id: Option<ID>,
-    pub shop: ShopObj,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `CollectionAddProductsPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "CollectionAddProductsPayload")]
-pub struct CollectionAddProductsPayload {
-    pub collection: Option<CollectionObj>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `CollectionRemoveProductsPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "CollectionRemoveProductsPayload")]
-pub struct CollectionRemoveProductsPayload {
-    pub job: Option<Job>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `MetafieldsSetPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "MetafieldsSetPayload")]
-pub struct MetafieldsSetPayload {
-    pub metafields: Option<Vec<MetafieldObj>>,
-    pub user_errors: Vec<MetafieldsSetUserError>,
-}
-
-/// Shopify's `MetafieldIdentifier`.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "MetafieldIdentifier")]
-pub struct MetafieldIdentifier {
-    pub key: String,
-    pub namespace: String,
-    pub owner_id: ID,
-}
-
-/// Shopify's `MetafieldsDeletePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "MetafieldsDeletePayload")]
-pub struct MetafieldsDeletePayload {
-    pub deleted_metafields: Option<Vec<Option<MetafieldIdentifier>>>,
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `MetafieldDefinitionCreatePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "MetafieldDefinitionCreatePayload")]
-pub struct MetafieldDefinitionCreatePayload {
-    pub created_definition: Option<MetafieldDefinitionObj>,
-    pub user_errors: Vec<MetafieldDefinitionCreateUserError>,
-}
-
-/// Shopify's `MetafieldDefinitionUpdatePayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "MetafieldDefinitionUpdatePayload")]
-pub struct MetafieldDefinitionUpdatePayload {
-    pub updated_definition: Option<MetafieldDefinitionObj>,
-    pub user_errors: Vec<MetafieldDefinitionUpdateUserError>,
-}
-
-/// Shopify's `PublishablePublishPayload` (without `publishable` and `shop`).
-#[derive(SimpleObject)]
-#[graphql(name = "PublishablePublishPayload")]
-pub struct PublishablePublishPayload {
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `PublishableUnpublishPayload` (without `publishable` and `shop`).
-#[derive(SimpleObject)]
-#[graphql(name = "PublishableUnpublishPayload")]
-pub struct PublishableUnpublishPayload {
-    pub user_errors: Vec<UserError>,
-}
-
-/// Shopify's `InventoryChange`.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "InventoryChange")]
-pub struct InventoryChange {
-    pub delta: i32,
-    pub item: Option<InventoryItemObj>,
-    pub ledger_document_uri: Option<String>,
-    pub location: Option<LocationObj>,
-    pub name: String,
-    pub quantity_after_change: Option<i32>,
-}
-
-/// Shopify's `InventoryAdjustmentGroup`.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "InventoryAdjustmentGroup")]
-pub struct InventoryAdjustmentGroup {
-    pub changes: Vec<InventoryChange>,
-    pub created_at: DateTime,
-    pub id: ID,
-    pub reason: String,
-    pub reference_document_uri: Option<String>,
-}
-
-/// Shopify's `InventorySetQuantitiesPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "InventorySetQuantitiesPayload")]
-pub struct InventorySetQuantitiesPayload {
-    pub inventory_adjustment_group: Option<InventoryAdjustmentGroup>,
-    pub user_errors: Vec<InventorySetQuantitiesUserError>,
-}
-
-/// Shopify's `BulkOperationRunQueryPayload`.
-#[derive(SimpleObject)]
-#[graphql(name = "BulkOperationRunQueryPayload")]
-pub struct BulkOperationRunQueryPayload {
-    pub bulk_operation: Option<BulkOperationObj>,
-    pub user_errors: Vec<BulkOperationUserError>,
-}
-
-fn conv<C, T: From<UserErr<C>>>(errs: Vec<UserErr<C>>) -> Vec<T> {
-    errs.into_iter().map(T::from).collect()
-}
-
-/// Shopify's `Mutation`.
-pub struct Mutation;
-
-#[Object(name = "Mutation")]
-impl Mutation {
-    async fn product_set(
-        &self,
-        ctx: &Context<'_>,
-        input: ProductSetInput,
-        synchronous: Option<bool>,
-    ) -> Result<ProductSetPayload> {
-        let core = core(ctx)?;
-        let sync = synchronous.unwrap_or(true);
-        match core.mutate(|st| {
-            let pid = ops::product_set(st, &input)?;
-            let op = st.alloc();
-            Ok((pid, op))
-        }) {
-            Ok(((pid, op), st)) => {
-                let product = product_obj(&st, pid);
-                Ok(ProductSetPayload {
-                    product: if sync { product.clone() } else { None },
-                    product_set_operation: (!sync).then(|| ProductSetOperationObj {
-                        id: ID(gid("ProductSetOperation", op)),
-                        product,
-                        status: ProductOperationStatus::Complete,
-                        user_errors: Vec::new(),
-                    }),
-                    user_errors: Vec::new(),
-                })
-            }
-            Err(errs) => Ok(ProductSetPayload {
-                product: None,
-                product_set_operation: None,
-                user_errors: conv(errs),
-            }),
-        }
-    }
-
-    async fn product_update(
-        &self,
-        ctx: &Context<'_>,
-        product: Option<ProductUpdateInput>,
-        media: Option<Vec<CreateMediaInput>>,
-    ) -> Result<ProductUpdatePayload> {
-        let core = core(ctx)?;
-        let input = product.unwrap_or_default();
-        Ok(
-            match core.mutate(|st| ops::product_update(st, &input, media.as_deref())) {
-                Ok((pid, st)) => ProductUpdatePayload {
-                    product: product_obj(&st, pid),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => ProductUpdatePayload {
-                    product: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn product_delete(
-        &self,
-        ctx: &Context<'_>,
-        input: ProductDeleteInput,
-        synchronous: Option<bool>,
-    ) -> Result<ProductDeletePayload> {
-        let _ = synchronous;
-        let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::product_delete(st, &input.id)) {
-            Ok((pid, st)) => ProductDeletePayload {
-                deleted_product_id: Some(ID(gid("Product", pid))),
-                shop: ShopObj {
-                    st,
-                    plan: plan_name(core),
-                },
-                user_errors: Vec::new(),
-            },
-            Err(e) => ProductDeletePayload {
-                deleted_product_id: None,
-                shop: ShopObj {
-                    st: core.snapshot(),
-                    plan: plan_name(core),
-                },
-                user_errors: conv(e),
-            },
-        })
-    }
-
-    async fn collection_create(
-        &self,
-        ctx: &Context<'_>,
-        input: CollectionInput,
-    ) -> Result<CollectionCreatePayload> {
-        let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::collection_create(st, &input)) {
-            Ok((cid, st)) => CollectionCreatePayload {
-                collection: collection_obj(&st, cid),
-                user_errors: Vec::new(),
-            },
-            Err(e) => CollectionCreatePayload {
-                collection: None,
-                user_errors: conv(e),
-            },
-        })
-    }
-
-    async fn collection_update(
-        &self,
-        ctx: &Context<'_>,
-        input: CollectionInput,
-    ) -> Result<CollectionUpdatePayload> {
-        let core = core(ctx)?;
-        Ok(match core.mutate(|st| ops::collection_update(st, &input)) {
-            Ok((cid, st)) => CollectionUpdatePayload {
-                collection: collection_obj(&st, cid),
-                job: None,
-                user_errors: Vec::new(),
-            },
-            Err(e) => CollectionUpdatePayload {
-                collection: None,
-                job: None,
-                user_errors: conv(e),
-            },
-        })
-    }
-
-    async fn collection_delete(
-        &self,
-        ctx: &Context<'_>,
-        input: CollectionDeleteInput,
-    ) -> Result<CollectionDeletePayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::collection_delete(st, &input.id)) {
-                Ok((cid, st)) => CollectionDeletePayload {
-                    deleted_collection_id: Some(ID(gid("Collection", cid))),
-                    shop: ShopObj {
-                        st,
-                        plan: plan_name(core),
-                    },
-                    user_errors: Vec::new(),
-                },
-                Err(e) => CollectionDeletePayload {
-                    deleted_collection_id: None,
-                    shop: ShopObj {
-                        st: core.snapshot(),
-                        plan: plan_name(core),
-                    },
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn collection_add_products(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        product_ids: Vec<ID>,
-    ) -> Result<CollectionAddProductsPayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::collection_add_products(st, &id, &product_ids)) {
-                Ok((cid, st)) => CollectionAddProductsPayload {
-                    collection: collection_obj(&st, cid),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => CollectionAddProductsPayload {
-                    collection: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn collection_remove_products(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        product_ids: Vec<ID>,
-    ) -> Result<CollectionRemoveProductsPayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| {
-                ops::collection_remove_products(st, &id, &product_ids)?;
-                Ok(st.alloc())
-            }) {
-                Ok((job, _)) => CollectionRemoveProductsPayload {
-                    job: Some(Job {
-                        done: true,
-                        id: ID(gid("Job", job)),
-                    }),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => CollectionRemoveProductsPayload {
-                    job: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn metafields_set(
-        &self,
-        ctx: &Context<'_>,
-        metafields: Vec<MetafieldsSetInput>,
-    ) -> Result<MetafieldsSetPayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::metafields_set(st, &metafields)) {
-                Ok((refs, st)) => MetafieldsSetPayload {
-                    metafields: Some(
-                        refs.iter()
-                            .filter_map(|r| {
-                                ops::metafields_of(&st, r.owner)
-                                    .iter()
-                                    .find(|m| m.namespace == r.namespace && m.key == r.key)
-                                    .map(|m| MetafieldObj {
-                                        owner_type: r.owner.owner_type(),
-                                        m: m.clone(),
-                                    })
-                            })
-                            .collect(),
-                    ),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => MetafieldsSetPayload {
-                    metafields: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn metafields_delete(
-        &self,
-        ctx: &Context<'_>,
-        metafields: Vec<MetafieldIdentifierInput>,
-    ) -> Result<MetafieldsDeletePayload> {
-        let core = core(ctx)?;
-        let (deleted, _) = core
-            .mutate(|st| Ok::<_, ()>(ops::metafields_delete(st, &metafields)))
-            .map_err(|_| "metafieldsDelete failed")?;
-        Ok(MetafieldsDeletePayload {
-            deleted_metafields: Some(
-                deleted
-                    .into_iter()
-                    .map(|d| {
-                        d.map(|(owner, namespace, key)| MetafieldIdentifier {
-                            key,
-                            namespace,
-                            owner_id: ID(owner),
-                        })
-                    })
-                    .collect(),
-            ),
-            user_errors: Vec::new(),
-        })
-    }
-
-    async fn metafield_definition_create(
-        &self,
-        ctx: &Context<'_>,
-        definition: MetafieldDefinitionInput,
-    ) -> Result<MetafieldDefinitionCreatePayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::metafield_definition_create(st, &definition)) {
-                Ok((id, st)) => MetafieldDefinitionCreatePayload {
-                    created_definition: st.metafield_definitions.get(&id).map(|d| {
-                        MetafieldDefinitionObj {
-                            st: st.clone(),
-                            d: d.clone(),
-                        }
-                    }),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => MetafieldDefinitionCreatePayload {
-                    created_definition: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn metafield_definition_update(
-        &self,
-        ctx: &Context<'_>,
-        definition: MetafieldDefinitionUpdateInput,
-    ) -> Result<MetafieldDefinitionUpdatePayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::metafield_definition_update(st, &definition)) {
-                Ok((id, st)) => MetafieldDefinitionUpdatePayload {
-                    updated_definition: st.metafield_definitions.get(&id).map(|d| {
-                        MetafieldDefinitionObj {
-                            st: st.clone(),
-                            d: d.clone(),
-                        }
-                    }),
-                    user_errors: Vec::new(),
-                },
-                Err(e) => MetafieldDefinitionUpdatePayload {
-                    updated_definition: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn publishable_publish(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: Vec<PublicationInput>,
-    ) -> Result<PublishablePublishPayload> {
-        let core = core(ctx)?;
-        Ok(PublishablePublishPayload {
-            user_errors: match core.mutate(|st| ops::publishable_set(st, &id, &input, true)) {
-                Ok(_) => Vec::new(),
-                Err(e) => conv(e),
-            },
-        })
-    }
-
-    async fn publishable_unpublish(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: Vec<PublicationInput>,
-    ) -> Result<PublishableUnpublishPayload> {
-        let core = core(ctx)?;
-        Ok(PublishableUnpublishPayload {
-            user_errors: match core.mutate(|st| ops::publishable_set(st, &id, &input, false)) {
-                Ok(_) => Vec::new(),
-                Err(e) => conv(e),
-            },
-        })
-    }
-
-    async fn inventory_set_quantities(
-        &self,
-        ctx: &Context<'_>,
-        input: InventorySetQuantitiesInput,
-    ) -> Result<InventorySetQuantitiesPayload> {
-        let core = core(ctx)?;
-        Ok(
-            match core.mutate(|st| ops::inventory_set_quantities(st, &input)) {
-                Ok(((group, changes), st)) => {
-                    let changes = changes
-                        .into_iter()
-                        .map(|c| {
-                            let item = match st.find(&gid("InventoryItem", c.item)) {
-                                Some(Found::InventoryItem { product, variant }) => {
-                                    variant_obj(&st, product, variant).map(InventoryItemObj)
-                                }
-                                _ => None,
-                            };
-                            InventoryChange {
-                                delta: i32::try_from(c.delta).unwrap_or(i32::MAX),
-                                item,
-                                ledger_document_uri: None,
-                                location: st.locations.get(&c.location).map(|l| LocationObj {
-                                    st: st.clone(),
-                                    loc: l.clone(),
-                                }),
-                                name: c.name,
-                                quantity_after_change: i32::try_from(c.after).ok(),
-                            }
-                        })
-                        .collect();
-                    InventorySetQuantitiesPayload {
-                        inventory_adjustment_group: Some(InventoryAdjustmentGroup {
-                            changes,
-                            created_at: DateTime(now()),
-                            id: ID(gid("InventoryAdjustmentGroup", group)),
-                            reason: input.reason.clone(),
-                            reference_document_uri: input.reference_document_uri.clone(),
-                        }),
-                        user_errors: Vec::new(),
-                    }
-                }
-                Err(e) => InventorySetQuantitiesPayload {
-                    inventory_adjustment_group: None,
-                    user_errors: conv(e),
-                },
-            },
-        )
-    }
-
-    async fn bulk_operation_run_query(
-        &self,
-        ctx: &Context<'_>,
-        query: String,
-    ) -> Result<BulkOperationRunQueryPayload> {
-        let core = core(ctx)?;
-        if let Err(message) = super::bulk::check_query(&query) {
-            return Ok(BulkOperationRunQueryPayload {
-                bulk_operation: None,
-                user_errors: vec![BulkOperationUserError {
-                    code: Some(BulkOperationUserErrorCode::Invalid),
-                    field: Some(vec!["query".into()]),
-                    message,
-                }],
-            });
-        }
-        let op = {
-            let mut bulk = lock(&core.bulk);
-            if bulk
-                .ops
-                .values()
-                .any(|o| matches!(o.status, "CREATED" | "RUNNING"))
-            {
-                return Ok(BulkOperationRunQueryPayload {
-                    bulk_operation: None,
-                    user_errors: vec![BulkOperationUserError {
-                        code: Some(BulkOperationUserErrorCode::OperationInProgress),
-                        field: None,
-                        message:
-                            "A bulk query operation for this app and shop is already in progress"
-                                .into(),
-                    }],
-                });
-            }
-            let id = bulk.next_id;
-            bulk.next_id += 1;
-            let op = BulkOp {
-                id,
-                query: query.clone(),
-                status: "CREATED",
-                error_code: None,
-                created_at: now(),
-                completed_at: None,
-                object_count: 0,
-                root_object_count: 0,
-                file_size: None,
-                url: None,
-            };
-            bulk.ops.insert(id, op.clone());
-            op
-        };
-        core.bulk_jobs
-            .send(op.id)
-            .map_err(|_| "the bulk operation runner has stopped")?;
-        Ok(BulkOperationRunQueryPayload {
-            bulk_operation: Some(BulkOperationObj(op)),
-            user_errors: Vec::new(),
-        })
     }
 }

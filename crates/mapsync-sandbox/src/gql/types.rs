@@ -1574,6 +1574,14 @@ impl MetafieldDefinitionObj {
     async fn use_as_collection_condition(&self) -> bool {
         false
     }
+    async fn capabilities(&self) -> MetafieldCapabilities {
+        MetafieldCapabilities {
+            unique_values: MetafieldCapabilityUniqueValues {
+                eligible: crate::validate::UNIQUE_VALUE_TYPES.contains(&self.d.type_name.as_str()),
+                enabled: self.d.has_unique_values(),
+            },
+        }
+    }
     #[graphql(name = "type")]
     async fn type_name(&self) -> MetafieldDefinitionType {
         let category = match self.d.type_name.trim_start_matches("list.") {
@@ -1631,6 +1639,21 @@ connection!(
     "MetafieldDefinitionConnection",
     "MetafieldDefinitionEdge"
 );
+
+/// Shopify's `MetafieldCapabilities` (only `uniqueValues`).
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "MetafieldCapabilities")]
+pub struct MetafieldCapabilities {
+    pub unique_values: MetafieldCapabilityUniqueValues,
+}
+
+/// Shopify's `MetafieldCapabilityUniqueValues`.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "MetafieldCapabilityUniqueValues")]
+pub struct MetafieldCapabilityUniqueValues {
+    pub eligible: bool,
+    pub enabled: bool,
+}
 
 /// Shopify's `BulkOperation`.
 #[derive(Clone)]
