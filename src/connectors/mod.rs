@@ -10,8 +10,10 @@
 
 use async_trait::async_trait;
 use mapsync_config::connector::{
-    ClientSettings, Connection, Connector, Options, Registry, Resource, Role,
+    CheckContext, ClientSettings, Connection, Connector, Options, Registry, Resource, Role,
 };
+use mapsync_config::yaml::Node;
+use mapsync_core::diag::Diagnostics;
 use mapsync_core::target::{Capabilities, ErrorKind, TargetError};
 use mapsync_sandbox::{SandboxConfig, SandboxHandle};
 use mapsync_shopify::{connector as shopify_conn, ShopLocation, CAPABILITIES};
@@ -77,6 +79,10 @@ impl Connector for SandboxConnector {
 
     fn capabilities(&self) -> Option<&'static Capabilities> {
         Some(&CAPABILITIES)
+    }
+
+    fn check(&self, _role: Role, t: &Node, _cx: &CheckContext<'_>, diags: &mut Diagnostics) {
+        shopify_conn::check_api_version(t, diags);
     }
 
     async fn connect(

@@ -250,7 +250,11 @@ fn type_ref(t: &Value) -> Result<String, String> {
 /// Parses and validates one executable document; the error is apollo's
 /// rendered diagnostic.
 pub fn validate_document(source: &str, path: &str) -> Result<Valid<ExecutableDocument>, String> {
-    validate_document_for("2025-01", source, path)
+    validate_document_for(
+        mapsync::connectors::shopify::DEFAULT_API_VERSION,
+        source,
+        path,
+    )
 }
 
 /// Parses and validates one executable document against an API version's
@@ -395,5 +399,132 @@ impl CostWalker<'_> {
             self.arg_value(field, arg)
                 .and_then(|v| v.as_array().map(|a| a.len() as u64))
         })
+    }
+}
+
+/// Checks the JSON `variables` of a request against the variable
+/// definitions of its (single) operation and the schema's input types, as a
+/// GraphQL server coerces them: required values present and non-null, no
+/// field an input object does not define, lists, enums and built-in
+/// scalars of the right JSON kind (custom scalars take any JSON value but
+/// an object). Every problem is listed with its path.
+pub fn validate_variables(
+    schema: &Valid<Schema>,
+    doc: &Valid<ExecutableDocument>,
+    variables: &Value,
+) -> Result<(), String> {
+    let op = doc
+        .operations
+        .iter()
+        .next()
+        .ok_or("document has no operation")?;
+    let empty = serde_json::Map::new();
+    let given = variables.as_object().unwrap_or(&empty);
+    let mut problems = Vec::new();
+    for def in &op.variables {
+        let name = def.name.as_str();
+        match given.get(name) {
+            None if def.ty.is_non_null() && def.default_value.is_none() => {
+                problems.push(format!("${name}: required, not given"))
+            }
+            None => {}
+            Some(v) => check_value(schema, &def.ty, v, &format!("${name}"), &mut problems),
+        }
+    }
+    for name in given.keys() {
+        if !op.variables.iter().any(|d| d.name.as_str() == name) {
+            problems.push(format!("${name}: not a variable of the operation"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn check_value(
+    schema: &Valid<Schema>,
+    ty: &apollo_compiler::ast::Type,
+    v: &Value,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    use apollo_compiler::ast::Type;
+    if v.is_null() {
+        if ty.is_non_null() {
+            problems.push(format!("{path}: null for a non-null {ty}"));
+        }
+        return;
+    }
+    match ty {
+        Type::List(inner) | Type::NonNullList(inner) => match v.as_array() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    check_value(schema, inner, item, &format!("{path}[{i}]"), problems);
+                }
+            }
+            // Input coercion accepts one value for a list.
+            None => check_value(schema, inner, v, path, problems),
+        },
+        Type::Named(name) | Type::NonNullNamed(name) => {
+            check_named(schema, name.as_str(), v, path, problems)
+        }
+    }
+}
+
+fn check_named(
+    schema: &Valid<Schema>,
+    name: &str,
+    v: &Value,
+    path: &str,
+    problems: &mut Vec<String>,
+) {
+    let kind_ok = match name {
+        "String" | "ID" => v.is_string() || (name == "ID" && v.is_i64()),
+        "Int" => v.is_i64() || v.is_u64(),
+        "Float" => v.is_number(),
+        "Boolean" => v.is_boolean(),
+        _ => true,
+    };
+    if !kind_ok {
+        problems.push(format!("{path}: {v} is not a {name}"));
+        return;
+    }
+    match schema.types.get(name) {
+        Some(ExtendedType::Enum(e)) => {
+            let ok = v.as_str().is_some_and(|s| e.values.contains_key(s));
+            if !ok {
+                problems.push(format!("{path}: {v} is not a value of enum {name}"));
+            }
+        }
+        Some(ExtendedType::InputObject(io)) => {
+            let Some(obj) = v.as_object() else {
+                problems.push(format!("{path}: {v} is not an input object {name}"));
+                return;
+            };
+            for (field, def) in &io.fields {
+                let sub = format!("{path}.{field}");
+                match obj.get(field.as_str()) {
+                    None if def.ty.is_non_null() && def.default_value.is_none() => {
+                        problems.push(format!("{sub}: required field of {name} missing"))
+                    }
+                    None => {}
+                    Some(x) => check_value(schema, &def.ty, x, &sub, problems),
+                }
+            }
+            for key in obj.keys() {
+                if !io.fields.contains_key(key.as_str()) {
+                    problems.push(format!("{path}.{key}: {name} has no such field"));
+                }
+            }
+        }
+        Some(ExtendedType::Scalar(_)) => {
+            if v.is_object() && !matches!(name, "JSON") {
+                problems.push(format!("{path}: an object for scalar {name}"));
+            }
+        }
+        Some(_) => problems.push(format!("{path}: {name} is not an input type")),
+        None => problems.push(format!("{path}: no type {name} in the schema")),
     }
 }

@@ -1,5 +1,5 @@
 //! Every GraphQL document in `graphql/` is valid against the real Shopify
-//! Admin schema (2025-01), is listed in `documents::ALL`, and the cost
+//! Admin schema of the version mapsync speaks (2026-04), is listed in `documents::ALL`, and the cost
 //! formulas in `connectors::shopify::cost` agree with a cost walker over the
 //! schema, so no request we build exceeds 1000 requested points.
 
@@ -247,4 +247,52 @@ fn the_real_2026_04_schema_parses() {
     let schema = crate::shopify_schema::admin_schema_2026_04();
     assert!(schema.types.contains_key("InventoryQuantityInput"));
     assert!(schema.directive_definitions.contains_key("idempotent"));
+}
+
+/// The inputs the builders make are valid variables of their documents
+/// (as a server coerces them), not only the documents themselves.
+#[test]
+fn built_inputs_are_valid_variables_of_their_documents() {
+    use mapsync::connectors::shopify::input::{self, QuantityChange};
+    use mapsync::connectors::shopify::{WriteContext, DEFAULT_API_VERSION};
+
+    let schema = crate::shopify_schema::schema_of(DEFAULT_API_VERSION);
+    let check = |doc: &Document, vars: serde_json::Value| {
+        let parsed = validate_document(doc.source, doc.file).unwrap();
+        crate::shopify_schema::validate_variables(schema, &parsed, &vars)
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.name));
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/write/product_5x5x10.json");
+    let product: mapsync::plan::document::Document =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let ctx = WriteContext {
+        locations: ["CPH", "AAR", "ODE", "OSL", "STO"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), format!("gid://shopify/Location/{}", i + 1)))
+            .collect(),
+        ..Default::default()
+    };
+    let create = input::product_create(&product, None, &ctx).unwrap();
+    check(
+        &documents::PRODUCT_SET,
+        json!({
+            "identifier": {"customId": {"namespace": "mapsync", "key": "key", "value": "P-100"}},
+            "input": create, "synchronous": true, "variantsFirst": 1,
+        }),
+    );
+    let changes = [QuantityChange {
+        inventory_item_id: "gid://shopify/InventoryItem/1".into(),
+        location_id: "gid://shopify/Location/1".into(),
+        quantity: 5,
+        change_from: Some(3),
+    }];
+    check(
+        &documents::INVENTORY_SET_QUANTITIES,
+        json!({
+            "input": input::set_quantities_input(&changes),
+            "idempotencyKey": input::quantities_idempotency_key(&changes),
+        }),
+    );
 }

@@ -4,9 +4,16 @@
 
 #[path = "../common/project.rs"]
 mod project;
+#[path = "../common/recording_proxy.rs"]
+mod recording_proxy;
+// Only the document and variable checks are used here.
+#[allow(dead_code)]
+#[path = "../common/shopify_schema.rs"]
+mod shopify_schema;
 
 mod crate_boundaries;
 mod engine;
+mod requests_valid;
 mod state;
 mod state_migrations;
 mod sync_cli;

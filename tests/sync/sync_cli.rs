@@ -278,10 +278,11 @@ fn first_sync_creates_everything_and_a_second_writes_nothing() {
     assert_eq!(shirt["collections"], serde_json::json!(["\"shirts\""]));
     assert_eq!(shirt["seo_title"], "Oxford Shirt | Acme");
     insta::assert_json_snapshot!("sync_demo_store", store);
-    // The mapping's one `@description`, found in the spooled documents.
+    // The mapping's one `@description`, found in the spooled documents,
+    // and the ownership marker's (unique values: creates are upserts).
     assert_eq!(
         env.writes().get("metafieldDefinitionCreate").copied(),
-        Some(1)
+        Some(2)
     );
 
     let before = env.writes();

@@ -202,7 +202,7 @@ mod tests {
         let shop = ShopLocation::shop("Acme-EU.myshopify.com").unwrap();
         assert_eq!(
             shop.endpoint(&v).unwrap().as_str(),
-            "https://acme-eu.myshopify.com/admin/api/2025-01/graphql.json"
+            "https://acme-eu.myshopify.com/admin/api/2026-04/graphql.json"
         );
         assert_eq!(
             ShopLocation::shop("acme").unwrap(),
@@ -213,12 +213,12 @@ mod tests {
         let url = ShopLocation::url("http://127.0.0.1:8099").unwrap();
         assert_eq!(
             url.endpoint(&v).unwrap().as_str(),
-            "http://127.0.0.1:8099/admin/api/2025-01/graphql.json"
+            "http://127.0.0.1:8099/admin/api/2026-04/graphql.json"
         );
         let prefixed = ShopLocation::url("http://127.0.0.1:8099/proxy").unwrap();
         assert_eq!(
             prefixed.endpoint(&v).unwrap().as_str(),
-            "http://127.0.0.1:8099/proxy/admin/api/2025-01/graphql.json"
+            "http://127.0.0.1:8099/proxy/admin/api/2026-04/graphql.json"
         );
         assert!(ShopLocation::url("ftp://x").is_err());
     }

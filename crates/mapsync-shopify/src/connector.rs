@@ -75,6 +75,7 @@ impl Connector for ShopifyConnector {
 
     fn check(&self, _role: Role, t: &Node, _cx: &CheckContext<'_>, diags: &mut Diagnostics) {
         check_address(t, diags);
+        check_api_version(t, diags);
         if t.get("token").is_none() {
             diags.push(
                 Diagnostic::warning(codes::PROJECT_TOKEN_MISSING, "a `shopify` target has no `token`")
@@ -102,6 +103,35 @@ impl Connector for ShopifyConnector {
             target: Box::new(target(client)?),
             resource: None,
         })
+    }
+}
+
+/// An `api_version` this mapsync speaks (a malformed one is the schema's).
+pub fn check_api_version(t: &Node, diags: &mut Diagnostics) {
+    let Some(n) = t.get("api_version") else {
+        return;
+    };
+    let Some(text) = n.as_str() else {
+        return;
+    };
+    // A malformed version (not YYYY-01/04/07/10) is reported by the schema.
+    let release_month = matches!(text.get(4..), Some("-01" | "-04" | "-07" | "-10"));
+    if text.contains("${") || ApiVersion::parse(text).is_err() || !release_month {
+        return;
+    }
+    if let Some(reason) = crate::version::unsupported_reason(text) {
+        diags.push(
+            Diagnostic::error(
+                codes::PROJECT_API_VERSION,
+                format!("this mapsync does not talk to Shopify API version {text}"),
+            )
+            .at_opt(n.loc())
+            .label("unsupported version")
+            .help(format!(
+                "{reason}; write `api_version: \"{}\"` or leave it out",
+                crate::DEFAULT_API_VERSION
+            )),
+        );
     }
 }
 

@@ -180,6 +180,13 @@ doc!(
     true
 );
 doc!(
+    INVENTORY_LEVEL,
+    "InventoryLevel",
+    "inventory_level.graphql",
+    Query,
+    true
+);
+doc!(
     INVENTORY_SET_QUANTITIES,
     "InventorySetQuantities",
     "inventory_set_quantities.graphql",
@@ -303,6 +310,7 @@ pub const ALL: &[Document] = &[
     PRODUCT_UPDATE,
     PRODUCT_DELETE,
     INVENTORY_SET_QUANTITIES,
+    INVENTORY_LEVEL,
     COLLECTION_CREATE,
     COLLECTION_UPDATE,
     COLLECTION_DELETE,

@@ -84,6 +84,8 @@ impl ShopifyError {
         match self {
             _ if self.outcome_unknown() => ErrorKind::OutcomeUnknown,
             Self::Config(_) => ErrorKind::Config,
+            // Someone else changed the quantity: the next run reads it again.
+            _ if self.is_stale_quantity() => ErrorKind::Transient,
             Self::UserErrors { .. } => ErrorKind::Refused,
             Self::Transport { .. } | Self::Throttled { .. } => ErrorKind::Transient,
             Self::HttpStatus { status, .. } if *status == 429 || *status >= 500 => {
@@ -97,6 +99,20 @@ impl ShopifyError {
             | Self::Graphql { .. }
             | Self::Decode { .. }
             | Self::Bulk { .. } => ErrorKind::Failed,
+        }
+    }
+
+    /// Whether a compare-and-swap of inventory quantities found the store's
+    /// quantity changed since it was read (`CHANGE_FROM_QUANTITY_STALE`).
+    pub fn is_stale_quantity(&self) -> bool {
+        match self {
+            Self::UserErrors { errors, .. } => {
+                !errors.is_empty()
+                    && errors
+                        .iter()
+                        .all(|e| e.code.as_deref() == Some("CHANGE_FROM_QUANTITY_STALE"))
+            }
+            _ => false,
         }
     }
 

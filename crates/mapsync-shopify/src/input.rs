@@ -527,6 +527,9 @@ pub struct QuantityChange {
     pub inventory_item_id: String,
     pub location_id: String,
     pub quantity: i32,
+    /// The quantity the store had when it was read: the compare-and-swap
+    /// value (`changeFromQuantity`); `None` skips the check.
+    pub change_from: Option<i64>,
 }
 
 /// What an update of a product needs.
@@ -553,6 +556,24 @@ struct UpdateScope<'a> {
     doc: &'a Document,
     matches: &'a [Option<usize>],
     ctx: &'a WriteContext,
+}
+
+impl UpdateScope<'_> {
+    /// The document variant and reference location of a quantity change.
+    fn locate(&self, c: &QuantityChange) -> Option<(usize, String)> {
+        let loc = self
+            .ctx
+            .locations
+            .iter()
+            .find(|(_, id)| **id == c.location_id)
+            .map(|(name, _)| name.clone())?;
+        let di = self.matches.iter().enumerate().find_map(|(di, m)| {
+            let t = self.current.variants.get((*m)?)?;
+            let item = t.inventory_item.as_ref()?;
+            (item.id == c.inventory_item_id).then_some(di)
+        })?;
+        Some((di, loc))
+    }
 }
 
 /// The changes that bring `current` to `doc`: `diff_product` (and the
@@ -589,8 +610,22 @@ pub fn product_update(
         });
     }
 
+    // A productSet is sent anyway: stocked quantities that differ ride in
+    // it (one write instead of two; 2026-04 sets quantities of existing
+    // variants at stocked locations).
+    let mut quantities = quantities;
+    for c in std::mem::take(&mut quantities) {
+        let Some((di, loc)) = scope.locate(&c) else {
+            quantities.push(c);
+            continue;
+        };
+        reasons.push(format!(
+            "variants[{}].quantities.{loc}",
+            doc.variants[di].key
+        ));
+        unstocked.entry(di).or_default().insert(loc);
+    }
     let mut input = Map::new();
-    input.insert("id".into(), json!(current.id));
     product_scalars(doc, &mut input, true);
     if let Some(s) = desired_status {
         input.insert("status".into(), json!(s));
@@ -680,11 +715,13 @@ fn stocked_quantities(
                 .find(|l| &l.location_id == location_id);
             match (level, &t.inventory_item) {
                 (Some(l), Some(item)) => {
-                    if l.quantities.get(version::QUANTITY_NAME) != Some(q) {
+                    let now = l.quantities.get(version::QUANTITY_NAME);
+                    if now != Some(q) {
                         quantities.push(QuantityChange {
                             inventory_item_id: item.id.clone(),
                             location_id: location_id.clone(),
                             quantity,
+                            change_from: now.copied(),
                         });
                     }
                 }
@@ -877,18 +914,41 @@ fn product_metafields(doc: &Document, current: &Product, keep_deleted: bool) -> 
     Some(out)
 }
 
-/// The `inventorySetQuantities` input for `changes`.
+/// The `inventorySetQuantities` input for `changes`: each quantity with
+/// the store's quantity as read (`changeFromQuantity`, a compare-and-swap).
 pub fn set_quantities_input(changes: &[QuantityChange]) -> Value {
     json!({
         "name": version::QUANTITY_NAME,
         "reason": version::QUANTITY_REASON,
-        "ignoreCompareQuantity": true,
         "quantities": changes.iter().map(|c| json!({
             "inventoryItemId": c.inventory_item_id,
             "locationId": c.location_id,
             "quantity": c.quantity,
+            "changeFromQuantity": c.change_from,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The idempotency key of one `inventorySetQuantities` call: derived from
+/// the changes (items, locations, from and to quantities), so the same
+/// write sent again — a retry after a lost answer, a resumed run — is
+/// applied once, and a different write never shares a key.
+pub fn quantities_idempotency_key(changes: &[QuantityChange]) -> String {
+    let parts: Vec<Value> = changes
+        .iter()
+        .map(|c| {
+            json!([
+                c.inventory_item_id,
+                c.location_id,
+                c.change_from,
+                c.quantity
+            ])
+        })
+        .collect();
+    format!(
+        "mapsync-qty-{}",
+        mapsync_core::hash::content_hash(&Value::Array(parts))
+    )
 }
 
 /// Collection-level fields into `input`.

@@ -60,6 +60,10 @@ pub struct ShopifyTarget {
     client: ShopifyClient,
     options: Arc<ReadOptions>,
     locations: Arc<OnceCell<Vec<Location>>>,
+    /// Whether products can be upserted by the ownership marker
+    /// (`productSet(identifier: {customId})`): a `mapsync.key` definition
+    /// with unique values exists or was created. Decided on first create.
+    pub(crate) marker_upsert: Arc<OnceCell<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +78,7 @@ impl ShopifyTarget {
             client,
             options: Arc::new(options),
             locations: Arc::new(OnceCell::new()),
+            marker_upsert: Arc::new(OnceCell::new()),
         }
     }
 

@@ -4,9 +4,37 @@
 
 use std::fmt;
 
-/// The API version mapsync is written and tested against (the schema in
-/// `tests/data/shopify/admin_schema_2025-01.json.gz`).
-pub const DEFAULT_API_VERSION: &str = "2025-01";
+/// The API version mapsync is written and tested against (the real schema
+/// in `tests/data/shopify/admin_schema_2026-04.graphql.gz`).
+pub const DEFAULT_API_VERSION: &str = "2026-04";
+
+/// The versions mapsync speaks: every document it sends is validated
+/// against the real schema of each (`tests/shopify/graphql_documents.rs`,
+/// `tests/sync/requests_valid.rs`).
+pub const SUPPORTED_API_VERSIONS: &[&str] = &["2026-04"];
+
+/// Why mapsync will not talk to a shop in `version`, or `None` when it
+/// speaks it. Shopify serves a stable version for about a year; older ones
+/// are retired (a request to one gets the oldest supported version's
+/// behaviour for documents written for another), newer ones are not known
+/// to this mapsync.
+pub fn unsupported_reason(version: &str) -> Option<String> {
+    if SUPPORTED_API_VERSIONS.contains(&version) {
+        return None;
+    }
+    let supported = SUPPORTED_API_VERSIONS.join(", ");
+    let oldest = SUPPORTED_API_VERSIONS
+        .first()
+        .copied()
+        .unwrap_or(DEFAULT_API_VERSION);
+    Some(if version == "unstable" {
+        format!("`unstable` changes without notice, and mapsync's documents are checked against stable versions only; this mapsync speaks {supported}")
+    } else if version < oldest {
+        format!("Shopify has retired API version {version} (a stable version is served for about a year, and a retired one answers with the oldest supported version's behaviour); this mapsync speaks {supported}")
+    } else {
+        format!("API version {version} is newer than this mapsync knows; it speaks {supported}")
+    })
+}
 
 /// A Shopify Admin API version, `YYYY-MM` or `unstable`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,7 +87,7 @@ impl ApiVersion {
     }
 }
 
-// Write-side shapes of 2025-01 (the input builders in `input.rs` ask these).
+// Write-side shapes of 2026-04 (the input builders in `input.rs` ask these).
 
 /// Metafield type of the ownership marker `mapsync.key`.
 pub const MARKER_TYPE: &str = "single_line_text_field";
@@ -110,7 +138,7 @@ mod tests {
 
     #[test]
     fn parses_versions() {
-        assert_eq!(ApiVersion::default().as_str(), "2025-01");
+        assert_eq!(ApiVersion::default().as_str(), "2026-04");
         assert!(ApiVersion::parse("2025-04").is_ok());
         assert!(ApiVersion::parse("unstable").is_ok());
         for bad in ["2025-1", "2025-13", "25-01", "latest", "2025_01", ""] {
@@ -118,8 +146,12 @@ mod tests {
         }
         assert_eq!(
             ApiVersion::default().graphql_path(),
-            "admin/api/2025-01/graphql.json"
+            "admin/api/2026-04/graphql.json"
         );
-        assert!(!ApiVersion::default().product_set_has_identifier());
+        assert!(ApiVersion::default().product_set_has_identifier());
+        assert_eq!(unsupported_reason("2026-04"), None);
+        assert!(unsupported_reason("2025-01").unwrap().contains("retired"));
+        assert!(unsupported_reason("2027-01").unwrap().contains("newer"));
+        assert!(unsupported_reason("unstable").is_some());
     }
 }

@@ -20,8 +20,9 @@ use tracing::{debug, info, warn};
 use super::documents::{self, Document as GqlDocument};
 use super::error::{ShopifyError, UserErrorInfo};
 use super::input::{self, InputError};
-use super::model::{Collection, Product};
+use super::model::{Collection, Product, MARKER_KEY, MARKER_NAMESPACE};
 use super::read::ShopifyTarget;
+use super::version;
 use mapsync_core::document::{Document, Entity, MetafieldDescription};
 use mapsync_core::target::{WriteContext, Written};
 
@@ -219,10 +220,16 @@ impl ShopifyTarget {
     /// often it is applied, so a lost answer is sent once more.
     async fn product_set_update(
         &self,
+        id: &str,
         input: Value,
         requests: &mut u32,
     ) -> Result<(), ShopifyError> {
-        let vars = json!({ "input": input, "synchronous": true, "variantsFirst": 1 });
+        let vars = json!({
+            "identifier": { "id": id },
+            "input": input,
+            "synchronous": true,
+            "variantsFirst": 1,
+        });
         match self
             .send(
                 &documents::PRODUCT_SET,
@@ -245,6 +252,85 @@ impl ShopifyTarget {
                 .map(|_| ()),
             other => other.map(|_| ()),
         }
+    }
+
+    /// Sets quantities with compare-and-swap and an idempotency key derived
+    /// from the changes. When the store's quantity changed since it was
+    /// read (`CHANGE_FROM_QUANTITY_STALE`), the levels are read again: a
+    /// level that already holds the wanted quantity is left alone, the
+    /// others are set once more against the fresh quantity (the source is
+    /// the authority on mapped quantities, and the write is now based on
+    /// what the store holds). Stale a second time, the item fails as
+    /// transient and the next run tries again.
+    async fn set_quantities(
+        &self,
+        mut changes: Vec<input::QuantityChange>,
+        requests: &mut u32,
+    ) -> Result<(), ShopifyError> {
+        for round in 0..2 {
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let vars = json!({
+                "input": input::set_quantities_input(&changes),
+                "idempotencyKey": input::quantities_idempotency_key(&changes),
+            });
+            let sent = self
+                .send(
+                    &documents::INVENTORY_SET_QUANTITIES,
+                    "inventorySetQuantities",
+                    vars,
+                    COST_SMALL_MUTATION,
+                    requests,
+                )
+                .await;
+            match sent {
+                Err(e) if round == 0 && e.is_stale_quantity() => {
+                    warn!(error = %e, "inventory changed in the store since it was read; reading it again");
+                    changes = self.refresh_quantities(changes, requests).await?;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes still needed against the store's quantities as they are now.
+    async fn refresh_quantities(
+        &self,
+        changes: Vec<input::QuantityChange>,
+        requests: &mut u32,
+    ) -> Result<Vec<input::QuantityChange>, ShopifyError> {
+        let mut out = Vec::new();
+        for mut c in changes {
+            let data = self
+                .send(
+                    &documents::INVENTORY_LEVEL,
+                    "inventoryItem",
+                    json!({
+                        "itemId": c.inventory_item_id,
+                        "locationId": c.location_id,
+                        "quantityNames": [version::QUANTITY_NAME],
+                    }),
+                    COST_SMALL_QUERY,
+                    requests,
+                )
+                .await?;
+            let now = data
+                .pointer("/inventoryItem/inventoryLevel/quantities")
+                .and_then(Value::as_array)
+                .and_then(|qs| {
+                    qs.iter()
+                        .find(|q| q["name"] == version::QUANTITY_NAME)
+                        .and_then(|q| q["quantity"].as_i64())
+                });
+            if now == Some(i64::from(c.quantity)) {
+                continue;
+            }
+            c.change_from = now;
+            out.push(c);
+        }
+        Ok(out)
     }
 
     /// Every publication id (sales channel).
@@ -385,13 +471,146 @@ impl ShopifyTarget {
     ) -> Result<Written, ShopifyError> {
         let input = input::product_create(doc, published, ctx)
             .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
-        self.create_idempotent(
-            Entity::Product,
-            &doc.key,
-            &CREATE_PRODUCT,
-            json!({ "input": input, "synchronous": true, "variantsFirst": 1 }),
+        let mut requests = 0u32;
+        if self.marker_upsert(&mut requests).await {
+            let written = self.upsert_product(&doc.key, input, requests).await?;
+            return Ok(written);
+        }
+        let written = self
+            .create_idempotent(
+                Entity::Product,
+                &doc.key,
+                &CREATE_PRODUCT,
+                json!({ "input": input, "synchronous": true, "variantsFirst": 1 }),
+            )
+            .await?;
+        Ok(Written {
+            requests: written.requests + requests,
+            ..written
+        })
+    }
+
+    /// A create through the platform: `productSet` upserts on the ownership
+    /// marker (`identifier: {customId}`), so a create whose answer was lost
+    /// is an update the second time, never a second product.
+    async fn upsert_product(
+        &self,
+        key: &str,
+        input: Value,
+        mut requests: u32,
+    ) -> Result<Written, ShopifyError> {
+        let vars = json!({
+            "identifier": { "customId": {
+                "namespace": MARKER_NAMESPACE, "key": MARKER_KEY, "value": key,
+            }},
+            "input": input,
+            "synchronous": true,
+            "variantsFirst": 1,
+        });
+        let mut sent = self
+            .send(
+                &documents::PRODUCT_SET,
+                "productSet",
+                vars.clone(),
+                COST_PRODUCT_SET,
+                &mut requests,
+            )
+            .await;
+        if matches!(&sent, Err(e) if e.outcome_unknown()) {
+            warn!(
+                key,
+                "create answer lost; sending the upsert again (it cannot duplicate)"
+            );
+            sent = self
+                .send(
+                    &documents::PRODUCT_SET,
+                    "productSet",
+                    vars,
+                    COST_PRODUCT_SET,
+                    &mut requests,
+                )
+                .await;
+        }
+        let data = sent?;
+        let target_id = Self::id_at(
+            &data,
+            CREATE_PRODUCT.id_pointer,
+            documents::PRODUCT_SET.name,
+        )?;
+        info!(key, target_id = %target_id, requests, "created (upsert by marker)");
+        Ok(Written {
+            target_id,
+            requests,
+            adopted: false,
+        })
+    }
+
+    /// Whether products are created by upsert on the marker: looks up the
+    /// `mapsync.key` product metafield definition once per run and creates
+    /// it with unique values when there is none. A definition without
+    /// unique values (made by hand), or one Shopify refuses to create
+    /// (values already exist), leaves the lookup by marker after a lost
+    /// answer (`create_idempotent`).
+    async fn marker_upsert(&self, requests: &mut u32) -> bool {
+        let cell = self.marker_upsert.clone();
+        let mut spent = 0u32;
+        let decided = cell
+            .get_or_init(|| async {
+                match self.ensure_marker_definition(&mut spent).await {
+                    Ok(unique) => unique,
+                    Err(e) => {
+                        warn!(error = %e, "cannot prepare the `mapsync.key` metafield definition; creates fall back to the lookup by marker");
+                        false
+                    }
+                }
+            })
+            .await;
+        *requests += spent;
+        *decided
+    }
+
+    async fn ensure_marker_definition(&self, requests: &mut u32) -> Result<bool, ShopifyError> {
+        let owner = owner_type(Entity::Product);
+        let data = self
+            .send(
+                &documents::METAFIELD_DEFINITION_BY_KEY,
+                "metafieldDefinitions",
+                json!({ "ownerType": owner, "namespace": MARKER_NAMESPACE, "key": MARKER_KEY }),
+                COST_SMALL_QUERY,
+                requests,
+            )
+            .await?;
+        if let Some(def) = data
+            .pointer("/metafieldDefinitions/nodes/0")
+            .filter(|v| !v.is_null())
+        {
+            let unique = def
+                .pointer("/capabilities/uniqueValues/enabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if !unique {
+                warn!("the `mapsync.key` metafield definition has no unique values; creates fall back to the lookup by marker");
+            }
+            return Ok(unique);
+        }
+        self.send(
+            &documents::METAFIELD_DEFINITION_CREATE,
+            "metafieldDefinitionCreate",
+            json!({ "definition": {
+                "ownerType": owner,
+                "namespace": MARKER_NAMESPACE,
+                "key": MARKER_KEY,
+                "name": "mapsync ownership key",
+                "description": "The source key of a product mapsync created; unique, so a create sent twice updates.",
+                "type": version::MARKER_TYPE,
+                "capabilities": { "uniqueValues": { "enabled": true } },
+            }}),
+            COST_SMALL_MUTATION,
+            requests,
         )
-        .await
+        .await?;
+        info!("created the `mapsync.key` metafield definition (unique values)");
+        Ok(true)
     }
 
     async fn create_collection(&self, doc: &Document) -> Result<Written, ShopifyError> {
@@ -455,17 +674,11 @@ impl ShopifyTarget {
         let mut requests = 0u32;
         if let Some(input) = plan.product_set {
             debug!(key = %doc.key, id = %current.id, reasons = ?plan.reasons, "productSet for update");
-            self.product_set_update(input, &mut requests).await?;
+            self.product_set_update(&current.id, input, &mut requests)
+                .await?;
         }
         for chunk in plan.quantities.chunks(QUANTITIES_PER_CALL) {
-            self.send(
-                &documents::INVENTORY_SET_QUANTITIES,
-                "inventorySetQuantities",
-                json!({ "input": input::set_quantities_input(chunk) }),
-                COST_SMALL_MUTATION,
-                &mut requests,
-            )
-            .await?;
+            self.set_quantities(chunk.to_vec(), &mut requests).await?;
         }
         info!(key = %doc.key, id = %current.id, requests, "product updated");
         Ok(Written {

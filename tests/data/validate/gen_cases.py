@@ -92,6 +92,7 @@ cases = {
 "project-env-syntax": ("project::env-syntax", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"«${1TOKEN}\" }\n"),
 "project-state-url": ("project::state-url", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n    state: «.mapsync/state.db\n"),
 "project-api-version": ("schema::format", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"${T}\", api_version: «\"2025-02\" }\n"),
+"project-api-version-retired": ("project::api-version", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"${T}\", api_version: «\"2025-01\" }\n"),
 "project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
 }
 warn_cases = {

@@ -86,6 +86,7 @@ codes! {
     PROJECT_STATE_URL = "project::state-url", "`state` is not `sqlite:PATH` or `postgres://...`";
     PROJECT_UNSUPPORTED = "project::unsupported", "a state store this version cannot run yet (warning)";
     PROJECT_UNKNOWN_TYPE = "project::unknown-type", "a source or target `type:` that names no connector of this mapsync (the help lists the types)";
+    PROJECT_API_VERSION = "project::api-version", "an `api_version` the store no longer serves, or that this mapsync does not speak (the help lists the supported ones)";
     PROJECT_TARGET_MISMATCH = "project::target-mismatch", "a profile pairs a mapping set written for one target kind with a target of another";
     PROJECT_WRITEBACK_IGNORED = "project::writeback-ignored", "write-back fields declared for a `file` source, which cannot be written (warning)";
     RECORD_VALUE = "record::value", "a record's value is invalid for its target field (decimal, boolean, handle, enum, country, HS code, key, select)";
