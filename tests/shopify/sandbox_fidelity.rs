@@ -306,6 +306,7 @@ fn sandbox_exposes_the_operations_of_the_spec() {
         "metafieldsDelete",
         "metafieldDefinitionCreate",
         "inventorySetQuantities",
+        "inventoryActivate",
         "bulkOperationRunQuery",
     ] {
         assert!(mutations.contains(&m.to_string()), "mutation {m} missing");

@@ -1,6 +1,7 @@
 //! The sandbox over real HTTP: paging through 1,000 products, cost
 //! arithmetic, the leaky bucket running dry and recovering, persistence
-//! across a restart, every fault kind, the token, control endpoints and bulk
+//! across a restart, every fault kind (also targeted at an operation), the
+//! token, control endpoints with the idempotent replay counter, and bulk
 //! operations.
 
 use std::time::Duration;
@@ -685,6 +686,99 @@ async fn an_idempotent_write_whose_answer_was_lost_is_applied_once_even_after_a_
         fresh["inventorySetQuantities"]["userErrors"][0]["code"],
         "CHANGE_FROM_QUANTITY_STALE"
     );
+    sb.handle.shutdown().await.unwrap();
+}
+
+const ACTIVATE: &str = "mutation($item: ID!, $loc: ID!, $k: String!) { inventoryActivate(inventoryItemId: $item, locationId: $loc, available: 3) @idempotent(key: $k) { inventoryLevel { id } userErrors { field message } } }";
+
+/// A scripted fault naming an operation lets other requests through and
+/// strikes the next request of that operation; the retry with the same key
+/// is answered from the first answer, which the stats count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_targeted_at_an_operation_and_the_replay_counter() {
+    let sb = start_default().await;
+    let (item, loc) = stocked_item(&sb).await;
+    let before = sb.get("/__sandbox/stats").await;
+    assert_eq!(before["idempotent_replays"], 0);
+    assert_eq!(before["faults"], 0);
+    let r = sb
+        .post(
+            "/__sandbox/faults",
+            json!([{"kind": "reset", "after": true, "operation": "inventorySetQuantities"}]),
+        )
+        .await;
+    assert_eq!(r["scripted"], 1);
+    // Requests of other operations pass through the waiting fault.
+    create(&sb, json!({"title": "Untouched"})).await;
+    sb.data("{ shop { name } }", Value::Null).await;
+    // The targeted operation: applied, then the connection drops.
+    let lost = sb
+        .client
+        .post(sb.handle.graphql_url())
+        .json(
+            &json!({"query": SET_QUANTITY, "variables": set_quantity(&item, &loc, "lost-1", 0, 5)}),
+        )
+        .send()
+        .await;
+    assert!(lost.is_err(), "the answer is lost");
+    assert_eq!(available(&sb, &item).await, 5);
+    // The fault is used up; the retry gets the first answer, applied once.
+    let retry = sb
+        .data(SET_QUANTITY, set_quantity(&item, &loc, "lost-1", 0, 5))
+        .await;
+    assert_eq!(retry["inventorySetQuantities"]["userErrors"], json!([]));
+    assert_eq!(
+        retry["inventorySetQuantities"]["inventoryAdjustmentGroup"]["changes"],
+        json!([{"delta": 5, "quantityAfterChange": 5}])
+    );
+    assert_eq!(available(&sb, &item).await, 5);
+    let stats = sb.get("/__sandbox/stats").await;
+    assert_eq!(stats["faults"], 1);
+    assert_eq!(stats["idempotent_replays"], 1);
+    assert_eq!(stats["by_operation"]["inventorySetQuantities"], 2);
+
+    // Positional and targeted faults mixed: each request takes the first
+    // that applies to it.
+    let wh = sb
+        .post("/__sandbox/locations", json!([{"name": "Warehouse"}]))
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sb.post(
+        "/__sandbox/faults",
+        json!([{"kind": "5xx", "status": 503, "operation": "inventoryActivate"}, {"kind": "throttle"}]),
+    )
+    .await;
+    let throttled = sb.gql("{ shop { name } }", Value::Null).await;
+    assert_eq!(throttled["errors"][0]["extensions"]["code"], "THROTTLED");
+    let vars = json!({"item": item, "loc": wh, "k": "activate-1"});
+    let refused = sb
+        .client
+        .post(sb.handle.graphql_url())
+        .json(&json!({"query": ACTIVATE, "variables": vars}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    for _ in 0..2 {
+        let d = sb.data(ACTIVATE, vars.clone()).await;
+        assert_eq!(d["inventoryActivate"]["userErrors"], json!([]));
+    }
+    let stats = sb.get("/__sandbox/stats").await;
+    assert_eq!(stats["faults"], 3);
+    assert_eq!(stats["idempotent_replays"], 2);
+    assert_eq!(stats["by_operation"]["inventoryActivate"], 2);
+
+    // A fault naming no operation of the schema is refused.
+    let bad = sb
+        .client
+        .post(format!("{}/__sandbox/faults", sb.handle.url()))
+        .json(&json!([{"kind": "reset", "operation": "inventorySetQuantity"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
     sb.handle.shutdown().await.unwrap();
 }
 

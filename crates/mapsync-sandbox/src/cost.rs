@@ -197,6 +197,11 @@ impl TypeMap {
         self.types.get(ty)?.fields.get(name)
     }
 
+    /// Whether `name` is a field of the query or the mutation root.
+    pub fn is_root_field(&self, name: &str) -> bool {
+        self.field(&self.query, name).is_some() || self.field(&self.mutation, name).is_some()
+    }
+
     fn composite(&self, ty: &str) -> bool {
         self.types.get(ty).is_some_and(|t| t.composite)
     }

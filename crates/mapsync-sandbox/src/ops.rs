@@ -409,11 +409,32 @@ struct Resolved<'a> {
     custom_id: Option<MfEntry>,
 }
 
+/// How `productSet` treats the quantities of existing variants.
+#[derive(Debug, Clone, Copy)]
+pub struct ProductSetRules {
+    /// An existing variant (named by `id`) takes `inventoryQuantities` only
+    /// at locations where it is already stocked (2026-04, as the
+    /// description of `ProductVariantSetInput.inventoryQuantities` says);
+    /// otherwise a quantity stocks the variant at its location.
+    pub stocked_quantities_only: bool,
+}
+
+/// `productSet` in API 2026-04.
+pub const PRODUCT_SET_2026_04: ProductSetRules = ProductSetRules {
+    stocked_quantities_only: true,
+};
+
+/// `productSet` in API 2025-01.
+pub const PRODUCT_SET_2025_01: ProductSetRules = ProductSetRules {
+    stocked_quantities_only: false,
+};
+
 /// `productSet`: create or replace a product; returns its id.
 pub fn product_set(
     st: &mut Store,
     input: &ProductSetInput,
     target: ProductSetTarget<'_>,
+    rules: &ProductSetRules,
 ) -> Result<u64, Vec<PsErr>> {
     let now = now();
     let resolved = product_set_target(st, input, target)?;
@@ -459,7 +480,7 @@ pub fn product_set(
                 PsCode::VariantsOverLimit,
             )]);
         }
-        set_variants(st, &mut p, vs, &now, &mut errs);
+        set_variants(st, &mut p, vs, rules, &now, &mut errs);
     } else if creating {
         set_default_variant(st, &mut p);
     }
@@ -992,6 +1013,7 @@ fn set_variants(
     st: &mut Store,
     p: &mut Product,
     variants: &[ProductVariantSetInput],
+    rules: &ProductSetRules,
     now: &str,
     errs: &mut Vec<PsErr>,
 ) {
@@ -1025,6 +1047,13 @@ fn set_variants(
             Some(v) => v,
             None => new_variant(st, vals.clone()),
         };
+        if rules.stocked_quantities_only && vin.id.is_some() {
+            let unstocked = unstocked_quantities(st, &v, vin, &here);
+            if !unstocked.is_empty() {
+                errs.extend(unstocked);
+                continue;
+            }
+        }
         v.option_values = vals;
         if let Err(mut e) = fill_variant(st, &mut v, vin, &here, &mut p.media, now) {
             errs.append(&mut e);
@@ -1033,6 +1062,47 @@ fn set_variants(
         out.push(v);
     }
     p.variants = out;
+}
+
+/// The quantities of an existing variant's input at known locations where
+/// the variant is not stocked (unknown locations are reported when the
+/// quantities are written).
+fn unstocked_quantities(
+    st: &Store,
+    v: &Variant,
+    vin: &ProductVariantSetInput,
+    here: &[String],
+) -> Vec<PsErr> {
+    let Some(qs) = &vin.inventory_quantities else {
+        return Vec::new();
+    };
+    qs.iter()
+        .enumerate()
+        .filter_map(|(k, q)| {
+            let Some(Found::Location(loc)) = st.find(&q.location_id) else {
+                return None;
+            };
+            if v.inventory_item.levels.contains_key(&loc) {
+                return None;
+            }
+            Some(UserErr {
+                field: path(
+                    here,
+                    &[
+                        "inventoryQuantities".into(),
+                        k.to_string(),
+                        "locationId".into(),
+                    ],
+                ),
+                message: format!(
+                    "The product variant is not stocked at the location {}. The quantities of \
+                     an existing variant can only be updated at locations where it is stocked.",
+                    q.location_id.as_str()
+                ),
+                code: Some(PsCode::InvalidVariant),
+            })
+        })
+        .collect()
 }
 
 /// A variant's value names in option order; `None` (errors pushed) when one is missing or wrong.
@@ -2553,4 +2623,126 @@ fn apply_quantities(st: &mut Store, name: &str, plan: Vec<QuantityPlan>) -> Vec<
         });
     }
     changes
+}
+
+/// The arguments of `inventoryActivate`.
+#[derive(Debug, Clone, Copy)]
+pub struct Activate<'a> {
+    pub inventory_item_id: &'a ID,
+    pub location_id: &'a ID,
+    pub available: Option<i32>,
+    pub on_hand: Option<i32>,
+}
+
+/// Where `inventoryActivate` stocked an item (or found it stocked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activated {
+    /// The inventory item's id.
+    pub item: u64,
+    /// The location's id.
+    pub location: u64,
+}
+
+/// `inventoryActivate`: stock an inventory item at a location with its
+/// initial `available` and `onHand` quantities (each defaults to the other,
+/// then to 0). An item already stocked there keeps its level and quantities.
+pub fn inventory_activate(
+    st: &mut Store,
+    a: &Activate<'_>,
+) -> Result<Activated, Vec<UserErr<NoCode>>> {
+    let mut errs = Vec::new();
+    let item = match st.find(a.inventory_item_id) {
+        Some(Found::InventoryItem { product, variant }) => Some((product, variant)),
+        _ => {
+            errs.push(plain(
+                &["inventoryItemId"],
+                "The specified inventory item could not be found.",
+            ));
+            None
+        }
+    };
+    let location = match st.find(a.location_id) {
+        Some(Found::Location(l)) if st.locations.get(&l).is_some_and(|l| l.is_active) => Some(l),
+        Some(Found::Location(_)) => {
+            errs.push(plain(
+                &["locationId"],
+                "Inventory can't be stocked at an inactive location.",
+            ));
+            None
+        }
+        _ => {
+            errs.push(plain(
+                &["locationId"],
+                "The specified location could not be found.",
+            ));
+            None
+        }
+    };
+    errs.extend(activation_quantity_errors(a.available, a.on_hand));
+    let (Some((product, variant)), Some(location), true) = (item, location, errs.is_empty()) else {
+        return Err(errs);
+    };
+    let gone = || {
+        vec![plain(
+            &["inventoryItemId"],
+            "The specified inventory item could not be found.",
+        )]
+    };
+    let level_id = st.alloc();
+    let now = now();
+    let p = Arc::make_mut(st.products.get_mut(&product).ok_or_else(gone)?);
+    let v = p
+        .variants
+        .iter_mut()
+        .find(|v| v.id == variant)
+        .ok_or_else(gone)?;
+    let item = v.inventory_item.id;
+    if v.inventory_item.levels.contains_key(&location) {
+        return Ok(Activated { item, location });
+    }
+    let available = a.available.or(a.on_hand).unwrap_or(0);
+    let on_hand = a.on_hand.or(a.available).unwrap_or(0);
+    v.inventory_item.levels.insert(
+        location,
+        InventoryLevel {
+            id: level_id,
+            available: i64::from(available),
+            on_hand: i64::from(on_hand),
+            updated_at: now.clone(),
+        },
+    );
+    v.inventory_item.updated_at = now.clone();
+    p.updated_at = now;
+    Ok(Activated { item, location })
+}
+
+/// The initial quantities must lie within ±1,000,000,000, and on hand can't
+/// be lower than available (no orders: nothing else is counted in on hand).
+fn activation_quantity_errors(
+    available: Option<i32>,
+    on_hand: Option<i32>,
+) -> Vec<UserErr<NoCode>> {
+    let mut errs = Vec::new();
+    for (field, q) in [("available", available), ("onHand", on_hand)] {
+        match q {
+            Some(q) if q > 1_000_000_000 => errs.push(plain(
+                &[field],
+                "The quantity can't be higher than 1,000,000,000.",
+            )),
+            Some(q) if q < -1_000_000_000 => errs.push(plain(
+                &[field],
+                "The quantity can't be lower than -1,000,000,000.",
+            )),
+            _ => {}
+        }
+    }
+    if let (Some(a), Some(h)) = (available, on_hand) {
+        if h < a {
+            errs.push(plain(
+                &["onHand"],
+                "The on_hand quantity can't be lower than the available quantity.",
+            ));
+        }
+    }
+    errs
 }

@@ -100,6 +100,8 @@ pub struct Stats {
     pub cost: u64,
     pub throttled: u64,
     pub faults: u64,
+    /// Idempotent mutations answered from a key's first answer, not run again.
+    pub idempotent_replays: u64,
 }
 
 /// A fault drawn for one request.
@@ -112,15 +114,41 @@ pub struct Fault {
     pub status: u16,
 }
 
+/// A fault queued by `POST /__sandbox/faults`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scripted {
+    /// The fault (`None`: the request goes through).
+    pub fault: Option<Fault>,
+    /// The root field the request must have (`inventorySetQuantities`);
+    /// `None` takes the next request, whatever it runs.
+    pub operation: Option<String>,
+}
+
+impl Scripted {
+    /// A fault for the next request, whatever it runs.
+    pub fn next(fault: Option<Fault>) -> Self {
+        Scripted {
+            fault,
+            operation: None,
+        }
+    }
+
+    fn applies_to(&self, root_fields: &[String]) -> bool {
+        self.operation
+            .as_ref()
+            .is_none_or(|op| root_fields.iter().any(|f| f == op))
+    }
+}
+
 /// The seeded fault generator.
 #[derive(Debug)]
 pub struct Faults {
     rate: f64,
     kinds: Vec<FaultKind>,
     rng: StdRng,
-    /// Faults queued by `POST /__sandbox/faults` for the next requests
-    /// (`None`: no fault for that request); they come before random draws.
-    scripted: std::collections::VecDeque<Option<Fault>>,
+    /// Faults queued by `POST /__sandbox/faults`, in order; a request takes
+    /// the first that applies to it, before any random draw.
+    scripted: std::collections::VecDeque<Scripted>,
 }
 
 impl Faults {
@@ -135,14 +163,23 @@ impl Faults {
     }
 
     /// Queues the faults of the next requests, in order.
-    pub fn script(&mut self, faults: impl IntoIterator<Item = Option<Fault>>) {
+    pub fn script(&mut self, faults: impl IntoIterator<Item = Scripted>) {
         self.scripted.extend(faults);
     }
 
-    /// Draw the fault of the next request, if any.
+    /// Draw the fault of the next request, if any (a request whose root
+    /// fields are unknown).
     pub fn draw(&mut self) -> Option<Fault> {
-        if let Some(next) = self.scripted.pop_front() {
-            return next;
+        self.draw_for(&[])
+    }
+
+    /// Draw the fault of the next request, which runs `root_fields`: the
+    /// first scripted fault that applies to it (one without an operation,
+    /// or one naming a root field of the request), else a random draw.
+    pub fn draw_for(&mut self, root_fields: &[String]) -> Option<Fault> {
+        let first = self.scripted.iter().position(|s| s.applies_to(root_fields));
+        if let Some(next) = first.and_then(|i| self.scripted.remove(i)) {
+            return next.fault;
         }
         if self.rate <= 0.0 || self.kinds.is_empty() {
             return None;
@@ -362,5 +399,42 @@ mod tests {
         let db: Vec<_> = (0..50).map(|_| b.draw()).collect();
         assert_eq!(da, db);
         assert!(da.iter().any(Option::is_some) && da.iter().any(Option::is_none));
+    }
+
+    #[test]
+    fn a_scripted_fault_for_an_operation_waits_for_it() {
+        let fault = |kind| Fault {
+            kind,
+            after: true,
+            status: 500,
+        };
+        let mut f = Faults::new(0.0, Vec::new(), 1);
+        f.script([
+            Scripted {
+                fault: Some(fault(FaultKind::Reset)),
+                operation: Some("inventorySetQuantities".into()),
+            },
+            Scripted::next(Some(fault(FaultKind::Throttle))),
+            Scripted::next(None),
+            Scripted::next(Some(fault(FaultKind::Http5xx))),
+        ]);
+        let set = vec!["productSet".to_string()];
+        let inv = vec!["inventorySetQuantities".to_string()];
+        assert_eq!(f.draw_for(&set), Some(fault(FaultKind::Throttle)));
+        assert_eq!(f.draw_for(&inv), Some(fault(FaultKind::Reset)));
+        assert_eq!(f.draw_for(&inv), None);
+        assert_eq!(f.draw_for(&inv), Some(fault(FaultKind::Http5xx)));
+        assert_eq!(f.draw_for(&inv), None);
+        // An operation's fault never strikes a request of unknown operation.
+        f.script([Scripted {
+            fault: Some(fault(FaultKind::Reset)),
+            operation: Some("shop".into()),
+        }]);
+        assert_eq!(f.draw(), None);
+        assert_eq!(f.draw_for(&set), None);
+        assert_eq!(
+            f.draw_for(&["shop".to_string()]),
+            Some(fault(FaultKind::Reset))
+        );
     }
 }

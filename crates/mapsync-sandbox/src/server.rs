@@ -249,7 +249,8 @@ async fn graphql(
     resp
 }
 
-/// Answer one GraphQL request: token, faults, then the request itself.
+/// Answer one GraphQL request: token, parsing (a fault may target the
+/// operation), faults, then the request itself.
 async fn answer(
     app: &App,
     api: Api,
@@ -261,7 +262,13 @@ async fn answer(
     if !authorized(core, headers) {
         return unauthorized();
     }
-    let fault = lock(&core.faults).draw();
+    let prepared = prepare(app, api, headers, &body);
+    let root_fields = prepared
+        .as_ref()
+        .and_then(|p| p.costed.as_ref())
+        .map(|c| c.root_fields.as_slice())
+        .unwrap_or_default();
+    let fault = lock(&core.faults).draw_for(root_fields);
     {
         let mut s = lock(&core.stats);
         s.requests += 1;
@@ -307,7 +314,10 @@ async fn answer(
             _ => {}
         }
     }
-    let resp = execute(app, api, headers, body).await;
+    let resp = match prepared {
+        Some(p) => execute(app, api, p).await,
+        None => bad_request(),
+    };
     match fault {
         Some(Fault {
             kind: FaultKind::Timeout,
@@ -354,17 +364,43 @@ fn bad_request() -> Response {
     )
 }
 
-async fn execute(app: &App, api: Api, headers: &HeaderMap, body: Bytes) -> Response {
-    let core = &app.core;
-    let Some(mut req) = parse_request(headers, &body) else {
-        return bad_request();
-    };
+/// A parsed GraphQL request with its operation's requested cost.
+struct Prepared {
+    req: async_graphql::Request,
+    op_name: Option<String>,
+    vars: async_graphql::Variables,
+    doc: Option<async_graphql::parser::types::ExecutableDocument>,
+    /// `None` when the document does not parse or names no operation.
+    costed: Option<cost::Costed>,
+}
+
+/// Parse the body; `None` when it is not a GraphQL request.
+fn prepare(app: &App, api: Api, headers: &HeaderMap, body: &Bytes) -> Option<Prepared> {
+    let mut req = parse_request(headers, body)?;
     let op_name = req.operation_name.clone();
     let vars = req.variables.clone();
     let doc = req.parsed_query().ok().cloned();
     let costed = doc
         .as_ref()
         .and_then(|d| cost::requested(&app.types, d, op_name.as_deref(), &vars, api.pricing()));
+    Some(Prepared {
+        req,
+        op_name,
+        vars,
+        doc,
+        costed,
+    })
+}
+
+async fn execute(app: &App, api: Api, p: Prepared) -> Response {
+    let core = &app.core;
+    let Prepared {
+        req,
+        op_name,
+        vars,
+        doc,
+        costed,
+    } = p;
     let requested = costed.as_ref().map(|c| c.requested).unwrap_or(0);
     if requested > MAX_COST {
         let msg = format!(
@@ -495,7 +531,8 @@ async fn seed(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> R
 }
 
 /// One scripted fault: `{"kind": "reset", "after": true}`; `{"kind": "none"}`
-/// lets a request through.
+/// lets a request through; `"operation": "inventorySetQuantities"` makes it
+/// wait for the next request with that root field.
 #[derive(serde::Deserialize)]
 struct ScriptedFault {
     kind: String,
@@ -503,10 +540,39 @@ struct ScriptedFault {
     after: bool,
     #[serde(default)]
     status: Option<u16>,
+    #[serde(default)]
+    operation: Option<String>,
 }
 
-/// `POST /__sandbox/faults`: the faults of the next GraphQL requests, in
-/// order, before any random draw (for tests of lost answers).
+impl ScriptedFault {
+    /// The queued form; an unknown kind or operation is refused.
+    fn scripted(&self, types: &TypeMap) -> Result<super::runtime::Scripted, String> {
+        if let Some(op) = &self.operation {
+            if !types.is_root_field(op) {
+                return Err(format!(
+                    "unknown operation '{op}' (a root field of the query or mutation type)"
+                ));
+            }
+        }
+        let fault = match self.kind.as_str() {
+            "none" => None,
+            kind => Some(Fault {
+                kind: kind.parse::<FaultKind>().map_err(|e| e.to_string())?,
+                after: self.after,
+                status: self.status.unwrap_or(500),
+            }),
+        };
+        Ok(super::runtime::Scripted {
+            fault,
+            operation: self.operation.clone(),
+        })
+    }
+}
+
+/// `POST /__sandbox/faults`: faults of the next GraphQL requests, before
+/// any random draw (for tests of lost answers). Each request takes the
+/// first queued fault that applies to it: one without `operation`, or one
+/// whose `operation` is a root field of the request.
 async fn script_faults(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -515,23 +581,14 @@ async fn script_faults(
     if !authorized(&app.core, &headers) {
         return unauthorized();
     }
-    let mut faults = Vec::with_capacity(list.len());
-    for f in &list {
-        if f.kind == "none" {
-            faults.push(None);
-            continue;
-        }
-        match f.kind.parse::<super::FaultKind>() {
-            Ok(kind) => faults.push(Some(super::runtime::Fault {
-                kind,
-                after: f.after,
-                status: f.status.unwrap_or(500),
-            })),
-            Err(e) => {
-                return json_response(StatusCode::BAD_REQUEST, &json!({"error": e.to_string()}))
-            }
-        }
-    }
+    let faults = match list
+        .iter()
+        .map(|f| f.scripted(&app.types))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(f) => f,
+        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": e})),
+    };
     let n = faults.len();
     lock(&app.core.faults).script(faults);
     json_response(StatusCode::OK, &json!({"scripted": n}))

@@ -1,23 +1,27 @@
 //! The mutations of API 2026-04 that differ from 2025-01: `productSet`
-//! with its `identifier` (upsert by id, handle or custom id) and
-//! `inventorySetQuantities` with `changeFromQuantity` and the mandatory
-//! `@idempotent(key:)` directive, whose first answer per key is remembered
-//! in the store and replayed. Must not speak HTTP or compute cost.
+//! with its `identifier` (upsert by id, handle or custom id) and quantities
+//! of existing variants only where they are stocked;
+//! `inventorySetQuantities` with `changeFromQuantity`; `inventoryActivate`.
+//! The inventory mutations need the `@idempotent(key:)` directive
+//! ([`super::idempotent`]). Must not speak HTTP or compute cost.
 
 use std::sync::Arc;
 
-use async_graphql::{
-    Context, CustomDirective, Directive, ErrorExtensions, MergedObject, Object, Result,
-};
-use sha2::Digest;
+use async_graphql::{Context, MergedObject, Object, Result, ID};
 
+use super::core;
+use super::errors::{
+    InventorySetQuantitiesUserError, InventorySetQuantitiesUserErrorCode, NoCode, UserErr,
+    UserError,
+};
+use super::idempotent::{run_once, Once, MISMATCH_MESSAGE};
 use super::inputs::*;
 use super::mutation::{
-    run_product_set, CatalogMutation, InventoryAnswer, InventorySetQuantitiesPayload,
-    ProductSetPayload,
+    conv, run_product_set, CatalogMutation, InventoryActivatePayload, InventoryAnswer,
+    InventorySetQuantitiesPayload, ProductSetPayload, StoredError,
 };
-use super::{core, IDEMPOTENT_MUTATIONS};
-use crate::model::{now, IdempotentAnswer};
+use super::types::InventoryLevelObj;
+use crate::model::{gid, Found, Store};
 use crate::ops;
 
 /// Shopify's `Mutation` of API 2026-04.
@@ -25,7 +29,8 @@ use crate::ops;
 #[graphql(name = "Mutation")]
 pub struct Mutation(CatalogMutation, CurrentMutation);
 
-/// `productSet` and `inventorySetQuantities` as 2026-04 has them.
+/// `productSet`, `inventorySetQuantities` and `inventoryActivate` as 2026-04
+/// has them.
 #[derive(Default)]
 pub struct CurrentMutation;
 
@@ -43,7 +48,13 @@ impl CurrentMutation {
             Some(i) => ops::ProductSetTarget::Identifier(i),
             None => ops::ProductSetTarget::Create,
         };
-        Ok(run_product_set(core, &input, target, synchronous))
+        Ok(run_product_set(
+            core,
+            &input,
+            target,
+            &ops::PRODUCT_SET_2026_04,
+            synchronous,
+        ))
     }
 
     async fn inventory_set_quantities(
@@ -52,155 +63,113 @@ impl CurrentMutation {
         input: InventorySetQuantitiesInput,
     ) -> Result<Option<InventorySetQuantitiesPayload>> {
         let core = core(ctx)?;
-        let key = match idempotency_key(ctx) {
-            Ok(k) => k,
-            Err(e) => {
-                // As Shopify answers: the field is null, the error top-level.
-                ctx.add_error(ctx.set_error_path(e.into_server_error(ctx.item.pos)));
-                return Ok(None);
-            }
-        };
-        let fingerprint = fingerprint(ctx)?;
-        let mutation = "inventorySetQuantities";
-        let outcome = core.mutate(|st| {
-            if let Some(first) = st.idempotency.find(&key) {
-                return Err(
-                    if first.mutation == mutation && first.fingerprint == fingerprint {
-                        Replay::Answer(first.answer.clone())
-                    } else {
-                        Replay::Mismatch
-                    },
-                );
-            }
+        let once = run_once(ctx, core, |st| {
             let result = ops::inventory_set_quantities(st, &input, &ops::CAS_2026_04);
-            let answer = InventoryAnswer::of(result, &input);
-            let json = serde_json::to_value(&answer).map_err(|_| Replay::Unrecorded)?;
-            Arc::make_mut(&mut st.idempotency).remember(IdempotentAnswer {
-                key: key.clone(),
-                mutation: mutation.into(),
-                fingerprint: fingerprint.clone(),
-                answer: json,
-                created_at: now(),
-            });
-            Ok(answer)
-        });
-        let payload = match outcome {
-            Ok((answer, st)) => answer.payload(&st),
-            Err(Replay::Answer(json)) => serde_json::from_value::<InventoryAnswer>(json)
-                .map_err(|_| "the remembered answer of this idempotency key is unreadable")?
-                .payload(&core.snapshot()),
-            Err(Replay::Mismatch) => mismatch(),
-            Err(Replay::Unrecorded) => return Err("the answer could not be recorded".into()),
+            InventoryAnswer::of(result, &input)
+        })?;
+        Ok(once.map(|once| match once {
+            Once::Ran(answer, st) | Once::Replayed(answer, st) => answer.payload(&st),
+            Once::Mismatch => InventorySetQuantitiesPayload {
+                inventory_adjustment_group: None,
+                user_errors: vec![InventorySetQuantitiesUserError {
+                    code: Some(
+                        InventorySetQuantitiesUserErrorCode::IdempotencyKeyParameterMismatch,
+                    ),
+                    field: None,
+                    message: MISMATCH_MESSAGE.into(),
+                }],
+            },
+        }))
+    }
+
+    async fn inventory_activate(
+        &self,
+        ctx: &Context<'_>,
+        inventory_item_id: ID,
+        location_id: ID,
+        available: Option<i32>,
+        on_hand: Option<i32>,
+        #[graphql(default_with = "Some(false)")] stock_at_legacy_location: Option<bool>,
+    ) -> Result<Option<InventoryActivatePayload>> {
+        // No fulfillment service locations in the sandbox: nothing to move.
+        let _ = stock_at_legacy_location;
+        let core = core(ctx)?;
+        let args = ops::Activate {
+            inventory_item_id: &inventory_item_id,
+            location_id: &location_id,
+            available,
+            on_hand,
         };
-        Ok(Some(payload))
+        let once = run_once(ctx, core, |st| {
+            ActivateAnswer::of(ops::inventory_activate(st, &args))
+        })?;
+        Ok(once.map(|once| match once {
+            Once::Ran(answer, st) | Once::Replayed(answer, st) => answer.payload(&st),
+            Once::Mismatch => InventoryActivatePayload {
+                inventory_level: None,
+                user_errors: vec![UserError {
+                    field: None,
+                    message: MISMATCH_MESSAGE.into(),
+                }],
+            },
+        }))
     }
 }
 
-/// Why a mutation with a known idempotency key does not run.
-enum Replay {
-    /// The key was used with the same arguments: its first answer.
-    Answer(serde_json::Value),
-    /// The key was used with other arguments (or another mutation).
-    Mismatch,
-    /// The answer could not be turned into JSON (a bug).
-    Unrecorded,
+/// What an `inventoryActivate` answered: the level (stocked now or
+/// before), or its user errors. Kept as JSON for idempotent replays.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+enum ActivateAnswer {
+    Stocked { item: u64, location: u64 },
+    Refused { errors: Vec<StoredError> },
 }
 
-fn mismatch() -> InventorySetQuantitiesPayload {
-    InventorySetQuantitiesPayload {
-        inventory_adjustment_group: None,
-        user_errors: vec![super::errors::InventorySetQuantitiesUserError {
-            code: Some(
-                super::errors::InventorySetQuantitiesUserErrorCode::IdempotencyKeyParameterMismatch,
-            ),
-            field: None,
-            message: "The same idempotency key cannot be used with different operation parameters."
-                .into(),
-        }],
-    }
-}
-
-/// A top-level error refusing the request (`BAD_REQUEST`).
-fn refused(message: String) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "BAD_REQUEST"))
-}
-
-/// The key of the field's `@idempotent(key:)` directive: mandatory, not blank.
-fn idempotency_key(ctx: &Context<'_>) -> Result<String> {
-    let field = ctx.field();
-    let name = field.name();
-    debug_assert!(IDEMPOTENT_MUTATIONS.contains(&name));
-    let key = field
-        .directives()?
-        .into_iter()
-        .find(|d| d.name.node.as_str() == "idempotent")
-        .and_then(|d| {
-            d.arguments
-                .into_iter()
-                .find(|(n, _)| n.node.as_str() == "key")
-                .map(|(_, v)| v.node)
-        });
-    match key {
-        None => Err(refused(format!(
-            "The @idempotent directive is required for {name} as of API version 2026-04: \
-             add @idempotent(key: \"<unique key>\") to the field."
-        ))),
-        Some(async_graphql::Value::String(k)) if !k.trim().is_empty() => Ok(k),
-        Some(_) => Err(refused(
-            "The idempotency key cannot be an empty string or whitespace only.".into(),
-        )),
-    }
-}
-
-/// Digest of the field's arguments (variables resolved, object keys sorted).
-fn fingerprint(ctx: &Context<'_>) -> Result<String> {
-    let args = ctx.field().arguments()?;
-    let mut h = sha2::Sha256::new();
-    h.update(ctx.field().name().as_bytes());
-    for (name, value) in args {
-        h.update([0]);
-        h.update(name.as_bytes());
-        h.update([0]);
-        h.update(canonical(&value.into_json()?).as_bytes());
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// JSON text with object keys in sorted order.
-fn canonical(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::from(k.as_str()),
-                        canonical(&m[k])
-                    )
-                })
-                .collect();
-            format!("{{{}}}", parts.join(","))
+impl ActivateAnswer {
+    fn of(result: Result<ops::Activated, Vec<UserErr<NoCode>>>) -> Self {
+        match result {
+            Ok(a) => ActivateAnswer::Stocked {
+                item: a.item,
+                location: a.location,
+            },
+            Err(errs) => ActivateAnswer::Refused {
+                errors: errs.into_iter().map(StoredError::plain).collect(),
+            },
         }
-        serde_json::Value::Array(a) => {
-            let parts: Vec<String> = a.iter().map(canonical).collect();
-            format!("[{}]", parts.join(","))
+    }
+
+    /// The payload, with the level read from `st` (`null` if it is gone).
+    fn payload(self, st: &Arc<Store>) -> InventoryActivatePayload {
+        match self {
+            ActivateAnswer::Stocked { item, location } => InventoryActivatePayload {
+                inventory_level: level_obj(st, item, location),
+                user_errors: Vec::new(),
+            },
+            ActivateAnswer::Refused { errors } => InventoryActivatePayload {
+                inventory_level: None,
+                user_errors: conv(errors.into_iter().map(StoredError::into_plain).collect()),
+            },
         }
-        other => other.to_string(),
     }
 }
 
-/// Shopify's `@idempotent(key: String!)` on fields. The resolvers of
-/// [`IDEMPOTENT_MUTATIONS`] read the key; elsewhere it changes nothing.
-pub struct Idempotent;
-
-impl CustomDirective for Idempotent {}
-
-/// The directive's declaration (registered with the 2026-04 schema).
-#[Directive(location = "Field", name = "idempotent")]
-pub fn idempotent(key: String) -> impl CustomDirective {
-    let _ = key;
-    Idempotent
+/// The level of inventory item `item` at `location`, if it exists.
+fn level_obj(st: &Arc<Store>, item: u64, location: u64) -> Option<InventoryLevelObj> {
+    let Some(Found::InventoryItem { product, variant }) = st.find(&gid("InventoryItem", item))
+    else {
+        return None;
+    };
+    let p = st.products.get(&product)?;
+    let i = p.variants.iter().position(|v| v.id == variant)?;
+    p.variants
+        .get(i)?
+        .inventory_item
+        .levels
+        .contains_key(&location)
+        .then(|| InventoryLevelObj {
+            st: st.clone(),
+            p: p.clone(),
+            i,
+            loc: location,
+        })
 }

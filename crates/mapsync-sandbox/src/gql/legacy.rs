@@ -105,7 +105,13 @@ impl Mutation2025 {
             Some(id) => ops::ProductSetTarget::InputId(id),
             None => ops::ProductSetTarget::Create,
         };
-        Ok(run_product_set(core, &input, target, synchronous))
+        Ok(run_product_set(
+            core,
+            &input,
+            target,
+            &ops::PRODUCT_SET_2025_01,
+            synchronous,
+        ))
     }
 
     async fn inventory_set_quantities(

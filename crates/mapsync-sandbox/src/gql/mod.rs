@@ -8,6 +8,7 @@
 pub mod codes;
 pub mod current;
 pub mod errors;
+pub mod idempotent;
 pub mod inputs;
 pub mod introspection;
 pub mod legacy;
@@ -31,7 +32,7 @@ use super::search::Search;
 
 /// The mutations that need `@idempotent(key:)` in API 2026-04 (their
 /// description in Shopify's schema says the key is required).
-pub const IDEMPOTENT_MUTATIONS: &[&str] = &["inventorySetQuantities"];
+pub const IDEMPOTENT_MUTATIONS: &[&str] = &["inventorySetQuantities", "inventoryActivate"];
 
 /// The schema of API 2026-04.
 pub type SandboxSchema = Schema<QueryRoot, Mutation, EmptySubscription>;
@@ -42,7 +43,7 @@ pub type LegacySchema = Schema<QueryRoot, LegacyMutation, EmptySubscription>;
 /// Build the 2026-04 schema over a core.
 pub fn build(core: Arc<Core>) -> SandboxSchema {
     Schema::build(QueryRoot, Mutation::default(), EmptySubscription)
-        .directive(current::idempotent)
+        .directive(idempotent::idempotent)
         .data(core)
         .limit_depth(30)
         .finish()
@@ -59,7 +60,7 @@ pub fn build_legacy(core: Arc<Core>) -> LegacySchema {
 /// Build the 2026-04 schema without a core (introspection and cost tables only).
 pub fn build_detached() -> SandboxSchema {
     Schema::build(QueryRoot, Mutation::default(), EmptySubscription)
-        .directive(current::idempotent)
+        .directive(idempotent::idempotent)
         .finish()
 }
 

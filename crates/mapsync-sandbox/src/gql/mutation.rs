@@ -187,6 +187,14 @@ pub struct InventorySetQuantitiesPayload {
     pub user_errors: Vec<InventorySetQuantitiesUserError>,
 }
 
+/// Shopify's `InventoryActivatePayload`.
+#[derive(SimpleObject)]
+#[graphql(name = "InventoryActivatePayload")]
+pub struct InventoryActivatePayload {
+    pub inventory_level: Option<InventoryLevelObj>,
+    pub user_errors: Vec<UserError>,
+}
+
 /// Shopify's `BulkOperationRunQueryPayload`.
 #[derive(SimpleObject)]
 #[graphql(name = "BulkOperationRunQueryPayload")]
@@ -574,11 +582,12 @@ pub(super) fn run_product_set(
     core: &Core,
     input: &ProductSetInput,
     target: ops::ProductSetTarget<'_>,
+    rules: &ops::ProductSetRules,
     synchronous: Option<bool>,
 ) -> ProductSetPayload {
     let sync = synchronous.unwrap_or(true);
     match core.mutate(|st| {
-        let pid = ops::product_set(st, input, target)?;
+        let pid = ops::product_set(st, input, target, rules)?;
         let op = st.alloc();
         Ok((pid, op))
     }) {
@@ -626,6 +635,26 @@ pub(super) struct StoredError {
     field: Vec<String>,
     message: String,
     code: Option<String>,
+}
+
+impl StoredError {
+    /// A code-less user error to remember.
+    pub(super) fn plain(e: UserErr<NoCode>) -> Self {
+        StoredError {
+            field: e.field,
+            message: e.message,
+            code: None,
+        }
+    }
+
+    /// The code-less user error remembered.
+    pub(super) fn into_plain(self) -> UserErr<NoCode> {
+        UserErr {
+            field: self.field,
+            message: self.message,
+            code: None,
+        }
+    }
 }
 
 impl InventoryAnswer {
