@@ -961,3 +961,27 @@ async fn a_quantity_that_already_holds_the_wanted_value_is_left_alone() {
     );
     assert_eq!(now, Some(77));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quantity_where_a_variant_is_not_stocked_stocks_it_with_inventory_activate() {
+    let shop = shop().await;
+    let ctx = shop.with_categories().await;
+    let mut doc = data("product_5x5x10.json");
+    doc.variants[0].quantities.remove("OSL");
+    let w = shop.target.create(&doc, None, &ctx).await.unwrap();
+    let read = shop.product(&w.target_id).await;
+    let sku = doc.variants[0].key.clone();
+    let osl = ctx.locations["OSL"].clone();
+    assert_eq!(available(&read, &sku, &osl), None, "not stocked at OSL");
+
+    let mut desired = doc.clone();
+    desired.variants[0].quantities.insert("OSL".into(), 8);
+    let (w2, seen) = shop.update_counted(&read, &desired, &ctx).await;
+    assert_eq!(seen, ops(&[("inventoryActivate", 1)]));
+    assert_eq!(w2.requests, 1);
+    assert_eq!(
+        available(&shop.product(&w.target_id).await, &sku, &osl),
+        Some(8)
+    );
+    shop.handle.shutdown().await.unwrap();
+}

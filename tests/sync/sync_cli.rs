@@ -704,3 +704,52 @@ fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
     let store = normalized(&env.get("/__sandbox/snapshot"));
     assert_eq!(store["products"].as_object().unwrap().len(), 120);
 }
+
+#[test]
+fn an_inventory_write_whose_answer_is_lost_is_sent_again_and_applied_once() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
+    env.set_catalog(&catalog);
+    // The store applies the next inventorySetQuantities, then the
+    // connection drops before the answer.
+    let url = format!("{}/__sandbox/faults", env.url());
+    let scripted = serde_json::json!([{"kind": "reset", "after": true, "operation": "inventorySetQuantities"}]);
+    env.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .json(&scripted)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    });
+    let replays_before = env.get("/__sandbox/stats")["idempotent_replays"]
+        .as_u64()
+        .unwrap_or(0);
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    // Sent twice with the same idempotency key; the second got the first
+    // answer back and changed nothing.
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("inventorySetQuantities".to_string(), 2)])
+    );
+    let stats = env.get("/__sandbox/stats");
+    assert_eq!(
+        stats["idempotent_replays"].as_u64().unwrap() - replays_before,
+        1
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(
+        store["products"]["P-1001"]["variants"][1]["available"],
+        serde_json::json!([42])
+    );
+    // Nothing left to do.
+    let before = env.writes();
+    assert_eq!(env.sync(&[]).0, 0);
+    assert_eq!(delta(&before, &env.writes()), BTreeMap::new());
+}

@@ -183,3 +183,50 @@ mod tests {
         assert_eq!(batch_size(5000), 1);
     }
 }
+
+/// `productSet`'s requested cost in 2026-04 for `input` (from 2025-10, as
+/// its description in the schema says): `10 + 0.2 per variant + 0.6 per
+/// variant file + 0.4 per variant metafield + 0.4 per product metafield +
+/// 1.9 per product file`, rounded up, plus the payload selection
+/// ([`product_set`] with one variant, less its flat 10). The limiter
+/// reserves this before sending; the answer's actual cost replaces it.
+pub fn product_set_input(input: &serde_json::Value) -> u32 {
+    let list = |v: &serde_json::Value, key: &str| -> usize {
+        v.get(key).and_then(|x| x.as_array()).map_or(0, Vec::len)
+    };
+    let variants = input
+        .get("variants")
+        .and_then(|v| v.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let variant_files = variants
+        .iter()
+        .filter(|v| v.get("file").is_some_and(|f| !f.is_null()))
+        .count();
+    let variant_metafields: usize = variants.iter().map(|v| list(v, "metafields")).sum();
+    let tenths = 100
+        + 2 * variants.len()
+        + 6 * variant_files
+        + 4 * variant_metafields
+        + 4 * list(input, "metafields")
+        + 19 * list(input, "files");
+    u32::try_from(tenths.div_ceil(10)).unwrap_or(u32::MAX) + product_set(1) - 10
+}
+
+#[cfg(test)]
+mod product_set_tests {
+    use super::*;
+
+    #[test]
+    fn product_set_cost_follows_the_2026_04_formula() {
+        let selection = product_set(1) - 10;
+        assert_eq!(product_set_input(&serde_json::json!({})), 10 + selection);
+        let input = serde_json::json!({
+            "variants": [{"metafields": [{}, {}], "file": {}}, {}],
+            "metafields": [{}, {}, {}],
+            "files": [{}],
+        });
+        // 10 + 0.4 + 0.6 + 0.8 + 1.2 + 1.9 = 14.9, rounded up to 15.
+        assert_eq!(product_set_input(&input), 15 + selection);
+    }
+}

@@ -180,6 +180,13 @@ doc!(
     true
 );
 doc!(
+    INVENTORY_ACTIVATE,
+    "InventoryActivate",
+    "inventory_activate.graphql",
+    Mutation,
+    true
+);
+doc!(
     INVENTORY_LEVEL,
     "InventoryLevel",
     "inventory_level.graphql",
@@ -311,6 +318,7 @@ pub const ALL: &[Document] = &[
     PRODUCT_DELETE,
     INVENTORY_SET_QUANTITIES,
     INVENTORY_LEVEL,
+    INVENTORY_ACTIVATE,
     COLLECTION_CREATE,
     COLLECTION_UPDATE,
     COLLECTION_DELETE,

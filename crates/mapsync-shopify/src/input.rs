@@ -25,6 +25,9 @@ use mapsync_core::target::WriteContext;
 /// Why a document cannot be turned into an input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    /// The store's answer has no inventory item for a matched variant.
+    #[error("variant `{variant}` has no inventory item in the store's answer, so its quantities cannot be set; run again (the next read gets it)")]
+    NoInventoryItem { variant: String },
     /// An image given as base64 data: the shopify target sends images by URL only.
     #[error("image {position} ({}) is embedded (base64) data; the shopify target sends images by URL only: give it as a `url`, `field` or `attachment` image", describe(.alt))]
     EmbeddedImage {
@@ -539,6 +542,10 @@ pub struct ProductUpdate {
     pub product_set: Option<Value>,
     /// Quantities that differ at locations where the variant is stocked.
     pub quantities: Vec<QuantityChange>,
+    /// Levels to stock (`inventoryActivate`): an existing variant with a
+    /// quantity at a location where it is not stocked yet. `change_from`
+    /// is `None`.
+    pub activations: Vec<QuantityChange>,
     /// Why the `productSet` is sent (diff paths), for the debug log.
     pub reasons: Vec<String>,
 }
@@ -547,8 +554,9 @@ fn is_quantity_path(path: &str) -> bool {
     path.starts_with("variants[") && path.contains("].quantities.")
 }
 
-/// Per document variant index, the reference locations its match is not stocked at.
-type Unstocked = BTreeMap<usize, BTreeSet<String>>;
+/// Per document variant index, the reference locations whose quantity the
+/// `productSet` carries (for an existing variant: stocked levels only).
+type InProductSet = BTreeMap<usize, BTreeSet<String>>;
 
 /// What an update compares: current product, document, variant matches, write context.
 struct UpdateScope<'a> {
@@ -600,12 +608,14 @@ pub fn product_update(
     entries.extend(diff::diff_product_collections(doc, &view, &ctx.categories));
     let desired_status = published.map(|p| status_for(Some(p)));
     let mut reasons = scalar_reasons(current, doc, desired_status);
-    let (quantities, mut unstocked) = stocked_quantities(&scope, &mut reasons)?;
+    let (quantities, activations) = stocked_quantities(&scope)?;
+    let mut in_set = InProductSet::new();
     add_diff_reasons(&mut reasons, &entries, ctx);
     if reasons.is_empty() {
         return Ok(ProductUpdate {
             product_set: None,
             quantities,
+            activations,
             reasons,
         });
     }
@@ -623,7 +633,7 @@ pub fn product_update(
             "variants[{}].quantities.{loc}",
             doc.variants[di].key
         ));
-        unstocked.entry(di).or_default().insert(loc);
+        in_set.entry(di).or_default().insert(loc);
     }
     let mut input = Map::new();
     product_scalars(doc, &mut input, true);
@@ -635,7 +645,7 @@ pub fn product_update(
         input.insert("files".into(), json!(files));
     }
     if !doc.variants.is_empty() {
-        let variants = update_variants(&scope, &mut unstocked, &variant_files)?;
+        let variants = update_variants(&scope, &mut in_set, &variant_files)?;
         input.insert(
             "productOptions".into(),
             json!(product_options(doc, &variants)),
@@ -655,6 +665,7 @@ pub fn product_update(
     Ok(ProductUpdate {
         product_set: Some(Value::Object(input)),
         quantities,
+        activations,
         reasons,
     })
 }
@@ -680,13 +691,13 @@ fn scalar_reasons(current: &Product, doc: &Document, desired_status: Option<&str
     reasons
 }
 
-/// Quantity changes of stocked levels; unstocked levels go to `productSet`, with a reason each.
+/// Quantity changes of stocked levels, and the levels to stock
+/// (`inventoryActivate`) where a matched variant is not stocked yet.
 fn stocked_quantities(
     scope: &UpdateScope,
-    reasons: &mut Vec<String>,
-) -> Result<(Vec<QuantityChange>, Unstocked), InputError> {
+) -> Result<(Vec<QuantityChange>, Vec<QuantityChange>), InputError> {
     let mut quantities = Vec::new();
-    let mut unstocked: Unstocked = BTreeMap::new();
+    let mut activations = Vec::new();
     for (di, v) in scope.doc.variants.iter().enumerate() {
         let Some(ti) = scope.matches.get(di).copied().flatten() else {
             continue;
@@ -725,17 +736,21 @@ fn stocked_quantities(
                         });
                     }
                 }
-                _ => {
-                    unstocked.entry(di).or_default().insert(loc.clone());
-                    reasons.push(format!(
-                        "variants[{}].quantities.{loc} (not stocked)",
-                        v.key
-                    ));
+                (None, Some(item)) => activations.push(QuantityChange {
+                    inventory_item_id: item.id.clone(),
+                    location_id: location_id.clone(),
+                    quantity,
+                    change_from: None,
+                }),
+                (_, None) => {
+                    return Err(InputError::NoInventoryItem {
+                        variant: v.key.clone(),
+                    })
                 }
             }
         }
     }
-    Ok((quantities, unstocked))
+    Ok((quantities, activations))
 }
 
 /// Adds the diff's non-quantity paths to `reasons`, minus removals the context keeps, deduped.
@@ -770,7 +785,7 @@ fn add_diff_reasons(reasons: &mut Vec<String>, entries: &[DiffEntry], ctx: &Writ
 /// The update's `variants`: the document's, then the unmatched current ones when kept.
 fn update_variants(
     scope: &UpdateScope,
-    unstocked: &mut Unstocked,
+    in_set: &mut InProductSet,
     variant_files: &BTreeMap<String, Value>,
 ) -> Result<Vec<Value>, InputError> {
     let mut variants = Vec::new();
@@ -782,7 +797,7 @@ fn update_variants(
             .copied()
             .flatten()
             .and_then(|i| scope.current.variants.get(i).map(|t| (i, t)));
-        let vi = update_variant(scope, di, v, t, unstocked, variant_files)?;
+        let vi = update_variant(scope, di, v, t, in_set, variant_files)?;
         if let Some((i, _)) = t {
             matched.insert(i);
         }
@@ -810,7 +825,7 @@ fn update_variant(
     di: usize,
     v: &VariantDoc,
     t: Option<(usize, &Variant)>,
-    unstocked: &mut Unstocked,
+    in_set: &mut InProductSet,
     variant_files: &BTreeMap<String, Value>,
 ) -> Result<Map<String, Value>, InputError> {
     let ctx = scope.ctx;
@@ -819,7 +834,7 @@ fn update_variant(
     match t {
         Some((_, t)) => {
             vi.insert("id".into(), json!(t.id));
-            let qs = variant_quantities(v, ctx, Some(&unstocked.remove(&di).unwrap_or_default()))?;
+            let qs = variant_quantities(v, ctx, Some(&in_set.remove(&di).unwrap_or_default()))?;
             if !qs.is_empty() {
                 vi.insert("inventoryQuantities".into(), json!(qs));
             }
@@ -927,6 +942,13 @@ pub fn set_quantities_input(changes: &[QuantityChange]) -> Value {
             "changeFromQuantity": c.change_from,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The idempotency key of one `inventoryActivate` call (item, location,
+/// quantity): a stocking sent again is applied once.
+pub fn activation_idempotency_key(c: &QuantityChange) -> String {
+    let part = json!(["activate", c.inventory_item_id, c.location_id, c.quantity]);
+    format!("mapsync-act-{}", mapsync_core::hash::content_hash(&part))
 }
 
 /// The idempotency key of one `inventorySetQuantities` call: derived from

@@ -17,6 +17,7 @@
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
+use super::cost;
 use super::documents::{self, Document as GqlDocument};
 use super::error::{ShopifyError, UserErrorInfo};
 use super::input::{self, InputError};
@@ -224,6 +225,7 @@ impl ShopifyTarget {
         input: Value,
         requests: &mut u32,
     ) -> Result<(), ShopifyError> {
+        let cost = cost::product_set_input(&input);
         let vars = json!({
             "identifier": { "id": id },
             "input": input,
@@ -235,19 +237,13 @@ impl ShopifyTarget {
                 &documents::PRODUCT_SET,
                 "productSet",
                 vars.clone(),
-                COST_PRODUCT_SET,
+                cost,
                 requests,
             )
             .await
         {
             Err(e) if e.outcome_unknown() => self
-                .send(
-                    &documents::PRODUCT_SET,
-                    "productSet",
-                    vars,
-                    COST_PRODUCT_SET,
-                    requests,
-                )
+                .send(&documents::PRODUCT_SET, "productSet", vars, cost, requests)
                 .await
                 .map(|_| ()),
             other => other.map(|_| ()),
@@ -476,11 +472,15 @@ impl ShopifyTarget {
             let written = self.upsert_product(&doc.key, input, requests).await?;
             return Ok(written);
         }
+        let call = CreateCall {
+            cost: cost::product_set_input(&input),
+            ..CREATE_PRODUCT
+        };
         let written = self
             .create_idempotent(
                 Entity::Product,
                 &doc.key,
-                &CREATE_PRODUCT,
+                &call,
                 json!({ "input": input, "synchronous": true, "variantsFirst": 1 }),
             )
             .await?;
@@ -499,6 +499,7 @@ impl ShopifyTarget {
         input: Value,
         mut requests: u32,
     ) -> Result<Written, ShopifyError> {
+        let cost = cost::product_set_input(&input);
         let vars = json!({
             "identifier": { "customId": {
                 "namespace": MARKER_NAMESPACE, "key": MARKER_KEY, "value": key,
@@ -512,7 +513,7 @@ impl ShopifyTarget {
                 &documents::PRODUCT_SET,
                 "productSet",
                 vars.clone(),
-                COST_PRODUCT_SET,
+                cost,
                 &mut requests,
             )
             .await;
@@ -526,7 +527,7 @@ impl ShopifyTarget {
                     &documents::PRODUCT_SET,
                     "productSet",
                     vars,
-                    COST_PRODUCT_SET,
+                    cost,
                     &mut requests,
                 )
                 .await;
@@ -679,6 +680,21 @@ impl ShopifyTarget {
         }
         for chunk in plan.quantities.chunks(QUANTITIES_PER_CALL) {
             self.set_quantities(chunk.to_vec(), &mut requests).await?;
+        }
+        for a in &plan.activations {
+            self.send(
+                &documents::INVENTORY_ACTIVATE,
+                "inventoryActivate",
+                json!({
+                    "inventoryItemId": a.inventory_item_id,
+                    "locationId": a.location_id,
+                    "available": a.quantity,
+                    "idempotencyKey": input::activation_idempotency_key(a),
+                }),
+                COST_SMALL_MUTATION,
+                &mut requests,
+            )
+            .await?;
         }
         info!(key = %doc.key, id = %current.id, requests, "product updated");
         Ok(Written {
