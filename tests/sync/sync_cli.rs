@@ -753,3 +753,40 @@ fn an_inventory_write_whose_answer_is_lost_is_sent_again_and_applied_once() {
     assert_eq!(env.sync(&[]).0, 0);
     assert_eq!(delta(&before, &env.writes()), BTreeMap::new());
 }
+
+#[test]
+fn a_quantity_changed_in_the_store_during_the_run_is_read_again_then_set() {
+    let env = Env::demo();
+    assert_eq!(env.sync(&[]).0, 0);
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
+    env.set_catalog(&catalog);
+    // Someone changes the stock between mapsync's read and its write.
+    let url = format!("{}/__sandbox/faults", env.url());
+    let scripted =
+        serde_json::json!([{"kind": "concurrent", "operation": "inventorySetQuantities"}]);
+    env.rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .json(&scripted)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    });
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    // The compare-and-swap failed (stale), the level was read again and
+    // set once more against the fresh quantity: the source's 42 holds.
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("inventorySetQuantities".to_string(), 2)])
+    );
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    assert_eq!(
+        store["products"]["P-1001"]["variants"][1]["available"],
+        serde_json::json!([42])
+    );
+}

@@ -94,6 +94,11 @@ pub enum FaultKind {
     Timeout,
     /// Close the connection without answering.
     Reset,
+    /// Someone else changes the stock first: every quantity an
+    /// `inventorySetQuantities` request names goes up by one just before
+    /// the request is applied (for tests of compare-and-swap). Scripted
+    /// only, aimed with `"operation": "inventorySetQuantities"`.
+    Concurrent,
 }
 
 impl FromStr for FaultKind {
@@ -104,9 +109,10 @@ impl FromStr for FaultKind {
             "5xx" => FaultKind::Http5xx,
             "timeout" => FaultKind::Timeout,
             "reset" => FaultKind::Reset,
+            "concurrent" => FaultKind::Concurrent,
             other => {
                 return Err(SandboxError::Config(format!(
-                    "unknown fault '{other}' (throttle, 5xx, timeout, reset)"
+                    "unknown fault '{other}' (throttle, 5xx, timeout, reset, concurrent)"
                 )))
             }
         })

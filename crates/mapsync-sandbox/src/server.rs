@@ -311,6 +311,10 @@ async fn answer(
                 after: false,
                 ..
             } => return reset(kill).await,
+            Fault {
+                kind: FaultKind::Concurrent,
+                ..
+            } => change_stock_first(core, &body),
             _ => {}
         }
     }
@@ -332,6 +336,54 @@ async fn answer(
         }) => reset(kill).await,
         _ => resp,
     }
+}
+
+/// The `concurrent` fault: every quantity an `inventorySetQuantities`
+/// request names (`variables.input.quantities[]`) goes up by one, as if
+/// someone had changed the stock just before the request arrived.
+fn change_stock_first(core: &Core, body: &Bytes) {
+    let Ok(request) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    let ids = |q: &serde_json::Value, key: &str| {
+        q.get(key)
+            .and_then(|v| v.as_str())
+            .and_then(crate::model::parse_gid)
+            .map(|(_, id)| id)
+    };
+    let targets: Vec<(u64, u64)> = request
+        .pointer("/variables/input/quantities")
+        .and_then(|v| v.as_array())
+        .map(|qs| {
+            qs.iter()
+                .filter_map(|q| Some((ids(q, "inventoryItemId")?, ids(q, "locationId")?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = core.mutate(|st| {
+        for p in st.products.values_mut() {
+            let named = p
+                .variants
+                .iter()
+                .any(|v| targets.iter().any(|(item, _)| *item == v.inventory_item.id));
+            if !named {
+                continue;
+            }
+            let p = Arc::make_mut(p);
+            for v in &mut p.variants {
+                for (item, location) in &targets {
+                    if v.inventory_item.id != *item {
+                        continue;
+                    }
+                    if let Some(level) = v.inventory_item.levels.get_mut(location) {
+                        level.available += 1;
+                        level.on_hand += 1;
+                    }
+                }
+            }
+        }
+        Ok::<(), ()>(())
+    });
 }
 
 async fn reset(kill: Option<Extension<ConnKill>>) -> Response {
