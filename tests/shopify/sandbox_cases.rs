@@ -4,7 +4,8 @@
 //! the case or the step says `"api": "2025-01"`. `expect` is matched as a
 //! subset of the response data (`"*"` matches any non-null value, `"$name"`
 //! a value saved earlier with `save: {name: "/json/pointer"}`), `errors` of
-//! its top-level errors and `cost` of its `extensions.cost`.
+//! its top-level errors and `cost` of its `extensions.cost`. An `upload`
+//! step sends a file to a staged upload target (see [`upload`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -64,6 +65,57 @@ fn matches(expected: &Value, actual: &Value, path: &str, errs: &mut Vec<String>)
     }
 }
 
+/// The bytes of an upload step: `"file"` (in tests/data/sandbox/) or `"text"`.
+fn upload_bytes(up: &Value) -> Vec<u8> {
+    if let Some(name) = up["file"].as_str() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sandbox");
+        return std::fs::read(dir.join(name)).unwrap();
+    }
+    up["text"].as_str().unwrap_or_default().as_bytes().to_vec()
+}
+
+/// An upload step: `{"target": <a staged target>, "method": "POST"|"PUT",
+/// "file"|"text": ..., "drop": [parameter names left out]}` sends the bytes
+/// to the target's `url` (POST: a multipart form with its parameters and
+/// `file`; PUT: the raw body with `Content-Type` from `content_type`).
+/// Gives `{"status": n, "body": text}`.
+async fn upload(sb: &crate::sandbox_support::Sb, up: &Value) -> Value {
+    let target = &up["target"];
+    let url = target["url"].as_str().expect("target url");
+    let drop: Vec<&str> = up["drop"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let params: Vec<(String, String)> = target["parameters"]
+        .as_array()
+        .expect("target parameters")
+        .iter()
+        .map(|p| {
+            let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (text("name"), text("value"))
+        })
+        .filter(|(n, _)| !drop.contains(&n.as_str()))
+        .collect();
+    let bytes = upload_bytes(up);
+    let req = if up["method"].as_str() == Some("PUT") {
+        let mut rb = sb.client.put(url).body(bytes);
+        if let Some((_, mime)) = params.iter().find(|(n, _)| n == "content_type") {
+            rb = rb.header("Content-Type", mime);
+        }
+        rb
+    } else {
+        let (content_type, body) = crate::sandbox_support::multipart(&params, &bytes);
+        sb.client
+            .post(url)
+            .header("Content-Type", content_type)
+            .body(body)
+    };
+    let resp = req.send().await.expect("upload sent");
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    serde_json::json!({"status": status, "body": body})
+}
+
 async fn run_case(file: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(file).unwrap();
     let case: Value =
@@ -79,6 +131,8 @@ async fn run_case(file: &Path) -> Vec<String> {
         let api = step["api"].as_str().unwrap_or(case_api);
         let got = if let Some(path) = step.get("post").and_then(Value::as_str) {
             sb.post(path, step["body"].clone()).await
+        } else if let Some(up) = step.get("upload") {
+            upload(&sb, up).await
         } else {
             let query = match &step["query"] {
                 Value::Array(lines) => lines

@@ -2,7 +2,7 @@
 //! arithmetic, the leaky bucket running dry and recovering, persistence
 //! across a restart, every fault kind (also targeted at an operation), the
 //! token, control endpoints with the idempotent replay counter, and bulk
-//! operations.
+//! operations; the staged upload endpoint.
 
 use std::time::Duration;
 
@@ -835,4 +835,128 @@ async fn api_2026_04_and_2025_01_are_both_answered() {
         v["data"]["products"]["nodes"],
         json!([{"title": "Counted"}])
     );
+}
+
+const STAGE: &str = "mutation($i: [StagedUploadInput!]!) { stagedUploadsCreate(input: $i) { stagedTargets { url resourceUrl parameters { name value } } userErrors { field message } } }";
+
+/// One staged target of `input`.
+async fn stage(sb: &Sb, input: Value) -> Value {
+    let d = sb.data(STAGE, json!({"i": [input]})).await;
+    assert_eq!(d["stagedUploadsCreate"]["userErrors"], json!([]), "{d}");
+    d["stagedUploadsCreate"]["stagedTargets"][0].clone()
+}
+
+/// A POST form with the target's parameters (`success_action_status`
+/// replaced when given) and `file`: its content type and body.
+fn form(target: &Value, status: Option<&str>, bytes: &[u8]) -> (String, Vec<u8>) {
+    let fields: Vec<(String, String)> = target["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let name = p["name"].as_str().unwrap().to_string();
+            let value = match (name.as_str(), status) {
+                ("success_action_status", Some(s)) => s.to_string(),
+                _ => p["value"].as_str().unwrap().to_string(),
+            };
+            (name, value)
+        })
+        .collect();
+    crate::sandbox_support::multipart(&fields, bytes)
+}
+
+fn pixel() -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sandbox");
+    std::fs::read(dir.join("pixel.png")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_upload_endpoint_takes_forms_and_bodies_without_the_token_and_persists_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig {
+        state: Some(dir.path().join("store.json")),
+        token: Some("shpat_x".into()),
+        ..Default::default()
+    };
+    let sb = start(config.clone()).await;
+    let http = reqwest::Client::new();
+    let post = stage(
+        &sb,
+        json!({"resource": "IMAGE", "filename": "a.png", "mimeType": "image/png", "httpMethod": "POST"}),
+    )
+    .await;
+    let url = post["url"].as_str().unwrap();
+    let resource = post["resourceUrl"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&format!("{}/__sandbox/staged/", sb.handle.url())));
+    assert!(resource.starts_with(url) && resource.ends_with("/a.png"));
+    // A 201 answer names the file, as the real targets' XML does; no token needed.
+    let (content_type, body) = form(&post, None, &pixel());
+    let r = http
+        .post(url)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(&format!("<Location>{resource}</Location>")),
+        "{body}"
+    );
+    let (content_type, body) = form(&post, Some("204"), &pixel());
+    let r = http
+        .post(url)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let got = http.get(&resource).send().await.unwrap();
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().to_vec(), pixel());
+
+    // PUT: raw body, 200; fileSize checked; too large refused; unknown 404.
+    let put = stage(
+        &sb,
+        json!({"resource": "FILE", "filename": "b.txt", "mimeType": "text/plain", "fileSize": "5"}),
+    )
+    .await;
+    let put_url = put["url"].as_str().unwrap();
+    let send = |body: Vec<u8>| http.put(put_url).body(body).send();
+    assert_eq!(send(b"1234".to_vec()).await.unwrap().status(), 400);
+    assert_eq!(send(vec![0; 21 * 1024 * 1024]).await.unwrap().status(), 413);
+    assert_eq!(send(b"12345".to_vec()).await.unwrap().status(), 200);
+    let wrong_type = http
+        .put(put_url)
+        .header("Content-Type", "image/png")
+        .body(b"12345".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 403);
+    let unknown = format!("{}/__sandbox/staged/feedface", sb.handle.url());
+    let r = http.put(&unknown).body(b"x".to_vec()).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    sb.handle.shutdown().await.unwrap();
+
+    // The files survive a restart (on another port: the token names the file).
+    let sb = start(config).await;
+    let d = sb
+        .data(
+            "mutation($i: ProductSetInput!) { productSet(input: $i) { product { media(first: 1) { nodes { status } } } userErrors { message } } }",
+            json!({"i": {"title": "After restart", "files": [{"originalSource": resource, "contentType": "IMAGE"}]}}),
+        )
+        .await;
+    assert_eq!(d["productSet"]["userErrors"], json!([]), "{d}");
+    assert_eq!(
+        d["productSet"]["product"]["media"]["nodes"][0]["status"],
+        "UPLOADED"
+    );
+    let token_and_name = resource.split("/__sandbox/staged/").nth(1).unwrap();
+    let again = format!("{}/__sandbox/staged/{token_and_name}", sb.handle.url());
+    let got = http.get(&again).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().to_vec(), pixel());
+    sb.handle.shutdown().await.unwrap();
 }

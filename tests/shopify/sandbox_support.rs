@@ -113,3 +113,29 @@ pub fn simple_product(title: &str, n: usize) -> Value {
         "variants": variants,
     })
 }
+
+/// A `multipart/form-data` body of text `fields` and a `file` part
+/// (written by hand: the tests need no multipart client); gives the
+/// content type with its boundary, and the body.
+pub fn multipart(fields: &[(String, String)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "mapsync-sandbox-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}

@@ -17,7 +17,9 @@ mod persist;
 pub mod runtime;
 pub mod search;
 mod server;
+pub mod staged;
 pub mod unique;
+mod upload;
 pub mod validate;
 
 use std::net::SocketAddr;

@@ -30,6 +30,9 @@ pub struct Store {
     /// First answers of idempotent mutations (absent from older state files).
     #[serde(default, with = "arc_value")]
     pub idempotency: Arc<IdempotencyLog>,
+    /// Staged upload targets and their files (absent from older state files).
+    #[serde(default, with = "arc_value")]
+    pub staged: Arc<crate::staged::Staged>,
     /// Product handle → product id (derived; rebuilt on load).
     #[serde(skip)]
     pub product_handles: HashMap<Arc<str>, u64>,
@@ -87,7 +90,7 @@ mod arc_value {
 }
 
 /// Serde for a queue of shared values.
-mod arc_deque {
+pub(crate) mod arc_deque {
     use std::collections::VecDeque;
     use std::sync::Arc;
 
@@ -246,6 +249,45 @@ pub struct Media {
     pub original_source: String,
     pub content_type: String,
     pub created_at: String,
+    /// Processing state (media of older state files and of URL sources are ready).
+    #[serde(default)]
+    pub status: MediaState,
+    /// Why processing fails: shown once the media is `FAILED`.
+    #[serde(default)]
+    pub failure: Option<MediaFailure>,
+}
+
+/// Shopify's `MediaStatus`, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MediaState {
+    Uploaded,
+    Processing,
+    #[default]
+    Ready,
+    Failed,
+}
+
+impl MediaState {
+    /// The state after one more read: UPLOADED → PROCESSING → READY, or
+    /// FAILED when processing fails; READY and FAILED stay.
+    pub fn next(self, fails: bool) -> MediaState {
+        match self {
+            MediaState::Uploaded => MediaState::Processing,
+            MediaState::Processing if fails => MediaState::Failed,
+            MediaState::Processing => MediaState::Ready,
+            done => done,
+        }
+    }
+}
+
+/// A media processing error (Shopify's `MediaError`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFailure {
+    /// A `MediaErrorCode` name.
+    pub code: String,
+    pub message: String,
+    pub details: Option<String>,
 }
 
 /// A metafield of any owner.
@@ -430,6 +472,7 @@ impl Store {
             collections: BTreeMap::new(),
             metafield_definitions: BTreeMap::new(),
             idempotency: Arc::default(),
+            staged: Arc::default(),
             product_handles: HashMap::new(),
             collection_handles: HashMap::new(),
             unique_index: Arc::default(),
@@ -471,6 +514,7 @@ impl Store {
         self.collections.clear();
         self.metafield_definitions.clear();
         self.idempotency = Arc::default();
+        self.staged = Arc::default();
         self.product_handles.clear();
         self.collection_handles.clear();
         self.unique_index = Arc::default();

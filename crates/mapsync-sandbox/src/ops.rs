@@ -19,9 +19,10 @@ use super::gql::errors::{
 use super::gql::inputs::*;
 use super::model::{
     gid, now, Collection, Found, Image, InventoryItem, InventoryLevel, InventoryPolicy, Media,
-    Metafield, MetafieldDefinition, OptionValue, Product, ProductOption, Status, Store, Variant,
+    MediaFailure, MediaState, Metafield, MetafieldDefinition, OptionValue, Product, ProductOption,
+    Status, Store, Variant,
 };
-use super::{unique, validate};
+use super::{staged, unique, validate};
 
 /// Most options a product can have.
 pub const MAX_OPTIONS: usize = 3;
@@ -861,13 +862,16 @@ fn build_media(
             continue;
         }
         match f.original_source.as_deref().map(str::trim) {
-            Some(src) if !src.is_empty() => media.push(Media {
-                id: st.alloc(),
-                alt: f.alt.clone(),
-                original_source: src.to_string(),
-                content_type: content_type(f.content_type).into(),
-                created_at: now.to_string(),
-            }),
+            Some(src) if !src.is_empty() => {
+                match new_media(st, src, f.alt.clone(), content_type(f.content_type), now) {
+                    Ok(m) => media.push(m),
+                    Err(message) => errs.push(UserErr {
+                        field: path(&here, &["originalSource".into()]),
+                        message,
+                        code: Some(PsCode::InvalidInput),
+                    }),
+                }
+            }
             _ => errs.push(UserErr {
                 field: path(&here, &["originalSource".into()]),
                 message: "Original source can't be blank".into(),
@@ -1306,6 +1310,59 @@ fn assign_product_handle(st: &mut Store, p: &mut Product, id: u64, want: &str) {
     p.handle = handle;
 }
 
+/// The message of an `originalSource` naming a staged upload that holds
+/// no file (never made, not uploaded yet, or dropped): Shopify's
+/// description of `FilesErrorCode.INVALID_IMAGE_SOURCE_URL`.
+pub const BAD_STAGED_SOURCE: &str = "Invalid image source url value provided.";
+
+/// New media from a source: an external URL is kept as given (ready at
+/// once); a staged upload's `resourceUrl` starts processing (`UPLOADED`),
+/// and fails later when an image's bytes are no PNG, JPEG, GIF or WEBP.
+fn new_media(
+    st: &mut Store,
+    src: &str,
+    alt: Option<String>,
+    content_type: &str,
+    now: &str,
+) -> Result<Media, String> {
+    let (status, failure) = match staged::token_of(src) {
+        None => (MediaState::Ready, None),
+        Some(token) => {
+            let bytes = st
+                .staged
+                .get(token)
+                .and_then(|t| t.bytes.clone())
+                .ok_or_else(|| BAD_STAGED_SOURCE.to_string())?;
+            (
+                MediaState::Uploaded,
+                processing_failure(content_type, &bytes),
+            )
+        }
+    };
+    Ok(Media {
+        id: st.alloc(),
+        alt,
+        original_source: src.to_string(),
+        content_type: content_type.into(),
+        created_at: now.to_string(),
+        status,
+        failure,
+    })
+}
+
+/// Why processing a staged file as media fails: an image whose bytes are
+/// no image the store decodes. Other content types are not checked.
+fn processing_failure(content_type: &str, bytes: &[u8]) -> Option<MediaFailure> {
+    if content_type != "IMAGE" || staged::image_format(bytes).is_some() {
+        return None;
+    }
+    Some(MediaFailure {
+        code: "IMAGE_PROCESSING_FAILURE".into(),
+        message: "Image could not be processed.".into(),
+        details: Some("The file is not a PNG, JPEG, GIF or WEBP image.".into()),
+    })
+}
+
 /// The global id of a media item.
 pub fn media_gid(m: &Media) -> String {
     let kind = match m.content_type.as_str() {
@@ -1501,13 +1558,13 @@ fn attach_variant_file(
     match (by_id, by_src, &f.id, f.original_source.as_deref()) {
         (Some(m), _, _, _) | (None, Some(m), None, _) => v.media_ids = vec![m.id],
         (None, None, None, Some(src)) if !src.trim().is_empty() => {
-            let m = Media {
-                id: st.alloc(),
-                alt: f.alt.clone(),
-                original_source: src.trim().to_string(),
-                content_type: content_type(f.content_type).into(),
-                created_at: now.to_string(),
-            };
+            let ct = content_type(f.content_type);
+            let m =
+                new_media(st, src.trim(), f.alt.clone(), ct, now).map_err(|message| UserErr {
+                    field: path(here, &["file".into(), "originalSource".into()]),
+                    message,
+                    code: Some(PsCode::InvalidInput),
+                })?;
             v.media_ids = vec![m.id];
             media.push(m);
         }
@@ -1643,20 +1700,22 @@ fn append_media(
     ms: &[CreateMediaInput],
     now: &str,
 ) -> Result<(), Vec<Plain>> {
-    for m in ms {
-        p.media.push(Media {
-            id: st.alloc(),
-            alt: m.alt.clone(),
-            original_source: m.original_source.clone(),
-            content_type: match m.media_content_type {
-                MediaContentType::Video => "VIDEO",
-                MediaContentType::ExternalVideo => "EXTERNAL_VIDEO",
-                MediaContentType::Model3d => "MODEL_3D",
-                MediaContentType::Image => "IMAGE",
+    for (i, m) in ms.iter().enumerate() {
+        let ct = match m.media_content_type {
+            MediaContentType::Video => "VIDEO",
+            MediaContentType::ExternalVideo => "EXTERNAL_VIDEO",
+            MediaContentType::Model3d => "MODEL_3D",
+            MediaContentType::Image => "IMAGE",
+        };
+        match new_media(st, m.original_source.trim(), m.alt.clone(), ct, now) {
+            Ok(media) => p.media.push(media),
+            Err(message) => {
+                return Err(vec![plain(
+                    &["media".to_string(), i.to_string(), "originalSource".into()],
+                    message,
+                )])
             }
-            .into(),
-            created_at: now.to_string(),
-        });
+        }
     }
     if p.media.len() > MAX_MEDIA {
         return Err(vec![plain(

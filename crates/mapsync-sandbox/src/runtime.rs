@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::model::Store;
+use super::model::{MediaState, Store};
 use super::{persist, FaultKind, SandboxConfig, SandboxError, ShopPlan};
 
 /// Lock a mutex, ignoring poisoning (the data stays consistent: every
@@ -349,6 +349,27 @@ impl Core {
         write_blocking(path, bytes).await?;
         *done = version;
         Ok(())
+    }
+
+    /// Move a media item one processing step on from the state a response
+    /// showed (`shown`); nothing when it moved already (another read of the
+    /// same snapshot) or is gone.
+    pub fn advance_media(&self, media: u64, shown: MediaState) {
+        let _ = self.mutate(|st| {
+            let pid = st
+                .products
+                .values()
+                .find(|p| p.media.iter().any(|m| m.id == media))
+                .map(|p| p.id)
+                .ok_or(())?;
+            let p = Arc::make_mut(st.products.get_mut(&pid).ok_or(())?);
+            let m = p.media.iter_mut().find(|m| m.id == media).ok_or(())?;
+            if m.status != shown {
+                return Err(());
+            }
+            m.status = shown.next(m.failure.is_some());
+            Ok(())
+        });
     }
 
     /// The timeout fault's delay.

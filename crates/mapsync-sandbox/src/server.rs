@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,6 +26,8 @@ use super::cost::{self, TypeMap, MAX_COST};
 use super::gql::{LegacySchema, SandboxSchema};
 use super::model::Store;
 use super::runtime::{lock, Core, Fault};
+use super::staged::MAX_UPLOAD_BYTES;
+use super::upload;
 use super::FaultKind;
 
 /// What the handlers share.
@@ -98,6 +100,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/__sandbox/locations", post(add_locations))
         .route("/__sandbox/faults", post(script_faults))
         .route("/__sandbox/bulk/{file}", get(bulk_result))
+        .route(
+            "/__sandbox/staged/{token}",
+            post(upload::post_form)
+                .put(upload::put_raw)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES + 64 * 1024)),
+        )
+        .route(
+            "/__sandbox/staged/{token}/{filename}",
+            get(upload::get_file),
+        )
         .with_state(app)
 }
 
@@ -499,7 +511,8 @@ async fn execute(app: &App, api: Api, p: Prepared) -> Response {
     };
     lock(&core.bucket).refund(requested.saturating_sub(actual) as f64);
     lock(&core.stats).cost += actual;
-    if costed.as_ref().is_some_and(|c| c.mutation) {
+    // Mutations, and reads that moved a media's processing on.
+    if core.config.state.is_some() {
         if let Err(e) = core.persist().await {
             tracing::error!(error = %e, "could not persist the store");
             return json_response(

@@ -27,7 +27,11 @@ use crate::ops;
 /// Shopify's `Mutation` of API 2026-04.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(CatalogMutation, CurrentMutation);
+pub struct Mutation(
+    CatalogMutation,
+    CurrentMutation,
+    super::staged::StagedMutation,
+);
 
 /// `productSet`, `inventorySetQuantities` and `inventoryActivate` as 2026-04
 /// has them.

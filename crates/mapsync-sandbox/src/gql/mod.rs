@@ -14,6 +14,7 @@ pub mod introspection;
 pub mod legacy;
 pub mod mutation;
 pub mod paging;
+pub mod staged;
 pub mod types;
 
 use std::sync::Arc;

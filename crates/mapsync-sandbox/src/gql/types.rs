@@ -10,7 +10,8 @@ use super::codes::{CountryCode, CurrencyCode};
 use super::inputs::*;
 use super::paging::{connection, page, Key, PageArgs};
 use crate::model::{
-    self, gid, Collection, InventoryPolicy, Media, Metafield, Product, Status, Store, Variant,
+    self, gid, Collection, InventoryPolicy, Media, MediaState, Metafield, Product, Status, Store,
+    Variant,
 };
 use crate::ops::{compare_digest, media_gid};
 use crate::runtime::BulkOp;
@@ -188,6 +189,37 @@ pub struct ImageObj {
 pub struct MediaPreviewImage {
     pub image: Option<ImageObj>,
     pub status: MediaPreviewImageStatus,
+}
+
+/// Shopify's `MediaErrorCode` (the codes the sandbox gives).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "MediaErrorCode")]
+pub enum MediaErrorCode {
+    Unknown,
+    ImageDownloadFailure,
+    ImageProcessingFailure,
+    UnsupportedImageFileType,
+}
+
+impl MediaErrorCode {
+    /// The code of a stored name.
+    pub fn of(name: &str) -> Self {
+        match name {
+            "IMAGE_DOWNLOAD_FAILURE" => Self::ImageDownloadFailure,
+            "IMAGE_PROCESSING_FAILURE" => Self::ImageProcessingFailure,
+            "UNSUPPORTED_IMAGE_FILE_TYPE" => Self::UnsupportedImageFileType,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// Shopify's `MediaError`.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "MediaError")]
+pub struct MediaError {
+    pub code: MediaErrorCode,
+    pub details: Option<String>,
+    pub message: String,
 }
 
 /// Shopify's `MediaImageOriginalSource`.
@@ -667,16 +699,46 @@ impl MediaImageObj {
             _ => MediaContentType::Image,
         }
     }
-    async fn status(&self) -> MediaStatus {
-        MediaStatus::Ready
+    /// The state shown now; each response that reads it moves a staged
+    /// file's media one step on (see [`crate::model::MediaState::next`]).
+    async fn status(&self, ctx: &Context<'_>) -> MediaStatus {
+        let shown = self.m.status;
+        if matches!(shown, MediaState::Uploaded | MediaState::Processing) {
+            if let Ok(core) = ctx.data::<Arc<crate::runtime::Core>>() {
+                core.advance_media(self.m.id, shown);
+            }
+        }
+        match shown {
+            MediaState::Uploaded => MediaStatus::Uploaded,
+            MediaState::Processing => MediaStatus::Processing,
+            MediaState::Ready => MediaStatus::Ready,
+            MediaState::Failed => MediaStatus::Failed,
+        }
     }
+    async fn media_errors(&self) -> Vec<MediaError> {
+        match (&self.m.status, &self.m.failure) {
+            (MediaState::Failed, Some(f)) => vec![MediaError {
+                code: MediaErrorCode::of(&f.code),
+                details: f.details.clone(),
+                message: f.message.clone(),
+            }],
+            _ => Vec::new(),
+        }
+    }
+    /// The image once processed (`null` before, and when it failed).
     async fn image(&self) -> Option<ImageObj> {
-        Some(self.image_obj())
+        (self.m.status == MediaState::Ready).then(|| self.image_obj())
     }
     async fn preview(&self) -> Option<MediaPreviewImage> {
+        let ready = self.m.status == MediaState::Ready;
         Some(MediaPreviewImage {
-            image: Some(self.image_obj()),
-            status: MediaPreviewImageStatus::Ready,
+            image: ready.then(|| self.image_obj()),
+            status: match self.m.status {
+                MediaState::Uploaded => MediaPreviewImageStatus::Uploaded,
+                MediaState::Processing => MediaPreviewImageStatus::Processing,
+                MediaState::Ready => MediaPreviewImageStatus::Ready,
+                MediaState::Failed => MediaPreviewImageStatus::Failed,
+            },
         })
     }
     async fn original_source(&self) -> Option<MediaImageOriginalSource> {
@@ -718,6 +780,7 @@ impl MediaImageObj {
     field(name = "alt", ty = "Option<&str>"),
     field(name = "media_content_type", ty = "MediaContentType"),
     field(name = "status", ty = "MediaStatus"),
+    field(name = "media_errors", ty = "Vec<MediaError>"),
     field(name = "preview", ty = "Option<MediaPreviewImage>")
 )]
 pub enum MediaObj {
