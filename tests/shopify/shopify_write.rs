@@ -985,3 +985,55 @@ async fn a_quantity_where_a_variant_is_not_stocked_stocks_it_with_inventory_acti
     );
     shop.handle.shutdown().await.unwrap();
 }
+
+/// The smallest valid PNG: 1×1, one transparent pixel.
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_image_becomes_the_media_of_a_product() {
+    use mapsync::connectors::shopify::StagedResource;
+    let shop = shop().await;
+    let mut requests = 0;
+    let staged = shop
+        .target
+        .stage_file(
+            StagedResource::Image,
+            "logo.png",
+            "image/png",
+            PNG_1X1.to_vec(),
+            &mut requests,
+        )
+        .await
+        .unwrap();
+    assert_eq!(requests, 2, "stagedUploadsCreate and the upload");
+    // The store takes the resource URL as a file's source.
+    let answer: Value = shop
+        .http
+        .post(shop.handle.graphql_url())
+        .json(&json!({
+            "query": "mutation($input: ProductSetInput!) { productSet(input: $input, synchronous: true) { product { id media(first: 5) { nodes { status } } } userErrors { field message } } }",
+            "variables": {"input": {"title": "Staged", "files": [
+                {"originalSource": staged.resource_url.unwrap(), "contentType": "IMAGE", "alt": "logo"}
+            ]}}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["data"]["productSet"]["userErrors"],
+        json!([]),
+        "{answer}"
+    );
+    let media = &answer["data"]["productSet"]["product"]["media"]["nodes"];
+    assert_eq!(media.as_array().map(Vec::len), Some(1), "{answer}");
+    shop.handle.shutdown().await.unwrap();
+}

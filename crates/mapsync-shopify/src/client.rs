@@ -733,6 +733,67 @@ impl ShopifyClient {
     }
 }
 
+impl ShopifyClient {
+    /// POSTs a file to a staged upload target as a multipart form: the
+    /// target's `parameters` as fields, then the bytes as `file`. Sent
+    /// without the access token (the target is a signed URL, often on
+    /// another host); transport failures are retried like requests.
+    pub async fn upload_staged(
+        &self,
+        url: &str,
+        parameters: &[(String, String)],
+        filename: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), ShopifyError> {
+        let url = Url::parse(url)
+            .map_err(|e| ShopifyError::Config(format!("bad staged upload URL: {e}")))?;
+        let mut last = None;
+        let retry = &self.inner.retry;
+        for attempt in 0..=retry.max_retries {
+            if attempt > 0 {
+                tokio::time::sleep(retry.backoff(attempt)).await;
+            }
+            let mut form = reqwest::multipart::Form::new();
+            for (name, value) in parameters {
+                form = form.text(name.clone(), value.clone());
+            }
+            let part = reqwest::multipart::Part::bytes(bytes.clone())
+                .file_name(filename.to_owned())
+                .mime_str(mime)
+                .map_err(|e| ShopifyError::Config(format!("bad MIME type `{mime}`: {e}")))?;
+            form = form.part("file", part);
+            match self
+                .inner
+                .http
+                .post(url.clone())
+                .multipart(form)
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_server_error() => {
+                    last = Some(format!("HTTP {}", r.status().as_u16()))
+                }
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap_or_default();
+                    return Err(ShopifyError::Config(format!(
+                        "the staged upload of {filename} was refused: HTTP {status}: {}",
+                        excerpt(&text, 300)
+                    )));
+                }
+                Err(e) => last = Some(self.redact(&e.without_url().to_string())),
+            }
+        }
+        Err(ShopifyError::Config(format!(
+            "the staged upload of {filename} failed after {} attempt(s): {}",
+            retry.max_retries + 1,
+            last.unwrap_or_default()
+        )))
+    }
+}
+
 /// `Retry-After` as seconds (Shopify sends `2.0`); HTTP dates are not used by
 /// Shopify and fall back to the default wait.
 fn parse_retry_after(value: &str) -> Option<Duration> {

@@ -180,6 +180,13 @@ doc!(
     true
 );
 doc!(
+    STAGED_UPLOADS_CREATE,
+    "StagedUploadsCreate",
+    "staged_uploads_create.graphql",
+    Mutation,
+    true
+);
+doc!(
     INVENTORY_ACTIVATE,
     "InventoryActivate",
     "inventory_activate.graphql",
@@ -319,6 +326,7 @@ pub const ALL: &[Document] = &[
     INVENTORY_SET_QUANTITIES,
     INVENTORY_LEVEL,
     INVENTORY_ACTIVATE,
+    STAGED_UPLOADS_CREATE,
     COLLECTION_CREATE,
     COLLECTION_UPDATE,
     COLLECTION_DELETE,

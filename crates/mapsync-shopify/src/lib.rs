@@ -31,8 +31,10 @@ mod port;
 pub mod read;
 pub use connector::ShopifyConnector;
 pub use port::CAPABILITIES;
+mod upload;
 mod wire;
 mod write;
 
 pub use mapsync_core::target::{ReadHint, Target, TargetWrite, WriteContext, Written};
 pub use read::{products_from_bulk, ReadMode, ReadOptions, ShopifyTarget};
+pub use upload::{StagedFile, StagedResource};
