@@ -143,6 +143,24 @@ impl Env {
         .unwrap();
     }
 
+    /// The source's stock of P-1001's second variant becomes 42, and
+    /// `fault` is scripted for the store's next matching request.
+    fn stock_change_with_fault(&self, fault: Value) {
+        let mut catalog = self.catalog();
+        catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
+        self.set_catalog(&catalog);
+        let url = format!("{}/__sandbox/faults", self.url());
+        self.rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!([fault]))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        });
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -709,22 +727,11 @@ fn ctrl_c_stops_after_the_items_in_flight_and_the_next_run_resumes() {
 fn an_inventory_write_whose_answer_is_lost_is_sent_again_and_applied_once() {
     let env = Env::demo();
     assert_eq!(env.sync(&[]).0, 0);
-    let mut catalog = env.catalog();
-    catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
-    env.set_catalog(&catalog);
     // The store applies the next inventorySetQuantities, then the
     // connection drops before the answer.
-    let url = format!("{}/__sandbox/faults", env.url());
-    let scripted = serde_json::json!([{"kind": "reset", "after": true, "operation": "inventorySetQuantities"}]);
-    env.rt.block_on(async {
-        let r = reqwest::Client::new()
-            .post(url)
-            .json(&scripted)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    });
+    env.stock_change_with_fault(
+        serde_json::json!({"kind": "reset", "after": true, "operation": "inventorySetQuantities"}),
+    );
     let replays_before = env.get("/__sandbox/stats")["idempotent_replays"]
         .as_u64()
         .unwrap_or(0);
@@ -758,22 +765,10 @@ fn an_inventory_write_whose_answer_is_lost_is_sent_again_and_applied_once() {
 fn a_quantity_changed_in_the_store_during_the_run_is_read_again_then_set() {
     let env = Env::demo();
     assert_eq!(env.sync(&[]).0, 0);
-    let mut catalog = env.catalog();
-    catalog["products"][0]["Variants"][1]["Stock"] = 42.into();
-    env.set_catalog(&catalog);
     // Someone changes the stock between mapsync's read and its write.
-    let url = format!("{}/__sandbox/faults", env.url());
-    let scripted =
-        serde_json::json!([{"kind": "concurrent", "operation": "inventorySetQuantities"}]);
-    env.rt.block_on(async {
-        let r = reqwest::Client::new()
-            .post(url)
-            .json(&scripted)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    });
+    env.stock_change_with_fault(
+        serde_json::json!({"kind": "concurrent", "operation": "inventorySetQuantities"}),
+    );
     let before = env.writes();
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
