@@ -219,34 +219,32 @@ impl ShopifyTarget {
 
     /// Sends a `productSet` that updates; its effect does not depend on how
     /// often it is applied, so a lost answer is sent once more.
-    async fn product_set_update(
+    /// Sends a `productSet` naming its product by `identifier` (`{id}`,
+    /// or `{customId}` on the marker): applying it twice has the effect of
+    /// once, so an answer lost to a timeout or reset is sent once more.
+    async fn product_set_by(
         &self,
-        id: &str,
+        identifier: Value,
         input: Value,
         requests: &mut u32,
-    ) -> Result<(), ShopifyError> {
+    ) -> Result<Value, ShopifyError> {
         let cost = cost::product_set_input(&input);
         let vars = json!({
-            "identifier": { "id": id },
+            "identifier": identifier,
             "input": input,
             "synchronous": true,
             "variantsFirst": 1,
         });
+        let doc = &documents::PRODUCT_SET;
         match self
-            .send(
-                &documents::PRODUCT_SET,
-                "productSet",
-                vars.clone(),
-                cost,
-                requests,
-            )
+            .send(doc, "productSet", vars.clone(), cost, requests)
             .await
         {
-            Err(e) if e.outcome_unknown() => self
-                .send(&documents::PRODUCT_SET, "productSet", vars, cost, requests)
-                .await
-                .map(|_| ()),
-            other => other.map(|_| ()),
+            Err(e) if e.outcome_unknown() => {
+                warn!(error = %e, "productSet answer lost; sending it again (it cannot duplicate)");
+                self.send(doc, "productSet", vars, cost, requests).await
+            }
+            other => other,
         }
     }
 
@@ -396,19 +394,10 @@ impl ShopifyTarget {
         let owner = owner_type(entity);
         let mut requests = 0u32;
         for (d, ty) in descriptions {
-            let data = self
-                .send(
-                    &documents::METAFIELD_DEFINITION_BY_KEY,
-                    "metafieldDefinitions",
-                    json!({ "ownerType": owner, "namespace": d.namespace, "key": d.key }),
-                    COST_SMALL_QUERY,
-                    &mut requests,
-                )
+            let existing = self
+                .definition_by_key(owner, &d.namespace, &d.key, &mut requests)
                 .await?;
-            let existing = data
-                .pointer("/metafieldDefinitions/nodes/0")
-                .filter(|v| !v.is_null());
-            match existing {
+            match existing.as_ref() {
                 Some(def) => {
                     if def.get("description").and_then(Value::as_str)
                         == Some(d.description.as_str())
@@ -499,40 +488,12 @@ impl ShopifyTarget {
         input: Value,
         mut requests: u32,
     ) -> Result<Written, ShopifyError> {
-        let cost = cost::product_set_input(&input);
-        let vars = json!({
-            "identifier": { "customId": {
-                "namespace": MARKER_NAMESPACE, "key": MARKER_KEY, "value": key,
-            }},
-            "input": input,
-            "synchronous": true,
-            "variantsFirst": 1,
-        });
-        let mut sent = self
-            .send(
-                &documents::PRODUCT_SET,
-                "productSet",
-                vars.clone(),
-                cost,
-                &mut requests,
-            )
-            .await;
-        if matches!(&sent, Err(e) if e.outcome_unknown()) {
-            warn!(
-                key,
-                "create answer lost; sending the upsert again (it cannot duplicate)"
-            );
-            sent = self
-                .send(
-                    &documents::PRODUCT_SET,
-                    "productSet",
-                    vars,
-                    cost,
-                    &mut requests,
-                )
-                .await;
-        }
-        let data = sent?;
+        let identifier = json!({ "customId": {
+            "namespace": MARKER_NAMESPACE, "key": MARKER_KEY, "value": key,
+        }});
+        let data = self
+            .product_set_by(identifier, input, &mut requests)
+            .await?;
         let target_id = Self::id_at(
             &data,
             CREATE_PRODUCT.id_pointer,
@@ -570,20 +531,34 @@ impl ShopifyTarget {
         *decided
     }
 
-    async fn ensure_marker_definition(&self, requests: &mut u32) -> Result<bool, ShopifyError> {
-        let owner = owner_type(Entity::Product);
+    /// The metafield definition of `owner`, `namespace` and `key`, if any.
+    async fn definition_by_key(
+        &self,
+        owner: &str,
+        namespace: &str,
+        key: &str,
+        requests: &mut u32,
+    ) -> Result<Option<Value>, ShopifyError> {
         let data = self
             .send(
                 &documents::METAFIELD_DEFINITION_BY_KEY,
                 "metafieldDefinitions",
-                json!({ "ownerType": owner, "namespace": MARKER_NAMESPACE, "key": MARKER_KEY }),
+                json!({ "ownerType": owner, "namespace": namespace, "key": key }),
                 COST_SMALL_QUERY,
                 requests,
             )
             .await?;
-        if let Some(def) = data
+        Ok(data
             .pointer("/metafieldDefinitions/nodes/0")
             .filter(|v| !v.is_null())
+            .cloned())
+    }
+
+    async fn ensure_marker_definition(&self, requests: &mut u32) -> Result<bool, ShopifyError> {
+        let owner = owner_type(Entity::Product);
+        if let Some(def) = self
+            .definition_by_key(owner, MARKER_NAMESPACE, MARKER_KEY, requests)
+            .await?
         {
             let unique = def
                 .pointer("/capabilities/uniqueValues/enabled")
@@ -675,7 +650,7 @@ impl ShopifyTarget {
         let mut requests = 0u32;
         if let Some(input) = plan.product_set {
             debug!(key = %doc.key, id = %current.id, reasons = ?plan.reasons, "productSet for update");
-            self.product_set_update(&current.id, input, &mut requests)
+            self.product_set_by(json!({ "id": current.id }), input, &mut requests)
                 .await?;
         }
         for chunk in plan.quantities.chunks(QUANTITIES_PER_CALL) {
