@@ -113,7 +113,7 @@ impl Connector for SandboxConnector {
         let location = ShopLocation::url(&handle.url())?;
         let client = shopify_conn::client_config(location, options, settings)?;
         Ok(Connection {
-            target: Box::new(shopify_conn::target(client)?),
+            target: Box::new(shopify_conn::target(client, options)?),
             resource: Some(Box::new(RunningSandbox(handle))),
         })
     }

@@ -59,6 +59,15 @@ fn every_file_is_registered_with_its_operation_name_and_kind() {
                     apollo_compiler::executable::OperationType::Query
                 );
             }
+            Kind::BulkMutation => {
+                assert_eq!(
+                    op.operation_type,
+                    apollo_compiler::executable::OperationType::Mutation,
+                    "{}",
+                    doc.file
+                );
+                assert!(!doc.idempotent, "{}: never sent directly", doc.file);
+            }
             Kind::Query | Kind::Mutation => {
                 assert_eq!(
                     op.name.as_ref().map(|n| n.as_str()),
@@ -280,6 +289,15 @@ fn built_inputs_are_valid_variables_of_their_documents() {
         json!({
             "identifier": {"customId": {"namespace": "mapsync", "key": "key", "value": "P-100"}},
             "input": create, "synchronous": true, "variantsFirst": 1,
+        }),
+    );
+    // A bulk import line: the same identifier and input, as variables of
+    // the bulk mutation.
+    check(
+        &documents::PRODUCT_SET_BULK,
+        json!({
+            "identifier": {"customId": {"namespace": "mapsync", "key": "key", "value": "P-100"}},
+            "input": create,
         }),
     );
     let changes = [QuantityChange {

@@ -279,4 +279,70 @@ pub trait TargetWrite: Target {
 
     /// Unpublishes an item.
     async fn deactivate(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError>;
+
+    /// The platform's batch import, when it has one and it is enabled
+    /// (see [`BatchWrite`]).
+    fn batch(&self) -> Option<&dyn BatchWrite> {
+        None
+    }
+}
+
+/// A platform's batch import (e.g. Shopify's bulk mutations): many items'
+/// writes in one file that the platform applies on its own, outside the
+/// request rate limit, reporting an outcome per line. The executor takes
+/// this path for large runs; it records the batch's handle in the state
+/// store between [`BatchWrite::submit`] and the recording of its outcomes,
+/// so a run killed in between takes the results instead of submitting the
+/// items again.
+#[async_trait]
+pub trait BatchWrite: Send + Sync {
+    /// From how many creates and updates of one entity the batch path is
+    /// taken (the per-item path stays for smaller runs).
+    fn threshold(&self) -> usize;
+
+    /// Most lines one batch takes.
+    fn max_lines(&self) -> usize;
+
+    /// Most bytes of lines one batch takes.
+    fn max_bytes(&self) -> usize;
+
+    /// The batch line (one JSON object, no newline) of a create (`current`
+    /// is `None`) or an update, or `None` when the item needs what a batch
+    /// line cannot do and must take the per-item path. May send requests
+    /// (e.g. uploads the line refers to); an error fails the item.
+    async fn line(
+        &self,
+        doc: &Document,
+        current: Option<&Current>,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Option<Vec<u8>>, TargetError>;
+
+    /// Submits the lines (JSONL, one line per item, in order) of `entity`;
+    /// returns the platform's handle of the batch.
+    async fn submit(&self, entity: Entity, lines: Vec<u8>) -> Result<String, TargetError>;
+
+    /// Waits until the batch `handle` has ended and returns the outcome of
+    /// each line by line number (lines the platform did not apply are
+    /// absent). `progress` is told how many lines are done as that grows.
+    async fn wait(
+        &self,
+        handle: &str,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<BatchOutcome, TargetError>;
+
+    /// A batch running on the platform now that this process did not
+    /// submit (a killed run's, or another tool's): its handle, to wait for
+    /// before reading the target.
+    async fn running(&self) -> Result<Option<String>, TargetError>;
+}
+
+/// The outcome of a batch: per line number, the item's id in the target or
+/// why that line failed.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// Line number (0-based) → outcome.
+    pub lines: BTreeMap<usize, Result<String, TargetError>>,
+    /// Why lines are missing (the batch failed or was canceled), if it says.
+    pub ended: Option<String>,
 }

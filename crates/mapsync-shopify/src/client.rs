@@ -238,10 +238,11 @@ impl ShopifyClient {
         variables: Value,
         estimated_cost: u32,
     ) -> Result<GraphqlResponse<T>, ShopifyError> {
-        if document.kind == Kind::BulkQuery {
+        if matches!(document.kind, Kind::BulkQuery | Kind::BulkMutation) {
             return Err(ShopifyError::Config(format!(
-                "{} is a bulk query body; send it with bulkOperationRunQuery",
-                document.file
+                "{} is the body of a bulk operation; send it with bulkOperationRun{}",
+                document.file,
+                if document.kind == Kind::BulkQuery { "Query" } else { "Mutation" }
             )));
         }
         let body = serde_json::json!({

@@ -47,12 +47,22 @@ pub fn client_config(
     Ok(client)
 }
 
-/// A connected Shopify target from a client configuration.
-pub fn target(client: ClientConfig) -> Result<ShopifyTarget, ShopifyError> {
-    Ok(ShopifyTarget::new(
-        ShopifyClient::new(client)?,
-        ReadOptions::default(),
-    ))
+/// A connected Shopify target from a client configuration and the
+/// target's options (`bulk_import_threshold`).
+pub fn target(client: ClientConfig, options: &Options) -> Result<ShopifyTarget, ShopifyError> {
+    let mut read = ReadOptions::default();
+    if let Some(n) = options.values().get("bulk_import_threshold") {
+        read.bulk_import_threshold = n
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| {
+                ShopifyError::Config(format!(
+                    "{}: must be a whole number (0 turns bulk imports off)",
+                    options.field("bulk_import_threshold")
+                ))
+            })?;
+    }
+    Ok(ShopifyTarget::new(ShopifyClient::new(client)?, read))
 }
 
 #[async_trait]
@@ -100,7 +110,7 @@ impl Connector for ShopifyConnector {
         };
         let client = client_config(location, options, settings)?;
         Ok(Connection {
-            target: Box::new(target(client)?),
+            target: Box::new(target(client, options)?),
             resource: None,
         })
     }

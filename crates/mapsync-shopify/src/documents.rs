@@ -10,6 +10,9 @@ pub enum Kind {
     Mutation,
     /// A query string passed to `bulkOperationRunQuery`, never sent directly.
     BulkQuery,
+    /// A mutation string passed to `bulkOperationRunMutation` (run once per
+    /// line of a staged JSONL), never sent directly.
+    BulkMutation,
 }
 
 /// One GraphQL document (one operation).
@@ -300,6 +303,36 @@ doc!(
     true
 );
 
+// Bulk imports.
+doc!(
+    PRODUCT_SET_BULK,
+    "ProductSetBulk",
+    "product_set_bulk.graphql",
+    BulkMutation,
+    false
+);
+doc!(
+    BULK_OPERATION_RUN_MUTATION,
+    "BulkOperationRunMutation",
+    "bulk_operation_run_mutation.graphql",
+    Mutation,
+    false
+);
+doc!(
+    BULK_OPERATION,
+    "BulkOperation",
+    "bulk_operation.graphql",
+    Query,
+    true
+);
+doc!(
+    BULK_MUTATIONS_RECENT,
+    "BulkMutationsRecent",
+    "bulk_mutations_recent.graphql",
+    Query,
+    true
+);
+
 /// Every document in `graphql/`.
 pub const ALL: &[Document] = &[
     SHOP_INFO,
@@ -340,4 +373,8 @@ pub const ALL: &[Document] = &[
     PUBLICATIONS,
     PUBLISHABLE_UNPUBLISH,
     PUBLISHABLE_PUBLISH,
+    PRODUCT_SET_BULK,
+    BULK_OPERATION_RUN_MUTATION,
+    BULK_OPERATION,
+    BULK_MUTATIONS_RECENT,
 ];

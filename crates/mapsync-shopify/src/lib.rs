@@ -25,6 +25,7 @@ pub use client::{GraphqlResponse, QueryCost, ShopifyClient, StatsSnapshot};
 pub use config::{AccessToken, BucketLimits, ClientConfig, ShopLocation, ShopPlan};
 pub use error::{ShopifyError, TransportKind};
 pub mod bulk;
+pub mod bulk_write;
 pub mod model;
 pub mod neutral;
 mod port;

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use mapsync_core::current::{Catalog, Current, StoreLocation, TargetItem};
 use mapsync_core::document::{Document, MetafieldDescription};
 use mapsync_core::target::{
-    Capabilities, Limits, ReadHint, RequestStats, Target, TargetError, TargetWrite, WriteContext,
-    Written,
+    BatchOutcome, BatchWrite, Capabilities, Limits, ReadHint, RequestStats, Target, TargetError,
+    TargetWrite, WriteContext, Written,
 };
 use mapsync_core::Entity;
 
@@ -159,5 +159,62 @@ impl TargetWrite for ShopifyTarget {
 
     async fn deactivate(&self, entity: Entity, target_id: &str) -> Result<Written, TargetError> {
         Ok(ShopifyTarget::deactivate(self, entity, target_id).await?)
+    }
+
+    fn batch(&self) -> Option<&dyn BatchWrite> {
+        (self.read_options().bulk_import_threshold > 0).then_some(self as &dyn BatchWrite)
+    }
+}
+
+/// Bulk imports of products (`bulkOperationRunMutation`, [`crate::bulk_write`]).
+#[async_trait]
+impl BatchWrite for ShopifyTarget {
+    fn threshold(&self) -> usize {
+        self.read_options().bulk_import_threshold
+    }
+
+    fn max_lines(&self) -> usize {
+        crate::bulk_write::MAX_LINES
+    }
+
+    fn max_bytes(&self) -> usize {
+        crate::bulk_write::MAX_BYTES
+    }
+
+    async fn line(
+        &self,
+        doc: &Document,
+        current: Option<&Current>,
+        published: Option<bool>,
+        ctx: &WriteContext,
+    ) -> Result<Option<Vec<u8>>, TargetError> {
+        let product = match current {
+            Some(c) if c.entity == Entity::Product => Some(native_of::<Product>(c, "product")?),
+            Some(_) => return Ok(None),
+            None => None,
+        };
+        Ok(self.bulk_line(doc, product, published, ctx).await?)
+    }
+
+    async fn submit(&self, entity: Entity, lines: Vec<u8>) -> Result<String, TargetError> {
+        if entity != Entity::Product {
+            return Err(TargetError::new(
+                mapsync_core::target::ErrorKind::Failed,
+                "internal: the shopify target imports only products in bulk",
+            ));
+        }
+        Ok(self.bulk_submit(lines).await?)
+    }
+
+    async fn wait(
+        &self,
+        handle: &str,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<BatchOutcome, TargetError> {
+        Ok(self.bulk_wait(handle, progress).await?)
+    }
+
+    async fn running(&self) -> Result<Option<String>, TargetError> {
+        Ok(self.bulk_running().await?)
     }
 }

@@ -41,6 +41,9 @@ pub struct ReadOptions {
     /// Expected item count from which [`ReadMode::Auto`] uses a bulk export.
     pub bulk_threshold: usize,
     pub bulk: BulkOptions,
+    /// Product creates and updates of one run from which they go through a
+    /// bulk import (`bulkOperationRunMutation`); 0: never.
+    pub bulk_import_threshold: usize,
 }
 
 impl Default for ReadOptions {
@@ -50,6 +53,7 @@ impl Default for ReadOptions {
             mode: ReadMode::Auto,
             bulk_threshold: 5000,
             bulk: BulkOptions::default(),
+            bulk_import_threshold: crate::bulk_write::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -84,6 +88,11 @@ impl ShopifyTarget {
 
     pub fn client(&self) -> &ShopifyClient {
         &self.client
+    }
+
+    /// The tuning this target was made with.
+    pub fn read_options(&self) -> &ReadOptions {
+        &self.options
     }
 
     /// One page of a connection found at `pointer` in the answer's data

@@ -513,7 +513,7 @@ impl ShopifyTarget {
     /// unique values (made by hand), or one Shopify refuses to create
     /// (values already exist), leaves the lookup by marker after a lost
     /// answer (`create_idempotent`).
-    async fn marker_upsert(&self, requests: &mut u32) -> bool {
+    pub(crate) async fn marker_upsert(&self, requests: &mut u32) -> bool {
         let cell = self.marker_upsert.clone();
         let mut spent = 0u32;
         let decided = cell

@@ -15,6 +15,7 @@
 //! [`Store::record_many`] call: one transaction per batch is what keeps the
 //! ledger fast.
 
+mod batches;
 pub mod migrations;
 mod shared;
 
@@ -26,6 +27,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
+pub use batches::{BatchLine, PendingBatch};
 pub use shared::SharedStore;
 
 use mapsync_core::source::Entity;

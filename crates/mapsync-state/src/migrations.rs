@@ -39,6 +39,26 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE target_id IS NOT NULL;
     CREATE INDEX runs_by_profile ON runs (profile, id);
     "#,
+    // 3: files uploaded to a target by content hash (embedded images are
+    // uploaded once) and batch writes submitted to a target and not yet
+    // recorded (a killed run takes their results instead of resubmitting).
+    r#"
+    CREATE TABLE uploads (
+        channel      TEXT NOT NULL,
+        hash         TEXT NOT NULL,
+        location     TEXT NOT NULL,
+        uploaded_at  TEXT NOT NULL,
+        PRIMARY KEY (channel, hash)
+    ) WITHOUT ROWID;
+    CREATE TABLE batches (
+        channel      TEXT NOT NULL,
+        handle       TEXT NOT NULL,
+        entity       TEXT NOT NULL,
+        keys         TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        PRIMARY KEY (channel, handle)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -11,6 +11,7 @@
 //! The executor decides nothing the plan did not decide, and does I/O only
 //! through the target's [`TargetWrite`] and the ledger writer.
 
+pub mod batch;
 pub mod ledger;
 pub mod report;
 pub mod run;
@@ -58,6 +59,10 @@ pub enum ExecError {
     /// change goes unrecorded.
     #[error("the state store stopped recording outcomes; the run was stopped (see the error that follows)")]
     LedgerStopped,
+    /// A batch import's handle could not be written to or removed from the
+    /// state store.
+    #[error("state store (batch imports): {0}")]
+    Journal(mapsync_state::StateError),
 }
 
 fn mass_delete_message(m: &[MassDelete]) -> String {
@@ -248,6 +253,9 @@ pub struct Job<'a> {
     pub locations: BTreeMap<String, String>,
     /// How to run.
     pub options: ExecOptions,
+    /// Where batch imports are journaled; without it, every item takes the
+    /// per-item path.
+    pub journal: Option<batch::BatchJournal>,
 }
 
 /// What a run did.
@@ -318,8 +326,46 @@ pub async fn execute(
         keep_deleted_metafields: job.options.keep_deleted_product_metafields,
         ..base
     };
-    for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await? {
-        record(&mut out, item);
+    let product_upserts = plan
+        .changes
+        .iter()
+        .filter(|c| is_upsert(c) && c.entity == Entity::Product)
+        .count();
+    let batch = target
+        .batch()
+        .filter(|b| product_upserts > 0 && product_upserts >= b.threshold());
+    match (batch, &job.journal) {
+        (Some(batch), Some(journal)) => {
+            tracing::info!(items = product_upserts, threshold = batch.threshold(), "product creates and updates go through batch imports");
+            let cx = batch::Recording {
+                ledger,
+                journal,
+                progress,
+                stop,
+            };
+            let (done, per_item) = batch::run_batched(
+                target,
+                batch,
+                Entity::Product,
+                upserts,
+                &ctx,
+                &job.options,
+                &cx,
+            )
+            .await?;
+            for item in done {
+                record(&mut out, item);
+            }
+            let per_item = per_item.into_iter();
+            for item in run_upserts(target, per_item, &ctx, &job.options, ledger, progress, stop).await? {
+                record(&mut out, item);
+            }
+        }
+        _ => {
+            for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await? {
+                record(&mut out, item);
+            }
+        }
     }
 
     // Deletions last: products, then categories.
@@ -632,22 +678,24 @@ async fn upsert_one(
         return Ok(target.create(&doc.document, published, ctx).await?);
     }
     let id = c.target_id.as_deref().unwrap_or_default();
-    let gone = || {
-        ItemError::new(
-            ErrorKind::Gone,
-            format!(
-                "{id} is no longer in the target (deleted since the plan was made); the next run creates it again"
-            ),
-        )
-    };
     match current {
         Loaded::Failed(e) => Err(e.clone()),
         Loaded::Items(map) => match map.get(id) {
             Some(cur) => Ok(target.update(cur, &doc.document, published, ctx).await?),
-            None => Err(gone()),
+            None => Err(gone(id)),
         },
-        Loaded::None => Err(gone()),
+        Loaded::None => Err(gone(id)),
     }
+}
+
+/// An update whose item is no longer in the target.
+fn gone(id: &str) -> ItemError {
+    ItemError::new(
+        ErrorKind::Gone,
+        format!(
+            "{id} is no longer in the target (deleted since the plan was made); the next run creates it again"
+        ),
+    )
 }
 
 fn finish_upsert(

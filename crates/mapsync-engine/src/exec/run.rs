@@ -42,6 +42,9 @@ pub enum RunError {
         /// Its profile.
         profile: String,
     },
+    /// An earlier run's batch import could not be taken.
+    #[error(transparent)]
+    Recover(#[from] super::batch::RecoverError),
     /// A timestamp could not be formatted.
     #[error("cannot format a timestamp: {0}")]
     Time(#[from] time::error::Format),
@@ -70,6 +73,7 @@ pub async fn sync(
     let set = std::sync::Arc::new(load_set(profile)?);
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
+        recover_batches(profile, &connected).await?;
         let planned = engine::plan_spooled_on(
             profile,
             &connected,
@@ -131,6 +135,7 @@ pub async fn apply(
     let set = load_set(profile)?;
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
+        recover_batches(profile, &connected).await?;
         let catalog = connected
             .target
             .read_catalog(ReadHint::default())
@@ -174,6 +179,21 @@ pub async fn apply(
     .await;
     connected.close().await.map_err(EngineError::from)?;
     result
+}
+
+/// Takes the results of batch imports an earlier run submitted and did not
+/// record, before the target is read (see [`super::batch::recover`]).
+async fn recover_batches(profile: &Profile, connected: &Connected) -> Result<(), RunError> {
+    if connected.target.batch().is_none() {
+        return Ok(());
+    }
+    let store = mapsync_state::SharedStore::new(engine::open_state(profile)?);
+    let recorded =
+        super::batch::recover(connected.target.as_ref(), &store, &profile.channel).await?;
+    if recorded > 0 {
+        tracing::info!(items = recorded, "recorded the outcomes of an earlier run's batch import");
+    }
+    Ok(())
 }
 
 fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
@@ -226,6 +246,13 @@ async fn apply_planned(
         allow_mass_delete,
     };
     let mut store = engine::open_state(profile)?;
+    let journal = match target.batch() {
+        Some(_) => Some(super::batch::BatchJournal {
+            store: mapsync_state::SharedStore::new(engine::open_state(profile)?),
+            channel: profile.channel.clone(),
+        }),
+        None => None,
+    };
     let run = store.begin_run(&profile.name, &profile.channel, started)?;
     let (writer, handle) = super::ledger::start(store, profile.channel.clone());
     let job = Job {
@@ -233,6 +260,7 @@ async fn apply_planned(
         documents,
         locations,
         options,
+        journal,
     };
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
     drop(writer);
