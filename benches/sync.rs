@@ -9,8 +9,12 @@
 //!    100 points/s) as a fraction of the ceiling: restore rate / cost per
 //!    product in steady state, plus the bucket's initial burst over the run.
 //!
+//! 3. With `bulk`: creates of N products (default 10,000) through the
+//!    per-item path and through bulk imports, points and requests per
+//!    product.
+//!
 //! `cargo bench --bench sync -- [PRODUCTS_FOR_REQUESTS] [PRODUCTS_FOR_THROUGHPUT]`
-//! (defaults 50 and 400).
+//! (defaults 50 and 400); `cargo bench --bench sync -- bulk [N]`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -53,6 +57,12 @@ struct Bench {
 
 impl Bench {
     fn new(config: SandboxConfig) -> Bench {
+        Bench::with_target(config, "plan: standard")
+    }
+
+    /// A sandbox with `config` and a profile whose target has `target`
+    /// options besides its type and URL.
+    fn with_target(config: SandboxConfig, target: &str) -> Bench {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let sandbox = rt.block_on(sandbox::start(config)).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -62,7 +72,7 @@ impl Bench {
         )
         .unwrap();
         let project = format!(
-            "mapsync: 1\nprofiles:\n  bench:\n    mapping: mapping.yaml\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", plan: standard }}\n    state: sqlite:.mapsync/state.db\n",
+            "mapsync: 1\nprofiles:\n  bench:\n    mapping: mapping.yaml\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", {target} }}\n    state: sqlite:.mapsync/state.db\n",
             sandbox.url()
         );
         std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
@@ -215,15 +225,60 @@ fn throughput(n: usize) {
     );
 }
 
+/// Creates of `n` products through the per-item path and through bulk
+/// imports: points and requests per product. The per-item path runs
+/// against `--plan unlimited` (its points per product do not depend on the
+/// plan; against `standard` it is held to 100 points/s, see `throughput`),
+/// the bulk path against `--plan standard`.
+fn bulk_vs_per_item(n: usize) {
+    println!("{n} products created (5 variants x 5 locations x 10 metafields x 2 collections)");
+    let cat = catalog(n, "10.00", 1);
+    for (label, plan, target) in [
+        (
+            "per-item (plan unlimited)",
+            ShopPlan::Unlimited,
+            "plan: unlimited, bulk_import_threshold: 0",
+        ),
+        (
+            "bulk import (plan standard)",
+            ShopPlan::Standard,
+            "plan: standard, bulk_import_threshold: 1",
+        ),
+    ] {
+        let b = Bench::with_target(
+            SandboxConfig {
+                plan,
+                ..SandboxConfig::default()
+            },
+            target,
+        );
+        b.write_catalog(&cat);
+        let (report, secs, ops) = b.sync();
+        assert_eq!(report.summary.failed, 0, "{:?}", report.items.first());
+        let stats = b.stats();
+        println!(
+            "  {label:28} {:7.3} requests/product, {:7.2} points/product (client-side cost), {:6.1} products/s, {secs:.1} s; throttled {}; bulk lines {}; {ops}",
+            report.requests.total as f64 / n as f64,
+            report.requests.cost as f64 / n as f64,
+            n as f64 / secs,
+            report.requests.throttled,
+            stats["bulk_lines"],
+        );
+    }
+}
+
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
     if !Path::new("benches/data/sync/mapping.yaml").exists() {
         eprintln!("run from the project root (cargo bench --bench sync)");
         std::process::exit(2);
     }
+    if argv.iter().any(|a| a == "bulk") {
+        let n = argv.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
+        bulk_vs_per_item(n);
+        return;
+    }
+    let args: Vec<usize> = argv.iter().filter_map(|a| a.parse().ok()).collect();
     requests(args.first().copied().unwrap_or(50));
     throughput(args.get(1).copied().unwrap_or(400));
 }

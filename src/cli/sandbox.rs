@@ -70,6 +70,7 @@ impl ServeArgs {
             faults: sandbox::parse_faults(&self.faults)?,
             seed: self.seed,
             fault_timeout: Duration::from_millis(self.fault_timeout_ms),
+            ..SandboxConfig::default()
         })
     }
 }

@@ -136,6 +136,7 @@ fn product_with_variant_changes() {
         content_type: "IMAGE".into(),
         url: Some("https://cdn/x.jpg".into()),
         original_source: Some("https://img.example/a.jpg".into()),
+        status: Some("READY".into()),
     }];
     p.collections = vec!["gid://shopify/Collection/1".into()];
     let d = shopify_diff(&case.document, &p, &case.locations);

@@ -143,6 +143,13 @@ fn cost_formulas_match_the_schema_walker() {
             cost::product_media_page(first)
         );
         assert_eq!(
+            cost_of(
+                documents::PRODUCT_MEDIA_STATUS,
+                json!({"id": "gid://shopify/Product/1", "first": first})
+            ),
+            cost::product_media_status(first)
+        );
+        assert_eq!(
             cost_of(documents::PRODUCT_COLLECTIONS_PAGE, vars.clone()),
             cost::id_list_page(first)
         );

@@ -11,7 +11,7 @@ use mapsync::connectors::shopify::input;
 use mapsync::connectors::shopify::model::Product;
 use mapsync::connectors::shopify::{
     AccessToken, ClientConfig, ReadOptions, ShopLocation, ShopifyClient, ShopifyError,
-    ShopifyTarget, WriteContext, Written,
+    ShopifyTarget, UploadCache, Uploads, WriteContext, Written,
 };
 use mapsync::plan::document::{Document, Entity, MetafieldDescription};
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle, ShopPlan};
@@ -64,7 +64,7 @@ fn collection_inputs_of_the_data_documents() {
 }
 
 #[test]
-fn embedded_images_are_refused_with_their_position() {
+fn embedded_images_not_uploaded_are_refused_with_their_position() {
     let e = input::product_create(&data("product_embedded_image.json"), None, &fixed_ctx())
         .unwrap_err();
     insta::assert_snapshot!("embedded_image_error", e.to_string());
@@ -703,12 +703,10 @@ async fn user_errors_come_back_as_user_errors_and_are_not_retried() {
     assert_eq!(shop.product_count().await, 0);
 
     // A document that cannot be sent is refused without a request.
-    let e = shop
-        .target
-        .create(&data("product_embedded_image.json"), None, &shop.ctx)
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("embedded"), "{e}");
+    let mut bad = data("product_embedded_image.json");
+    bad.images[0].src = "not base64!".into();
+    let e = shop.target.create(&bad, None, &shop.ctx).await.unwrap_err();
+    assert!(e.to_string().contains("is not valid base64"), "{e}");
     assert_eq!(shop.requests().await - before, 3, "nothing more was sent");
     shop.handle.shutdown().await.unwrap();
 }
@@ -1035,5 +1033,257 @@ async fn a_staged_image_becomes_the_media_of_a_product() {
     );
     let media = &answer["data"]["productSet"]["product"]["media"]["nodes"];
     assert_eq!(media.as_array().map(Vec::len), Some(1), "{answer}");
+    shop.handle.shutdown().await.unwrap();
+}
+
+// ---- embedded images ---------------------------------------------------------
+
+/// An upload cache in memory (the engine's is the state store).
+#[derive(Default)]
+struct MemoryUploads(std::sync::Mutex<BTreeMap<String, String>>);
+
+#[async_trait::async_trait]
+impl UploadCache for MemoryUploads {
+    async fn lookup(&self, key: &str) -> Option<String> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+    async fn record(&self, key: &str, location: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), location.to_owned());
+    }
+    async fn forget(&self, key: &str) {
+        self.0.lock().unwrap().remove(key);
+    }
+}
+
+impl MemoryUploads {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.lock().unwrap().get(key).cloned()
+    }
+}
+
+/// The shop's context with an upload cache in memory.
+fn with_uploads(shop: &Shop) -> (WriteContext, std::sync::Arc<MemoryUploads>) {
+    let cache = std::sync::Arc::new(MemoryUploads::default());
+    let ctx = WriteContext {
+        uploads: Uploads::new(cache.clone()),
+        ..shop.ctx.clone()
+    };
+    (ctx, cache)
+}
+
+/// `product_embedded_image.json` (one embedded 1×1 PNG, alt `Mug`) and
+/// its image's content key.
+fn embedded_doc() -> (Document, String) {
+    let doc = data("product_embedded_image.json");
+    let key = doc.images[0].content_key().unwrap();
+    (doc, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_image_is_uploaded_once_and_its_media_followed_until_ready() {
+    let shop = shop().await;
+    let (ctx, cache) = with_uploads(&shop);
+    let (doc, key) = embedded_doc();
+
+    let before = shop.ops().await;
+    let w = shop.target.create(&doc, None, &ctx).await.unwrap();
+    // The marker's definition (lookup, create), the staged upload, the
+    // productSet, then the media's state read until READY (the sandbox
+    // moves UPLOADED → PROCESSING → READY one read at a time).
+    assert_eq!(
+        delta(&before, &shop.ops().await),
+        ops(&[
+            ("metafieldDefinitionCreate", 1),
+            ("metafieldDefinitions", 1),
+            ("product", 3),
+            ("productSet", 1),
+            ("stagedUploadsCreate", 1),
+        ])
+    );
+    assert_eq!(
+        w.requests, 8,
+        "2 + stagedUploadsCreate + upload + productSet + 3 reads"
+    );
+    let url = cache.get(&key).expect("the upload is recorded");
+    assert!(url.ends_with(&format!("/mapsync-{key}.png")), "{url}");
+
+    let p = shop.product(&w.target_id).await;
+    assert_eq!(p.media.len(), 1);
+    assert_eq!(p.media[0].status.as_deref(), Some("READY"));
+    assert_eq!(p.media[0].alt.as_deref(), Some("Mug"));
+    assert_eq!(p.media[0].original_source.as_deref(), Some(url.as_str()));
+    // The store's media is the embedded image: no change, nothing to upload.
+    let view = mapsync::connectors::shopify::neutral::product(p.clone());
+    assert_eq!(view.images, vec![format!("embedded:{key}")]);
+    assert!(input::missing_embedded(&doc, Some(&p)).is_empty());
+    let plan = input::product_update(&p, &doc, None, &ctx).unwrap();
+    assert!(
+        !plan.reasons.iter().any(|r| r == "images"),
+        "{:?}",
+        plan.reasons
+    );
+
+    // A change elsewhere keeps the media (by id), nothing is uploaded.
+    let mut renamed = doc.clone();
+    renamed
+        .fields
+        .insert("title".into(), json!("Logo mug, large"));
+    let (_, seen) = shop.update_counted(&p, &renamed, &ctx).await;
+    assert_eq!(seen, ops(&[("productSet", 1)]));
+    let p = shop.product(&w.target_id).await;
+    assert_eq!(p.media.len(), 1);
+    assert_eq!(p.media[0].original_source.as_deref(), Some(url.as_str()));
+
+    // Another product with the same image takes the upload from the cache.
+    let mut other = doc.clone();
+    other.key = "P-301".into();
+    other.fields.insert("title".into(), json!("Second mug"));
+    let before = shop.ops().await;
+    let w2 = shop.target.create(&other, None, &ctx).await.unwrap();
+    assert_eq!(
+        delta(&before, &shop.ops().await),
+        ops(&[("product", 3), ("productSet", 1)])
+    );
+    assert_eq!(w2.requests, 4);
+    let p2 = shop.product(&w2.target_id).await;
+    assert_eq!(p2.media[0].status.as_deref(), Some("READY"));
+    assert_eq!(p2.media[0].original_source.as_deref(), Some(url.as_str()));
+    shop.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_image_the_store_fails_to_process_fails_the_item_with_the_stores_reason() {
+    use mapsync::connectors::shopify::StagedResource;
+    let shop = shop().await;
+    let (ctx, cache) = with_uploads(&shop);
+    let (doc, key) = embedded_doc();
+    // The cache names a staged file whose bytes the store cannot process
+    // (what a corrupt image looks like to mapsync: the store says so).
+    let mut n = 0;
+    let bad = shop
+        .target
+        .stage_file(
+            StagedResource::Image,
+            &format!("mapsync-{key}.png"),
+            "image/png",
+            b"not an image".to_vec(),
+            &mut n,
+        )
+        .await
+        .unwrap()
+        .resource_url
+        .unwrap();
+    cache.record(&key, &bad).await;
+
+    let e = shop.target.create(&doc, None, &ctx).await.unwrap_err();
+    assert_eq!(e.kind().as_str(), "refused");
+    assert_eq!(
+        e.to_string(),
+        "ProductSet: refused: image 1 (alt `Mug`) failed in the store: Image could not be processed. The file is not a PNG, JPEG, GIF or WEBP image. (IMAGE_PROCESSING_FAILURE)"
+    );
+    assert_eq!(cache.get(&key), None, "the failed upload is forgotten");
+
+    // The product was made, with its failed media, which does not count as
+    // the image: the next write uploads it again and it becomes READY.
+    let all = shop.target.read_reduced(Default::default()).await.unwrap();
+    let id = all.products[0].id.clone();
+    let p = shop.product(&id).await;
+    assert_eq!(p.media[0].status.as_deref(), Some("FAILED"));
+    assert_eq!(input::missing_embedded(&doc, Some(&p)).len(), 1);
+    let (w, seen) = shop.update_counted(&p, &doc, &ctx).await;
+    assert_eq!(
+        seen,
+        ops(&[
+            ("product", 3),
+            ("productSet", 1),
+            ("stagedUploadsCreate", 1)
+        ])
+    );
+    assert_eq!(w.requests, 6);
+    let p = shop.product(&id).await;
+    assert_eq!(p.media.len(), 1, "the failed media is replaced");
+    assert_eq!(p.media[0].status.as_deref(), Some("READY"));
+    shop.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_upload_the_store_no_longer_has_is_uploaded_again() {
+    let shop = shop().await;
+    let (ctx, cache) = with_uploads(&shop);
+    let (doc, key) = embedded_doc();
+    let gone = format!(
+        "{}/__sandbox/staged/dropped/mapsync-{key}.png",
+        shop.handle.url()
+    );
+    cache.record(&key, &gone).await;
+    let before = shop.ops().await;
+    let w = shop.target.create(&doc, None, &ctx).await.unwrap();
+    let seen = delta(&before, &shop.ops().await);
+    assert_eq!(
+        seen["productSet"], 2,
+        "refused, then sent with a new upload"
+    );
+    assert_eq!(seen["stagedUploadsCreate"], 1);
+    let fresh = cache.get(&key).unwrap();
+    assert_ne!(fresh, gone);
+    let p = shop.product(&w.target_id).await;
+    assert_eq!(p.media[0].original_source.as_deref(), Some(fresh.as_str()));
+    assert_eq!(p.media[0].status.as_deref(), Some("READY"));
+    shop.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_data_that_is_no_image_is_refused_before_any_request() {
+    let shop = shop().await;
+    let (ctx, cache) = with_uploads(&shop);
+    let (mut doc, _) = embedded_doc();
+    doc.images.push(doc.images[0].clone());
+    doc.images[1].src = "aGVsbG8gd29ybGQ=".into();
+    doc.images[1].alt = Some("Back".into());
+    let before = shop.requests().await;
+    let e = shop.target.create(&doc, None, &ctx).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "StagedUploadsCreate: refused: not sent: image 2 (alt `Back`) is embedded data that is not a PNG, JPEG, GIF or WEBP image (its bytes start with 68 65 6c 6c 6f 20 77 6f)"
+    );
+    assert_eq!(shop.requests().await, before, "nothing was sent");
+    assert!(cache.0.lock().unwrap().is_empty());
+    shop.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_categorys_embedded_image_is_uploaded_once() {
+    let shop = shop().await;
+    let (ctx, cache) = with_uploads(&shop);
+    let (product, key) = embedded_doc();
+    let mut doc = data("category_summer.json");
+    doc.images = product.images.clone();
+    let before = shop.ops().await;
+    let w = shop.target.create(&doc, None, &ctx).await.unwrap();
+    assert_eq!(
+        delta(&before, &shop.ops().await),
+        ops(&[("collectionCreate", 1), ("stagedUploadsCreate", 1)])
+    );
+    assert_eq!(w.requests, 3);
+    let url = cache.get(&format!("collection-image:{key}")).unwrap();
+    let c = shop
+        .target
+        .read_collections(std::slice::from_ref(&w.target_id))
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(c.image.as_ref().map(|i| i.url.as_str()), Some(url.as_str()));
+    let view = mapsync::connectors::shopify::neutral::collection(c.clone());
+    assert_eq!(view.images, vec![format!("embedded:{key}")]);
+    // A change elsewhere leaves the image alone.
+    let mut renamed = doc.clone();
+    renamed.fields.insert("title".into(), json!("Summer sale"));
+    let plan = input::collection_update(&c, &renamed, None, &ctx).unwrap();
+    let update = plan.update.expect("the title changed");
+    assert!(update.get("image").is_none(), "{update}");
+    assert!(input::collection_missing_embedded(&renamed, Some(&c)).is_none());
     shop.handle.shutdown().await.unwrap();
 }

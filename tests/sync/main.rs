@@ -17,3 +17,4 @@ mod requests_valid;
 mod state;
 mod state_migrations;
 mod sync_cli;
+mod sync_cli_images;

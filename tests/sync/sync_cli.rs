@@ -42,6 +42,12 @@ impl Env {
     /// A sandbox with `config` and a project whose profile `e2e` syncs the
     /// demo mapping (with `settings` merged in) from `catalog.json`.
     fn new(config: SandboxConfig, settings: &str) -> Env {
+        Env::with_target(config, settings, "")
+    }
+
+    /// As [`Env::new`], with `target` (e.g. `, bulk_import_threshold: 50`)
+    /// added to the profile's target options.
+    fn with_target(config: SandboxConfig, settings: &str, target: &str) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -59,7 +65,7 @@ impl Env {
         std::fs::write(&mapping, text).unwrap();
         std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
         let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
+            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\"{target} }}\n    state: sqlite:.mapsync/state.db\n",
             sandbox.url()
         );
         std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
@@ -547,6 +553,134 @@ fn a_run_killed_at_any_point_resumes_to_the_store_of_a_clean_run() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(normalized(&env.get("/__sandbox/snapshot")), expected);
     // And nothing left to do.
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
+}
+
+/// The bulk mutation operations of the store, newest first (status, line
+/// count), through its GraphQL API.
+fn bulk_mutations(env: &Env) -> Vec<Value> {
+    let url = format!("{}/admin/api/2026-04/graphql.json", env.url());
+    let query = "{ bulkOperations(first: 10, query: \"operation_type:mutation\") { nodes { id status objectCount } } }";
+    let answer: Value = env.rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .header("X-Shopify-Access-Token", "e2e-token")
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    answer["data"]["bulkOperations"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no bulk operations: {answer:#}"))
+}
+
+/// Above the threshold, the products go through one bulk import, and the
+/// store ends as a per-item run leaves it.
+#[test]
+fn products_above_the_bulk_threshold_go_through_one_bulk_import() {
+    let settings = "  sync: [add, update, deactivate]\n";
+    let clean = Env::new(SandboxConfig::default(), settings);
+    clean.set_catalog(&big_catalog(120));
+    assert_eq!(clean.sync(&[]).0, 0);
+    let expected = normalized(&clean.get("/__sandbox/snapshot"));
+
+    let env = Env::with_target(
+        SandboxConfig::default(),
+        settings,
+        ", bulk_import_threshold: 50",
+    );
+    env.set_catalog(&big_catalog(120));
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["created"], 123, "{report:#}");
+    let ops = bulk_mutations(&env);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(ops[0]["status"], "COMPLETED");
+    // No product went through a per-item productSet.
+    assert_eq!(env.writes().get("productSet"), None, "{:?}", env.writes());
+    assert_eq!(normalized(&env.get("/__sandbox/snapshot")), expected);
+    // The ledger has every product: nothing left to do.
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
+    // A changed price on 60 products: 60 updates, again one import.
+    let mut catalog = big_catalog(120);
+    for p in catalog["products"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .take(60)
+    {
+        for v in p["Variants"].as_array_mut().unwrap() {
+            v["Price"] = "99.50".into();
+        }
+    }
+    env.set_catalog(&catalog);
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 60, "{report:#}");
+    assert_eq!(bulk_mutations(&env).len(), 2);
+}
+
+/// A run killed (SIGKILL) while its bulk import runs in the store: the next
+/// run takes that import's results instead of submitting again, and every
+/// product is in the store exactly once.
+#[test]
+fn a_run_killed_during_a_bulk_import_resumes_without_duplicates() {
+    let settings = "  sync: [add, update, deactivate]\n";
+    let config = SandboxConfig {
+        bulk_line_delay: Duration::from_millis(15),
+        ..SandboxConfig::default()
+    };
+    let env = Env::with_target(config, settings, ", bulk_import_threshold: 50");
+    env.set_catalog(&big_catalog(120));
+    let mut child = env
+        .command(&["sync", "--profile", "e2e", "--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import runs and has applied some lines, then kill.
+    let started = std::time::Instant::now();
+    loop {
+        let ops = bulk_mutations(&env);
+        let running = ops.first().is_some_and(|op| {
+            op["status"] == "RUNNING"
+                && op["objectCount"]
+                    .as_str()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    > Some(10)
+        });
+        if running {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the bulk import never ran: {ops:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(bulk_mutations(&env)[0]["status"], "RUNNING");
+
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    // One import in all: the resumed run waited for it and took its results.
+    let ops = bulk_mutations(&env);
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(ops[0]["status"], "COMPLETED");
+    // The 120 products were recorded from the import; only the categories
+    // (made before the kill or now) and nothing else was written.
+    assert_eq!(env.writes().get("productSet"), None, "{:?}", env.writes());
+    let store = normalized(&env.get("/__sandbox/snapshot"));
+    let products = store["products"].as_object().unwrap();
+    assert_eq!(products.len(), 120, "every product exactly once");
     let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
 }

@@ -147,7 +147,9 @@ pub struct Current {
     /// Metafields, the marker included.
     pub metafields: Vec<CurrentMetafield>,
     /// Image sources in order (the URL each image was created from where
-    /// the store kept it, else its URL).
+    /// the store kept it, else its URL); an uploaded embedded image as
+    /// `embedded:<content key>` (see [`crate::image::key_in_url`]). Images
+    /// the store failed to process are not listed (so they are sent again).
     pub images: Vec<String>,
     /// Variants in the store's order (products).
     pub variants: Vec<CurrentVariant>,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::current::{CompareRules, Current, CurrentMetafield, CurrentVariant, MARKER_NAMESPACE};
-use crate::document::{Document, Image, ImageKind, MetafieldValue, VariantDoc};
+use crate::document::{Document, Image, MetafieldValue, VariantDoc};
 use crate::value::is_empty;
 
 /// Target location id by reference location name (`CPH` → `gid://...`).
@@ -126,15 +126,13 @@ fn images_value(images: &[Image]) -> Value {
     Value::Array(images.iter().map(|i| Value::String(image_src(i))).collect())
 }
 
+/// How an image compares: its URL, or `embedded:<content key>` (a
+/// connector lists an uploaded embedded image the same way, see
+/// [`crate::image`]).
 fn image_src(i: &Image) -> String {
-    match i.kind {
-        ImageKind::Embedded => {
-            format!(
-                "embedded:{}",
-                crate::hash::content_hash(&Value::String(i.src.clone()))
-            )
-        }
-        _ => i.src.clone(),
+    match i.content_key() {
+        Some(key) => crate::image::diff_value(&key),
+        None => i.src.clone(),
     }
 }
 

@@ -274,6 +274,15 @@ fn metafields(items: &[MetafieldValue], out: &mut crate::hash::Canonical) {
     });
 }
 
+impl Image {
+    /// The content key of an `embedded` image ([`crate::image::content_key`]
+    /// of its data): what the diff compares, what its upload is named and
+    /// remembered by. `None` for images given by URL.
+    pub fn content_key(&self) -> Option<String> {
+        (self.kind == ImageKind::Embedded).then(|| crate::image::content_key(&self.src))
+    }
+}
+
 impl ImageKind {
     /// The word used in JSON.
     pub fn as_str(self) -> &'static str {

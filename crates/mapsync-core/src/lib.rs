@@ -9,6 +9,7 @@
 //! * [`fields`]: field types and a target's field table.
 //! * [`diff`]: desired documents against current state, field by field.
 //! * [`hash`]: canonical content hashes.
+//! * [`image`]: embedded images (content key, bytes, formats).
 //! * [`diag`]: diagnostics with stable codes.
 //!
 //! This crate names no platform and does no I/O.
@@ -20,6 +21,7 @@ pub mod document;
 pub mod entity;
 pub mod fields;
 pub mod hash;
+pub mod image;
 pub mod source;
 pub mod target;
 pub mod value;

@@ -223,7 +223,112 @@ pub struct WriteContext {
     /// SyncKeepDeletedMetafields of this entity: metafields the document no
     /// longer has stay in the target.
     pub keep_deleted_metafields: bool,
+    /// Files already uploaded to the target, by content key (none when the
+    /// run has no state store).
+    pub uploads: Uploads,
 }
+
+/// The files a connector uploaded to its target, by content key (e.g. an
+/// embedded image's [`crate::image::content_key`]), so that the same file
+/// is uploaded once: for several items of a run, and by a run resumed
+/// after being killed between an upload and the write that uses it. The
+/// engine implements it over the state store; a connector consults it
+/// before uploading and records each upload. Failures of the store are the
+/// implementation's to log: a lookup that fails finds nothing.
+#[async_trait]
+pub trait UploadCache: Send + Sync {
+    /// Where the file with content `key` was uploaded (what the target
+    /// takes as the file's source), when it was recently enough that the
+    /// target still has it.
+    async fn lookup(&self, key: &str) -> Option<String>;
+
+    /// Remembers that the file with content `key` is at `location`.
+    async fn record(&self, key: &str, location: &str);
+
+    /// Forgets `key` (the target no longer takes its location).
+    async fn forget(&self, key: &str);
+}
+
+/// A [`WriteContext`]'s upload cache, if the run has one, and the keys
+/// being uploaded right now: a connector holds [`Uploads::claim`] of a key
+/// from its lookup to its record, so items in flight that share a file
+/// upload it once. Clones share both. Two contexts are equal when they
+/// share the same cache (or both have none).
+#[derive(Clone, Default)]
+pub struct Uploads {
+    cache: Option<std::sync::Arc<dyn UploadCache>>,
+    busy:
+        std::sync::Arc<std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Uploads {
+    /// A context with `cache`.
+    pub fn new(cache: std::sync::Arc<dyn UploadCache>) -> Uploads {
+        Uploads {
+            cache: Some(cache),
+            busy: Default::default(),
+        }
+    }
+
+    /// Whether there is a cache.
+    pub fn is_cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Waits until no other holder uploads `key`, and holds it until the
+    /// guard is dropped.
+    pub async fn claim(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+            busy.entry(key.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Where `key` was uploaded, if the cache knows it.
+    pub async fn lookup(&self, key: &str) -> Option<String> {
+        match &self.cache {
+            Some(c) => c.lookup(key).await,
+            None => None,
+        }
+    }
+
+    /// Remembers an upload (nothing without a cache).
+    pub async fn record(&self, key: &str, location: &str) {
+        if let Some(c) = &self.cache {
+            c.record(key, location).await;
+        }
+    }
+
+    /// Forgets an upload (nothing without a cache).
+    pub async fn forget(&self, key: &str) {
+        if let Some(c) = &self.cache {
+            c.forget(key).await;
+        }
+    }
+}
+
+impl fmt::Debug for Uploads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.cache.is_some() {
+            "Uploads(cache)"
+        } else {
+            "Uploads(none)"
+        })
+    }
+}
+
+impl PartialEq for Uploads {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.cache, &other.cache) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Uploads {}
 
 /// A write that went through.
 #[derive(Debug, Clone, PartialEq, Eq)]

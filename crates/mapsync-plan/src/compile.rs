@@ -273,7 +273,35 @@ impl<'r> Cx<'_, '_, 'r> {
                 "give categories a single image",
             );
         }
+        self.check_embedded(&doc);
         (doc, control)
+    }
+
+    /// Embedded images must decode to an image the targets take: the
+    /// record is invalid otherwise (nothing is uploaded).
+    fn check_embedded(&mut self, doc: &Document) {
+        for (n, img) in doc.images.iter().enumerate() {
+            if img.kind != mapsync_core::document::ImageKind::Embedded {
+                continue;
+            }
+            if let Err(e) = mapsync_core::image::image(&img.src) {
+                let alt = match img.alt.as_deref() {
+                    Some(a) if !a.is_empty() => format!("alt '{a}'"),
+                    _ => "no alt text".into(),
+                };
+                self.error(
+                    codes::RECORD_IMAGE_DATA,
+                    None,
+                    format!(
+                        "{} '{}': image {} ({alt}) is embedded data that {e}",
+                        doc.entity.as_str(),
+                        doc.key,
+                        n + 1
+                    ),
+                    "embedded images are base64 text of a PNG, JPEG, GIF or WEBP file",
+                );
+            }
+        }
     }
 
     fn control(&mut self) -> Control {

@@ -1,14 +1,24 @@
-//! Bulk operations: `bulkOperationRunQuery` runs its query in the background
-//! without page limits or cost, flattens the result to JSONL as Shopify does
-//! (one line per node; nodes of nested connections get their own lines with
-//! `__parentId`) and keeps it for `GET /__sandbox/bulk/<id>.jsonl`.
-//! Must not touch the store except through the schema.
+//! Bulk operations in the background. `bulkOperationRunQuery` runs its
+//! query without page limits or cost and flattens the result to JSONL as
+//! Shopify does (one line per node; nodes of nested connections get their
+//! own lines with `__parentId`). `bulkOperationRunMutation` runs its
+//! mutation once per line of the staged variables file, in order, each
+//! through the schema like a request of its own (outside the leaky
+//! bucket), and writes one result line per input line with its
+//! `__lineNumber`. Results are kept for `GET /__sandbox/bulk/<id>.jsonl`.
+//! Must not touch the store except through the schema (and the bulk log
+//! through [`Core::mirror_bulk`]).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use serde_json::{Map, Value};
+use tokio::sync::watch;
 
+use super::bulkops::{
+    variable_lines, BulkKind, BulkOp, BulkStatus, Checkpoint, INTERNAL_SERVER_ERROR,
+};
 use super::gql::types::Unbounded;
 use super::gql::SandboxSchema;
 use super::model::now;
@@ -26,6 +36,55 @@ pub fn check_query(query: &str) -> Result<(), String> {
         return Err("Bulk queries must contain exactly one query operation".into());
     }
     Ok(())
+}
+
+/// Mutations a bulk mutation may not run (bulk operations themselves, and
+/// staged uploads).
+pub const NOT_IN_BULK: &[&str] = &[
+    "bulkOperationRunMutation",
+    "bulkOperationRunQuery",
+    "bulkOperationCancel",
+    "stagedUploadsCreate",
+];
+
+/// Check a bulk mutation: it must parse and be one mutation operation with
+/// exactly one root field, a mutation a bulk operation may run. Gives the
+/// root field's name.
+pub fn check_mutation(mutation: &str) -> Result<String, String> {
+    use async_graphql::parser::types::Selection;
+    let doc = async_graphql::parser::parse_query(mutation)
+        .map_err(|e| format!("Invalid mutation: {e}"))?;
+    let ops: Vec<_> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![&op.node],
+        DocumentOperations::Multiple(m) => m.values().map(|op| &op.node).collect(),
+    };
+    let [op] = ops.as_slice() else {
+        return Err("Bulk mutations must contain exactly one mutation operation".into());
+    };
+    if op.ty != OperationType::Mutation {
+        return Err("Bulk mutations must contain exactly one mutation operation".into());
+    }
+    let fields: Vec<&str> = op
+        .selection_set
+        .node
+        .items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => Some(f.node.name.node.as_str()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or("Bulk mutations must select their mutation field directly, without fragments")?;
+    let [field] = fields.as_slice() else {
+        return Err(format!(
+            "Bulk mutations must contain exactly one mutation field; this one has {}",
+            fields.len()
+        ));
+    };
+    if NOT_IN_BULK.contains(field) {
+        return Err(format!("{field} cannot be run in a bulk mutation"));
+    }
+    Ok(field.to_string())
 }
 
 fn is_connection(v: &Value) -> bool {
@@ -94,42 +153,254 @@ fn emit(node: &Value, parent: Option<&str>, out: &mut String, objects: &mut u64)
     }
 }
 
-/// Run one bulk operation to completion.
-pub async fn run(core: Arc<Core>, schema: SandboxSchema, id: u64) {
-    let query = {
-        let mut bulk = lock(&core.bulk);
-        let Some(op) = bulk.ops.get_mut(&id) else {
-            return;
-        };
-        op.status = "RUNNING";
-        op.query.clone()
+/// Run one bulk operation (a query, or a mutation's lines) until it ends,
+/// is canceled, or — a mutation — the sandbox stops (`stop`).
+pub async fn run(core: Arc<Core>, schema: SandboxSchema, id: u64, stop: watch::Receiver<bool>) {
+    let kind = lock(&core.bulk).ops.get(&id).map(|o| o.kind);
+    match kind {
+        Some(BulkKind::Query) => run_query(&core, &schema, id).await,
+        Some(BulkKind::Mutation) => run_mutation(&core, &schema, id, stop).await,
+        None => {}
+    }
+}
+
+/// Mark a `CREATED` operation `RUNNING`; `None` when it is gone, or was
+/// canceled before it started (then it is `CANCELED`).
+fn start(core: &Core, id: u64) -> Option<BulkOp> {
+    let mut bulk = lock(&core.bulk);
+    let op = bulk.ops.get_mut(&id)?;
+    if op.status == BulkStatus::Canceling {
+        op.status = BulkStatus::Canceled;
+        return None;
+    }
+    op.status = BulkStatus::Running;
+    Some(op.clone())
+}
+
+async fn run_query(core: &Core, schema: &SandboxSchema, id: u64) {
+    let Some(op) = start(core, id) else {
+        return;
     };
     let resp = schema
-        .execute(async_graphql::Request::new(query).data(Unbounded))
+        .execute(async_graphql::Request::new(op.query).data(Unbounded))
         .await;
     let data = resp.data.into_json().unwrap_or(Value::Null);
     let failed = !resp.errors.is_empty();
     let (text, objects, roots) = to_jsonl(&data);
-    let base = core.base_url.get().cloned().unwrap_or_default();
     let mut bulk = lock(&core.bulk);
     let size = text.len() as u64;
-    if !failed {
+    let canceled = bulk
+        .ops
+        .get(&id)
+        .is_some_and(|o| o.status == BulkStatus::Canceling);
+    if !failed && !canceled {
         bulk.results.insert(id, Arc::new(text.into_bytes()));
     }
     if let Some(op) = bulk.ops.get_mut(&id) {
         op.completed_at = Some(now());
         op.object_count = objects;
         op.root_object_count = roots;
-        if failed {
+        if canceled {
+            op.status = BulkStatus::Canceled;
+            op.completed_at = None;
+        } else if failed {
             tracing::warn!(bulk_operation = id, errors = ?resp.errors, "bulk operation failed");
-            op.status = "FAILED";
-            op.error_code = Some("INTERNAL_SERVER_ERROR");
+            op.status = BulkStatus::Failed;
+            op.error_code = Some(INTERNAL_SERVER_ERROR.into());
         } else {
-            op.status = "COMPLETED";
+            op.status = BulkStatus::Completed;
             op.file_size = Some(size);
-            op.url = (objects > 0).then(|| format!("{base}/__sandbox/bulk/{id}.jsonl"));
+            op.has_url = objects > 0;
         }
     }
+    bulk.trim();
+}
+
+/// How often a running bulk mutation writes its checkpoint (lines done and
+/// their results) to the store.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// How a bulk mutation's run ended.
+enum End {
+    Completed,
+    Canceled,
+    /// The sandbox stops: the operation resumes at the next start.
+    Stopped,
+    Failed(String),
+}
+
+/// The variables of each line of a bulk mutation's file (the staged upload
+/// named by its `stagedUploadPath`).
+fn variables_of(core: &Core, op: &BulkOp) -> Result<Arc<Vec<u8>>, String> {
+    let path = op.staged_upload_path.as_deref().unwrap_or_default();
+    core.snapshot()
+        .staged
+        .by_key(path)
+        .and_then(|t| t.bytes.clone())
+        .ok_or_else(|| format!("the variables file {path} is gone"))
+}
+
+/// One line of a bulk mutation's result: the line's response — `data`,
+/// and `errors` when there are any (no `data` when no root field has any)
+/// — with its `__lineNumber` (0-based).
+pub fn result_line(resp: async_graphql::Response, line: usize) -> String {
+    let mut out = Map::new();
+    let data = resp.data.into_json().unwrap_or(Value::Null);
+    let has_data = match &data {
+        Value::Object(m) => m.values().any(|v| !v.is_null()),
+        Value::Null => false,
+        _ => true,
+    };
+    if has_data || resp.errors.is_empty() {
+        out.insert("data".into(), data);
+    }
+    if !resp.errors.is_empty() {
+        out.insert(
+            "errors".into(),
+            serde_json::to_value(&resp.errors).unwrap_or(Value::Null),
+        );
+    }
+    out.insert("__lineNumber".into(), Value::from(line));
+    let mut text = Value::Object(out).to_string();
+    text.push('\n');
+    text
+}
+
+/// Write a running bulk mutation's checkpoint into the store, then the
+/// state file.
+async fn checkpoint(core: &Core, id: u64, lines_done: u64, text: &[u8], stopped: bool) {
+    {
+        let mut bulk = lock(&core.bulk);
+        bulk.checkpoints.insert(
+            id,
+            Checkpoint {
+                lines_done,
+                text: Arc::new(text.to_vec()),
+            },
+        );
+        if stopped {
+            bulk.stopped.insert(id);
+        }
+    }
+    core.mirror_bulk();
+    persist(core).await;
+}
+
+async fn persist(core: &Core) {
+    if let Err(e) = core.persist().await {
+        tracing::error!(error = %e, "could not persist the store");
+    }
+}
+
+/// Run the lines of a bulk mutation in order, from its checkpoint, each as
+/// a request of its own (same schema, rules and writer lock; no bucket, no
+/// faults), then store the result.
+async fn run_mutation(
+    core: &Core,
+    schema: &SandboxSchema,
+    id: u64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some(op) = start(core, id) else {
+        core.mirror_bulk();
+        persist(core).await;
+        return;
+    };
+    let (first, mut text) = {
+        let mut bulk = lock(&core.bulk);
+        bulk.stopped.remove(&id);
+        let cp = bulk.checkpoints.get(&id).cloned();
+        match cp {
+            Some(c) => (c.lines_done, c.text.as_ref().clone()),
+            None => (0, Vec::new()),
+        }
+    };
+    let mut done = first;
+    checkpoint(core, id, done, &text, false).await;
+    let file = variables_of(core, &op);
+    let delay = core.config.bulk_line_delay;
+    let mut last = Instant::now();
+    let end = 'lines: {
+        let bytes = match file {
+            Ok(b) => b,
+            Err(e) => break 'lines End::Failed(e),
+        };
+        let lines = match variable_lines(&bytes) {
+            Ok(l) => l,
+            Err(e) => break 'lines End::Failed(e),
+        };
+        for (n, line) in lines.iter().enumerate().skip(done as usize) {
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            if *stop.borrow() {
+                break 'lines End::Stopped;
+            }
+            let canceling = lock(&core.bulk)
+                .ops
+                .get(&id)
+                .is_none_or(|o| o.status == BulkStatus::Canceling);
+            if canceling {
+                break 'lines End::Canceled;
+            }
+            let vars = serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
+            let resp = schema
+                .execute(
+                    async_graphql::Request::new(op.query.as_str())
+                        .variables(async_graphql::Variables::from_json(vars)),
+                )
+                .await;
+            text.extend_from_slice(result_line(resp, n).as_bytes());
+            done = n as u64 + 1;
+            if let Some(o) = lock(&core.bulk).ops.get_mut(&id) {
+                o.object_count = done;
+                o.root_object_count = done;
+            }
+            lock(&core.stats).bulk_lines += 1;
+            if last.elapsed() >= CHECKPOINT_EVERY {
+                checkpoint(core, id, done, &text, false).await;
+                last = Instant::now();
+            }
+        }
+        End::Completed
+    };
+    if let End::Stopped = end {
+        checkpoint(core, id, done, &text, true).await;
+        return;
+    }
+    let size = text.len() as u64;
+    {
+        let mut bulk = lock(&core.bulk);
+        bulk.checkpoints.remove(&id);
+        bulk.results.insert(id, Arc::new(text));
+        if let Some(op) = bulk.ops.get_mut(&id) {
+            match end {
+                End::Completed => {
+                    op.status = BulkStatus::Completed;
+                    op.completed_at = Some(now());
+                    op.file_size = Some(size);
+                    op.has_url = true;
+                }
+                End::Canceled => {
+                    op.status = BulkStatus::Canceled;
+                    op.has_partial = true;
+                }
+                End::Failed(reason) => {
+                    tracing::warn!(bulk_operation = id, %reason, "bulk mutation failed");
+                    op.status = BulkStatus::Failed;
+                    op.error_code = Some(INTERNAL_SERVER_ERROR.into());
+                    op.has_partial = true;
+                }
+                End::Stopped => {}
+            }
+        }
+        bulk.trim();
+    }
+    core.mirror_bulk();
+    persist(core).await;
 }
 
 #[cfg(test)]
@@ -161,6 +432,41 @@ mod tests {
             serde_json::json!({"id": "gid://shopify/ProductVariant/2", "sku": "a", "__parentId": "gid://shopify/Product/1"})
         );
         assert_eq!(lines[2]["id"], "gid://shopify/Product/3");
+    }
+
+    #[test]
+    fn one_mutation_field() {
+        let set = "mutation($input: ProductSetInput!) { productSet(input: $input) { product { id } userErrors { message } } }";
+        assert_eq!(check_mutation(set).unwrap(), "productSet");
+        for bad in [
+            "{ shop { id } }",
+            "mutation { productDelete(input: {id: \"x\"}) { deletedProductId } productDelete2: productDelete(input: {id: \"y\"}) { deletedProductId } }",
+            "mutation { ...F } fragment F on Mutation { productDelete(input: {id: \"x\"}) { deletedProductId } }",
+            "mutation { bulkOperationRunQuery(query: \"{ shop { id } }\") { userErrors { message } } }",
+            "mutation A { productDelete(input: {id: \"x\"}) { deletedProductId } } mutation B { productDelete(input: {id: \"x\"}) { deletedProductId } }",
+            "mutation {",
+        ] {
+            assert!(check_mutation(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn result_lines_carry_their_line_number() {
+        let ok = async_graphql::Response::new(async_graphql::Value::from_json(serde_json::json!({"productSet": {"product": {"id": "gid://shopify/Product/1"}, "userErrors": []}})).unwrap());
+        assert_eq!(
+            result_line(ok, 0),
+            "{\"data\":{\"productSet\":{\"product\":{\"id\":\"gid://shopify/Product/1\"},\"userErrors\":[]}},\"__lineNumber\":0}\n"
+        );
+        let mut bad = async_graphql::Response::new(
+            async_graphql::Value::from_json(serde_json::json!({"productSet": null})).unwrap(),
+        );
+        bad.errors
+            .push(async_graphql::ServerError::new("Invalid value", None));
+        let line: Value = serde_json::from_str(&result_line(bad, 2)).unwrap();
+        assert_eq!(
+            line,
+            serde_json::json!({"errors": [{"message": "Invalid value"}], "__lineNumber": 2})
+        );
     }
 
     #[test]

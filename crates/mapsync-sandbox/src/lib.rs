@@ -9,6 +9,7 @@
 //! [`SandboxHandle::graphql_url`], then [`SandboxHandle::shutdown`].
 
 mod bulk;
+pub mod bulkops;
 pub mod cost;
 pub mod gql;
 pub mod model;
@@ -154,6 +155,10 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Delay of the `timeout` fault (60 s by default).
     pub fault_timeout: Duration,
+    /// Pause before each line of a bulk mutation (zero by default): makes
+    /// a bulk import observably slow, for tests that stop a client while
+    /// the operation runs.
+    pub bulk_line_delay: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -170,6 +175,7 @@ impl Default for SandboxConfig {
             faults: Vec::new(),
             seed: 0,
             fault_timeout: Duration::from_secs(60),
+            bulk_line_delay: Duration::ZERO,
         }
     }
 }
@@ -188,6 +194,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("fault_timeout", &self.fault_timeout)
+            .field("bulk_line_delay", &self.bulk_line_delay)
             .finish()
     }
 }
@@ -292,20 +299,28 @@ pub async fn start(config: SandboxConfig) -> Result<SandboxHandle, SandboxError>
     ));
     let (stop, stop_rx) = watch::channel(false);
 
+    // Each bulk operation runs on its own task (a bulk query may run while
+    // a bulk mutation does); on shutdown, bulk mutations stop between two
+    // lines and every task is awaited.
     let bulk = {
         let core = core.clone();
         let schema = schema.clone();
         let mut stop_rx = stop_rx.clone();
         tokio::spawn(async move {
+            let mut jobs = tokio::task::JoinSet::new();
             loop {
                 tokio::select! {
                     job = bulk_rx.recv() => match job {
-                        Some(id) => bulk::run(core.clone(), schema.clone(), id).await,
+                        Some(id) => {
+                            jobs.spawn(bulk::run(core.clone(), schema.clone(), id, stop_rx.clone()));
+                        }
                         None => break,
                     },
                     _ = stop_rx.changed() => break,
+                    Some(_) = jobs.join_next(), if !jobs.is_empty() => {}
                 }
             }
+            while jobs.join_next().await.is_some() {}
         })
     };
     let app = Arc::new(server::App {

@@ -33,6 +33,10 @@ pub struct Store {
     /// Staged upload targets and their files (absent from older state files).
     #[serde(default, with = "arc_value")]
     pub staged: Arc<crate::staged::Staged>,
+    /// Bulk mutations and their results, as of their last checkpoint
+    /// (absent from older state files).
+    #[serde(default, with = "arc_value")]
+    pub bulk: Arc<crate::bulkops::BulkLog>,
     /// Product handle → product id (derived; rebuilt on load).
     #[serde(skip)]
     pub product_handles: HashMap<Arc<str>, u64>,
@@ -473,6 +477,7 @@ impl Store {
             metafield_definitions: BTreeMap::new(),
             idempotency: Arc::default(),
             staged: Arc::default(),
+            bulk: Arc::default(),
             product_handles: HashMap::new(),
             collection_handles: HashMap::new(),
             unique_index: Arc::default(),

@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn state_files_of_older_versions_load() {
         // A state file written before API 2026-04: no idempotency answers,
-        // definitions without capabilities.
+        // definitions without capabilities, no bulk operations.
         let mut s = Store::new();
         s.metafield_definitions.insert(
             5,
@@ -96,6 +96,7 @@ mod tests {
         );
         let mut json = serde_json::to_value(&s).unwrap();
         json.as_object_mut().unwrap().remove("idempotency");
+        json.as_object_mut().unwrap().remove("bulk");
         json["metafield_definitions"]["5"]
             .as_object_mut()
             .unwrap()
@@ -105,6 +106,7 @@ mod tests {
         std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
         let back = load(&path).unwrap().unwrap();
         assert!(back.idempotency.is_empty());
+        assert!(back.bulk.ops.is_empty());
         assert!(!back.metafield_definitions[&5].unique_values);
     }
 

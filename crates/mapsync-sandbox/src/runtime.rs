@@ -102,6 +102,9 @@ pub struct Stats {
     pub faults: u64,
     /// Idempotent mutations answered from a key's first answer, not run again.
     pub idempotent_replays: u64,
+    /// Lines of bulk mutations run (each a mutation with that line's
+    /// variables, outside the leaky bucket).
+    pub bulk_lines: u64,
 }
 
 /// A fault drawn for one request.
@@ -199,28 +202,7 @@ impl Faults {
     }
 }
 
-/// A bulk operation and its result.
-#[derive(Debug, Clone)]
-pub struct BulkOp {
-    pub id: u64,
-    pub query: String,
-    pub status: &'static str,
-    pub error_code: Option<&'static str>,
-    pub created_at: String,
-    pub completed_at: Option<String>,
-    pub object_count: u64,
-    pub root_object_count: u64,
-    pub file_size: Option<u64>,
-    pub url: Option<String>,
-}
-
-/// Bulk operations of this sandbox (kept in memory).
-#[derive(Debug, Default)]
-pub struct BulkState {
-    pub next_id: u64,
-    pub ops: BTreeMap<u64, BulkOp>,
-    pub results: BTreeMap<u64, Arc<Vec<u8>>>,
-}
+pub use super::bulkops::{BulkOp, BulkState};
 
 /// The state shared by the server, the GraphQL resolvers and the handle.
 pub struct Core {
@@ -263,10 +245,15 @@ impl Core {
         config: SandboxConfig,
         bulk_jobs: tokio::sync::mpsc::UnboundedSender<u64>,
     ) -> Result<Self, SandboxError> {
-        let store = match &config.state {
+        let mut store = match &config.state {
             Some(path) => persist::load(path)?.unwrap_or_default(),
             None => Store::new(),
         };
+        let (bulk, resume) = BulkState::restore(&store.bulk);
+        store.bulk = Arc::new(bulk.log());
+        for id in resume {
+            let _ = bulk_jobs.send(id);
+        }
         let (max, rate) = config.plan.limits();
         let bucket = Bucket::new(
             config.bucket.unwrap_or(max),
@@ -280,10 +267,7 @@ impl Core {
             bucket: Mutex::new(bucket),
             stats: Mutex::new(Stats::default()),
             faults: Mutex::new(faults),
-            bulk: Mutex::new(BulkState {
-                next_id: 1,
-                ..Default::default()
-            }),
+            bulk: Mutex::new(bulk),
             bulk_jobs,
             persisted: tokio::sync::Mutex::new(0),
             base_url: std::sync::OnceLock::new(),
@@ -321,13 +305,23 @@ impl Core {
         Ok((out, new))
     }
 
-    /// Replace the whole store (seed, reset).
+    /// Replace the whole store (seed, reset); the bulk operations stay.
     pub fn replace(&self, mut store: Store) {
         store.reindex();
         let _w = lock(&self.writer);
+        store.bulk = Arc::new(lock(&self.bulk).log());
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         g.0 = Arc::new(store);
         g.1 += 1;
+    }
+
+    /// Copy the bulk operations into the store ([`BulkState::log`]), so the
+    /// state file has them.
+    pub fn mirror_bulk(&self) {
+        let _ = self.mutate(|st| {
+            st.bulk = Arc::new(lock(&self.bulk).log());
+            Ok::<_, ()>(())
+        });
     }
 
     /// Write the store to the state file if it changed since the last write.

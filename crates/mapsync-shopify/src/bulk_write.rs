@@ -6,7 +6,9 @@
 //! stages and submits the file, polls the operation and reads the result.
 //!
 //! A line is one product's whole change or the product takes the per-item
-//! path: an update that needs a compare-and-swap of quantities
+//! path: a product with an embedded image not in the store yet (uploaded
+//! and followed until processed there), an update that needs a
+//! compare-and-swap of quantities
 //! (`inventorySetQuantities`) or stocks a level (`inventoryActivate`), and a
 //! create when the ownership marker has no unique-values definition (a
 //! bulk line cannot look a lost create up by marker), are not lines.
@@ -90,7 +92,9 @@ impl ShopifyTarget {
         published: Option<bool>,
         ctx: &WriteContext,
     ) -> Result<Option<Vec<u8>>, ShopifyError> {
-        if doc.entity != Entity::Product {
+        // Embedded images not in the store yet are uploaded and followed
+        // until processed on the per-item path.
+        if doc.entity != Entity::Product || !input::missing_embedded(doc, current).is_empty() {
             return Ok(None);
         }
         let refused = |e: input::InputError| ShopifyError::UserErrors {
@@ -334,7 +338,11 @@ impl ShopifyTarget {
 
 /// One result line into the outcome: the product id, or the line's
 /// userErrors or GraphQL errors as a refusal.
-fn take_result_line(outcome: &mut BatchOutcome, bytes: &[u8], id: &str) -> Result<(), ShopifyError> {
+fn take_result_line(
+    outcome: &mut BatchOutcome,
+    bytes: &[u8],
+    id: &str,
+) -> Result<(), ShopifyError> {
     let text = String::from_utf8_lossy(bytes);
     let text = text.trim();
     if text.is_empty() {
@@ -411,7 +419,10 @@ mod tests {
         assert_eq!(out.lines[&1].as_ref().unwrap(), "gid://shopify/Product/7");
         let e = out.lines[&0].as_ref().unwrap_err();
         assert_eq!(e.kind, ErrorKind::Refused);
-        assert!(e.to_string().contains("Handle has already been taken"), "{e}");
+        assert!(
+            e.to_string().contains("Handle has already been taken"),
+            "{e}"
+        );
         let e = out.lines[&2].as_ref().unwrap_err();
         assert!(e.to_string().contains("invalid value"), "{e}");
         assert!(take_result_line(&mut out, b"{\"data\":{}}", "1").is_err());

@@ -242,7 +242,11 @@ impl ShopifyClient {
             return Err(ShopifyError::Config(format!(
                 "{} is the body of a bulk operation; send it with bulkOperationRun{}",
                 document.file,
-                if document.kind == Kind::BulkQuery { "Query" } else { "Mutation" }
+                if document.kind == Kind::BulkQuery {
+                    "Query"
+                } else {
+                    "Mutation"
+                }
             )));
         }
         let body = serde_json::json!({

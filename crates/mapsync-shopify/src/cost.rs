@@ -133,6 +133,11 @@ pub fn product_media_page(first: u32) -> u32 {
     3 + 3 * first
 }
 
+/// `ProductMediaStatus`.
+pub fn product_media_status(first: u32) -> u32 {
+    3 + 4 * first
+}
+
 /// `ProductCollectionsPage` and `MetafieldsPage`.
 pub fn id_list_page(first: u32) -> u32 {
     3 + first

@@ -101,6 +101,13 @@ doc!(
     true
 );
 doc!(
+    PRODUCT_MEDIA_STATUS,
+    "ProductMediaStatus",
+    "product_media_status.graphql",
+    Query,
+    true
+);
+doc!(
     PRODUCT_COLLECTIONS_PAGE,
     "ProductCollectionsPage",
     "product_collections_page.graphql",
@@ -345,6 +352,7 @@ pub const ALL: &[Document] = &[
     COLLECTIONS_FULL,
     PRODUCT_VARIANTS_PAGE,
     PRODUCT_MEDIA_PAGE,
+    PRODUCT_MEDIA_STATUS,
     PRODUCT_COLLECTIONS_PAGE,
     METAFIELDS_PAGE,
     INVENTORY_LEVELS_PAGE,

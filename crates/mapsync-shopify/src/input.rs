@@ -19,7 +19,7 @@ use super::version;
 use crate::neutral::{self, COMPARE_RULES};
 use mapsync_core::current::CurrentVariant;
 use mapsync_core::diff::{self, DiffEntry};
-use mapsync_core::document::{Document, Image, ImageKind, MetafieldValue, VariantDoc};
+use mapsync_core::document::{Document, Image, MetafieldValue, VariantDoc};
 use mapsync_core::target::WriteContext;
 
 /// Why a document cannot be turned into an input.
@@ -28,9 +28,20 @@ pub enum InputError {
     /// The store's answer has no inventory item for a matched variant.
     #[error("variant `{variant}` has no inventory item in the store's answer, so its quantities cannot be set; run again (the next read gets it)")]
     NoInventoryItem { variant: String },
-    /// An image given as base64 data: the shopify target sends images by URL only.
-    #[error("image {position} ({}) is embedded (base64) data; the shopify target sends images by URL only: give it as a `url`, `field` or `attachment` image", describe(.alt))]
-    EmbeddedImage {
+    /// An embedded image whose data is not an image the store takes
+    /// (caught before anything is sent).
+    #[error("image {position} ({}) is embedded data that {reason}", describe(.alt))]
+    EmbeddedData {
+        /// 1-based position in the document's images.
+        position: usize,
+        alt: Option<String>,
+        /// Why ([`mapsync_core::image::DataError`]).
+        reason: String,
+    },
+    /// An embedded image that is not on the item and has no uploaded
+    /// source (the caller did not stage it, see [`EmbeddedSources`]).
+    #[error("image {position} ({}) is embedded data that was not uploaded to the store", describe(.alt))]
+    EmbeddedNotStaged {
         /// 1-based position in the document's images.
         position: usize,
         alt: Option<String>,
@@ -374,34 +385,68 @@ fn product_options(doc: &Document, variants: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-fn image_source(i: &Image, position: usize) -> Result<&str, InputError> {
-    if i.kind == ImageKind::Embedded {
-        return Err(InputError::EmbeddedImage {
-            position,
-            alt: i.alt.clone(),
-        });
+/// Where the embedded images of a write are: by content key
+/// ([`Image::content_key`]), the source the store takes for a new file (a
+/// staged upload's `resourceUrl`). Images already on the item need none.
+pub type EmbeddedSources = BTreeMap<String, String>;
+
+/// An image's identity in the input (its URL, or `embedded:<key>`) and
+/// the source a new file takes (the URL, or the embedded image's staged
+/// source when it has one).
+fn image_source<'a>(
+    i: &'a Image,
+    sources: &'a EmbeddedSources,
+) -> (String, Option<&'a str>, Option<String>) {
+    match i.content_key() {
+        Some(key) => {
+            let src = sources.get(&key).map(String::as_str);
+            (mapsync_core::image::diff_value(&key), src, Some(key))
+        }
+        None => (i.src.trim().to_string(), Some(i.src.trim()), None),
     }
-    Ok(i.src.trim())
+}
+
+fn not_staged(i: &Image, position: usize) -> InputError {
+    InputError::EmbeddedNotStaged {
+        position,
+        alt: i.alt.clone(),
+    }
+}
+
+/// Whether media `m` shows image `src` (a URL) or the embedded image `key`.
+fn media_shows(m: &super::model::Media, src: Option<&str>, key: Option<&str>) -> bool {
+    if m.content_type != "IMAGE" || m.failed() {
+        return false;
+    }
+    match key {
+        Some(k) => m.embedded_key() == Some(k),
+        None => src.is_some() && (m.original_source.as_deref() == src || m.url.as_deref() == src),
+    }
 }
 
 /// `files` of the product in the document's order (reusing the id of media
-/// whose source is already there) and the file of each variant by variant key.
+/// whose source is already there — for an embedded image, whose file
+/// carries its content key — except media the store failed to process) and
+/// the file of each variant by variant key. An embedded image not on the
+/// product takes its source from `sources`.
 #[allow(clippy::type_complexity)]
 fn files(
     doc: &Document,
     current: Option<&Product>,
+    sources: &EmbeddedSources,
 ) -> Result<(Vec<Value>, BTreeMap<String, Value>), InputError> {
     let mut out = Vec::new();
     let mut by_variant = BTreeMap::new();
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     for (n, img) in doc.images.iter().enumerate() {
-        let src = image_source(img, n + 1)?;
-        let existing = current.and_then(|p| {
-            p.media.iter().find(|m| {
-                m.content_type == "IMAGE"
-                    && (m.original_source.as_deref() == Some(src) || m.url.as_deref() == Some(src))
-            })
-        });
+        let (identity, src, key) = image_source(img, sources);
+        let existing =
+            current.and_then(|p| p.media.iter().find(|m| media_shows(m, src, key.as_deref())));
+        let src = match (existing, src) {
+            (Some(_), _) => "",
+            (None, Some(src)) => src,
+            (None, None) => return Err(not_staged(img, n + 1)),
+        };
         let file = match existing {
             Some(m) => {
                 let mut f = json!({ "id": m.id });
@@ -434,11 +479,66 @@ fn files(
                 });
         }
         // The same source twice is one medium.
-        if seen.insert(src) {
+        if seen.insert(identity) {
             out.push(file);
         }
     }
     Ok((out, by_variant))
+}
+
+/// The embedded images of `doc` that `current` does not show yet (by
+/// content key, first position and alt): what a write must upload. Images
+/// the store failed to process count as missing.
+pub fn missing_embedded(doc: &Document, current: Option<&Product>) -> Vec<EmbeddedImage> {
+    let mut out: Vec<EmbeddedImage> = Vec::new();
+    for (n, img) in doc.images.iter().enumerate() {
+        let Some(key) = img.content_key() else {
+            continue;
+        };
+        if out.iter().any(|e| e.key == key) {
+            continue;
+        }
+        let shown =
+            current.is_some_and(|p| p.media.iter().any(|m| media_shows(m, None, Some(&key))));
+        if !shown {
+            out.push(EmbeddedImage {
+                key,
+                position: n + 1,
+                alt: img.alt.clone(),
+                data: img.src.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// An embedded image a write needs in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedImage {
+    /// Its content key.
+    pub key: String,
+    /// 1-based position of its first occurrence in the document's images.
+    pub position: usize,
+    /// Its alt text.
+    pub alt: Option<String>,
+    /// The base64 data.
+    pub data: String,
+}
+
+impl EmbeddedImage {
+    /// The bytes and format, or why they are no image the store takes.
+    pub fn decode(&self) -> Result<(mapsync_core::image::ImageFormat, Vec<u8>), InputError> {
+        mapsync_core::image::image(&self.data).map_err(|e| InputError::EmbeddedData {
+            position: self.position,
+            alt: self.alt.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// How it is named in messages: `image 2 (alt `logo`)`.
+    pub fn describe(&self) -> String {
+        format!("image {} ({})", self.position, describe(&self.alt))
+    }
 }
 
 /// For each document variant, the index of its current variant, if any
@@ -464,10 +564,20 @@ pub fn product_create(
     published: Option<bool>,
     ctx: &WriteContext,
 ) -> Result<Value, InputError> {
+    product_create_with(doc, published, ctx, &EmbeddedSources::new())
+}
+
+/// [`product_create`] with the staged sources of its embedded images.
+pub fn product_create_with(
+    doc: &Document,
+    published: Option<bool>,
+    ctx: &WriteContext,
+    sources: &EmbeddedSources,
+) -> Result<Value, InputError> {
     let mut input = Map::new();
     product_scalars(doc, &mut input, false);
     input.insert("status".into(), json!(status_for(published)));
-    let (files, variant_files) = files(doc, None)?;
+    let (files, variant_files) = files(doc, None, sources)?;
     if !doc.variants.is_empty() {
         let mut variants = Vec::with_capacity(doc.variants.len());
         for v in &doc.variants {
@@ -595,6 +705,18 @@ pub fn product_update(
     published: Option<bool>,
     ctx: &WriteContext,
 ) -> Result<ProductUpdate, InputError> {
+    product_update_with(current, doc, published, ctx, &EmbeddedSources::new())
+}
+
+/// [`product_update`] with the staged sources of the embedded images the
+/// product does not show yet ([`missing_embedded`]).
+pub fn product_update_with(
+    current: &Product,
+    doc: &Document,
+    published: Option<bool>,
+    ctx: &WriteContext,
+    sources: &EmbeddedSources,
+) -> Result<ProductUpdate, InputError> {
     let view = neutral::product(current.clone());
     let matches = match_variants(doc, &view.variants);
     let scope = UpdateScope {
@@ -640,7 +762,7 @@ pub fn product_update(
     if let Some(s) = desired_status {
         input.insert("status".into(), json!(s));
     }
-    let (files, variant_files) = files(doc, Some(current))?;
+    let (files, variant_files) = files(doc, Some(current), sources)?;
     if !doc.images.is_empty() {
         input.insert("files".into(), json!(files));
     }
@@ -1012,11 +1134,17 @@ fn collection_scalars(doc: &Document, input: &mut Map<String, Value>, clear: boo
     }
 }
 
-fn collection_image(doc: &Document) -> Result<Option<Value>, InputError> {
+/// The `image` of a collection: its first image (an embedded one from
+/// `sources`).
+fn collection_image(
+    doc: &Document,
+    sources: &EmbeddedSources,
+) -> Result<Option<Value>, InputError> {
     match doc.images.first() {
         None => Ok(None),
         Some(img) => {
-            let src = image_source(img, 1)?;
+            let (_, src, _) = image_source(img, sources);
+            let src = src.ok_or_else(|| not_staged(img, 1))?;
             let mut v = json!({ "src": src });
             if let Some(alt) = &img.alt {
                 v["altText"] = json!(alt);
@@ -1026,12 +1154,48 @@ fn collection_image(doc: &Document) -> Result<Option<Value>, InputError> {
     }
 }
 
+/// Whether the collection's image is the document's first image (for an
+/// embedded one: its file carries the content key).
+fn collection_shows(doc: &Document, current: Option<&Collection>) -> bool {
+    let (Some(img), Some(c)) = (doc.images.first(), current.and_then(|c| c.image.as_ref())) else {
+        return false;
+    };
+    match img.content_key() {
+        Some(k) => mapsync_core::image::key_in_url(&c.url) == Some(k.as_str()),
+        None => img.src.trim() == c.url,
+    }
+}
+
+/// The embedded image of a collection (its first image) when the
+/// collection does not show it yet: what a write must upload.
+pub fn collection_missing_embedded(
+    doc: &Document,
+    current: Option<&Collection>,
+) -> Option<EmbeddedImage> {
+    let img = doc.images.first()?;
+    let key = img.content_key()?;
+    (!collection_shows(doc, current)).then(|| EmbeddedImage {
+        key,
+        position: 1,
+        alt: img.alt.clone(),
+        data: img.src.clone(),
+    })
+}
+
 /// The `CollectionInput` that creates `doc` (image = the first image,
 /// metafields + the ownership marker).
 pub fn collection_create(doc: &Document) -> Result<Value, InputError> {
+    collection_create_with(doc, &EmbeddedSources::new())
+}
+
+/// [`collection_create`] with the staged source of an embedded image.
+pub fn collection_create_with(
+    doc: &Document,
+    sources: &EmbeddedSources,
+) -> Result<Value, InputError> {
     let mut input = Map::new();
     collection_scalars(doc, &mut input, false);
-    if let Some(img) = collection_image(doc)? {
+    if let Some(img) = collection_image(doc, sources)? {
         input.insert("image".into(), img);
     }
     let mut mfs: Vec<Value> = doc
@@ -1064,6 +1228,18 @@ pub fn collection_update(
     doc: &Document,
     published: Option<bool>,
     ctx: &WriteContext,
+) -> Result<CollectionUpdate, InputError> {
+    collection_update_with(current, doc, published, ctx, &EmbeddedSources::new())
+}
+
+/// [`collection_update`] with the staged source of an embedded image the
+/// collection does not show yet ([`collection_missing_embedded`]).
+pub fn collection_update_with(
+    current: &Collection,
+    doc: &Document,
+    published: Option<bool>,
+    ctx: &WriteContext,
+    sources: &EmbeddedSources,
 ) -> Result<CollectionUpdate, InputError> {
     let entries = diff::diff_category(doc, &neutral::collection(current.clone()), &COMPARE_RULES);
     let mut delete_metafields = Vec::new();
@@ -1110,13 +1286,10 @@ pub fn collection_update(
         let mut input = Map::new();
         input.insert("id".into(), json!(current.id));
         collection_scalars(doc, &mut input, true);
-        let desired_img = collection_image(doc)?;
-        let same_img = match (&desired_img, &current.image) {
-            (Some(d), Some(c)) => d["src"].as_str() == Some(c.url.as_str()),
-            _ => false,
-        };
-        if let Some(img) = desired_img.filter(|_| !same_img) {
-            input.insert("image".into(), img);
+        if !collection_shows(doc, Some(current)) {
+            if let Some(img) = collection_image(doc, sources)? {
+                input.insert("image".into(), img);
+            }
         }
         let mut mfs: Vec<Value> = doc
             .metafields
@@ -1145,22 +1318,120 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+    fn with_embedded(src: &str) -> Document {
+        doc(&format!(
+            r#"{{"entity":"product","key":"A","fields":{{"title":"T"}},"metafields":[],
+            "metafield_descriptions":[],"images":[{{"kind":"url","src":"https://x/a.png"}},
+            {{"kind":"embedded","src":"{src}","alt":"logo"}},{{"kind":"embedded","src":"{src}"}}],
+            "options":[],"variants":[],"categories":[]}}"#
+        ))
+    }
+
+    fn media(id: &str, source: &str, status: &str) -> super::super::model::Media {
+        super::super::model::Media {
+            id: id.into(),
+            alt: None,
+            content_type: "IMAGE".into(),
+            url: None,
+            original_source: Some(source.into()),
+            status: Some(status.into()),
+        }
+    }
+
+    fn sample_product() -> Product {
+        Product {
+            id: "gid://shopify/Product/1".into(),
+            handle: "t".into(),
+            title: "T".into(),
+            body_html: String::new(),
+            vendor: String::new(),
+            product_type: String::new(),
+            tags: Vec::new(),
+            status: "ACTIVE".into(),
+            template_suffix: None,
+            gift_card: false,
+            updated_at: None,
+            seo: Default::default(),
+            options: Vec::new(),
+            variants: Vec::new(),
+            media: Vec::new(),
+            metafields: Vec::new(),
+            collections: Vec::new(),
+        }
+    }
+
     #[test]
-    fn embedded_images_are_refused_by_position() {
-        let d = doc(
-            r#"{"entity":"product","key":"A","fields":{"title":"T"},"metafields":[],
-            "metafield_descriptions":[],"images":[{"kind":"url","src":"https://x/a.png"},
-            {"kind":"embedded","src":"iVBORw0KGgo=","alt":"logo"}],"options":[],"variants":[],"categories":[]}"#,
-        );
+    fn embedded_images_take_their_staged_source_or_the_media_that_carries_their_key() {
+        let d = with_embedded(PNG);
+        let key = d.images[1].content_key().unwrap();
+        // Not staged: refused by position, before anything is sent.
         let e = product_create(&d, None, &WriteContext::default()).unwrap_err();
         assert_eq!(
             e,
-            InputError::EmbeddedImage {
+            InputError::EmbeddedNotStaged {
                 position: 2,
                 alt: Some("logo".into())
             }
         );
-        assert!(e.to_string().contains("image 2 (alt `logo`)"));
+        assert!(e.to_string().contains("image 2 (alt `logo`)"), "{e}");
+        let missing = missing_embedded(&d, None);
+        assert_eq!(missing.len(), 1, "the same data twice is one upload");
+        assert_eq!(
+            (missing[0].key.as_str(), missing[0].position),
+            (key.as_str(), 2)
+        );
+        assert_eq!(
+            missing[0].decode().unwrap().0,
+            mapsync_core::image::ImageFormat::Png
+        );
+
+        // Staged: a new file from the staged source, once.
+        let staged = format!("https://up.example/t/mapsync-{key}.png");
+        let sources: EmbeddedSources = [(key.clone(), staged.clone())].into();
+        let input = product_create_with(&d, None, &WriteContext::default(), &sources).unwrap();
+        assert_eq!(
+            input["files"],
+            json!([
+                {"originalSource": "https://x/a.png", "contentType": "IMAGE"},
+                {"originalSource": staged, "contentType": "IMAGE", "alt": "logo"},
+            ])
+        );
+
+        // On the product: its media is reused, nothing is missing; a
+        // failed one is not (it is given again).
+        let mut p = sample_product();
+        p.media = vec![
+            media("m1", "https://x/a.png", "READY"),
+            media(
+                "m2",
+                &format!("https://cdn/files/mapsync-{key}_1.png?v=2"),
+                "PROCESSING",
+            ),
+        ];
+        assert!(missing_embedded(&d, Some(&p)).is_empty());
+        let view = neutral::product(p.clone());
+        assert_eq!(
+            view.images,
+            vec!["https://x/a.png".to_string(), format!("embedded:{key}")]
+        );
+        p.media[1].status = Some("FAILED".into());
+        assert_eq!(missing_embedded(&d, Some(&p)).len(), 1);
+        assert_eq!(
+            neutral::product(p).images,
+            vec!["https://x/a.png".to_string()]
+        );
+    }
+
+    #[test]
+    fn embedded_data_that_is_no_image_is_named_by_position_and_alt() {
+        let d = with_embedded("aGVsbG8gd29ybGQ=");
+        let e = missing_embedded(&d, None)[0].decode().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image 2 (alt `logo`) is embedded data that is not a PNG, JPEG, GIF or WEBP image (its bytes start with 68 65 6c 6c 6f 20 77 6f)"
+        );
     }
 
     #[test]

@@ -32,10 +32,13 @@ mod port;
 pub mod read;
 pub use connector::ShopifyConnector;
 pub use port::CAPABILITIES;
+mod media;
 mod upload;
 mod wire;
 mod write;
 
-pub use mapsync_core::target::{ReadHint, Target, TargetWrite, WriteContext, Written};
+pub use mapsync_core::target::{
+    ReadHint, Target, TargetWrite, UploadCache, Uploads, WriteContext, Written,
+};
 pub use read::{products_from_bulk, ReadMode, ReadOptions, ShopifyTarget};
 pub use upload::{StagedFile, StagedResource};

@@ -105,6 +105,26 @@ pub struct Media {
     pub url: Option<String>,
     /// The URL it was created from, when Shopify kept it.
     pub original_source: Option<String>,
+    /// `UPLOADED`, `PROCESSING`, `READY` or `FAILED`, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl Media {
+    /// Whether the store failed to process it (it is not shown, and a
+    /// write gives its source again).
+    pub fn failed(&self) -> bool {
+        self.status.as_deref() == Some("FAILED")
+    }
+
+    /// The content key of the embedded image it was uploaded from, if it
+    /// was (`mapsync-<key>.<ext>`, see [`mapsync_core::image`]).
+    pub fn embedded_key(&self) -> Option<&str> {
+        [self.original_source.as_deref(), self.url.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(mapsync_core::image::key_in_url)
+    }
 }
 
 /// The full current state of one product.

@@ -84,11 +84,17 @@ pub fn product(p: Product) -> Current {
     fields.insert("seo.description".into(), opt(&p.seo.description));
     fields.insert("template_suffix".into(), opt(&p.template_suffix));
     fields.insert("gift_card".into(), Value::Bool(p.gift_card));
+    // An uploaded embedded image is its content key (its file is named
+    // `mapsync-<key>.<ext>`); one the store failed to process is not
+    // listed, so the next write gives it again.
     let images = p
         .media
         .iter()
-        .filter(|m| m.content_type == "IMAGE")
-        .filter_map(|m| m.original_source.clone().or_else(|| m.url.clone()))
+        .filter(|m| m.content_type == "IMAGE" && !m.failed())
+        .filter_map(|m| match m.embedded_key() {
+            Some(key) => Some(mapsync_core::image::diff_value(key)),
+            None => m.original_source.clone().or_else(|| m.url.clone()),
+        })
         .collect();
     Current {
         entity: Entity::Product,
@@ -190,7 +196,15 @@ pub fn collection(c: Collection) -> Current {
         marker: c.marker().map(str::to_string),
         fields,
         metafields: metafields(&c.metafields),
-        images: c.image.iter().map(|i| i.url.clone()).collect(),
+        // An uploaded embedded image is its content key.
+        images: c
+            .image
+            .iter()
+            .map(|i| match mapsync_core::image::key_in_url(&i.url) {
+                Some(key) => mapsync_core::image::diff_value(key),
+                None => i.url.clone(),
+            })
+            .collect(),
         variants: Vec::new(),
         categories: Vec::new(),
         native: Native::new(c),

@@ -16,6 +16,8 @@ use super::read::ShopifyTarget;
 pub enum StagedResource {
     /// A product image.
     Image,
+    /// A collection's image.
+    CollectionImage,
     /// The JSONL variables of a bulk mutation.
     BulkMutationVariables,
 }
@@ -24,6 +26,7 @@ impl StagedResource {
     fn as_str(self) -> &'static str {
         match self {
             StagedResource::Image => "IMAGE",
+            StagedResource::CollectionImage => "COLLECTION_IMAGE",
             StagedResource::BulkMutationVariables => "BULK_MUTATION_VARIABLES",
         }
     }
@@ -60,7 +63,7 @@ impl ShopifyTarget {
             "mimeType": mime,
             "httpMethod": "POST",
         });
-        if resource == StagedResource::Image {
+        if resource != StagedResource::BulkMutationVariables {
             input["fileSize"] = json!(bytes.len().to_string());
         }
         let answer = self

@@ -322,6 +322,8 @@ pub(crate) struct Media {
     pub image: Option<Url>,
     #[serde(default)]
     pub original_source: Option<Url>,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 impl From<Media> for model::Media {
@@ -332,6 +334,7 @@ impl From<Media> for model::Media {
             content_type: m.media_content_type,
             url: m.image.and_then(|u| u.url),
             original_source: m.original_source.and_then(|u| u.url),
+            status: m.status,
         }
     }
 }

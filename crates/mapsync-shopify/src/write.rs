@@ -21,6 +21,7 @@ use super::cost;
 use super::documents::{self, Document as GqlDocument};
 use super::error::{ShopifyError, UserErrorInfo};
 use super::input::{self, InputError};
+use super::media::{self, EmbeddedUse, Staged};
 use super::model::{Collection, Product, MARKER_KEY, MARKER_NAMESPACE};
 use super::read::ShopifyTarget;
 use super::version;
@@ -448,17 +449,71 @@ impl ShopifyTarget {
         Ok(requests)
     }
 
+    /// Creates a product: its embedded images uploaded first (or taken
+    /// from the run's uploads), their media followed after the write.
     async fn create_product(
         &self,
         doc: &Document,
         published: Option<bool>,
         ctx: &WriteContext,
     ) -> Result<Written, ShopifyError> {
-        let input = input::product_create(doc, published, ctx)
-            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
         let mut requests = 0u32;
-        if self.marker_upsert(&mut requests).await {
-            let written = self.upsert_product(&doc.key, input, requests).await?;
+        let embedded = input::missing_embedded(doc, None);
+        let mut staged = self
+            .stage_embedded(
+                &embedded,
+                EmbeddedUse::ProductMedia,
+                &ctx.uploads,
+                false,
+                &mut requests,
+            )
+            .await?;
+        let mut result = self
+            .create_product_from(doc, published, ctx, &staged, &mut requests)
+            .await;
+        if matches!(&result, Err(e) if staged.refused_cached_source(e)) {
+            warn!(key = %doc.key, "an earlier upload of an embedded image was refused; uploading it again");
+            requests += 1; // the refused productSet (its answer carried no count)
+            staged = self
+                .stage_embedded(
+                    &embedded,
+                    EmbeddedUse::ProductMedia,
+                    &ctx.uploads,
+                    true,
+                    &mut requests,
+                )
+                .await?;
+            result = self
+                .create_product_from(doc, published, ctx, &staged, &mut requests)
+                .await;
+        }
+        let mut written = result?;
+        self.follow_media(
+            &written.target_id,
+            &staged,
+            &Default::default(),
+            media::media_bound(doc),
+            &ctx.uploads,
+            &mut written.requests,
+        )
+        .await?;
+        Ok(written)
+    }
+
+    /// Sends the create of `doc` with the sources of `staged`; `requests`
+    /// already sent for it.
+    async fn create_product_from(
+        &self,
+        doc: &Document,
+        published: Option<bool>,
+        ctx: &WriteContext,
+        staged: &Staged,
+        requests: &mut u32,
+    ) -> Result<Written, ShopifyError> {
+        let input = input::product_create_with(doc, published, ctx, &staged.sources)
+            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
+        if self.marker_upsert(requests).await {
+            let written = self.upsert_product(&doc.key, input, *requests).await?;
             return Ok(written);
         }
         let call = CreateCall {
@@ -474,7 +529,7 @@ impl ShopifyTarget {
             )
             .await?;
         Ok(Written {
-            requests: written.requests + requests,
+            requests: written.requests + *requests,
             ..written
         })
     }
@@ -589,16 +644,45 @@ impl ShopifyTarget {
         Ok(true)
     }
 
-    async fn create_collection(&self, doc: &Document) -> Result<Written, ShopifyError> {
-        let input = input::collection_create(doc)
+    async fn create_collection(
+        &self,
+        doc: &Document,
+        ctx: &WriteContext,
+    ) -> Result<Written, ShopifyError> {
+        let mut requests = 0u32;
+        let embedded: Vec<_> = input::collection_missing_embedded(doc, None)
+            .into_iter()
+            .collect();
+        let staged = self
+            .stage_embedded(
+                &embedded,
+                EmbeddedUse::CollectionImage,
+                &ctx.uploads,
+                false,
+                &mut requests,
+            )
+            .await?;
+        let input = input::collection_create_with(doc, &staged.sources)
             .map_err(|e| refused(documents::COLLECTION_CREATE.name, e))?;
-        self.create_idempotent(
-            Entity::Category,
-            &doc.key,
-            &CREATE_COLLECTION,
-            json!({ "input": input }),
-        )
-        .await
+        let sent = self
+            .create_idempotent(
+                Entity::Category,
+                &doc.key,
+                &CREATE_COLLECTION,
+                json!({ "input": input }),
+            )
+            .await;
+        let written = match sent {
+            Ok(w) => w,
+            Err(e) => {
+                staged.forget_if_refused(&e, &ctx.uploads).await;
+                return Err(e);
+            }
+        };
+        Ok(Written {
+            requests: written.requests + requests,
+            ..written
+        })
     }
 }
 
@@ -623,7 +707,7 @@ impl ShopifyTarget {
     ) -> Result<Written, ShopifyError> {
         let written = match doc.entity {
             Entity::Product => self.create_product(doc, published, ctx).await?,
-            Entity::Category => self.create_collection(doc).await?,
+            Entity::Category => self.create_collection(doc, ctx).await?,
         };
         // A collection is created published; unpublish when asked.
         if doc.entity == Entity::Category && published == Some(false) && !written.adopted {
@@ -645,13 +729,50 @@ impl ShopifyTarget {
         published: Option<bool>,
         ctx: &WriteContext,
     ) -> Result<Written, ShopifyError> {
-        let plan = input::product_update(current, doc, published, ctx)
-            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
         let mut requests = 0u32;
+        // Embedded images the product does not show yet are uploaded (or
+        // taken from the run's uploads) first.
+        let embedded = input::missing_embedded(doc, Some(current));
+        let mut staged = self
+            .stage_embedded(
+                &embedded,
+                EmbeddedUse::ProductMedia,
+                &ctx.uploads,
+                false,
+                &mut requests,
+            )
+            .await?;
+        let plan = input::product_update_with(current, doc, published, ctx, &staged.sources)
+            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
         if let Some(input) = plan.product_set {
             debug!(key = %doc.key, id = %current.id, reasons = ?plan.reasons, "productSet for update");
-            self.product_set_by(json!({ "id": current.id }), input, &mut requests)
-                .await?;
+            let sent = self
+                .product_set_by(json!({ "id": current.id }), input, &mut requests)
+                .await;
+            match sent {
+                Err(e) if staged.refused_cached_source(&e) => {
+                    warn!(key = %doc.key, error = %e, "an earlier upload of an embedded image was refused; uploading it again");
+                    staged = self
+                        .stage_embedded(
+                            &embedded,
+                            EmbeddedUse::ProductMedia,
+                            &ctx.uploads,
+                            true,
+                            &mut requests,
+                        )
+                        .await?;
+                    let again =
+                        input::product_update_with(current, doc, published, ctx, &staged.sources)
+                            .map_err(|e| refused(documents::PRODUCT_SET.name, e))?;
+                    if let Some(input) = again.product_set {
+                        self.product_set_by(json!({ "id": current.id }), input, &mut requests)
+                            .await?;
+                    }
+                }
+                other => {
+                    other?;
+                }
+            }
         }
         for chunk in plan.quantities.chunks(QUANTITIES_PER_CALL) {
             self.set_quantities(chunk.to_vec(), &mut requests).await?;
@@ -671,6 +792,15 @@ impl ShopifyTarget {
             )
             .await?;
         }
+        self.follow_media(
+            &current.id,
+            &staged,
+            &media::media_ids(current),
+            media::media_bound(doc),
+            &ctx.uploads,
+            &mut requests,
+        )
+        .await?;
         info!(key = %doc.key, id = %current.id, requests, "product updated");
         Ok(Written {
             target_id: current.id.clone(),
@@ -686,18 +816,35 @@ impl ShopifyTarget {
         published: Option<bool>,
         ctx: &WriteContext,
     ) -> Result<Written, ShopifyError> {
-        let plan = input::collection_update(current, doc, published, ctx)
-            .map_err(|e| refused(documents::COLLECTION_UPDATE.name, e))?;
         let mut requests = 0u32;
-        if let Some(input) = plan.update {
-            self.send(
-                &documents::COLLECTION_UPDATE,
-                "collectionUpdate",
-                json!({ "input": input }),
-                COST_SMALL_MUTATION,
+        let embedded: Vec<_> = input::collection_missing_embedded(doc, Some(current))
+            .into_iter()
+            .collect();
+        let staged = self
+            .stage_embedded(
+                &embedded,
+                EmbeddedUse::CollectionImage,
+                &ctx.uploads,
+                false,
                 &mut requests,
             )
             .await?;
+        let plan = input::collection_update_with(current, doc, published, ctx, &staged.sources)
+            .map_err(|e| refused(documents::COLLECTION_UPDATE.name, e))?;
+        if let Some(input) = plan.update {
+            let sent = self
+                .send(
+                    &documents::COLLECTION_UPDATE,
+                    "collectionUpdate",
+                    json!({ "input": input }),
+                    COST_SMALL_MUTATION,
+                    &mut requests,
+                )
+                .await;
+            if let Err(e) = sent {
+                staged.forget_if_refused(&e, &ctx.uploads).await;
+                return Err(e);
+            }
         }
         if !plan.delete_metafields.is_empty() {
             self.send(

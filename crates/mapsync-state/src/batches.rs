@@ -77,7 +77,12 @@ impl Store {
             .query_map(params![channel], |r| {
                 let entity: String = r.get(1)?;
                 let lines: String = r.get(2)?;
-                Ok((r.get::<_, String>(0)?, entity, lines, r.get::<_, String>(3)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    entity,
+                    lines,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .map_err(err)?;
         let mut out = Vec::new();
@@ -133,7 +138,13 @@ mod tests {
         ];
         let at = OffsetDateTime::now_utc();
         store
-            .record_batch("c", "gid://shopify/BulkOperation/1", Entity::Product, &lines, at)
+            .record_batch(
+                "c",
+                "gid://shopify/BulkOperation/1",
+                Entity::Product,
+                &lines,
+                at,
+            )
             .unwrap();
         assert!(store.pending_batches("other").unwrap().is_empty());
         let pending = store.pending_batches("c").unwrap();
@@ -141,8 +152,12 @@ mod tests {
         assert_eq!(pending[0].handle, "gid://shopify/BulkOperation/1");
         assert_eq!(pending[0].entity, Entity::Product);
         assert_eq!(pending[0].lines, lines);
-        assert!(store.forget_batch("c", "gid://shopify/BulkOperation/1").unwrap());
-        assert!(!store.forget_batch("c", "gid://shopify/BulkOperation/1").unwrap());
+        assert!(store
+            .forget_batch("c", "gid://shopify/BulkOperation/1")
+            .unwrap());
+        assert!(!store
+            .forget_batch("c", "gid://shopify/BulkOperation/1")
+            .unwrap());
         assert!(store.pending_batches("c").unwrap().is_empty());
     }
 }

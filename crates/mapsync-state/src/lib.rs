@@ -18,6 +18,7 @@
 mod batches;
 pub mod migrations;
 mod shared;
+mod uploads;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 pub use batches::{BatchLine, PendingBatch};
 pub use shared::SharedStore;
+pub use uploads::MAX_AGE as UPLOAD_MAX_AGE;
 
 use mapsync_core::source::Entity;
 use migrations::{APPLICATION_ID, LATEST, MIGRATIONS};

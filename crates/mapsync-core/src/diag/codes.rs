@@ -97,6 +97,7 @@ codes! {
     RECORD_OPTIONS = "record::options", "a product has more options than the target allows (Shopify: 3), two options with one name, or a variant missing an option value";
     RECORD_QUANTITY = "record::quantity", "a `Quantity_X` value is not a whole number";
     RECORD_IMAGE = "record::image", "an image value is neither text nor an object with a `url`/`src` (warning; the image is dropped)";
+    RECORD_IMAGE_DATA = "record::image-data", "an embedded image is not base64, or its bytes are not a PNG, JPEG, GIF or WEBP image";
     RECORD_IMAGES_TOO_MANY = "record::images-too-many", "a product has more images than the target keeps (Shopify: 250); the extra ones are dropped (warning)";
     RECORD_CATEGORY_IMAGES = "record::category-images", "a category record has more than one image; only the first is used (warning)";
     RECORD_MALFORMED = "record::malformed", "a source record could not be read (bad NDJSON line, CSV row with the wrong field count, not an object)";

@@ -1,6 +1,6 @@
 //! The batch path of the executor: above the target's threshold, creates
 //! and updates of one entity go through the target's batch import
-//! ([`BatchWrite`], e.g. Shopify's bulk mutations) instead of one call per
+//! ([`BatchWrite`], e.g. a platform's bulk mutations) instead of one call per
 //! item. Items are turned into lines chunk by chunk (the current state of
 //! a chunk's updates read ahead, as on the per-item path); a file full of
 //! lines is submitted, its handle written to the state store, its end
@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::stream::{self, StreamExt};
 use time::OffsetDateTime;
 
+use super::ledger::LedgerWriter;
 use super::{
     finish_upsert, read_current, Done, ExecError, ExecOptions, ItemError, ItemReport, Loaded,
     Progress, Work,
 };
-use super::ledger::LedgerWriter;
 use mapsync_core::source::Entity;
 use mapsync_core::target::{BatchOutcome, BatchWrite, ErrorKind, TargetWrite, WriteContext};
 use mapsync_plan::reconcile::Action;
@@ -87,7 +87,7 @@ pub(super) async fn run_batched<'a>(
     };
     while let Some((chunk, current)) = loaded.next().await {
         let current = &current;
-        let lines: Vec<(Work<'a>, Result<Option<Vec<u8>>, ItemError>)> = stream::iter(chunk)
+        let lines: Vec<(Work<'a>, LineResult)> = stream::iter(chunk)
             .map(|w| async move {
                 let line = line_of(batch, &w, current, ctx).await;
                 (w, line)
@@ -138,6 +138,9 @@ pub(super) async fn run_batched<'a>(
     Ok((reports, per_item))
 }
 
+/// A batch line, `None` for the per-item path, or why the item failed.
+type LineResult = Result<Option<Vec<u8>>, ItemError>;
+
 /// What recording outcomes needs.
 pub(super) struct Recording<'r> {
     pub ledger: &'r LedgerWriter,
@@ -152,7 +155,7 @@ async fn line_of(
     w: &Work<'_>,
     current: &Loaded,
     ctx: &WriteContext,
-) -> Result<Option<Vec<u8>>, ItemError> {
+) -> LineResult {
     let doc = w
         .doc
         .as_ref()
@@ -182,7 +185,12 @@ async fn flush(
 ) -> Result<Vec<ItemReport>, ExecError> {
     let Filling { bytes, lines } = file;
     let count = lines.len();
-    tracing::info!(entity = entity.as_str(), lines = count, bytes = bytes.len(), "submitting a batch import");
+    tracing::info!(
+        entity = entity.as_str(),
+        lines = count,
+        bytes = bytes.len(),
+        "submitting a batch import"
+    );
     let fail_all = |lines: Vec<Pending<'_>>, e: ItemError| -> Result<Vec<ItemReport>, ExecError> {
         lines
             .into_iter()
@@ -206,7 +214,15 @@ async fn flush(
     let (channel, h) = (cx.journal.channel.clone(), handle.clone());
     cx.journal
         .store
-        .call(move |s| s.record_batch(&channel, &h, entity, &journal_lines, OffsetDateTime::now_utc()))
+        .call(move |s| {
+            s.record_batch(
+                &channel,
+                &h,
+                entity,
+                &journal_lines,
+                OffsetDateTime::now_utc(),
+            )
+        })
         .await
         .map_err(ExecError::Journal)?;
     let outcome = match batch
@@ -221,7 +237,9 @@ async fn flush(
             // store and the next run records its results.
             let e = ItemError::new(
                 e.kind,
-                format!("cannot follow the batch import {handle}: {e}; the next run takes its results"),
+                format!(
+                    "cannot follow the batch import {handle}: {e}; the next run takes its results"
+                ),
             );
             return fail_all(lines, e);
         }
@@ -229,13 +247,12 @@ async fn flush(
     let mut outcome = outcome;
     let mut reports = Vec::with_capacity(count);
     for (n, p) in lines.into_iter().enumerate() {
-        let written = line_outcome(&mut outcome, n).map(|target_id| {
-            mapsync_core::target::Written {
+        let written =
+            line_outcome(&mut outcome, n).map(|target_id| mapsync_core::target::Written {
                 target_id,
                 requests: 0,
                 adopted: false,
-            }
-        });
+            });
         let done = Done {
             written,
             hash: Some(p.line.hash),
@@ -294,7 +311,15 @@ pub async fn recover(
         tracing::info!(batch = %p.handle, lines = p.lines.len(), submitted_at = %p.submitted_at, "taking the results of a batch import an earlier run submitted");
         let mut outcome = match batch.wait(&p.handle, &|_| {}).await {
             Ok(o) => o,
-            Err(e) if matches!(e.kind, ErrorKind::Transient | ErrorKind::Denied | ErrorKind::Config | ErrorKind::OutcomeUnknown) => {
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::Transient
+                        | ErrorKind::Denied
+                        | ErrorKind::Config
+                        | ErrorKind::OutcomeUnknown
+                ) =>
+            {
                 return Err(RecoverError::Target {
                     handle: p.handle.clone(),
                     message: e.to_string(),

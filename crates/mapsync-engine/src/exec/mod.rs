@@ -26,7 +26,7 @@ pub use ledger::LedgerWriter;
 use mapsync_core::current::Current;
 use mapsync_core::document::MetafieldDescription;
 use mapsync_core::source::Entity;
-use mapsync_core::target::{ErrorKind, TargetError, TargetWrite, WriteContext, Written};
+use mapsync_core::target::{ErrorKind, TargetError, TargetWrite, Uploads, WriteContext, Written};
 use mapsync_plan::reconcile::{Action, Change, MassDelete, Plan, PlannedDocument};
 use mapsync_plan::spool::DocumentSpool;
 use mapsync_state::{Change as LedgerChange, LedgerUpdate};
@@ -256,6 +256,9 @@ pub struct Job<'a> {
     /// Where batch imports are journaled; without it, every item takes the
     /// per-item path.
     pub journal: Option<batch::BatchJournal>,
+    /// Files already uploaded to the target (the state store's upload
+    /// cache), handed to the connector in the write context.
+    pub uploads: Uploads,
 }
 
 /// What a run did.
@@ -309,6 +312,7 @@ pub async fn execute(
         categories: BTreeMap::new(),
         keep_existing_variant_data: job.options.keep_existing_variant_data,
         keep_deleted_metafields: job.options.keep_deleted_category_metafields,
+        uploads: job.uploads.clone(),
     };
     let mut category_ids = known_category_ids(plan);
     let work = upserts.by_ref().take(category_upserts);
@@ -336,7 +340,11 @@ pub async fn execute(
         .filter(|b| product_upserts > 0 && product_upserts >= b.threshold());
     match (batch, &job.journal) {
         (Some(batch), Some(journal)) => {
-            tracing::info!(items = product_upserts, threshold = batch.threshold(), "product creates and updates go through batch imports");
+            tracing::info!(
+                items = product_upserts,
+                threshold = batch.threshold(),
+                "product creates and updates go through batch imports"
+            );
             let cx = batch::Recording {
                 ledger,
                 journal,
@@ -357,12 +365,16 @@ pub async fn execute(
                 record(&mut out, item);
             }
             let per_item = per_item.into_iter();
-            for item in run_upserts(target, per_item, &ctx, &job.options, ledger, progress, stop).await? {
+            for item in
+                run_upserts(target, per_item, &ctx, &job.options, ledger, progress, stop).await?
+            {
                 record(&mut out, item);
             }
         }
         _ => {
-            for item in run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await? {
+            for item in
+                run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await?
+            {
                 record(&mut out, item);
             }
         }

@@ -191,7 +191,10 @@ async fn recover_batches(profile: &Profile, connected: &Connected) -> Result<(),
     let recorded =
         super::batch::recover(connected.target.as_ref(), &store, &profile.channel).await?;
     if recorded > 0 {
-        tracing::info!(items = recorded, "recorded the outcomes of an earlier run's batch import");
+        tracing::info!(
+            items = recorded,
+            "recorded the outcomes of an earlier run's batch import"
+        );
     }
     Ok(())
 }
@@ -261,6 +264,8 @@ async fn apply_planned(
         locations,
         options,
         journal,
+        uploads: crate::uploads::StateUploads::new(engine::open_state(profile)?, &profile.channel)
+            .into_uploads(),
     };
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
     drop(writer);

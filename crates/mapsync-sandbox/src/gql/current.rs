@@ -31,6 +31,8 @@ pub struct Mutation(
     CatalogMutation,
     CurrentMutation,
     super::staged::StagedMutation,
+    super::bulk::BulkImportMutation,
+    super::bulk::BulkCancelMutation,
 );
 
 /// `productSet`, `inventorySetQuantities` and `inventoryActivate` as 2026-04

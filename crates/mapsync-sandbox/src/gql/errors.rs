@@ -206,6 +206,23 @@ pub enum BulkOperationUserErrorCode {
     Invalid,
 }
 
+/// Codes of `BulkMutationUserError` (all of them).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "BulkMutationErrorCode")]
+pub enum BulkMutationErrorCode {
+    OperationInProgress,
+    InvalidMutation,
+    InvalidStagedUploadFile,
+    NoSuchFile,
+    InternalFileServerError,
+    LimitReached,
+}
+
+coded_error!(
+    BulkMutationUserError,
+    "BulkMutationUserError",
+    BulkMutationErrorCode
+);
 coded_error!(
     ProductSetUserError,
     "ProductSetUserError",

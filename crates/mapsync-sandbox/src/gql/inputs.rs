@@ -255,6 +255,14 @@ pub enum BulkOperationType {
     Mutation,
 }
 
+/// Sort keys of `bulkOperations`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "BulkOperationsSortKeys")]
+pub enum BulkOperationsSortKeys {
+    CompletedAt,
+    CreatedAt,
+}
+
 /// SEO fields.
 #[derive(InputObject, Debug, Clone, Default)]
 #[graphql(name = "SEOInput")]

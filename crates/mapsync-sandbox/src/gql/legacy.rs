@@ -17,7 +17,11 @@ use crate::ops;
 /// Shopify's `Mutation` of API 2025-01.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct LegacyMutation(CatalogMutation, Mutation2025);
+pub struct LegacyMutation(
+    CatalogMutation,
+    Mutation2025,
+    super::bulk::BulkCancelMutation,
+);
 
 macro_rules! legacy_product_set_input {
     ($($field:ident: $ty:ty),* $(,)?) => {

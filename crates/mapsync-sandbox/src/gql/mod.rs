@@ -5,6 +5,7 @@
 //! snapshot and send changes through [`Core::mutate`] and the rules in
 //! [`crate::ops`]. Must not speak HTTP or compute cost.
 
+pub mod bulk;
 pub mod codes;
 pub mod current;
 pub mod errors;
@@ -26,6 +27,7 @@ use self::inputs::*;
 use self::legacy::LegacyMutation;
 use self::paging::{page, Key};
 use self::types::*;
+use super::bulkops::BulkKind;
 use super::model::{gid, parse_gid, Found, Store};
 use super::ops;
 use super::runtime::{lock, Core};
@@ -642,16 +644,42 @@ impl QueryRoot {
         Ok(ids.iter().map(|id| node_of(core, &st, id)).collect())
     }
 
+    #[graphql(deprecation = "Use `bulkOperations` with status filter instead.")]
     async fn current_bulk_operation(
         &self,
         ctx: &Context<'_>,
-        #[graphql(name = "type")] kind: Option<BulkOperationType>,
+        #[graphql(name = "type", default_with = "Some(BulkOperationType::Query)")] kind: Option<
+            BulkOperationType,
+        >,
     ) -> Result<Option<BulkOperationObj>> {
-        let core = core(ctx)?;
-        if kind == Some(BulkOperationType::Mutation) {
-            return Ok(None);
-        }
-        let bulk = lock(&core.bulk);
-        Ok(bulk.ops.values().next_back().cloned().map(BulkOperationObj))
+        let kind = match kind {
+            Some(BulkOperationType::Mutation) => BulkKind::Mutation,
+            _ => BulkKind::Query,
+        };
+        Ok(bulk::current(core(ctx)?, kind))
+    }
+
+    async fn bulk_operation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<BulkOperationObj>> {
+        Ok(bulk::bulk_operation(core(ctx)?, &id))
+    }
+
+    // async-graphql resolver: one Rust parameter per GraphQL argument of Shopify's
+    // `bulkOperations` connection field (the schema fixes them; they cannot be grouped).
+    #[allow(clippy::too_many_arguments)]
+    async fn bulk_operations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        #[graphql(default_with = "Some(false)")] reverse: Option<bool>,
+        #[graphql(default_with = "Some(BulkOperationsSortKeys::CreatedAt)")] sort_key: Option<
+            BulkOperationsSortKeys,
+        >,
+        query: Option<String>,
+    ) -> Result<BulkOperationConnection> {
+        let a = args(ctx, first, after, last, before, reverse);
+        bulk::bulk_operations(core(ctx)?, &a, sort_key, query.as_deref())
     }
 }

@@ -11,9 +11,10 @@ use super::errors::*;
 use super::inputs::*;
 use super::types::*;
 use super::{collection_obj, core, plan_name, product_obj, variant_obj};
+use crate::bulkops::BulkKind;
 use crate::model::{gid, now, Found, Store};
 use crate::ops;
-use crate::runtime::{lock, BulkOp, Core};
+use crate::runtime::{lock, Core};
 
 /// Shopify's `ProductSetOperation`.
 #[derive(SimpleObject, Clone)]
@@ -534,39 +535,23 @@ impl CatalogMutation {
         }
         let op = {
             let mut bulk = lock(&core.bulk);
-            if bulk
-                .ops
-                .values()
-                .any(|o| matches!(o.status, "CREATED" | "RUNNING"))
-            {
+            if let Some(running) = bulk.active(BulkKind::Query) {
                 return Ok(BulkOperationRunQueryPayload {
                     bulk_operation: None,
                     user_errors: vec![BulkOperationUserError {
                         code: Some(BulkOperationUserErrorCode::OperationInProgress),
                         field: None,
-                        message:
-                            "A bulk query operation for this app and shop is already in progress"
-                                .into(),
+                        message: format!(
+                            "A bulk query operation for this app and shop is already in progress: {}.",
+                            gid("BulkOperation", running.id)
+                        ),
                     }],
                 });
             }
-            let id = bulk.next_id;
-            bulk.next_id += 1;
-            let op = BulkOp {
-                id,
-                query: query.clone(),
-                status: "CREATED",
-                error_code: None,
-                created_at: now(),
-                completed_at: None,
-                object_count: 0,
-                root_object_count: 0,
-                file_size: None,
-                url: None,
-            };
-            bulk.ops.insert(id, op.clone());
-            op
+            bulk.create(BulkKind::Query, query.clone(), now()).clone()
         };
+        // The id counter is persisted (ids are never reused).
+        core.mirror_bulk();
         core.bulk_jobs
             .send(op.id)
             .map_err(|_| "the bulk operation runner has stopped")?;

@@ -9,12 +9,12 @@ use async_graphql::{Context, Enum, Interface, Object, Result, SimpleObject, ID};
 use super::codes::{CountryCode, CurrencyCode};
 use super::inputs::*;
 use super::paging::{connection, page, Key, PageArgs};
+use crate::bulkops::{BulkKind, BulkOp, BulkStatus};
 use crate::model::{
     self, gid, Collection, InventoryPolicy, Media, MediaState, Metafield, Product, Status, Store,
     Variant,
 };
 use crate::ops::{compare_digest, media_gid};
-use crate::runtime::BulkOp;
 
 /// Set in the request data when a bulk operation runs a query.
 #[derive(Debug, Clone, Copy)]
@@ -1718,9 +1718,20 @@ pub struct MetafieldCapabilityUniqueValues {
     pub enabled: bool,
 }
 
-/// Shopify's `BulkOperation`.
+/// Shopify's `BulkOperation` (a bulk query or a bulk mutation).
 #[derive(Clone)]
 pub struct BulkOperationObj(pub BulkOp);
+
+impl BulkOperationObj {
+    /// The URL of its result file under the store's URL.
+    fn result_url(&self, ctx: &Context<'_>) -> Url {
+        let base = ctx
+            .data_opt::<Arc<crate::runtime::Core>>()
+            .and_then(|c| c.base_url.get().cloned())
+            .unwrap_or_default();
+        Url(format!("{base}{}", self.0.result_path()))
+    }
+}
 
 #[Object(name = "BulkOperation")]
 impl BulkOperationObj {
@@ -1729,17 +1740,21 @@ impl BulkOperationObj {
     }
     async fn status(&self) -> BulkOperationStatus {
         match self.0.status {
-            "CREATED" => BulkOperationStatus::Created,
-            "RUNNING" => BulkOperationStatus::Running,
-            "FAILED" => BulkOperationStatus::Failed,
-            "CANCELED" => BulkOperationStatus::Canceled,
-            _ => BulkOperationStatus::Completed,
+            BulkStatus::Created => BulkOperationStatus::Created,
+            BulkStatus::Running => BulkOperationStatus::Running,
+            BulkStatus::Canceling => BulkOperationStatus::Canceling,
+            BulkStatus::Canceled => BulkOperationStatus::Canceled,
+            BulkStatus::Completed => BulkOperationStatus::Completed,
+            BulkStatus::Failed => BulkOperationStatus::Failed,
+            BulkStatus::Expired => BulkOperationStatus::Expired,
         }
     }
     async fn error_code(&self) -> Option<BulkOperationErrorCode> {
-        self.0
-            .error_code
-            .map(|_| BulkOperationErrorCode::InternalServerError)
+        self.0.error_code.as_deref().map(|c| match c {
+            "ACCESS_DENIED" => BulkOperationErrorCode::AccessDenied,
+            "TIMEOUT" => BulkOperationErrorCode::Timeout,
+            _ => BulkOperationErrorCode::InternalServerError,
+        })
     }
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at.clone())
@@ -1754,22 +1769,37 @@ impl BulkOperationObj {
         UnsignedInt64(self.0.root_object_count.to_string())
     }
     async fn file_size(&self) -> Option<UnsignedInt64> {
-        self.0.file_size.map(|n| UnsignedInt64(n.to_string()))
+        self.0
+            .file_size
+            .filter(|_| self.0.has_url)
+            .map(|n| UnsignedInt64(n.to_string()))
     }
-    async fn url(&self) -> Option<Url> {
-        self.0.url.clone().map(Url)
+    async fn url(&self, ctx: &Context<'_>) -> Option<Url> {
+        self.0.has_url.then(|| self.result_url(ctx))
     }
-    async fn partial_data_url(&self) -> Option<Url> {
-        None
+    async fn partial_data_url(&self, ctx: &Context<'_>) -> Option<Url> {
+        self.0.has_partial.then(|| self.result_url(ctx))
     }
+    /// The query, or the mutation of a bulk mutation.
     async fn query(&self) -> &str {
         &self.0.query
     }
     #[graphql(name = "type")]
     async fn type_name(&self) -> BulkOperationType {
-        BulkOperationType::Query
+        match self.0.kind {
+            BulkKind::Query => BulkOperationType::Query,
+            BulkKind::Mutation => BulkOperationType::Mutation,
+        }
     }
 }
+
+connection!(
+    BulkOperationConnection,
+    BulkOperationEdge,
+    BulkOperationObj,
+    "BulkOperationConnection",
+    "BulkOperationEdge"
+);
 
 /// Shopify's `Node` interface.
 #[derive(Interface, Clone)]
