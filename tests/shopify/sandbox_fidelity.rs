@@ -289,6 +289,8 @@ fn sandbox_exposes_the_operations_of_the_spec() {
         "collection",
         "nodes",
         "currentBulkOperation",
+        "bulkOperation",
+        "bulkOperations",
     ] {
         assert!(queries.contains(&q.to_string()), "query {q} missing");
     }
@@ -308,6 +310,9 @@ fn sandbox_exposes_the_operations_of_the_spec() {
         "inventorySetQuantities",
         "inventoryActivate",
         "bulkOperationRunQuery",
+        "bulkOperationRunMutation",
+        "bulkOperationCancel",
+        "stagedUploadsCreate",
     ] {
         assert!(mutations.contains(&m.to_string()), "mutation {m} missing");
     }

@@ -608,23 +608,41 @@ fn products_above_the_bulk_threshold_go_through_one_bulk_import() {
     // The ledger has every product: nothing left to do.
     let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
-    // A changed price on 60 products: 60 updates, again one import.
+    // A changed price on 60 products, one of them with an image the store
+    // refuses; a changed stock alone on another (a compare-and-swap: the
+    // per-item path): 59 + 1 updates, one failure with the store's message.
     let mut catalog = big_catalog(120);
-    for p in catalog["products"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .take(60)
-    {
+    let products = catalog["products"].as_array_mut().unwrap();
+    for p in products.iter_mut().take(60) {
         for v in p["Variants"].as_array_mut().unwrap() {
             v["Price"] = "99.50".into();
         }
     }
+    products[0]["Images"] =
+        serde_json::json!(["https://cdn.example.com/__sandbox/staged/gone/a.png"]);
+    products[100]["Variants"][0]["Stock"] = 77.into();
     env.set_catalog(&catalog);
+    let before = env.writes();
     let (code, report) = env.sync(&[]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 3, "{report:#}");
     assert_eq!(report["summary"]["updated"], 60, "{report:#}");
+    assert_eq!(report["summary"]["failed"], 1, "{report:#}");
+    let failed = items(&report, "failed");
+    assert_eq!(failed[0]["key"], "K-0");
+    let message = failed[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Invalid image source url value provided."),
+        "{message}"
+    );
     assert_eq!(bulk_mutations(&env).len(), 2);
+    assert_eq!(
+        delta(&before, &env.writes()),
+        BTreeMap::from([("inventorySetQuantities".to_string(), 1)])
+    );
+    // The failure is the item's SyncMsg: the next run sends it again.
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["failed"], 1, "{report:#}");
+    assert_eq!(report["summary"]["unchanged"], 122, "{report:#}");
 }
 
 /// A run killed (SIGKILL) while its bulk import runs in the store: the next

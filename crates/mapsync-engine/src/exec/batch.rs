@@ -6,7 +6,7 @@
 //! lines is submitted, its handle written to the state store, its end
 //! awaited and every line's outcome recorded like a single write's (ledger,
 //! SyncMsg, report); then the handle is forgotten. Items a line cannot
-//! carry come back for the per-item path.
+//! carry take the per-item path with their chunk.
 //!
 //! A run killed between submit and recording leaves the handle in the
 //! state store: the next run ([`recover`]) waits for that batch and records
@@ -19,12 +19,12 @@ use time::OffsetDateTime;
 
 use super::ledger::LedgerWriter;
 use super::{
-    finish_upsert, read_current, Done, ExecError, ExecOptions, ItemError, ItemReport, Loaded,
-    Progress, Work,
+    finish_upsert, read_current, run_chunk, ChunkCx, Done, ExecError, ExecOptions, ItemError,
+    ItemReport, Loaded, Progress, Work,
 };
 use mapsync_core::source::Entity;
 use mapsync_core::target::{BatchOutcome, BatchWrite, ErrorKind, TargetWrite, WriteContext};
-use mapsync_plan::reconcile::Action;
+use mapsync_plan::reconcile::{Action, Change};
 use mapsync_state::{BatchLine, Change as LedgerChange, LedgerUpdate, SharedStore, StateError};
 
 /// Where batch handles are kept between submit and recording.
@@ -36,10 +36,10 @@ pub struct BatchJournal {
     pub channel: String,
 }
 
-/// A line waiting in the file being filled: its item and what the ledger
-/// takes on success.
+/// A line waiting in the file being filled: its change (the document is
+/// in the line, not kept) and what the ledger takes on success.
 struct Pending<'a> {
-    work: Work<'a>,
+    change: &'a Change,
     line: BatchLine,
 }
 
@@ -49,9 +49,10 @@ struct Filling<'a> {
     lines: Vec<Pending<'a>>,
 }
 
-/// Runs `work` (creates and updates of `entity`) through `batch`. Returns
-/// the reports of the items it handled and the items that must take the
-/// per-item path, in plan order.
+/// Runs `work` (creates and updates of `entity`) through `batch`; the
+/// items a line cannot carry take the per-item path chunk by chunk, as
+/// their chunk is read (so no more than a chunk of documents is held).
+/// Returns the report of every item.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run_batched<'a>(
     target: &dyn TargetWrite,
@@ -61,7 +62,7 @@ pub(super) async fn run_batched<'a>(
     ctx: &WriteContext,
     options: &ExecOptions,
     cx: &Recording<'_>,
-) -> Result<(Vec<ItemReport>, Vec<Work<'a>>), ExecError> {
+) -> Result<Vec<ItemReport>, ExecError> {
     let chunk_size = options.chunk_size.max(1);
     let concurrency = options.concurrency.max(1);
     let stop = cx.stop;
@@ -80,7 +81,6 @@ pub(super) async fn run_batched<'a>(
         })
         .buffered(2);
     let mut reports = Vec::new();
-    let mut per_item = Vec::new();
     let mut filling = Filling {
         bytes: Vec::new(),
         lines: Vec::new(),
@@ -95,6 +95,7 @@ pub(super) async fn run_batched<'a>(
             .buffered(concurrency)
             .collect()
             .await;
+        let mut per_item = Vec::new();
         for (w, line) in lines {
             match line {
                 Ok(Some(bytes)) => {
@@ -119,7 +120,10 @@ pub(super) async fn run_batched<'a>(
                         action: w.change.action.as_str().to_owned(),
                         target_id: w.change.target_id.clone(),
                     };
-                    filling.lines.push(Pending { work: w, line });
+                    filling.lines.push(Pending {
+                        change: w.change,
+                        line,
+                    });
                 }
                 Ok(None) => per_item.push(w),
                 Err(e) => {
@@ -131,11 +135,21 @@ pub(super) async fn run_batched<'a>(
                 }
             }
         }
+        if !per_item.is_empty() {
+            let chunk_cx = ChunkCx {
+                target,
+                ctx,
+                concurrency,
+                ledger: cx.ledger,
+                progress: cx.progress,
+            };
+            reports.extend(run_chunk(&chunk_cx, per_item, current).await?);
+        }
     }
     if !filling.lines.is_empty() && !stop.load(Ordering::Relaxed) {
         reports.extend(flush(batch, entity, filling, cx).await?);
     }
-    Ok((reports, per_item))
+    Ok(reports)
 }
 
 /// A batch line, `None` for the per-item path, or why the item failed.
@@ -199,7 +213,7 @@ async fn flush(
                     written: Err(e.clone()),
                     hash: None,
                 };
-                finish_upsert(cx.ledger, cx.progress, p.work.change, done)
+                finish_upsert(cx.ledger, cx.progress, p.change, done)
             })
             .collect()
     };
@@ -257,7 +271,7 @@ async fn flush(
             written,
             hash: Some(p.line.hash),
         };
-        reports.push(finish_upsert(cx.ledger, cx.progress, p.work.change, done)?);
+        reports.push(finish_upsert(cx.ledger, cx.progress, p.change, done)?);
     }
     let (channel, h) = (cx.journal.channel.clone(), handle.clone());
     cx.journal

@@ -351,7 +351,7 @@ pub async fn execute(
                 progress,
                 stop,
             };
-            let (done, per_item) = batch::run_batched(
+            let done = batch::run_batched(
                 target,
                 batch,
                 Entity::Product,
@@ -362,12 +362,6 @@ pub async fn execute(
             )
             .await?;
             for item in done {
-                record(&mut out, item);
-            }
-            let per_item = per_item.into_iter();
-            for item in
-                run_upserts(target, per_item, &ctx, &job.options, ledger, progress, stop).await?
-            {
                 record(&mut out, item);
             }
         }
@@ -600,24 +594,54 @@ async fn run_upserts<'a>(
         })
         .buffered(2);
     while let Some((chunk, current)) = loaded.next().await {
-        let current = &current;
-        let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
-            .map(|w| async move {
-                let done = upsert_one(target, &w, current, ctx).await;
-                let item = Done {
-                    written: done,
-                    hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
-                };
-                finish_upsert(ledger, progress, w.change, item)
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        for r in results {
-            reports.push(r?);
-        }
+        let cx = ChunkCx {
+            target,
+            ctx,
+            concurrency,
+            ledger,
+            progress,
+        };
+        reports.extend(run_chunk(&cx, chunk, &current).await?);
     }
     Ok(reports)
+}
+
+/// What running a chunk's items one by one needs.
+struct ChunkCx<'c> {
+    target: &'c dyn TargetWrite,
+    ctx: &'c WriteContext,
+    concurrency: usize,
+    ledger: &'c LedgerWriter,
+    progress: &'c dyn Progress,
+}
+
+/// One chunk's creates and updates, one call per item, `concurrency` in
+/// flight; each outcome recorded as it finishes.
+async fn run_chunk(
+    cx: &ChunkCx<'_>,
+    chunk: Vec<Work<'_>>,
+    current: &Loaded,
+) -> Result<Vec<ItemReport>, ExecError> {
+    let ChunkCx {
+        target,
+        ctx,
+        concurrency,
+        ledger,
+        progress,
+    } = *cx;
+    let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
+        .map(|w| async move {
+            let done = upsert_one(target, &w, current, ctx).await;
+            let item = Done {
+                written: done,
+                hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
+            };
+            finish_upsert(ledger, progress, w.change, item)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 /// Why one item failed, with the kind of failure the target reported
