@@ -133,6 +133,112 @@ pub trait Source: Send + Sync {
     /// Whether SyncID / SyncDate / SyncMsg can be written back to this
     /// source (mapping-format.md §3.3). `file`: false.
     fn supports_writeback(&self) -> bool;
+
+    /// How the source reads only the records of `entity` changed since an
+    /// instant (the `since:` of a `rest` entity), if it can.
+    fn incremental(&self, _entity: Entity) -> Option<Incremental> {
+        None
+    }
+
+    /// Opens the records of `entity` within `scope`. A source that cannot
+    /// read incrementally reads everything ([`Source::records`]).
+    fn records_in(&self, entity: Entity, scope: ReadScope) -> Result<RecordStream, SourceError> {
+        let _ = scope;
+        self.records(entity)
+    }
+
+    /// The write-back side, when [`Source::supports_writeback`].
+    fn writeback(&self) -> Option<std::sync::Arc<dyn SourceWrite>> {
+        None
+    }
+}
+
+/// An entity's incremental reads, as its source configures them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incremental {
+    /// Taken off the last run's start time, so that changes made while it
+    /// read are read again (default 5 minutes).
+    pub overlap: std::time::Duration,
+    /// A full read at least this often (default 24 hours): only a full
+    /// read sees deletions.
+    pub full_every: std::time::Duration,
+}
+
+/// How much of an entity a read covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Every record.
+    #[default]
+    Full,
+    /// Only records changed at or after this instant (the source sends it
+    /// in its `since:` parameter; the engine has already taken the overlap
+    /// off).
+    Since(std::time::SystemTime),
+}
+
+/// The values written back to the source for one item after it was synced
+/// (mapping-format.md §3.3; seed 004 task #11, "Update Perfion").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteBack {
+    /// The item's key (KeyField value).
+    pub key: String,
+    /// SyncID: the item's id in the target (`None` when it has none, e.g.
+    /// a create that failed).
+    pub sync_id: Option<String>,
+    /// SyncDate, RFC 3339 UTC, of the last successful sync (`None` when it
+    /// never synced).
+    pub sync_date: Option<String>,
+    /// SyncMsg: why the last sync failed; empty after a success.
+    pub sync_msg: String,
+}
+
+/// The source fields the mapping's `writeback:` of an entity names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WritebackFields {
+    /// Where SyncID goes.
+    pub sync_id: Option<String>,
+    /// Where SyncDate goes.
+    pub sync_date: Option<String>,
+    /// Where SyncMsg goes.
+    pub sync_msg: Option<String>,
+}
+
+impl WritebackFields {
+    /// Whether any field is named.
+    pub fn any(&self) -> bool {
+        self.sync_id.is_some() || self.sync_date.is_some() || self.sync_msg.is_some()
+    }
+}
+
+/// What one write-back call did.
+#[derive(Debug, Default)]
+pub struct WrittenBack {
+    /// Per item, in the order given: written, or why not (the message has
+    /// no secret).
+    pub items: Vec<Result<(), String>>,
+    /// HTTP requests sent (every attempt).
+    pub requests: u32,
+}
+
+/// The write side of a source: SyncID / SyncDate / SyncMsg back to each
+/// item. The engine calls it after items finish, in batches of at most
+/// [`SourceWrite::batch_size`] items of one entity, and keeps an item's
+/// write-back pending in the state store until a call succeeds for it.
+#[async_trait::async_trait]
+pub trait SourceWrite: Send + Sync {
+    /// Items one call takes (the `batch:` of `writeback:`; 1 without).
+    fn batch_size(&self) -> usize;
+
+    /// Whether `entity` has a write-back request configured.
+    fn writes_back(&self, entity: Entity) -> bool;
+
+    /// Writes `items` of `entity` back with the field names `fields`.
+    async fn write_back(
+        &self,
+        entity: Entity,
+        fields: &WritebackFields,
+        items: &[WriteBack],
+    ) -> WrittenBack;
 }
 
 /// A stream of records of one entity, with bounded memory.
