@@ -171,6 +171,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         ledger,
         now,
         force: false,
+        scope: Default::default(),
     };
     // The reduced target read: one item per synced product, marked. Like
     // the engine, which reads the target while the records compile once
@@ -220,11 +221,12 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
             items,
             ledger: job.ledger,
             target,
+            partial: false,
         }],
     };
     let (plan, refs) = reconcile::decide(&input).unwrap();
     stage("decided");
-    let docs = mapsync::engine::spool_documents(&source, &set, &mut input, &refs, spool).unwrap();
+    let docs = mapsync::engine::spool_documents(&source, &Vec::new(), &set, &mut input, &refs, spool).unwrap();
     stage("documents spooled");
     let decided = t.elapsed().as_secs_f64();
     let t = Instant::now();

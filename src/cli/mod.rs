@@ -95,6 +95,9 @@ pub struct PlanArgs {
     /// Also list skipped and unchanged items.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Read every record, even where the source reads incrementally (`since:`).
+    #[arg(long)]
+    pub full: bool,
 }
 
 /// Options of `mapsync test`.
@@ -198,7 +201,14 @@ fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<Exi
     let profile = load_profile(project, &args.profile)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let now = time::OffsetDateTime::now_utc();
-    let planned = match runtime.block_on(crate::engine::plan_spooled(&profile, now)) {
+    let planned = match runtime.block_on(crate::engine::plan_spooled_with(
+        &profile,
+        now,
+        &crate::engine::PlanOptions {
+            full: args.full,
+            ..Default::default()
+        },
+    )) {
         Ok(p) => p,
         Err(crate::engine::PlanError::Mapping(diags)) => {
             print_diagnostics(&diags);

@@ -35,6 +35,9 @@ pub struct SyncArgs {
     /// Allow more deletions than `max_deletes`.
     #[arg(long)]
     pub allow_mass_delete: bool,
+    /// Read every record, even where the source reads incrementally (`since:`).
+    #[arg(long)]
+    pub full: bool,
     /// More log output on stderr (-v info, -vv debug with request ids).
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -200,6 +203,7 @@ pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> 
         only: args.only,
         force: args.force,
         allow_mass_delete: args.allow_mass_delete,
+        full: args.full,
     };
     let runtime = tokio::runtime::Runtime::new()?;
     let stop = stop_on_ctrl_c(&runtime);

@@ -222,6 +222,7 @@ fn parallel_compile_keeps_source_order() {
         ledger: Default::default(),
         now: datetime!(2025-06-01 12:00 UTC),
         force: false,
+        scope: Default::default(),
     };
     let (items, spool) = job.run(SpoolWriter::create().unwrap()).unwrap();
     assert_eq!(items.len(), 1500 + 12);

@@ -39,6 +39,9 @@ struct Case {
     /// `sync --force`.
     #[serde(default)]
     force: bool,
+    /// The records are an incremental read's.
+    #[serde(default)]
+    partial: bool,
     /// `--explain` expectations: key -> rules checked with matched flags.
     #[serde(default)]
     explain: BTreeMap<String, Vec<(String, bool)>>,
@@ -265,6 +268,7 @@ fn input(case: &Case) -> ReconcileInput {
             items,
             ledger,
             target,
+            partial: case.partial,
         }],
     }
 }

@@ -239,6 +239,7 @@ fn human_view_and_exit_code() {
         summary: Default::default(),
         changes: vec![],
         mass_delete: vec![],
+        reads: vec![],
     };
     assert_eq!(render::detailed_exit_code(&plan), 0);
     plan.changes.push(mapsync::plan::reconcile::Change {

@@ -9,6 +9,7 @@ use mapsync_config::check::model::MappingSet;
 use mapsync_config::connector::{ClientSettings, Connection};
 use mapsync_config::profile::{Endpoint, Profile};
 use mapsync_core::source::{
+    ReadScope,
     self as connectors, Entity, RawRecord, ReadError, Record, RecordItem, SourceError,
 };
 use mapsync_core::target::{TargetError, TargetWrite};
@@ -57,6 +58,18 @@ pub async fn connect_with(
         .await?)
 }
 
+/// How each entity is read this run (entities not listed: in full).
+pub type Scopes = Vec<(Entity, ReadScope)>;
+
+/// The read of `entity` in `scopes`.
+pub fn scope_of(scopes: &Scopes, entity: Entity) -> ReadScope {
+    scopes
+        .iter()
+        .find(|(e, _)| *e == entity)
+        .map(|(_, s)| *s)
+        .unwrap_or_default()
+}
+
 /// Opens a profile's source through its connector.
 pub fn open_source(source: &Endpoint) -> Result<Box<dyn connectors::Source>, SourceError> {
     source.connector.open_source(&source.options)
@@ -97,6 +110,7 @@ pub async fn read_source(profile: &Profile, entity: Entity) -> Result<SourceReco
 /// Blocking.
 pub fn spool_documents(
     source: &Endpoint,
+    scopes: &Scopes,
     set: &std::sync::Arc<mapsync_config::check::model::MappingSet>,
     input: &mut mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
     refs: &[mapsync_plan::reconcile::DocRef],
@@ -128,6 +142,7 @@ pub fn spool_documents(
             }
             let job = RecompileJob {
                 source: source.clone(),
+                scope: scope_of(scopes, e.entity),
                 set: set.clone(),
                 kind: match e.entity {
                     Entity::Category => Entity::Category,
@@ -164,10 +179,13 @@ const CHUNK: usize = 256;
 fn stream_records(
     source: &Endpoint,
     entity: Entity,
+    scope: ReadScope,
     mut each: impl FnMut(&RecordItem) -> Result<(), PlanError>,
 ) -> Result<(), PlanError> {
     let source = open_source(source).map_err(EngineError::from)?;
-    let stream = source.records(entity).map_err(EngineError::from)?;
+    let stream = source
+        .records_in(entity, scope)
+        .map_err(EngineError::from)?;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RecordItem>>(4);
         // Records go back to the reader to be freed where they were
@@ -247,6 +265,8 @@ pub struct CompileJob {
     pub now: time::OffsetDateTime,
     /// `--force`.
     pub force: bool,
+    /// Every record, or only those changed since an instant.
+    pub scope: ReadScope,
 }
 
 /// What a compile worker makes of one source item.
@@ -296,7 +316,7 @@ impl CompileJob {
             .clamp(1, 4);
         let source = open_source(&self.source).map_err(EngineError::from)?;
         let stream = source
-            .records(entity)
+            .records_in(entity, self.scope)
             .map_err(EngineError::from)?
             .into_raw();
         let mut items = Vec::new();
@@ -502,6 +522,8 @@ fn malformed(bad: &connectors::InvalidRecord) -> SpooledItem {
 /// keep.
 struct RecompileJob {
     source: Endpoint,
+    /// The read the first pass made.
+    scope: ReadScope,
     set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
     kind: Entity,
     /// Item indices, sorted.
@@ -524,7 +546,7 @@ impl RecompileJob {
         let mut next = 0usize;
         let items = &mut self.items;
         let wanted = &self.wanted;
-        stream_records(&self.source, entity, |item| {
+        stream_records(&self.source, entity, self.scope, |item| {
             let Ok(r) = item else { return Ok(()) };
             let i = index;
             index += 1;
@@ -614,6 +636,9 @@ pub struct PlanOptions {
     /// `sync` does not show them, and the executor reads each chunk's
     /// current state itself, right before writing.
     pub skip_update_diffs: bool,
+    /// `--full`: read every record even where the source can read
+    /// incrementally.
+    pub full: bool,
 }
 
 /// A plan and the documents `apply` needs, all in memory.
@@ -687,8 +712,17 @@ pub async fn plan_spooled(
     profile: &Profile,
     now: time::OffsetDateTime,
 ) -> Result<SpooledPlan, PlanError> {
+    plan_spooled_with(profile, now, &PlanOptions::default()).await
+}
+
+/// [`plan_spooled`] with options (`--full`).
+pub async fn plan_spooled_with(
+    profile: &Profile,
+    now: time::OffsetDateTime,
+    options: &PlanOptions,
+) -> Result<SpooledPlan, PlanError> {
     let connected = connect(profile).await?;
-    let result = plan_spooled_on(profile, &connected, now, &PlanOptions::default(), None).await;
+    let result = plan_spooled_on(profile, &connected, now, options, None).await;
     connected.close().await.map_err(EngineError::from)?;
     result
 }
@@ -736,11 +770,13 @@ pub async fn plan_spooled_on(
             ledgers.push((entity, store.load(&profile.channel, entity)?));
         }
     }
+    let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now)?;
     let inputs = Inputs {
         source: &profile.source,
         set: &set,
         now,
         force: options.force,
+        scopes: &scopes,
     };
     let (compiled, spool, mut catalog) =
         compile_and_read(&inputs, target.as_ref(), ledgers).await?;
@@ -756,6 +792,7 @@ pub async fn plan_spooled_on(
             items,
             ledger,
             target: target_items,
+            partial: !matches!(scope_of(&scopes, entity), ReadScope::Full),
         });
     }
     let mut input = ReconcileInput {
@@ -767,12 +804,13 @@ pub async fn plan_spooled_on(
         force: options.force,
     };
     let (mut plan, refs) = reconcile::decide(&input)?;
+    plan.reads = reads;
 
     let (input, documents) = {
         let source = profile.source.clone();
         let set = set.clone();
         tokio::task::spawn_blocking(move || {
-            let docs = spool_documents(&source, &set, &mut input, &refs, spool)?;
+            let docs = spool_documents(&source, &scopes, &set, &mut input, &refs, spool)?;
             Ok::<_, PlanError>((input, docs))
         })
         .await
@@ -795,6 +833,65 @@ struct Inputs<'a> {
     set: &'a Arc<MappingSet>,
     now: time::OffsetDateTime,
     force: bool,
+    scopes: &'a Scopes,
+}
+
+/// Full or incremental, per mapped entity whose source can read
+/// incrementally (connectors.md §2, `since:`): a full read on the first
+/// run, with `--full`, and when the last full read is `full_every` old;
+/// otherwise the records changed since the last finished run started,
+/// less the overlap.
+fn decide_reads(
+    profile: &Profile,
+    store: &mapsync_state::Store,
+    ledgers: &[(Entity, mapsync_state::Ledger)],
+    full: bool,
+    now: time::OffsetDateTime,
+) -> Result<(Scopes, Vec<mapsync_plan::reconcile::EntityRead>), PlanError> {
+    use mapsync_plan::reconcile::{EntityRead, ReadKind};
+    use time::format_description::well_known::Rfc3339;
+    let source = open_source(&profile.source).map_err(EngineError::from)?;
+    let (last_run, last_full) = store.read_history(&profile.name)?;
+    let mut scopes = Vec::new();
+    let mut reads = Vec::new();
+    for (entity, _) in ledgers {
+        let Some(inc) = source.incremental(*entity) else {
+            continue;
+        };
+        let stamp = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+        let full_read = |reason: String| EntityRead {
+            entity: *entity,
+            read: ReadKind::Full,
+            since: None,
+            reason,
+        };
+        let every = time::Duration::try_from(inc.full_every).unwrap_or(time::Duration::MAX);
+        let overlap = time::Duration::try_from(inc.overlap).unwrap_or(time::Duration::ZERO);
+        let read = match (last_run, last_full) {
+            _ if full => full_read("--full".into()),
+            (None, _) | (_, None) => full_read("no earlier run read it in full".into()),
+            (_, Some(f)) if now - f >= every => full_read(format!(
+                "the last full read ({}) is older than full_every",
+                stamp(f)
+            )),
+            (Some(run), Some(f)) => {
+                let since = run - overlap;
+                scopes.push((*entity, ReadScope::Since(std::time::SystemTime::from(since))));
+                EntityRead {
+                    entity: *entity,
+                    read: ReadKind::Incremental,
+                    since: Some(stamp(since)),
+                    reason: format!(
+                        "the last run started at {}, less the overlap; the last full read was at {}",
+                        stamp(run),
+                        stamp(f)
+                    ),
+                }
+            }
+        };
+        reads.push(read);
+    }
+    Ok((scopes, reads))
 }
 
 /// Items of one entity compiled against its ledger.
@@ -834,6 +931,7 @@ async fn compile_and_read(
         let source = inputs.source.clone();
         let set = inputs.set.clone();
         let (now, force) = (inputs.now, inputs.force);
+        let scopes = inputs.scopes.clone();
         tokio::task::spawn_blocking(move || {
             let mut spool = spool;
             let mut compiled = Vec::new();
@@ -845,6 +943,7 @@ async fn compile_and_read(
                     ledger,
                     now,
                     force,
+                    scope: scope_of(&scopes, kind),
                 };
                 let (items, back) = job.run(spool)?;
                 spool = back;

@@ -110,6 +110,12 @@ pub struct EntityInput<I = SourceItem> {
     pub ledger: Ledger,
     /// The target's items of this entity (products or custom collections).
     pub target: Vec<TargetItem>,
+    /// The items are only the records changed since the last run (an
+    /// incremental read): target items no record claims are not deleted
+    /// (the read cannot see what is gone); those the ledger knows are
+    /// `unchanged` (rule `<entity>.unchanged.not-read`), the others left
+    /// out.
+    pub partial: bool,
 }
 
 /// Everything [`reconcile`] needs.
@@ -296,6 +302,34 @@ pub struct Plan {
     /// Plan-level errors: `max_deletes` exceeded (empty when fine).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mass_delete: Vec<MassDelete>,
+    /// How each entity's records were read, when a source can read
+    /// incrementally (empty: every entity was read in full).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<EntityRead>,
+}
+
+/// How one entity's records were read for a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityRead {
+    /// Which entity.
+    pub entity: Entity,
+    /// `full` or `incremental`.
+    pub read: ReadKind,
+    /// For an incremental read: the instant sent to the source (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Why this kind of read.
+    pub reason: String,
+}
+
+/// A full or an incremental read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadKind {
+    /// Every record (sees deletions).
+    Full,
+    /// Only the records changed since an instant (never deletes).
+    Incremental,
 }
 
 impl Plan {
@@ -452,6 +486,7 @@ pub fn decide<I: ItemView>(
         summary: Summary::default(),
         changes,
         mass_delete: mass,
+        reads: Vec::new(),
     };
     plan.recount();
     Ok((plan, refs))
@@ -850,6 +885,10 @@ fn delete_list<I: ItemView>(
     mut sink: Option<&mut Sink<'_>>,
 ) {
     let s = judge.settings;
+    if e.partial {
+        not_read_list(e, idx, want, sink);
+        return;
+    }
     for t in &e.target {
         if idx.claimed.contains(t.id.as_str()) {
             continue;
@@ -880,6 +919,48 @@ fn delete_list<I: ItemView>(
             action,
             rule,
             &checks,
+            Vec::new(),
+        );
+        if let Some(sink) = sink.as_deref_mut() {
+            sink.push(change, None);
+        }
+    }
+}
+
+/// An incremental read's target items no record claims: those the ledger
+/// knows (by marker, else by target id) stay as they are (`unchanged`, so
+/// that products still relate to categories not read this run); the
+/// others are not considered.
+fn not_read_list<I: ItemView>(
+    e: &EntityInput<I>,
+    idx: &Index<'_>,
+    want: Option<&str>,
+    mut sink: Option<&mut Sink<'_>>,
+) {
+    if want.is_some() {
+        return;
+    }
+    let by_target: std::collections::HashMap<&str, &str, foldhash::fast::RandomState> = e
+        .ledger
+        .iter()
+        .filter_map(|(k, r)| Some((r.target_id.as_deref()?, k.as_str())))
+        .collect();
+    for t in &e.target {
+        if idx.claimed.contains(t.id.as_str()) {
+            continue;
+        }
+        let key = match &t.marker {
+            Some(k) if e.ledger.contains_key(k.as_str()) => Some(k.clone()),
+            _ => by_target.get(t.id.as_str()).map(|k| k.to_string()),
+        };
+        let Some(key) = key else { continue };
+        let change = change_of(
+            e.entity,
+            Some(key),
+            Some(t.id.clone()),
+            Action::Unchanged,
+            rule_name(e.entity, "unchanged.not-read"),
+            &[],
             Vec::new(),
         );
         if let Some(sink) = sink.as_deref_mut() {
@@ -992,6 +1073,9 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> Cow<'static, str> {
         "delete.no-permission" => "sync allows neither delete nor deactivate",
         "delete.already-inactive" => "already inactive in the target",
         "delete.orphan" => "no source record claims this target item",
+        "unchanged.not-read" => {
+            "not read: the incremental read returned only the records changed since the last run"
+        }
         _ => "",
     };
     Cow::Borrowed(text)
@@ -1028,7 +1112,8 @@ fn rule_name(e: Entity, rest: &str) -> &'static str {
         "update.up-to-date",
         "delete.no-permission",
         "delete.already-inactive",
-        "delete.orphan"
+        "delete.orphan",
+        "unchanged.not-read"
     )
 }
 

@@ -307,6 +307,17 @@ fn write_human_with<'p, W: IoWrite>(
     w: &mut W,
 ) -> Result<(), RenderError> {
     let mut line = String::new();
+    for r in &plan.reads {
+        match &r.since {
+            Some(since) => writeln!(
+                w,
+                "{}: incremental read, records changed since {since} ({})",
+                r.entity.as_str(),
+                r.reason
+            )?,
+            None => writeln!(w, "{}: full read ({})", r.entity.as_str(), r.reason)?,
+        }
+    }
     // Change index of each change, grouped by entity in plan order.
     let mut groups: std::collections::BTreeMap<Entity, Vec<usize>> =
         std::collections::BTreeMap::new();
@@ -449,6 +460,9 @@ impl Serialize for PlanView<'_> {
         st.serialize_field("changes", &ChangesView(self))?;
         if !p.mass_delete.is_empty() {
             st.serialize_field("mass_delete", &p.mass_delete)?;
+        }
+        if !p.reads.is_empty() {
+            st.serialize_field("reads", &p.reads)?;
         }
         if let Some(docs) = self.documents {
             st.serialize_field("documents", &DocumentsView(docs))?;

@@ -505,6 +505,7 @@ mod plan_file {
             let mut summary = None;
             let mut changes = None;
             let mut mass_delete = Vec::new();
+            let mut reads = Vec::new();
             while let Some(key) = map.next_key::<String>()? {
                 match key.as_str() {
                     "format_version" => format_version = Some(map.next_value()?),
@@ -514,6 +515,7 @@ mod plan_file {
                     "summary" => summary = Some(map.next_value()?),
                     "changes" => changes = Some(map.next_value()?),
                     "mass_delete" => mass_delete = map.next_value()?,
+                    "reads" => reads = map.next_value()?,
                     "documents" => map.next_value_seed(Documents {
                         spool: &mut *self.spool,
                         refs: &mut *self.refs,
@@ -533,6 +535,7 @@ mod plan_file {
                 summary: summary.ok_or_else(|| missing("summary"))?,
                 changes: changes.ok_or_else(|| missing("changes"))?,
                 mass_delete,
+                reads,
             })
         }
     }

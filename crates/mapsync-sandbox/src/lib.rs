@@ -7,6 +7,10 @@
 //!
 //! In-process use: [`start`] a [`SandboxConfig`], talk HTTP to
 //! [`SandboxHandle::graphql_url`], then [`SandboxHandle::shutdown`].
+//!
+//! The crate also holds an emulated PIM, a REST catalog API for the `rest`
+//! connector ([`pim`]: [`pim::start`] a [`pim::PimConfig`]); it shares the
+//! accept loop and the atomic writes, nothing of the Shopify model.
 
 mod bulk;
 pub mod bulkops;
@@ -15,6 +19,7 @@ pub mod gql;
 pub mod model;
 pub mod ops;
 mod persist;
+pub mod pim;
 pub mod runtime;
 pub mod search;
 mod server;

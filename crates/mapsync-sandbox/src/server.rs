@@ -40,9 +40,10 @@ pub struct App {
     pub types: Arc<TypeMap>,
 }
 
-/// Lets a handler close its connection without answering (`reset`).
+/// Lets a handler close its connection without answering (`reset`); the
+/// emulated PIM (`crate::pim`) shares the accept loop and uses it too.
 #[derive(Clone)]
-struct ConnKill(Arc<Notify>);
+pub(crate) struct ConnKill(pub(crate) Arc<Notify>);
 
 /// The API version the sandbox speaks.
 pub const API_VERSION: &str = "2026-04";

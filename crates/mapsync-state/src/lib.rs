@@ -18,6 +18,7 @@
 mod batches;
 pub mod migrations;
 mod shared;
+mod writebacks;
 mod uploads;
 
 use std::collections::HashMap;
@@ -589,6 +590,16 @@ impl Store {
         channel: &str,
         updates: &[LedgerUpdate],
     ) -> Result<(), StateError> {
+        self.record_many_with(channel, updates, None)
+    }
+
+    /// [`Store::record_many`], marking write-backs when `mark` says so.
+    fn record_many_with(
+        &mut self,
+        channel: &str,
+        updates: &[LedgerUpdate],
+        mark: Option<&dyn Fn(Entity) -> bool>,
+    ) -> Result<(), StateError> {
         let now = rfc3339(OffsetDateTime::now_utc())?;
         let path = self.path.clone();
         let busy = self.busy;
@@ -624,6 +635,10 @@ impl Store {
                             .execute(params![channel, entity, u.key])
                             .map_err(err)?;
                     }
+                }
+                let marks = !matches!(u.change, Change::Forget) && mark.is_some_and(|m| m(u.entity));
+                if marks {
+                    writebacks::mark(&tx, channel, u.entity, &u.key).map_err(err)?;
                 }
             }
         }

@@ -59,6 +59,18 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, handle)
     ) WITHOUT ROWID;
     "#,
+    // 4: write-backs to the source not yet acknowledged (sent again until
+    // they are), and whether a run read its source in full (incremental
+    // reads need the last full read and the last successful run).
+    r#"
+    CREATE TABLE writebacks (
+        channel TEXT NOT NULL,
+        entity  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        PRIMARY KEY (channel, entity, key)
+    ) WITHOUT ROWID;
+    ALTER TABLE runs ADD COLUMN full_read INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 /// The schema version this binary writes.

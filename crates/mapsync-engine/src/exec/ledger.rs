@@ -8,10 +8,12 @@ use tokio::sync::mpsc;
 
 use mapsync_state::{LedgerUpdate, StateError, Store};
 
-/// Sends item outcomes to the writer thread.
+/// Sends item outcomes to the writer thread (and, for entities whose
+/// source takes write-backs, to the write-back worker).
 #[derive(Debug, Clone)]
 pub struct LedgerWriter {
     tx: mpsc::UnboundedSender<LedgerUpdate>,
+    writeback: Option<super::writeback::WritebackSender>,
 }
 
 /// The writer thread; [`LedgerHandle::finish`] flushes and returns the store.
@@ -24,8 +26,20 @@ pub struct LedgerHandle {
 const MAX_BATCH: usize = 512;
 
 /// Starts the writer for `channel`. Must be called inside a Tokio runtime.
-pub fn start(mut store: Store, channel: String) -> (LedgerWriter, LedgerHandle) {
+pub fn start(store: Store, channel: String) -> (LedgerWriter, LedgerHandle) {
+    start_with(store, channel, None)
+}
+
+/// [`start`], with write-backs: each success or failure of an entity the
+/// sender takes is marked pending in the same transaction as its outcome,
+/// and handed to the write-back worker.
+pub fn start_with(
+    mut store: Store,
+    channel: String,
+    writeback: Option<super::writeback::WritebackSender>,
+) -> (LedgerWriter, LedgerHandle) {
     let (tx, mut rx) = mpsc::unbounded_channel::<LedgerUpdate>();
+    let marked = writeback.as_ref().map(|w| w.entities());
     let join = tokio::task::spawn_blocking(move || {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while let Some(first) = rx.blocking_recv() {
@@ -36,18 +50,26 @@ pub fn start(mut store: Store, channel: String) -> (LedgerWriter, LedgerHandle) 
                     Err(_) => break,
                 }
             }
-            store.record_many(&channel, &batch)?;
+            match &marked {
+                Some(entities) => {
+                    store.record_many_marking(&channel, &batch, &|e| entities.contains(&e))?
+                }
+                None => store.record_many(&channel, &batch)?,
+            }
             batch.clear();
         }
         Ok(store)
     });
-    (LedgerWriter { tx }, LedgerHandle { join })
+    (LedgerWriter { tx, writeback }, LedgerHandle { join })
 }
 
 impl LedgerWriter {
     /// Queues one outcome; `false` when the writer has stopped (a failed
     /// commit, reported by [`LedgerHandle::finish`]).
     pub fn send(&self, update: LedgerUpdate) -> bool {
+        if let Some(w) = &self.writeback {
+            w.outcome(&update);
+        }
         self.tx.send(update).is_ok()
     }
 }

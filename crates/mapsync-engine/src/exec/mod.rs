@@ -15,6 +15,7 @@ pub mod batch;
 pub mod ledger;
 pub mod report;
 pub mod run;
+pub mod writeback;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -95,6 +95,10 @@ pub struct RunReport {
     /// Items that had a change to make, failed or were invalid, in the
     /// order they finished within each phase.
     pub items: Vec<ItemReport>,
+    /// Write-backs to the source (SyncID, SyncDate, SyncMsg), when the
+    /// source takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writeback: Option<super::writeback::WritebackReport>,
 }
 
 impl RunReport {

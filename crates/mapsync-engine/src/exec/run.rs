@@ -59,6 +59,9 @@ pub struct SyncOptions {
     pub force: bool,
     /// `--allow-mass-delete`.
     pub allow_mass_delete: bool,
+    /// `--full`: read every record even where the source reads
+    /// incrementally.
+    pub full: bool,
 }
 
 /// `mapsync sync`: plan and apply in one go.
@@ -81,6 +84,7 @@ pub async fn sync(
             &PlanOptions {
                 force: options.force,
                 skip_update_diffs: true,
+                full: options.full,
             },
             Some(set.clone()),
         )
@@ -199,6 +203,40 @@ async fn recover_batches(profile: &Profile, connected: &Connected) -> Result<(),
     Ok(())
 }
 
+/// The run's write-backs: when the source takes them and the mapping
+/// names write-back fields for an entity it has a request for.
+fn writeback_of(
+    profile: &Profile,
+    set: &MappingSet,
+) -> Result<Option<super::writeback::Writeback>, RunError> {
+    let source = engine::open_source(&profile.source).map_err(EngineError::from)?;
+    let Some(writer) = source.writeback() else {
+        return Ok(None);
+    };
+    let fields = |e: &Option<mapsync_config::check::model::EntityMapping>| {
+        let w = e.as_ref().map(|e| &e.writeback);
+        let name = |p: Option<&mapsync_syntax::SourcePath>| p.map(|p| p.display());
+        mapsync_core::source::WritebackFields {
+            sync_id: name(w.and_then(|w| w.sync_id.as_ref())),
+            sync_date: name(w.and_then(|w| w.sync_date.as_ref())),
+            sync_msg: name(w.and_then(|w| w.sync_msg.as_ref())),
+        }
+    };
+    let by_entity = [
+        (Entity::Category, fields(&set.category)),
+        (Entity::Product, fields(&set.product)),
+    ]
+    .into_iter()
+    .collect();
+    let store = mapsync_state::SharedStore::new(engine::open_state(profile)?);
+    Ok(super::writeback::Writeback::new(
+        writer,
+        by_entity,
+        store,
+        &profile.channel,
+    ))
+}
+
 fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
     let (set, _files, diags) =
         mapsync_config::check::load_mapping(&profile.mapping, &profile.registry)
@@ -257,7 +295,21 @@ async fn apply_planned(
         None => None,
     };
     let run = store.begin_run(&profile.name, &profile.channel, started)?;
-    let (writer, handle) = super::ledger::start(store, profile.channel.clone());
+    let full_read = plan
+        .reads
+        .iter()
+        .all(|r| r.read == mapsync_plan::reconcile::ReadKind::Full);
+    store.set_full_read(run, full_read)?;
+    let writeback = writeback_of(profile, set)?;
+    if let Some(w) = &writeback {
+        super::writeback::resend_pending(w).await;
+    }
+    let worker = writeback.as_ref().map(|w| w.start());
+    let (sender, worker) = match worker {
+        Some((s, w)) => (Some(s), Some(w)),
+        None => (None, None),
+    };
+    let (writer, handle) = super::ledger::start_with(store, profile.channel.clone(), sender);
     let job = Job {
         plan,
         documents,
@@ -270,6 +322,13 @@ async fn apply_planned(
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
     drop(writer);
     let store = handle.finish().await;
+    if let Some(worker) = worker {
+        worker.finish().await;
+    }
+    let writeback_report = match &writeback {
+        Some(w) => Some(w.report().await),
+        None => None,
+    };
     let finished = OffsetDateTime::now_utc();
     let mut store = match store {
         Ok(s) => s,
@@ -302,6 +361,7 @@ async fn apply_planned(
             cost: stats.cost,
         },
         items: outcome.items,
+        writeback: writeback_report,
     };
     let status = if report.exit_code() == 0 {
         RunStatus::Ok

@@ -1,0 +1,407 @@
+//! The options of a `rest` source, as the profile gives them (`${ENV}`
+//! resolved), read into typed values. `validate` checked them against
+//! `schema/source.schema.json` and the connector's checks; reading them
+//! again here reports what is still wrong (options built in code, a value
+//! from the environment that is not a URL) as a [`RestError`] of kind
+//! `Config`, without ever quoting a secret.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mapsync_config::connector::Secret;
+use mapsync_core::source::Entity;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::RestError;
+
+/// The options, typed. Secrets are [`Secret`]s (their `Debug` is redacted).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestOptions {
+    /// `type: rest`.
+    #[serde(rename = "type", default)]
+    pub type_name: String,
+    /// The API's base URL.
+    pub base_url: String,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth: Option<AuthOptions>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeout of one request (`30s`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Retries of a failed request.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// The first retry's wait (`250ms`).
+    #[serde(default)]
+    pub backoff: Option<String>,
+    /// A client-side ceiling (`10/s`).
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+    /// How each entity is read.
+    pub entities: PerEntity<EntityOptions>,
+    /// Where SyncID / SyncDate / SyncMsg go back.
+    #[serde(default)]
+    pub writeback: PerEntity<WritebackOptions>,
+}
+
+/// One value per entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerEntity<T> {
+    /// `category:`.
+    pub category: Option<T>,
+    /// `product:`.
+    pub product: Option<T>,
+}
+
+impl<T> Default for PerEntity<T> {
+    fn default() -> Self {
+        PerEntity {
+            category: None,
+            product: None,
+        }
+    }
+}
+
+impl<T> PerEntity<T> {
+    /// The value for `entity`.
+    pub fn get(&self, entity: Entity) -> Option<&T> {
+        match entity {
+            Entity::Category => self.category.as_ref(),
+            Entity::Product => self.product.as_ref(),
+        }
+    }
+}
+
+/// `auth:` — exactly one style.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthOptions {
+    /// `bearer: "${TOKEN}"`.
+    #[serde(default)]
+    pub bearer: Option<String>,
+    /// `header: X-Api-Key` (with `value`).
+    #[serde(default)]
+    pub header: Option<String>,
+    /// The header's value.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// `basic: { user, password }`.
+    #[serde(default)]
+    pub basic: Option<BasicOptions>,
+    /// `oauth2: { token_url, client_id, client_secret, scope }`.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Options>,
+}
+
+impl std::fmt::Debug for AuthOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthOptions")
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("header", &self.header)
+            .field("value", &self.value.as_ref().map(|_| "<redacted>"))
+            .field("basic", &self.basic)
+            .field("oauth2", &self.oauth2)
+            .finish()
+    }
+}
+
+/// `basic:`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicOptions {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicOptions")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `oauth2:`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Options {
+    /// The token endpoint (relative to base_url, or absolute).
+    pub token_url: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The scope, if any.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `body` (default) or `basic`.
+    #[serde(default)]
+    pub client_auth: Option<String>,
+}
+
+impl std::fmt::Debug for OAuth2Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2Options")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scope", &self.scope)
+            .field("client_auth", &self.client_auth)
+            .finish()
+    }
+}
+
+/// How one entity is read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityOptions {
+    /// The list request.
+    pub list: ListOptions,
+    /// Paging (default: one request).
+    #[serde(default)]
+    pub paging: Option<PagingOptions>,
+    /// Incremental reads.
+    #[serde(default)]
+    pub since: Option<SinceOptions>,
+    /// The count endpoint.
+    #[serde(default)]
+    pub count: Option<CountOptions>,
+}
+
+/// `list:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListOptions {
+    /// The endpoint.
+    pub path: String,
+    /// Dotted path of the records in the body.
+    #[serde(default)]
+    pub records: Option<String>,
+    /// Query parameters.
+    #[serde(default)]
+    pub query: serde_json::Map<String, Value>,
+}
+
+/// `paging:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagingOptions {
+    /// page, offset, cursor, link, next_url, none.
+    pub style: String,
+    /// page: the page parameter.
+    #[serde(default)]
+    pub page: Option<String>,
+    /// page: the size parameter.
+    #[serde(default)]
+    pub size: Option<String>,
+    /// offset: the offset parameter.
+    #[serde(default)]
+    pub offset: Option<String>,
+    /// offset: the limit parameter.
+    #[serde(default)]
+    pub limit: Option<String>,
+    /// page, offset: records per page.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// page, offset: the first page number / offset.
+    #[serde(default)]
+    pub start: Option<u64>,
+    /// cursor: where the next cursor is.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// cursor: the parameter that sends it back.
+    #[serde(default)]
+    pub param: Option<String>,
+    /// next_url: where the next URL is.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// The page cap.
+    #[serde(default)]
+    pub max_pages: Option<u64>,
+}
+
+/// `since:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinceOptions {
+    /// The query parameter.
+    #[serde(default)]
+    pub param: Option<String>,
+    /// The record field of the last update.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Default 5m.
+    #[serde(default)]
+    pub overlap: Option<String>,
+    /// Default 24h.
+    #[serde(default)]
+    pub full_every: Option<String>,
+    /// rfc3339, unix, unix_ms, date.
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// `count:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountOptions {
+    /// The endpoint.
+    pub path: String,
+    /// Dotted path of the number.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Query parameters.
+    #[serde(default)]
+    pub query: serde_json::Map<String, Value>,
+}
+
+/// `writeback.<entity>:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritebackOptions {
+    /// PATCH (default), PUT, POST.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The path template.
+    pub path: String,
+    /// The body template or shape.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Many items per request.
+    #[serde(default)]
+    pub batch: Option<BatchOptions>,
+}
+
+/// `batch:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchOptions {
+    /// Items per request.
+    pub size: usize,
+    /// The method (default: the entity's).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The batch endpoint (a template over `fields`).
+    pub path: String,
+    /// One item.
+    #[serde(default)]
+    pub item: Option<Value>,
+    /// The whole body over `items`.
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// Dotted path of the per-item results.
+    #[serde(default)]
+    pub results: Option<String>,
+}
+
+impl RestOptions {
+    /// Read options from a profile's `source:` value.
+    pub fn from_value(value: &Value) -> Result<RestOptions, RestError> {
+        let secrets = secrets_of(value);
+        serde_json::from_value(value.clone()).map_err(|e| {
+            // serde's message may quote a value: mask the secrets in it.
+            let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
+            RestError::config(
+                format!("the options do not fit: {}", r.text(&e.to_string())),
+                "see docs/rest.md for the options and run `mapsync validate`",
+            )
+        })
+    }
+
+    /// The resolved secrets of these options.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut out = Vec::new();
+        if let Some(a) = &self.auth {
+            out.extend(a.bearer.iter().map(Secret::new));
+            out.extend(a.value.iter().map(Secret::new));
+            out.extend(a.basic.iter().map(|b| Secret::new(&b.password)));
+            out.extend(a.oauth2.iter().map(|o| Secret::new(&o.client_secret)));
+        }
+        out
+    }
+}
+
+/// The secrets of raw options, best effort (for masking error messages
+/// before the options are typed).
+fn secrets_of(value: &Value) -> Vec<Secret> {
+    let mut out = Vec::new();
+    let Some(auth) = value.get("auth") else {
+        return out;
+    };
+    for path in [
+        &["bearer"][..],
+        &["value"],
+        &["basic", "password"],
+        &["oauth2", "client_secret"],
+    ] {
+        let mut cur = Some(auth);
+        for p in path {
+            cur = cur.and_then(|c| c.get(p));
+        }
+        if let Some(s) = cur.and_then(Value::as_str) {
+            out.push(Secret::new(s));
+        }
+    }
+    out
+}
+
+/// A duration option (`30s`, `5m`, `24h`).
+pub fn duration(text: Option<&str>, name: &str, default: Duration) -> Result<Duration, RestError> {
+    let Some(t) = text else { return Ok(default) };
+    mapsync_config::check::mapping::parse_duration(t).ok_or_else(|| {
+        RestError::config(
+            format!("`{name}` is `{t}`, not a duration"),
+            "write a number and a unit (ms, s, m, h, d), e.g. `30s`",
+        )
+    })
+}
+
+/// A rate (`10/s`, `600/m`, `2.5/s`) as the interval between two requests.
+pub fn rate_interval(text: &str) -> Option<Duration> {
+    let (n, unit) = text.trim().split_once('/')?;
+    let n: f64 = n.trim().parse().ok()?;
+    let per = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    if !(n.is_finite() && n > 0.0) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(per / n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(rate_interval("10/s"), Some(Duration::from_millis(100)));
+        assert_eq!(rate_interval("600/m"), Some(Duration::from_millis(100)));
+        assert_eq!(rate_interval("2.5/s"), Some(Duration::from_millis(400)));
+        assert_eq!(rate_interval("0/s"), None);
+        assert_eq!(rate_interval("10/d"), None);
+    }
+
+    #[test]
+    fn a_type_error_never_quotes_a_secret() {
+        let v = serde_json::json!({
+            "type": "rest", "base_url": "http://x", "entities": {},
+            "auth": { "bearer": "canary-123" }, "retries": "canary-123"
+        });
+        let e = RestOptions::from_value(&v).unwrap_err();
+        assert!(!e.to_string().contains("canary-123"), "{e}");
+        assert!(!format!("{e:?}").contains("canary-123"), "{e:?}");
+    }
+}
