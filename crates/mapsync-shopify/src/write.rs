@@ -644,23 +644,36 @@ impl ShopifyTarget {
         Ok(true)
     }
 
+    /// Stages a collection's embedded image when the store does not have
+    /// it yet (`current`: the collection as it is, for an update).
+    async fn stage_collection_image(
+        &self,
+        doc: &Document,
+        current: Option<&Collection>,
+        ctx: &WriteContext,
+        requests: &mut u32,
+    ) -> Result<crate::media::Staged, ShopifyError> {
+        let embedded: Vec<_> = input::collection_missing_embedded(doc, current)
+            .into_iter()
+            .collect();
+        self.stage_embedded(
+            &embedded,
+            EmbeddedUse::CollectionImage,
+            &ctx.uploads,
+            false,
+            requests,
+        )
+        .await
+    }
+
     async fn create_collection(
         &self,
         doc: &Document,
         ctx: &WriteContext,
     ) -> Result<Written, ShopifyError> {
         let mut requests = 0u32;
-        let embedded: Vec<_> = input::collection_missing_embedded(doc, None)
-            .into_iter()
-            .collect();
         let staged = self
-            .stage_embedded(
-                &embedded,
-                EmbeddedUse::CollectionImage,
-                &ctx.uploads,
-                false,
-                &mut requests,
-            )
+            .stage_collection_image(doc, None, ctx, &mut requests)
             .await?;
         let input = input::collection_create_with(doc, &staged.sources)
             .map_err(|e| refused(documents::COLLECTION_CREATE.name, e))?;
@@ -817,17 +830,8 @@ impl ShopifyTarget {
         ctx: &WriteContext,
     ) -> Result<Written, ShopifyError> {
         let mut requests = 0u32;
-        let embedded: Vec<_> = input::collection_missing_embedded(doc, Some(current))
-            .into_iter()
-            .collect();
         let staged = self
-            .stage_embedded(
-                &embedded,
-                EmbeddedUse::CollectionImage,
-                &ctx.uploads,
-                false,
-                &mut requests,
-            )
+            .stage_collection_image(doc, Some(current), ctx, &mut requests)
             .await?;
         let plan = input::collection_update_with(current, doc, published, ctx, &staged.sources)
             .map_err(|e| refused(documents::COLLECTION_UPDATE.name, e))?;

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::ledger::LedgerWriter;
 use super::{
-    finish_upsert, read_current, run_chunk, ChunkCx, Done, ExecError, ExecOptions, ItemError,
+    finish_upsert, loaded_chunks, run_chunk, ChunkCx, Done, ExecError, ExecOptions, ItemError,
     ItemReport, Loaded, Progress, Work,
 };
 use mapsync_core::source::Entity;
@@ -63,23 +63,9 @@ pub(super) async fn run_batched<'a>(
     options: &ExecOptions,
     cx: &Recording<'_>,
 ) -> Result<Vec<ItemReport>, ExecError> {
-    let chunk_size = options.chunk_size.max(1);
     let concurrency = options.concurrency.max(1);
     let stop = cx.stop;
-    let mut work = work.peekable();
-    let chunks = std::iter::from_fn(move || {
-        if stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        work.peek()?;
-        Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
-    });
-    let mut loaded = stream::iter(chunks)
-        .map(|chunk| async move {
-            let current = read_current(target, &chunk).await;
-            (chunk, current)
-        })
-        .buffered(2);
+    let mut loaded = loaded_chunks(target, work, options.chunk_size, stop);
     let mut reports = Vec::new();
     let mut filling = Filling {
         bytes: Vec::new(),

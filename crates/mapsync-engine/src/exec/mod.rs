@@ -573,27 +573,9 @@ async fn run_upserts<'a>(
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> Result<Vec<ItemReport>, ExecError> {
-    let chunk_size = options.chunk_size.max(1);
     let concurrency = options.concurrency.max(1);
-    let mut work = work.peekable();
-    // Chunks are cut as they are needed: only the running chunk and the
-    // ones read ahead hold their documents.
-    let chunks = std::iter::from_fn(move || {
-        if stop.load(Ordering::Relaxed) {
-            return None;
-        }
-        work.peek()?;
-        Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
-    });
     let mut reports = Vec::new();
-    // Each chunk with the current state of its updates; two chunks are
-    // read ahead of the one that runs.
-    let mut loaded = stream::iter(chunks)
-        .map(|chunk| async move {
-            let current = read_current(target, &chunk).await;
-            (chunk, current)
-        })
-        .buffered(2);
+    let mut loaded = loaded_chunks(target, work, options.chunk_size, stop);
     while let Some((chunk, current)) = loaded.next().await {
         let cx = ChunkCx {
             target,
@@ -605,6 +587,35 @@ async fn run_upserts<'a>(
         reports.extend(run_chunk(&cx, chunk, &current).await?);
     }
     Ok(reports)
+}
+
+/// `work` cut into chunks of `chunk_size` as they are needed, each with the
+/// current state of its updates; two chunks are read ahead of the one
+/// that runs (only those hold their documents). No new chunk after `stop`.
+fn loaded_chunks<'a, 't>(
+    target: &'t dyn TargetWrite,
+    work: impl Iterator<Item = Work<'a>> + 't,
+    chunk_size: usize,
+    stop: &'t AtomicBool,
+) -> impl futures::Stream<Item = (Vec<Work<'a>>, Loaded)> + 't
+where
+    'a: 't,
+{
+    let chunk_size = chunk_size.max(1);
+    let mut work = work.peekable();
+    let chunks = std::iter::from_fn(move || {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        work.peek()?;
+        Some(work.by_ref().take(chunk_size).collect::<Vec<Work<'a>>>())
+    });
+    stream::iter(chunks)
+        .map(move |chunk| async move {
+            let current = read_current(target, &chunk).await;
+            (chunk, current)
+        })
+        .buffered(2)
 }
 
 /// What running a chunk's items one by one needs.
