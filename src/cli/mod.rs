@@ -56,7 +56,7 @@ pub enum Command {
     Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
     Schema(SchemaArgs),
-    /// The emulated Shopify store.
+    /// The emulated stores (Shopify, a PIM).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
 }

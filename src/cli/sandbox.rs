@@ -1,4 +1,5 @@
-//! `mapsync sandbox ...`: command-line front of the emulated store.
+//! `mapsync sandbox ...`: command-line front of the emulated stores
+//! (`--kind shopify`, the default, and `--kind pim`).
 //! Owned by the sandbox work; the parent `cli` module only dispatches here.
 
 use std::io::Write;
@@ -9,43 +10,48 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::sandbox::pim::{self, PimConfig};
 use crate::sandbox::{self, SandboxConfig, ShopPlan};
 
 /// Subcommands of `mapsync sandbox`.
 #[derive(Debug, clap::Subcommand)]
 pub enum SandboxCommand {
-    /// Start the emulated Shopify store and serve it until interrupted.
-    Serve(ServeArgs),
+    /// Start an emulated store (Shopify by default, or a PIM) and serve it until interrupted.
+    Serve(Box<ServeArgs>),
 }
 
 /// Options of `mapsync sandbox serve` (see docs/sandbox.md).
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// What to emulate: the Shopify Admin GraphQL API, or a PIM's REST API.
+    #[arg(long, default_value = "shopify", value_parser = ["shopify", "pim"])]
+    pub kind: String,
     /// Address to bind; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
     /// Persist the store in this JSON file (written atomically); in memory without it.
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// Require this X-Shopify-Access-Token (401 otherwise).
+    /// Require this token: X-Shopify-Access-Token (shopify), or accept it as a
+    /// static bearer token besides the OAuth ones (pim).
     #[arg(long, env = "MAPSYNC_SANDBOX_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Plan whose rate limits apply.
-    #[arg(long, default_value = "standard", value_parser = ["standard", "advanced", "plus", "enterprise", "unlimited"])]
-    pub plan: String,
+    /// Plan whose rate limits apply (shopify; default standard).
+    #[arg(long, value_parser = ["standard", "advanced", "plus", "enterprise", "unlimited"])]
+    pub plan: Option<String>,
     /// Bucket size in cost points (overrides the plan's).
     #[arg(long)]
     pub bucket: Option<f64>,
     /// Points restored per second (overrides the plan's).
     #[arg(long)]
     pub restore_rate: Option<f64>,
-    /// Added latency per GraphQL answer, in milliseconds.
+    /// Added latency per answer (GraphQL, or PIM API), in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
-    /// Share of GraphQL requests that get a fault (0 to 1).
+    /// Share of requests (GraphQL, or PIM API) that get a fault (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
-    /// Fault kinds: throttle,5xx,timeout,reset.
+    /// Fault kinds: throttle,5xx,timeout,reset (shopify); 5xx,timeout,reset,429 (pim).
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Seed of the fault generator (runs repeat for a seed).
@@ -54,15 +60,59 @@ pub struct ServeArgs {
     /// Delay of the `timeout` fault in milliseconds (for tests).
     #[arg(long, default_value_t = 60_000, hide = true)]
     pub fault_timeout_ms: u64,
+    /// Seed a new PIM with this catalog ({"categories": [...], "products": [...]}) (pim).
+    #[arg(long)]
+    pub seed_file: Option<PathBuf>,
+    /// OAuth client id of POST /oauth/token (pim; default mapsync).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// OAuth client secret of POST /oauth/token (pim; default secret; ignored by shopify).
+    #[arg(long, env = "MAPSYNC_PIM_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Lifetime of an issued access token, in seconds (pim; default 3600).
+    #[arg(long)]
+    pub token_ttl: Option<u64>,
+    /// Key field of categories (pim; default CategoryId).
+    #[arg(long)]
+    pub category_key: Option<String>,
+    /// Key field of products (pim; default ItemNo).
+    #[arg(long)]
+    pub product_key: Option<String>,
+    /// Retry-After of a random 429, in seconds (pim; default 1).
+    #[arg(long)]
+    pub retry_after: Option<u64>,
 }
 
 impl ServeArgs {
+    /// Refuse the flags of the other kind.
+    fn only_for(&self, kind: &str, flags: &[(&str, bool)]) -> anyhow::Result<()> {
+        if let Some((name, _)) = flags.iter().find(|(_, given)| *given) {
+            anyhow::bail!("{name} applies to --kind {kind} only");
+        }
+        Ok(())
+    }
+
     fn config(&self) -> anyhow::Result<SandboxConfig> {
+        self.only_for(
+            "pim",
+            &[
+                ("--seed-file", self.seed_file.is_some()),
+                ("--client-id", self.client_id.is_some()),
+                ("--token-ttl", self.token_ttl.is_some()),
+                ("--category-key", self.category_key.is_some()),
+                ("--product-key", self.product_key.is_some()),
+                ("--retry-after", self.retry_after.is_some()),
+            ],
+        )?;
         Ok(SandboxConfig {
             addr: self.addr,
             state: self.state.clone(),
             token: self.token.clone().filter(|t| !t.is_empty()),
-            plan: self.plan.parse::<ShopPlan>()?,
+            plan: self
+                .plan
+                .as_deref()
+                .unwrap_or("standard")
+                .parse::<ShopPlan>()?,
             bucket: self.bucket,
             restore_rate: self.restore_rate,
             latency: Duration::from_millis(self.latency_ms),
@@ -71,6 +121,42 @@ impl ServeArgs {
             seed: self.seed,
             fault_timeout: Duration::from_millis(self.fault_timeout_ms),
             ..SandboxConfig::default()
+        })
+    }
+
+    fn pim_config(&self) -> anyhow::Result<PimConfig> {
+        self.only_for(
+            "shopify",
+            &[
+                ("--plan", self.plan.is_some()),
+                ("--bucket", self.bucket.is_some()),
+                ("--restore-rate", self.restore_rate.is_some()),
+            ],
+        )?;
+        let d = PimConfig::default();
+        if self.token_ttl == Some(0) {
+            anyhow::bail!("--token-ttl must be at least 1 second");
+        }
+        Ok(PimConfig {
+            addr: self.addr,
+            state: self.state.clone(),
+            seed_file: self.seed_file.clone(),
+            token: self.token.clone().filter(|t| !t.is_empty()),
+            client_id: self.client_id.clone().unwrap_or(d.client_id),
+            client_secret: self.client_secret.clone().unwrap_or(d.client_secret),
+            token_ttl: self
+                .token_ttl
+                .map(Duration::from_secs)
+                .unwrap_or(d.token_ttl),
+            category_key: self.category_key.clone().unwrap_or(d.category_key),
+            product_key: self.product_key.clone().unwrap_or(d.product_key),
+            latency: Duration::from_millis(self.latency_ms),
+            fault_rate: self.fault_rate,
+            faults: pim::parse_pim_faults(&self.faults)?,
+            fault_seed: self.seed,
+            fault_timeout: Duration::from_millis(self.fault_timeout_ms),
+            retry_after: self.retry_after.unwrap_or(d.retry_after),
+            ..d
         })
     }
 }
@@ -83,6 +169,13 @@ pub fn run(cmd: SandboxCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    match args.kind.as_str() {
+        "pim" => serve_pim(args),
+        _ => serve_shopify(args),
+    }
+}
+
+fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(super::render::color_stderr())
@@ -91,17 +184,43 @@ fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .try_init();
-    let config = args.config()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+}
+
+fn serve_shopify(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = args.config()?;
+    let rt = runtime()?;
     rt.block_on(async move {
         let handle = sandbox::start(config).await?;
         // A closed stdout (the parent stopped reading) must not stop the server.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "listening on {}", handle.url());
         let _ = writeln!(out, "graphql endpoint {}", handle.graphql_url());
+        let _ = out.flush();
+        wait_for_signal().await;
+        handle.shutdown().await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve_pim(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = args.pim_config()?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let handle = pim::start(config).await?;
+        // A closed stdout (the parent stopped reading) must not stop the server.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening on {}", handle.url());
+        let _ = writeln!(out, "token endpoint {}", handle.token_url());
         let _ = out.flush();
         wait_for_signal().await;
         handle.shutdown().await?;

@@ -2,6 +2,7 @@
 //! the one place that names them all; the engine sees only the registry.
 //!
 //! * `file` (source): `mapsync-file`.
+//! * `rest` (source, with write-back): `mapsync-rest`.
 //! * `shopify` (target): `mapsync-shopify`.
 //! * `sandbox` (target): the embedded emulated Shopify store
 //!   (`mapsync-sandbox`) started in-process, spoken to by the Shopify
@@ -20,12 +21,14 @@ use mapsync_shopify::{connector as shopify_conn, ShopLocation, CAPABILITIES};
 
 pub use mapsync_core::source::*;
 pub use mapsync_file as file;
+pub use mapsync_rest as rest;
 pub use mapsync_shopify as shopify;
 
 /// The connectors of this binary.
 pub fn registry() -> Registry {
     Registry::new()
         .with(mapsync_file::FileConnector)
+        .with(mapsync_rest::RestConnector)
         .with(mapsync_shopify::ShopifyConnector)
         .with(SandboxConnector)
 }

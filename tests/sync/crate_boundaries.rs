@@ -31,7 +31,12 @@ fn mapsync_deps(krate: &str) -> BTreeSet<String> {
     out
 }
 
-const CONNECTORS: &[&str] = &["mapsync-file", "mapsync-shopify", "mapsync-sandbox"];
+const CONNECTORS: &[&str] = &[
+    "mapsync-file",
+    "mapsync-shopify",
+    "mapsync-sandbox",
+    "mapsync-rest",
+];
 
 #[test]
 fn the_emulated_store_depends_on_no_mapsync_crate() {
@@ -63,7 +68,7 @@ fn the_core_depends_on_no_other_mapsync_crate() {
 
 #[test]
 fn connectors_depend_on_no_engine_or_planner() {
-    for krate in ["mapsync-file", "mapsync-shopify"] {
+    for krate in ["mapsync-file", "mapsync-shopify", "mapsync-rest"] {
         let deps = mapsync_deps(krate);
         for upper in ["mapsync-engine", "mapsync-plan", "mapsync-state"] {
             assert!(!deps.contains(upper), "{krate} depends on {upper}");

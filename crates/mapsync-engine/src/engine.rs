@@ -9,8 +9,7 @@ use mapsync_config::check::model::MappingSet;
 use mapsync_config::connector::{ClientSettings, Connection};
 use mapsync_config::profile::{Endpoint, Profile};
 use mapsync_core::source::{
-    ReadScope,
-    self as connectors, Entity, RawRecord, ReadError, Record, RecordItem, SourceError,
+    self as connectors, Entity, RawRecord, ReadError, ReadScope, Record, RecordItem, SourceError,
 };
 use mapsync_core::target::{TargetError, TargetWrite};
 use mapsync_plan::spool::{DocumentSpool, SpoolError, SpoolRef, SpoolWriter, SpooledItem};
@@ -876,7 +875,10 @@ fn decide_reads(
             )),
             (Some(run), Some(f)) => {
                 let since = run - overlap;
-                scopes.push((*entity, ReadScope::Since(std::time::SystemTime::from(since))));
+                scopes.push((
+                    *entity,
+                    ReadScope::Since(std::time::SystemTime::from(since)),
+                ));
                 EntityRead {
                     entity: *entity,
                     read: ReadKind::Incremental,

@@ -14,7 +14,6 @@
 //!   origin), and messages show URLs through the [`Redactor`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use mapsync_config::connector::Secret;
@@ -165,8 +164,11 @@ impl Http {
     /// A client for these options.
     pub fn new(options: &RestOptions, redactor: Redactor) -> Result<Http, RestError> {
         let base = parse_base(&options.base_url, &redactor)?;
-        let timeout =
-            crate::options::duration(options.timeout.as_deref(), "timeout", Duration::from_secs(30))?;
+        let timeout = crate::options::duration(
+            options.timeout.as_deref(),
+            "timeout",
+            Duration::from_secs(30),
+        )?;
         if timeout.is_zero() {
             return Err(RestError::config(
                 "`timeout` is zero",
@@ -406,7 +408,8 @@ impl Http {
         .map(|s| Duration::from_secs_f64(s.min(1e9)));
         // Fetch a new token before this one runs out: a fifth of its life
         // early, at most 60s early.
-        let refresh_at = expires_in.map(|life| started + life - (life / 5).min(Duration::from_secs(60)));
+        let refresh_at =
+            expires_in.map(|life| started + life - (life / 5).min(Duration::from_secs(60)));
         tracing::debug!(token_url = %shown, ?expires_in, "OAuth 2 token fetched");
         Ok(Token {
             value: Secret::new(token),
@@ -471,7 +474,12 @@ impl Http {
     }
 
     /// One attempt.
-    async fn attempt(&self, req: &Request, cred: &Credential, form: bool) -> Result<Reply, Failure> {
+    async fn attempt(
+        &self,
+        req: &Request,
+        cred: &Credential,
+        form: bool,
+    ) -> Result<Reply, Failure> {
         let shown = self.redactor.url(&req.url);
         let mut rb = self
             .client
@@ -625,27 +633,20 @@ fn chain(e: &reqwest::Error, redactor: &Redactor) -> String {
         cur = c.source();
     }
     if parts.is_empty() {
-        parts.push(e.without_url_ref());
+        parts.push(
+            if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "connection failed"
+            } else if e.is_body() || e.is_decode() {
+                "the answer broke off"
+            } else {
+                "request failed"
+            }
+            .to_string(),
+        );
     }
     redactor.text(&parts.join(": "))
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        if self.is_timeout() {
-            "timed out".into()
-        } else if self.is_connect() {
-            "connection failed".into()
-        } else if self.is_body() || self.is_decode() {
-            "the answer broke off".into()
-        } else {
-            "request failed".into()
-        }
-    }
 }
 
 /// A duration as written in options.
@@ -674,7 +675,11 @@ fn detail(redactor: &Redactor, body: &[u8]) -> String {
 
 /// `Retry-After`: seconds, or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -824,9 +829,6 @@ fn auth(a: Option<&AuthOptions>, base: &Url, redactor: &Redactor) -> Result<Auth
     })
 }
 
-/// A shared handle.
-pub type SharedHttp = Arc<Http>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -846,7 +848,10 @@ mod tests {
             HeaderValue::from_str(&text).unwrap(),
         );
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
         h.insert(
             reqwest::header::RETRY_AFTER,
             HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),

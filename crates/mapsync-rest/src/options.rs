@@ -15,8 +15,9 @@ use serde_json::Value;
 
 use crate::error::RestError;
 
-/// The options, typed. Secrets are [`Secret`]s (their `Debug` is redacted).
-#[derive(Debug, Clone, Deserialize)]
+/// The options, typed. May hold secrets (`auth`, and perhaps a query
+/// value): `Debug` shows the shape only.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestOptions {
     /// `type: rest`.
@@ -49,6 +50,33 @@ pub struct RestOptions {
     pub writeback: PerEntity<WritebackOptions>,
 }
 
+impl std::fmt::Debug for RestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = crate::redact::Redactor::new(self.secrets().iter().map(|s| s.expose().to_string()));
+        let base = match url::Url::parse(&self.base_url) {
+            Ok(u) => r.url(&u),
+            Err(_) => "<not a URL>".to_string(),
+        };
+        let entities = |p: &PerEntity<_>| {
+            Entity::ALL
+                .into_iter()
+                .filter(|e| p.get(*e).is_some())
+                .map(Entity::as_str)
+                .collect::<Vec<_>>()
+        };
+        f.debug_struct("RestOptions")
+            .field("base_url", &base)
+            .field("auth", &self.auth)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("rate_limit", &self.rate_limit)
+            .field("entities", &entities(&self.entities.as_unit()))
+            .field("writeback", &entities(&self.writeback.as_unit()))
+            .finish_non_exhaustive()
+    }
+}
+
 /// One value per entity.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +97,14 @@ impl<T> Default for PerEntity<T> {
 }
 
 impl<T> PerEntity<T> {
+    /// Which entities have a value.
+    fn as_unit(&self) -> PerEntity<()> {
+        PerEntity {
+            category: self.category.as_ref().map(|_| ()),
+            product: self.product.as_ref().map(|_| ()),
+        }
+    }
+
     /// The value for `entity`.
     pub fn get(&self, entity: Entity) -> Option<&T> {
         match entity {

@@ -169,7 +169,11 @@ impl Paging {
             if *set && !keys.contains(k) {
                 return Err(RestError::config(
                     format!("{} does not apply to paging style `{}`", field(k), p.style),
-                    format!("remove it, or choose the style it belongs to; style `{}` takes {}", p.style, describe_keys(keys)),
+                    format!(
+                        "remove it, or choose the style it belongs to; style `{}` takes {}",
+                        p.style,
+                        describe_keys(keys)
+                    ),
                 ));
             }
         }
@@ -192,9 +196,7 @@ impl Paging {
             "page" => Style::Page {
                 page: p.page.clone().unwrap_or_else(|| "page".into()),
                 size: p.size.clone(),
-                max: p
-                    .max
-                    .or(p.size.as_ref().map(|_| DEFAULT_PAGE_SIZE)),
+                max: p.max.or(p.size.as_ref().map(|_| DEFAULT_PAGE_SIZE)),
                 start: p.start.unwrap_or(1),
             },
             "offset" => Style::Offset {
@@ -228,7 +230,10 @@ impl Paging {
     pub fn first_params(&self) -> Vec<(String, String)> {
         match &self.style {
             Style::Page {
-                page, size, max, start,
+                page,
+                size,
+                max,
+                start,
             } => {
                 let mut v = vec![(page.clone(), start.to_string())];
                 if let (Some(s), Some(m)) = (size, max) {
@@ -312,11 +317,6 @@ impl Walker {
         }
     }
 
-    /// The URL of the first page (with the paging parameters).
-    pub fn first_url(&self) -> Url {
-        self.first.clone()
-    }
-
     /// After a page was read: the next page's URL, `None` at the end, or
     /// why the walk cannot go on. `shown` is the page's URL as it may be
     /// shown.
@@ -324,7 +324,11 @@ impl Walker {
         self.pages += 1;
         self.records += facts.count;
         let loop_error = |what: String, help: &str| {
-            Err(RestError::new(RestErrorKind::Paging, what, help.to_string()))
+            Err(RestError::new(
+                RestErrorKind::Paging,
+                what,
+                help.to_string(),
+            ))
         };
         if self.last_hash == Some(facts.body_hash) && facts.count > 0 {
             return loop_error(
@@ -336,7 +340,10 @@ impl Walker {
         let next = match &self.paging.style {
             Style::None => None,
             Style::Page {
-                page, size, max, start,
+                page,
+                size,
+                max,
+                start,
             } => {
                 let expected = match (size, max) {
                     (Some(_), Some(m)) => Some(*m),
@@ -356,10 +363,7 @@ impl Walker {
                 }
             }
             Style::Offset {
-                offset,
-                max,
-                start,
-                ..
+                offset, max, start, ..
             } => {
                 if facts.count == 0 || facts.count < *max {
                     None
@@ -432,19 +436,28 @@ impl Walker {
     }
 }
 
-/// Set (replace) a query parameter.
+/// Set a query parameter: its value replaced where it is, or appended.
 pub fn set_param(u: &mut Url, name: &str, value: &str) {
+    let mut found = false;
     let pairs: Vec<(String, String)> = u
         .query_pairs()
-        .filter(|(k, _)| k != name)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .map(|(k, v)| {
+            if k == name && !found {
+                found = true;
+                (k.into_owned(), value.to_string())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
         .collect();
     let mut q = u.query_pairs_mut();
     q.clear();
     for (k, v) in &pairs {
         q.append_pair(k, v);
     }
-    q.append_pair(name, value);
+    if !found {
+        q.append_pair(name, value);
+    }
 }
 
 /// The `rel="next"` target of a `Link` header (RFC 8288), resolved
@@ -526,7 +539,9 @@ mod tests {
     fn set_param_replaces() {
         let mut u = Url::parse("https://h/p?page=1&x=y").unwrap();
         set_param(&mut u, "page", "2");
-        assert_eq!(u.as_str(), "https://h/p?x=y&page=2");
+        assert_eq!(u.as_str(), "https://h/p?page=2&x=y");
+        set_param(&mut u, "cursor", "a b");
+        assert_eq!(u.as_str(), "https://h/p?page=2&x=y&cursor=a+b");
     }
 
     #[test]
@@ -547,7 +562,7 @@ mod tests {
             ..PageFacts::default()
         };
         let n = w.next(&f(10, 1), "x").unwrap().unwrap();
-        assert_eq!(n.as_str(), "https://h/p?per_page=10&page=2");
+        assert_eq!(n.as_str(), "https://h/p?page=2&per_page=10");
         assert!(w.next(&f(10, 1), "x").is_err(), "same body twice");
         let mut w = Walker::new(w.paging.clone(), w.first.clone());
         w.next(&f(10, 1), "x").unwrap().unwrap();

@@ -18,8 +18,8 @@
 mod batches;
 pub mod migrations;
 mod shared;
-mod writebacks;
 mod uploads;
+mod writebacks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -636,7 +636,8 @@ impl Store {
                             .map_err(err)?;
                     }
                 }
-                let marks = !matches!(u.change, Change::Forget) && mark.is_some_and(|m| m(u.entity));
+                let marks =
+                    !matches!(u.change, Change::Forget) && mark.is_some_and(|m| m(u.entity));
                 if marks {
                     writebacks::mark(&tx, channel, u.entity, &u.key).map_err(err)?;
                 }

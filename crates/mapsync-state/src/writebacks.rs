@@ -193,7 +193,9 @@ mod tests {
         store
             .record_many_marking("c", &updates, &|e| e == Entity::Product)
             .unwrap();
-        let pending = store.pending_writebacks("c", Entity::Product, None, 10).unwrap();
+        let pending = store
+            .pending_writebacks("c", Entity::Product, None, 10)
+            .unwrap();
         assert_eq!(pending.len(), 2);
         assert_eq!(pending[0].0, "A");
         assert_eq!(pending[0].1.target_id.as_deref(), Some("t1"));

@@ -4,6 +4,10 @@ import os, re
 H = "mapsync: 1\n"
 P = "mapsync: 1\nentities:\n  product:\n    key: ItemNo\n    map:\n      title: Name\n"
 V = P + "    variants:\n      from: Variants\n      map:\n"
+# A profile reading a `rest` source: R + options + RE + the product entity's options + RT.
+R = "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source:\n      type: rest\n      base_url: https://pim.example.com/api/v1\n"
+RE = "      entities:\n        product:\n"
+RT = "    target: { type: sandbox }\n"
 cases = {
 "yaml-syntax": ("yaml::syntax", H + "entities:\n  product: «[1, 2\n"),
 "yaml-tab-indent": ("yaml::syntax", H + "entities:\n\t«product: {}\n"),
@@ -93,6 +97,9 @@ cases = {
 "project-state-url": ("project::state-url", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n    state: «.mapsync/state.db\n"),
 "project-api-version": ("schema::format", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"${T}\", api_version: «\"2025-02\" }\n"),
 "project-api-version-retired": ("project::api-version", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: \"${T}\", api_version: «\"2025-01\" }\n"),
+"project-rest-unknown-key": ("schema::unknown-key", R + RE + "          list: { path: /products, «record: data }\n" + RT),
+"project-rest-paging-style": ("schema::unknown-key", R + RE + "          list: { path: /products, records: data }\n          paging: { style: page, «cursor: meta.next }\n" + RT),
+"project-rest-paging-required": ("schema::required", R + RE + "          list: { path: /products, records: data }\n          paging: «{ style: cursor, param: after }\n" + RT),
 "project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
 }
 warn_cases = {
@@ -105,7 +112,8 @@ warn_cases = {
 "warn-categories-without-category": ("entity::categories-without-category", H + "entities:\n  product:\n    key: K\n    «categories: Cats\n    map: { title: Name }\n"),
 "warn-secret-in-file": ("project::secret-in-file", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: shopify, shop: acme.myshopify.com, token: «shpat_123 }\n"),
 "warn-token-missing": ("project::token-missing", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: «{ type: shopify, shop: acme.myshopify.com }\n"),
-"project-unknown-source-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rest, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
+"project-unknown-source-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rset, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
+"warn-rest-secret-in-file": ("project::secret-in-file", R + "      auth: { bearer: «abc123 }\n" + RE + "          list: { path: /products, records: data }\n" + RT),
 "warn-source-missing": ("project::source-missing", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: «../support/absent.json }\n    target: { type: sandbox }\n"),
 "warn-writeback-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback.yaml 5:5"),
 "warn-writeback-date-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback-date.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback-date.yaml 5:5"),

@@ -101,14 +101,13 @@ impl Writeback {
             .requests
             .fetch_add(u64::from(result.requests), Ordering::Relaxed);
         let mut done = Vec::new();
-        for (item, outcome) in items.into_iter().zip(
-            result
-                .items
+        for (item, outcome) in
+            items
                 .into_iter()
-                .chain(std::iter::repeat_with(|| {
+                .zip(result.items.into_iter().chain(std::iter::repeat_with(|| {
                     Err("the source gave no answer for this item".to_string())
-                })),
-        ) {
+                })))
+        {
             match outcome {
                 Ok(()) => done.push(item.key),
                 Err(message) => {
@@ -299,7 +298,11 @@ pub async fn resend_pending(w: &Writeback) -> u64 {
                 })
                 .collect();
             sent += items.len() as u64;
-            tracing::info!(entity = entity.as_str(), items = items.len(), "sending write-backs an earlier run left pending");
+            tracing::info!(
+                entity = entity.as_str(),
+                items = items.len(),
+                "sending write-backs an earlier run left pending"
+            );
             w.send_all(items, size).await;
             if n < PAGE {
                 break;

@@ -178,6 +178,9 @@ mod tests {
             basic("Basic bWFwc3luYzpzZWNyZXQ="),
             Some(("mapsync".into(), "secret".into()))
         );
-        assert_eq!(query_encode("2026-01-01T00:00:00+02:00"), "2026-01-01T00%3A00%3A00%2B02%3A00");
+        assert_eq!(
+            query_encode("2026-01-01T00:00:00+02:00"),
+            "2026-01-01T00%3A00%3A00%2B02%3A00"
+        );
     }
 }

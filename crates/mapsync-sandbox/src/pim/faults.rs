@@ -104,7 +104,10 @@ pub const GROUPS: &[&str] = &["read", "writeback", "images", "write", "token"];
 pub fn route_in(route: &str, group: &str) -> bool {
     let writeback = matches!(
         route,
-        "PATCH /products" | "PATCH /products/{key}" | "PATCH /categories" | "PATCH /categories/{key}"
+        "PATCH /products"
+            | "PATCH /products/{key}"
+            | "PATCH /categories"
+            | "PATCH /categories/{key}"
     );
     let images = matches!(
         route,
@@ -219,7 +222,10 @@ mod tests {
             .flatten()
             .all(|f| !(f.after && f.kind == PimFaultKind::TooManyRequests)));
         assert!(parse_pim_faults("5xx,lightning").is_err());
-        assert_eq!(parse_pim_faults("throttle").unwrap(), vec![PimFaultKind::TooManyRequests]);
+        assert_eq!(
+            parse_pim_faults("throttle").unwrap(),
+            vec![PimFaultKind::TooManyRequests]
+        );
     }
 
     #[test]
@@ -249,7 +255,10 @@ mod tests {
         assert_eq!(q.draw_for("GET /products"), None);
         assert_eq!(q.pending(), 1);
         assert_eq!(q.draw_for("GET /categories"), None);
-        assert_eq!(q.draw_for("PATCH /products/{key}"), Some(f(PimFaultKind::Reset)));
+        assert_eq!(
+            q.draw_for("PATCH /products/{key}"),
+            Some(f(PimFaultKind::Reset))
+        );
         assert!(known_target("writeback") && known_target("PUT /images/{id}"));
         assert!(!known_target("GET /nothing"));
     }

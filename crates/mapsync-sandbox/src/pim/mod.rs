@@ -25,11 +25,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::faults::{parse_pim_faults, PimFault, PimFaultKind};
+use self::store::{Keys, PimStore};
 pub use self::store::{
     WritebackEntry, WritebackLog, DEFAULT_PER_PAGE, MAX_BATCH, MAX_IMAGES, MAX_PER_PAGE,
     MAX_RECORDS,
 };
-use self::store::{Keys, PimStore};
 use crate::runtime::lock;
 use crate::SandboxError;
 
@@ -327,7 +327,10 @@ impl Drop for PimHandle {
 
 /// The first store: the state file when it exists, else the seed (or an
 /// empty PIM). `true` when it is not on disk yet.
-fn initial_store(config: &PimConfig, now: OffsetDateTime) -> Result<(PimStore, bool), SandboxError> {
+fn initial_store(
+    config: &PimConfig,
+    now: OffsetDateTime,
+) -> Result<(PimStore, bool), SandboxError> {
     let keys = config.keys();
     if let Some(path) = &config.state {
         match std::fs::read(path) {
@@ -352,12 +355,13 @@ fn initial_store(config: &PimConfig, now: OffsetDateTime) -> Result<(PimStore, b
     let seed = match (&config.catalog, &config.seed_file) {
         (Some(v), _) => Some(v.clone()),
         (None, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                SandboxError::Config(format!("seed file {}: {e}", path.display()))
-            })?;
-            Some(serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-                SandboxError::Config(format!("seed file {}: {e}", path.display()))
-            })?)
+            let bytes = std::fs::read(path)
+                .map_err(|e| SandboxError::Config(format!("seed file {}: {e}", path.display())))?;
+            Some(
+                serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                    SandboxError::Config(format!("seed file {}: {e}", path.display()))
+                })?,
+            )
         }
         (None, None) => None,
     };

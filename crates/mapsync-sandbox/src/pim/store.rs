@@ -449,7 +449,9 @@ impl PimStore {
             let mut records = Vec::with_capacity(items.len());
             for (i, v) in items.iter().enumerate() {
                 let at = format!("{}[{i}]", entity.plural());
-                let r = st.parse_record(entity, v, now).map_err(|e| format!("{at}: {e}"))?;
+                let r = st
+                    .parse_record(entity, v, now)
+                    .map_err(|e| format!("{at}: {e}"))?;
                 records.push(r);
             }
             records.sort_by(|a, b| a.key.cmp(&b.key));
@@ -471,8 +473,8 @@ impl PimStore {
             }
         }
         if let Some(log) = top.get("writebacks") {
-            st.writebacks = serde_json::from_value(log.clone())
-                .map_err(|e| format!("writebacks: {e}"))?;
+            st.writebacks =
+                serde_json::from_value(log.clone()).map_err(|e| format!("writebacks: {e}"))?;
         }
         Ok(st)
     }
@@ -491,14 +493,14 @@ impl PimStore {
         let key = key_of(m.get(&key_field))
             .ok_or_else(|| format!("no {key_field} (a non-empty text or a number)"))?;
         let mut fields = m.clone();
-        let updated = match fields.remove(LAST_UPDATED) {
+        let updated = match fields.shift_remove(LAST_UPDATED) {
             None | Some(Value::Null) => now,
             Some(Value::String(s)) => parse_time(&s)
                 .ok_or_else(|| format!("{LAST_UPDATED} '{s}' is not an RFC 3339 time"))?,
             Some(_) => return Err(format!("{LAST_UPDATED} must be an RFC 3339 time")),
         };
         let images = match entity {
-            Entity::Product => match fields.remove(IMAGES) {
+            Entity::Product => match fields.shift_remove(IMAGES) {
                 None | Some(Value::Null) => Vec::new(),
                 Some(v) => self.parse_images(&v)?,
             },
@@ -532,23 +534,23 @@ impl PimStore {
                 Value::String(s) => (s.clone(), None, None, Map::new()),
                 Value::Object(m) => {
                     let mut extra = m.clone();
-                    let url = match extra.remove("url") {
+                    let url = match extra.shift_remove("url") {
                         Some(Value::String(s)) => s,
                         _ => return Err(format!("{IMAGES}[{i}] has no url")),
                     };
-                    let position = match extra.remove("position") {
+                    let position = match extra.shift_remove("position") {
                         None | Some(Value::Null) => None,
                         Some(p) => Some(p.as_u64().filter(|p| *p >= 1).ok_or_else(|| {
                             format!("{IMAGES}[{i}].position must be a positive integer")
                         })?),
                     };
-                    let id = match extra.remove("id") {
+                    let id = match extra.shift_remove("id") {
                         None | Some(Value::Null) => None,
                         Some(p) => Some(p.as_u64().filter(|p| *p >= 1).ok_or_else(|| {
                             format!("{IMAGES}[{i}].id must be a positive integer")
                         })?),
                     };
-                    extra.remove("product_id");
+                    extra.shift_remove("product_id");
                     (url, position, id, extra)
                 }
                 _ => return Err(format!("{IMAGES}[{i}] must be a URL or an image object")),
@@ -564,10 +566,7 @@ impl PimStore {
                     id
                 }
             };
-            out.push((
-                position.unwrap_or(i as u64 + 1),
-                Image { id, url, extra },
-            ));
+            out.push((position.unwrap_or(i as u64 + 1), Image { id, url, extra }));
         }
         out.sort_by_key(|(p, _)| *p);
         Ok(out.into_iter().map(|(_, im)| im).collect())
@@ -598,7 +597,11 @@ impl PimStore {
 
     /// Check the fields of a write-back: the key, `LastUpdated` and
     /// `Images` are not written this way.
-    pub fn check_writeback(&self, entity: Entity, fields: &Map<String, Value>) -> Result<(), Refused> {
+    pub fn check_writeback(
+        &self,
+        entity: Entity,
+        fields: &Map<String, Value>,
+    ) -> Result<(), Refused> {
         let key_field = &self.table(entity).key_field;
         for f in fields.keys() {
             if f == key_field || f == LAST_UPDATED || (entity == Entity::Product && f == IMAGES) {
@@ -690,8 +693,11 @@ impl PimStore {
                 if let Value::Array(items) = &mut v {
                     for item in items {
                         if let Value::Object(m) = item {
-                            if m.get("id").and_then(Value::as_u64).is_none_or(|id| !own.contains(&id)) {
-                                m.remove("id");
+                            if m.get("id")
+                                .and_then(Value::as_u64)
+                                .is_none_or(|id| !own.contains(&id))
+                            {
+                                m.shift_remove("id");
                             }
                         }
                     }
@@ -701,7 +707,10 @@ impl PimStore {
                     .map_err(|e| Refused::new(422, "invalid_field", e).field(IMAGES))?;
                 let mut seen = HashSet::new();
                 if !ims.iter().all(|im| seen.insert(im.id)) {
-                    return Err(Refused::new(422, "invalid_field", "two images have the same id").field(IMAGES));
+                    return Err(
+                        Refused::new(422, "invalid_field", "two images have the same id")
+                            .field(IMAGES),
+                    );
                 }
                 Some(ims)
             }
@@ -731,7 +740,7 @@ impl PimStore {
                 continue;
             }
             if v.is_null() {
-                r.fields.remove(k);
+                r.fields.shift_remove(k);
             } else {
                 r.fields.insert(k.clone(), v.clone());
             }
@@ -767,17 +776,16 @@ impl PimStore {
     }
 
     fn product_mut(&mut self, key: &str) -> Result<&mut Record, Refused> {
-        self.products
-            .get_mut(key)
-            .ok_or_else(|| Refused::new(404, "not_found", format!("no product with the key '{key}'")))
+        self.products.get_mut(key).ok_or_else(|| {
+            Refused::new(404, "not_found", format!("no product with the key '{key}'"))
+        })
     }
 
     /// The images of a product, with `product_id`.
     pub fn images_of(&self, key: &str) -> Result<Vec<Value>, Refused> {
-        let p = self
-            .products
-            .get(key)
-            .ok_or_else(|| Refused::new(404, "not_found", format!("no product with the key '{key}'")))?;
+        let p = self.products.get(key).ok_or_else(|| {
+            Refused::new(404, "not_found", format!("no product with the key '{key}'"))
+        })?;
         Ok(p.images
             .iter()
             .enumerate()
@@ -844,7 +852,11 @@ impl PimStore {
         now: OffsetDateTime,
     ) -> Result<Value, Refused> {
         let (url, position, extra) = image_input(body, false)?;
-        let key = self.image_owner.get(&id).cloned().ok_or_else(|| no_image(id))?;
+        let key = self
+            .image_owner
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| no_image(id))?;
         let p = self.product_mut(&key)?;
         let i = p
             .images
@@ -867,7 +879,11 @@ impl PimStore {
 
     /// Delete an image; the images after it move up.
     pub fn delete_image(&mut self, id: u64, now: OffsetDateTime) -> Result<(), Refused> {
-        let key = self.image_owner.get(&id).cloned().ok_or_else(|| no_image(id))?;
+        let key = self
+            .image_owner
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| no_image(id))?;
         let p = self.product_mut(&key)?;
         p.images.retain(|im| im.id != id);
         p.updated = now;
@@ -902,21 +918,18 @@ type ImageInput = (Option<String>, Option<usize>, Map<String, Value>);
 fn image_input(body: &Map<String, Value>, url_required: bool) -> Result<ImageInput, Refused> {
     let mut extra = body.clone();
     for f in ["id", "product_id"] {
-        extra.remove(f);
+        extra.shift_remove(f);
     }
-    let url = match extra.remove("url") {
+    let url = match extra.shift_remove("url") {
         Some(Value::String(s)) if is_http_url(&s) => Some(s),
         None | Some(Value::Null) if !url_required => None,
         _ => {
-            return Err(Refused::new(
-                422,
-                "invalid_field",
-                "url must be an http or https URL",
+            return Err(
+                Refused::new(422, "invalid_field", "url must be an http or https URL").field("url"),
             )
-            .field("url"))
         }
     };
-    let position = match extra.remove("position") {
+    let position = match extra.shift_remove("position") {
         None | Some(Value::Null) => None,
         Some(v) => {
             // "2" is taken as 2: templates render numbers as text.
@@ -977,7 +990,7 @@ mod tests {
             .map(|i| {
                 json!({"ItemNo": format!("P-{i:04}"), "Name": format!("Product {i}"),
                        "LastUpdated": if i % 2 == 0 { "2026-01-01T00:00:00Z" } else { "2026-02-01T00:00:00+01:00" },
-                       "Images": [format!("https://img.example/{i}-1.jpg"), {"url": format!("https://img.example/{i}-0.jpg"), "position": 1, "alt": "front"}]})
+                       "Images": [{"url": format!("https://img.example/{i}-1.jpg"), "position": 2}, {"url": format!("https://img.example/{i}-0.jpg"), "position": 1, "alt": "front"}]})
             })
             .collect();
         PimStore::from_catalog(
@@ -992,7 +1005,10 @@ mod tests {
     #[test]
     fn a_catalog_is_read_with_times_keys_and_images() {
         let st = store(3);
-        assert_eq!(st.categories.get("7").unwrap().updated, t("2026-03-01T00:00:00Z"));
+        assert_eq!(
+            st.categories.get("7").unwrap().updated,
+            t("2026-03-01T00:00:00Z")
+        );
         let p = st.products.get("P-0001").unwrap();
         assert_eq!(fmt_time(p.updated), "2026-01-31T23:00:00Z");
         // Ordered by position; ids in catalog order.
@@ -1004,7 +1020,13 @@ mod tests {
         assert_eq!(st.image_count(), 6);
         assert!(p.render(false).get("Images").is_none());
         // A snapshot reads back as the same store.
-        let back = PimStore::from_catalog(&st.state_json(), &keys(), OffsetDateTime::now_utc(), MAX_RECORDS).unwrap();
+        let back = PimStore::from_catalog(
+            &st.state_json(),
+            &keys(),
+            OffsetDateTime::now_utc(),
+            MAX_RECORDS,
+        )
+        .unwrap();
         assert_eq!(back.snapshot(), st.snapshot());
         assert_eq!(back.next_image_id, st.next_image_id);
     }
@@ -1016,7 +1038,10 @@ mod tests {
         assert!(bad(json!([])).contains("JSON object"));
         assert!(bad(json!({"products": [{"Name": "x"}]})).contains("products[0]: no ItemNo"));
         assert!(bad(json!({"products": [{"ItemNo": "a"}, {"ItemNo": "a"}]})).contains("'a'"));
-        assert!(bad(json!({"products": [{"ItemNo": "a", "LastUpdated": "yesterday"}]})).contains("RFC 3339"));
+        assert!(
+            bad(json!({"products": [{"ItemNo": "a", "LastUpdated": "yesterday"}]}))
+                .contains("RFC 3339")
+        );
         assert!(bad(json!({"products": [{"ItemNo": "a"}, {"ItemNo": "b"}, {"ItemNo": "c"}, {"ItemNo": "d"}]})).contains("at most 3"));
         assert!(bad(json!({"products": [{"ItemNo": "a", "Images": [{"id": 1, "url": "https://x/1"}]}, {"ItemNo": "b", "Images": [{"id": 1, "url": "https://x/2"}]}]})).contains("id 1"));
     }
@@ -1067,25 +1092,46 @@ mod tests {
         let before = st.products.get("P-0000").unwrap().updated;
         let now = t("2026-04-01T10:00:00Z");
         let f = json!({"ShopifyId": "gid://shopify/Product/1", "ShopifySyncMsg": ""});
-        st.writeback(Entity::Product, "P-0000", f.as_object().unwrap(), now).unwrap();
+        st.writeback(Entity::Product, "P-0000", f.as_object().unwrap(), now)
+            .unwrap();
         assert_eq!(st.products.get("P-0000").unwrap().updated, before);
         assert_eq!(st.writebacks.count, 1);
-        assert_eq!(st.writebacks.products["P-0000"].fields["ShopifyId"], "gid://shopify/Product/1");
+        assert_eq!(
+            st.writebacks.products["P-0000"].fields["ShopifyId"],
+            "gid://shopify/Product/1"
+        );
         let e = st
             .writeback(Entity::Product, "nope", f.as_object().unwrap(), now)
             .unwrap_err();
         assert_eq!((e.status, e.code), (404, "not_found"));
         let e = st
-            .writeback(Entity::Product, "P-0000", json!({"ItemNo": "x"}).as_object().unwrap(), now)
+            .writeback(
+                Entity::Product,
+                "P-0000",
+                json!({"ItemNo": "x"}).as_object().unwrap(),
+                now,
+            )
             .unwrap_err();
         assert_eq!((e.status, e.code), (422, "read_only_field"));
         let (_, created) = st
-            .edit(Entity::Product, "P-0000", json!({"Name": "New"}).as_object().unwrap(), now)
+            .edit(
+                Entity::Product,
+                "P-0000",
+                json!({"Name": "New"}).as_object().unwrap(),
+                now,
+            )
             .unwrap();
         assert!(!created);
         assert_eq!(st.products.get("P-0000").unwrap().updated, now);
         let (v, created) = st
-            .edit(Entity::Product, "P-9999", json!({"Name": "Fresh", "Images": ["https://x/a.jpg"]}).as_object().unwrap(), now)
+            .edit(
+                Entity::Product,
+                "P-9999",
+                json!({"Name": "Fresh", "Images": ["https://x/a.jpg"]})
+                    .as_object()
+                    .unwrap(),
+                now,
+            )
             .unwrap();
         assert!(created);
         assert_eq!(v["ItemNo"], "P-9999");
@@ -1096,7 +1142,8 @@ mod tests {
     fn images_move_by_position() {
         let mut st = store(1);
         let now = t("2026-04-01T10:00:00Z");
-        let add = |st: &mut PimStore, body: Value| st.add_image("P-0000", body.as_object().unwrap(), now);
+        let add =
+            |st: &mut PimStore, body: Value| st.add_image("P-0000", body.as_object().unwrap(), now);
         let a = add(&mut st, json!({"url": "https://x/a.jpg", "position": 1})).unwrap();
         assert_eq!(a["position"], 1);
         let b = add(&mut st, json!({"url": "https://x/b.jpg"})).unwrap();
@@ -1105,9 +1152,18 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("url"));
         let id = b["id"].as_u64().unwrap();
         let moved = st
-            .put_image(id, json!({"url": "https://x/c.jpg", "position": "2"}).as_object().unwrap(), now)
+            .put_image(
+                id,
+                json!({"url": "https://x/c.jpg", "position": "2"})
+                    .as_object()
+                    .unwrap(),
+                now,
+            )
             .unwrap();
-        assert_eq!((moved["position"].clone(), moved["url"].clone()), (json!(2), json!("https://x/c.jpg")));
+        assert_eq!(
+            (moved["position"].clone(), moved["url"].clone()),
+            (json!(2), json!("https://x/c.jpg"))
+        );
         st.delete_image(a["id"].as_u64().unwrap(), now).unwrap();
         assert_eq!(st.image(id).unwrap()["position"], 1);
         assert_eq!(st.images_of("P-0000").unwrap().len(), 3);
