@@ -2,7 +2,7 @@
 //! the one place that names them all; the engine sees only the registry.
 //!
 //! * `file` (source): `mapsync-file`.
-//! * `rest` (source, with write-back): `mapsync-rest`.
+//! * `rest` (source, with write-back; target): `mapsync-rest`.
 //! * `shopify` (target): `mapsync-shopify`.
 //! * `sandbox` (target): the embedded emulated Shopify store
 //!   (`mapsync-sandbox`) started in-process, spoken to by the Shopify
@@ -24,13 +24,14 @@ pub use mapsync_file as file;
 pub use mapsync_rest as rest;
 pub use mapsync_shopify as shopify;
 
-/// The connectors of this binary.
+/// The connectors of this binary. The first target registered gives the
+/// `target:` of mapping sets that do not name one (`shopify`).
 pub fn registry() -> Registry {
     Registry::new()
         .with(mapsync_file::FileConnector)
-        .with(mapsync_rest::RestConnector)
         .with(mapsync_shopify::ShopifyConnector)
         .with(SandboxConnector)
+        .with(mapsync_rest::RestConnector)
 }
 
 /// A source from options as a profile would give them (for tests and

@@ -38,6 +38,11 @@ fn pim_shopify_mapping_passes_its_tests() {
 }
 
 #[test]
+fn rest_store_mapping_passes_its_tests() {
+    check_shipped("mappings/rest-store");
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_the_path_of_the_difference() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.yaml");

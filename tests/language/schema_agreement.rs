@@ -23,9 +23,20 @@ fn schema_keys(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Keys of the example, skipping free-form mappings (their keys are data).
+/// Keys of the example, skipping free-form mappings (their keys are data:
+/// also a connector's headers, query parameters and request templates).
 fn example_keys(n: &Node, out: &mut BTreeSet<String>) {
-    const FREE: &[&str] = &["map", "locations", "input", "expect", "profiles"];
+    const FREE: &[&str] = &[
+        "map",
+        "locations",
+        "input",
+        "expect",
+        "profiles",
+        "headers",
+        "query",
+        "body",
+        "item",
+    ];
     match &n.kind {
         Kind::Map(entries) => {
             for (k, v) in entries {
@@ -101,6 +112,8 @@ fn project_schema_and_examples_agree() {
         &[
             "schemas/project.schema.json",
             "crates/mapsync-file/schema/source.schema.json",
+            "crates/mapsync-rest/schema/source.schema.json",
+            "crates/mapsync-rest/schema/target.schema.json",
             "crates/mapsync-shopify/schema/target.schema.json",
             "src/connectors/sandbox.schema.json",
         ],

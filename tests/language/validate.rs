@@ -20,6 +20,7 @@ fn shipped_mapping_sets_and_project_are_valid_without_warnings() {
         "mappings/pim-shopify",
         "mappings/minimal.yaml",
         "mappings/demo",
+        "mappings/rest-store",
         "mapsync.yaml",
     ] {
         let diags = validate(&[set]);

@@ -14,6 +14,7 @@ mod shopify_schema;
 mod crate_boundaries;
 mod engine;
 mod requests_valid;
+mod rest_e2e;
 mod state;
 mod state_migrations;
 mod sync_cli;

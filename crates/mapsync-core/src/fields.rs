@@ -26,9 +26,19 @@ pub enum FieldType {
     Country,
     /// A harmonized system code: 6 to 13 digits.
     HsCode,
+    /// Any JSON value, kept as the source gives it (a number stays a
+    /// number): the free-form fields of a generic store API.
+    Any,
 }
 
-/// The fields a target accepts, per `map:` context, with their types.
+/// The name of a field table entry that stands for every name the table
+/// does not list (a target taking free-form fields, e.g. a generic store
+/// API): `("*", FieldType::Any)`. Never shown as a known field.
+pub const ANY_NAME: &str = "*";
+
+/// The fields a target accepts, per `map:` context, with their types. A
+/// context whose list holds [`ANY_NAME`] takes any other name too, with
+/// that entry's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldTable {
     /// The mapping set's `target:` word this table is for (`shopify`, ...).
@@ -45,7 +55,7 @@ pub struct FieldTable {
 pub fn check_literal(ty: FieldType, value: &str) -> Result<(), String> {
     let v = value.trim();
     match ty {
-        FieldType::Text | FieldType::Html | FieldType::List => Ok(()),
+        FieldType::Text | FieldType::Html | FieldType::List | FieldType::Any => Ok(()),
         FieldType::Handle => {
             if !v.is_empty()
                 && v.chars()

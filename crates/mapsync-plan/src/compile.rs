@@ -571,6 +571,7 @@ impl<'r> Cx<'_, '_, 'r> {
                 Some(d) => Ok(Some(Value::String(d))),
                 None => Err((bad("a decimal number"), "use a number such as 12.50")),
             },
+            FieldType::Any => Ok((!v.is_null()).then(|| v.clone())),
             FieldType::Bool => match to_bool(v) {
                 Some(b) => Ok(Some(Value::Bool(b))),
                 None => Err((bad("a boolean"), "use true/false, 1/0 or yes/no")),

@@ -1,39 +1,56 @@
-//! The `rest` connector as the registry sees it: its options schema, the
-//! checks a schema cannot make (URLs, one auth style, secrets in clear,
-//! paging options per style, templates, durations) and opening the source.
-//! As a target it is not in this version (the default refusal).
+//! The `rest` connector as the registry sees it: its options schemas
+//! (source and target), the checks a schema cannot make (URLs, one auth
+//! style, secrets in clear, paging options per style, templates,
+//! durations), its capabilities as a target, opening the source and
+//! connecting the target.
 
+use async_trait::async_trait;
 use mapsync_config::check::project::secret;
-use mapsync_config::connector::{CheckContext, Connector, Options, Role};
+use mapsync_config::connector::{
+    CheckContext, ClientSettings, Connection, Connector, Options, Role,
+};
 use mapsync_config::yaml::{Kind, Node};
 use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
 use mapsync_core::source::{Source, SourceError};
+use mapsync_core::target::{Capabilities, TargetError};
 
 use crate::paging::{style_keys, style_required};
 use crate::template::Templates;
-use crate::{RestOptions, RestSource};
+use crate::{RestOptions, RestSource, RestTarget, TargetOptions, CAPABILITIES};
 
-/// The `rest` source connector.
+/// The `rest` connector: a source (with write-back) and a target.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RestConnector;
 
 const SOURCE_SCHEMA: &str = include_str!("../schema/source.schema.json");
+const TARGET_SCHEMA: &str = include_str!("../schema/target.schema.json");
 
+#[async_trait]
 impl Connector for RestConnector {
     fn type_name(&self) -> &'static str {
         "rest"
     }
 
     fn summary(&self) -> &'static str {
-        "records from an HTTP catalog API such as a PIM, with write-back"
+        "an HTTP catalog API: a PIM to read (with write-back), or a store to write"
     }
 
     fn options_schema(&self, role: Role) -> Option<&'static str> {
-        (role == Role::Source).then_some(SOURCE_SCHEMA)
+        Some(match role {
+            Role::Source => SOURCE_SCHEMA,
+            Role::Target => TARGET_SCHEMA,
+        })
     }
 
-    fn check(&self, _role: Role, s: &Node, _cx: &CheckContext<'_>, diags: &mut Diagnostics) {
-        check_source(s, diags);
+    fn check(&self, role: Role, s: &Node, _cx: &CheckContext<'_>, diags: &mut Diagnostics) {
+        match role {
+            Role::Source => check_source(s, diags),
+            Role::Target => check_target(s, diags),
+        }
+    }
+
+    fn capabilities(&self) -> Option<&'static Capabilities> {
+        Some(&CAPABILITIES)
     }
 
     fn writes_back(&self) -> bool {
@@ -45,6 +62,29 @@ impl Connector for RestConnector {
         let opts = RestOptions::from_value(&value)?;
         Ok(Box::new(RestSource::new(&opts)?))
     }
+
+    /// The mapping set's `timeout` and `retries` apply where the target's
+    /// options do not set them.
+    async fn connect(
+        &self,
+        options: &Options,
+        settings: Option<&ClientSettings>,
+    ) -> Result<Connection, TargetError> {
+        let value = serde_json::Value::Object(options.values().clone());
+        let mut opts = TargetOptions::from_value(&value)?;
+        if let Some(s) = settings {
+            if opts.timeout.is_none() && !s.timeout.is_zero() {
+                opts.timeout = Some(format!("{}ms", s.timeout.as_millis()));
+            }
+            if opts.retries.is_none() {
+                opts.retries = Some(s.retries);
+            }
+        }
+        Ok(Connection {
+            target: Box::new(RestTarget::new(&opts)?),
+            resource: None,
+        })
+    }
 }
 
 fn templated(text: &str) -> bool {
@@ -55,7 +95,7 @@ fn templated(text: &str) -> bool {
 pub fn check_source(s: &Node, diags: &mut Diagnostics) {
     check_url(s.get("base_url"), "base_url", false, diags);
     if let Some(auth) = s.get("auth") {
-        check_auth(auth, diags);
+        check_auth(auth, Role::Source, diags);
     }
     check_duration_not_zero(s.get("timeout"), "timeout", diags);
     if let Some(entities) = s.get("entities").and_then(Node::as_map) {
@@ -108,7 +148,8 @@ fn check_url(node: Option<&Node>, field: &str, relative_ok: bool, diags: &mut Di
     }
 }
 
-fn check_auth(auth: &Node, diags: &mut Diagnostics) {
+fn check_auth(auth: &Node, role: Role, diags: &mut Diagnostics) {
+    let who = role.key();
     let styles: Vec<&str> = ["bearer", "header", "basic", "oauth2"]
         .into_iter()
         .filter(|k| auth.get(k).is_some() || (*k == "header" && auth.get("value").is_some()))
@@ -118,7 +159,7 @@ fn check_auth(auth: &Node, diags: &mut Diagnostics) {
             Diagnostic::error(
                 codes::SCHEMA_ONE_OF,
                 format!(
-                    "`auth` names {} styles ({}); a source authenticates one way",
+                    "`auth` names {} styles ({}); a {who} authenticates one way",
                     styles.len(),
                     styles
                         .iter()
@@ -147,19 +188,23 @@ fn check_auth(auth: &Node, diags: &mut Diagnostics) {
         ),
         _ => {}
     }
-    secret(auth.get("bearer"), "source's bearer token", diags);
-    secret(auth.get("value"), "source's API key (`auth.value`)", diags);
+    secret(auth.get("bearer"), &format!("{who}'s bearer token"), diags);
+    secret(
+        auth.get("value"),
+        &format!("{who}'s API key (`auth.value`)"),
+        diags,
+    );
     if let Some(b) = auth.get("basic") {
         secret(
             b.get("password"),
-            "source's password (`auth.basic.password`)",
+            &format!("{who}'s password (`auth.basic.password`)"),
             diags,
         );
     }
     if let Some(o) = auth.get("oauth2") {
         secret(
             o.get("client_secret"),
-            "source's OAuth 2 client secret",
+            &format!("{who}'s OAuth 2 client secret"),
             diags,
         );
         check_url(o.get("token_url"), "auth.oauth2.token_url", true, diags);
@@ -326,6 +371,121 @@ fn check_writeback(name: &str, w: &Node, diags: &mut Diagnostics) {
                 .label("absolute")
                 .help("write-back goes to the server of `base_url` only; write a path relative to it"),
             );
+        }
+    }
+}
+
+fn template_error(n: &Node, e: crate::RestError, diags: &mut Diagnostics) {
+    diags.push(
+        Diagnostic::error(codes::TEMPLATE_SYNTAX, e.message.clone())
+            .at_opt(n.loc())
+            .label("does not parse")
+            .help(e.help.clone()),
+    );
+}
+
+/// Check the templates of one request (`path` and `body`) of a target.
+fn check_request(t: &mut Templates, base: &str, r: &Node, diags: &mut Diagnostics) {
+    if let Some((n, p)) = r.get("path").and_then(|n| Some((n, n.as_str()?))) {
+        if let Err(e) = t.add_path(&format!("{base}.path"), p) {
+            template_error(n, e, diags);
+        } else if p.starts_with("http://") || p.starts_with("https://") {
+            diags.push(
+                Diagnostic::warning(codes::SCHEMA_FORMAT, format!("`{base}.path` is a full URL"))
+                    .at_opt(n.loc())
+                    .label("absolute")
+                    .help(
+                        "requests go to the server of `base_url` only; write a path relative to it",
+                    ),
+            );
+        }
+    }
+    if let Some(n) = r.get("body") {
+        if let Err(e) = t.add_shape(&format!("{base}.body"), &n.to_json()) {
+            template_error(n, e, diags);
+        }
+    }
+}
+
+/// What a schema cannot say about a `rest` target's options.
+pub fn check_target(t: &Node, diags: &mut Diagnostics) {
+    check_url(t.get("base_url"), "base_url", false, diags);
+    if let Some(auth) = t.get("auth") {
+        check_auth(auth, Role::Target, diags);
+    }
+    check_duration_not_zero(t.get("timeout"), "timeout", diags);
+    let mut templates = Templates::new();
+    let entities = t.get("entities").and_then(Node::as_map).unwrap_or_default();
+    for (name, e) in entities {
+        let Some(name) = name.as_str() else { continue };
+        if let Some(q) = e.get("list").and_then(|l| l.get("query")) {
+            check_query(name, q, diags);
+        }
+        if let Some(p) = e.get("paging") {
+            check_paging(name, p, diags);
+        }
+        for what in ["get", "create", "update", "delete", "deactivate"] {
+            if let Some(r) = e.get(what) {
+                check_request(&mut templates, &format!("entities.{name}.{what}"), r, diags);
+            }
+        }
+        if let Some((k, _)) = e.entry("deactivate") {
+            let published = e.get("list").and_then(|l| l.get("published"));
+            if published.is_none() {
+                diags.push(
+                    Diagnostic::warning(
+                        codes::SCHEMA_REQUIRED,
+                        format!("`entities.{name}.deactivate` without `list.published`"),
+                    )
+                    .at_opt(k.loc())
+                    .label("a deactivated item still reads as published")
+                    .help(format!(
+                        "add `published: <field>` to `entities.{name}.list` (e.g. `published: active`), or every run deactivates the same items again"
+                    )),
+                );
+            }
+        }
+        if name == "category" {
+            if let Some((k, _)) = e.entry("categories") {
+                diags.push(
+                    Diagnostic::error(
+                        codes::SCHEMA_UNKNOWN_KEY,
+                        "`categories` does not apply to `entities.category`",
+                    )
+                    .at_opt(k.loc())
+                    .label("products only")
+                    .help("move it to `entities.product`: the field of a product that holds its category ids"),
+                );
+            }
+        }
+    }
+    if let Some(im) = t.get("images") {
+        if let Some((n, p)) = im
+            .get("list")
+            .and_then(|l| l.get("path"))
+            .and_then(|n| Some((n, n.as_str()?)))
+        {
+            if let Err(e) = templates.add_path("images.list.path", p) {
+                template_error(n, e, diags);
+            }
+        }
+        for what in ["add", "overwrite", "delete"] {
+            if let Some(r) = im.get(what) {
+                check_request(&mut templates, &format!("images.{what}"), r, diags);
+            }
+        }
+        if !entities.iter().any(|(k, _)| k.as_str() == Some("product")) {
+            if let Some((k, _)) = t.entry("images") {
+                diags.push(
+                    Diagnostic::warning(
+                        codes::SCHEMA_REQUIRED,
+                        "`images` without `entities.product`",
+                    )
+                    .at_opt(k.loc())
+                    .label("images belong to products")
+                    .help("add `entities.product`, or remove `images`"),
+                );
+            }
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum RestErrorKind {
     Paging,
     /// A write-back template failed for an item.
     Template,
+    /// A write's answer was lost and whether it happened could not be
+    /// checked (the target's create, when looking the item up fails too).
+    OutcomeUnknown,
 }
 
 /// A failure of the `rest` connector: what, where (a URL without secrets)

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::error::{RestError, RestErrorKind};
-use crate::options::{AuthOptions, RestOptions};
+use crate::options::{AuthOptions, ClientOptions};
 use crate::redact::Redactor;
 
 /// The longest `Retry-After` honoured; a longer one waits this long.
@@ -138,6 +138,8 @@ pub struct Http {
     limiter: Option<Limiter>,
     redactor: Redactor,
     sent: AtomicU64,
+    retried: AtomicU64,
+    throttled: AtomicU64,
 }
 
 impl std::fmt::Debug for Http {
@@ -162,25 +164,19 @@ enum Failure {
 
 impl Http {
     /// A client for these options.
-    pub fn new(options: &RestOptions, redactor: Redactor) -> Result<Http, RestError> {
-        let base = parse_base(&options.base_url, &redactor)?;
-        let timeout = crate::options::duration(
-            options.timeout.as_deref(),
-            "timeout",
-            Duration::from_secs(30),
-        )?;
+    pub fn new(options: &ClientOptions<'_>, redactor: Redactor) -> Result<Http, RestError> {
+        let base = parse_base(options.base_url, &redactor)?;
+        let timeout =
+            crate::options::duration(options.timeout, "timeout", Duration::from_secs(30))?;
         if timeout.is_zero() {
             return Err(RestError::config(
                 "`timeout` is zero",
                 "write a timeout such as `30s`",
             ));
         }
-        let backoff = crate::options::duration(
-            options.backoff.as_deref(),
-            "backoff",
-            Duration::from_millis(250),
-        )?;
-        let limiter = match &options.rate_limit {
+        let backoff =
+            crate::options::duration(options.backoff, "backoff", Duration::from_millis(250))?;
+        let limiter = match options.rate_limit {
             None => None,
             Some(r) => Some(Limiter {
                 interval: crate::options::rate_interval(r).ok_or_else(|| {
@@ -197,7 +193,7 @@ impl Http {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
-        for (k, v) in &options.headers {
+        for (k, v) in options.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 RestError::config(
                     format!("`headers.{k}` is not a header name"),
@@ -212,7 +208,7 @@ impl Http {
             })?;
             headers.insert(name, value);
         }
-        let auth = auth(options.auth.as_ref(), &base, &redactor)?;
+        let auth = auth(options.auth, &base, &redactor)?;
         let origin = base.origin();
         let client = reqwest::Client::builder()
             .use_rustls_tls()
@@ -244,6 +240,8 @@ impl Http {
             limiter,
             redactor,
             sent: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         })
     }
 
@@ -262,6 +260,27 @@ impl Http {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// Attempts that were a retry, so far.
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
+
+    /// Answers that said "slow down" (HTTP 429), so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Retries of a failed request (the `retries` option).
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The wait before retry number `attempt` (1 for the first), with
+    /// jitter, as between the attempts of [`Http::send`].
+    pub fn backoff_for(&self, attempt: u32) -> Duration {
+        self.backoff(attempt)
+    }
+
     /// `path` (relative to the base URL, or an absolute URL of the base
     /// URL's origin) as a full URL.
     pub fn url(&self, path: &str) -> Result<Url, RestError> {
@@ -276,6 +295,24 @@ impl Http {
     /// Send `req` with retries; `count` is increased by every HTTP request
     /// sent (token requests included).
     pub async fn send(&self, req: &Request, count: &mut u32) -> Result<Reply, RestError> {
+        self.send_with(req, count, self.retries).await
+    }
+
+    /// Send `req` once: a failure that a retry might fix (a 5xx, 408, 429,
+    /// a timeout or a reset) is returned as an error of kind
+    /// `Unreachable` instead of being retried — for a request that must
+    /// not be repeated blindly (a create whose answer may have been lost).
+    /// A 401 with OAuth 2 still fetches a new token and sends it again.
+    pub async fn send_once(&self, req: &Request, count: &mut u32) -> Result<Reply, RestError> {
+        self.send_with(req, count, 0).await
+    }
+
+    async fn send_with(
+        &self,
+        req: &Request,
+        count: &mut u32,
+        retries: u32,
+    ) -> Result<Reply, RestError> {
         if !self.same_origin(&req.url) {
             return Err(RestError::new(
                 RestErrorKind::Config,
@@ -291,7 +328,7 @@ impl Http {
         let mut refreshed = false;
         loop {
             let cred = self.credential(count).await?;
-            match self.attempts(req, &cred, count).await {
+            match self.attempts_with(req, &cred, count, false, retries).await {
                 Err(Failure::Unauthorized(e)) => {
                     let Credential::Bearer(_, generation) = cred else {
                         return Err(e);
@@ -372,7 +409,7 @@ impl Http {
             Credential::None
         };
         let started = Instant::now();
-        let reply = match self.attempts_with(&req, &cred, count, true).await {
+        let reply = match self.attempts_with(&req, &cred, count, true, self.retries).await {
             Ok(r) => r,
             Err(Failure::Unauthorized(e)) => {
                 return Err(RestError::new(
@@ -418,22 +455,15 @@ impl Http {
         })
     }
 
-    async fn attempts(
-        &self,
-        req: &Request,
-        cred: &Credential,
-        count: &mut u32,
-    ) -> Result<Reply, Failure> {
-        self.attempts_with(req, cred, count, false).await
-    }
-
-    /// Send with retries. `form`: the body is a form (the token request).
+    /// Send with up to `retries` retries. `form`: the body is a form (the
+    /// token request).
     async fn attempts_with(
         &self,
         req: &Request,
         cred: &Credential,
         count: &mut u32,
         form: bool,
+        retries: u32,
     ) -> Result<Reply, Failure> {
         let mut attempt: u32 = 0;
         loop {
@@ -447,8 +477,14 @@ impl Http {
                 Ok(reply) => return Ok(reply),
                 Err(f) => f,
             };
+            if let Failure::Retry(_, e) = &failure {
+                if e.status == Some(429) {
+                    self.throttled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             match failure {
-                Failure::Retry(wait, e) if attempt <= self.retries => {
+                Failure::Retry(wait, e) if attempt <= retries => {
+                    self.retried.fetch_add(1, Ordering::Relaxed);
                     let wait = wait.unwrap_or_else(|| self.backoff(attempt));
                     tracing::warn!(
                         what = %req.what,
@@ -459,6 +495,7 @@ impl Http {
                     );
                     tokio::time::sleep(wait).await;
                 }
+                Failure::Retry(_, e) if attempt == 1 => return Err(Failure::Fatal(e)),
                 Failure::Retry(_, e) => {
                     let tries = attempt;
                     return Err(Failure::Fatal(RestError {

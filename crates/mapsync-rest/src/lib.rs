@@ -1,6 +1,8 @@
 //! The `rest` source: catalog records from an HTTP API (a PIM), read page
 //! by page, with incremental reads, a count endpoint and write-back of
-//! SyncID / SyncDate / SyncMsg. Options and behaviour: `docs/rest.md`.
+//! SyncID / SyncDate / SyncMsg; and the `rest` target: a generic store
+//! API's categories, products and images, read and written by configured
+//! requests. Options and behaviour: `docs/rest.md`.
 //!
 //! * [`RestSource`] implements the core's [`Source`]: each
 //!   [`Source::records_in`] starts a task that fills a bounded channel page
@@ -8,6 +10,10 @@
 //!   guards are in `paging`.
 //! * [`RestWriter`] implements [`SourceWrite`] (`writeback`), with the
 //!   sandboxed request templates of `template`.
+//! * [`RestTarget`] implements the core's `Target` and `TargetWrite`
+//!   (`target`: lists, creates adopted after a lost answer, updates only
+//!   when a field differs, images per image), with its field table and
+//!   capabilities in [`fields`].
 //! * `http` holds the client: auth (bearer, header, basic, OAuth 2 client
 //!   credentials), the rate ceiling, timeouts and retries.
 //! * No secret reaches a message, a log line or a record's position
@@ -15,11 +21,13 @@
 
 mod connector;
 mod error;
+pub mod fields;
 mod http;
 mod options;
 mod paging;
 mod read;
 mod redact;
+mod target;
 mod template;
 mod writeback;
 
@@ -27,12 +35,16 @@ use std::sync::Arc;
 
 pub use connector::RestConnector;
 pub use error::{RestError, RestErrorKind};
+pub use fields::CAPABILITIES;
 pub use options::{
-    AuthOptions, BasicOptions, BatchOptions, CountOptions, EntityOptions, ListOptions,
-    OAuth2Options, PagingOptions, PerEntity, RestOptions, SinceOptions, WritebackOptions,
+    AuthOptions, BasicOptions, BatchOptions, ClientOptions, CountOptions, EntityOptions,
+    GetOptions, ImageListOptions, ImagesOptions, ListOptions, OAuth2Options, PagingOptions,
+    PerEntity, RequestOptions, RestOptions, SinceOptions, TargetEntityOptions, TargetListOptions,
+    TargetOptions, WritebackOptions,
 };
 pub use read::READ_BUFFER;
 pub use redact::Redactor;
+pub use target::{kind_of, RestTarget};
 pub use writeback::RestWriter;
 
 use mapsync_core::source::{
@@ -64,7 +76,7 @@ impl RestSource {
     }
 
     fn build(options: &RestOptions, redactor: Redactor) -> Result<RestSource, RestError> {
-        let http = Arc::new(Http::new(options, redactor)?);
+        let http = Arc::new(Http::new(&options.client(), redactor)?);
         let reader = |e: Entity| -> Result<Option<Arc<EntityReader>>, RestError> {
             options
                 .entities

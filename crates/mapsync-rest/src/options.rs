@@ -355,15 +355,266 @@ impl RestOptions {
 
     /// The resolved secrets of these options.
     pub fn secrets(&self) -> Vec<Secret> {
-        let mut out = Vec::new();
-        if let Some(a) = &self.auth {
-            out.extend(a.bearer.iter().map(Secret::new));
-            out.extend(a.value.iter().map(Secret::new));
-            out.extend(a.basic.iter().map(|b| Secret::new(&b.password)));
-            out.extend(a.oauth2.iter().map(|o| Secret::new(&o.client_secret)));
-        }
-        out
+        auth_secrets(self.auth.as_ref())
     }
+
+    /// What the HTTP client takes of these options.
+    pub fn client(&self) -> ClientOptions<'_> {
+        ClientOptions {
+            base_url: &self.base_url,
+            auth: self.auth.as_ref(),
+            headers: &self.headers,
+            timeout: self.timeout.as_deref(),
+            retries: self.retries,
+            backoff: self.backoff.as_deref(),
+            rate_limit: self.rate_limit.as_deref(),
+        }
+    }
+}
+
+/// The secrets of an `auth:`.
+fn auth_secrets(auth: Option<&AuthOptions>) -> Vec<Secret> {
+    let mut out = Vec::new();
+    if let Some(a) = auth {
+        out.extend(a.bearer.iter().map(Secret::new));
+        out.extend(a.value.iter().map(Secret::new));
+        out.extend(a.basic.iter().map(|b| Secret::new(&b.password)));
+        out.extend(a.oauth2.iter().map(|o| Secret::new(&o.client_secret)));
+    }
+    out
+}
+
+/// The options the HTTP client takes, common to the source and the
+/// target.
+#[derive(Clone, Copy)]
+pub struct ClientOptions<'a> {
+    /// The API's base URL.
+    pub base_url: &'a str,
+    /// How requests authenticate.
+    pub auth: Option<&'a AuthOptions>,
+    /// Extra request headers.
+    pub headers: &'a BTreeMap<String, String>,
+    /// Timeout of one request.
+    pub timeout: Option<&'a str>,
+    /// Retries of a failed request.
+    pub retries: Option<u32>,
+    /// The first retry's wait.
+    pub backoff: Option<&'a str>,
+    /// A client-side ceiling.
+    pub rate_limit: Option<&'a str>,
+}
+
+/// The options of a `rest` target (connectors.md §3), as the profile
+/// gives them (`${ENV}` resolved). May hold secrets: `Debug` shows the
+/// shape only.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetOptions {
+    /// `type: rest`.
+    #[serde(rename = "type", default)]
+    pub type_name: String,
+    /// The store API's base URL.
+    pub base_url: String,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth: Option<AuthOptions>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Timeout of one request (`30s`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Retries of a failed request.
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// The first retry's wait (`250ms`).
+    #[serde(default)]
+    pub backoff: Option<String>,
+    /// A client-side ceiling (`10/s`).
+    #[serde(default)]
+    pub rate_limit: Option<String>,
+    /// How each entity is listed, created, updated, deleted, deactivated.
+    pub entities: PerEntity<TargetEntityOptions>,
+    /// How a product's images are listed, added, overwritten, deleted.
+    #[serde(default)]
+    pub images: Option<ImagesOptions>,
+}
+
+impl std::fmt::Debug for TargetOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = crate::redact::Redactor::new(self.secrets().iter().map(|s| s.expose().to_string()));
+        let base = match url::Url::parse(&self.base_url) {
+            Ok(u) => r.url(&u),
+            Err(_) => "<not a URL>".to_string(),
+        };
+        let entities: Vec<&str> = Entity::ALL
+            .into_iter()
+            .filter(|e| self.entities.get(*e).is_some())
+            .map(Entity::as_str)
+            .collect();
+        f.debug_struct("TargetOptions")
+            .field("base_url", &base)
+            .field("auth", &self.auth)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("rate_limit", &self.rate_limit)
+            .field("entities", &entities)
+            .field("images", &self.images.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TargetOptions {
+    /// Read options from a profile's `target:` value.
+    pub fn from_value(value: &Value) -> Result<TargetOptions, RestError> {
+        let secrets = secrets_of(value);
+        serde_json::from_value(value.clone()).map_err(|e| {
+            let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
+            RestError::config(
+                format!("the options do not fit: {}", r.text(&e.to_string())),
+                "see docs/rest.md (\"The `rest` target\") for the options and run `mapsync validate`",
+            )
+        })
+    }
+
+    /// The resolved secrets of these options.
+    pub fn secrets(&self) -> Vec<Secret> {
+        auth_secrets(self.auth.as_ref())
+    }
+
+    /// What the HTTP client takes of these options.
+    pub fn client(&self) -> ClientOptions<'_> {
+        ClientOptions {
+            base_url: &self.base_url,
+            auth: self.auth.as_ref(),
+            headers: &self.headers,
+            timeout: self.timeout.as_deref(),
+            retries: self.retries,
+            backoff: self.backoff.as_deref(),
+            rate_limit: self.rate_limit.as_deref(),
+        }
+    }
+}
+
+/// How one entity of a `rest` target is read and written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetEntityOptions {
+    /// The list request and where an item's id, key and state are.
+    pub list: TargetListOptions,
+    /// Paging of the list (default: one request).
+    #[serde(default)]
+    pub paging: Option<PagingOptions>,
+    /// One item by its id (default: found in the list).
+    #[serde(default)]
+    pub get: Option<GetOptions>,
+    /// The create request.
+    pub create: RequestOptions,
+    /// The update request.
+    pub update: RequestOptions,
+    /// The delete request.
+    #[serde(default)]
+    pub delete: Option<RequestOptions>,
+    /// The deactivate (unpublish) request.
+    #[serde(default)]
+    pub deactivate: Option<RequestOptions>,
+    /// Products: the field holding the ids of the product's categories.
+    #[serde(default)]
+    pub categories: Option<String>,
+}
+
+/// `list:` of a target entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetListOptions {
+    /// The endpoint.
+    pub path: String,
+    /// Dotted path of the items in the body.
+    #[serde(default)]
+    pub records: Option<String>,
+    /// Query parameters.
+    #[serde(default)]
+    pub query: serde_json::Map<String, Value>,
+    /// Dotted path of an item's id (default `id`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Dotted path of the field that keeps mapsync's key.
+    pub key: String,
+    /// Dotted path of the field that says the item is published.
+    #[serde(default)]
+    pub published: Option<String>,
+    /// Dotted path of an item's handle, for `find_by_handle`.
+    #[serde(default)]
+    pub handle: Option<String>,
+    /// A query parameter that filters the list by the key field.
+    #[serde(default)]
+    pub key_param: Option<String>,
+}
+
+/// `get:` of a target entity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetOptions {
+    /// The path template (`/products/{{ id }}`).
+    pub path: String,
+    /// Dotted path of the item in the body (default: the body).
+    #[serde(default)]
+    pub record: Option<String>,
+}
+
+/// One request of a target: `create`, `update`, `delete`, `deactivate`,
+/// and the image requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestOptions {
+    /// The HTTP method (each request has its default).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The path template.
+    pub path: String,
+    /// The body: a template or a shape (each request has its default).
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// `create`: dotted path of the new item's id in the answer.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `images:` of a target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesOptions {
+    /// The list of a product's images.
+    pub list: ImageListOptions,
+    /// Adding an image.
+    pub add: RequestOptions,
+    /// Overwriting an image (URL, position).
+    #[serde(default)]
+    pub overwrite: Option<RequestOptions>,
+    /// Deleting an image.
+    #[serde(default)]
+    pub delete: Option<RequestOptions>,
+}
+
+/// `images.list:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageListOptions {
+    /// The path template (`/products/{{ product_id }}/images`).
+    pub path: String,
+    /// Dotted path of the images in the body (default: the body).
+    #[serde(default)]
+    pub records: Option<String>,
+    /// Dotted path of an image's id (default `id`).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Dotted path of an image's URL (default `url`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Dotted path of an image's position (default: the list's order).
+    #[serde(default)]
+    pub position: Option<String>,
 }
 
 /// The secrets of raw options, best effort (for masking error messages

@@ -291,10 +291,15 @@ fn count(c: &CountOptions, name: &str, http: &Http) -> Result<Count, RestError> 
 }
 
 /// One page, parsed.
-struct Page {
-    origin: Arc<str>,
-    records: Vec<Value>,
-    facts: PageFacts,
+pub(crate) struct Page {
+    /// The page's URL, as it may be shown.
+    pub origin: Arc<str>,
+    /// Its records.
+    pub records: Vec<Value>,
+    /// What paging needs to know of it.
+    pub facts: PageFacts,
+    /// HTTP requests it took (retries and token requests included).
+    pub requests: u32,
 }
 
 /// The runtime the reading tasks run on when `records` is called outside
@@ -484,16 +489,27 @@ fn describe_keys(v: &Value) -> String {
     }
 }
 
-async fn fetch_page(
+pub(crate) async fn fetch_page(
     http: Arc<Http>,
     reader: Arc<EntityReader>,
     url: Url,
+) -> Result<Page, RestError> {
+    let what = format!("reading {}", reader.entity.plural());
+    fetch_page_as(http, reader, url, what).await
+}
+
+/// [`fetch_page`], with what the request is for in messages.
+pub(crate) async fn fetch_page_as(
+    http: Arc<Http>,
+    reader: Arc<EntityReader>,
+    url: Url,
+    what: String,
 ) -> Result<Page, RestError> {
     let req = Request {
         method: Method::GET,
         url,
         body: None,
-        what: format!("reading {}", reader.entity.plural()),
+        what,
     };
     let mut sent = 0;
     let reply = http.send(&req, &mut sent).await?;
@@ -573,6 +589,7 @@ async fn fetch_page(
         origin: Arc::from(shown),
         records,
         facts,
+        requests: sent,
     })
 }
 

@@ -340,7 +340,7 @@ impl RestWriter {
 
 /// Insert `value` at `name`: nested at each `.` of a plain dotted path,
 /// as one key otherwise (a name with brackets or quotes).
-fn insert_path(m: &mut serde_json::Map<String, Value>, name: &str, value: Value) {
+pub(crate) fn insert_path(m: &mut serde_json::Map<String, Value>, name: &str, value: Value) {
     let plain =
         !name.contains(['[', ']', '"', '\'', '`']) && name.split('.').all(|s| !s.is_empty());
     if !plain || !name.contains('.') {

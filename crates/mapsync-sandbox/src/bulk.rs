@@ -2,13 +2,16 @@
 //! query without page limits or cost and flattens the result to JSONL as
 //! Shopify does (one line per node; nodes of nested connections get their
 //! own lines with `__parentId`). `bulkOperationRunMutation` runs its
-//! mutation once per line of the staged variables file, in order, each
-//! through the schema like a request of its own (outside the leaky
-//! bucket), and writes one result line per input line with its
+//! mutation once per line of the staged variables file, each through the
+//! schema like a request of its own (outside the leaky bucket), a few lines
+//! at a time ([`LINES_IN_FLIGHT`]: parsing, validation and serialisation
+//! use every core while the writer lock serialises the store changes), and
+//! writes one result line per input line, in line order, with its
 //! `__lineNumber`. Results are kept for `GET /__sandbox/bulk/<id>.jsonl`.
 //! Must not touch the store except through the schema (and the bulk log
 //! through [`Core::mirror_bulk`]).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -292,9 +295,42 @@ async fn persist(core: &Core) {
     }
 }
 
-/// Run the lines of a bulk mutation in order, from its checkpoint, each as
-/// a request of its own (same schema, rules and writer lock; no bucket, no
-/// faults), then store the result.
+/// How many lines of a bulk mutation run at once (without a
+/// `bulk_line_delay`; with one, lines run one at a time, each after the
+/// delay). Lines in flight together may change the store in either order;
+/// their results are written, and counted in `objectCount` and the
+/// checkpoint, in line order: the checkpoint is the prefix of lines done.
+pub const LINES_IN_FLIGHT: usize = 4;
+
+/// Run one line of a bulk mutation on its own task; gives its result line.
+fn spawn_line(
+    schema: &SandboxSchema,
+    query: &Arc<str>,
+    line: &str,
+    n: usize,
+) -> tokio::task::JoinHandle<String> {
+    let schema = schema.clone();
+    let query = query.clone();
+    let line = line.to_string();
+    tokio::spawn(async move {
+        let vars = serde_json::from_str::<Value>(&line).unwrap_or(Value::Null);
+        let resp = schema
+            .execute(
+                async_graphql::Request::new(&*query)
+                    .variables(async_graphql::Variables::from_json(vars)),
+            )
+            .await;
+        result_line(resp, n)
+    })
+}
+
+/// Run the lines of a bulk mutation from its checkpoint, each as a request
+/// of its own (same schema, rules and writer lock; no bucket, no faults),
+/// [`LINES_IN_FLIGHT`] at a time, then store the result. A stop or a
+/// cancel launches no more lines and waits for those in flight, so the
+/// checkpoint (or the partial result) has every line applied. A crash
+/// (no clean stop) loses what was done after the last checkpoint: those
+/// lines may have been applied and run again when the operation resumes.
 async fn run_mutation(
     core: &Core,
     schema: &SandboxSchema,
@@ -319,6 +355,8 @@ async fn run_mutation(
     checkpoint(core, id, done, &text, false).await;
     let file = variables_of(core, &op);
     let delay = core.config.bulk_line_delay;
+    let width = if delay.is_zero() { LINES_IN_FLIGHT } else { 1 };
+    let query: Arc<str> = Arc::from(op.query.as_str());
     let mut last = Instant::now();
     let end = 'lines: {
         let bytes = match file {
@@ -329,31 +367,49 @@ async fn run_mutation(
             Ok(l) => l,
             Err(e) => break 'lines End::Failed(e),
         };
-        for (n, line) in lines.iter().enumerate().skip(done as usize) {
-            if !delay.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => {}
+        let mut next = done as usize;
+        let mut in_flight = VecDeque::new();
+        // Why no more lines are launched (those in flight still finish).
+        let mut halt: Option<End> = None;
+        loop {
+            while halt.is_none() && in_flight.len() < width && next < lines.len() {
+                if !delay.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stop.changed() => {}
+                    }
                 }
+                if *stop.borrow() {
+                    halt = Some(End::Stopped);
+                    break;
+                }
+                let canceling = lock(&core.bulk)
+                    .ops
+                    .get(&id)
+                    .is_none_or(|o| o.status == BulkStatus::Canceling);
+                if canceling {
+                    halt = Some(End::Canceled);
+                    break;
+                }
+                in_flight.push_back((next, spawn_line(schema, &query, lines[next], next)));
+                next += 1;
             }
-            if *stop.borrow() {
-                break 'lines End::Stopped;
-            }
-            let canceling = lock(&core.bulk)
-                .ops
-                .get(&id)
-                .is_none_or(|o| o.status == BulkStatus::Canceling);
-            if canceling {
-                break 'lines End::Canceled;
-            }
-            let vars = serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
-            let resp = schema
-                .execute(
-                    async_graphql::Request::new(op.query.as_str())
-                        .variables(async_graphql::Variables::from_json(vars)),
-                )
-                .await;
-            text.extend_from_slice(result_line(resp, n).as_bytes());
+            let Some((n, task)) = in_flight.pop_front() else {
+                break 'lines halt.unwrap_or(End::Completed);
+            };
+            let line = match task.await {
+                Ok(line) => line,
+                Err(e) => {
+                    let failed = async_graphql::Response::from_errors(vec![
+                        async_graphql::ServerError::new("Internal error", None),
+                    ]);
+                    if halt.is_none() {
+                        halt = Some(End::Failed(format!("line {n} did not finish: {e}")));
+                    }
+                    result_line(failed, n)
+                }
+            };
+            text.extend_from_slice(line.as_bytes());
             done = n as u64 + 1;
             if let Some(o) = lock(&core.bulk).ops.get_mut(&id) {
                 o.object_count = done;
@@ -365,7 +421,6 @@ async fn run_mutation(
                 last = Instant::now();
             }
         }
-        End::Completed
     };
     if let End::Stopped = end {
         checkpoint(core, id, done, &text, true).await;

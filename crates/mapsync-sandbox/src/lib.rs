@@ -14,6 +14,7 @@
 
 mod bulk;
 pub mod bulkops;
+mod catalog;
 pub mod cost;
 pub mod gql;
 pub mod model;

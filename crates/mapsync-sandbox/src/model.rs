@@ -4,13 +4,19 @@
 //! serde, so a snapshot is the store. It owns ids (`gid://shopify/<Type>/<n>`)
 //! and the derived indexes; it must not know about GraphQL or HTTP.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use imbl::{OrdMap, Vector};
 use serde::{Deserialize, Serialize};
 
-/// The whole store. Cheap to clone: entities sit behind `Arc`s, so a
-/// mutation works on a draft copy and publishes it when it succeeds.
+pub use crate::catalog::Products;
+
+/// The whole store. Cheap to clone, whatever its size: every collection
+/// that grows with the catalog is a persistent map (`imbl`) of entities
+/// behind `Arc`s, so a clone shares everything and a change copies the
+/// path to what it changes (O(log n)). A mutation works on a draft copy
+/// and publishes it when it succeeds; the snapshot before stays as it was.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Store {
     /// Next numeric id handed out (one counter for every type).
@@ -18,15 +24,15 @@ pub struct Store {
     /// The shop itself.
     pub shop: Shop,
     /// Locations by id.
-    pub locations: BTreeMap<u64, Location>,
-    /// Products by id.
-    #[serde(with = "arc_map")]
-    pub products: BTreeMap<u64, Arc<Product>>,
+    pub locations: OrdMap<u64, Location>,
+    /// Products by id (with the index of their variants, inventory items
+    /// and media).
+    pub products: Products,
     /// Custom collections by id.
     #[serde(with = "arc_map")]
-    pub collections: BTreeMap<u64, Arc<Collection>>,
+    pub collections: OrdMap<u64, Arc<Collection>>,
     /// Metafield definitions by id.
-    pub metafield_definitions: BTreeMap<u64, MetafieldDefinition>,
+    pub metafield_definitions: OrdMap<u64, MetafieldDefinition>,
     /// First answers of idempotent mutations (absent from older state files).
     #[serde(default, with = "arc_value")]
     pub idempotency: Arc<IdempotencyLog>,
@@ -39,38 +45,40 @@ pub struct Store {
     pub bulk: Arc<crate::bulkops::BulkLog>,
     /// Product handle → product id (derived; rebuilt on load).
     #[serde(skip)]
-    pub product_handles: HashMap<Arc<str>, u64>,
+    pub product_handles: imbl::HashMap<Arc<str>, u64>,
     /// Collection handle → collection id (derived; rebuilt on load).
     #[serde(skip)]
-    pub collection_handles: HashMap<Arc<str>, u64>,
+    pub collection_handles: imbl::HashMap<Arc<str>, u64>,
     /// Owner of each value of a metafield definition with unique values
     /// (derived; rebuilt on load). An entry may be stale (its owner changed
     /// the value since): readers check the owner still holds it.
     #[serde(skip)]
-    pub unique_index: Arc<HashMap<UniqueKey, String>>,
+    pub unique_index: imbl::HashMap<UniqueKey, String>,
 }
 
 /// (owner type, namespace, key, value) of a metafield whose definition has
 /// unique values.
 pub type UniqueKey = (String, String, String, String);
 
-/// Serde for maps of shared entities (serde's `rc` feature is off).
+/// Serde for maps of shared entities (serde's `rc` feature is off): the
+/// JSON of a map of id → entity.
 mod arc_map {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
+    use imbl::OrdMap;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub fn serialize<T: Serialize, S: Serializer>(
-        m: &BTreeMap<u64, Arc<T>>,
+        m: &OrdMap<u64, Arc<T>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_map(m.iter().map(|(k, v)| (k, &**v)))
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    pub fn deserialize<'de, T: Deserialize<'de> + Clone, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<BTreeMap<u64, Arc<T>>, D::Error> {
+    ) -> Result<OrdMap<u64, Arc<T>>, D::Error> {
         let m: BTreeMap<u64, T> = BTreeMap::deserialize(d)?;
         Ok(m.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
     }
@@ -328,8 +336,10 @@ pub struct Collection {
     pub seo_description: Option<String>,
     pub image: Option<Image>,
     pub metafields: Vec<Metafield>,
-    /// Member product ids in collection order.
-    pub products: Vec<u64>,
+    /// Member product ids in collection order (persistent: adding a member
+    /// to a large collection copies O(log n)). A product is a member
+    /// exactly when its `collections` has the collection.
+    pub products: Vector<u64>,
     /// Published on the online store (custom collections are, when created).
     #[serde(default = "published_default")]
     pub published: bool,
@@ -380,28 +390,70 @@ pub struct IdempotentAnswer {
 }
 
 /// The answers of idempotent mutations by key, oldest first, at most
-/// [`IDEMPOTENCY_KEYS_KEPT`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// [`IDEMPOTENCY_KEYS_KEPT`]. Persistent (a clone shares everything), with
+/// an index by key; the JSON is `{"entries": [...]}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "IdempotencyEntries")]
 pub struct IdempotencyLog {
-    #[serde(with = "arc_deque")]
-    entries: VecDeque<Arc<IdempotentAnswer>>,
+    entries: Vector<Arc<IdempotentAnswer>>,
+    /// Key → its latest answer in `entries`.
+    by_key: imbl::HashMap<String, Arc<IdempotentAnswer>>,
+}
+
+/// The serde form of [`IdempotencyLog`].
+#[derive(Deserialize)]
+struct IdempotencyEntries {
+    #[serde(default)]
+    entries: Vec<IdempotentAnswer>,
+}
+
+impl From<IdempotencyEntries> for IdempotencyLog {
+    fn from(e: IdempotencyEntries) -> Self {
+        let mut log = IdempotencyLog::default();
+        for a in e.entries {
+            log.remember(a);
+        }
+        log
+    }
+}
+
+impl Serialize for IdempotencyLog {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Entries<'a>(&'a Vector<Arc<IdempotentAnswer>>);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|e| &**e))
+            }
+        }
+        let mut st = s.serialize_struct("IdempotencyLog", 1)?;
+        st.serialize_field("entries", &Entries(&self.entries))?;
+        st.end()
+    }
 }
 
 impl IdempotencyLog {
     /// The answer remembered for `key`, if any.
     pub fn find(&self, key: &str) -> Option<&IdempotentAnswer> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.key == key)
-            .map(|e| &**e)
+        self.by_key.get(key).map(|e| &**e)
     }
 
     /// Remember an answer, dropping the oldest beyond the bound.
     pub fn remember(&mut self, answer: IdempotentAnswer) {
-        self.entries.push_back(Arc::new(answer));
+        let answer = Arc::new(answer);
+        self.by_key.insert(answer.key.clone(), answer.clone());
+        self.entries.push_back(answer);
         while self.entries.len() > IDEMPOTENCY_KEYS_KEPT {
-            self.entries.pop_front();
+            let Some(old) = self.entries.pop_front() else {
+                break;
+            };
+            if self
+                .by_key
+                .get(&old.key)
+                .is_some_and(|e| Arc::ptr_eq(e, &old))
+            {
+                self.by_key.remove(&old.key);
+            }
         }
     }
 
@@ -471,16 +523,16 @@ impl Store {
                 created_at: now.clone(),
                 metafields: Vec::new(),
             },
-            locations: BTreeMap::new(),
-            products: BTreeMap::new(),
-            collections: BTreeMap::new(),
-            metafield_definitions: BTreeMap::new(),
+            locations: OrdMap::new(),
+            products: Products::default(),
+            collections: OrdMap::new(),
+            metafield_definitions: OrdMap::new(),
             idempotency: Arc::default(),
             staged: Arc::default(),
             bulk: Arc::default(),
-            product_handles: HashMap::new(),
-            collection_handles: HashMap::new(),
-            unique_index: Arc::default(),
+            product_handles: imbl::HashMap::new(),
+            collection_handles: imbl::HashMap::new(),
+            unique_index: imbl::HashMap::new(),
         };
         store.add_location("Shop location");
         store
@@ -522,11 +574,12 @@ impl Store {
         self.staged = Arc::default();
         self.product_handles.clear();
         self.collection_handles.clear();
-        self.unique_index = Arc::default();
+        self.unique_index = imbl::HashMap::new();
     }
 
     /// Rebuild derived indexes (after deserializing) and fix the id counter.
     pub fn reindex(&mut self) {
+        self.products.settle();
         self.product_handles = self
             .products
             .values()
@@ -582,7 +635,7 @@ impl Store {
 
     /// Rebuild [`Store::unique_index`] from the metafields.
     pub fn rebuild_unique_index(&mut self) {
-        let mut index = HashMap::new();
+        let mut index = imbl::HashMap::new();
         for d in self
             .metafield_definitions
             .values()
@@ -598,7 +651,7 @@ impl Store {
                 index.insert(key, owner);
             }
         }
-        self.unique_index = Arc::new(index);
+        self.unique_index = index;
     }
 
     fn max_id(&self) -> u64 {
@@ -649,7 +702,8 @@ impl Store {
                 .contains_key(&n)
                 .then_some(Found::MetafieldDefinition(n)),
             "Shop" => (n == self.shop.id).then_some(Found::Shop),
-            "ProductVariant" => self.products.values().find_map(|p| {
+            "ProductVariant" => {
+                let p = self.products.get(&self.products.owner_of_part(n)?)?;
                 p.variants
                     .iter()
                     .any(|v| v.id == n)
@@ -657,8 +711,9 @@ impl Store {
                         product: p.id,
                         variant: n,
                     })
-            }),
-            "InventoryItem" => self.products.values().find_map(|p| {
+            }
+            "InventoryItem" => {
+                let p = self.products.get(&self.products.owner_of_part(n)?)?;
                 p.variants
                     .iter()
                     .find(|v| v.inventory_item.id == n)
@@ -666,21 +721,30 @@ impl Store {
                         product: p.id,
                         variant: v.id,
                     })
-            }),
+            }
             "MediaImage" | "Video" | "ExternalVideo" | "Model3d" => {
-                self.products.values().find_map(|p| {
-                    p.media.iter().any(|m| m.id == n).then_some(Found::Media {
-                        product: p.id,
-                        media: n,
-                    })
+                let p = self.products.get(&self.products.owner_of_part(n)?)?;
+                p.media.iter().any(|m| m.id == n).then_some(Found::Media {
+                    product: p.id,
+                    media: n,
                 })
             }
             _ => None,
         }
     }
 
-    /// Find a product by a metafield value (`customId` identifiers).
+    /// Find a product by a metafield value (`customId` identifiers): through
+    /// the index of unique values when the metafield's definition has them,
+    /// else by a scan.
     pub fn product_by_metafield(&self, namespace: &str, key: &str, value: &str) -> Option<u64> {
+        if crate::unique::unique_definition(self, "PRODUCT", namespace, key).is_some() {
+            return crate::unique::owner_of(self, "PRODUCT", namespace, key, value).and_then(
+                |owner| match self.find(&owner)? {
+                    Found::Product(p) => Some(p),
+                    _ => None,
+                },
+            );
+        }
         self.products.values().find_map(|p| {
             p.metafields
                 .iter()

@@ -305,22 +305,30 @@ fn find_collection(st: &Store, id: &str) -> Option<u64> {
     }
 }
 
+/// Make `product` a member of exactly the `wanted` collections. A product
+/// is a member when its `collections` has the collection (the mirror of
+/// `Collection::products`), so joining appends without a scan of the
+/// members; leaving looks the product up among them.
 fn set_membership(st: &mut Store, product: &mut Product, wanted: &[u64]) {
     let current: Vec<u64> = product.collections.iter().copied().collect();
     for c in current.iter().filter(|c| !wanted.contains(c)) {
         if let Some(col) = st.collections.get_mut(c) {
-            Arc::make_mut(col).products.retain(|&p| p != product.id);
+            remove_member(Arc::make_mut(col), product.id);
         }
         product.collections.remove(c);
     }
     for c in wanted.iter().filter(|c| !current.contains(c)) {
         if let Some(col) = st.collections.get_mut(c) {
-            let col = Arc::make_mut(col);
-            if !col.products.contains(&product.id) {
-                col.products.push(product.id);
-            }
+            Arc::make_mut(col).products.push_back(product.id);
             product.collections.insert(*c);
         }
+    }
+}
+
+/// Drop a product from a collection's members.
+fn remove_member(col: &mut Collection, product: u64) {
+    if let Some(i) = col.products.index_of(&product) {
+        col.products.remove(i);
     }
 }
 
@@ -1763,7 +1771,7 @@ pub fn product_delete(st: &mut Store, id: &ID) -> Result<u64, Vec<Plain>> {
         st.product_handles.remove(p.handle.as_str());
         for c in &p.collections {
             if let Some(col) = st.collections.get_mut(c) {
-                Arc::make_mut(col).products.retain(|&x| x != pid);
+                remove_member(Arc::make_mut(col), pid);
             }
         }
     }
@@ -1819,7 +1827,7 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
         seo_description: input.seo.as_ref().and_then(|s| s.description.clone()),
         image: None,
         metafields: Vec::new(),
-        products: Vec::new(),
+        products: Default::default(),
         published: true,
         created_at: now.clone(),
         updated_at: now,
@@ -1863,7 +1871,7 @@ pub fn collection_create(st: &mut Store, input: &CollectionInput) -> Result<u64,
             Arc::make_mut(prod).collections.insert(c.id);
         }
     }
-    c.products = members;
+    c.products = members.into();
     let id = c.id;
     st.collections.insert(id, Arc::new(c));
     Ok(id)

@@ -129,3 +129,87 @@ mod tests {
         assert!(back.idempotency.find("k-2").is_none());
     }
 }
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+    use crate::model::Found;
+
+    /// A state file as the sandbox wrote it before its maps became
+    /// persistent (`BTreeMap`s, `Vec` members, a `VecDeque` of answers).
+    fn old_state_file() -> serde_json::Value {
+        let t = "2025-01-01T00:00:00Z";
+        let mf = |id: u64, key: &str, value: &str| {
+            serde_json::json!({"id": id, "namespace": "custom", "key": key,
+                "type": "single_line_text_field", "value": value, "created_at": t, "updated_at": t})
+        };
+        let product = serde_json::json!({
+                "id": 1002, "handle": "shirt", "title": "Shirt", "description_html": "", "vendor": "",
+                "product_type": "", "tags": ["a"], "status": "ACTIVE", "seo_title": null,
+                "seo_description": null, "template_suffix": null, "gift_card": false,
+                "options": [{"id": 1003, "name": "Title", "values": [{"id": 1004, "name": "Default Title"}]}],
+                "variants": [{"id": 1005, "sku": "S-1", "barcode": null, "price": "1.00",
+                    "compare_at_price": null, "taxable": true, "inventory_policy": "DENY",
+                    "option_values": ["Default Title"], "media_ids": [1008], "metafields": [],
+                    "inventory_item": {"id": 1006, "tracked": true, "cost": null,
+                        "country_code_of_origin": null, "harmonized_system_code": null,
+                        "requires_shipping": true, "province_code_of_origin": null, "weight": null,
+                        "levels": {"1001": {"id": 1007, "available": 3, "on_hand": 3, "updated_at": t}},
+                        "created_at": t, "updated_at": t},
+                    "created_at": t, "updated_at": t}],
+                "media": [{"id": 1008, "alt": null, "original_source": "https://example.com/a.png",
+                    "content_type": "IMAGE", "created_at": t, "status": "READY", "failure": null}],
+                "metafields": [mf(1009, "sku", "S-1")],
+                "collections": [1010],
+                "created_at": t, "updated_at": t});
+        serde_json::json!({
+            "next_id": 2000,
+            "shop": {"id": 1, "name": "s", "email": "s@example.com", "myshopify_domain": "s.myshopify.com",
+                     "currency_code": "USD", "created_at": t, "metafields": []},
+            "locations": {"1001": {"id": 1001, "name": "Shop location", "is_active": true, "created_at": t}},
+            "products": {"1002": product},
+            "collections": {"1010": {
+                "id": 1010, "handle": "tops", "title": "Tops", "description_html": "",
+                "sort_order": "MANUAL", "template_suffix": null, "seo_title": null,
+                "seo_description": null, "image": null, "metafields": [], "products": [1002],
+                "published": true, "created_at": t, "updated_at": t}},
+            "metafield_definitions": {"1011": {"id": 1011, "namespace": "custom", "key": "sku",
+                "name": "SKU", "description": null, "owner_type": "PRODUCT",
+                "type": "single_line_text_field", "pinned_position": null, "unique_values": true}},
+            "idempotency": {"entries": [{"key": "k-1", "mutation": "inventorySetQuantities",
+                "fingerprint": "f", "answer": {"a": 1}, "created_at": t}]},
+            "staged": {"targets": []},
+            "bulk": {"next_id": 0, "ops": []}
+        })
+    }
+
+    #[test]
+    fn the_state_file_format_is_unchanged() {
+        let old = old_state_file();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, serde_json::to_vec(&old).unwrap()).unwrap();
+        let st = load(&path).unwrap().unwrap();
+        assert_eq!(serde_json::to_value(&st).unwrap(), old);
+        // The derived indexes are rebuilt.
+        assert_eq!(st.product_handles.get("shirt"), Some(&1002));
+        assert_eq!(st.collection_handles.get("tops"), Some(&1010));
+        assert_eq!(
+            st.find("gid://shopify/InventoryItem/1006"),
+            Some(Found::InventoryItem {
+                product: 1002,
+                variant: 1005
+            })
+        );
+        assert_eq!(
+            st.find("gid://shopify/MediaImage/1008"),
+            Some(Found::Media {
+                product: 1002,
+                media: 1008
+            })
+        );
+        assert_eq!(st.product_by_metafield("custom", "sku", "S-1"), Some(1002));
+        assert_eq!(st.product_by_metafield("custom", "sku", "S-2"), None);
+        assert!(st.idempotency.find("k-1").is_some());
+    }
+}

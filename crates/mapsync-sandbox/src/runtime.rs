@@ -290,7 +290,10 @@ impl Core {
         (g.0.clone(), g.1)
     }
 
-    /// Run a change on a draft copy; publish it when `f` succeeds.
+    /// Run a change on a draft copy; publish it when `f` succeeds. The
+    /// draft is a clone of the published store, which shares every map with
+    /// it ([`Store`]): the copy costs O(1), the change O(log n) per entry it
+    /// touches, and the snapshot readers hold never changes.
     pub fn mutate<T, E>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, E>,
@@ -298,6 +301,7 @@ impl Core {
         let _w = lock(&self.writer);
         let mut draft = (*self.snapshot()).clone();
         let out = f(&mut draft)?;
+        draft.products.settle();
         let new = Arc::new(draft);
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         g.0 = new.clone();
@@ -350,12 +354,7 @@ impl Core {
     /// same snapshot) or is gone.
     pub fn advance_media(&self, media: u64, shown: MediaState) {
         let _ = self.mutate(|st| {
-            let pid = st
-                .products
-                .values()
-                .find(|p| p.media.iter().any(|m| m.id == media))
-                .map(|p| p.id)
-                .ok_or(())?;
+            let pid = st.products.owner_of_part(media).ok_or(())?;
             let p = Arc::make_mut(st.products.get_mut(&pid).ok_or(())?);
             let m = p.media.iter_mut().find(|m| m.id == media).ok_or(())?;
             if m.status != shown {
@@ -385,6 +384,124 @@ async fn write_blocking(path: PathBuf, bytes: Vec<u8>) -> Result<(), SandboxErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Found, Product};
+
+    fn core() -> Core {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        Core::new(SandboxConfig::default(), tx).unwrap()
+    }
+
+    /// A product with one variant (`id + 1`, inventory item `id + 2`).
+    fn product(id: u64, handle: &str) -> Product {
+        let t = "2025-01-01T00:00:00Z";
+        serde_json::from_value(serde_json::json!({
+            "id": id, "handle": handle, "title": handle, "description_html": "", "vendor": "",
+            "product_type": "", "tags": [], "status": "ACTIVE", "seo_title": null,
+            "seo_description": null, "template_suffix": null, "options": [],
+            "variants": [{"id": id + 1, "sku": null, "barcode": null, "price": "1.00",
+                "compare_at_price": null, "taxable": true, "inventory_policy": "DENY",
+                "option_values": [], "media_ids": [], "metafields": [],
+                "inventory_item": {"id": id + 2, "tracked": true, "cost": null,
+                    "country_code_of_origin": null, "harmonized_system_code": null,
+                    "requires_shipping": true, "levels": {}, "created_at": t, "updated_at": t},
+                "created_at": t, "updated_at": t}],
+            "media": [], "metafields": [], "collections": [], "created_at": t, "updated_at": t
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_mutation_shares_what_it_does_not_change() {
+        let core = core();
+        core.mutate(|st| {
+            for (id, handle) in [(10, "a"), (20, "b")] {
+                st.products.insert(id, Arc::new(product(id, handle)));
+                st.product_handles.insert(Arc::from(handle), id);
+            }
+            st.unique_index.insert(
+                ("PRODUCT".into(), "custom".into(), "k".into(), "v".into()),
+                "gid://shopify/Product/10".into(),
+            );
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let (before, v1) = core.versioned();
+        let (_, after) = core
+            .mutate(|st| {
+                Arc::make_mut(st.products.get_mut(&10).unwrap()).title = "changed".into();
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        // The untouched product is the same allocation; the changed one is
+        // a copy, and the earlier snapshot still has the old title.
+        assert!(Arc::ptr_eq(&before.products[&20], &after.products[&20]));
+        assert!(!Arc::ptr_eq(&before.products[&10], &after.products[&10]));
+        assert_eq!(before.products[&10].title, "a");
+        assert_eq!(after.products[&10].title, "changed");
+        // The indexes are shared, not copied.
+        assert!(before.unique_index.ptr_eq(&after.unique_index));
+        assert!(before.product_handles.ptr_eq(&after.product_handles));
+        assert!(before.collections.ptr_eq(&after.collections));
+        // A failed mutation publishes nothing.
+        let failed = core.mutate(|st| {
+            st.products.remove(&20);
+            Err::<(), _>("refused")
+        });
+        assert_eq!(failed.unwrap_err(), "refused");
+        let (now, v2) = core.versioned();
+        assert_eq!(v2, v1 + 1);
+        assert!(Arc::ptr_eq(&now, &after));
+        assert!(now.products.contains_key(&20));
+    }
+
+    #[test]
+    fn parts_are_indexed_when_a_mutation_publishes() {
+        let core = core();
+        core.mutate(|st| {
+            st.products.insert(10, Arc::new(product(10, "a")));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let (_, st) = core
+            .mutate(|st| {
+                let mut v = product(10, "a").variants[0].clone();
+                v.id = 30;
+                v.inventory_item.id = 31;
+                Arc::make_mut(st.products.get_mut(&10).unwrap())
+                    .variants
+                    .push(v);
+                // Found in the draft already (a touched product is scanned).
+                assert_eq!(
+                    st.find("gid://shopify/ProductVariant/30"),
+                    Some(Found::Variant {
+                        product: 10,
+                        variant: 30
+                    })
+                );
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(st.products.owner_of_part(31), Some(10));
+        assert_eq!(st.products.owner_of_part(11), Some(10));
+        let (_, st) = core
+            .mutate(|st| {
+                Arc::make_mut(st.products.get_mut(&10).unwrap())
+                    .variants
+                    .retain(|v| v.id != 11);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(st.find("gid://shopify/ProductVariant/11"), None);
+        assert_eq!(st.products.owner_of_part(12), None);
+        assert_eq!(st.products.owner_of_part(30), Some(10));
+        let (_, st) = core
+            .mutate(|st| {
+                st.products.remove(&10);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(st.products.owner_of_part(30), None);
+    }
 
     #[test]
     fn bucket_takes_refunds_and_refuses() {

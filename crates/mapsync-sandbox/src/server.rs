@@ -90,6 +90,10 @@ impl Api {
     }
 }
 
+/// Largest body of `POST /__sandbox/seed`: a store of a million products
+/// is about a gigabyte of JSON.
+pub const MAX_SEED_BYTES: usize = u32::MAX as usize;
+
 /// Build the router.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -97,7 +101,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/__sandbox/stats", get(stats))
         .route("/__sandbox/snapshot", get(snapshot))
         .route("/__sandbox/reset", post(reset_store))
-        .route("/__sandbox/seed", post(seed))
+        .route(
+            "/__sandbox/seed",
+            post(seed).layer(DefaultBodyLimit::max(MAX_SEED_BYTES)),
+        )
         .route("/__sandbox/locations", post(add_locations))
         .route("/__sandbox/faults", post(script_faults))
         .route("/__sandbox/bulk/{file}", get(bulk_result))
@@ -374,14 +381,16 @@ fn change_stock_first(core: &Core, body: &Bytes) {
         })
         .unwrap_or_default();
     let _ = core.mutate(|st| {
-        for p in st.products.values_mut() {
-            let named = p
-                .variants
-                .iter()
-                .any(|v| targets.iter().any(|(item, _)| *item == v.inventory_item.id));
-            if !named {
+        let mut named: Vec<u64> = targets
+            .iter()
+            .filter_map(|(item, _)| st.products.owner_of_part(*item))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        for pid in named {
+            let Some(p) = st.products.get_mut(&pid) else {
                 continue;
-            }
+            };
             let p = Arc::make_mut(p);
             for v in &mut p.variants {
                 for (item, location) in &targets {

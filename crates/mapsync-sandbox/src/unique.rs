@@ -6,7 +6,6 @@
 //! I/O or know about GraphQL.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::model::{MetafieldDefinition, Store};
 use crate::ops::{metafields_of, Owner};
@@ -96,7 +95,7 @@ pub fn claim(st: &mut Store, held: &[Held]) -> Vec<(Vec<String>, String)> {
                     h.key.clone(),
                     h.value.clone(),
                 );
-                Arc::make_mut(&mut st.unique_index).insert(k, me);
+                st.unique_index.insert(k, me);
             }
         }
     }

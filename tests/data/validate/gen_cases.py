@@ -8,6 +8,10 @@ V = P + "    variants:\n      from: Variants\n      map:\n"
 R = "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source:\n      type: rest\n      base_url: https://pim.example.com/api/v1\n"
 RE = "      entities:\n        product:\n"
 RT = "    target: { type: sandbox }\n"
+# A profile writing to a `rest` target: T + the product entity's options.
+T = "mapsync: 1\nprofiles:\n  store:\n    mapping: ../support/rest.yaml\n    source: { type: file, path: ../support/data.json }\n    target:\n      type: rest\n      base_url: https://store.example.com/api\n      entities:\n        product:\n"
+TL = "          list: { path: /products, records: data, key: external_id }\n"
+TW = "          create: { path: /products, id: data.id }\n          update: { path: \"/products/{{ id }}\" }\n"
 cases = {
 "yaml-syntax": ("yaml::syntax", H + "entities:\n  product: «[1, 2\n"),
 "yaml-tab-indent": ("yaml::syntax", H + "entities:\n\t«product: {}\n"),
@@ -100,6 +104,10 @@ cases = {
 "project-rest-unknown-key": ("schema::unknown-key", R + RE + "          list: { path: /products, «record: data }\n" + RT),
 "project-rest-paging-style": ("schema::unknown-key", R + RE + "          list: { path: /products, records: data }\n          paging: { style: page, «cursor: meta.next }\n" + RT),
 "project-rest-paging-required": ("schema::required", R + RE + "          list: { path: /products, records: data }\n          paging: «{ style: cursor, param: after }\n" + RT),
+"project-rest-target-key": ("schema::required", T + "          list: «{ path: /products, records: data }\n" + TW),
+"project-rest-target-template": ("template::syntax", T + TL + "          create: { path: /products, id: data.id }\n          update: { path: «\"/products/{{ id\" }\n"),
+"project-rest-target-mismatch": ("project::target-mismatch", T.replace("../support/rest.yaml", "../support/minimal.yaml").replace("type: rest", "type: «rest") + TL + TW),
+"target-unknown-field-rest-variant": ("target::unknown-field", "mapsync: 1\ntarget: rest\nentities:\n  product:\n    key: ItemNo\n    map:\n      name: Name\n    variants:\n      from: Variants\n      map:\n        «sku: Sku\n"),
 "project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
 }
 warn_cases = {
@@ -114,6 +122,7 @@ warn_cases = {
 "warn-token-missing": ("project::token-missing", "mapsync: 1\nprofiles:\n  shop:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: «{ type: shopify, shop: acme.myshopify.com }\n"),
 "project-unknown-source-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  pim:\n    mapping: ../support/minimal.yaml\n    source: { type: «rset, base_url: \"https://pim.example.com\", token: \"${PIM_TOKEN}\" }\n    target: { type: sandbox }\n"),
 "warn-rest-secret-in-file": ("project::secret-in-file", R + "      auth: { bearer: «abc123 }\n" + RE + "          list: { path: /products, records: data }\n" + RT),
+"warn-rest-target-deactivate": ("schema::required", T + TL + TW + "          «deactivate: { path: \"/products/{{ id }}\", body: { active: false } }\n"),
 "warn-source-missing": ("project::source-missing", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: «../support/absent.json }\n    target: { type: sandbox }\n"),
 "warn-writeback-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback.yaml 5:5"),
 "warn-writeback-date-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback-date.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback-date.yaml 5:5"),

@@ -2,7 +2,7 @@
 //! field table (declared by the connector, see
 //! [`mapsync_core::fields::FieldTable`]).
 
-pub use mapsync_core::fields::{check_literal, parse_bool, FieldTable, FieldType};
+pub use mapsync_core::fields::{check_literal, parse_bool, FieldTable, FieldType, ANY_NAME};
 
 /// Where a `map:` entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,7 +26,8 @@ impl Context {
     }
 }
 
-/// The fields of a context.
+/// The fields of a context, as the table lists them (with the
+/// [`ANY_NAME`] entry of an open context).
 pub fn fields(table: &FieldTable, ctx: Context) -> &'static [(&'static str, FieldType)] {
     match ctx {
         Context::Category => table.category,
@@ -35,10 +36,25 @@ pub fn fields(table: &FieldTable, ctx: Context) -> &'static [(&'static str, Fiel
     }
 }
 
-/// The type of `name` in `ctx`, if it is a known field there.
-pub fn lookup(table: &FieldTable, ctx: Context, name: &str) -> Option<FieldType> {
+/// The names of a context's known fields, for suggestions and help.
+pub fn known(table: &FieldTable, ctx: Context) -> impl Iterator<Item = &'static str> {
     fields(table, ctx)
         .iter()
-        .find(|(n, _)| *n == name)
+        .map(|(n, _)| *n)
+        .filter(|n| *n != ANY_NAME)
+}
+
+/// Whether a context takes any field name (its list holds [`ANY_NAME`]).
+pub fn is_open(table: &FieldTable, ctx: Context) -> bool {
+    fields(table, ctx).iter().any(|(n, _)| *n == ANY_NAME)
+}
+
+/// The type of `name` in `ctx`, if it is a known field there (in an open
+/// context, any name not listed has the [`ANY_NAME`] entry's type).
+pub fn lookup(table: &FieldTable, ctx: Context, name: &str) -> Option<FieldType> {
+    let list = fields(table, ctx);
+    list.iter()
+        .find(|(n, _)| *n == name && *n != ANY_NAME)
+        .or_else(|| list.iter().find(|(n, _)| *n == ANY_NAME))
         .map(|(_, t)| *t)
 }

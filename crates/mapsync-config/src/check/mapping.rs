@@ -497,6 +497,15 @@ impl Cx<'_> {
         if state.targets.contains_key("title") {
             return;
         }
+        // A target taking free-form fields names its own required ones
+        // (and refuses an item without them).
+        let ctx = match kind {
+            Entity::Category => Context::Category,
+            Entity::Product => Context::Product,
+        };
+        if self.fields.is_some_and(|t| fields::is_open(t, ctx)) {
+            return;
+        }
         let at = node
             .entry("map")
             .and_then(|(k, _)| k.loc())
@@ -782,9 +791,19 @@ impl Cx<'_> {
             variant_only(self.diags, format!("`{name}`"));
             return Err(None);
         }
-        let known = || fields::fields(table, ctx).iter().map(|(n, _)| *n);
+        let known = || fields::known(table, ctx);
         let help = match suggest(&name, known()) {
             Some(s) => format!("did you mean `{s}`?"),
+            None if known().next().is_none() => match ctx {
+                Context::Variant => format!(
+                    "a `{}` target has no variants; remove `variants` (or map this to the product)",
+                    table.kind
+                ),
+                _ => format!(
+                    "a `{}` target takes no fields here; remove the mapping",
+                    table.kind
+                ),
+            },
             None => format!(
                 "known fields here: {}; or use `Metafield|namespace|key|type` for custom data",
                 known().collect::<Vec<_>>().join(", ")

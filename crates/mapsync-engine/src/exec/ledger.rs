@@ -8,12 +8,12 @@ use tokio::sync::mpsc;
 
 use mapsync_state::{LedgerUpdate, StateError, Store};
 
-/// Sends item outcomes to the writer thread (and, for entities whose
-/// source takes write-backs, to the write-back worker).
+/// Sends item outcomes to the writer thread (which hands those of
+/// entities whose source takes write-backs to the write-back worker once
+/// they are committed).
 #[derive(Debug, Clone)]
 pub struct LedgerWriter {
     tx: mpsc::UnboundedSender<LedgerUpdate>,
-    writeback: Option<super::writeback::WritebackSender>,
 }
 
 /// The writer thread; [`LedgerHandle::finish`] flushes and returns the store.
@@ -32,7 +32,9 @@ pub fn start(store: Store, channel: String) -> (LedgerWriter, LedgerHandle) {
 
 /// [`start`], with write-backs: each success or failure of an entity the
 /// sender takes is marked pending in the same transaction as its outcome,
-/// and handed to the write-back worker.
+/// and handed to the write-back worker once that transaction committed —
+/// never before, or the worker could clear the mark before it exists and
+/// leave it pending for good.
 pub fn start_with(
     mut store: Store,
     channel: String,
@@ -41,6 +43,8 @@ pub fn start_with(
     let (tx, mut rx) = mpsc::unbounded_channel::<LedgerUpdate>();
     let marked = writeback.as_ref().map(|w| w.entities());
     let join = tokio::task::spawn_blocking(move || {
+        // Dropped with the thread: the worker ends after the last outcome.
+        let writeback = writeback;
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while let Some(first) = rx.blocking_recv() {
             batch.push(first);
@@ -50,26 +54,26 @@ pub fn start_with(
                     Err(_) => break,
                 }
             }
-            match &marked {
-                Some(entities) => {
-                    store.record_many_marking(&channel, &batch, &|e| entities.contains(&e))?
+            match (&marked, &writeback) {
+                (Some(entities), Some(w)) => {
+                    store.record_many_marking(&channel, &batch, &|e| entities.contains(&e))?;
+                    for update in &batch {
+                        w.outcome(update);
+                    }
                 }
-                None => store.record_many(&channel, &batch)?,
+                _ => store.record_many(&channel, &batch)?,
             }
             batch.clear();
         }
         Ok(store)
     });
-    (LedgerWriter { tx, writeback }, LedgerHandle { join })
+    (LedgerWriter { tx }, LedgerHandle { join })
 }
 
 impl LedgerWriter {
     /// Queues one outcome; `false` when the writer has stopped (a failed
     /// commit, reported by [`LedgerHandle::finish`]).
     pub fn send(&self, update: LedgerUpdate) -> bool {
-        if let Some(w) = &self.writeback {
-            w.outcome(&update);
-        }
         self.tx.send(update).is_ok()
     }
 }

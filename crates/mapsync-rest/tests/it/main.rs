@@ -1,5 +1,6 @@
 //! The `rest` source over real HTTP on loopback, against the fixture
-//! server of `fixture.rs`.
+//! server of `fixture.rs`; the `rest` target against the emulated store
+//! (`mapsync-sandbox`'s PIM with its store routes).
 
 mod auth;
 mod fixture;
@@ -8,6 +9,7 @@ mod options;
 mod paging;
 mod retry;
 mod secrets;
+mod target;
 mod writeback;
 
 use mapsync_core::source::{

@@ -197,7 +197,14 @@ fn the_connector_opens_a_source_with_write_back() {
         values.as_object().unwrap().clone(),
     );
     assert!(RestConnector.writes_back());
-    assert_eq!(RestConnector.options_schema(Role::Target), None);
+    // A target too, with its own schema and the `rest` field table.
+    assert!(RestConnector
+        .options_schema(Role::Target)
+        .is_some_and(|s| s.contains("mapsync `rest` target options")));
+    assert_eq!(
+        RestConnector.capabilities().map(|c| c.fields.kind),
+        Some("rest")
+    );
     let src = RestConnector.open_source(&options).unwrap();
     assert_eq!(src.kind(), "rest");
     assert!(src.supports_writeback());

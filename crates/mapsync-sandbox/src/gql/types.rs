@@ -1531,7 +1531,15 @@ impl CollectionObj {
         Some(Count::exact(usize::from(self.c.published)))
     }
     async fn has_product(&self, id: ID) -> bool {
-        model::parse_gid(&id).is_some_and(|(k, n)| k == "Product" && self.c.products.contains(&n))
+        // Membership is mirrored in the product's `collections`.
+        model::parse_gid(&id).is_some_and(|(k, n)| {
+            k == "Product"
+                && self
+                    .st
+                    .products
+                    .get(&n)
+                    .is_some_and(|p| p.collections.contains(&self.c.id))
+        })
     }
     async fn products(
         &self,

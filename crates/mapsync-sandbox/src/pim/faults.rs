@@ -80,14 +80,20 @@ pub const ROUTES: &[&str] = &[
     "POST /oauth/token",
     "GET /categories",
     "PATCH /categories",
+    "POST /categories",
     "GET /categories/count",
     "GET /categories/{key}",
     "PATCH /categories/{key}",
+    "PUT /categories/{key}",
+    "DELETE /categories/{key}",
     "GET /products",
     "PATCH /products",
+    "POST /products",
     "GET /products/count",
     "GET /products/{key}",
     "PATCH /products/{key}",
+    "PUT /products/{key}",
+    "DELETE /products/{key}",
     "GET /products/{key}/images",
     "POST /products/{key}/images",
     "GET /images/count",
@@ -97,7 +103,7 @@ pub const ROUTES: &[&str] = &[
 ];
 
 /// Groups of routes a fault can aim at.
-pub const GROUPS: &[&str] = &["read", "writeback", "images", "write", "token"];
+pub const GROUPS: &[&str] = &["read", "writeback", "images", "store", "write", "token"];
 
 /// Whether `route` (one of [`ROUTES`]) is in `group` (a route or one of
 /// [`GROUPS`]).
@@ -113,11 +119,22 @@ pub fn route_in(route: &str, group: &str) -> bool {
         route,
         "POST /products/{key}/images" | "PUT /images/{id}" | "DELETE /images/{id}"
     );
+    // The store API's creates, updates and deletes of records.
+    let store = matches!(
+        route,
+        "POST /products"
+            | "PUT /products/{key}"
+            | "DELETE /products/{key}"
+            | "POST /categories"
+            | "PUT /categories/{key}"
+            | "DELETE /categories/{key}"
+    );
     match group {
         "read" => route.starts_with("GET "),
         "writeback" => writeback,
         "images" => images,
-        "write" => writeback || images,
+        "store" => store,
+        "write" => writeback || images || store,
         "token" => route == "POST /oauth/token",
         exact => exact == route,
     }

@@ -1,7 +1,9 @@
 //! The HTTP face of the emulated PIM: the API routes behind one layer
 //! (bearer auth, faults, latency, statistics), the token endpoint, the
-//! five paging styles, write-backs and images, and the `/__sandbox/`
-//! control endpoints. Business rules live in `store`.
+//! five paging styles and `filter[<field>]` filters, write-backs and
+//! images, the store API's writes (`POST` a record, `PUT` and `DELETE`
+//! one), and the `/__sandbox/` control endpoints. Business rules live in
+//! `store`.
 
 use std::sync::Arc;
 
@@ -37,7 +39,8 @@ pub(super) fn router(pim: App) -> Router {
         .route(
             "/categories",
             get(|s: State<App>, h: HeaderMap, q: RawQuery| list(s, Entity::Category, h, q))
-                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Category, b)),
+                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Category, b))
+                .post(|s: State<App>, b: Bytes| create_record(s, Entity::Category, b)),
         )
         .route(
             "/categories/count",
@@ -48,12 +51,17 @@ pub(super) fn router(pim: App) -> Router {
             get(|s: State<App>, p: Path<String>, q: RawQuery| get_one(s, Entity::Category, p, q))
                 .patch(|s: State<App>, p: Path<String>, b: Bytes| {
                     writeback(s, Entity::Category, p, b)
-                }),
+                })
+                .put(|s: State<App>, p: Path<String>, b: Bytes| {
+                    update_record(s, Entity::Category, p, b)
+                })
+                .delete(|s: State<App>, p: Path<String>| delete_record(s, Entity::Category, p)),
         )
         .route(
             "/products",
             get(|s: State<App>, h: HeaderMap, q: RawQuery| list(s, Entity::Product, h, q))
-                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Product, b)),
+                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Product, b))
+                .post(|s: State<App>, b: Bytes| create_record(s, Entity::Product, b)),
         )
         .route(
             "/products/count",
@@ -64,7 +72,11 @@ pub(super) fn router(pim: App) -> Router {
             get(|s: State<App>, p: Path<String>, q: RawQuery| get_one(s, Entity::Product, p, q))
                 .patch(|s: State<App>, p: Path<String>, b: Bytes| {
                     writeback(s, Entity::Product, p, b)
-                }),
+                })
+                .put(|s: State<App>, p: Path<String>, b: Bytes| {
+                    update_record(s, Entity::Product, p, b)
+                })
+                .delete(|s: State<App>, p: Path<String>| delete_record(s, Entity::Product, p)),
         )
         .route("/products/{key}/images", get(list_images).post(add_image))
         .route("/images/count", get(count_images))
@@ -466,6 +478,8 @@ struct ListQuery {
     style: Style,
     size: usize,
     since: Option<time::OffsetDateTime>,
+    /// `filter[<field>]=<value>`: records whose field has this value.
+    filters: Vec<(String, String)>,
     images: bool,
     /// The parameters a next link carries over (all but the position).
     keep: Vec<(String, String)>,
@@ -504,6 +518,17 @@ fn since_of(pairs: &[(String, String)]) -> Result<Option<time::OffsetDateTime>, 
             )
         }),
     }
+}
+
+/// The `filter[<field>]=<value>` parameters, as `(field, value)`.
+fn filters_of(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            let field = k.strip_prefix("filter[")?.strip_suffix(']')?;
+            (!field.is_empty()).then(|| (field.to_string(), v.clone()))
+        })
+        .collect()
 }
 
 fn last<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -600,6 +625,7 @@ impl ListQuery {
             style,
             size,
             since,
+            filters: filters_of(pairs),
             images,
             keep,
         })
@@ -654,7 +680,7 @@ async fn list(
             Style::Cursor(None) => Start::Offset(0),
             Style::Cursor(Some(k)) => Start::After(k),
         };
-        let page = table.page(q.since, start, q.size);
+        let page = table.page_where(q.since, &q.filters, start, q.size);
         let data: Vec<Value> = page.items.iter().map(|r| r.render(q.images)).collect();
         let next = page
             .more
@@ -699,7 +725,9 @@ async fn count(State(pim): State<App>, entity: Entity, RawQuery(raw): RawQuery) 
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let n = lock(&pim.store).table(entity).count(since);
+    let n = lock(&pim.store)
+        .table(entity)
+        .count_where(since, &filters_of(&pairs));
     ok(&json!({ "count": n }))
 }
 
@@ -808,6 +836,68 @@ async fn batch_writeback(State(pim): State<App>, entity: Entity, body: Bytes) ->
     }
     let body = json!({"results": results, "updated": updated, "failed": failed});
     persisted(&pim, ok(&body)).await
+}
+
+// ---------------------------------------------------------------- store writes
+
+/// `POST /categories`, `POST /products`: a new record; its key is the key
+/// field of the body, or the next free number.
+async fn create_record(State(pim): State<App>, entity: Entity, body: Bytes) -> Response {
+    let fields = match object_body(&body) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let now = pim.now();
+    let out = lock(&pim.store).create(entity, &fields, now);
+    match out {
+        Ok((key, record)) => {
+            let mut resp = json_response(StatusCode::CREATED, &json!({ "data": record }));
+            let location = format!("/{}/{}", entity.plural(), query_encode(&key));
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            persisted(&pim, resp).await
+        }
+        Err(r) => refused(&r),
+    }
+}
+
+/// `PUT /categories/{key}`, `PUT /products/{key}`: the body's fields
+/// replace the record's (a `null` removes one).
+async fn update_record(
+    State(pim): State<App>,
+    entity: Entity,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> Response {
+    let fields = match object_body(&body) {
+        Ok(m) => m,
+        Err(r) => return *r,
+    };
+    let now = pim.now();
+    let out = lock(&pim.store).update(entity, &key, &fields, now);
+    match out {
+        Ok(record) => persisted(&pim, ok(&json!({ "data": record }))).await,
+        Err(r) => refused(&r),
+    }
+}
+
+/// `DELETE /categories/{key}`, `DELETE /products/{key}`.
+async fn delete_record(
+    State(pim): State<App>,
+    entity: Entity,
+    Path(key): Path<String>,
+) -> Response {
+    let gone = lock(&pim.store).delete(entity, &key);
+    if gone {
+        persisted(&pim, StatusCode::NO_CONTENT.into_response()).await
+    } else {
+        error(
+            404,
+            "not_found",
+            format!("no {} with the key '{key}'", entity.singular()),
+        )
+    }
 }
 
 // ---------------------------------------------------------------- images
@@ -977,7 +1067,7 @@ impl ScriptedFault {
         if let Some(r) = &self.route {
             if !known_target(r) {
                 return Err(format!(
-                    "unknown route '{r}' (a route such as \"GET /products\" or \"PATCH /products/{{key}}\", or one of read, writeback, images, write, token)"
+                    "unknown route '{r}' (a route such as \"GET /products\" or \"PATCH /products/{{key}}\", or one of read, writeback, images, store, write, token)"
                 ));
             }
         }

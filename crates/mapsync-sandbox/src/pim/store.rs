@@ -1,8 +1,10 @@
 //! The records of the emulated PIM: categories and products as the seed
 //! gave them (JSON objects, kept field for field), each with the
 //! `LastUpdated` the PIM maintains, products with their images (ids,
-//! positions); the seed and state file formats; paging and the
-//! `updated_since` filter; the write-back log. Must not speak HTTP.
+//! positions); the seed and state file formats; paging, the
+//! `updated_since` filter and field filters; the write-back log; and the
+//! store API's writes (create with an assigned key, update, delete). Must
+//! not speak HTTP.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -178,22 +180,46 @@ impl Table {
 
     /// How many records changed at or after `since` (all without it).
     pub fn count(&self, since: Option<OffsetDateTime>) -> usize {
-        match since {
-            None => self.records.len(),
-            Some(s) => self.records.iter().filter(|r| r.updated >= s).count(),
+        self.count_where(since, &[])
+    }
+
+    /// How many records changed at or after `since` and have the field
+    /// values of `fields`.
+    pub fn count_where(&self, since: Option<OffsetDateTime>, fields: &[(String, String)]) -> usize {
+        if since.is_none() && fields.is_empty() {
+            return self.records.len();
         }
+        self.records
+            .iter()
+            .filter(|r| matches(r, since, fields))
+            .count()
     }
 
     /// One page of the records that changed at or after `since`, from
     /// `start`, at most `size`.
     pub fn page(&self, since: Option<OffsetDateTime>, start: Start<'_>, size: usize) -> Page<'_> {
-        let hit = |r: &Record| since.is_none_or(|s| r.updated >= s);
-        let total = self.count(since);
+        self.page_where(since, &[], start, size)
+    }
+
+    /// One page of the records that changed at or after `since` and have
+    /// the field values of `fields` (`(name, value)`: the field's text,
+    /// a number or boolean as written in JSON, equals the value), from
+    /// `start`, at most `size`.
+    pub fn page_where(
+        &self,
+        since: Option<OffsetDateTime>,
+        fields: &[(String, String)],
+        start: Start<'_>,
+        size: usize,
+    ) -> Page<'_> {
+        let hit = |r: &Record| matches(r, since, fields);
+        let all = since.is_none() && fields.is_empty();
+        let total = self.count_where(since, fields);
         // Index of the first record to consider, and the number of
         // matching records before it.
         let (from, offset) = match start {
             Start::Offset(n) => {
-                if since.is_none() {
+                if all {
                     (n.min(self.records.len()), n)
                 } else {
                     let mut seen = 0;
@@ -215,7 +241,7 @@ impl Table {
                     Ok(i) => i + 1,
                     Err(i) => i,
                 };
-                let before = if since.is_none() {
+                let before = if all {
                     idx
                 } else {
                     self.records[..idx].iter().filter(|r| hit(r)).count()
@@ -242,6 +268,19 @@ impl Table {
             more,
         }
     }
+}
+
+/// Whether a record changed at or after `since` and has the field values
+/// of `fields`.
+fn matches(r: &Record, since: Option<OffsetDateTime>, fields: &[(String, String)]) -> bool {
+    since.is_none_or(|s| r.updated >= s)
+        && fields.iter().all(|(name, want)| match r.fields.get(name) {
+            Some(Value::String(s)) => s == want,
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                serde_json::from_str::<Value>(want).is_ok_and(|w| w == *v)
+            }
+            _ => false,
+        })
 }
 
 /// Where a page starts.
@@ -353,6 +392,8 @@ pub struct PimStore {
     pub categories: Table,
     pub products: Table,
     pub next_image_id: u64,
+    /// The next key the store API assigns to a record created without one.
+    pub next_record_id: u64,
     /// Image id → product key.
     image_owner: HashMap<u64, String>,
     pub writebacks: WritebackLog,
@@ -374,6 +415,7 @@ impl PimStore {
             categories: Table::new(Entity::Category, &keys.category),
             products: Table::new(Entity::Product, &keys.product),
             next_image_id: 1,
+            next_record_id: 1,
             image_owner: HashMap::new(),
             writebacks: WritebackLog::default(),
             version: 0,
@@ -464,6 +506,19 @@ impl PimStore {
             }
             st.table_mut(entity).records = records;
         }
+        // Assigned keys come after every numeric key of the catalog.
+        let numeric_max = st
+            .categories
+            .iter()
+            .chain(st.products.iter())
+            .filter_map(|r| r.key.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        st.next_record_id = top
+            .get("next_record_id")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(numeric_max.saturating_add(1));
         st.image_owner.clear();
         for p in st.products.iter() {
             for im in &p.images {
@@ -587,6 +642,7 @@ impl PimStore {
         v["format"] = json!("mapsync-pim-sandbox");
         v["version"] = json!(1);
         v["next_image_id"] = json!(self.next_image_id);
+        v["next_record_id"] = json!(self.next_record_id);
         v["writebacks"] = serde_json::to_value(&self.writebacks).unwrap_or_default();
         v
     }
@@ -761,7 +817,72 @@ impl PimStore {
         Ok((out, created))
     }
 
-    /// A PIM user deletes a record.
+    /// The store API's create: the record's key is its key field in
+    /// `fields`, or the next free number (set in the key field, as a
+    /// number); a key taken is a 409. Otherwise as [`PimStore::edit`].
+    pub fn create(
+        &mut self,
+        entity: Entity,
+        fields: &Map<String, Value>,
+        now: OffsetDateTime,
+    ) -> Result<(String, Value), Refused> {
+        let key_field = self.table(entity).key_field.clone();
+        let mut fields = fields.clone();
+        let key = match fields.get(&key_field) {
+            None | Some(Value::Null) => {
+                let mut n = self.next_record_id;
+                while self.table(entity).get(&n.to_string()).is_some() {
+                    n += 1;
+                }
+                fields.insert(key_field.clone(), json!(n));
+                n.to_string()
+            }
+            Some(v) => key_of(Some(v)).ok_or_else(|| {
+                Refused::new(
+                    422,
+                    "invalid_field",
+                    format!("{key_field} must be a non-empty text or a number"),
+                )
+                .field(&key_field)
+            })?,
+        };
+        if self.table(entity).get(&key).is_some() {
+            return Err(Refused::new(
+                409,
+                "conflict",
+                format!("a {} with the key '{key}' exists", entity.singular()),
+            )
+            .field(&key_field));
+        }
+        let (record, _) = self.edit(entity, &key, &fields, now)?;
+        if let Ok(n) = key.parse::<u64>() {
+            self.next_record_id = self.next_record_id.max(n.saturating_add(1));
+        }
+        Ok((key, record))
+    }
+
+    /// The store API's update: as [`PimStore::edit`] (fields merged, a
+    /// `null` removes one, `Images` replaces the images), but only of a
+    /// record that exists.
+    pub fn update(
+        &mut self,
+        entity: Entity,
+        key: &str,
+        fields: &Map<String, Value>,
+        now: OffsetDateTime,
+    ) -> Result<Value, Refused> {
+        if self.table(entity).get(key).is_none() {
+            return Err(Refused::new(
+                404,
+                "not_found",
+                format!("no {} with the key '{key}'", entity.singular()),
+            ));
+        }
+        self.edit(entity, key, fields, now)
+            .map(|(record, _)| record)
+    }
+
+    /// A PIM user deletes a record (and the store API's delete).
     pub fn delete(&mut self, entity: Entity, key: &str) -> bool {
         match self.table_mut(entity).remove(key) {
             Some(r) => {
@@ -1136,6 +1257,66 @@ mod tests {
         assert!(created);
         assert_eq!(v["ItemNo"], "P-9999");
         assert_eq!(v["Images"][0]["url"], "https://x/a.jpg");
+    }
+
+    #[test]
+    fn store_writes_assign_keys_and_filter() {
+        let mut st = PimStore::from_catalog(
+            &json!({"products": [{"id": 7, "title": "Seven", "external_id": "A"}]}),
+            &Keys {
+                category: "id".into(),
+                product: "id".into(),
+            },
+            t("2026-03-01T00:00:00Z"),
+            MAX_RECORDS,
+        )
+        .unwrap();
+        assert_eq!(st.next_record_id, 8);
+        let now = t("2026-04-01T10:00:00Z");
+        let body = json!({"title": "New", "external_id": "B", "active": true});
+        let (key, v) = st
+            .create(Entity::Product, body.as_object().unwrap(), now)
+            .unwrap();
+        assert_eq!((key.as_str(), v["id"].clone()), ("8", json!(8)));
+        let e = st
+            .create(Entity::Product, json!({"id": 7}).as_object().unwrap(), now)
+            .unwrap_err();
+        assert_eq!((e.status, e.code), (409, "conflict"));
+        let f = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let p = st
+            .products
+            .page_where(None, &f("external_id", "B"), Start::Offset(0), 10);
+        assert_eq!((p.total, p.items[0].key.as_str()), (1, "8"));
+        assert_eq!(st.products.count_where(None, &f("active", "true")), 1);
+        assert_eq!(st.products.count_where(None, &f("external_id", "C")), 0);
+        let v = st
+            .update(
+                Entity::Product,
+                "8",
+                json!({"title": "Newer", "active": null})
+                    .as_object()
+                    .unwrap(),
+                now,
+            )
+            .unwrap();
+        assert_eq!(v["title"], "Newer");
+        assert!(v.get("active").is_none());
+        let e = st
+            .update(Entity::Product, "9", body.as_object().unwrap(), now)
+            .unwrap_err();
+        assert_eq!(e.status, 404);
+        // The next key survives a state file.
+        let back = PimStore::from_catalog(
+            &st.state_json(),
+            &Keys {
+                category: "id".into(),
+                product: "id".into(),
+            },
+            now,
+            MAX_RECORDS,
+        )
+        .unwrap();
+        assert_eq!(back.next_record_id, 9);
     }
 
     #[test]
