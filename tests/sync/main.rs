@@ -17,5 +17,6 @@ mod requests_valid;
 mod rest_e2e;
 mod state;
 mod state_migrations;
+mod store_view;
 mod sync_cli;
 mod sync_cli_images;
