@@ -33,51 +33,33 @@ type App = Arc<Pim>;
 const SEED_LIMIT: usize = 1 << 30;
 
 /// Build the router.
+/// The list, count and per-record routes of one entity under `base`.
+fn entity_routes(base: &str, e: Entity) -> Router<App> {
+    Router::new()
+        .route(
+            base,
+            get(move |s: State<App>, h: HeaderMap, q: RawQuery| list(s, e, h, q))
+                .patch(move |s: State<App>, b: Bytes| batch_writeback(s, e, b))
+                .post(move |s: State<App>, b: Bytes| create_record(s, e, b)),
+        )
+        .route(
+            &format!("{base}/count"),
+            get(move |s: State<App>, q: RawQuery| count(s, e, q)),
+        )
+        .route(
+            &format!("{base}/{{key}}"),
+            get(move |s: State<App>, p: Path<String>, q: RawQuery| get_one(s, e, p, q))
+                .patch(move |s: State<App>, p: Path<String>, b: Bytes| writeback(s, e, p, b))
+                .put(move |s: State<App>, p: Path<String>, b: Bytes| update_record(s, e, p, b))
+                .delete(move |s: State<App>, p: Path<String>| delete_record(s, e, p)),
+        )
+}
+
 pub(super) fn router(pim: App) -> Router {
     let api = Router::new()
         .route("/oauth/token", post(token))
-        .route(
-            "/categories",
-            get(|s: State<App>, h: HeaderMap, q: RawQuery| list(s, Entity::Category, h, q))
-                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Category, b))
-                .post(|s: State<App>, b: Bytes| create_record(s, Entity::Category, b)),
-        )
-        .route(
-            "/categories/count",
-            get(|s: State<App>, q: RawQuery| count(s, Entity::Category, q)),
-        )
-        .route(
-            "/categories/{key}",
-            get(|s: State<App>, p: Path<String>, q: RawQuery| get_one(s, Entity::Category, p, q))
-                .patch(|s: State<App>, p: Path<String>, b: Bytes| {
-                    writeback(s, Entity::Category, p, b)
-                })
-                .put(|s: State<App>, p: Path<String>, b: Bytes| {
-                    update_record(s, Entity::Category, p, b)
-                })
-                .delete(|s: State<App>, p: Path<String>| delete_record(s, Entity::Category, p)),
-        )
-        .route(
-            "/products",
-            get(|s: State<App>, h: HeaderMap, q: RawQuery| list(s, Entity::Product, h, q))
-                .patch(|s: State<App>, b: Bytes| batch_writeback(s, Entity::Product, b))
-                .post(|s: State<App>, b: Bytes| create_record(s, Entity::Product, b)),
-        )
-        .route(
-            "/products/count",
-            get(|s: State<App>, q: RawQuery| count(s, Entity::Product, q)),
-        )
-        .route(
-            "/products/{key}",
-            get(|s: State<App>, p: Path<String>, q: RawQuery| get_one(s, Entity::Product, p, q))
-                .patch(|s: State<App>, p: Path<String>, b: Bytes| {
-                    writeback(s, Entity::Product, p, b)
-                })
-                .put(|s: State<App>, p: Path<String>, b: Bytes| {
-                    update_record(s, Entity::Product, p, b)
-                })
-                .delete(|s: State<App>, p: Path<String>| delete_record(s, Entity::Product, p)),
-        )
+        .merge(entity_routes("/categories", Entity::Category))
+        .merge(entity_routes("/products", Entity::Product))
         .route("/products/{key}/images", get(list_images).post(add_image))
         .route("/images/count", get(count_images))
         .route(
