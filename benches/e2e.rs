@@ -208,9 +208,18 @@ fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let n: u64 = argv.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let per_item = argv.iter().any(|a| a == "per-item");
+    // `logs`: print each run's log file (its phases with timestamps).
+    let show_logs = argv.iter().any(|a| a == "logs");
     if !Path::new("benches/data/e2e/mapping.yaml").exists() {
         eprintln!("run from the project root (cargo bench --bench e2e)");
         std::process::exit(2);
+    }
+    // `gen=PATH`: only write the NDJSON of `n` products to PATH (to profile
+    // a sync by hand).
+    if let Some(path) = argv.iter().find_map(|a| a.strip_prefix("gen=")) {
+        let bytes = support::write_products_ndjson(Path::new(path), n);
+        println!("wrote {n} products ({bytes} bytes) to {path}");
+        return;
     }
     let bin = env!("CARGO_BIN_EXE_mapsync");
     let data = tempfile::tempdir().expect("tempdir");
@@ -247,5 +256,14 @@ fn main() {
             peak as f64 * 1024.0 / n as f64,
             report["requests"]["total"],
         );
+        if show_logs {
+            let logs = dir.path().join(".mapsync").join("logs");
+            for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+                print!(
+                    "{}",
+                    std::fs::read_to_string(entry.path()).unwrap_or_default()
+                );
+            }
+        }
     }
 }

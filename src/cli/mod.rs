@@ -12,6 +12,7 @@ macro_rules! outln {
 
 pub mod failure;
 pub mod render;
+pub mod run;
 pub mod sandbox;
 pub mod sync;
 
@@ -52,6 +53,12 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Apply a plan saved with `plan --out FILE` (refused when stale).
     Apply(sync::ApplyArgs),
+    /// The sync manager: syncs on schedule, forever, with health, metrics and a status page.
+    Run(run::RunArgs),
+    /// Past runs from the state store.
+    Runs(run::RunsArgs),
+    /// What a running manager (`mapsync run`) is doing.
+    Status(run::StatusArgs),
     /// Run the `tests:` of mapping sets.
     Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
@@ -134,6 +141,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan(cli.project.as_deref(), args),
         Command::Sync(args) => sync::sync(cli.project.as_deref(), args),
         Command::Apply(args) => sync::apply(cli.project.as_deref(), args),
+        Command::Run(args) => run::run(cli.project.as_deref(), args),
+        Command::Runs(args) => run::runs(cli.project.as_deref(), args),
+        Command::Status(args) => run::status(cli.project.as_deref(), args),
         Command::Test(args) => test(cli.project.as_deref(), args),
         Command::Schema(args) => {
             outln!("{}", crate::schema::text(args.which));
@@ -313,6 +323,22 @@ fn test(project: Option<&std::path::Path>, args: TestArgs) -> anyhow::Result<Exi
 }
 
 /// Write to stdout; exit quietly when the reader has gone away.
+/// Writes `value` as pretty JSON and a newline to stdout, streamed (a run
+/// report of a million items is not built as one string first).
+pub fn emit_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(()),
+    }
+}
+
 pub fn emit(text: &str) {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();

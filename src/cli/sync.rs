@@ -284,7 +284,7 @@ fn finish(
         "run finished"
     );
     match format {
-        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => super::emit_json(&report)?,
         Format::Human => out!("{}", human(&report, render::color_stdout())),
     }
     Ok(ExitCode::from(report.exit_code()))

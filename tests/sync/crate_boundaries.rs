@@ -51,6 +51,7 @@ fn core_plan_state_and_config_depend_on_no_connector() {
         "mapsync-config",
         "mapsync-plan",
         "mapsync-state",
+        "mapsync-run",
     ] {
         let deps = mapsync_deps(krate);
         for c in CONNECTORS {
@@ -100,6 +101,7 @@ fn engine_planner_and_checks_name_no_platform() {
         "crates/mapsync-engine/src",
         "crates/mapsync-plan/src",
         "crates/mapsync-config/src/check",
+        "crates/mapsync-run/src",
     ];
     let mut files = Vec::new();
     for dir in dirs {
@@ -116,7 +118,12 @@ fn engine_planner_and_checks_name_no_platform() {
             }
         }
     }
-    for krate in ["mapsync-engine", "mapsync-plan", "mapsync-config"] {
+    for krate in [
+        "mapsync-engine",
+        "mapsync-plan",
+        "mapsync-config",
+        "mapsync-run",
+    ] {
         let manifest = root.join("crates").join(krate).join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest)
             .unwrap()

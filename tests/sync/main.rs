@@ -15,6 +15,7 @@ mod crate_boundaries;
 mod engine;
 mod requests_valid;
 mod rest_e2e;
+mod run_cli;
 mod state;
 mod state_migrations;
 mod store_view;

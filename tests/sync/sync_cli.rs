@@ -551,6 +551,45 @@ fn products_above_the_bulk_threshold_go_through_one_bulk_import() {
     assert_eq!(report["summary"]["unchanged"], 122, "{report:#}");
 }
 
+/// A run bigger than one file: its imports follow each other (the next
+/// file filled and staged while one runs, submitted when it ends), every
+/// line is recorded once, and the store ends as a per-item run leaves it.
+#[test]
+fn a_run_of_several_bulk_files_records_every_line_once() {
+    let settings = "  sync: [add, update, deactivate]\n";
+    let clean = Env::new(SandboxConfig::default(), settings);
+    clean.set_catalog(&big_catalog(120));
+    assert_eq!(clean.sync(&[]).0, 0);
+    let expected = normalized(&clean.get("/__sandbox/snapshot"));
+
+    let config = SandboxConfig {
+        bulk_line_delay: Duration::from_millis(2),
+        ..SandboxConfig::default()
+    };
+    let env = Env::with_target(
+        config,
+        settings,
+        ", bulk_import_threshold: 50, bulk_import_file_lines: 25",
+    );
+    env.set_catalog(&big_catalog(120));
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["created"], 123, "{report:#}");
+    let ops = bulk_mutations(&env);
+    // 120 products in files of 25 lines.
+    assert_eq!(ops.len(), 5, "{ops:#?}");
+    assert!(ops.iter().all(|op| op["status"] == "COMPLETED"), "{ops:#?}");
+    let lines: u64 = ops
+        .iter()
+        .map(|op| op["objectCount"].as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(lines, 120, "{ops:#?}");
+    assert_eq!(env.writes().get("productSet"), None, "{:?}", env.writes());
+    assert_eq!(normalized(&env.get("/__sandbox/snapshot")), expected);
+    let (_, report) = env.sync(&[]);
+    assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
+}
+
 /// A run killed (SIGKILL) while its bulk import runs in the store: the next
 /// run takes that import's results instead of submitting again, and every
 /// product is in the store exactly once.

@@ -10,6 +10,7 @@ pub mod connector;
 pub mod env;
 pub mod metafield;
 pub mod profile;
+pub mod schedule;
 pub mod schema;
 pub mod template;
 pub mod yaml;

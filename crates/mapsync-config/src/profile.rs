@@ -153,6 +153,90 @@ pub fn load(
         end: 0,
         file: None,
     });
+    resolve_one(&project, &root, name, &lookup, registry)
+}
+
+/// A validated project with every profile resolved, for `mapsync run`.
+#[derive(Debug)]
+pub struct LoadedProject {
+    /// The project file.
+    pub file: PathBuf,
+    /// Every profile in file order: its resolution (a missing `${ENV}`
+    /// fails only that profile) and its `schedule:`, if any.
+    pub profiles: Vec<(
+        String,
+        Result<Profile, String>,
+        Option<crate::schedule::Schedule>,
+    )>,
+    /// The `run:` section.
+    pub run: crate::schedule::RunSettings,
+    /// The diagnostics of the validation (warnings only: errors refuse).
+    pub diagnostics: Diagnostics,
+    /// The project file and every mapping file its profiles use (what a
+    /// change to means a reload).
+    pub files: Vec<PathBuf>,
+}
+
+/// Load the project file, validate it once and resolve every profile.
+/// Errors in the project or any mapping set refuse the whole project
+/// ([`ProfileError::Invalid`] with every diagnostic).
+pub fn load_all(
+    project_file: &Path,
+    lookup: impl Fn(&str) -> Option<String>,
+    registry: &Registry,
+) -> Result<LoadedProject, ProfileError> {
+    let diags = crate::check::validate(&[project_file.to_path_buf()], Path::new("."), registry)?;
+    if diags.has_errors() {
+        return Err(ProfileError::Invalid(diags));
+    }
+    let mut scratch = Diagnostics::new();
+    let project = super::load_project(project_file, &mut scratch)?;
+    let root = project.parsed.root.clone().unwrap_or(Node {
+        kind: super::yaml::Kind::Null,
+        start: 0,
+        end: 0,
+        file: None,
+    });
+    let mut files = vec![project_file.to_path_buf()];
+    let mut profiles = Vec::new();
+    for (k, p) in root.get("profiles").and_then(Node::as_map).unwrap_or(&[]) {
+        let Some(name) = k.as_str() else { continue };
+        let schedule = p
+            .get("schedule")
+            .and_then(|s| crate::schedule::parse(s).ok());
+        let resolved =
+            resolve_one(&project, &root, name, &lookup, registry).map_err(|e| e.to_string());
+        if let Ok(profile) = &resolved {
+            let m = &profile.mapping;
+            let parts = if m.is_dir() {
+                super::mapping_dir_files(m).unwrap_or_default()
+            } else {
+                vec![m.clone()]
+            };
+            for f in parts {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
+        }
+        profiles.push((name.to_string(), resolved, schedule));
+    }
+    Ok(LoadedProject {
+        file: project_file.to_path_buf(),
+        profiles,
+        run: crate::schedule::run_settings(root.get("run")),
+        diagnostics: diags,
+        files,
+    })
+}
+
+fn resolve_one(
+    project: &super::ProjectFile,
+    root: &Node,
+    name: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    registry: &Registry,
+) -> Result<Profile, ProfileError> {
     let profiles = root.get("profiles").and_then(Node::as_map).unwrap_or(&[]);
     let Some((_, p)) = profiles.iter().find(|(k, _)| k.as_str() == Some(name)) else {
         let names = profiles.iter().filter_map(|(k, _)| k.as_str());
@@ -163,7 +247,7 @@ pub fn load(
         });
     };
     let resolve = |field: &str, s: &str| {
-        env::interpolate(s, &lookup).map_err(|source| ProfileError::Env {
+        env::interpolate(s, lookup).map_err(|source| ProfileError::Env {
             profile: name.to_string(),
             field: field.to_string(),
             source,

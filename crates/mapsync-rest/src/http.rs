@@ -126,6 +126,31 @@ impl Limiter {
     }
 }
 
+/// The rate limiter of a server, one per `base_url` and rate in this
+/// process: profiles that talk to one API (`mapsync run` runs them
+/// concurrently) share its `rate_limit`. Held weakly: a limiter lives as
+/// long as a client of its server.
+fn shared_limiter(base: &Url, interval: Duration) -> std::sync::Arc<Limiter> {
+    type Limiters =
+        std::sync::Mutex<std::collections::HashMap<(String, Duration), std::sync::Weak<Limiter>>>;
+    static LIMITERS: std::sync::OnceLock<Limiters> = std::sync::OnceLock::new();
+    let mut map = LIMITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = (base.as_str().to_string(), interval);
+    if let Some(l) = map.get(&key).and_then(std::sync::Weak::upgrade) {
+        return l;
+    }
+    map.retain(|_, l| l.strong_count() > 0);
+    let l = std::sync::Arc::new(Limiter {
+        interval,
+        next: std::sync::Mutex::new(None),
+    });
+    map.insert(key, std::sync::Arc::downgrade(&l));
+    l
+}
+
 /// The HTTP client of one `rest` source.
 pub struct Http {
     client: reqwest::Client,
@@ -135,7 +160,8 @@ pub struct Http {
     timeout: Duration,
     retries: u32,
     backoff: Duration,
-    limiter: Option<Limiter>,
+    /// Shared by every client of this `base_url` and rate in the process.
+    limiter: Option<std::sync::Arc<Limiter>>,
     redactor: Redactor,
     sent: AtomicU64,
     retried: AtomicU64,
@@ -178,15 +204,15 @@ impl Http {
             crate::options::duration(options.backoff, "backoff", Duration::from_millis(250))?;
         let limiter = match options.rate_limit {
             None => None,
-            Some(r) => Some(Limiter {
-                interval: crate::options::rate_interval(r).ok_or_else(|| {
+            Some(r) => Some(shared_limiter(
+                &base,
+                crate::options::rate_interval(r).ok_or_else(|| {
                     RestError::config(
                         format!("`rate_limit` is `{r}`, not a rate"),
                         "write requests per unit, e.g. `10/s`, `600/m` or `2.5/s`",
                     )
                 })?,
-                next: std::sync::Mutex::new(None),
-            }),
+            )),
         };
         let mut headers = HeaderMap::new();
         headers.insert(

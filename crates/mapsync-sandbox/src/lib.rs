@@ -11,7 +11,13 @@
 //! The crate also holds an emulated PIM, a REST catalog API for the `rest`
 //! connector ([`pim`]: [`pim::start`] a [`pim::PimConfig`]); it shares the
 //! accept loop and the atomic writes, nothing of the Shopify model.
+//!
+//! And an emulated BigCommerce store, the REST Management API v3 for the
+//! BigCommerce connector ([`bigcommerce`]: [`bigcommerce::start`] a
+//! [`bigcommerce::BcConfig`]), with a checker of requests and answers
+//! against BigCommerce's OpenAPI files ([`bigcommerce::openapi::Spec`]).
 
+pub mod bigcommerce;
 mod bulk;
 pub mod bulkops;
 mod catalog;

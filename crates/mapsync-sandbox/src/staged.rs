@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
 /// Most targets the store keeps (the oldest go first, uploaded or not).
 pub const MAX_TARGETS: usize = 200;
-/// Most uploaded bytes the store keeps in all (the oldest files go first).
-pub const MAX_TOTAL_BYTES: usize = 32 * 1024 * 1024;
+/// Most uploaded bytes the store keeps in all (the oldest files go first):
+/// four full files, so a client may stage its next bulk file (or two)
+/// while one runs.
+pub const MAX_TOTAL_BYTES: usize = 4 * MAX_UPLOAD_BYTES;
 /// Most targets one `stagedUploadsCreate` makes.
 pub const MAX_TARGETS_PER_CALL: usize = 250;
 /// The path of the upload endpoint under the store's URL.
@@ -265,13 +267,15 @@ mod tests {
     #[test]
     fn total_bytes_are_bounded() {
         let mut s = Staged::default();
-        for i in 0..5 {
+        for i in 0..6 {
             s.add(target(&format!("b{i}"), "PUT", None));
             s.upload(&format!("b{i}"), "PUT", vec![0; MAX_UPLOAD_BYTES])
                 .unwrap();
         }
         assert!(s.get("b0").unwrap().bytes.is_none());
-        assert!(s.get("b4").unwrap().bytes.is_some());
+        assert!(s.get("b1").unwrap().bytes.is_none());
+        assert!(s.get("b2").unwrap().bytes.is_some());
+        assert!(s.get("b5").unwrap().bytes.is_some());
     }
 
     #[test]

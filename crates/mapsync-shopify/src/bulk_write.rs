@@ -138,6 +138,19 @@ impl ShopifyTarget {
         })?))
     }
 
+    fn submitted_before(&self, id: &str) -> bool {
+        self.bulk_submitted
+            .lock()
+            .map(|s| s.contains(id))
+            .unwrap_or(false)
+    }
+
+    fn remember_submit(&self, id: &str) {
+        if let Ok(mut s) = self.bulk_submitted.lock() {
+            s.insert(id.to_owned());
+        }
+    }
+
     /// Stages `lines` and starts the import; returns the operation id.
     /// When another bulk mutation is running (one runs at a time per shop),
     /// waits for it to end and submits again.
@@ -175,10 +188,17 @@ impl ShopifyTarget {
             {
                 Ok(a) => a,
                 Err(e) if e.outcome_unknown() => {
-                    // It may have started: a running import now is ours.
+                    // It may have started: a running import now is ours,
+                    // unless it is one this process started before (then
+                    // it ends first, and this file is submitted again:
+                    // a line applied twice has the effect of once).
                     warn!(error = %e, "bulkOperationRunMutation answer lost; looking for the operation");
                     if let Some(op) = self.bulk_running().await? {
-                        return Ok(op);
+                        if !self.submitted_before(&op) {
+                            self.remember_submit(&op);
+                            return Ok(op);
+                        }
+                        self.bulk_poll(&op, &|_| {}).await?;
                     }
                     continue;
                 }
@@ -212,6 +232,7 @@ impl ShopifyTarget {
                     message: "the answer has no bulkOperation".into(),
                 })?;
             info!(bulk_id = %id, lines = count, "bulk import started");
+            self.remember_submit(id);
             return Ok(id.to_owned());
         }
         Err(ShopifyError::Bulk {

@@ -106,7 +106,8 @@ struct Inner {
     token: AccessToken,
     timeout: Duration,
     retry: RetryPolicy,
-    limiter: CostLimiter,
+    /// Shared by every client of this endpoint in the process.
+    limiter: Arc<CostLimiter>,
     permits: Semaphore,
     stats: ClientStats,
     run_id: String,
@@ -178,9 +179,33 @@ struct RawExtensions {
     cost: Option<QueryCost>,
 }
 
+/// The cost limiter of a shop, one per endpoint URL in this process: two
+/// profiles writing to one store (`mapsync run` runs them concurrently)
+/// draw from one bucket model, so together they stay within its limit.
+/// Held weakly: a limiter lives as long as a client of its shop.
+fn shared_limiter(endpoint: &Url, bucket: Option<super::config::BucketLimits>) -> Arc<CostLimiter> {
+    type Limiters = Mutex<std::collections::HashMap<String, std::sync::Weak<CostLimiter>>>;
+    static LIMITERS: std::sync::OnceLock<Limiters> = std::sync::OnceLock::new();
+    let mut map = LIMITERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(l) = map
+        .get(endpoint.as_str())
+        .and_then(std::sync::Weak::upgrade)
+    {
+        return l;
+    }
+    map.retain(|_, l| l.strong_count() > 0);
+    let l = Arc::new(CostLimiter::new(bucket));
+    map.insert(endpoint.as_str().to_string(), Arc::downgrade(&l));
+    l
+}
+
 impl ShopifyClient {
     pub fn new(config: ClientConfig) -> Result<Self, ShopifyError> {
         let endpoint = config.location.endpoint(&config.api_version)?;
+        let limiter = shared_limiter(&endpoint, config.bucket);
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
@@ -205,7 +230,7 @@ impl ShopifyClient {
                     base: config.backoff_base,
                     max: config.backoff_max,
                 },
-                limiter: CostLimiter::new(config.bucket),
+                limiter,
                 permits: Semaphore::new(config.concurrency.max(1)),
                 stats: ClientStats::default(),
                 run_id,
@@ -755,6 +780,9 @@ impl ShopifyClient {
             .map_err(|e| ShopifyError::Config(format!("bad staged upload URL: {e}")))?;
         let mut last = None;
         let retry = &self.inner.retry;
+        // Shared, not copied, by each attempt (a bulk file is 20 MB).
+        let len = bytes.len() as u64;
+        let bytes = bytes::Bytes::from(bytes);
         for attempt in 0..=retry.max_retries {
             if attempt > 0 {
                 tokio::time::sleep(retry.backoff(attempt)).await;
@@ -763,7 +791,7 @@ impl ShopifyClient {
             for (name, value) in parameters {
                 form = form.text(name.clone(), value.clone());
             }
-            let part = reqwest::multipart::Part::bytes(bytes.clone())
+            let part = reqwest::multipart::Part::stream_with_length(bytes.clone(), len)
                 .file_name(filename.to_owned())
                 .mime_str(mime)
                 .map_err(|e| ShopifyError::Config(format!("bad MIME type `{mime}`: {e}")))?;

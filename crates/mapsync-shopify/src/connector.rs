@@ -48,7 +48,7 @@ pub fn client_config(
 }
 
 /// A connected Shopify target from a client configuration and the
-/// target's options (`bulk_import_threshold`).
+/// target's options (`bulk_import_threshold`, `bulk_import_file_lines`).
 pub fn target(client: ClientConfig, options: &Options) -> Result<ShopifyTarget, ShopifyError> {
     let mut read = ReadOptions::default();
     if let Some(n) = options.values().get("bulk_import_threshold") {
@@ -59,6 +59,19 @@ pub fn target(client: ClientConfig, options: &Options) -> Result<ShopifyTarget, 
                 ShopifyError::Config(format!(
                     "{}: must be a whole number (0 turns bulk imports off)",
                     options.field("bulk_import_threshold")
+                ))
+            })?;
+    }
+    if let Some(n) = options.values().get("bulk_import_file_lines") {
+        read.bulk_import_file_lines = n
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (1..=crate::bulk_write::MAX_LINES).contains(n))
+            .ok_or_else(|| {
+                ShopifyError::Config(format!(
+                    "{}: must be a whole number from 1 to {}",
+                    options.field("bulk_import_file_lines"),
+                    crate::bulk_write::MAX_LINES
                 ))
             })?;
     }

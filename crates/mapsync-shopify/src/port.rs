@@ -174,7 +174,7 @@ impl BatchWrite for ShopifyTarget {
     }
 
     fn max_lines(&self) -> usize {
-        crate::bulk_write::MAX_LINES
+        self.read_options().bulk_import_file_lines
     }
 
     fn max_bytes(&self) -> usize {

@@ -44,6 +44,10 @@ pub struct ReadOptions {
     /// Product creates and updates of one run from which they go through a
     /// bulk import (`bulkOperationRunMutation`); 0: never.
     pub bulk_import_threshold: usize,
+    /// Lines of one bulk import file (at most
+    /// [`crate::bulk_write::MAX_LINES`]; files are also cut at
+    /// [`crate::bulk_write::MAX_BYTES`]).
+    pub bulk_import_file_lines: usize,
 }
 
 impl Default for ReadOptions {
@@ -54,6 +58,7 @@ impl Default for ReadOptions {
             bulk_threshold: 5000,
             bulk: BulkOptions::default(),
             bulk_import_threshold: crate::bulk_write::DEFAULT_THRESHOLD,
+            bulk_import_file_lines: crate::bulk_write::MAX_LINES,
         }
     }
 }
@@ -68,6 +73,10 @@ pub struct ShopifyTarget {
     /// (`productSet(identifier: {customId})`): a `mapsync.key` definition
     /// with unique values exists or was created. Decided on first create.
     pub(crate) marker_upsert: Arc<OnceCell<bool>>,
+    /// Bulk imports this process started: a running import found after a
+    /// lost submit is only taken as that submit's when it is not one of
+    /// these (the previous file may still be running).
+    pub(crate) bulk_submitted: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +92,7 @@ impl ShopifyTarget {
             options: Arc::new(options),
             locations: Arc::new(OnceCell::new()),
             marker_upsert: Arc::new(OnceCell::new()),
+            bulk_submitted: Arc::default(),
         }
     }
 

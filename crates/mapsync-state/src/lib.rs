@@ -232,6 +232,9 @@ pub struct Run {
     pub status: RunStatus,
     /// The run report's summary (counts), as given to [`Store::finish_run`].
     pub summary: Option<serde_json::Value>,
+    /// What the sync manager kept of the run (requests, failed items, a
+    /// fatal error), as given to [`Store::set_run_report`].
+    pub report: Option<serde_json::Value>,
 }
 
 /// Where a state URL points.
@@ -681,13 +684,57 @@ impl Store {
         Ok(())
     }
 
+    /// The id of the newest run of a profile, if any.
+    pub fn last_run_id(&self, profile: &str) -> Result<Option<RunId>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT max(id) FROM runs WHERE profile = ?1",
+                params![profile],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|id| id.map(RunId))
+            .map_err(|e| db_err(&self.path, self.busy, "reading runs", e))
+    }
+
+    /// Keeps the sync manager's view of a run (requests, failed items, a
+    /// fatal error) with it.
+    pub fn set_run_report(
+        &mut self,
+        run: RunId,
+        report: &serde_json::Value,
+    ) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET report = ?2 WHERE id = ?1",
+                params![run.0, report.to_string()],
+            )
+            .map_err(|e| db_err(&self.path, self.busy, "recording a run report", e))?;
+        Ok(())
+    }
+
+    /// Journals a run that stopped before it could journal itself (it could
+    /// not connect or read): failed, with its report.
+    pub fn record_failed_run(
+        &mut self,
+        profile: &str,
+        channel: &str,
+        started_at: OffsetDateTime,
+        finished_at: OffsetDateTime,
+        report: &serde_json::Value,
+    ) -> Result<RunId, StateError> {
+        let run = self.begin_run(profile, channel, started_at)?;
+        self.finish_run(run, finished_at, RunStatus::Failed, &serde_json::json!({}))?;
+        self.set_run_report(run, report)?;
+        Ok(run)
+    }
+
     /// The most recent runs of a profile, newest first.
     pub fn recent_runs(&self, profile: &str, limit: u32) -> Result<Vec<Run>, StateError> {
         let err = |e| db_err(&self.path, self.busy, "reading runs", e);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, profile, channel, started_at, finished_at, status, summary \
+                "SELECT id, profile, channel, started_at, finished_at, status, summary, report \
                  FROM runs WHERE profile = ?1 ORDER BY id DESC LIMIT ?2",
             )
             .map_err(err)?;
@@ -697,6 +744,7 @@ impl Store {
                 let finished: Option<String> = r.get(4)?;
                 let status: String = r.get(5)?;
                 let summary: Option<String> = r.get(6)?;
+                let report: Option<String> = r.get(7)?;
                 Ok(Run {
                     id: RunId(r.get(0)?),
                     profile: r.get(1)?,
@@ -705,6 +753,7 @@ impl Store {
                     finished_at: finished.as_deref().and_then(parse_date),
                     status: RunStatus::parse(&status),
                     summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+                    report: report.and_then(|s| serde_json::from_str(&s).ok()),
                 })
             })
             .map_err(err)?;

@@ -71,6 +71,12 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ALTER TABLE runs ADD COLUMN full_read INTEGER NOT NULL DEFAULT 1;
     "#,
+    // 5: what `mapsync run` keeps of a run beyond its counts: requests,
+    // throttled answers, the failed items with their SyncMsg, a fatal
+    // error (JSON; `/api/runs`, `mapsync runs`, the status page).
+    r#"
+    ALTER TABLE runs ADD COLUMN report TEXT;
+    "#,
 ];
 
 /// The schema version this binary writes.

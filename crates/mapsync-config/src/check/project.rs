@@ -49,6 +49,9 @@ pub fn check(
     diags: &mut Diagnostics,
 ) -> Vec<MappingRef> {
     env_syntax(root, diags);
+    if let Some(run) = root.get("run") {
+        crate::schedule::check_run(run, diags);
+    }
     let mut refs = Vec::new();
     let Some(profiles) = root.get("profiles").and_then(Node::as_map) else {
         return refs;
@@ -72,6 +75,9 @@ pub fn check(
         let target_type = p.get("target").and_then(|t| t.get("type")).cloned();
         if let Some(st) = p.get("state") {
             check_state(st, diags);
+        }
+        if let Some(s) = p.get("schedule") {
+            crate::schedule::check(name, s, diags);
         }
         if let Some(m) = p.get("mapping") {
             if let Some(text) = m.as_str() {

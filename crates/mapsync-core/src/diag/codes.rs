@@ -89,6 +89,11 @@ codes! {
     PROJECT_API_VERSION = "project::api-version", "an `api_version` the store no longer serves, or that this mapsync does not speak (the help lists the supported ones)";
     PROJECT_TARGET_MISMATCH = "project::target-mismatch", "a profile pairs a mapping set written for one target kind with a target of another";
     PROJECT_WRITEBACK_IGNORED = "project::writeback-ignored", "write-back fields declared for a `file` source, which cannot be written (warning)";
+    PROJECT_RUN_OPTION = "project::run-option", "a `run:` option that cannot work (`listen` not IP:PORT, `config_check` or `keep_days` zero)";
+    SCHEDULE_KIND = "schedule::kind", "a profile's `schedule` has none, or more than one, of `every`, `cron`, `manual: true`";
+    SCHEDULE_EVERY = "schedule::every", "`every:` is not a duration above zero";
+    SCHEDULE_CRON = "schedule::cron", "`cron:` is not a cron pattern";
+    SCHEDULE_TIMEZONE = "schedule::timezone", "`timezone:` is not an IANA time zone name (or is given without `cron`: warning)";
     RECORD_VALUE = "record::value", "a record's value is invalid for its target field (decimal, boolean, handle, enum, country, HS code, key, select)";
     RECORD_TEMPLATE = "record::template", "a template failed for a record (undefined variable, fuel exhausted, runtime error)";
     RECORD_METAFIELD_VALUE = "record::metafield-value", "a record's metafield value is invalid for the metafield's type";

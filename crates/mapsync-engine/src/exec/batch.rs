@@ -12,6 +12,7 @@
 //! state store: the next run ([`recover`]) waits for that batch and records
 //! its results before planning, so nothing is submitted twice.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::stream::{self, StreamExt};
@@ -44,6 +45,7 @@ struct Pending<'a> {
 }
 
 /// The file being filled.
+#[derive(Default)]
 struct Filling<'a> {
     bytes: Vec<u8>,
     lines: Vec<Pending<'a>>,
@@ -53,6 +55,13 @@ struct Filling<'a> {
 /// items a line cannot carry take the per-item path chunk by chunk, as
 /// their chunk is read (so no more than a chunk of documents is held).
 /// Returns the report of every item.
+///
+/// Files overlap: while one import runs, the next file is filled and
+/// submitted (a target that runs one import at a time holds the submit
+/// until the running one ends). At most [`FILES_IN_FLIGHT`] files are
+/// submitted and not yet recorded, and a file is filled only while fewer
+/// are: the memory held is one file's bytes plus the lines of those in
+/// flight.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run_batched<'a>(
     target: &dyn TargetWrite,
@@ -63,39 +72,132 @@ pub(super) async fn run_batched<'a>(
     options: &ExecOptions,
     cx: &Recording<'_>,
 ) -> Result<Vec<ItemReport>, ExecError> {
-    let concurrency = options.concurrency.max(1);
-    let stop = cx.stop;
-    let mut loaded = loaded_chunks(target, work, options.chunk_size, stop);
-    let mut reports = Vec::new();
-    let mut filling = Filling {
-        bytes: Vec::new(),
-        lines: Vec::new(),
+    let producer = Producer {
+        loaded: Box::pin(loaded_chunks(target, work, options.chunk_size, cx.stop)),
+        filling: Filling::default(),
+        out: VecDeque::new(),
+        done: false,
     };
-    while let Some((chunk, current)) = loaded.next().await {
-        let current = &current;
+    let fill = Fill {
+        target,
+        batch,
+        ctx,
+        concurrency: options.concurrency.max(1),
+        cx,
+    };
+    let fill = &fill;
+    let mut outputs = Box::pin(
+        stream::unfold(producer, move |mut p| async move {
+            match p.next(fill).await {
+                Ok(Some(out)) => Some((Ok(out), p)),
+                Ok(None) => None,
+                Err(e) => {
+                    p.done = true;
+                    Some((Err(e), p))
+                }
+            }
+        })
+        .map(|out| async move {
+            match out? {
+                Output::Reports(r) => Ok(r),
+                Output::File(f) => flush(batch, entity, f, cx).await,
+            }
+        })
+        .buffered(FILES_IN_FLIGHT),
+    );
+    let mut reports = Vec::new();
+    while let Some(r) = outputs.next().await {
+        reports.extend(r?);
+    }
+    Ok(reports)
+}
+
+/// How many files may be submitted and not yet recorded at once: one
+/// running, the next staged and waiting for it.
+const FILES_IN_FLIGHT: usize = 2;
+
+/// What filling files needs.
+struct Fill<'f> {
+    target: &'f dyn TargetWrite,
+    batch: &'f dyn BatchWrite,
+    ctx: &'f WriteContext,
+    concurrency: usize,
+    cx: &'f Recording<'f>,
+}
+
+/// What the producer hands on: reports of items done without the batch
+/// (failed lines, the per-item path), or a full file to submit.
+enum Output<'a> {
+    Reports(Vec<ItemReport>),
+    File(Filling<'a>),
+}
+
+/// Reads chunks and fills files.
+struct Producer<'a, S> {
+    loaded: std::pin::Pin<Box<S>>,
+    filling: Filling<'a>,
+    out: VecDeque<Output<'a>>,
+    done: bool,
+}
+
+impl<'a, S> Producer<'a, S>
+where
+    S: futures::Stream<Item = (Vec<Work<'a>>, Loaded)>,
+{
+    /// The next output: a full file or the reports of a chunk; `None` at
+    /// the end (the last file is submitted unless the run is stopping).
+    async fn next(&mut self, fill: &Fill<'_>) -> Result<Option<Output<'a>>, ExecError> {
+        loop {
+            if let Some(out) = self.out.pop_front() {
+                return Ok(Some(out));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let Some((chunk, current)) = self.loaded.next().await else {
+                self.done = true;
+                if !self.filling.lines.is_empty() && !fill.cx.stop.load(Ordering::Relaxed) {
+                    return Ok(Some(Output::File(std::mem::take(&mut self.filling))));
+                }
+                return Ok(None);
+            };
+            self.chunk(fill, chunk, &current).await?;
+        }
+    }
+
+    /// Turns a chunk into lines of the file being filled (handing on the
+    /// file when full), runs the items a line cannot carry one by one.
+    async fn chunk(
+        &mut self,
+        fill: &Fill<'_>,
+        chunk: Vec<Work<'a>>,
+        current: &Loaded,
+    ) -> Result<(), ExecError> {
+        let (batch, ctx, cx) = (fill.batch, fill.ctx, fill.cx);
         let lines: Vec<(Work<'a>, LineResult)> = stream::iter(chunk)
             .map(|w| async move {
                 let line = line_of(batch, &w, current, ctx).await;
                 (w, line)
             })
-            .buffered(concurrency)
+            .buffered(fill.concurrency)
             .collect()
             .await;
         let mut per_item = Vec::new();
+        let mut reports = Vec::new();
         for (w, line) in lines {
             match line {
                 Ok(Some(bytes)) => {
+                    let filling = &mut self.filling;
                     let full = filling.lines.len() + 1 > batch.max_lines()
                         || filling.bytes.len() + bytes.len() + 1 > batch.max_bytes();
                     if full && !filling.lines.is_empty() {
-                        let sent = std::mem::replace(
-                            &mut filling,
-                            Filling {
-                                bytes: Vec::new(),
-                                lines: Vec::new(),
-                            },
-                        );
-                        reports.extend(flush(batch, entity, sent, cx).await?);
+                        self.out
+                            .push_back(Output::File(std::mem::take(&mut self.filling)));
+                    }
+                    let filling = &mut self.filling;
+                    if filling.bytes.capacity() == 0 {
+                        // Filled to at most this: no copy as it grows.
+                        filling.bytes.reserve(batch.max_bytes());
                     }
                     filling.bytes.extend_from_slice(&bytes);
                     filling.bytes.push(b'\n');
@@ -123,19 +225,19 @@ pub(super) async fn run_batched<'a>(
         }
         if !per_item.is_empty() {
             let chunk_cx = ChunkCx {
-                target,
+                target: fill.target,
                 ctx,
-                concurrency,
+                concurrency: fill.concurrency,
                 ledger: cx.ledger,
                 progress: cx.progress,
             };
             reports.extend(run_chunk(&chunk_cx, per_item, current).await?);
         }
+        if !reports.is_empty() {
+            self.out.push_back(Output::Reports(reports));
+        }
+        Ok(())
     }
-    if !filling.lines.is_empty() && !stop.load(Ordering::Relaxed) {
-        reports.extend(flush(batch, entity, filling, cx).await?);
-    }
-    Ok(reports)
 }
 
 /// A batch line, `None` for the per-item path, or why the item failed.

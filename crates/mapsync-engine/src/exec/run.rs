@@ -91,6 +91,11 @@ pub async fn sync(
         .await?;
         let mut plan = planned.plan;
         let mut documents = planned.documents;
+        tracing::info!(
+            changes = plan.changes.len(),
+            seconds = (OffsetDateTime::now_utc() - started).as_seconds_f64(),
+            "planned"
+        );
         if !options.only.is_empty() {
             let only: HashSet<&str> = options.only.iter().map(String::as_str).collect();
             let wanted = |c: &mapsync_plan::reconcile::Change| {

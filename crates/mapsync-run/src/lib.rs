@@ -1,0 +1,172 @@
+//! `mapsync run`: the sync manager that runs forever (docs/run.md).
+//!
+//! * [`manager`]: one task per scheduled profile, runs that never overlap,
+//!   backoff after a failed run, configuration reloads (every
+//!   `config_check`, on a file change, on SIGHUP) that keep the running
+//!   configuration when the new one has errors, graceful shutdown.
+//! * [`metrics`]: the Prometheus metrics (`prometheus-client`).
+//! * [`http`]: `/healthz`, `/readyz`, `/metrics`, `/api/*`, the status page
+//!   ([`page`]).
+//! * [`logs`]: daily log files, text or JSON lines, `keep_days` cleanup.
+//!
+//! A run is what `mapsync sync --profile P` does (`exec::run::sync`). This
+//! crate names no platform and depends on no connector: the binary hands it
+//! the [`Registry`].
+
+pub mod http;
+pub mod logs;
+pub mod manager;
+pub mod metrics;
+pub mod page;
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mapsync_config::connector::Registry;
+use mapsync_config::profile::ProfileError;
+
+pub use manager::{Options, Outcome, Shared};
+
+/// Why `mapsync run` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The project could not be loaded or has errors.
+    #[error(transparent)]
+    Project(#[from] ProfileError),
+    /// The endpoints' address could not be bound.
+    #[error("cannot listen on {addr}: {source}; change `run.listen` or stop what uses the port")]
+    Listen {
+        /// `run.listen`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Signals or the runtime could not be set up.
+    #[error("cannot start: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the manager until SIGTERM/SIGINT (or, with `once`, runs each due
+/// profile once). Returns the exit code: 0, or with `once` 3 when a run had
+/// failed items and 1 when one failed.
+pub fn run(
+    options: Options,
+    registry: Registry,
+    once: bool,
+    stderr_level: &str,
+) -> Result<u8, StartError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let shared = Shared::new(options, registry);
+    let loaded = shared.load()?;
+    let settings = loaded.run.clone();
+    let _guard = logs::init(
+        &shared.log_dir(&settings),
+        settings.log_format,
+        stderr_level,
+    );
+    let code = runtime.block_on(async move {
+        *shared_settings(&shared) = settings.clone();
+        shared.cleanup_logs();
+        shared.metrics.reload(true);
+        if once {
+            shared.apply_without_tasks(loaded);
+            let outcome = shared.run_once().await;
+            return Ok(match outcome {
+                Outcome::Ok => 0,
+                Outcome::Partial => 3,
+                Outcome::Failed => 1,
+            });
+        }
+        serve(shared, loaded, settings.listen).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+fn shared_settings(s: &Shared) -> std::sync::MutexGuard<'_, mapsync_config::schedule::RunSettings> {
+    s.settings
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    loaded: mapsync_config::profile::LoadedProject,
+    listen: SocketAddr,
+) -> Result<u8, StartError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(listen);
+    let app = http::router(shared.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("the status server stopped: {e}");
+        }
+    });
+    tracing::info!(
+        "mapsync run: status page on http://{addr}/ (metrics on /metrics), {} profile(s)",
+        loaded.profiles.len()
+    );
+    let files = loaded.files.clone();
+    shared.apply(loaded);
+    tokio::spawn(shared.clone().reload_task(files));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reading the configuration again");
+                shared.request_reload();
+            }
+        }
+    }
+    tracing::info!("stopping: the runs in progress finish their items in flight (a second signal quits at once; the next start resumes either way)");
+    shared.begin_shutdown();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("second signal: quitting at once (everything recorded so far stays recorded)");
+        std::process::exit(130);
+    });
+    shared.join().await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+/// A plain HTTP/1.0 GET to a manager's endpoint (`mapsync status`): the
+/// status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP answer")
+        })?;
+    Ok((code, body.to_string()))
+}

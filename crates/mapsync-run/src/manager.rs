@@ -1,0 +1,1122 @@
+//! The sync manager: one task per scheduled profile, a reload task, the
+//! shared state the HTTP endpoints read.
+//!
+//! * A profile's task sleeps until its next run (at once on start), runs
+//!   what `mapsync sync --profile P` runs, journals it, and computes the
+//!   next run: the schedule's after a run that ended (ok or partial), a
+//!   backoff after one that failed (2 s, doubling, at most the interval).
+//! * Runs of one profile never overlap (a per-profile async mutex; a
+//!   request while one runs is refused).
+//! * Reloads re-load and re-check the whole project; one with errors is
+//!   refused and the running configuration stays.
+//! * Shutdown sets the engine's stop flag: items in flight finish and are
+//!   recorded, no new run starts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use mapsync_config::connector::Registry;
+use mapsync_config::profile::{self, LoadedProject, Profile, ProfileError};
+use mapsync_config::schedule::{RunSettings, Schedule};
+use mapsync_core::diag::{Diagnostics, Severity};
+use mapsync_engine::exec::report::{RunReport, Status};
+use mapsync_engine::exec::run::{RunError, SyncOptions};
+use mapsync_engine::exec::NoProgress;
+use mapsync_state::Store;
+
+use crate::metrics::Metrics;
+
+/// At most this many failed items are kept with a run.
+pub const FAILED_ITEMS_KEPT: usize = 50;
+
+/// First wait after a failed run; doubles, capped at the interval.
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+
+/// At most this many runs at once (the others wait their turn): twenty
+/// profiles on one schedule would otherwise hold twenty runs' memory at
+/// the same moment.
+pub const MAX_CONCURRENT_RUNS: usize = 4;
+
+/// Threads that runs execute on (each runs several at once: their
+/// requests are futures, planning uses the blocking pool).
+const RUN_WORKERS: usize = 2;
+
+/// How often the files of the configuration are looked at for changes.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// What `mapsync run` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The project file.
+    pub project_file: PathBuf,
+    /// `--profile`: only these profiles (and these even without a
+    /// `schedule:`, as manual ones); empty: every profile with a schedule.
+    pub only: Vec<String>,
+}
+
+/// How a profile's runs are going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for its next run.
+    Idle,
+    /// A run is in progress.
+    Running,
+}
+
+/// The last run as the manager saw it.
+#[derive(Debug, Clone)]
+pub struct LastRun {
+    /// The summary kept in the journal (`report` of `/api/runs`).
+    pub report: Value,
+    /// When it started.
+    pub started_at: OffsetDateTime,
+    /// When it ended.
+    pub finished_at: OffsetDateTime,
+}
+
+/// One profile the manager runs.
+pub struct Slot {
+    /// Its name.
+    pub name: String,
+    cfg: Mutex<SlotConfig>,
+    run_lock: tokio::sync::Mutex<()>,
+    wake: Notify,
+    status: Mutex<SlotStatus>,
+}
+
+#[derive(Clone)]
+struct SlotConfig {
+    profile: Result<Profile, String>,
+    schedule: Schedule,
+}
+
+struct SlotStatus {
+    state: State,
+    next_run: Option<SystemTime>,
+    run_now: bool,
+    removed: bool,
+    failures: u32,
+    last: Option<LastRun>,
+}
+
+/// A reload that was refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// When.
+    pub at: OffsetDateTime,
+    /// Why, in one line.
+    pub reason: String,
+    /// Every diagnostic.
+    pub diagnostics: Vec<Value>,
+}
+
+/// What the manager shares with its tasks and the HTTP endpoints.
+pub struct Shared {
+    /// How it was started.
+    pub options: Options,
+    registry: Registry,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The `run:` settings of the configuration in force.
+    pub settings: Mutex<RunSettings>,
+    /// Whether a configuration was ever loaded.
+    pub loaded: AtomicBool,
+    /// The last refused reload, until a reload is taken.
+    pub refused: Mutex<Option<Refusal>>,
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// Set on the first SIGTERM/SIGINT: no new run starts.
+    pub shutting_down: AtomicBool,
+    /// The engine's stop flag: items in flight finish, then the run stops.
+    pub stop: Arc<AtomicBool>,
+    shutdown: Notify,
+    reload_now: Notify,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    started: SystemTime,
+    generation: std::sync::atomic::AtomicU64,
+    run_permits: tokio::sync::Semaphore,
+    pool: RunPool,
+    stores: Mutex<OpenStores>,
+}
+
+/// The manager's connections to state stores, by project directory and URL.
+type OpenStores = std::collections::HashMap<(PathBuf, String), Arc<Mutex<Store>>>;
+
+/// Why a manual run could not start.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TriggerError {
+    /// No profile of that name is run by this manager.
+    #[error("no profile `{0}` in this manager")]
+    Unknown(String),
+    /// One is running.
+    #[error("a run of `{0}` is in progress")]
+    Running(String),
+    /// The manager is stopping.
+    #[error("the manager is shutting down")]
+    ShuttingDown,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn system_rfc3339(t: SystemTime) -> String {
+    rfc3339(OffsetDateTime::from(t))
+}
+
+/// Diagnostics as JSON values (file, line, column, code, message, help).
+pub fn diagnostics_json(diags: &Diagnostics) -> Vec<Value> {
+    diags
+        .iter()
+        .map(|d| {
+            let (file, line, col) = match (&d.location, d.line_cols()) {
+                (Some(l), Some((line, col, _, _))) => (Some(l.file.name.clone()), Some(line), Some(col)),
+                _ => (None, None, None),
+            };
+            json!({
+                "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "code": d.code.name,
+                "message": d.message,
+                "file": file,
+                "line": line,
+                "column": col,
+                "label": d.label,
+                "help": d.help,
+            })
+        })
+        .collect()
+}
+
+/// One diagnostic in one line, for the log.
+pub fn diagnostic_line(d: &Value) -> String {
+    let at = match (d["file"].as_str(), d["line"].as_u64(), d["column"].as_u64()) {
+        (Some(f), Some(l), Some(c)) => format!("{f}:{l}:{c}: "),
+        _ => String::new(),
+    };
+    let help = d["help"]
+        .as_str()
+        .map(|h| format!(" (help: {h})"))
+        .unwrap_or_default();
+    format!(
+        "{at}{}[{}]: {}{help}",
+        d["severity"].as_str().unwrap_or("error"),
+        d["code"].as_str().unwrap_or(""),
+        d["message"].as_str().unwrap_or("")
+    )
+}
+
+fn backoff(failures: u32, cap: Option<Duration>) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    let wait = BACKOFF_BASE.saturating_mul(1u32 << exp);
+    match cap {
+        Some(c) => wait.min(c.max(Duration::from_secs(1))),
+        None => wait.min(Duration::from_secs(600)),
+    }
+}
+
+impl Shared {
+    /// A manager for `options`, with the connectors of `registry`.
+    pub fn new(options: Options, registry: Registry) -> Arc<Shared> {
+        Arc::new(Shared {
+            options,
+            registry,
+            metrics: Metrics::new(),
+            settings: Mutex::new(RunSettings::default()),
+            loaded: AtomicBool::new(false),
+            refused: Mutex::new(None),
+            slots: Mutex::new(BTreeMap::new()),
+            shutting_down: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
+            shutdown: Notify::new(),
+            reload_now: Notify::new(),
+            tasks: Mutex::new(Vec::new()),
+            started: SystemTime::now(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            run_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS),
+            pool: RunPool::new(RUN_WORKERS),
+            stores: Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// Loads and checks the project, and keeps a copy of each profile's
+    /// mapping set that its runs read until the next reload is taken: a
+    /// mapping file saved broken is refused like a broken project file,
+    /// and the runs go on with the copy (blocking: call from a blocking
+    /// thread).
+    pub fn load(&self) -> Result<LoadedProject, ProfileError> {
+        let mut loaded = profile::load_all(
+            &self.options.project_file,
+            |n| std::env::var(n).ok(),
+            &self.registry,
+        )?;
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        for (_, resolved, _) in &mut loaded.profiles {
+            if let Ok(p) = resolved {
+                snapshot_mapping(p, generation, &self.registry)?;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// The profiles run by this manager, by name.
+    pub fn slots(&self) -> Vec<Arc<Slot>> {
+        lock(&self.slots).values().cloned().collect()
+    }
+
+    /// Takes a loaded configuration: new profiles start (their first run
+    /// at once), changed ones take it from their next run, removed ones stop.
+    pub fn apply(self: &Arc<Self>, loaded: LoadedProject) {
+        self.apply_inner(loaded, true);
+    }
+
+    /// As [`Self::apply`], starting no task (`--once`).
+    pub fn apply_without_tasks(self: &Arc<Self>, loaded: LoadedProject) {
+        self.apply_inner(loaded, false);
+    }
+
+    fn apply_inner(self: &Arc<Self>, loaded: LoadedProject, spawn: bool) {
+        *lock(&self.settings) = loaded.run.clone();
+        self.loaded.store(true, Ordering::SeqCst);
+        *lock(&self.refused) = None;
+        let mut wanted = BTreeMap::new();
+        for (name, resolved, schedule) in loaded.profiles {
+            let named = self.options.only.contains(&name);
+            let schedule = match (schedule, named) {
+                (Some(s), _) => s,
+                (None, true) => Schedule::Manual,
+                (None, false) => continue,
+            };
+            if !self.options.only.is_empty() && !named {
+                continue;
+            }
+            wanted.insert(
+                name,
+                SlotConfig {
+                    profile: resolved,
+                    schedule,
+                },
+            );
+        }
+        let mut slots = lock(&self.slots);
+        for (name, slot) in slots.iter() {
+            if !wanted.contains_key(name) {
+                lock(&slot.status).removed = true;
+                slot.wake.notify_one();
+                tracing::info!(profile = %name, "profile removed from the configuration; it stops after its run in progress");
+            }
+        }
+        slots.retain(|n, _| wanted.contains_key(n));
+        for (name, cfg) in wanted {
+            if let Some(slot) = slots.get(&name) {
+                let changed_schedule = {
+                    let mut c = lock(&slot.cfg);
+                    let changed = c.schedule.describe() != cfg.schedule.describe();
+                    *c = cfg.clone();
+                    changed
+                };
+                if changed_schedule {
+                    let mut st = lock(&slot.status);
+                    st.next_run = match &cfg.schedule {
+                        Schedule::Manual => None,
+                        s => s.next_after(SystemTime::now()),
+                    };
+                    drop(st);
+                    slot.wake.notify_one();
+                }
+                continue;
+            }
+            self.metrics.touch(&name);
+            let next_run = match cfg.schedule {
+                Schedule::Manual => None,
+                _ => Some(SystemTime::now()),
+            };
+            let slot = Arc::new(Slot {
+                name: name.clone(),
+                cfg: Mutex::new(cfg),
+                run_lock: tokio::sync::Mutex::new(()),
+                wake: Notify::new(),
+                status: Mutex::new(SlotStatus {
+                    state: State::Idle,
+                    next_run,
+                    run_now: false,
+                    removed: false,
+                    failures: 0,
+                    last: None,
+                }),
+            });
+            slots.insert(name, slot.clone());
+            if !spawn {
+                continue;
+            }
+            let shared = self.clone();
+            let handle = tokio::spawn(async move { shared.profile_task(slot).await });
+            lock(&self.tasks).push(handle);
+        }
+    }
+
+    /// Keeps the running configuration and says why a new one was refused.
+    pub fn refuse(&self, reason: String, diagnostics: Vec<Value>) {
+        tracing::error!("the configuration was not reloaded: {reason}; the running one stays");
+        for d in &diagnostics {
+            tracing::error!("{}", diagnostic_line(d));
+        }
+        *lock(&self.refused) = Some(Refusal {
+            at: OffsetDateTime::now_utc(),
+            reason,
+            diagnostics,
+        });
+    }
+
+    /// Reloads the configuration (blocking work on a blocking thread);
+    /// the files to watch when it was taken.
+    pub async fn reload(self: &Arc<Self>, why: &str) -> Option<Vec<PathBuf>> {
+        let me = self.clone();
+        let loaded = tokio::task::spawn_blocking(move || me.load()).await;
+        match loaded {
+            Ok(Ok(l)) => {
+                for d in diagnostics_json(&l.diagnostics) {
+                    tracing::warn!("{}", diagnostic_line(&d));
+                }
+                tracing::info!(
+                    reason = why,
+                    profiles = l.profiles.len(),
+                    "configuration loaded"
+                );
+                let files = l.files.clone();
+                self.apply(l);
+                self.metrics.reload(true);
+                Some(files)
+            }
+            Ok(Err(ProfileError::Invalid(diags))) => {
+                self.refuse(
+                    format!(
+                        "{} has {} error(s)",
+                        self.options.project_file.display(),
+                        diags.errors()
+                    ),
+                    diagnostics_json(&diags),
+                );
+                self.metrics.reload(false);
+                None
+            }
+            Ok(Err(e)) => {
+                self.refuse(e.to_string(), Vec::new());
+                self.metrics.reload(false);
+                None
+            }
+            Err(e) => {
+                self.refuse(format!("the reload stopped: {e}"), Vec::new());
+                self.metrics.reload(false);
+                None
+            }
+        }
+    }
+
+    /// Asks for a reload now (SIGHUP).
+    pub fn request_reload(&self) {
+        self.reload_now.notify_one();
+    }
+
+    /// The reload loop: every `config_check`, when a file changes, on request.
+    pub async fn reload_task(self: Arc<Self>, mut files: Vec<PathBuf>) {
+        let mut seen = mtimes(&files);
+        let mut last_check = Instant::now();
+        let mut last_cleanup = Instant::now();
+        loop {
+            let check_every = lock(&self.settings).config_check;
+            let requested = tokio::select! {
+                () = tokio::time::sleep(WATCH_EVERY) => false,
+                () = self.reload_now.notified() => true,
+                () = self.shutdown.notified() => return,
+            };
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return;
+            }
+            if last_cleanup.elapsed() >= Duration::from_secs(3600) {
+                last_cleanup = Instant::now();
+                self.cleanup_logs();
+            }
+            let now = mtimes(&files);
+            let why = if requested {
+                "SIGHUP"
+            } else if now != seen {
+                "a file changed"
+            } else if last_check.elapsed() >= check_every {
+                "config_check"
+            } else {
+                continue;
+            };
+            seen = now;
+            last_check = Instant::now();
+            if let Some(f) = self.reload(why).await {
+                files = f;
+                seen = mtimes(&files);
+            }
+        }
+    }
+
+    /// Removes log files older than `keep_days`.
+    pub fn cleanup_logs(&self) {
+        let s = lock(&self.settings).clone();
+        let dir = self.log_dir(&s);
+        let removed = crate::logs::cleanup(&dir, s.keep_days, OffsetDateTime::now_utc().date());
+        if removed > 0 {
+            tracing::info!(removed, "old log files removed");
+        }
+    }
+
+    /// The log directory of `s` (relative to the project directory).
+    pub fn log_dir(&self, s: &RunSettings) -> PathBuf {
+        let base = self
+            .options
+            .project_file
+            .parent()
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        base.join(&s.log_dir)
+    }
+
+    /// Starts a run of `name` now.
+    pub fn trigger(&self, name: &str) -> Result<(), TriggerError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(TriggerError::ShuttingDown);
+        }
+        let slot = lock(&self.slots)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
+        let mut st = lock(&slot.status);
+        if st.state == State::Running || st.run_now {
+            return Err(TriggerError::Running(name.to_string()));
+        }
+        st.run_now = true;
+        drop(st);
+        slot.wake.notify_one();
+        Ok(())
+    }
+
+    /// First SIGTERM/SIGINT: no new run, items in flight finish.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+        self.shutdown.notify_waiters();
+        for s in self.slots() {
+            s.wake.notify_one();
+        }
+    }
+
+    /// Waits for every profile's task to end (after [`Self::begin_shutdown`]).
+    pub async fn join(&self) {
+        loop {
+            let tasks: Vec<_> = std::mem::take(&mut *lock(&self.tasks));
+            if tasks.is_empty() {
+                return;
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+    }
+
+    async fn profile_task(self: Arc<Self>, slot: Arc<Slot>) {
+        loop {
+            if self.shutting_down.load(Ordering::SeqCst) || lock(&slot.status).removed {
+                return;
+            }
+            let (due, run_now) = {
+                let st = lock(&slot.status);
+                (st.next_run, st.run_now)
+            };
+            let now = SystemTime::now();
+            let is_due = run_now || due.is_some_and(|d| d <= now);
+            if !is_due {
+                let wait = due.and_then(|d| d.duration_since(now).ok());
+                match wait {
+                    Some(w) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(w) => {}
+                            () = slot.wake.notified() => {}
+                        }
+                    }
+                    None => slot.wake.notified().await,
+                }
+                continue;
+            }
+            self.run_slot(&slot).await;
+        }
+    }
+
+    /// One run of a slot (skipped when one is in progress).
+    async fn run_slot(self: &Arc<Self>, slot: &Arc<Slot>) -> Option<Outcome> {
+        let Ok(_guard) = slot.run_lock.try_lock() else {
+            return None;
+        };
+        let cfg = lock(&slot.cfg).clone();
+        {
+            let mut st = lock(&slot.status);
+            st.state = State::Running;
+            st.run_now = false;
+        }
+        self.metrics.set_running(&slot.name, true);
+        let started = OffsetDateTime::now_utc();
+        let started_sys = SystemTime::now();
+        let clock = Instant::now();
+        let run_id = format!(
+            "{}-{}",
+            slot.name,
+            started.unix_timestamp_nanos() / 1_000_000
+        );
+        let span = tracing::info_span!("run", profile = %slot.name, run_id = %run_id);
+        let (report, error) = match &cfg.profile {
+            Err(e) => (None, Some(e.clone())),
+            Ok(profile) => {
+                let _permit = self.run_permits.acquire().await;
+                tracing::info!(parent: &span, "run started");
+                let result = self
+                    .pool
+                    .sync(profile.clone(), self.stop.clone(), span.clone())
+                    .await;
+                let (report, error) = match result {
+                    Ok(r) => (Some(r), None),
+                    Err(e) => (None, Some(e)),
+                };
+                let finished = OffsetDateTime::now_utc();
+                let summary =
+                    summary_json(report.as_ref(), error.as_deref(), clock.elapsed(), &run_id);
+                self.journal(profile, started, finished, &summary).await;
+                (report, error)
+            }
+        };
+        let elapsed = clock.elapsed();
+        let finished = OffsetDateTime::now_utc();
+        let summary = summary_json(report.as_ref(), error.as_deref(), elapsed, &run_id);
+        let target = cfg
+            .profile
+            .as_ref()
+            .map(|p| p.target.type_name())
+            .unwrap_or("none");
+        self.metrics.record_run(
+            &slot.name,
+            target,
+            report.as_ref(),
+            elapsed.as_secs_f64(),
+            finished.unix_timestamp() as f64 + f64::from(finished.millisecond()) / 1000.0,
+        );
+        self.metrics.set_running(&slot.name, false);
+        let outcome = match (&report, &error) {
+            (Some(r), _) => {
+                let failed: Vec<_> = r
+                    .items
+                    .iter()
+                    .filter(|i| i.status == Status::Failed)
+                    .collect();
+                for i in failed.iter().take(FAILED_ITEMS_KEPT) {
+                    tracing::warn!(parent: &span, item = i.key.as_deref().unwrap_or("-"), "{} {} failed: {}", i.action.as_str(), i.entity.as_str(), i.message.as_deref().unwrap_or("failed"));
+                }
+                tracing::info!(
+                    parent: &span,
+                    created = r.summary.created,
+                    updated = r.summary.updated,
+                    deleted = r.summary.deleted,
+                    deactivated = r.summary.deactivated,
+                    unchanged = r.summary.unchanged,
+                    failed = r.summary.failed,
+                    invalid = r.summary.invalid,
+                    requests = r.requests.total,
+                    throttled = r.requests.throttled,
+                    seconds = elapsed.as_secs_f64(),
+                    "run finished"
+                );
+                if r.exit_code() == 0 {
+                    Outcome::Ok
+                } else {
+                    Outcome::Partial
+                }
+            }
+            (None, e) => {
+                tracing::error!(parent: &span, "run failed: {}", e.as_deref().unwrap_or("unknown error"));
+                Outcome::Failed
+            }
+        };
+        let mut st = lock(&slot.status);
+        st.state = State::Idle;
+        st.last = Some(LastRun {
+            report: summary,
+            started_at: started,
+            finished_at: finished,
+        });
+        let now = SystemTime::now();
+        st.next_run = if outcome == Outcome::Failed {
+            st.failures += 1;
+            let wait = backoff(st.failures, cfg.schedule.interval(now));
+            match cfg.schedule {
+                Schedule::Manual => None,
+                _ => {
+                    tracing::info!(parent: &span, retry_in = ?wait, failures = st.failures, "the run will be tried again");
+                    Some(now + wait)
+                }
+            }
+        } else {
+            st.failures = 0;
+            cfg.schedule.next_after(started_sys)
+        };
+        Some(outcome)
+    }
+
+    /// Runs `f` on the manager's connection to `p`'s state store (opened
+    /// once and kept: opening parses the schema and checks the migrations,
+    /// the most of an idle run's cost otherwise). Blocking.
+    fn with_store<T>(
+        &self,
+        p: &Profile,
+        f: impl FnOnce(&mut Store) -> Result<T, mapsync_state::StateError>,
+    ) -> Result<T, String> {
+        let key = (p.project_dir.clone(), p.state.clone());
+        let store = {
+            let mut stores = lock(&self.stores);
+            // A state file removed since (a reset) is opened anew.
+            let cached = stores
+                .get(&key)
+                .filter(|s| lock(s).path().exists())
+                .cloned();
+            match cached {
+                Some(s) => s,
+                None => {
+                    let s = mapsync_engine::engine::open_state(p).map_err(|e| e.to_string())?;
+                    let s = Arc::new(Mutex::new(s));
+                    stores.insert(key.clone(), s.clone());
+                    s
+                }
+            }
+        };
+        let result = f(&mut lock(&store));
+        if result.is_err() {
+            // Open it again next time.
+            lock(&self.stores).remove(&key);
+        }
+        result.map_err(|e| e.to_string())
+    }
+
+    /// Keeps the run's report with its journal row (the engine journaled
+    /// the run), or journals a run that stopped before it could.
+    async fn journal(
+        self: &Arc<Self>,
+        p: &Profile,
+        started: OffsetDateTime,
+        finished: OffsetDateTime,
+        summary: &Value,
+    ) {
+        let p = p.clone();
+        let summary = summary.clone();
+        let me = self.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            me.with_store(&p, |store| {
+                // The engine's row of this run: the profile's newest, begun
+                // after this run started (runs of a profile never overlap).
+                let last = store.recent_runs(&p.name, 1)?;
+                match last.first() {
+                    Some(run) if run.started_at >= started => {
+                        store.set_run_report(run.id, &summary)
+                    }
+                    _ => store
+                        .record_failed_run(&p.name, &p.channel, started, finished, &summary)
+                        .map(|_| ()),
+                }
+            })
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
+            tracing::warn!("the run's report could not be journaled: {e}");
+        }
+    }
+
+    /// `--once`: runs each due profile once, concurrently; the worst outcome.
+    pub async fn run_once(self: &Arc<Self>) -> Outcome {
+        let mut handles = Vec::new();
+        for slot in self.slots() {
+            let manual = matches!(lock(&slot.cfg).schedule, Schedule::Manual);
+            if manual && !self.options.only.contains(&slot.name) {
+                continue;
+            }
+            let me = self.clone();
+            handles.push(tokio::spawn(async move { me.run_slot(&slot).await }));
+        }
+        let mut worst = Outcome::Ok;
+        for h in handles {
+            if let Ok(Some(o)) = h.await {
+                worst = worst.max(o);
+            }
+        }
+        worst
+    }
+
+    /// `/api/status`.
+    pub fn status_json(&self) -> Value {
+        let profiles: Vec<Value> = self
+            .slots()
+            .iter()
+            .map(|s| {
+                let cfg = lock(&s.cfg).clone();
+                let st = lock(&s.status);
+                let (channel, target) = match &cfg.profile {
+                    Ok(p) => (Some(p.channel.clone()), Some(p.target.type_name())),
+                    Err(_) => (None, None),
+                };
+                json!({
+                    "name": s.name,
+                    "schedule": cfg.schedule.describe(),
+                    "state": match st.state { State::Idle => "idle", State::Running => "running" },
+                    "next_run": st.next_run.map(system_rfc3339),
+                    "consecutive_failures": st.failures,
+                    "channel": channel,
+                    "target": target,
+                    "error": cfg.profile.as_ref().err(),
+                    "last_run": st.last.as_ref().map(|l| json!({
+                        "started_at": rfc3339(l.started_at),
+                        "finished_at": rfc3339(l.finished_at),
+                        "report": l.report,
+                    })),
+                })
+            })
+            .collect();
+        let refused = lock(&self.refused).clone();
+        let settings = lock(&self.settings).clone();
+        json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "project": self.options.project_file.display().to_string(),
+            "started_at": system_rfc3339(self.started),
+            "shutting_down": self.shutting_down.load(Ordering::SeqCst),
+            "config_check": mapsync_config::schedule::human_duration(settings.config_check),
+            "profiles": profiles,
+            "config": match refused {
+                None => json!({ "status": "ok" }),
+                Some(r) => json!({
+                    "status": "refused",
+                    "at": rfc3339(r.at),
+                    "reason": r.reason,
+                    "diagnostics": r.diagnostics,
+                }),
+            },
+        })
+    }
+
+    /// Past runs of one profile (or every profile), newest first, from the
+    /// state stores (blocking).
+    pub fn runs_json(&self, profile: Option<&str>, limit: u32) -> Result<Vec<Value>, String> {
+        let slots: Vec<(String, Profile)> = self
+            .slots()
+            .iter()
+            .filter(|s| profile.is_none_or(|p| p == s.name))
+            .filter_map(|s| {
+                lock(&s.cfg)
+                    .profile
+                    .clone()
+                    .ok()
+                    .map(|p| (s.name.clone(), p))
+            })
+            .collect();
+        if let Some(p) = profile {
+            if slots.is_empty() {
+                return Err(format!("no profile `{p}` in this manager"));
+            }
+        }
+        let mut out = Vec::new();
+        for (_, p) in slots {
+            out.extend(self.with_store(&p, |store| Ok(runs_from(store, &p.name, limit)))??);
+        }
+        out.sort_by(|a, b| b["started_at"].as_str().cmp(&a["started_at"].as_str()));
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    /// Whether a valid configuration is loaded and the manager is not stopping.
+    pub fn ready(&self) -> Result<(), String> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err("shutting down".into());
+        }
+        if !self.loaded.load(Ordering::SeqCst) {
+            return Err("no valid configuration loaded".into());
+        }
+        if let Some(r) = &*lock(&self.refused) {
+            return Err(format!(
+                "the last configuration reload was refused ({}); running with the previous one",
+                r.reason
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a run ended, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Every item succeeded.
+    Ok,
+    /// Some items failed or were invalid.
+    Partial,
+    /// The run stopped.
+    Failed,
+}
+
+/// The runs of one profile as JSON (blocking).
+pub fn runs_of(p: &Profile, limit: u32) -> Result<Vec<Value>, String> {
+    let store = mapsync_engine::engine::open_state(p).map_err(|e| e.to_string())?;
+    runs_from(&store, &p.name, limit)
+}
+
+/// The runs of one profile in `store` as JSON (blocking).
+fn runs_from(store: &Store, profile: &str, limit: u32) -> Result<Vec<Value>, String> {
+    let runs = store
+        .recent_runs(profile, limit)
+        .map_err(|e| e.to_string())?;
+    Ok(runs
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id.0,
+                "profile": r.profile,
+                "channel": r.channel,
+                "started_at": rfc3339(r.started_at),
+                "finished_at": r.finished_at.map(rfc3339),
+                "status": r.status,
+                "summary": r.summary,
+                "report": r.report,
+            })
+        })
+        .collect())
+}
+
+/// A run, handed to a worker thread: it makes the run's future there.
+type Job = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>;
+
+/// The threads runs execute on. The engine's run future is not `Send`
+/// (its document spool holds a boxed iterator), so it cannot be a task of
+/// the manager's runtime: each worker is a thread with a single-threaded
+/// runtime and a `LocalSet`, kept for the process's life (its blocking
+/// pool stays warm; no thread is made per run).
+struct RunPool {
+    workers: Vec<tokio::sync::mpsc::UnboundedSender<Job>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl RunPool {
+    fn new(n: usize) -> RunPool {
+        let workers = (0..n.max(1))
+            .map(|i| {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mapsync-runs-{i}"))
+                    .spawn(move || {
+                        let rt = match tokio::runtime::Builder::new_current_thread()
+                            .thread_name("mapsync-runs-blocking")
+                            .thread_keep_alive(Duration::from_secs(30))
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(rt) => rt,
+                            Err(e) => {
+                                tracing::error!("cannot start a run worker: {e}");
+                                return;
+                            }
+                        };
+                        let local = tokio::task::LocalSet::new();
+                        local.block_on(&rt, async move {
+                            while let Some(job) = rx.recv().await {
+                                tokio::task::spawn_local(job());
+                            }
+                        });
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!("cannot start a run worker: {e}");
+                }
+                tx
+            })
+            .collect();
+        RunPool {
+            workers,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Runs `exec::run::sync` for `profile` on a worker.
+    async fn sync(
+        &self,
+        profile: Profile,
+        stop: Arc<AtomicBool>,
+        span: tracing::Span,
+    ) -> Result<RunReport, String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            Box::pin(async move {
+                use tracing::Instrument;
+                let r = mapsync_engine::exec::run::sync(
+                    &profile,
+                    &SyncOptions::default(),
+                    &NoProgress,
+                    &stop,
+                )
+                .instrument(span)
+                .await
+                .map_err(|e| run_error_text(&e));
+                let _ = tx.send(r);
+            })
+        });
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
+        self.workers[i]
+            .send(job)
+            .map_err(|_| "the run workers stopped".to_string())?;
+        rx.await.map_err(|_| "the run stopped".to_string())?
+    }
+}
+
+fn run_error_text(e: &RunError) -> String {
+    use std::error::Error as _;
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(c) = source {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        source = c.source();
+    }
+    s
+}
+
+/// What the journal keeps of a run beyond its counts.
+fn summary_json(
+    report: Option<&RunReport>,
+    error: Option<&str>,
+    elapsed: Duration,
+    run_id: &str,
+) -> Value {
+    match report {
+        Some(r) => {
+            let failed: Vec<Value> = r
+                .items
+                .iter()
+                .filter(|i| i.status == Status::Failed)
+                .take(FAILED_ITEMS_KEPT)
+                .map(|i| {
+                    json!({
+                        "entity": i.entity.as_str(),
+                        "key": i.key,
+                        "action": i.action.as_str(),
+                        "message": i.message,
+                        "error": i.error,
+                    })
+                })
+                .collect();
+            json!({
+                "run_id": run_id,
+                "outcome": if r.exit_code() == 0 { "ok" } else { "partial" },
+                "seconds": elapsed.as_secs_f64(),
+                "summary": r.summary,
+                "requests": r.requests,
+                "items": r.items.len(),
+                "failed_items": failed,
+            })
+        }
+        None => json!({
+            "run_id": run_id,
+            "outcome": "failed",
+            "seconds": elapsed.as_secs_f64(),
+            "error": error,
+            "items": 0,
+            "failed_items": [],
+        }),
+    }
+}
+
+/// Copies the profile's mapping set to
+/// `.mapsync/run/mappings/PROFILE/GENERATION/` and points the profile at
+/// the copy, checked again (a file saved between the check and the copy
+/// refuses the reload). Older copies than the previous two are removed.
+fn snapshot_mapping(
+    p: &mut Profile,
+    generation: u64,
+    registry: &Registry,
+) -> Result<(), ProfileError> {
+    let io = |path: &std::path::Path, source: std::io::Error| {
+        ProfileError::Config(mapsync_config::ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let base = p
+        .project_dir
+        .join(".mapsync")
+        .join("run")
+        .join("mappings")
+        .join(&p.name);
+    let dest = base.join(generation.to_string());
+    let src = p.mapping.clone();
+    let name = src
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "mapping".into());
+    let copy = dest.join(name);
+    // A copy left by an earlier process under the same generation goes.
+    let _ = std::fs::remove_dir_all(&dest);
+    if src.is_dir() {
+        std::fs::create_dir_all(&copy).map_err(|e| io(&copy, e))?;
+        for f in mapsync_config::mapping_dir_files(&src)? {
+            let to = copy.join(f.file_name().unwrap_or_default());
+            std::fs::copy(&f, &to).map_err(|e| io(&f, e))?;
+        }
+    } else {
+        std::fs::create_dir_all(&dest).map_err(|e| io(&dest, e))?;
+        std::fs::copy(&src, &copy).map_err(|e| io(&src, e))?;
+    }
+    let (_, _, diags) = mapsync_config::check::load_mapping(&copy, registry)?;
+    if diags.has_errors() {
+        let _ = std::fs::remove_dir_all(&dest);
+        return Err(ProfileError::Invalid(diags));
+    }
+    p.mapping = copy;
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for e in entries.flatten() {
+            let old = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|g| g > generation || g + 2 < generation);
+            if old {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped_at_the_interval() {
+        let cap = Some(Duration::from_secs(10));
+        let waits: Vec<u64> = (1..=5).map(|f| backoff(f, cap).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 10, 10]);
+        assert_eq!(backoff(40, None), Duration::from_secs(600));
+    }
+}

@@ -1,0 +1,250 @@
+//! The manager's Prometheus metrics (run.md, "Metrics"), through
+//! `prometheus-client`, the Prometheus organisation's Rust client: its
+//! registry encodes the OpenMetrics/Prometheus text format.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use mapsync_engine::exec::report::{RunReport, Status};
+
+/// `{profile}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProfileLabel {
+    /// The profile.
+    pub profile: String,
+}
+
+/// `{profile, outcome}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunLabels {
+    /// The profile.
+    pub profile: String,
+    /// ok, partial or failed.
+    pub outcome: String,
+}
+
+/// `{profile, entity, action, status}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemLabels {
+    /// The profile.
+    pub profile: String,
+    /// category or product.
+    pub entity: String,
+    /// create, update, delete, deactivate, invalid.
+    pub action: String,
+    /// ok or failed.
+    pub status: String,
+}
+
+/// `{profile, target}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The profile.
+    pub profile: String,
+    /// The target's connector type.
+    pub target: String,
+}
+
+/// `{outcome}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// ok or refused.
+    pub outcome: String,
+}
+
+fn duration_histogram() -> Histogram {
+    // 0.1 s to about 27 minutes.
+    Histogram::new(exponential_buckets(0.1, 2.0, 15))
+}
+
+/// Every metric of the manager, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<RunLabels, Counter>,
+    items: Family<ItemLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    throttled: Family<ProfileLabel, Counter>,
+    retries: Family<ProfileLabel, Counter>,
+    duration: Family<ProfileLabel, Histogram, fn() -> Histogram>,
+    last_run: Family<ProfileLabel, Gauge<f64, AtomicU64>>,
+    last_success: Family<ProfileLabel, Gauge<f64, AtomicU64>>,
+    running: Family<ProfileLabel, Gauge>,
+    reloads: Family<OutcomeLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every family, prefixed `mapsync_`.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mapsync");
+        let m = Metrics {
+            runs: Family::default(),
+            items: Family::default(),
+            requests: Family::default(),
+            throttled: Family::default(),
+            retries: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+            last_run: Family::default(),
+            last_success: Family::default(),
+            running: Family::default(),
+            reloads: Family::default(),
+            registry: Registry::default(),
+        };
+        // Counters get their `_total` suffix from the encoder.
+        registry.register(
+            "runs",
+            "Runs by outcome (ok, partial, failed)",
+            m.runs.clone(),
+        );
+        registry.register(
+            "items",
+            "Items that had something to do, by outcome",
+            m.items.clone(),
+        );
+        registry.register(
+            "requests",
+            "Requests sent to the target",
+            m.requests.clone(),
+        );
+        registry.register(
+            "throttled",
+            "Answers that were THROTTLED or 429",
+            m.throttled.clone(),
+        );
+        registry.register("retries", "Attempts that were retries", m.retries.clone());
+        registry.register(
+            "run_duration_seconds",
+            "How long runs took",
+            m.duration.clone(),
+        );
+        registry.register(
+            "last_run_timestamp_seconds",
+            "When the last run ended (Unix time)",
+            m.last_run.clone(),
+        );
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When the last run without a fatal error ended (Unix time)",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "running",
+            "1 while a run of the profile is in progress",
+            m.running.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads by outcome (ok, refused)",
+            m.reloads.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    fn label(profile: &str) -> ProfileLabel {
+        ProfileLabel {
+            profile: profile.to_string(),
+        }
+    }
+
+    /// Registers a profile's series at zero, so they show before its first run.
+    pub fn touch(&self, profile: &str) {
+        let l = Self::label(profile);
+        self.running.get_or_create(&l).set(0);
+        let _ = self.throttled.get_or_create(&l);
+        let _ = self.retries.get_or_create(&l);
+        for outcome in ["ok", "partial", "failed"] {
+            let _ = self.runs.get_or_create(&RunLabels {
+                profile: profile.to_string(),
+                outcome: outcome.to_string(),
+            });
+        }
+    }
+
+    /// A run started or ended.
+    pub fn set_running(&self, profile: &str, running: bool) {
+        self.running
+            .get_or_create(&Self::label(profile))
+            .set(i64::from(running));
+    }
+
+    /// A run ended: its report (or none when it stopped), how long it took, when.
+    pub fn record_run(
+        &self,
+        profile: &str,
+        target: &str,
+        report: Option<&RunReport>,
+        seconds: f64,
+        ended_unix: f64,
+    ) {
+        let l = Self::label(profile);
+        let outcome = match report {
+            None => "failed",
+            Some(r) if r.exit_code() == 0 => "ok",
+            Some(_) => "partial",
+        };
+        self.runs
+            .get_or_create(&RunLabels {
+                profile: profile.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.duration.get_or_create(&l).observe(seconds);
+        self.last_run.get_or_create(&l).set(ended_unix);
+        if let Some(r) = report {
+            self.last_success.get_or_create(&l).set(ended_unix);
+            for i in &r.items {
+                self.items
+                    .get_or_create(&ItemLabels {
+                        profile: profile.to_string(),
+                        entity: i.entity.as_str().to_string(),
+                        action: i.action.as_str().to_string(),
+                        status: match i.status {
+                            Status::Ok => "ok",
+                            Status::Failed => "failed",
+                        }
+                        .to_string(),
+                    })
+                    .inc();
+            }
+            self.requests
+                .get_or_create(&RequestLabels {
+                    profile: profile.to_string(),
+                    target: target.to_string(),
+                })
+                .inc_by(r.requests.total);
+            self.throttled
+                .get_or_create(&l)
+                .inc_by(r.requests.throttled);
+            self.retries.get_or_create(&l).inc_by(r.requests.retried);
+        }
+    }
+
+    /// A configuration reload was taken (`ok`) or refused.
+    pub fn reload(&self, ok: bool) {
+        self.reloads
+            .get_or_create(&OutcomeLabel {
+                outcome: if ok { "ok" } else { "refused" }.to_string(),
+            })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
