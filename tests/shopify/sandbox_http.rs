@@ -926,7 +926,12 @@ async fn staged_upload_endpoint_takes_forms_and_bodies_without_the_token_and_per
     let put_url = put["url"].as_str().unwrap();
     let send = |body: Vec<u8>| http.put(put_url).body(body).send();
     assert_eq!(send(b"1234".to_vec()).await.unwrap().status(), 400);
-    assert_eq!(send(vec![0; 21 * 1024 * 1024]).await.unwrap().status(), 413);
+    // Refused as soon as the body passes the limit: a 413, or (the store
+    // closing the connection first) a request cut off while sending.
+    match send(vec![0; 21 * 1024 * 1024]).await {
+        Ok(r) => assert_eq!(r.status(), 413),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
     assert_eq!(send(b"12345".to_vec()).await.unwrap().status(), 200);
     let wrong_type = http
         .put(put_url)

@@ -36,6 +36,7 @@ const CONNECTORS: &[&str] = &[
     "mapsync-shopify",
     "mapsync-sandbox",
     "mapsync-rest",
+    "mapsync-bigcommerce",
 ];
 
 #[test]
@@ -69,7 +70,12 @@ fn the_core_depends_on_no_other_mapsync_crate() {
 
 #[test]
 fn connectors_depend_on_no_engine_or_planner() {
-    for krate in ["mapsync-file", "mapsync-shopify", "mapsync-rest"] {
+    for krate in [
+        "mapsync-file",
+        "mapsync-shopify",
+        "mapsync-rest",
+        "mapsync-bigcommerce",
+    ] {
         let deps = mapsync_deps(krate);
         for upper in ["mapsync-engine", "mapsync-plan", "mapsync-state"] {
             assert!(!deps.contains(upper), "{krate} depends on {upper}");

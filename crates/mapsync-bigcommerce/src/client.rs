@@ -1,0 +1,682 @@
+//! The BigCommerce REST Management API v3 client: `X-Auth-Token`, pacing
+//! on the `X-Rate-Limit-*` headers (a pacer shared by every clone),
+//! retries of 429 and 5xx, paging and batches (`batch`).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Notify;
+use url::Url;
+
+use crate::error::BcError;
+
+/// Largest page BigCommerce serves (`limit`).
+pub const PAGE_LIMIT: usize = 250;
+/// Paging stops with an error after this many pages (250 × 4000 = a
+/// million items).
+pub const MAX_PAGES: u32 = 4000;
+/// Attempts of one request answered 5xx, or not answered while nothing
+/// was sent.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Attempts of one request answered 429.
+pub const MAX_THROTTLED: u32 = 8;
+
+/// How to reach a store.
+#[derive(Clone)]
+pub struct BcConfig {
+    /// The API base, `https://api.bigcommerce.com/stores/{hash}/v3` (or
+    /// `{url}/stores/{hash}/v3` for an emulated store).
+    pub base: Url,
+    /// The API account's access token (`X-Auth-Token`).
+    pub token: String,
+    /// Requests per window, when known before the first answer says it
+    /// (the plan's quota); without it the first requests are not held back.
+    pub quota_hint: Option<u32>,
+}
+
+impl std::fmt::Debug for BcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BcConfig")
+            .field("base", &self.base.as_str())
+            .field("token", &"<redacted>")
+            .field("quota_hint", &self.quota_hint)
+            .finish()
+    }
+}
+
+/// One answer of the store (2xx).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The JSON body; `Null` without one.
+    pub body: Value,
+    /// `X-Request-Id`.
+    pub request_id: Option<String>,
+}
+
+/// The client; cheap to clone, the clones share the connection pool and
+/// the pacer.
+#[derive(Clone)]
+pub struct BcClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for BcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BcClient")
+            .field("base", &self.inner.base.as_str())
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    pacer: Arc<Pacer>,
+    backoff: Duration,
+}
+
+impl BcClient {
+    /// A client for `config` (no request is sent).
+    pub fn new(config: BcConfig) -> Result<BcClient, BcError> {
+        let cfg = |m: &str| BcError::Config { message: m.into() };
+        if config.token.trim().is_empty() {
+            return Err(cfg("the access token is empty"));
+        }
+        if !matches!(config.base.scheme(), "http" | "https") || config.base.cannot_be_a_base() {
+            return Err(cfg("the API base must be an http(s) URL"));
+        }
+        let mut token = HeaderValue::from_str(&config.token)
+            .map_err(|_| cfg("the access token is not a valid header value"))?;
+        token.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-auth-token", token);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| BcError::Config {
+                message: format!("HTTP client: {e}"),
+            })?;
+        Ok(BcClient {
+            inner: Arc::new(Inner {
+                http,
+                base: config.base,
+                pacer: Arc::new(Pacer::new(config.quota_hint)),
+                backoff: Duration::from_millis(250),
+            }),
+        })
+    }
+
+    /// The same client with another first backoff delay of retries (tests).
+    pub fn with_backoff(self, first: Duration) -> BcClient {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut i) => {
+                i.backoff = first;
+                i
+            }
+            Err(shared) => Inner {
+                http: shared.http.clone(),
+                base: shared.base.clone(),
+                pacer: shared.pacer.clone(),
+                backoff: first,
+            },
+        };
+        BcClient {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The API base.
+    pub fn base(&self) -> &Url {
+        &self.inner.base
+    }
+
+    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, BcError> {
+        let base = self.inner.base.as_str().trim_end_matches('/');
+        let path = path.trim_start_matches('/');
+        let mut url = Url::parse(&format!("{base}/{path}")).map_err(|e| BcError::Config {
+            message: format!("bad API path '{path}': {e}"),
+        })?;
+        if !query.is_empty() {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// `GET path?query`, the body as `T`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, BcError> {
+        let a = self.send(Method::GET, path, query, None).await?;
+        decode(a.body)
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Answer, BcError> {
+        self.send(Method::POST, path, &[], Some(body)).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Answer, BcError> {
+        self.send(Method::PUT, path, &[], Some(body)).await
+    }
+
+    /// `DELETE path?query`.
+    pub async fn delete(&self, path: &str, query: &[(&str, String)]) -> Result<Answer, BcError> {
+        self.send(Method::DELETE, path, query, None).await
+    }
+
+    /// Send one request: paced, 429 waited for and retried, 5xx and
+    /// unsent requests retried with backoff; a non-2xx answer after that
+    /// is a [`BcError`]. A `POST` (a create: not idempotent) is retried
+    /// only when the store cannot have applied it (429, 503, no
+    /// connection); after a 500, 502, 504 or a lost answer its error is
+    /// `maybe_applied` (kind `OutcomeUnknown`): the caller looks the item
+    /// up before creating it again.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, BcError> {
+        self.exchange(method, path, query, body)
+            .await
+            .map_err(|(e, _)| e)
+    }
+
+    /// [`send`](Self::send), an error with the answer's body (`Null`
+    /// without one).
+    pub(crate) async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Answer, (BcError, Value)> {
+        let bare = |e: BcError| (e, Value::Null);
+        let url = self.url(path, query).map_err(bare)?;
+        let bytes = match body {
+            Some(b) => Some(
+                serde_json::to_vec(b)
+                    .map_err(|e| BcError::Decode {
+                        message: format!("request body: {e}"),
+                    })
+                    .map_err(bare)?,
+            ),
+            None => None,
+        };
+        let pacer = &self.inner.pacer;
+        let idempotent = method != Method::POST;
+        let mut failures = 0u32;
+        let mut throttled = 0u32;
+        loop {
+            let slot = pacer.acquire().await;
+            let mut req = self.inner.http.request(method.clone(), url.clone());
+            if let Some(b) = &bytes {
+                req = req.header(CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            let sent = Instant::now();
+            let res = req.send().await;
+            let resp = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    drop(slot);
+                    // Nothing reached the store when the connection failed;
+                    // otherwise a write may have happened.
+                    let unsent = e.is_connect();
+                    failures += 1;
+                    tracing::debug!(%method, path, error = %e, attempt = failures, "BigCommerce request failed");
+                    if (unsent || idempotent) && failures < MAX_ATTEMPTS {
+                        tokio::time::sleep(self.backoff(failures)).await;
+                        continue;
+                    }
+                    return Err(bare(BcError::Transport {
+                        message: without_url(&e),
+                        maybe_applied: !unsent && method != Method::GET,
+                    }));
+                }
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let limits = RateHeaders::read(&headers);
+            pacer.observe(&limits, Instant::now());
+            let request_id = header_str(&headers, "x-request-id");
+            let text = resp.bytes().await;
+            drop(slot);
+            tracing::debug!(
+                %method, path, status,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                left = limits.left,
+                ms = sent.elapsed().as_millis() as u64,
+                "BigCommerce request"
+            );
+            let raw = match text {
+                Ok(t) => t,
+                Err(e) => {
+                    failures += 1;
+                    if idempotent && failures < MAX_ATTEMPTS {
+                        tokio::time::sleep(self.backoff(failures)).await;
+                        continue;
+                    }
+                    return Err(bare(BcError::Transport {
+                        message: without_url(&e),
+                        maybe_applied: method != Method::GET,
+                    }));
+                }
+            };
+            let parsed: Value = if raw.iter().all(u8::is_ascii_whitespace) {
+                Value::Null
+            } else {
+                serde_json::from_slice(&raw)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
+            };
+            if (200..300).contains(&status) {
+                if matches!(parsed, Value::String(_)) {
+                    return Err(bare(BcError::Decode {
+                        message: format!("{method} {path}: the answer ({status}) is not JSON"),
+                    }));
+                }
+                return Ok(Answer {
+                    status,
+                    body: parsed,
+                    request_id,
+                });
+            }
+            if status == 429 {
+                throttled += 1;
+                let retry_after = header_str(&headers, "x-retry-after")
+                    .or_else(|| header_str(&headers, "retry-after"))
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s.min(3600)));
+                let reset = limits
+                    .reset_ms
+                    .map(|ms| Duration::from_millis(ms.min(3_600_000)));
+                let wait = match (reset, retry_after) {
+                    (None, None) => self.backoff(throttled),
+                    (a, b) => a.max(b).unwrap_or_default() + Duration::from_millis(20),
+                };
+                tracing::debug!(
+                    %method, path,
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    wait_ms = wait.as_millis() as u64,
+                    "BigCommerce throttled the request (429)"
+                );
+                if throttled < MAX_THROTTLED {
+                    pacer.hold(Instant::now() + wait);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            } else if matches!(status, 500 | 502 | 503 | 504) {
+                failures += 1;
+                if (idempotent || status == 503) && failures < MAX_ATTEMPTS {
+                    tokio::time::sleep(self.backoff(failures)).await;
+                    continue;
+                }
+            }
+            let mut err = BcError::from_answer(status, &parsed);
+            if let BcError::Server { maybe_applied, .. } = &mut err {
+                *maybe_applied = !idempotent && status != 503;
+            }
+            tracing::debug!(
+                %method, path, status,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                error = %err,
+                "BigCommerce refused the request"
+            );
+            return Err((err, parsed));
+        }
+    }
+
+    /// The delay before retry `n` (1, 2, ...): doubling, at most 10 s,
+    /// with a little jitter from the clock.
+    fn backoff(&self, n: u32) -> Duration {
+        let base = self
+            .inner
+            .backoff
+            .saturating_mul(1 << n.saturating_sub(1).min(10));
+        let base = base.min(Duration::from_secs(10));
+        let jitter = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() % 1000)
+            .unwrap_or(0);
+        base + base / 4 * jitter / 1000
+    }
+
+    /// Every item of a listing: `page` = 1, 2, ... with `limit=250` (plus
+    /// `query`), until a page is short or empty. `total_pages` is not
+    /// trusted; more than [`MAX_PAGES`] pages, or a page answered twice, is
+    /// an error.
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, BcError> {
+        self.get_all_limit(path, query, PAGE_LIMIT).await
+    }
+
+    /// [`get_all`](Self::get_all) with another page size (1..=250).
+    pub async fn get_all_limit<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        limit: usize,
+    ) -> Result<Vec<T>, BcError> {
+        let limit = limit.clamp(1, PAGE_LIMIT);
+        let mut out = Vec::new();
+        let mut previous: Option<Vec<Value>> = None;
+        for page in 1..=MAX_PAGES {
+            let mut q: Vec<(&str, String)> = query
+                .iter()
+                .filter(|(k, _)| *k != "page" && *k != "limit")
+                .cloned()
+                .collect();
+            q.push(("page", page.to_string()));
+            q.push(("limit", limit.to_string()));
+            let a = self.send(Method::GET, path, &q, None).await?;
+            let data = match a.body {
+                Value::Object(mut m) => match m.remove("data") {
+                    Some(Value::Array(d)) => d,
+                    _ => {
+                        return Err(BcError::Decode {
+                            message: format!("GET {path} page {page}: no `data` array"),
+                        })
+                    }
+                },
+                _ => {
+                    return Err(BcError::Decode {
+                        message: format!("GET {path} page {page}: not a JSON object"),
+                    })
+                }
+            };
+            let n = data.len();
+            if n > 0 && previous.as_ref() == Some(&data) {
+                return Err(BcError::Paging {
+                    path: path.into(),
+                    message: format!("page {page} repeats page {}", page - 1),
+                });
+            }
+            for item in &data {
+                out.push(decode(item.clone())?);
+            }
+            if n < limit {
+                return Ok(out);
+            }
+            previous = Some(data);
+        }
+        Err(BcError::Paging {
+            path: path.into(),
+            message: format!("more than {MAX_PAGES} pages"),
+        })
+    }
+}
+
+fn decode<T: DeserializeOwned>(v: Value) -> Result<T, BcError> {
+    serde_json::from_value(v).map_err(|e| BcError::Decode {
+        message: e.to_string(),
+    })
+}
+
+/// A transport error's text without its URL (the query could hold
+/// anything; the token is in a header, never in the URL).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(u.as_str(), "<url>");
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The `X-Rate-Limit-*` headers of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub left: Option<u32>,
+    pub quota: Option<u32>,
+    pub reset_ms: Option<u64>,
+    pub window_ms: Option<u64>,
+}
+
+impl RateHeaders {
+    pub fn read(h: &HeaderMap) -> RateHeaders {
+        let num = |n: &str| header_str(h, n).and_then(|s| s.parse::<u64>().ok());
+        RateHeaders {
+            left: num("x-rate-limit-requests-left").map(|v| v.min(u32::MAX as u64) as u32),
+            quota: num("x-rate-limit-requests-quota").map(|v| v.min(u32::MAX as u64) as u32),
+            reset_ms: num("x-rate-limit-time-reset-ms"),
+            window_ms: num("x-rate-limit-time-window-ms"),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the client knows of the store's window.
+#[derive(Debug, Default)]
+struct PaceState {
+    /// Requests per window (from the answers, or the hint).
+    quota: Option<u32>,
+    /// Requests left in the current window, as the answers said (the
+    /// lowest of the window's answers).
+    left: Option<u32>,
+    /// When the current window ends (by the client's clock; a little
+    /// after the store's because the answer took its time).
+    reset_at: Option<Instant>,
+    /// The window's length.
+    window: Option<Duration>,
+    /// Requests sent and not answered yet.
+    in_flight: u32,
+}
+
+enum Decision {
+    Go,
+    Wait(Duration),
+}
+
+impl PaceState {
+    /// Whether a request may go now: the requests left must be more than
+    /// those in flight (each of which may take one of them).
+    fn decide(&mut self, now: Instant) -> Decision {
+        if let Some(at) = self.reset_at {
+            if at <= now {
+                // A new window: the whole quota, as far as we know.
+                self.reset_at = None;
+                self.left = None;
+            }
+        }
+        let left = self.left.or(self.quota);
+        match left {
+            Some(left) if left <= self.in_flight => match self.reset_at {
+                Some(at) => Decision::Wait(at.saturating_duration_since(now)),
+                // Only the hint or a past window: wait for answers.
+                None => Decision::Wait(Duration::from_millis(50)),
+            },
+            _ => Decision::Go,
+        }
+    }
+
+    fn observe(&mut self, h: &RateHeaders, now: Instant) {
+        if let Some(q) = h.quota {
+            self.quota = Some(q);
+        }
+        if let Some(w) = h.window_ms {
+            self.window = Some(Duration::from_millis(w));
+        }
+        let (Some(left), Some(reset)) = (h.left, h.reset_ms) else {
+            return;
+        };
+        let at = now + Duration::from_millis(reset);
+        let tolerance = self
+            .window
+            .map(|w| w / 2)
+            .unwrap_or(Duration::from_millis(500));
+        match self.reset_at {
+            // An answer of the same window: keep the lowest count (answers
+            // arrive out of order).
+            Some(cur) if at <= cur + tolerance && cur <= at + tolerance => {
+                self.left = Some(self.left.map_or(left, |l| l.min(left)));
+                self.reset_at = Some(cur.max(at));
+            }
+            // An answer of an earlier window, arriving late.
+            Some(cur) if at + tolerance < cur => {}
+            _ => {
+                self.left = Some(left);
+                self.reset_at = Some(at);
+            }
+        }
+    }
+}
+
+/// The pacing shared by a client's clones.
+struct Pacer {
+    state: Mutex<PaceState>,
+    /// Woken on every answer (a request in flight came back).
+    answered: Notify,
+}
+
+/// A request in flight; dropping it (answered or cancelled) frees its place.
+struct Slot<'a>(&'a Pacer);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut s = lock(&self.0.state);
+        s.in_flight = s.in_flight.saturating_sub(1);
+        drop(s);
+        self.0.answered.notify_waiters();
+    }
+}
+
+impl Pacer {
+    fn new(quota_hint: Option<u32>) -> Pacer {
+        Pacer {
+            state: Mutex::new(PaceState {
+                quota: quota_hint.filter(|q| *q > 0),
+                ..PaceState::default()
+            }),
+            answered: Notify::new(),
+        }
+    }
+
+    async fn acquire(&self) -> Slot<'_> {
+        loop {
+            let answered = self.answered.notified();
+            let wait = {
+                let mut s = lock(&self.state);
+                match s.decide(Instant::now()) {
+                    Decision::Go => {
+                        s.in_flight += 1;
+                        return Slot(self);
+                    }
+                    Decision::Wait(d) => d,
+                }
+            };
+            tracing::trace!(
+                wait_ms = wait.as_millis() as u64,
+                "pacing BigCommerce requests"
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(wait + Duration::from_millis(5)) => {}
+                _ = answered => {}
+            }
+        }
+    }
+
+    fn observe(&self, h: &RateHeaders, now: Instant) {
+        lock(&self.state).observe(h, now);
+    }
+
+    /// After a 429: nothing goes until `until`.
+    fn hold(&self, until: Instant) {
+        let mut s = lock(&self.state);
+        s.left = Some(0);
+        s.reset_at = Some(s.reset_at.map_or(until, |r| r.max(until)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(left: u32, reset: u64) -> RateHeaders {
+        RateHeaders {
+            left: Some(left),
+            quota: Some(10),
+            reset_ms: Some(reset),
+            window_ms: Some(30_000),
+        }
+    }
+
+    #[test]
+    fn requests_wait_when_those_in_flight_would_use_what_is_left() {
+        let t0 = Instant::now();
+        let mut s = PaceState::default();
+        assert!(matches!(s.decide(t0), Decision::Go));
+        s.observe(&headers(2, 10_000), t0);
+        s.in_flight = 1;
+        assert!(matches!(s.decide(t0), Decision::Go));
+        s.in_flight = 2;
+        match s.decide(t0) {
+            Decision::Wait(d) => assert_eq!(d, Duration::from_secs(10)),
+            Decision::Go => panic!("should wait"),
+        }
+        // A late answer of the same window with more left changes nothing.
+        s.observe(&headers(5, 9_000), t0 + Duration::from_secs(1));
+        assert_eq!(s.left, Some(2));
+        // Past the reset, the window is new.
+        assert!(matches!(
+            s.decide(t0 + Duration::from_secs(11)),
+            Decision::Go
+        ));
+        assert_eq!(s.left, None);
+    }
+
+    #[test]
+    fn the_hint_holds_back_the_first_requests() {
+        let mut s = PaceState {
+            quota: Some(2),
+            in_flight: 2,
+            ..PaceState::default()
+        };
+        assert!(matches!(s.decide(Instant::now()), Decision::Wait(_)));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let c = BcConfig {
+            base: Url::parse("https://api.bigcommerce.com/stores/abc/v3").unwrap(),
+            token: "secret-token".into(),
+            quota_hint: None,
+        };
+        assert!(!format!("{c:?}").contains("secret-token"));
+        let client = BcClient::new(c).unwrap();
+        assert!(!format!("{client:?}").contains("secret-token"));
+    }
+}
