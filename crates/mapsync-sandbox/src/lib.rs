@@ -28,6 +28,7 @@ pub mod ops;
 mod persist;
 pub mod pim;
 pub mod runtime;
+mod script;
 pub mod search;
 mod server;
 pub mod staged;

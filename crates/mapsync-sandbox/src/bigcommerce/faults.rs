@@ -5,11 +5,9 @@
 //! `products`, `variants`, `images`, `inventory`, `categories`). Must not
 //! speak HTTP.
 
-use std::collections::VecDeque;
 use std::str::FromStr;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use crate::SandboxError;
 
@@ -118,75 +116,51 @@ pub fn route_in(route: &str, group: &str) -> bool {
 }
 
 /// A fault queued by `POST /__sandbox/faults`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scripted {
-    /// `None`: the request goes through.
-    pub fault: Option<BcFault>,
-    /// The route or group it waits for; `None` takes the next request.
-    pub route: Option<String>,
-}
+pub type Scripted = crate::script::Scripted<BcFault>;
 
 /// The seeded generator and the script.
 #[derive(Debug)]
 pub struct Faults {
-    rate: f64,
-    kinds: Vec<BcFaultKind>,
-    rng: StdRng,
-    scripted: VecDeque<Scripted>,
+    draws: crate::script::Draws<BcFault, BcFaultKind>,
 }
 
 impl Faults {
     pub fn new(rate: f64, kinds: Vec<BcFaultKind>, seed: u64) -> Self {
         Faults {
-            rate,
-            kinds,
-            rng: StdRng::seed_from_u64(seed),
-            scripted: VecDeque::new(),
+            draws: crate::script::Draws::new(rate, kinds, seed),
         }
     }
 
     /// Queue faults of the next requests, in order.
     pub fn script(&mut self, faults: impl IntoIterator<Item = Scripted>) {
-        self.scripted.extend(faults);
+        self.draws.script(faults);
     }
 
     /// Drop the queued faults; returns how many there were.
     pub fn clear(&mut self) -> usize {
-        let n = self.scripted.len();
-        self.scripted.clear();
-        n
+        self.draws.clear()
     }
 
     /// Queued faults not taken yet.
     pub fn pending(&self) -> usize {
-        self.scripted.len()
+        self.draws.pending()
     }
 
     /// The fault of the next request to `route`: the first queued one that
     /// applies to it, else a random draw.
     pub fn draw_for(&mut self, route: &str) -> Option<BcFault> {
-        let first = self
-            .scripted
-            .iter()
-            .position(|s| s.route.as_deref().is_none_or(|g| route_in(route, g)));
-        if let Some(s) = first.and_then(|i| self.scripted.remove(i)) {
-            return s.fault;
-        }
-        if self.rate <= 0.0 || self.kinds.is_empty() {
-            return None;
-        }
-        let hit: f64 = self.rng.random();
-        if hit >= self.rate {
-            return None;
-        }
-        let kind = self.kinds[self.rng.random_range(0..self.kinds.len())];
-        let coin = self.rng.random_bool(0.5);
+        let (kind, rng) = match self.draws.draw_for(route, route_in) {
+            Err(scripted) => return scripted,
+            Ok(None) => return None,
+            Ok(Some(drawn)) => drawn,
+        };
+        let coin = rng.random_bool(0.5);
         let after = match kind {
             BcFaultKind::Lost => true,
             BcFaultKind::TooManyRequests => false,
             _ => coin,
         };
-        let status = [500, 502, 503][self.rng.random_range(0..3)];
+        let status = [500, 502, 503][rng.random_range(0..3)];
         Some(BcFault {
             kind,
             after,
