@@ -292,12 +292,19 @@ async fn apply_planned(
         allow_mass_delete,
     };
     let mut store = engine::open_state(profile)?;
+    // The batch journal and the upload cache serve creates and updates
+    // only: a run with none (the usual scheduled run of `mapsync run`)
+    // opens no connection for them.
+    let writes = plan
+        .changes
+        .iter()
+        .any(|c| matches!(c.action, Action::Create | Action::Update));
     let journal = match target.batch() {
-        Some(_) => Some(super::batch::BatchJournal {
+        Some(_) if writes => Some(super::batch::BatchJournal {
             store: mapsync_state::SharedStore::new(engine::open_state(profile)?),
             channel: profile.channel.clone(),
         }),
-        None => None,
+        _ => None,
     };
     let run = store.begin_run(&profile.name, &profile.channel, started)?;
     let full_read = plan
@@ -321,8 +328,12 @@ async fn apply_planned(
         locations,
         options,
         journal,
-        uploads: crate::uploads::StateUploads::new(engine::open_state(profile)?, &profile.channel)
-            .into_uploads(),
+        uploads: if writes {
+            crate::uploads::StateUploads::new(engine::open_state(profile)?, &profile.channel)
+                .into_uploads()
+        } else {
+            mapsync_core::target::Uploads::default()
+        },
     };
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
     drop(writer);
