@@ -292,11 +292,7 @@ fn serve_shopify(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async move {
         let handle = sandbox::start(config).await?;
-        // A closed stdout (the parent stopped reading) must not stop the server.
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {}", handle.url());
-        let _ = writeln!(out, "graphql endpoint {}", handle.graphql_url());
-        let _ = out.flush();
+        announce(&handle.url(), "graphql endpoint", &handle.graphql_url());
         wait_for_signal().await;
         handle.shutdown().await?;
         Ok::<_, anyhow::Error>(())
@@ -310,11 +306,7 @@ fn serve_pim(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async move {
         let handle = pim::start(config).await?;
-        // A closed stdout (the parent stopped reading) must not stop the server.
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {}", handle.url());
-        let _ = writeln!(out, "token endpoint {}", handle.token_url());
-        let _ = out.flush();
+        announce(&handle.url(), "token endpoint", &handle.token_url());
         wait_for_signal().await;
         handle.shutdown().await?;
         Ok::<_, anyhow::Error>(())
@@ -328,16 +320,22 @@ fn serve_bigcommerce(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     rt.block_on(async move {
         let handle = bigcommerce::start(config).await?;
-        // A closed stdout (the parent stopped reading) must not stop the server.
-        let mut out = std::io::stdout();
-        let _ = writeln!(out, "listening on {}", handle.url());
-        let _ = writeln!(out, "api endpoint {}", handle.api_url());
-        let _ = out.flush();
+        announce(&handle.url(), "api endpoint", &handle.api_url());
         wait_for_signal().await;
         handle.shutdown().await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first lines of `sandbox serve` on stdout: where it listens (tests
+/// and scripts read them). A closed stdout (the parent stopped reading)
+/// must not stop the server.
+fn announce(url: &str, what: &str, endpoint: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on {url}");
+    let _ = writeln!(out, "{what} {endpoint}");
+    let _ = out.flush();
 }
 
 async fn wait_for_signal() {

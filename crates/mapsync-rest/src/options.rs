@@ -52,11 +52,7 @@ pub struct RestOptions {
 
 impl std::fmt::Debug for RestOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let r = crate::redact::Redactor::new(self.secrets().iter().map(|s| s.expose().to_string()));
-        let base = match url::Url::parse(&self.base_url) {
-            Ok(u) => r.url(&u),
-            Err(_) => "<not a URL>".to_string(),
-        };
+        let base = redacted_base(&self.base_url, &self.secrets());
         let entities = |p: &PerEntity<_>| {
             Entity::ALL
                 .into_iter()
@@ -342,15 +338,10 @@ pub struct BatchOptions {
 impl RestOptions {
     /// Read options from a profile's `source:` value.
     pub fn from_value(value: &Value) -> Result<RestOptions, RestError> {
-        let secrets = secrets_of(value);
-        serde_json::from_value(value.clone()).map_err(|e| {
-            // serde's message may quote a value: mask the secrets in it.
-            let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
-            RestError::config(
-                format!("the options do not fit: {}", r.text(&e.to_string())),
-                "see docs/rest.md for the options and run `mapsync validate`",
-            )
-        })
+        parse_options(
+            value,
+            "see docs/rest.md for the options and run `mapsync validate`",
+        )
     }
 
     /// The resolved secrets of these options.
@@ -369,6 +360,34 @@ impl RestOptions {
             backoff: self.backoff.as_deref(),
             rate_limit: self.rate_limit.as_deref(),
         }
+    }
+}
+
+/// Options of a `source:` or `target:` value, or why they do not fit
+/// (serde's message may quote a value: the secrets in it are masked).
+/// The two option structs repeat the connection fields rather than share
+/// them with `#[serde(flatten)]`: serde cannot flatten under
+/// `deny_unknown_fields`, and an unknown option must stay an error.
+fn parse_options<T: serde::de::DeserializeOwned>(
+    value: &Value,
+    help: &str,
+) -> Result<T, RestError> {
+    let secrets = secrets_of(value);
+    serde_json::from_value(value.clone()).map_err(|e| {
+        let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
+        RestError::config(
+            format!("the options do not fit: {}", r.text(&e.to_string())),
+            help.to_string(),
+        )
+    })
+}
+
+/// A base URL for `Debug`, its secrets masked.
+fn redacted_base(base_url: &str, secrets: &[Secret]) -> String {
+    let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
+    match url::Url::parse(base_url) {
+        Ok(u) => r.url(&u),
+        Err(_) => "<not a URL>".to_string(),
     }
 }
 
@@ -442,11 +461,7 @@ pub struct TargetOptions {
 
 impl std::fmt::Debug for TargetOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let r = crate::redact::Redactor::new(self.secrets().iter().map(|s| s.expose().to_string()));
-        let base = match url::Url::parse(&self.base_url) {
-            Ok(u) => r.url(&u),
-            Err(_) => "<not a URL>".to_string(),
-        };
+        let base = redacted_base(&self.base_url, &self.secrets());
         let entities: Vec<&str> = Entity::ALL
             .into_iter()
             .filter(|e| self.entities.get(*e).is_some())
@@ -468,14 +483,10 @@ impl std::fmt::Debug for TargetOptions {
 impl TargetOptions {
     /// Read options from a profile's `target:` value.
     pub fn from_value(value: &Value) -> Result<TargetOptions, RestError> {
-        let secrets = secrets_of(value);
-        serde_json::from_value(value.clone()).map_err(|e| {
-            let r = crate::redact::Redactor::new(secrets.iter().map(|s| s.expose().to_string()));
-            RestError::config(
-                format!("the options do not fit: {}", r.text(&e.to_string())),
-                "see docs/rest.md (\"The `rest` target\") for the options and run `mapsync validate`",
-            )
-        })
+        parse_options(
+            value,
+            "see docs/rest.md (\"The `rest` target\") for the options and run `mapsync validate`",
+        )
     }
 
     /// The resolved secrets of these options.

@@ -92,7 +92,7 @@ pub async fn sync(
         let mut plan = planned.plan;
         let mut documents = planned.documents;
         tracing::info!(
-            changes = plan.changes.len(),
+            items = plan.changes.len(),
             seconds = (OffsetDateTime::now_utc() - started).as_seconds_f64(),
             "planned"
         );
