@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// mapsync: declarative catalog sync from PIMs and files to Shopify.
+/// mapsync: declarative catalog sync from PIMs and files to Shopify and BigCommerce.
 #[derive(Debug, Parser)]
 #[command(name = "mapsync", version, about, long_about = None)]
 pub struct Cli {
@@ -63,7 +63,7 @@ pub enum Command {
     Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
     Schema(SchemaArgs),
-    /// The emulated stores (Shopify, a PIM).
+    /// The emulated stores (Shopify, a PIM, BigCommerce).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
 }

@@ -33,6 +33,11 @@ pub struct Capabilities {
     /// Whether created items carry mapsync's ownership marker (so a lost
     /// create is adopted, never made twice).
     pub marks_ownership: bool,
+    /// The category field that names a category's parent by its key, when
+    /// categories nest in the target: the executor then writes parents
+    /// before their children and hands each write the ids of the
+    /// categories known so far ([`WriteContext::categories`]).
+    pub category_parent: Option<&'static str>,
 }
 
 /// Limits of one item in the target.
@@ -215,7 +220,9 @@ pub struct WriteContext {
     /// Reference location name (`CPH`, from `locations:`) → location id.
     pub locations: BTreeMap<String, String>,
     /// Category key → category id, for categories known on both sides
-    /// (products relate only to those, mapping-format.md §4).
+    /// (products relate only to those, mapping-format.md §4). For category
+    /// writes of a target with [`Capabilities::category_parent`], also the
+    /// categories created or updated earlier in the run (parents first).
     pub categories: BTreeMap<String, String>,
     /// KeepExistingVariantData: variants and variant fields the document
     /// does not set are kept as they are in the target.

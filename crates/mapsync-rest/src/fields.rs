@@ -41,4 +41,6 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     fields: &FIELDS,
     // `list.key` keeps mapsync's key.
     marks_ownership: true,
+    // Categories do not nest.
+    category_parent: None,
 };

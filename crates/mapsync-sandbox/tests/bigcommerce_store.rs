@@ -652,3 +652,42 @@ async fn concurrent_requests_never_exceed_the_quota() {
     let s = c.store.stats();
     assert_eq!((s.max_in_window, s.throttled, s.requests), (10, 15, 25));
 }
+
+/// A URL on a name reserved for examples is not fetched (no server answers
+/// it): the store makes a PNG of its own, different per URL. `.invalid`
+/// names are fetched, and fail.
+#[tokio::test]
+async fn example_image_urls_are_stand_ins_and_invalid_names_fail() {
+    let c = start(config()).await;
+    let p = c
+        .call("POST", "/catalog/products", Some(product("Shirt", "S-1")))
+        .await;
+    assert_eq!(p.status, 200, "{:?}", p.body);
+    let id = p.body["data"]["id"].as_u64().unwrap();
+    let path = format!("/catalog/products/{id}/images");
+    let mut urls = Vec::new();
+    for url in [
+        "https://cdn.example.com/img/a.jpg",
+        "http://shop.example/b.png",
+        "https://files.test/c.png",
+    ] {
+        let a = c.call("POST", &path, Some(json!({"image_url": url}))).await;
+        assert_eq!(a.status, 200, "{url}: {:?}", a.body);
+        urls.push(a.body["data"]["url_zoom"].as_str().unwrap().to_string());
+    }
+    let first = c.http.get(&urls[0]).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let a = first.bytes().await.unwrap();
+    let b = c.http.get(&urls[1]).send().await.unwrap().bytes().await.unwrap();
+    assert!(a.starts_with(b"\x89PNG"), "a PNG stand-in");
+    assert_ne!(a, b, "one stand-in per URL");
+    let bad = c
+        .call(
+            "POST",
+            &path,
+            Some(json!({"image_url": "https://cdn.example.invalid/x.png"})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+    assert!(bad.body.to_string().contains("could not be downloaded"));
+}

@@ -31,6 +31,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     compare: COMPARE_RULES,
     fields: &crate::fields::FIELDS,
     marks_ownership: true,
+    // Categories do not nest.
+    category_parent: None,
 };
 
 fn native_of<'a, T: 'static>(current: &'a Current, what: &str) -> Result<&'a T, TargetError> {

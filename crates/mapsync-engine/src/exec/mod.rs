@@ -317,12 +317,46 @@ pub async fn execute(
     };
     let mut category_ids = known_category_ids(plan);
     let work = upserts.by_ref().take(category_upserts);
-    let done = run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
-    for item in done {
-        if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
-            category_ids.insert(k.clone(), id.clone());
+    match target.capabilities().category_parent {
+        // Categories nest: parents first, each wave knowing the ids of the
+        // waves before it.
+        Some(parent) => {
+            for wave in parent_waves(work.collect(), parent) {
+                let ctx = WriteContext {
+                    categories: category_ids.clone(),
+                    ..base.clone()
+                };
+                let done = run_upserts(
+                    target,
+                    wave.into_iter(),
+                    &ctx,
+                    &job.options,
+                    ledger,
+                    progress,
+                    stop,
+                )
+                .await?;
+                for item in done {
+                    if let (Status::Ok, Some(k), Some(id)) =
+                        (item.status, &item.key, &item.target_id)
+                    {
+                        category_ids.insert(k.clone(), id.clone());
+                    }
+                    record(&mut out, item);
+                }
+            }
         }
-        record(&mut out, item);
+        None => {
+            let done =
+                run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
+            for item in done {
+                if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id)
+                {
+                    category_ids.insert(k.clone(), id.clone());
+                }
+                record(&mut out, item);
+            }
+        }
     }
 
     // Products, related only to categories known on both sides.
@@ -514,6 +548,47 @@ fn upsert_work<'a>(
                 }
             }),
         })
+}
+
+/// Category work in waves for a target whose categories nest: an item
+/// whose `parent` field names another key of `work` comes in a wave after
+/// that key's. Items whose parent is not among them (a root, or a category
+/// already in the target) form the first wave; items caught in a parent
+/// cycle come last, in plan order (the target refuses or roots them).
+/// Plan order is kept inside each wave.
+fn parent_waves<'a>(work: Vec<Work<'a>>, parent: &str) -> Vec<Vec<Work<'a>>> {
+    let parent_of = |w: &Work<'_>| -> Option<String> {
+        let doc = &w.doc.as_ref().ok()?.document;
+        let p = match doc.fields.get(parent)? {
+            serde_json::Value::String(s) => s.trim().to_owned(),
+            serde_json::Value::Null => return None,
+            v => v.to_string(),
+        };
+        (!p.is_empty() && p != doc.key).then_some(p)
+    };
+    let keys: std::collections::BTreeSet<String> =
+        work.iter().filter_map(|w| w.change.key.clone()).collect();
+    let mut pending: Vec<(Option<String>, Work<'a>)> = work
+        .into_iter()
+        .map(|w| (parent_of(&w).filter(|p| keys.contains(p)), w))
+        .collect();
+    let mut placed = std::collections::BTreeSet::new();
+    let mut waves = Vec::new();
+    while !pending.is_empty() {
+        let (ready, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(p, _)| p.as_ref().is_none_or(|p| placed.contains(p)));
+        if ready.is_empty() {
+            // A cycle: what is left goes as one last wave.
+            waves.push(rest.into_iter().map(|(_, w)| w).collect());
+            break;
+        }
+        let wave: Vec<Work<'a>> = ready.into_iter().map(|(_, w)| w).collect();
+        placed.extend(wave.iter().filter_map(|w| w.change.key.clone()));
+        waves.push(wave);
+        pending = rest;
+    }
+    waves
 }
 
 /// Categories already in the target that stay there (not deleted,
@@ -902,5 +977,90 @@ fn log_item(c: &Change, f: &Finished) {
             message = f.message.as_deref().unwrap_or(""),
             "item failed"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapsync_core::document::Document;
+    use mapsync_plan::reconcile::PlannedDocument;
+
+    fn change(key: &str) -> Change {
+        Change {
+            entity: Entity::Category,
+            key: Some(key.into()),
+            target_id: None,
+            action: Action::Create,
+            rule: "category.create".into(),
+            reason: "".into(),
+            diff: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn doc(key: &str, parent: Option<&str>) -> Result<PlannedDocument, String> {
+        let mut fields = BTreeMap::new();
+        if let Some(p) = parent {
+            fields.insert("parent".to_string(), serde_json::json!(p));
+        }
+        Ok(PlannedDocument {
+            hash: String::new(),
+            control: Default::default(),
+            document: Document {
+                entity: Entity::Category,
+                key: key.into(),
+                fields,
+                metafields: Vec::new(),
+                metafield_descriptions: Vec::new(),
+                images: Vec::new(),
+                options: Vec::new(),
+                variants: Vec::new(),
+                categories: Vec::new(),
+            },
+        })
+    }
+
+    /// (key, parent) in plan order → keys per wave.
+    fn waves(items: &[(&str, Option<&str>)]) -> Vec<Vec<String>> {
+        let changes: Vec<Change> = items.iter().map(|(k, _)| change(k)).collect();
+        let work = changes
+            .iter()
+            .zip(items)
+            .map(|(c, (k, p))| Work {
+                change: c,
+                doc: doc(k, *p),
+            })
+            .collect();
+        parent_waves(work, "parent")
+            .into_iter()
+            .map(|w| w.iter().map(|w| w.change.key.clone().unwrap()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn parents_come_before_their_children() {
+        assert_eq!(
+            waves(&[
+                ("shirts", Some("men")),
+                ("men", Some("clothes")),
+                ("clothes", None),
+                ("shoes", Some("in-store")), // parent already in the target
+                ("hats", Some("")),
+            ]),
+            vec![
+                vec!["clothes".to_string(), "shoes".into(), "hats".into()],
+                vec!["men".into()],
+                vec!["shirts".into()],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_parent_cycle_goes_last_and_ends() {
+        assert_eq!(
+            waves(&[("a", Some("b")), ("b", Some("a")), ("c", None), ("d", Some("d"))]),
+            vec![vec!["c".to_string(), "d".into()], vec!["a".into(), "b".into()]]
+        );
     }
 }
