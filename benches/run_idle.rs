@@ -6,7 +6,8 @@
 //! memory (VmRSS now, VmHWM peak) are measured over a duration (default 60
 //! s; `cargo bench --bench run_idle -- 600` for ten minutes). Then, a few
 //! times, the time from a change to a source file to the store showing it.
-//! Aim (issue 13): under 1% of a core and under 50 MB.
+//! Aim (issue 13): under 1% of a core and under 50 MB. `RUN_IDLE_BIN=PATH`
+//! measures another `mapsync` binary (e.g. a copy of an earlier build).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -114,7 +115,10 @@ fn main() {
         eprintln!("run from the project root (cargo bench --bench run_idle)");
         std::process::exit(2);
     }
-    let bin = env!("CARGO_BIN_EXE_mapsync");
+    // `RUN_IDLE_BIN`: another build of `mapsync` (to compare two builds
+    // in the same quiet moment of the machine).
+    let bin_env = std::env::var("RUN_IDLE_BIN").ok();
+    let bin = bin_env.as_deref().unwrap_or(env!("CARGO_BIN_EXE_mapsync"));
     let mut store = Command::new(bin)
         .args([
             "sandbox",
@@ -217,7 +221,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(200));
     }
     println!(
-        "mapsync run, {n_profiles} profiles every 10 s, nothing to change (settled after {:.1} s); measuring {seconds} s",
+        "mapsync run, {n_profiles} profiles every 10 s, nothing to change (settled after {:.1} s); measuring {seconds} s (manager pid {pid})",
         start.elapsed().as_secs_f64()
     );
     let cpu0 = cpu_seconds(pid);

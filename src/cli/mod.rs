@@ -11,6 +11,7 @@ macro_rules! outln {
 }
 
 pub mod failure;
+pub mod images;
 pub mod render;
 pub mod run;
 pub mod sandbox;
@@ -66,6 +67,9 @@ pub enum Command {
     /// The emulated stores (Shopify, a PIM, BigCommerce).
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// The image round trip: pull every product image, publish edited images back.
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
 }
 
 /// Options of `mapsync validate`.
@@ -145,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => run::runs(cli.project.as_deref(), args),
         Command::Status(args) => run::status(cli.project.as_deref(), args),
         Command::Test(args) => test(cli.project.as_deref(), args),
+        Command::Images(command) => images::images(cli.project.as_deref(), command),
         Command::Schema(args) => {
             outln!("{}", crate::schema::text(args.which));
             Ok(ExitCode::SUCCESS)

@@ -62,7 +62,7 @@ pub struct ApplyArgs {
 /// Logs to stderr (warnings, or more with `-v` / `RUST_LOG`) and to a daily
 /// file `.mapsync/logs/mapsync.log.YYYY-MM-DD` (info, or `MAPSYNC_LOG`).
 /// The returned guard flushes the file when dropped.
-fn init_logging(
+pub(super) fn init_logging(
     project_dir: &Path,
     verbose: u8,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -116,7 +116,7 @@ fn init_logging(
 
 /// The progress bar of this process, if one is shown: log lines on
 /// stderr are written with the bar hidden, so they do not tear it.
-static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
+pub(super) static BAR: std::sync::OnceLock<ProgressBar> = std::sync::OnceLock::new();
 
 /// stderr, written around the progress bar.
 struct BarSafeStderr;
@@ -339,10 +339,16 @@ pub fn human(r: &RunReport, color: bool) -> String {
         m.failed
     );
     let q = &r.requests;
+    // A store without cost units (BigCommerce counts requests) says none.
+    let cost = if q.cost > 0 {
+        format!(", cost {}", q.cost)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "Requests: {} ({} throttled, {} retried), cost {}.",
-        q.total, q.throttled, q.retried, q.cost
+        "Requests: {} ({} throttled, {} retried){cost}.",
+        q.total, q.throttled, q.retried
     );
     s
 }

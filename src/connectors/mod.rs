@@ -4,10 +4,12 @@
 //! * `file` (source): `mapsync-file`.
 //! * `rest` (source, with write-back; target): `mapsync-rest`.
 //! * `shopify` (target): `mapsync-shopify`.
+//! * `bigcommerce` (target, source): `mapsync-bigcommerce`.
 //! * `sandbox` (target): the embedded emulated Shopify store
 //!   (`mapsync-sandbox`) started in-process, spoken to by the Shopify
-//!   connector over HTTP like any store. It lives here because it joins
-//!   two crates that must not know each other.
+//!   connector over HTTP like any store; `bigcommerce-sandbox` (target):
+//!   the embedded emulated BigCommerce store, the same way. They live here
+//!   because each joins two crates that must not know each other.
 
 use async_trait::async_trait;
 use mapsync_config::connector::{
@@ -32,6 +34,8 @@ pub fn registry() -> Registry {
         .with(mapsync_shopify::ShopifyConnector)
         .with(SandboxConnector)
         .with(mapsync_rest::RestConnector)
+        .with(mapsync_bigcommerce::BigCommerceConnector)
+        .with(BigCommerceSandboxConnector)
 }
 
 /// A source from options as a profile would give them (for tests and
@@ -119,6 +123,111 @@ impl Connector for SandboxConnector {
         Ok(Connection {
             target: Box::new(shopify_conn::target(client, options)?),
             resource: Some(Box::new(RunningSandbox(handle))),
+        })
+    }
+}
+
+/// `type: bigcommerce-sandbox`: the embedded emulated BigCommerce store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BigCommerceSandboxConnector;
+
+const BC_SANDBOX_SCHEMA: &str = include_str!("bigcommerce-sandbox.schema.json");
+
+/// The embedded BigCommerce store, stopped (and persisted) when the run ends.
+#[derive(Debug)]
+struct RunningBcSandbox(mapsync_sandbox::bigcommerce::BcHandle);
+
+#[async_trait]
+impl Resource for RunningBcSandbox {
+    async fn close(self: Box<Self>) -> Result<(), TargetError> {
+        self.0
+            .shutdown()
+            .await
+            .map_err(|e| TargetError::new(ErrorKind::Failed, format!("bigcommerce-sandbox: {e}")))
+    }
+}
+
+/// A token for one embedded store: only this process knows it.
+fn embedded_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.write_u32(std::process::id());
+    format!("embedded-{:016x}", h.finish())
+}
+
+#[async_trait]
+impl Connector for BigCommerceSandboxConnector {
+    fn type_name(&self) -> &'static str {
+        "bigcommerce-sandbox"
+    }
+
+    fn summary(&self) -> &'static str {
+        "the embedded emulated BigCommerce store"
+    }
+
+    fn options_schema(&self, role: Role) -> Option<&'static str> {
+        (role == Role::Target).then_some(BC_SANDBOX_SCHEMA)
+    }
+
+    fn capabilities(&self) -> Option<&'static Capabilities> {
+        Some(&mapsync_bigcommerce::CAPABILITIES)
+    }
+
+    async fn connect(
+        &self,
+        options: &Options,
+        settings: Option<&ClientSettings>,
+    ) -> Result<Connection, TargetError> {
+        use mapsync_sandbox::bigcommerce as bc;
+        let state = options.path("state").unwrap_or_else(|| {
+            options
+                .project_dir()
+                .join(".mapsync/bigcommerce-sandbox.json")
+        });
+        if let Some(dir) = state.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                config_error(format!(
+                    "bigcommerce-sandbox: cannot create {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let token = embedded_token();
+        let mut config = bc::BcConfig {
+            state: Some(state),
+            token: Some(token.clone()),
+            ..bc::BcConfig::default()
+        };
+        if let Some(p) = options.text("plan") {
+            config.plan = p.parse().map_err(|e| {
+                config_error(format!(
+                    "bigcommerce-sandbox: {}: {e}",
+                    options.field("plan")
+                ))
+            })?;
+        }
+        let quota = config.quota();
+        let handle = bc::start(config)
+            .await
+            .map_err(|e| config_error(format!("bigcommerce-sandbox: {e}")))?;
+        let base = url::Url::parse(&handle.api_url())
+            .map_err(|e| config_error(format!("bigcommerce-sandbox: {e}")))?;
+        let client = mapsync_bigcommerce::BcClient::new(mapsync_bigcommerce::BcConfig {
+            base,
+            token,
+            quota_hint: Some(quota),
+        })
+        .map_err(|e| config_error(format!("bigcommerce-sandbox: {e}")))?;
+        let target = mapsync_bigcommerce::connector::target_of(client, options, settings);
+        Ok(Connection {
+            target: Box::new(target),
+            resource: Some(Box::new(RunningBcSandbox(handle))),
         })
     }
 }

@@ -116,6 +116,9 @@ fn project_schema_and_examples_agree() {
             "crates/mapsync-rest/schema/target.schema.json",
             "crates/mapsync-shopify/schema/target.schema.json",
             "src/connectors/sandbox.schema.json",
+            "crates/mapsync-bigcommerce/schema/source.schema.json",
+            "crates/mapsync-bigcommerce/schema/target.schema.json",
+            "src/connectors/bigcommerce-sandbox.schema.json",
         ],
         &[
             "mapsync.yaml",

@@ -321,3 +321,72 @@ fn built_inputs_are_valid_variables_of_their_documents() {
         }),
     );
 }
+
+#[test]
+fn image_round_trip_cost_formulas_match_the_schema_walker() {
+    use mapsync::connectors::shopify::images;
+    for (first, media, variants) in [(1u32, 1u32, 1u32), (3, 50, 25), (2, 10, 5), (1, 250, 50)] {
+        assert_eq!(
+            cost_of(
+                documents::PRODUCT_IMAGES_PAGE,
+                json!({"first": first, "mediaFirst": media, "variantsFirst": variants})
+            ),
+            images::product_images_page(first, media, variants)
+        );
+        assert_eq!(
+            cost_of(
+                documents::PRODUCT_IMAGES,
+                json!({"ids": ids(first as usize), "mediaFirst": media, "variantsFirst": variants})
+            ),
+            images::product_images(first, media, variants)
+        );
+    }
+    assert_eq!(
+        cost_of(documents::FILE_UPDATE, json!({"files": [{}]})),
+        images::FILE_UPDATE_COST
+    );
+    assert_eq!(
+        cost_of(documents::PRODUCT_APPEND_MEDIA, json!({})),
+        images::PRODUCT_APPEND_MEDIA_COST
+    );
+}
+
+#[test]
+fn image_round_trip_variables_are_valid() {
+    use mapsync::connectors::shopify::images;
+    use mapsync::connectors::shopify::DEFAULT_API_VERSION;
+
+    let schema = crate::shopify_schema::schema_of(DEFAULT_API_VERSION);
+    let check = |doc: &Document, vars: serde_json::Value| {
+        let parsed = validate_document(doc.source, doc.file).unwrap();
+        crate::shopify_schema::validate_variables(schema, &parsed, &vars)
+            .unwrap_or_else(|e| panic!("{}: {e}", doc.name));
+    };
+    check(
+        &documents::PRODUCT_IMAGES_PAGE,
+        images::page_variables(None, None),
+    );
+    check(
+        &documents::PRODUCT_IMAGES_PAGE,
+        images::page_variables(Some("cursor"), Some("updated_at:>='2026-01-01'")),
+    );
+    let media = "gid://shopify/MediaImage/1";
+    let product = "gid://shopify/Product/1";
+    let source = "https://shopify-staged-uploads.storage.googleapis.com/tmp/mapsync-img-a.png";
+    check(
+        &documents::FILE_UPDATE,
+        images::overwrite_variables(media, source),
+    );
+    check(
+        &documents::FILE_UPDATE,
+        images::delete_variables(product, media),
+    );
+    check(
+        &documents::PRODUCT_APPEND_MEDIA,
+        images::append_variables(product, source, Some("Front")),
+    );
+    check(
+        &documents::PRODUCT_APPEND_MEDIA,
+        images::append_variables(product, source, None),
+    );
+}

@@ -225,12 +225,28 @@ fn normalized(snapshot: &Value) -> Value {
         .collect();
     let files: BTreeMap<String, Value> = snapshot["files"]
         .as_object()
-        .map(|m| m.iter().map(|(k, f)| (k.clone(), f["sha256"].clone())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, f)| (k.clone(), f["sha256"].clone()))
+                .collect()
+        })
         .unwrap_or_default();
     let metafields = |item: &Value| -> Value {
         let mut m: Vec<Value> = list(&item["metafields"])
             .into_iter()
-            .map(|m| json!([m["namespace"], m["key"], m["value"], m["permission_set"]]))
+            .map(|m| {
+                // mapsync's record of image sources is keyed by image ids.
+                let value = if m["namespace"] == "mapsync" && m["key"] == "images" {
+                    let ids: Value = serde_json::from_str(m["value"].as_str().unwrap_or(""))
+                        .unwrap_or(Value::Null);
+                    let mut urls: Vec<Value> = list(&ids).into_iter().cloned().collect();
+                    urls.sort_by_key(|v| v.to_string());
+                    Value::Array(urls)
+                } else {
+                    m["value"].clone()
+                };
+                json!([m["namespace"], m["key"], value, m["permission_set"]])
+            })
             .collect();
         m.sort_by_key(|v| v.to_string());
         Value::Array(m)
@@ -247,7 +263,10 @@ fn normalized(snapshot: &Value) -> Value {
         if let Some(o) = fields.as_object_mut() {
             // The image file's name carries ids.
             if let Some(url) = o.remove("image_url") {
-                o.insert("has_image".into(), json!(url.as_str().is_some_and(|u| !u.is_empty())));
+                o.insert(
+                    "has_image".into(),
+                    json!(url.as_str().is_some_and(|u| !u.is_empty())),
+                );
             }
         }
         let prev = categories.insert(
@@ -311,9 +330,15 @@ fn normalized(snapshot: &Value) -> Value {
                             .unwrap_or(Value::Null)
                     })
                     .collect();
+                // No stock record at a location is a stock of 0 there.
                 let inventory: Vec<Value> = v["inventory"]
                     .as_object()
-                    .map(|m| m.values().cloned().collect())
+                    .map(|m| {
+                        m.values()
+                            .filter(|q| q.as_i64() != Some(0))
+                            .cloned()
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let mut fields = v["fields"].clone();
                 if let Some(o) = fields.as_object_mut() {
@@ -331,13 +356,25 @@ fn normalized(snapshot: &Value) -> Value {
         let images: Vec<Value> = list(&p["images"])
             .into_iter()
             .map(|i| {
-                json!([i["sort_order"], i["is_thumbnail"], i["description"],
-                       files.get(i["image_file"].as_str().unwrap_or("")).cloned().unwrap_or(Value::Null)])
+                json!([
+                    i["sort_order"],
+                    i["is_thumbnail"],
+                    i["description"],
+                    files
+                        .get(i["image_file"].as_str().unwrap_or(""))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                ])
             })
             .collect();
         let custom: BTreeMap<String, Value> = list(&p["custom_fields"])
             .into_iter()
-            .map(|c| (c["name"].as_str().unwrap_or("").to_string(), c["value"].clone()))
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or("").to_string(),
+                    c["value"].clone(),
+                )
+            })
             .collect();
         let prev = products.insert(
             key.clone(),
@@ -373,7 +410,12 @@ fn first_sync_creates_the_next_writes_nothing_and_one_price_is_one_request() {
     let before = env.writes();
     let (code, report) = env.sync();
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["unchanged"].as_u64().unwrap() as usize, items);
+    // P-1006 is unpublished in the file and in the store: skipped.
+    assert_eq!(
+        report["summary"]["unchanged"].as_u64().unwrap() as usize,
+        items - 1
+    );
+    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
     assert_eq!(delta(&before, &env.writes()), BTreeMap::new());
 
     // One variant's price: one request.
@@ -392,7 +434,11 @@ fn first_sync_creates_the_next_writes_nothing_and_one_price_is_one_request() {
     let after = env.snapshot();
     let key = catalog["products"][0]["ItemNo"].as_str().unwrap();
     let variant = &after["products"][key]["variants"][1];
-    assert_eq!(variant["fields"]["price"].as_f64(), Some(31.5), "{variant:#}");
+    assert_eq!(
+        variant["fields"]["price"].as_f64(),
+        Some(31.5),
+        "{variant:#}"
+    );
 }
 
 /// Quota windows of 2 s instead of 30 s (the logic is the same; the test
@@ -406,12 +452,12 @@ fn a_quota_of_150_a_window_is_used_and_never_exceeded() {
         window: Duration::from_secs(2),
         ..store_config()
     }));
-    env.set_catalog(&big_catalog(60));
+    env.set_catalog(&big_catalog(160));
     let started = std::time::Instant::now();
     let (code, report) = env.sync();
     let took = started.elapsed();
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(created(&report), 63, "{report:#}");
+    assert_eq!(created(&report), 163, "{report:#}");
     let stats = env.store().stats();
     assert_eq!(stats.throttled, 0, "no 429: {stats:?}");
     assert!(stats.max_in_window <= 150, "{stats:?}");
@@ -469,7 +515,7 @@ fn with_faults_and_kills_every_product_ends_exactly_once() {
         settings: Some(fault_settings()),
         ..Setup::demo(store_config())
     });
-    clean.set_catalog(&big_catalog(40));
+    clean.set_catalog(&big_catalog(80));
     assert_eq!(clean.sync().0, 0);
     let expected = clean.snapshot();
 
@@ -488,7 +534,8 @@ fn with_faults_and_kills_every_product_ends_exactly_once() {
             ..store_config()
         })
     });
-    env.set_catalog(&big_catalog(40));
+    env.set_catalog(&big_catalog(80));
+    let mut partial = Vec::new();
     for kill_after in [300u64, 700, 1200] {
         let mut child = env
             .command(&["sync", "--profile", "e2e", "--format", "json"])
@@ -501,11 +548,23 @@ fn with_faults_and_kills_every_product_ends_exactly_once() {
         let _ = child.kill();
         let _ = child.wait();
         // No duplicate at any point.
-        let _ = env.snapshot();
+        let products = env.snapshot()["products"].as_object().unwrap().len();
+        eprintln!("killed after {kill_after} ms: {products} products in the store");
+        partial.push(products);
     }
+    assert!(
+        partial.iter().any(|&n| n > 0 && n < 80),
+        "a run was killed midway: {partial:?}"
+    );
     let mut last = Value::Null;
     for _ in 0..6 {
+        let started = std::time::Instant::now();
         let (code, report) = env.sync();
+        eprintln!(
+            "run: exit {code} in {:?}: {}",
+            started.elapsed(),
+            report["summary"]
+        );
         for i in report["items"].as_array().unwrap() {
             if i["status"] == "failed" {
                 assert!(
@@ -519,7 +578,7 @@ fn with_faults_and_kills_every_product_ends_exactly_once() {
             break;
         }
     }
-    assert_eq!(env.snapshot(), expected, "last report: {last:#}");
+    assert_same(&env.snapshot(), &expected, &last);
     assert!(env.store().stats().faults > 0, "faults were served");
 }
 
@@ -547,7 +606,10 @@ fn a_shopify_export_csv_syncs_into_bigcommerce() {
     assert_eq!(shirt["fields"]["brand"], "Northwind");
     assert_eq!(shirt["variants"].as_array().unwrap().len(), 4);
     assert_eq!(shirt["images"].as_array().unwrap().len(), 3);
-    assert_eq!(shirt["images"][0][1], true, "the first image is the thumbnail");
+    assert_eq!(
+        shirt["images"][0][1], true,
+        "the first image is the thumbnail"
+    );
     assert_eq!(shirt["custom_fields"]["Type"], "Shirts");
     let tote = &s["products"]["canvas-tote"];
     assert_eq!(tote["variants"].as_array().unwrap().len(), 2);
@@ -575,9 +637,14 @@ fn shopify_csv_syncs_into_the_emulated_shopify_store() {
         .enable_all()
         .build()
         .unwrap();
-    let store = rt.block_on(shopify::start(SandboxConfig::default())).unwrap();
+    let store = rt
+        .block_on(shopify::start(SandboxConfig::default()))
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("mappings/shopify-csv"), &dir.path().join("mapping"));
+    copy_dir(
+        Path::new("mappings/shopify-csv"),
+        &dir.path().join("mapping"),
+    );
     std::fs::copy(
         "examples/shopify-export.csv",
         dir.path().join("shopify-export.csv"),
@@ -635,4 +702,160 @@ fn shopify_csv_syncs_into_the_emulated_shopify_store() {
     assert_eq!(report["summary"]["unchanged"], 3, "{report:#}");
     assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
     rt.block_on(store.shutdown()).unwrap();
+}
+
+/// Two normalized stores are equal; otherwise the items that differ, each
+/// side shown, and `context`.
+fn assert_same(actual: &Value, expected: &Value, context: &Value) {
+    if actual == expected {
+        return;
+    }
+    let mut problems = Vec::new();
+    for entity in ["categories", "products"] {
+        let (a, e) = (&actual[entity], &expected[entity]);
+        let keys: std::collections::BTreeSet<&String> = a
+            .as_object()
+            .into_iter()
+            .flatten()
+            .chain(e.as_object().into_iter().flatten())
+            .map(|(k, _)| k)
+            .collect();
+        for k in keys {
+            if a.get(k) != e.get(k) {
+                problems.push(format!(
+                    "{entity} {k}:\n  actual:   {}\n  expected: {}",
+                    a.get(k).map(Value::to_string).unwrap_or("-".into()),
+                    e.get(k).map(Value::to_string).unwrap_or("-".into())
+                ));
+            }
+        }
+    }
+    panic!(
+        "the stores differ in {} items:\n{}\nlast report: {context:#}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The demo catalog synced into BigCommerce, then migrated to Shopify with
+/// the `bigcommerce` source and `mappings/bigcommerce-to-shopify`: every
+/// product arrives with its title, variants (SKUs, option values, prices)
+/// and images in order; a second migration changes nothing.
+#[test]
+fn a_bigcommerce_catalog_migrates_to_shopify() {
+    use mapsync::sandbox::{self as shopify, SandboxConfig};
+    let env = Env::new(Setup::demo(store_config()));
+    assert_eq!(env.sync().0, 0);
+    let shop = env
+        .rt
+        .block_on(shopify::start(SandboxConfig::default()))
+        .unwrap();
+    copy_dir(
+        Path::new("mappings/bigcommerce-to-shopify"),
+        &env.path("migration"),
+    );
+    let project = std::fs::read_to_string(env.path("mapsync.yaml")).unwrap();
+    std::fs::write(
+        env.path("mapsync.yaml"),
+        format!(
+            "{project}  migrate:\n    mapping: migration\n    source: {{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: sqlite:.mapsync/migrate.db\n    channel: migrate\n",
+            env.store().url(),
+            shop.url()
+        ),
+    )
+    .unwrap();
+    let migrate = || {
+        let out = env
+            .command(&["sync", "--profile", "migrate", "--format", "json"])
+            .env("E2E_TOKEN", "e2e-token")
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        });
+        (out.status.code().unwrap_or(-1), report)
+    };
+    let (code, report) = migrate();
+    assert_eq!(code, 0, "{report:#}");
+    let catalog = env.catalog();
+    let snapshot: Value = env.rt.block_on(async {
+        reqwest::get(format!("{}/__sandbox/snapshot", shop.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let shopify_products = list(&snapshot["products"]);
+    assert_eq!(
+        shopify_products.len(),
+        catalog["products"].as_array().unwrap().len()
+    );
+    for p in catalog["products"].as_array().unwrap() {
+        let title = p["Name"].as_str().unwrap();
+        let s = shopify_products
+            .iter()
+            .find(|s| s["title"] == title)
+            .unwrap_or_else(|| panic!("{title} is not in Shopify"));
+        // Variants: SKU, option values, price.
+        let mut want: Vec<(String, Vec<String>, f64)> = list(&p["Variants"])
+            .into_iter()
+            .map(|v| {
+                (
+                    v["Sku"].as_str().unwrap().to_string(),
+                    vec![
+                        v["Color"].as_str().unwrap_or("").to_string(),
+                        v["Size"].as_str().unwrap_or("").to_string(),
+                    ]
+                    .into_iter()
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+                    v["Price"].as_str().unwrap().parse::<f64>().unwrap(),
+                )
+            })
+            .collect();
+        let mut got: Vec<(String, Vec<String>, f64)> = list(&s["variants"])
+            .into_iter()
+            .map(|v| {
+                (
+                    v["sku"].as_str().unwrap_or("").to_string(),
+                    list(&v["option_values"])
+                        .into_iter()
+                        .map(|o| o.as_str().unwrap_or("").to_string())
+                        .collect(),
+                    v["price"]
+                        .as_str()
+                        .and_then(|x| x.parse::<f64>().ok())
+                        .or_else(|| v["price"].as_f64())
+                        .unwrap_or(f64::NAN),
+                )
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want, "{title}: {s:#}");
+        // Images: as many, in order (BigCommerce's file names keep the
+        // source's last segment).
+        let want_images: Vec<String> = list(&p["Images"])
+            .into_iter()
+            .map(|u| u.as_str().unwrap().rsplit('/').next().unwrap().to_string())
+            .collect();
+        let got_images: Vec<String> = list(&s["media"])
+            .into_iter()
+            .map(|m| m["original_source"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(
+            got_images.len(),
+            want_images.len(),
+            "{title}: {got_images:?}"
+        );
+        for (g, w) in got_images.iter().zip(&want_images) {
+            assert!(g.ends_with(w), "{title}: image {g} is not {w}");
+        }
+    }
+    let (code, report) = migrate();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["created"], 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 0, "{report:#}");
+    env.rt.block_on(shop.shutdown()).unwrap();
 }

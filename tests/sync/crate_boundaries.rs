@@ -53,6 +53,7 @@ fn core_plan_state_and_config_depend_on_no_connector() {
         "mapsync-plan",
         "mapsync-state",
         "mapsync-run",
+        "mapsync-images",
     ] {
         let deps = mapsync_deps(krate);
         for c in CONNECTORS {
@@ -108,6 +109,7 @@ fn engine_planner_and_checks_name_no_platform() {
         "crates/mapsync-plan/src",
         "crates/mapsync-config/src/check",
         "crates/mapsync-run/src",
+        "crates/mapsync-images/src",
     ];
     let mut files = Vec::new();
     for dir in dirs {
@@ -129,6 +131,7 @@ fn engine_planner_and_checks_name_no_platform() {
         "mapsync-plan",
         "mapsync-config",
         "mapsync-run",
+        "mapsync-images",
     ] {
         let manifest = root.join("crates").join(krate).join("Cargo.toml");
         let text = std::fs::read_to_string(&manifest)

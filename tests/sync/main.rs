@@ -11,8 +11,12 @@ mod recording_proxy;
 #[path = "../common/shopify_schema.rs"]
 mod shopify_schema;
 
+mod bigcommerce_e2e;
 mod crate_boundaries;
 mod engine;
+mod images_bigcommerce;
+mod images_cli;
+mod images_rest;
 mod requests_valid;
 mod rest_e2e;
 mod run_cli;

@@ -22,6 +22,8 @@ pub const MAX_PAGES: u32 = 4000;
 /// Attempts of one request answered 5xx, or not answered while nothing
 /// was sent.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// Timeout of one attempt, unless the client is given another.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Attempts of one request answered 429.
 pub const MAX_THROTTLED: u32 = 8;
 
@@ -74,11 +76,64 @@ impl std::fmt::Debug for BcClient {
     }
 }
 
+#[derive(Clone)]
 struct Inner {
     http: reqwest::Client,
     base: Url,
     pacer: Arc<Pacer>,
     backoff: Duration,
+    stats: Arc<Counters>,
+    /// Timeout of one attempt.
+    timeout: Duration,
+    /// Attempts of a request answered 5xx or not answered.
+    attempts: u32,
+}
+
+/// What a client and its clones have sent.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: std::sync::atomic::AtomicU64,
+    throttled: std::sync::atomic::AtomicU64,
+    retried: std::sync::atomic::AtomicU64,
+}
+
+/// Requests a client (and its clones) sent so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientStats {
+    /// Every attempt.
+    pub requests: u64,
+    /// Answers 429.
+    pub throttled: u64,
+    /// Attempts that were a retry.
+    pub retried: u64,
+}
+
+tokio::task_local! {
+    /// The attempts counter of the requests running in [`count_attempts`].
+    static ATTEMPTS: Arc<std::sync::atomic::AtomicU32>;
+}
+
+/// Runs `f`, adding every attempt of the requests it sends (retries
+/// included) to `counter`: what one item's write cost, apart from the
+/// other items written at the same time on the same client.
+pub async fn count_attempts<F: std::future::Future>(
+    counter: Arc<std::sync::atomic::AtomicU32>,
+    f: F,
+) -> F::Output {
+    ATTEMPTS.scope(counter, f).await
+}
+
+/// One file of a multipart form (`image_file`).
+#[derive(Debug, Clone)]
+pub struct FilePart {
+    /// The form field's name.
+    pub field: String,
+    /// The file name sent.
+    pub file_name: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl BcClient {
@@ -99,7 +154,6 @@ impl BcClient {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         let http = reqwest::Client::builder()
             .default_headers(headers)
-            .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -112,32 +166,174 @@ impl BcClient {
                 base: config.base,
                 pacer: Arc::new(Pacer::new(config.quota_hint)),
                 backoff: Duration::from_millis(250),
+                stats: Arc::default(),
+                timeout: DEFAULT_TIMEOUT,
+                attempts: MAX_ATTEMPTS,
             }),
         })
     }
 
-    /// The same client with another first backoff delay of retries (tests).
-    pub fn with_backoff(self, first: Duration) -> BcClient {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut i) => {
-                i.backoff = first;
-                i
-            }
-            Err(shared) => Inner {
-                http: shared.http.clone(),
-                base: shared.base.clone(),
-                pacer: shared.pacer.clone(),
-                backoff: first,
-            },
-        };
+    /// The same client (sharing the pacer and the counters) with `f`
+    /// applied to its settings.
+    fn with_inner(self, f: impl FnOnce(&mut Inner)) -> BcClient {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| (*shared).clone());
+        f(&mut inner);
         BcClient {
             inner: Arc::new(inner),
         }
     }
 
+    /// The same client with another timeout of one attempt (default 60 s;
+    /// a zero duration keeps it).
+    pub fn with_timeout(self, timeout: Duration) -> BcClient {
+        self.with_inner(|i| {
+            if !timeout.is_zero() {
+                i.timeout = timeout;
+            }
+        })
+    }
+
+    /// The same client with another number of attempts of a request
+    /// answered 5xx or not answered (default [`MAX_ATTEMPTS`]; at least 1).
+    pub fn with_attempts(self, attempts: u32) -> BcClient {
+        self.with_inner(|i| i.attempts = attempts.max(1))
+    }
+
+    /// The same client with another first backoff delay of retries (tests).
+    pub fn with_backoff(self, first: Duration) -> BcClient {
+        self.with_inner(|i| i.backoff = first)
+    }
+
     /// The API base.
     pub fn base(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// What this client and its clones have sent so far.
+    pub fn stats(&self) -> ClientStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.inner.stats;
+        ClientStats {
+            requests: s.requests.load(Relaxed),
+            throttled: s.throttled.load(Relaxed),
+            retried: s.retried.load(Relaxed),
+        }
+    }
+
+    fn count(&self, attempt: u32, throttled: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.inner.stats;
+        s.requests.fetch_add(1, Relaxed);
+        let _ = ATTEMPTS.try_with(|a| a.fetch_add(1, Relaxed));
+        if attempt > 0 {
+            s.retried.fetch_add(1, Relaxed);
+        }
+        if throttled {
+            s.throttled.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `POST path` with a multipart form: text `fields` and one `file`
+    /// (an image upload). A create: retried only when the store cannot
+    /// have applied it (429, 503, no connection); otherwise its error is
+    /// `maybe_applied`.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, String)],
+        file: &FilePart,
+    ) -> Result<Answer, BcError> {
+        let url = self.url(path, &[])?;
+        let pacer = &self.inner.pacer;
+        let mut attempt = 0u32;
+        loop {
+            let mut form = reqwest::multipart::Form::new();
+            for (k, v) in fields {
+                form = form.text(k.to_string(), v.clone());
+            }
+            let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+                .file_name(file.file_name.clone())
+                .mime_str(&file.mime)
+                .map_err(|e| BcError::Config {
+                    message: format!("upload type: {e}"),
+                })?;
+            form = form.part(file.field.clone(), part);
+            let slot = pacer.acquire().await;
+            let res = self
+                .inner
+                .http
+                .post(url.clone())
+                .timeout(self.inner.timeout)
+                .multipart(form)
+                .send()
+                .await;
+            let resp = match res {
+                Ok(r) => r,
+                Err(e) => {
+                    drop(slot);
+                    self.count(attempt, false);
+                    let unsent = e.is_connect();
+                    attempt += 1;
+                    if unsent && attempt < self.inner.attempts {
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(BcError::Transport {
+                        message: without_url(&e),
+                        maybe_applied: !unsent,
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let limits = RateHeaders::read(&headers);
+            pacer.observe(&limits, Instant::now());
+            let request_id = header_str(&headers, "x-request-id");
+            let raw = resp.bytes().await;
+            drop(slot);
+            self.count(attempt, status == 429);
+            tracing::debug!(
+                method = "POST",
+                path,
+                status,
+                left = limits.left,
+                "BigCommerce upload"
+            );
+            let raw = match raw {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(BcError::Transport {
+                        message: without_url(&e),
+                        maybe_applied: true,
+                    })
+                }
+            };
+            let parsed: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return Ok(Answer {
+                    status,
+                    body: parsed,
+                    request_id,
+                });
+            }
+            attempt += 1;
+            if (status == 429 || status == 503) && attempt < MAX_THROTTLED {
+                let wait = limits
+                    .reset_ms
+                    .map(|ms| Duration::from_millis(ms.min(3_600_000)) + Duration::from_millis(20))
+                    .unwrap_or_else(|| self.backoff(attempt));
+                if status == 429 {
+                    pacer.hold(Instant::now() + wait);
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let mut err = BcError::from_answer(status, &parsed);
+            if let BcError::Server { maybe_applied, .. } = &mut err {
+                *maybe_applied = status != 503;
+            }
+            return Err(err);
+        }
     }
 
     fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, BcError> {
@@ -226,7 +422,11 @@ impl BcClient {
         let mut throttled = 0u32;
         loop {
             let slot = pacer.acquire().await;
-            let mut req = self.inner.http.request(method.clone(), url.clone());
+            let mut req = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(self.inner.timeout);
             if let Some(b) = &bytes {
                 req = req.header(CONTENT_TYPE, "application/json").body(b.clone());
             }
@@ -236,12 +436,13 @@ impl BcClient {
                 Ok(r) => r,
                 Err(e) => {
                     drop(slot);
+                    self.count(failures + throttled, false);
                     // Nothing reached the store when the connection failed;
                     // otherwise a write may have happened.
                     let unsent = e.is_connect();
                     failures += 1;
                     tracing::debug!(%method, path, error = %e, attempt = failures, "BigCommerce request failed");
-                    if (unsent || idempotent) && failures < MAX_ATTEMPTS {
+                    if (unsent || idempotent) && failures < self.inner.attempts {
                         tokio::time::sleep(self.backoff(failures)).await;
                         continue;
                     }
@@ -252,6 +453,7 @@ impl BcClient {
                 }
             };
             let status = resp.status().as_u16();
+            self.count(failures + throttled, status == 429);
             let headers = resp.headers().clone();
             let limits = RateHeaders::read(&headers);
             pacer.observe(&limits, Instant::now());
@@ -269,7 +471,7 @@ impl BcClient {
                 Ok(t) => t,
                 Err(e) => {
                     failures += 1;
-                    if idempotent && failures < MAX_ATTEMPTS {
+                    if idempotent && failures < self.inner.attempts {
                         tokio::time::sleep(self.backoff(failures)).await;
                         continue;
                     }
@@ -323,7 +525,7 @@ impl BcClient {
                 }
             } else if matches!(status, 500 | 502 | 503 | 504) {
                 failures += 1;
-                if (idempotent || status == 503) && failures < MAX_ATTEMPTS {
+                if (idempotent || status == 503) && failures < self.inner.attempts {
                     tokio::time::sleep(self.backoff(failures)).await;
                     continue;
                 }
@@ -613,11 +815,14 @@ impl Pacer {
         lock(&self.state).observe(h, now);
     }
 
-    /// After a 429: nothing goes until `until`.
+    /// After a 429: nothing goes until `until` (the 429's own wait; the
+    /// window's reset is not waited for besides: a 429 without rate-limit
+    /// headers is not the quota's, and the next answer tells the window
+    /// again).
     fn hold(&self, until: Instant) {
         let mut s = lock(&self.state);
         s.left = Some(0);
-        s.reset_at = Some(s.reset_at.map_or(until, |r| r.max(until)));
+        s.reset_at = Some(until);
     }
 }
 
@@ -656,6 +861,25 @@ mod tests {
             Decision::Go
         ));
         assert_eq!(s.left, None);
+    }
+
+    /// A 429 holds requests for its own wait, not until the window's
+    /// reset far later.
+    #[test]
+    fn a_429_holds_for_its_wait_not_for_the_window() {
+        let pacer = Pacer::new(None);
+        let t0 = Instant::now();
+        pacer.observe(&headers(8, 29_000), t0);
+        pacer.hold(t0 + Duration::from_millis(300));
+        let mut s = lock(&pacer.state);
+        match s.decide(t0) {
+            Decision::Wait(d) => assert!(d <= Duration::from_millis(300), "{d:?}"),
+            Decision::Go => panic!("held"),
+        }
+        assert!(matches!(
+            s.decide(t0 + Duration::from_millis(301)),
+            Decision::Go
+        ));
     }
 
     #[test]

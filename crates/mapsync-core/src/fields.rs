@@ -36,6 +36,23 @@ pub enum FieldType {
 /// API): `("*", FieldType::Any)`. Never shown as a known field.
 pub const ANY_NAME: &str = "*";
 
+/// What the name of a field table entry ends with when it stands for a
+/// family of fields sharing a prefix (a platform's named custom fields):
+/// `("custom_fields.*", FieldType::Text)` takes `custom_fields.Material`,
+/// any non-empty rest after the prefix, with that entry's type.
+pub const PREFIX_WILDCARD: &str = ".*";
+
+/// Whether field `name` is one of the family a prefix entry (see
+/// [`PREFIX_WILDCARD`]) stands for. `false` for any other entry.
+pub fn prefix_matches(entry: &str, name: &str) -> bool {
+    match entry.strip_suffix('*') {
+        Some(prefix) if entry.ends_with(PREFIX_WILDCARD) => name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.trim().is_empty()),
+        _ => false,
+    }
+}
+
 /// The fields a target accepts, per `map:` context, with their types. A
 /// context whose list holds [`ANY_NAME`] takes any other name too, with
 /// that entry's type.

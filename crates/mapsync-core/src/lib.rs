@@ -10,6 +10,7 @@
 //! * [`diff`]: desired documents against current state, field by field.
 //! * [`hash`]: canonical content hashes.
 //! * [`image`]: embedded images (content key, bytes, formats).
+//! * [`images`]: the image port of the image round trip (`ImageStore`).
 //! * [`diag`]: diagnostics with stable codes.
 //!
 //! This crate names no platform and does no I/O.
@@ -22,6 +23,7 @@ pub mod entity;
 pub mod fields;
 pub mod hash;
 pub mod image;
+pub mod images;
 pub mod source;
 pub mod target;
 pub mod value;

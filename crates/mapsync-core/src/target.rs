@@ -197,6 +197,12 @@ pub trait Target: Send + Sync {
     fn request_stats(&self) -> RequestStats {
         RequestStats::default()
     }
+
+    /// The store's product images, read and written image by image (the
+    /// image round trip), when the connector has them.
+    fn images(&self) -> Option<&dyn crate::images::ImageStore> {
+        None
+    }
 }
 
 /// Requests a connector sent, for the run report.

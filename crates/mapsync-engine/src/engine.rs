@@ -172,6 +172,10 @@ pub fn spool_documents(
 /// chunks of this many.
 const CHUNK: usize = 256;
 
+/// An entity whose ledger has at most this many items (and at least one)
+/// is compiled on the planning thread alone (see `CompileJob::run_inline`).
+const INLINE_AT_MOST: usize = 2_000;
+
 /// Stream the records of an entity from a source on a thread of their own
 /// (reading and parsing overlap with compiling), in chunks through a
 /// bounded channel, and call `each` for every item in source order.
@@ -318,6 +322,10 @@ impl CompileJob {
             .records_in(entity, self.scope)
             .map_err(EngineError::from)?
             .into_raw();
+        // Synced before, with few items: on this thread.
+        if !self.ledger.is_empty() && self.ledger.len() <= INLINE_AT_MOST {
+            return self.run_inline(stream, spool);
+        }
         let mut items = Vec::new();
         let mut unreadable = Vec::new();
         std::thread::scope(|scope| -> Result<(), PlanError> {
@@ -369,22 +377,57 @@ impl CompileJob {
                 Err(_) => return,
             };
             let Ok((seq, chunk)) = next else { return };
-            let mut out = Vec::with_capacity(chunk.len());
-            let mut fatal = None;
-            for raw in chunk {
-                match raw.parse() {
-                    Ok(r) => out.push(self.compile_one(&compiler, &r)),
-                    Err(ReadError::Invalid(bad)) => out.push(Compiled::Unreadable(malformed(&bad))),
-                    Err(ReadError::Fatal(e)) => {
-                        fatal = Some(e);
-                        break;
-                    }
-                }
-            }
+            let (out, fatal) = self.compile_chunk(&compiler, chunk);
             if done_tx.send((seq, out, fatal)).is_err() {
                 return;
             }
         }
+    }
+
+    /// Parse, compile and hash a chunk of records; stops at a fatal read
+    /// error, returned with what came before it.
+    fn compile_chunk(
+        &self,
+        compiler: &mapsync_plan::compile::Compiler<'_>,
+        chunk: Vec<RawRecord>,
+    ) -> (Vec<Compiled>, Option<SourceError>) {
+        let mut out = Vec::with_capacity(chunk.len());
+        for raw in chunk {
+            match raw.parse() {
+                Ok(r) => out.push(self.compile_one(compiler, &r)),
+                Err(ReadError::Invalid(bad)) => out.push(Compiled::Unreadable(malformed(&bad))),
+                Err(ReadError::Fatal(e)) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    /// [`Self::run`] on this thread alone, a chunk at a time: for a small
+    /// entity, where starting the reading and compiling threads costs more
+    /// than they save (the sync manager's runs with nothing to change).
+    fn run_inline(
+        &self,
+        stream: impl Iterator<Item = RawRecord>,
+        mut spool: SpoolWriter,
+    ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
+        let compiler = match mapsync_plan::compile::Compiler::new(&self.set, self.kind) {
+            Ok(c) => c,
+            Err(_) => return Ok((Vec::new(), spool)),
+        };
+        let mut items = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut stream = stream.fuse();
+        loop {
+            chunk.extend(stream.by_ref().take(CHUNK));
+            if chunk.is_empty() {
+                break;
+            }
+            let (out, fatal) = self.compile_chunk(&compiler, std::mem::take(&mut chunk));
+            collect_chunk(out, fatal, &mut spool, &mut items, &mut unreadable)?;
+        }
+        items.extend(unreadable);
+        Ok((items, spool))
     }
 
     /// Compile one record.
@@ -465,42 +508,55 @@ fn collect_in_order(
         pending.insert(done.0, done);
         while let Some((_, out, fatal)) = pending.remove(&next) {
             next += 1;
-            for c in out {
-                match c {
-                    Compiled::Item {
-                        key,
-                        control,
-                        hash,
-                        document,
-                    } => {
-                        let spooled = match document {
-                            Some(line) => Some(
-                                line.map_err(|e| SpoolError::Json {
-                                    path: std::path::PathBuf::new(),
-                                    source: e,
-                                })
-                                .and_then(|l| spool.push_line(&l))?,
-                            ),
-                            None => None,
-                        };
-                        // Copied on this thread: what stays for the whole
-                        // run is then not scattered among the workers'
-                        // short-lived allocations.
-                        items.push(SpooledItem::Compiled {
-                            key: key.as_str().to_owned(),
-                            control: control.clone(),
-                            hash: hash.as_str().to_owned(),
-                            spooled,
-                        });
-                    }
-                    Compiled::Invalid(item) => items.push(item),
-                    Compiled::Unreadable(item) => unreadable.push(item),
-                }
-            }
-            if let Some(e) = fatal {
-                return Err(EngineError::from(e).into());
-            }
+            collect_chunk(out, fatal, spool, items, unreadable)?;
         }
+    }
+    Ok(())
+}
+
+/// One compiled chunk, the next in source order, into `items` (its
+/// documents written to the spool) and `unreadable`.
+fn collect_chunk(
+    out: Vec<Compiled>,
+    fatal: Option<SourceError>,
+    spool: &mut SpoolWriter,
+    items: &mut Vec<SpooledItem>,
+    unreadable: &mut Vec<SpooledItem>,
+) -> Result<(), PlanError> {
+    for c in out {
+        match c {
+            Compiled::Item {
+                key,
+                control,
+                hash,
+                document,
+            } => {
+                let spooled = match document {
+                    Some(line) => Some(
+                        line.map_err(|e| SpoolError::Json {
+                            path: std::path::PathBuf::new(),
+                            source: e,
+                        })
+                        .and_then(|l| spool.push_line(&l))?,
+                    ),
+                    None => None,
+                };
+                // Copied on this thread: what stays for the whole
+                // run is then not scattered among the workers'
+                // short-lived allocations.
+                items.push(SpooledItem::Compiled {
+                    key: key.as_str().to_owned(),
+                    control: control.clone(),
+                    hash: hash.as_str().to_owned(),
+                    spooled,
+                });
+            }
+            Compiled::Invalid(item) => items.push(item),
+            Compiled::Unreadable(item) => unreadable.push(item),
+        }
+    }
+    if let Some(e) = fatal {
+        return Err(EngineError::from(e).into());
     }
     Ok(())
 }
@@ -587,6 +643,15 @@ pub fn open_state(profile: &Profile) -> Result<mapsync_state::Store, mapsync_sta
     mapsync_state::Store::open_url(&profile.state, Path::new(&profile.project_dir))
 }
 
+/// A pool of connections to the profile's state store that keeps at most
+/// `max_idle` between uses (opens nothing yet).
+pub fn state_pool(
+    profile: &Profile,
+    max_idle: usize,
+) -> Result<mapsync_state::StorePool, mapsync_state::StateError> {
+    mapsync_state::StorePool::for_url(&profile.state, Path::new(&profile.project_dir), max_idle)
+}
+
 /// Why planning stopped before producing a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -666,6 +731,9 @@ pub struct SpooledPlan {
     pub input: mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
     /// Mapping warnings.
     pub warnings: mapsync_core::diag::Diagnostics,
+    /// The target location id of each reference location, as read while
+    /// planning (`sync` applies with them instead of reading them again).
+    pub locations: mapsync_plan::diff::LocationsByRefName,
 }
 
 impl SpooledPlan {
@@ -677,6 +745,7 @@ impl SpooledPlan {
             documents,
             input,
             warnings,
+            locations: _,
         } = self;
         let docs: Vec<mapsync_plan::reconcile::PlannedDocument> =
             documents.iter().collect::<Result<_, _>>()?;
@@ -742,6 +811,20 @@ pub async fn plan_spooled_on(
     options: &PlanOptions,
     mapping: Option<Arc<MappingSet>>,
 ) -> Result<SpooledPlan, PlanError> {
+    let states = state_pool(profile, 0)?;
+    plan_spooled_in(profile, connected, now, options, mapping, &states).await
+}
+
+/// [`plan_spooled_on`] with the state store's connections taken from
+/// `states` (and given back): the sync manager keeps them between runs.
+pub async fn plan_spooled_in(
+    profile: &Profile,
+    connected: &Connected,
+    now: time::OffsetDateTime,
+    options: &PlanOptions,
+    mapping: Option<Arc<MappingSet>>,
+    states: &mapsync_state::StorePool,
+) -> Result<SpooledPlan, PlanError> {
     use mapsync_plan::reconcile::{self, EntityInput, ReconcileInput};
 
     let (set, warnings) = match mapping {
@@ -755,10 +838,10 @@ pub async fn plan_spooled_on(
             (Arc::new(set), warnings)
         }
     };
-    let store = open_state(profile)?;
     let target = &connected.target;
     let locations = target.locations().await.map_err(EngineError::from)?;
     let by_ref = resolve_locations(&set, &locations)?;
+    let store = states.take()?;
     let mut ledgers = Vec::new();
     for entity in [Entity::Category, Entity::Product] {
         let mapped = match entity {
@@ -770,6 +853,8 @@ pub async fn plan_spooled_on(
         }
     }
     let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now)?;
+    // Back before the long part: another run may use it meanwhile.
+    states.give(store);
     let inputs = Inputs {
         source: &profile.source,
         set: &set,
@@ -823,6 +908,7 @@ pub async fn plan_spooled_on(
         documents,
         input,
         warnings,
+        locations: by_ref,
     })
 }
 

@@ -469,7 +469,7 @@ pub fn check_target(t: &Node, diags: &mut Diagnostics) {
                 template_error(n, e, diags);
             }
         }
-        for what in ["add", "overwrite", "delete"] {
+        for what in ["add", "overwrite", "delete", "upload"] {
             if let Some(r) = im.get(what) {
                 check_request(&mut templates, &format!("images.{what}"), r, diags);
             }

@@ -43,8 +43,10 @@ pub struct Request {
     pub method: Method,
     /// The full URL.
     pub url: Url,
-    /// A JSON body.
+    /// A body: JSON unless `content_type` says otherwise.
     pub body: Option<Vec<u8>>,
+    /// The body's `Content-Type` when it is not JSON (an uploaded file).
+    pub content_type: Option<String>,
     /// What it is for, in messages: "reading products", "write-back of
     /// product K1"...
     pub what: String,
@@ -154,6 +156,9 @@ fn shared_limiter(base: &Url, interval: Duration) -> std::sync::Arc<Limiter> {
 /// The HTTP client of one `rest` source.
 pub struct Http {
     client: reqwest::Client,
+    /// For downloads from other servers: no credentials, no configured
+    /// headers, redirects anywhere.
+    plain: reqwest::Client,
     base: Url,
     auth: Auth,
     headers: HeaderMap,
@@ -255,8 +260,22 @@ impl Http {
                     "this is a bug in mapsync or the TLS setup of this machine",
                 )
             })?;
+        let plain = reqwest::Client::builder()
+            .use_rustls_tls()
+            .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| {
+                RestError::config(
+                    format!("cannot build the HTTP client: {}", e.without_url()),
+                    "this is a bug in mapsync or the TLS setup of this machine",
+                )
+            })?;
         Ok(Http {
             client,
+            plain,
             base,
             auth,
             headers,
@@ -316,6 +335,92 @@ impl Http {
     /// Whether credentials may go to `url`.
     pub fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.base.origin()
+    }
+
+    /// The bytes at `url` (an image's URL), at most `limit` of them: on
+    /// the server of `base_url` sent as every request is (credentials,
+    /// rate ceiling, retries); elsewhere a plain GET without credentials
+    /// or the configured headers, retried the same way.
+    pub async fn download(
+        &self,
+        url: &Url,
+        limit: usize,
+        count: &mut u32,
+    ) -> Result<Vec<u8>, RestError> {
+        let what = "downloading an image";
+        let too_large = |shown: &str| {
+            RestError::new(
+                RestErrorKind::Body,
+                format!("{what}: {shown} is larger than {limit} bytes"),
+                "an image this large is not downloaded; check the image's URL",
+            )
+        };
+        let shown = self.redactor.url(url);
+        if self.same_origin(url) {
+            let req = Request {
+                method: Method::GET,
+                url: url.clone(),
+                body: None,
+                content_type: None,
+                what: what.into(),
+            };
+            let reply = self.send(&req, count).await?;
+            if reply.body.len() > limit {
+                return Err(too_large(&shown));
+            }
+            return Ok(reply.body);
+        }
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            *count += 1;
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            let failure = match self.plain.get(url.clone()).send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    if resp.content_length().is_some_and(|n| n > limit as u64) {
+                        return Err(too_large(&shown));
+                    }
+                    match resp.bytes().await {
+                        Ok(b) if b.len() > limit => return Err(too_large(&shown)),
+                        Ok(b) => return Ok(b.to_vec()),
+                        Err(e) => self.transport(what, &shown, &e),
+                    }
+                }
+                Ok(resp) => {
+                    let code = resp.status().as_u16();
+                    let msg = format!("{what}: HTTP {code} from GET {shown}");
+                    if matches!(code, 408 | 429 | 500..=599) {
+                        let wait = retry_after(resp.headers()).map(|d| d.min(MAX_RETRY_AFTER));
+                        Failure::Retry(
+                            wait,
+                            RestError::new(
+                                RestErrorKind::Unreachable,
+                                msg,
+                                "the image server keeps failing: try again later",
+                            )
+                            .with_status(code),
+                        )
+                    } else {
+                        return Err(RestError::new(
+                            RestErrorKind::Status,
+                            msg,
+                            "the image's URL does not serve it (any more)",
+                        )
+                        .with_status(code));
+                    }
+                }
+                Err(e) => self.transport(what, &shown, &e),
+            };
+            match failure {
+                Failure::Retry(wait, _) if attempt <= self.retries => {
+                    self.retried.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
+                }
+                Failure::Retry(_, e) | Failure::Fatal(e) | Failure::Unauthorized(e) => {
+                    return Err(e)
+                }
+            }
+        }
     }
 
     /// Send `req` with retries; `count` is increased by every HTTP request
@@ -427,6 +532,7 @@ impl Http {
             method: Method::POST,
             url: o.token_url.clone(),
             body: Some(body.into_bytes()),
+            content_type: None,
             what: "fetching an OAuth 2 token".into(),
         };
         let cred = if o.basic {
@@ -558,7 +664,7 @@ impl Http {
             let ct = if form {
                 "application/x-www-form-urlencoded"
             } else {
-                "application/json"
+                req.content_type.as_deref().unwrap_or("application/json")
             };
             rb = rb
                 .header(reqwest::header::CONTENT_TYPE, ct)

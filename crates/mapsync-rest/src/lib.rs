@@ -40,7 +40,7 @@ pub use options::{
     AuthOptions, BasicOptions, BatchOptions, ClientOptions, CountOptions, EntityOptions,
     GetOptions, ImageListOptions, ImagesOptions, ListOptions, OAuth2Options, PagingOptions,
     PerEntity, RequestOptions, RestOptions, SinceOptions, TargetEntityOptions, TargetListOptions,
-    TargetOptions, WritebackOptions,
+    TargetOptions, UploadEncoding, UploadOptions, WritebackOptions,
 };
 pub use read::READ_BUFFER;
 pub use redact::Redactor;

@@ -606,6 +606,43 @@ pub struct ImagesOptions {
     /// Deleting an image.
     #[serde(default)]
     pub delete: Option<RequestOptions>,
+    /// Giving the store a file's bytes (the image round trip's publish):
+    /// the answer holds the URL that `add` and `overwrite` then send.
+    #[serde(default)]
+    pub upload: Option<UploadOptions>,
+}
+
+/// `images.upload:`: one request that sends a file's bytes to the store
+/// and reads back the URL it serves them at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadOptions {
+    /// The HTTP method (default `POST`).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The path template, over `name` (`mapsync-img-<sha256>.<ext>`),
+    /// `sha256`, `content_type` and `size`.
+    pub path: String,
+    /// How the bytes are sent (default `multipart`).
+    #[serde(default)]
+    pub encoding: Option<UploadEncoding>,
+    /// `multipart`: the form field of the file (default `file`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Dotted path of the file's URL in the answer (default `url`).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// How `images.upload` sends a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadEncoding {
+    /// A `multipart/form-data` body: one part, the file, with its name.
+    #[default]
+    Multipart,
+    /// The bytes as the body, with the image's content type.
+    Raw,
 }
 
 /// `images.list:`.
@@ -626,6 +663,9 @@ pub struct ImageListOptions {
     /// Dotted path of an image's position (default: the list's order).
     #[serde(default)]
     pub position: Option<String>,
+    /// Dotted path of an image's alt text (default: none read).
+    #[serde(default)]
+    pub alt: Option<String>,
 }
 
 /// The secrets of raw options, best effort (for masking error messages

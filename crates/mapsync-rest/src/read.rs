@@ -509,6 +509,7 @@ pub(crate) async fn fetch_page_as(
         method: Method::GET,
         url,
         body: None,
+        content_type: None,
         what,
     };
     let mut sent = 0;
@@ -608,6 +609,7 @@ pub async fn count_records(
         method: Method::GET,
         url,
         body: None,
+        content_type: None,
         what: format!("counting {}", reader.entity.plural()),
     };
     let mut sent = 0;

@@ -209,6 +209,7 @@ impl RestWriter {
             method: w.method.clone(),
             url,
             body: Some(self.encode(&body)?),
+            content_type: None,
             what: format!("write-back of {entity} `{}`", item.key),
         };
         self.http
@@ -301,6 +302,7 @@ impl RestWriter {
             method: b.method.clone(),
             url,
             body: Some(self.encode(&body)?),
+            content_type: None,
             what: format!("write-back of {n} {}", entity.plural()),
         };
         let reply = self

@@ -9,9 +9,11 @@
 //!   ([`page`]).
 //! * [`logs`]: daily log files, text or JSON lines, `keep_days` cleanup.
 //!
-//! A run is what `mapsync sync --profile P` does (`exec::run::sync`). This
-//! crate names no platform and depends on no connector: the binary hands it
-//! the [`Registry`].
+//! A run is what `mapsync sync --profile P` does (`exec::run::sync_with`),
+//! handed what the manager keeps between runs: the profile's checked
+//! mapping set and the state database's open connections. This crate
+//! names no platform and depends on no connector: the binary hands it the
+//! [`Registry`].
 
 pub mod http;
 pub mod logs;
@@ -27,7 +29,7 @@ use std::time::Duration;
 use mapsync_config::connector::Registry;
 use mapsync_config::profile::ProfileError;
 
-pub use manager::{Options, Outcome, Shared};
+pub use manager::{Loaded, Options, Outcome, Shared};
 
 /// Why `mapsync run` could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +64,7 @@ pub fn run(
         .build()?;
     let shared = Shared::new(options, registry);
     let loaded = shared.load()?;
-    let settings = loaded.run.clone();
+    let settings = loaded.project.run.clone();
     let _guard = logs::init(
         &shared.log_dir(&settings),
         settings.log_format,
@@ -70,6 +72,10 @@ pub fn run(
     );
     let code = runtime.block_on(async move {
         *shared_settings(&shared) = settings.clone();
+        *shared
+            .started_with
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(settings.clone());
         shared.cleanup_logs();
         shared.metrics.reload(true);
         if once {
@@ -95,7 +101,7 @@ fn shared_settings(s: &Shared) -> std::sync::MutexGuard<'_, mapsync_config::sche
 
 async fn serve(
     shared: Arc<Shared>,
-    loaded: mapsync_config::profile::LoadedProject,
+    loaded: manager::Loaded,
     listen: SocketAddr,
 ) -> Result<u8, StartError> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -117,9 +123,9 @@ async fn serve(
     });
     tracing::info!(
         "mapsync run: status page on http://{addr}/ (metrics on /metrics), {} profile(s)",
-        loaded.profiles.len()
+        loaded.project.profiles.len()
     );
-    let files = loaded.files.clone();
+    let files = loaded.project.files.clone();
     shared.apply(loaded);
     tokio::spawn(shared.clone().reload_task(files));
     loop {

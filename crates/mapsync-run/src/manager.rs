@@ -4,11 +4,15 @@
 //! * A profile's task sleeps until its next run (at once on start), runs
 //!   what `mapsync sync --profile P` runs, journals it, and computes the
 //!   next run: the schedule's after a run that ended (ok or partial), a
-//!   backoff after one that failed (2 s, doubling, at most the interval).
+//!   backoff after one that failed (2 s, doubling, at most the interval;
+//!   at most 10 minutes for a manual profile, whose failed run is retried
+//!   too).
 //! * Runs of one profile never overlap (a per-profile async mutex; a
 //!   request while one runs is refused).
 //! * Reloads re-load and re-check the whole project; one with errors is
-//!   refused and the running configuration stays.
+//!   refused and the running configuration stays. A configuration taken
+//!   keeps each profile's checked mapping set for its runs; the state
+//!   databases' connections are kept across runs ([`StorePool`]).
 //! * Shutdown sets the engine's stop flag: items in flight finish and are
 //!   recorded, no new run starts.
 
@@ -23,14 +27,15 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
+use mapsync_config::check::model::MappingSet;
 use mapsync_config::connector::Registry;
 use mapsync_config::profile::{self, LoadedProject, Profile, ProfileError};
 use mapsync_config::schedule::{RunSettings, Schedule};
 use mapsync_core::diag::{Diagnostics, Severity};
 use mapsync_engine::exec::report::{RunReport, Status};
-use mapsync_engine::exec::run::{RunError, SyncOptions};
+use mapsync_engine::exec::run::{Kept, RunError, SyncOptions};
 use mapsync_engine::exec::NoProgress;
-use mapsync_state::Store;
+use mapsync_state::{Store, StorePool};
 
 use crate::metrics::Metrics;
 
@@ -96,6 +101,19 @@ pub struct Slot {
 struct SlotConfig {
     profile: Result<Profile, String>,
     schedule: Schedule,
+    /// The profile's mapping set, checked when its copy was made: every
+    /// run uses it until a reload is taken (the copy never changes).
+    mapping: Option<Arc<MappingSet>>,
+}
+
+/// A configuration loaded and checked by [`Shared::load`], to hand to
+/// [`Shared::apply`].
+pub struct Loaded {
+    /// The project.
+    pub project: LoadedProject,
+    /// Each profile's mapping set, by profile name (profiles whose mapping
+    /// files are the same share one).
+    mappings: BTreeMap<String, Arc<MappingSet>>,
 }
 
 struct SlotStatus {
@@ -127,6 +145,9 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The `run:` settings of the configuration in force.
     pub settings: Mutex<RunSettings>,
+    /// The `run:` settings the manager started with: `listen` and `logs`
+    /// keep these until a restart.
+    pub started_with: Mutex<Option<RunSettings>>,
     /// Whether a configuration was ever loaded.
     pub loaded: AtomicBool,
     /// The last refused reload, until a reload is taken.
@@ -143,11 +164,22 @@ pub struct Shared {
     generation: std::sync::atomic::AtomicU64,
     run_permits: tokio::sync::Semaphore,
     pool: RunPool,
-    stores: Mutex<OpenStores>,
+    stores: Mutex<StorePools>,
 }
 
-/// The manager's connections to state stores, by project directory and URL.
-type OpenStores = std::collections::HashMap<(PathBuf, String), Arc<Mutex<Store>>>;
+/// The manager's connections to state databases, by file: its runs and
+/// its own journal writes take them from here and give them back, so a
+/// run opens none (opening parses the schema and checks the migrations,
+/// otherwise the most of what an idle run costs). Profiles sharing a
+/// database share its connections.
+type StorePools = std::collections::HashMap<PathBuf, StorePool>;
+
+/// Connections kept open per state database between uses. A run holds one
+/// only while it reads the ledger and while it applies (and records), so
+/// two serve the usual four runs at once; another is opened (and closed)
+/// when more are needed at the same moment. Each open connection keeps
+/// SQLite's page cache.
+const IDLE_STATE_CONNECTIONS: usize = 2;
 
 /// Why a manual run could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -229,6 +261,7 @@ impl Shared {
             registry,
             metrics: Metrics::new(),
             settings: Mutex::new(RunSettings::default()),
+            started_with: Mutex::new(None),
             loaded: AtomicBool::new(false),
             refused: Mutex::new(None),
             slots: Mutex::new(BTreeMap::new()),
@@ -241,7 +274,7 @@ impl Shared {
             generation: std::sync::atomic::AtomicU64::new(0),
             run_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS),
             pool: RunPool::new(RUN_WORKERS),
-            stores: Mutex::new(std::collections::HashMap::new()),
+            stores: Mutex::new(StorePools::new()),
         })
     }
 
@@ -250,19 +283,27 @@ impl Shared {
     /// mapping file saved broken is refused like a broken project file,
     /// and the runs go on with the copy (blocking: call from a blocking
     /// thread).
-    pub fn load(&self) -> Result<LoadedProject, ProfileError> {
+    pub fn load(&self) -> Result<Loaded, ProfileError> {
         let mut loaded = profile::load_all(
             &self.options.project_file,
             |n| std::env::var(n).ok(),
             &self.registry,
         )?;
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        for (_, resolved, _) in &mut loaded.profiles {
+        let mut mappings = BTreeMap::new();
+        // Mapping sets by the content of their files: twenty profiles with
+        // one mapping hold one checked set.
+        let mut by_content: Vec<(Vec<u8>, Arc<MappingSet>)> = Vec::new();
+        for (name, resolved, _) in &mut loaded.profiles {
             if let Ok(p) = resolved {
-                snapshot_mapping(p, generation, &self.registry)?;
+                let set = snapshot_mapping(p, generation, &self.registry, &mut by_content)?;
+                mappings.insert(name.clone(), set);
             }
         }
-        Ok(loaded)
+        Ok(Loaded {
+            project: loaded,
+            mappings,
+        })
     }
 
     /// The profiles run by this manager, by name.
@@ -272,17 +313,31 @@ impl Shared {
 
     /// Takes a loaded configuration: new profiles start (their first run
     /// at once), changed ones take it from their next run, removed ones stop.
-    pub fn apply(self: &Arc<Self>, loaded: LoadedProject) {
+    pub fn apply(self: &Arc<Self>, loaded: Loaded) {
         self.apply_inner(loaded, true);
     }
 
     /// As [`Self::apply`], starting no task (`--once`).
-    pub fn apply_without_tasks(self: &Arc<Self>, loaded: LoadedProject) {
+    pub fn apply_without_tasks(self: &Arc<Self>, loaded: Loaded) {
         self.apply_inner(loaded, false);
     }
 
-    fn apply_inner(self: &Arc<Self>, loaded: LoadedProject, spawn: bool) {
-        *lock(&self.settings) = loaded.run.clone();
+    fn apply_inner(self: &Arc<Self>, loaded: Loaded, spawn: bool) {
+        let Loaded {
+            project: loaded,
+            mut mappings,
+        } = loaded;
+        let before = std::mem::replace(&mut *lock(&self.settings), loaded.run.clone());
+        let pending = self.restart_needed();
+        let changed_now = before.listen != loaded.run.listen
+            || before.log_dir != loaded.run.log_dir
+            || before.log_format != loaded.run.log_format;
+        if changed_now && !pending.is_empty() {
+            tracing::warn!(
+                "run.{} changed: taken at the next start of `mapsync run` (restart it); until then the manager keeps what it started with",
+                pending.join(", run.")
+            );
+        }
         self.loaded.store(true, Ordering::SeqCst);
         *lock(&self.refused) = None;
         let mut wanted = BTreeMap::new();
@@ -296,11 +351,13 @@ impl Shared {
             if !self.options.only.is_empty() && !named {
                 continue;
             }
+            let mapping = mappings.remove(&name);
             wanted.insert(
                 name,
                 SlotConfig {
                     profile: resolved,
                     schedule,
+                    mapping,
                 },
             );
         }
@@ -381,15 +438,15 @@ impl Shared {
         let loaded = tokio::task::spawn_blocking(move || me.load()).await;
         match loaded {
             Ok(Ok(l)) => {
-                for d in diagnostics_json(&l.diagnostics) {
+                for d in diagnostics_json(&l.project.diagnostics) {
                     tracing::warn!("{}", diagnostic_line(&d));
                 }
                 tracing::info!(
                     reason = why,
-                    profiles = l.profiles.len(),
+                    profiles = l.project.profiles.len(),
                     "configuration loaded"
                 );
-                let files = l.files.clone();
+                let files = l.project.files.clone();
                 self.apply(l);
                 self.metrics.reload(true);
                 Some(files)
@@ -462,10 +519,33 @@ impl Shared {
         }
     }
 
-    /// Removes log files older than `keep_days`.
+    /// The `run:` settings of the configuration in force that differ from
+    /// those the manager started with and wait for a restart (`listen`,
+    /// `logs.dir`, `logs.format`).
+    pub fn restart_needed(&self) -> Vec<&'static str> {
+        let Some(start) = lock(&self.started_with).clone() else {
+            return Vec::new();
+        };
+        let now = lock(&self.settings).clone();
+        let mut out = Vec::new();
+        if now.listen != start.listen {
+            out.push("listen");
+        }
+        if now.log_dir != start.log_dir {
+            out.push("logs.dir");
+        }
+        if now.log_format != start.log_format {
+            out.push("logs.format");
+        }
+        out
+    }
+
+    /// Removes log files older than `keep_days` (of the configuration in
+    /// force) from the directory the logs are written to.
     pub fn cleanup_logs(&self) {
         let s = lock(&self.settings).clone();
-        let dir = self.log_dir(&s);
+        let written = lock(&self.started_with).clone();
+        let dir = self.log_dir(written.as_ref().unwrap_or(&s));
         let removed = crate::logs::cleanup(&dir, s.keep_days, OffsetDateTime::now_utc().date());
         if removed > 0 {
             tracing::info!(removed, "old log files removed");
@@ -579,9 +659,13 @@ impl Shared {
             Ok(profile) => {
                 let _permit = self.run_permits.acquire().await;
                 tracing::info!(parent: &span, "run started");
+                let kept = Kept {
+                    state: self.store_pool(profile).ok(),
+                    mapping: cfg.mapping.clone(),
+                };
                 let result = self
                     .pool
-                    .sync(profile.clone(), self.stop.clone(), span.clone())
+                    .sync(profile.clone(), kept, self.stop.clone(), span.clone())
                     .await;
                 let (report, error) = match result {
                     Ok(r) => (Some(r), None),
@@ -654,15 +738,13 @@ impl Shared {
         });
         let now = SystemTime::now();
         st.next_run = if outcome == Outcome::Failed {
+            // A manual profile's failed run too: it was asked for, and runs
+            // that fail are tried again (../shared/spec/run.md), until one
+            // ends; at most every 10 minutes, having no interval.
             st.failures += 1;
             let wait = backoff(st.failures, cfg.schedule.interval(now));
-            match cfg.schedule {
-                Schedule::Manual => None,
-                _ => {
-                    tracing::info!(parent: &span, retry_in = ?wait, failures = st.failures, "the run will be tried again");
-                    Some(now + wait)
-                }
-            }
+            tracing::info!(parent: &span, retry_in = ?wait, failures = st.failures, "the run will be tried again");
+            Some(now + wait)
         } else {
             st.failures = 0;
             cfg.schedule.next_after(started_sys)
@@ -670,38 +752,27 @@ impl Shared {
         Some(outcome)
     }
 
-    /// Runs `f` on the manager's connection to `p`'s state store (opened
-    /// once and kept: opening parses the schema and checks the migrations,
-    /// the most of an idle run's cost otherwise). Blocking.
+    /// The connections to `p`'s state database, made on first use.
+    fn store_pool(&self, p: &Profile) -> Result<StorePool, String> {
+        let path = match mapsync_state::parse_url(&p.state, &p.project_dir) {
+            Ok(mapsync_state::StateLocation::Sqlite(path)) => path,
+            Err(e) => return Err(e.to_string()),
+        };
+        let mut pools = lock(&self.stores);
+        Ok(pools
+            .entry(path)
+            .or_insert_with_key(|path| StorePool::new(path, IDLE_STATE_CONNECTIONS))
+            .clone())
+    }
+
+    /// Runs `f` on a connection to `p`'s state store, kept by the manager
+    /// (see [`StorePools`]). Blocking.
     fn with_store<T>(
         &self,
         p: &Profile,
         f: impl FnOnce(&mut Store) -> Result<T, mapsync_state::StateError>,
     ) -> Result<T, String> {
-        let key = (p.project_dir.clone(), p.state.clone());
-        let store = {
-            let mut stores = lock(&self.stores);
-            // A state file removed since (a reset) is opened anew.
-            let cached = stores
-                .get(&key)
-                .filter(|s| lock(s).path().exists())
-                .cloned();
-            match cached {
-                Some(s) => s,
-                None => {
-                    let s = mapsync_engine::engine::open_state(p).map_err(|e| e.to_string())?;
-                    let s = Arc::new(Mutex::new(s));
-                    stores.insert(key.clone(), s.clone());
-                    s
-                }
-            }
-        };
-        let result = f(&mut lock(&store));
-        if result.is_err() {
-            // Open it again next time.
-            lock(&self.stores).remove(&key);
-        }
-        result.map_err(|e| e.to_string())
+        self.store_pool(p)?.with(f).map_err(|e| e.to_string())
     }
 
     /// Keeps the run's report with its journal row (the engine journaled
@@ -720,10 +791,9 @@ impl Shared {
             me.with_store(&p, |store| {
                 // The engine's row of this run: the profile's newest, begun
                 // after this run started (runs of a profile never overlap).
-                let last = store.recent_runs(&p.name, 1)?;
-                match last.first() {
-                    Some(run) if run.started_at >= started => {
-                        store.set_run_report(run.id, &summary)
+                match store.last_run_started(&p.name)? {
+                    Some((id, run_started)) if run_started >= started => {
+                        store.set_run_report(id, &summary)
                     }
                     _ => store
                         .record_failed_run(&p.name, &p.channel, started, finished, &summary)
@@ -794,6 +864,7 @@ impl Shared {
             "started_at": system_rfc3339(self.started),
             "shutting_down": self.shutting_down.load(Ordering::SeqCst),
             "config_check": mapsync_config::schedule::human_duration(settings.config_check),
+            "restart_needed": self.restart_needed(),
             "profiles": profiles,
             "config": match refused {
                 None => json!({ "status": "ok" }),
@@ -949,6 +1020,7 @@ impl RunPool {
     async fn sync(
         &self,
         profile: Profile,
+        kept: Kept,
         stop: Arc<AtomicBool>,
         span: tracing::Span,
     ) -> Result<RunReport, String> {
@@ -956,11 +1028,12 @@ impl RunPool {
         let job: Job = Box::new(move || {
             Box::pin(async move {
                 use tracing::Instrument;
-                let r = mapsync_engine::exec::run::sync(
+                let r = mapsync_engine::exec::run::sync_with(
                     &profile,
                     &SyncOptions::default(),
                     &NoProgress,
                     &stop,
+                    &kept,
                 )
                 .instrument(span)
                 .await
@@ -1039,12 +1112,15 @@ fn summary_json(
 /// Copies the profile's mapping set to
 /// `.mapsync/run/mappings/PROFILE/GENERATION/` and points the profile at
 /// the copy, checked again (a file saved between the check and the copy
-/// refuses the reload). Older copies than the previous two are removed.
+/// refuses the reload); returns the checked set, the one of `seen` when
+/// a set with the same files was checked already. Older copies than the
+/// previous two are removed.
 fn snapshot_mapping(
     p: &mut Profile,
     generation: u64,
     registry: &Registry,
-) -> Result<(), ProfileError> {
+    seen: &mut Vec<(Vec<u8>, Arc<MappingSet>)>,
+) -> Result<Arc<MappingSet>, ProfileError> {
     let io = |path: &std::path::Path, source: std::io::Error| {
         ProfileError::Config(mapsync_config::ConfigError::Read {
             path: path.to_path_buf(),
@@ -1063,24 +1139,45 @@ fn snapshot_mapping(
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_else(|| "mapping".into());
-    let copy = dest.join(name);
+    let copy = dest.join(&name);
     // A copy left by an earlier process under the same generation goes.
     let _ = std::fs::remove_dir_all(&dest);
+    // What was copied, names and bytes: the key of the checked set.
+    let mut content = Vec::new();
+    let mut keep = |name: &std::ffi::OsStr, bytes: &[u8]| {
+        content.extend_from_slice(name.as_encoded_bytes());
+        content.push(0);
+        content.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        content.extend_from_slice(bytes);
+    };
     if src.is_dir() {
         std::fs::create_dir_all(&copy).map_err(|e| io(&copy, e))?;
         for f in mapsync_config::mapping_dir_files(&src)? {
-            let to = copy.join(f.file_name().unwrap_or_default());
-            std::fs::copy(&f, &to).map_err(|e| io(&f, e))?;
+            let file_name = f.file_name().unwrap_or_default();
+            let to = copy.join(file_name);
+            let bytes = std::fs::read(&f).map_err(|e| io(&f, e))?;
+            std::fs::write(&to, &bytes).map_err(|e| io(&to, e))?;
+            keep(file_name, &bytes);
         }
     } else {
         std::fs::create_dir_all(&dest).map_err(|e| io(&dest, e))?;
-        std::fs::copy(&src, &copy).map_err(|e| io(&src, e))?;
+        let bytes = std::fs::read(&src).map_err(|e| io(&src, e))?;
+        std::fs::write(&copy, &bytes).map_err(|e| io(&copy, e))?;
+        keep(&name, &bytes);
     }
-    let (_, _, diags) = mapsync_config::check::load_mapping(&copy, registry)?;
-    if diags.has_errors() {
-        let _ = std::fs::remove_dir_all(&dest);
-        return Err(ProfileError::Invalid(diags));
-    }
+    let set = match seen.iter().find(|(c, _)| *c == content) {
+        Some((_, set)) => set.clone(),
+        None => {
+            let (set, _, diags) = mapsync_config::check::load_mapping(&copy, registry)?;
+            if diags.has_errors() {
+                let _ = std::fs::remove_dir_all(&dest);
+                return Err(ProfileError::Invalid(diags));
+            }
+            let set = Arc::new(set);
+            seen.push((content, set.clone()));
+            set
+        }
+    };
     p.mapping = copy;
     if let Ok(entries) = std::fs::read_dir(&base) {
         for e in entries.flatten() {
@@ -1094,7 +1191,7 @@ fn snapshot_mapping(
             }
         }
     }
-    Ok(())
+    Ok(set)
 }
 
 fn mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
@@ -1111,6 +1208,64 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn manager_with(
+        profiles: Vec<(String, Result<Profile, String>, Option<Schedule>)>,
+    ) -> Arc<Shared> {
+        let shared = Shared::new(
+            Options {
+                project_file: PathBuf::from("mapsync.yaml"),
+                only: Vec::new(),
+            },
+            Registry::new(),
+        );
+        shared.apply_without_tasks(Loaded {
+            project: LoadedProject {
+                file: PathBuf::from("mapsync.yaml"),
+                profiles,
+                run: RunSettings::default(),
+                diagnostics: Diagnostics::default(),
+                files: Vec::new(),
+            },
+            mappings: BTreeMap::new(),
+        });
+        shared
+    }
+
+    #[tokio::test]
+    async fn a_manual_profile_whose_run_failed_is_tried_again_with_backoff() {
+        let shared = manager_with(vec![(
+            "m".into(),
+            Err("`${TOKEN}` is not set".into()),
+            Some(Schedule::Manual),
+        )]);
+        let slot = shared.slots().remove(0);
+        assert_eq!(lock(&slot.status).next_run, None, "waits to be asked");
+        let before = SystemTime::now();
+        assert_eq!(shared.run_slot(&slot).await, Some(Outcome::Failed));
+        let next = lock(&slot.status).next_run.expect("a retry");
+        let wait = next.duration_since(before).unwrap_or_default();
+        assert!(
+            wait >= BACKOFF_BASE && wait <= BACKOFF_BASE + Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert_eq!(lock(&slot.status).failures, 1);
+    }
+
+    #[tokio::test]
+    async fn listen_and_logs_changed_by_a_reload_wait_for_a_restart() {
+        let shared = manager_with(Vec::new());
+        *lock(&shared.started_with) = Some(RunSettings::default());
+        assert!(shared.restart_needed().is_empty());
+        let changed = RunSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9999)),
+            keep_days: 3,
+            ..RunSettings::default()
+        };
+        *lock(&shared.settings) = changed;
+        assert_eq!(shared.restart_needed(), ["listen"]);
+        assert_eq!(shared.status_json()["restart_needed"][0], "listen");
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped_at_the_interval() {

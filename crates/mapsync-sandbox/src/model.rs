@@ -267,6 +267,11 @@ pub struct Media {
     /// Why processing fails: shown once the media is `FAILED`.
     #[serde(default)]
     pub failure: Option<MediaFailure>,
+    /// SHA-256 (hex) of the bytes a staged upload gave it (what arrived;
+    /// in the snapshot, for tests). `None` for a URL source, which the
+    /// store does not fetch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// Shopify's `MediaStatus`, as stored.

@@ -1333,17 +1333,19 @@ fn new_media(
     content_type: &str,
     now: &str,
 ) -> Result<Media, String> {
-    let (status, failure) = match staged::token_of(src) {
-        None => (MediaState::Ready, None),
+    let (status, failure, sha256) = match staged::token_of(src) {
+        None => (MediaState::Ready, None, None),
         Some(token) => {
             let bytes = st
                 .staged
                 .get(token)
                 .and_then(|t| t.bytes.clone())
                 .ok_or_else(|| BAD_STAGED_SOURCE.to_string())?;
+            use sha2::Digest;
             (
                 MediaState::Uploaded,
                 processing_failure(content_type, &bytes),
+                Some(hex::encode(sha2::Sha256::digest(&**bytes))),
             )
         }
     };
@@ -1355,6 +1357,7 @@ fn new_media(
         created_at: now.to_string(),
         status,
         failure,
+        sha256,
     })
 }
 
@@ -2812,4 +2815,86 @@ fn activation_quantity_errors(
         }
     }
     errs
+}
+
+/// `fileUpdate` on product media: a new `originalSource` replaces a
+/// medium's image in place (same id, position, variant links; alt kept
+/// unless given; a staged file processes again), `alt` sets its alt text,
+/// `referencesToRemove` naming its product removes it from the product
+/// (and from the variants linked to it). All or nothing: the first error
+/// refuses the whole call. Returns the products changed.
+pub fn file_update(
+    st: &mut Store,
+    inputs: &[FileUpdateInput],
+) -> Result<Vec<u64>, Vec<UserErr<crate::gql::errors::FilesErrorCode>>> {
+    use crate::gql::errors::FilesErrorCode as Code;
+    let now = now();
+    let mut changed = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let at = |leaf: &str| vec!["files".to_string(), i.to_string(), leaf.to_string()];
+        let Some(Found::Media { product, media }) = st.find(input.id.as_str()) else {
+            return Err(vec![UserErr {
+                field: at("id"),
+                message: format!("File id {} does not exist.", input.id.as_str()),
+                code: Some(Code::FileDoesNotExist),
+            }]);
+        };
+        let Some(mut p) = st.products.get(&product).map(|p| (**p).clone()) else {
+            return Err(vec![UserErr {
+                field: at("id"),
+                message: format!("File id {} does not exist.", input.id.as_str()),
+                code: Some(Code::FileDoesNotExist),
+            }]);
+        };
+        let Some(idx) = p.media.iter().position(|m| m.id == media) else {
+            continue;
+        };
+        if let Some(src) = input.original_source.as_deref() {
+            let alt = p.media[idx].alt.clone();
+            let ct = p.media[idx].content_type.clone();
+            let fresh = new_media(st, src.trim(), alt, &ct, &now).map_err(|message| {
+                vec![UserErr {
+                    field: at("originalSource"),
+                    message,
+                    code: Some(Code::InvalidImageSourceUrl),
+                }]
+            })?;
+            let m = &mut p.media[idx];
+            m.original_source = fresh.original_source;
+            m.status = fresh.status;
+            m.failure = fresh.failure;
+            m.sha256 = fresh.sha256;
+        }
+        if let Some(alt) = &input.alt {
+            p.media[idx].alt = Some(alt.clone()).filter(|a| !a.is_empty());
+        }
+        let mut removed = false;
+        for (j, r) in input.references_to_remove.iter().flatten().enumerate() {
+            if crate::model::parse_gid(r.as_str()).map(|(_, n)| n) != Some(product) {
+                return Err(vec![UserErr {
+                    field: vec![
+                        "files".to_string(),
+                        i.to_string(),
+                        "referencesToRemove".to_string(),
+                        j.to_string(),
+                    ],
+                    message: format!("Reference {} is not a reference of the file.", r.as_str()),
+                    code: Some(Code::ReferenceTargetDoesNotExist),
+                }]);
+            }
+            removed = true;
+        }
+        if removed {
+            p.media.remove(idx);
+            for v in &mut p.variants {
+                v.media_ids.retain(|m| *m != media);
+            }
+        }
+        p.updated_at = now.clone();
+        st.products.insert(product, Arc::new(p));
+        if !changed.contains(&product) {
+            changed.push(product);
+        }
+    }
+    Ok(changed)
 }

@@ -678,7 +678,15 @@ async fn example_image_urls_are_stand_ins_and_invalid_names_fail() {
     let first = c.http.get(&urls[0]).send().await.unwrap();
     assert_eq!(first.status(), 200);
     let a = first.bytes().await.unwrap();
-    let b = c.http.get(&urls[1]).send().await.unwrap().bytes().await.unwrap();
+    let b = c
+        .http
+        .get(&urls[1])
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(a.starts_with(b"\x89PNG"), "a PNG stand-in");
     assert_ne!(a, b, "one stand-in per URL");
     let bad = c

@@ -340,6 +340,36 @@ doc!(
     true
 );
 
+// The image round trip.
+doc!(
+    PRODUCT_IMAGES_PAGE,
+    "ProductImagesPage",
+    "product_images_page.graphql",
+    Query,
+    true
+);
+doc!(
+    PRODUCT_IMAGES,
+    "ProductImages",
+    "product_images.graphql",
+    Query,
+    true
+);
+doc!(
+    FILE_UPDATE,
+    "FileUpdate",
+    "file_update.graphql",
+    Mutation,
+    true
+);
+doc!(
+    PRODUCT_APPEND_MEDIA,
+    "ProductAppendMedia",
+    "product_append_media.graphql",
+    Mutation,
+    false
+);
+
 /// Every document in `graphql/`.
 pub const ALL: &[Document] = &[
     SHOP_INFO,
@@ -385,4 +415,8 @@ pub const ALL: &[Document] = &[
     BULK_OPERATION_RUN_MUTATION,
     BULK_OPERATION,
     BULK_MUTATIONS_RECENT,
+    PRODUCT_IMAGES_PAGE,
+    PRODUCT_IMAGES,
+    FILE_UPDATE,
+    PRODUCT_APPEND_MEDIA,
 ];

@@ -17,6 +17,7 @@ pub mod config;
 pub mod connector;
 pub mod error;
 pub mod fields;
+pub mod images;
 pub mod input;
 pub mod limiter;
 pub mod retry;

@@ -67,6 +67,10 @@ impl Target for ShopifyTarget {
         Ok(ShopifyTarget::locations(self).await?)
     }
 
+    fn images(&self) -> Option<&dyn mapsync_core::images::ImageStore> {
+        Some(self)
+    }
+
     async fn read_catalog(&self, hint: ReadHint) -> Result<Catalog, TargetError> {
         Ok(self.read_reduced(hint).await?)
     }

@@ -16,7 +16,9 @@
 //! ledger fast.
 
 mod batches;
+mod images;
 pub mod migrations;
+mod pool;
 mod shared;
 mod uploads;
 mod writebacks;
@@ -30,6 +32,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
 pub use batches::{BatchLine, PendingBatch};
+pub use pool::StorePool;
 pub use shared::SharedStore;
 pub use uploads::MAX_AGE as UPLOAD_MAX_AGE;
 
@@ -293,6 +296,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     busy: Duration,
+    /// The file it was opened on (see [`StorePool::take`]).
+    file_id: Option<(u64, u64)>,
 }
 
 const LOAD_SQL: &str = "SELECT key, target_id, hash, sync_date, message, attempts \
@@ -338,6 +343,7 @@ impl Store {
             conn,
             path,
             busy: BUSY_TIMEOUT,
+            file_id: None,
         };
         store
             .conn
@@ -360,6 +366,7 @@ impl Store {
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456;")
             .map_err(|e| db_err(&store.path, store.busy, "configuring", e))?;
         store.migrate()?;
+        store.file_id = pool::file_id(&store.path);
         tracing::debug!(path = %store.path.display(), version = LATEST, "state database open");
         Ok(store)
     }
@@ -458,11 +465,8 @@ impl Store {
         let err = |e| db_err(&self.path, self.busy, "loading the ledger", e);
         let count: i64 = self
             .conn
-            .query_row(
-                "SELECT count(*) FROM ledger WHERE channel = ?1 AND entity = ?2",
-                params![channel, entity.as_str()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT count(*) FROM ledger WHERE channel = ?1 AND entity = ?2")
+            .and_then(|mut st| st.query_row(params![channel, entity.as_str()], |r| r.get(0)))
             .map_err(err)?;
         let mut map = Ledger::with_capacity_and_hasher(
             usize::try_from(count).unwrap_or(0),
@@ -658,10 +662,17 @@ impl Store {
     ) -> Result<RunId, StateError> {
         let started = rfc3339(started_at)?;
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO runs (profile, channel, started_at, status) VALUES (?1, ?2, ?3, ?4)",
-                params![profile, channel, started, RunStatus::Running.as_str()],
             )
+            .and_then(|mut st| {
+                st.execute(params![
+                    profile,
+                    channel,
+                    started,
+                    RunStatus::Running.as_str()
+                ])
+            })
             .map_err(|e| db_err(&self.path, self.busy, "starting a run", e))?;
         Ok(RunId(self.conn.last_insert_rowid()))
     }
@@ -676,10 +687,17 @@ impl Store {
     ) -> Result<(), StateError> {
         let finished = rfc3339(finished_at)?;
         self.conn
-            .execute(
+            .prepare_cached(
                 "UPDATE runs SET finished_at = ?2, status = ?3, summary = ?4 WHERE id = ?1",
-                params![run.0, finished, status.as_str(), summary.to_string()],
             )
+            .and_then(|mut st| {
+                st.execute(params![
+                    run.0,
+                    finished,
+                    status.as_str(),
+                    summary.to_string()
+                ])
+            })
             .map_err(|e| db_err(&self.path, self.busy, "finishing a run", e))?;
         Ok(())
     }
@@ -696,6 +714,33 @@ impl Store {
             .map_err(|e| db_err(&self.path, self.busy, "reading runs", e))
     }
 
+    /// The id and start of the newest run of a profile, if any (what
+    /// [`Self::recent_runs`] says of it, without reading its reports).
+    pub fn last_run_started(
+        &self,
+        profile: &str,
+    ) -> Result<Option<(RunId, OffsetDateTime)>, StateError> {
+        let err = |e| db_err(&self.path, self.busy, "reading runs", e);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, started_at FROM runs WHERE profile = ?1 ORDER BY id DESC LIMIT 1",
+            )
+            .map_err(err)?;
+        let mut rows = stmt.query(params![profile]).map_err(err)?;
+        match rows.next().map_err(err)? {
+            Some(row) => {
+                let id: i64 = row.get(0).map_err(err)?;
+                let started: String = row.get(1).map_err(err)?;
+                Ok(Some((
+                    RunId(id),
+                    parse_date(&started).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                )))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Keeps the sync manager's view of a run (requests, failed items, a
     /// fatal error) with it.
     pub fn set_run_report(
@@ -704,10 +749,8 @@ impl Store {
         report: &serde_json::Value,
     ) -> Result<(), StateError> {
         self.conn
-            .execute(
-                "UPDATE runs SET report = ?2 WHERE id = ?1",
-                params![run.0, report.to_string()],
-            )
+            .prepare_cached("UPDATE runs SET report = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![run.0, report.to_string()]))
             .map_err(|e| db_err(&self.path, self.busy, "recording a run report", e))?;
         Ok(())
     }

@@ -77,6 +77,17 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE runs ADD COLUMN report TEXT;
     "#,
+    // 6: the image round trip's publish progress: each manifest line's
+    // action once done (a killed publish resumes after the last one).
+    r#"
+    CREATE TABLE image_publish (
+        channel TEXT NOT NULL,
+        item    TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        done_at TEXT NOT NULL,
+        PRIMARY KEY (channel, item)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

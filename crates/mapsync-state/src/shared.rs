@@ -19,6 +19,14 @@ impl SharedStore {
         }
     }
 
+    /// The store back, when this is its last handle (to give it back to a
+    /// [`super::StorePool`]); `None` while other handles share it.
+    pub fn into_inner(self) -> Option<Store> {
+        Arc::try_unwrap(self.inner)
+            .ok()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Runs `f` with the store on the blocking pool (`spawn_blocking`) and
     /// returns its result. Must be called inside a Tokio runtime.
     pub async fn call<R, F>(&self, f: F) -> Result<R, StateError>

@@ -102,10 +102,8 @@ impl Store {
     /// entity incrementally did not).
     pub fn set_full_read(&mut self, run: RunId, full: bool) -> Result<(), StateError> {
         self.conn
-            .execute(
-                "UPDATE runs SET full_read = ?2 WHERE id = ?1",
-                params![run.0, i64::from(full)],
-            )
+            .prepare_cached("UPDATE runs SET full_read = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![run.0, i64::from(full)]))
             .map_err(|e| db_err(&self.path, self.busy, "journaling a run", e))?;
         Ok(())
     }

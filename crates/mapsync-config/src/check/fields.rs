@@ -2,7 +2,9 @@
 //! field table (declared by the connector, see
 //! [`mapsync_core::fields::FieldTable`]).
 
-pub use mapsync_core::fields::{check_literal, parse_bool, FieldTable, FieldType, ANY_NAME};
+pub use mapsync_core::fields::{
+    check_literal, parse_bool, prefix_matches, FieldTable, FieldType, ANY_NAME, PREFIX_WILDCARD,
+};
 
 /// Where a `map:` entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,12 +51,45 @@ pub fn is_open(table: &FieldTable, ctx: Context) -> bool {
     fields(table, ctx).iter().any(|(n, _)| *n == ANY_NAME)
 }
 
-/// The type of `name` in `ctx`, if it is a known field there (in an open
-/// context, any name not listed has the [`ANY_NAME`] entry's type).
+/// The type of `name` in `ctx`, if it is a known field there: listed, or
+/// one of the family of a prefix entry ([`PREFIX_WILDCARD`]); in an open
+/// context, any name not listed has the [`ANY_NAME`] entry's type.
 pub fn lookup(table: &FieldTable, ctx: Context, name: &str) -> Option<FieldType> {
     let list = fields(table, ctx);
     list.iter()
         .find(|(n, _)| *n == name && *n != ANY_NAME)
+        .or_else(|| list.iter().find(|(n, _)| prefix_matches(n, name)))
         .or_else(|| list.iter().find(|(n, _)| *n == ANY_NAME))
         .map(|(_, t)| *t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: FieldTable = FieldTable {
+        kind: "t",
+        category: &[("name", FieldType::Text)],
+        product: &[
+            ("name", FieldType::Text),
+            ("custom_fields.*", FieldType::Html),
+        ],
+        variant: &[],
+    };
+
+    #[test]
+    fn a_prefix_entry_takes_every_name_of_its_family() {
+        let cases = [
+            ("name", Some(FieldType::Text)),
+            ("custom_fields.Material", Some(FieldType::Html)),
+            ("custom_fields.", None),
+            ("custom_fieldsX", None),
+            ("other", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(lookup(&TABLE, Context::Product, name), want, "{name}");
+        }
+        assert_eq!(lookup(&TABLE, Context::Category, "custom_fields.A"), None);
+        assert!(!is_open(&TABLE, Context::Product));
+    }
 }

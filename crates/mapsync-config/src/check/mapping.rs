@@ -497,13 +497,17 @@ impl Cx<'_> {
         if state.targets.contains_key("title") {
             return;
         }
-        // A target taking free-form fields names its own required ones
-        // (and refuses an item without them).
+        // A target taking free-form fields, or whose items have no
+        // `title` field (their title is another field), names its own
+        // required ones (and refuses an item without them).
         let ctx = match kind {
             Entity::Category => Context::Category,
             Entity::Product => Context::Product,
         };
-        if self.fields.is_some_and(|t| fields::is_open(t, ctx)) {
+        if self
+            .fields
+            .is_some_and(|t| fields::is_open(t, ctx) || fields::lookup(t, ctx, "title").is_none())
+        {
             return;
         }
         let at = node

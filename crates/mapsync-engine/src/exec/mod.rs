@@ -350,8 +350,7 @@ pub async fn execute(
             let done =
                 run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
             for item in done {
-                if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id)
-                {
+                if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
                     category_ids.insert(k.clone(), id.clone());
                 }
                 record(&mut out, item);
@@ -1059,8 +1058,16 @@ mod tests {
     #[test]
     fn a_parent_cycle_goes_last_and_ends() {
         assert_eq!(
-            waves(&[("a", Some("b")), ("b", Some("a")), ("c", None), ("d", Some("d"))]),
-            vec![vec!["c".to_string(), "d".into()], vec!["a".into(), "b".into()]]
+            waves(&[
+                ("a", Some("b")),
+                ("b", Some("a")),
+                ("c", None),
+                ("d", Some("d"))
+            ]),
+            vec![
+                vec!["c".to_string(), "d".into()],
+                vec!["a".into(), "b".into()]
+            ]
         );
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -17,7 +18,7 @@ use mapsync_config::profile::Profile;
 use mapsync_core::document::Entity;
 use mapsync_core::target::ReadHint;
 use mapsync_plan::reconcile::{self, Action, Plan};
-use mapsync_state::{RunStatus, StateError};
+use mapsync_state::{RunStatus, StateError, StorePool};
 
 /// Why a run stopped (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,21 @@ pub struct SyncOptions {
     pub full: bool,
 }
 
+/// What a caller that runs a profile again and again (the sync manager)
+/// keeps between its runs and hands to each, so that a run with nothing
+/// to change opens and parses nothing it had already. The default keeps
+/// nothing: the run opens its state connections and loads its mapping set
+/// itself (as `mapsync sync`).
+#[derive(Debug, Clone, Default)]
+pub struct Kept {
+    /// Connections to the profile's state store: the run takes them from
+    /// here and gives them back.
+    pub state: Option<StorePool>,
+    /// The profile's mapping set, loaded and checked (it must be the one
+    /// `profile.mapping` names).
+    pub mapping: Option<Arc<MappingSet>>,
+}
+
 /// `mapsync sync`: plan and apply in one go.
 pub async fn sync(
     profile: &Profile,
@@ -71,13 +87,32 @@ pub async fn sync(
     progress: &dyn Progress,
     stop: &AtomicBool,
 ) -> Result<RunReport, RunError> {
+    sync_with(profile, options, progress, stop, &Kept::default()).await
+}
+
+/// [`sync`] with what the caller keeps between runs.
+pub async fn sync_with(
+    profile: &Profile,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    stop: &AtomicBool,
+    kept: &Kept,
+) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
     // Loaded once: for the client's settings, planning and applying.
-    let set = std::sync::Arc::new(load_set(profile)?);
+    let set = match &kept.mapping {
+        Some(set) => set.clone(),
+        None => Arc::new(load_set(profile)?),
+    };
+    // One connection serves the run's steps one after the other.
+    let states = match &kept.state {
+        Some(pool) => pool.clone(),
+        None => engine::state_pool(profile, 1)?,
+    };
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
-        recover_batches(profile, &connected).await?;
-        let planned = engine::plan_spooled_on(
+        recover_batches(&connected, &states, &profile.channel).await?;
+        let planned = engine::plan_spooled_in(
             profile,
             &connected,
             started,
@@ -87,6 +122,7 @@ pub async fn sync(
                 full: options.full,
             },
             Some(set.clone()),
+            &states,
         )
         .await?;
         let mut plan = planned.plan;
@@ -118,6 +154,8 @@ pub async fn sync(
             profile,
             set: &set,
             connected: &connected,
+            states: &states,
+            locations: Some(planned.locations),
             started,
             allow_mass_delete: options.allow_mass_delete,
             progress,
@@ -142,9 +180,10 @@ pub async fn apply(
 ) -> Result<RunReport, RunError> {
     let started = OffsetDateTime::now_utc();
     let set = load_set(profile)?;
+    let states = engine::state_pool(profile, 1)?;
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
-        recover_batches(profile, &connected).await?;
+        recover_batches(&connected, &states, &profile.channel).await?;
         let catalog = connected
             .target
             .read_catalog(ReadHint::default())
@@ -178,6 +217,8 @@ pub async fn apply(
             profile,
             set: &set,
             connected: &connected,
+            states: &states,
+            locations: None,
             started,
             allow_mass_delete,
             progress,
@@ -192,13 +233,19 @@ pub async fn apply(
 
 /// Takes the results of batch imports an earlier run submitted and did not
 /// record, before the target is read (see [`super::batch::recover`]).
-async fn recover_batches(profile: &Profile, connected: &Connected) -> Result<(), RunError> {
+async fn recover_batches(
+    connected: &Connected,
+    states: &StorePool,
+    channel: &str,
+) -> Result<(), RunError> {
     if connected.target.batch().is_none() {
         return Ok(());
     }
-    let store = mapsync_state::SharedStore::new(engine::open_state(profile)?);
-    let recorded =
-        super::batch::recover(connected.target.as_ref(), &store, &profile.channel).await?;
+    let store = mapsync_state::SharedStore::new(states.take()?);
+    let recorded = super::batch::recover(connected.target.as_ref(), &store, channel).await?;
+    if let Some(store) = store.into_inner() {
+        states.give(store);
+    }
     if recorded > 0 {
         tracing::info!(
             items = recorded,
@@ -213,6 +260,7 @@ async fn recover_batches(profile: &Profile, connected: &Connected) -> Result<(),
 fn writeback_of(
     profile: &Profile,
     set: &MappingSet,
+    states: &StorePool,
 ) -> Result<Option<super::writeback::Writeback>, RunError> {
     let source = engine::open_source(&profile.source).map_err(EngineError::from)?;
     let Some(writer) = source.writeback() else {
@@ -233,7 +281,7 @@ fn writeback_of(
     ]
     .into_iter()
     .collect();
-    let store = mapsync_state::SharedStore::new(engine::open_state(profile)?);
+    let store = mapsync_state::SharedStore::new(states.take()?);
     Ok(super::writeback::Writeback::new(
         writer,
         by_entity,
@@ -257,6 +305,11 @@ struct Applying<'a> {
     profile: &'a Profile,
     set: &'a MappingSet,
     connected: &'a Connected,
+    /// Where the run's state connections come from.
+    states: &'a StorePool,
+    /// The reference locations resolved while planning; read again when
+    /// `None` (a saved plan).
+    locations: Option<mapsync_plan::diff::LocationsByRefName>,
     started: OffsetDateTime,
     allow_mass_delete: bool,
     progress: &'a dyn Progress,
@@ -272,14 +325,21 @@ async fn apply_planned(
         profile,
         set,
         connected,
+        states,
+        ref locations,
         started,
         allow_mass_delete,
         progress,
         stop,
     } = *cx;
     let target = &connected.target;
-    let locations = target.locations().await.map_err(EngineError::from)?;
-    let locations = engine::resolve_locations(set, &locations)?;
+    let locations = match locations {
+        Some(l) => l.clone(),
+        None => {
+            let read = target.locations().await.map_err(EngineError::from)?;
+            engine::resolve_locations(set, &read)?
+        }
+    };
     let keep = |e: &Option<mapsync_config::check::model::EntityMapping>| {
         e.as_ref().is_some_and(|e| e.keep_deleted_metafields)
     };
@@ -291,7 +351,7 @@ async fn apply_planned(
         keep_deleted_product_metafields: keep(&set.product),
         allow_mass_delete,
     };
-    let mut store = engine::open_state(profile)?;
+    let mut store = states.take()?;
     // The batch journal and the upload cache serve creates and updates
     // only: a run with none (the usual scheduled run of `mapsync run`)
     // opens no connection for them.
@@ -301,7 +361,7 @@ async fn apply_planned(
         .any(|c| matches!(c.action, Action::Create | Action::Update));
     let journal = match target.batch() {
         Some(_) if writes => Some(super::batch::BatchJournal {
-            store: mapsync_state::SharedStore::new(engine::open_state(profile)?),
+            store: mapsync_state::SharedStore::new(states.take()?),
             channel: profile.channel.clone(),
         }),
         _ => None,
@@ -312,7 +372,7 @@ async fn apply_planned(
         .iter()
         .all(|r| r.read == mapsync_plan::reconcile::ReadKind::Full);
     store.set_full_read(run, full_read)?;
-    let writeback = writeback_of(profile, set)?;
+    let writeback = writeback_of(profile, set, states)?;
     if let Some(w) = &writeback {
         super::writeback::resend_pending(w).await;
     }
@@ -329,8 +389,7 @@ async fn apply_planned(
         options,
         journal,
         uploads: if writes {
-            crate::uploads::StateUploads::new(engine::open_state(profile)?, &profile.channel)
-                .into_uploads()
+            crate::uploads::StateUploads::new(states.take()?, &profile.channel).into_uploads()
         } else {
             mapsync_core::target::Uploads::default()
         },
@@ -350,7 +409,7 @@ async fn apply_planned(
         Ok(s) => s,
         Err(e) => {
             // The writer stopped: journal the run as failed if we can.
-            if let Ok(mut s) = engine::open_state(profile) {
+            if let Ok(mut s) = states.take() {
                 let _ = s.finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}));
             }
             return Err(e.into());
@@ -390,5 +449,6 @@ async fn apply_planned(
         status,
         &serde_json::to_value(report.summary).unwrap_or_default(),
     )?;
+    states.give(store);
     Ok(report)
 }

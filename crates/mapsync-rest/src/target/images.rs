@@ -22,16 +22,18 @@ pub(crate) struct StoreImage {
     pub id: String,
     /// Its URL.
     pub url: String,
+    /// Its alt text, when `images.list.alt` names where it is.
+    pub alt: Option<String>,
 }
 
 /// The variables of an image request's templates.
-struct Call<'a> {
-    product_id: &'a str,
-    image_id: Option<&'a str>,
-    url: &'a str,
+pub(super) struct Call<'a> {
+    pub product_id: &'a str,
+    pub image_id: Option<&'a str>,
+    pub url: &'a str,
     /// 1-based.
-    position: usize,
-    alt: Option<&'a str>,
+    pub position: usize,
+    pub alt: Option<&'a str>,
 }
 
 impl RestTarget {
@@ -49,6 +51,7 @@ impl RestTarget {
             method: reqwest::Method::GET,
             url: self.url(&im.list, &ctx)?,
             body: None,
+            content_type: None,
             what: format!("reading the images of product {product_id}"),
         };
         let reply = self.http.send(&req, count).await?;
@@ -87,13 +90,20 @@ impl RestTarget {
                         .or_else(|| p.as_str().and_then(|s| s.trim().parse().ok()))
                 })
                 .unwrap_or(i as f64);
-            out.push((position, i, StoreImage { id, url }));
+            let alt = im
+                .alt
+                .as_ref()
+                .and_then(|p| field(m, p))
+                .and_then(Value::as_str)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            out.push((position, i, StoreImage { id, url, alt }));
         }
         out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         Ok(out.into_iter().map(|(_, _, im)| im).collect())
     }
 
-    fn image_request(
+    pub(super) fn image_request(
         &self,
         req: &Req,
         call: &Call<'_>,
@@ -212,7 +222,7 @@ impl RestTarget {
     }
 
     /// Add an image at `position`, once.
-    async fn add_image(
+    pub(super) async fn add_image(
         &self,
         product_id: &str,
         key: &str,

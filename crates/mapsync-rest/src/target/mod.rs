@@ -19,6 +19,7 @@
 //!   message), 401/403 `denied`, 404 `gone`, 5xx/timeouts after the retries
 //!   `transient`, options that cannot work `config`.
 
+mod image_store;
 mod images;
 pub(crate) mod spec;
 
@@ -60,6 +61,8 @@ pub struct RestTarget {
     category: Option<Spec>,
     product: Option<Spec>,
     images: Option<ImageSpec>,
+    /// Product listings of the image round trip under way.
+    listings: image_store::Listings,
 }
 
 /// What the write side needs of a current item besides the neutral view.
@@ -188,6 +191,7 @@ impl RestTarget {
             category,
             product,
             images,
+            listings: Default::default(),
         })
     }
 
@@ -273,6 +277,7 @@ impl RestTarget {
             method: req.method.clone(),
             url: self.url(&req.path, &ctx)?,
             body: self.body(req, &ctx, default)?,
+            content_type: None,
             what,
         })
     }
@@ -403,6 +408,7 @@ impl RestTarget {
                 method: reqwest::Method::GET,
                 url: self.url(&get.path, &ctx)?,
                 body: None,
+                content_type: None,
                 what: format!("reading {} {id}", spec.entity),
             };
             let reply = match self.http.send(&req, count).await {
@@ -800,6 +806,12 @@ impl Target for RestTarget {
             retried: self.http.retried(),
             cost: 0,
         }
+    }
+
+    fn images(&self) -> Option<&dyn mapsync_core::images::ImageStore> {
+        self.images
+            .is_some()
+            .then_some(self as &dyn mapsync_core::images::ImageStore)
     }
 
     async fn locations(&self) -> Result<Vec<StoreLocation>, TargetError> {

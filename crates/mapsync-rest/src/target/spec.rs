@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::RestError;
 use crate::http::Http;
 use crate::options::{
-    EntityOptions, ImagesOptions, ListOptions, RequestOptions, TargetEntityOptions,
+    EntityOptions, ImagesOptions, ListOptions, RequestOptions, TargetEntityOptions, UploadEncoding,
 };
 use crate::paging::{self, dotted};
 use crate::read::EntityReader;
@@ -257,9 +257,25 @@ pub(crate) struct ImageSpec {
     pub id: Vec<String>,
     pub url: Vec<String>,
     pub position: Option<Vec<String>>,
+    /// `list.alt`: where an image's alt text is.
+    pub alt: Option<Vec<String>>,
     pub add: Req,
     pub overwrite: Option<Req>,
     pub delete: Option<Req>,
+    pub upload: Option<Upload>,
+}
+
+/// `images.upload`: how a file's bytes reach the store.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub method: Method,
+    /// The path template's name.
+    pub path: String,
+    pub encoding: UploadEncoding,
+    /// The multipart form's field of the file.
+    pub field: String,
+    /// Where the file's URL is in the answer.
+    pub url: Vec<String>,
 }
 
 impl ImageSpec {
@@ -276,15 +292,43 @@ impl ImageSpec {
             .as_ref()
             .map(|r| Req::new(templates, "images.delete".into(), r, Method::DELETE, None))
             .transpose()?;
+        let upload = match &o.upload {
+            None => None,
+            Some(u) => {
+                let m = method(u.method.as_deref(), Method::POST, "images.upload.method")?;
+                if m == Method::DELETE {
+                    return Err(RestError::config(
+                        "`images.upload.method` is `DELETE`",
+                        "an upload sends the file: write POST, PUT or PATCH",
+                    ));
+                }
+                let field = u.field.clone().unwrap_or_else(|| "file".into());
+                if field.is_empty() || field.contains(['"', '\\', '\r', '\n']) {
+                    return Err(RestError::config(
+                        "`images.upload.field` is not a form field name",
+                        "name the form field of the file, e.g. `file`",
+                    ));
+                }
+                Some(Upload {
+                    method: m,
+                    path: templates.add_path("images.upload.path", &u.path)?,
+                    encoding: u.encoding.unwrap_or_default(),
+                    field,
+                    url: dotted(Some(u.url.as_deref().unwrap_or("url"))),
+                })
+            }
+        };
         Ok(ImageSpec {
             list,
             records: dotted(o.list.records.as_deref()),
             id: dotted(Some(o.list.id.as_deref().unwrap_or("id"))),
             url: dotted(Some(o.list.url.as_deref().unwrap_or("url"))),
             position: o.list.position.as_deref().map(|p| dotted(Some(p))),
+            alt: o.list.alt.as_deref().map(|p| dotted(Some(p))),
             add,
             overwrite,
             delete,
+            upload,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod fixture;
+mod images;
 mod incremental;
 mod options;
 mod paging;

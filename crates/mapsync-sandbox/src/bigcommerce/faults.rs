@@ -160,7 +160,14 @@ impl Faults {
             BcFaultKind::TooManyRequests => false,
             _ => coin,
         };
-        let status = [500, 502, 503][rng.random_range(0..3)];
+        // A 503 says the request was not processed: it never comes after
+        // the change was made (a gateway that lost the answer says 502 or
+        // 504, a failing server 500).
+        let status = if after {
+            [500, 502, 504][rng.random_range(0..3)]
+        } else {
+            [500, 502, 503][rng.random_range(0..3)]
+        };
         Some(BcFault {
             kind,
             after,

@@ -33,6 +33,7 @@ pub struct Mutation(
     super::staged::StagedMutation,
     super::bulk::BulkImportMutation,
     super::bulk::BulkCancelMutation,
+    super::files::FileMutation,
 );
 
 /// `productSet`, `inventorySetQuantities` and `inventoryActivate` as 2026-04

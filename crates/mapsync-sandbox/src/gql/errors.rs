@@ -253,3 +253,16 @@ coded_error!(
     "BulkOperationUserError",
     BulkOperationUserErrorCode
 );
+
+/// Codes of `FilesUserError` (`fileUpdate`).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "FilesErrorCode")]
+pub enum FilesErrorCode {
+    Invalid,
+    FileDoesNotExist,
+    InvalidImageSourceUrl,
+    ReferenceTargetDoesNotExist,
+    UnsupportedFileReference,
+}
+
+coded_error!(FilesUserError, "FilesUserError", FilesErrorCode);

@@ -619,3 +619,13 @@ mod tests {
         assert_eq!(normalize_decimal(""), None);
     }
 }
+
+/// The input of `fileUpdate` (the fields the sandbox takes).
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "FileUpdateInput")]
+pub struct FileUpdateInput {
+    pub id: ID,
+    pub alt: Option<String>,
+    pub original_source: Option<String>,
+    pub references_to_remove: Option<Vec<ID>>,
+}

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod codes;
 pub mod current;
 pub mod errors;
+pub mod files;
 pub mod idempotent;
 pub mod inputs;
 pub mod introspection;

@@ -98,6 +98,8 @@ pub const ROUTES: &[&str] = &[
     "GET /images/{id}",
     "PUT /images/{id}",
     "DELETE /images/{id}",
+    "POST /files",
+    "PUT /files/{name}",
 ];
 
 /// Groups of routes a fault can aim at.
@@ -115,7 +117,11 @@ pub fn route_in(route: &str, group: &str) -> bool {
     );
     let images = matches!(
         route,
-        "POST /products/{key}/images" | "PUT /images/{id}" | "DELETE /images/{id}"
+        "POST /products/{key}/images"
+            | "PUT /images/{id}"
+            | "DELETE /images/{id}"
+            | "POST /files"
+            | "PUT /files/{name}"
     );
     // The store API's creates, updates and deletes of records.
     let store = matches!(

@@ -12,7 +12,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Path, RawQuery, Request, Stat
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -23,7 +23,7 @@ use super::store::{
     fmt_time, parse_time, Entity, PimStore, Refused, Start, DEFAULT_PER_PAGE, MAX_BATCH,
     MAX_PER_PAGE,
 };
-use super::{Pim, PimStats};
+use super::{files, Pim, PimStats};
 use crate::runtime::lock;
 use crate::server::ConnKill;
 
@@ -63,11 +63,22 @@ pub(super) fn router(pim: App) -> Router {
         .route("/products/{key}/images", get(list_images).post(add_image))
         .route("/images/count", get(count_images))
         .route(
+            "/files",
+            post(files::post_form).layer(DefaultBodyLimit::max(files::MAX_FILE_BYTES + 64 * 1024)),
+        )
+        .route(
+            "/files/{name}",
+            put(files::put_raw).layer(DefaultBodyLimit::max(files::MAX_FILE_BYTES)),
+        )
+        .route(
             "/images/{id}",
             get(get_image).put(put_image).delete(delete_image),
         )
         .route_layer(middleware::from_fn_with_state(pim.clone(), api_layer));
     let control = Router::new()
+        // Served without credentials, as a CDN serves a store's files.
+        .route("/files/{id}/{name}", get(files::get))
+        .route("/__sandbox/files", get(list_files))
         .route("/__sandbox/stats", get(stats))
         .route("/__sandbox/snapshot", get(snapshot))
         .route("/__sandbox/writebacks", get(writebacks))
@@ -987,6 +998,13 @@ async fn snapshot(State(pim): State<App>, headers: HeaderMap) -> Response {
     }
     let v = lock(&pim.store).snapshot();
     ok(&v)
+}
+
+async fn list_files(State(pim): State<App>, headers: HeaderMap) -> Response {
+    if let Some(r) = control_denied(&pim, &headers) {
+        return r;
+    }
+    ok(&json!({ "data": lock(&pim.files).all() }))
 }
 
 async fn writebacks(State(pim): State<App>, headers: HeaderMap) -> Response {

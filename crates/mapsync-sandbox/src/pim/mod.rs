@@ -10,6 +10,7 @@
 
 mod auth;
 pub mod faults;
+mod files;
 mod http;
 pub mod store;
 
@@ -25,6 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::faults::{parse_pim_faults, PimFault, PimFaultKind};
+pub use self::files::{PimFile, MAX_FILE_BYTES};
 use self::store::{Keys, PimStore};
 pub use self::store::{
     WritebackEntry, WritebackLog, DEFAULT_PER_PAGE, MAX_BATCH, MAX_IMAGES, MAX_PER_PAGE,
@@ -215,6 +217,8 @@ pub(crate) struct Pim {
     pub faults: Mutex<faults::Faults>,
     pub stats: Mutex<PimStats>,
     pub clock: Mutex<Clock>,
+    /// Files uploaded (`POST /files`, `PUT /files/{name}`), in memory.
+    pub(crate) files: Mutex<files::Files>,
     /// The store version on disk.
     persisted: tokio::sync::Mutex<u64>,
     pub base_url: String,
@@ -301,6 +305,12 @@ impl PimHandle {
     /// Every write-back taken (as `GET /__sandbox/writebacks`).
     pub fn writebacks(&self) -> WritebackLog {
         lock(&self.pim.store).writebacks.clone()
+    }
+
+    /// The files uploaded, in order (as `GET /__sandbox/files`): each
+    /// with the SHA-256 of the bytes that arrived.
+    pub fn files(&self) -> Vec<PimFile> {
+        lock(&self.pim.files).all()
     }
 
     /// The catalog as stored (as `GET /__sandbox/snapshot`).
@@ -415,6 +425,7 @@ pub async fn start(config: PimConfig) -> Result<PimHandle, SandboxError> {
         faults: Mutex::new(faults),
         stats: Mutex::new(PimStats::default()),
         clock: Mutex::new(clock),
+        files: Mutex::default(),
         persisted: tokio::sync::Mutex::new(0),
         base_url: url.clone(),
         config,

@@ -1,0 +1,82 @@
+//! The upload cache of a publish ([`UploadCache`]): where the store took
+//! each file (by [`mapsync_core::images::upload_key`]), in memory for the
+//! run and in the state store's `uploads` (so a publish killed between an
+//! upload and the write that uses it does not upload again). A file used
+//! by several lines (the same edit for duplicates, a copy to many
+//! products) is uploaded once. Failures of the state store are logged: a
+//! lookup that fails finds nothing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use mapsync_core::target::UploadCache;
+use mapsync_state::{SharedStore, UPLOAD_MAX_AGE};
+use tracing::warn;
+
+/// The files a publish uploaded.
+#[derive(Debug)]
+pub struct FileUploads {
+    state: Option<SharedStore>,
+    channel: String,
+    seen: Mutex<HashMap<String, String>>,
+}
+
+impl FileUploads {
+    /// A cache for `channel`, kept in `state` too when there is one.
+    pub fn new(state: Option<SharedStore>, channel: impl Into<String>) -> FileUploads {
+        FileUploads {
+            state,
+            channel: channel.into(),
+            seen: Mutex::default(),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl UploadCache for FileUploads {
+    async fn lookup(&self, key: &str) -> Option<String> {
+        if let Some(l) = self.seen().get(key) {
+            return Some(l.clone());
+        }
+        let state = self.state.as_ref()?;
+        let (channel, k) = (self.channel.clone(), key.to_owned());
+        match state
+            .call(move |s| s.upload_location(&channel, &k, UPLOAD_MAX_AGE))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                warn!(error = %e, "cannot read the uploads of the state store");
+                None
+            }
+        }
+    }
+
+    async fn record(&self, key: &str, location: &str) {
+        self.seen().insert(key.to_owned(), location.to_owned());
+        if let Some(state) = &self.state {
+            let (channel, k, l) = (self.channel.clone(), key.to_owned(), location.to_owned());
+            if let Err(e) = state
+                .call(move |s| s.record_upload(&channel, &k, &l, time::OffsetDateTime::now_utc()))
+                .await
+            {
+                warn!(error = %e, "cannot record an upload in the state store");
+            }
+        }
+    }
+
+    async fn forget(&self, key: &str) {
+        self.seen().remove(key);
+        if let Some(state) = &self.state {
+            let (channel, k) = (self.channel.clone(), key.to_owned());
+            if let Err(e) = state.call(move |s| s.forget_upload(&channel, &k)).await {
+                warn!(error = %e, "cannot forget an upload in the state store");
+            }
+        }
+    }
+}
