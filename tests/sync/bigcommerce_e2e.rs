@@ -591,6 +591,10 @@ fn a_shopify_export_csv_syncs_into_bigcommerce() {
         mapping: "shopify-csv-bigcommerce",
         source: "{ type: file, path: shopify-export.csv, entity: product, group_by: Handle }"
             .into(),
+        // The mapping's BigCommerce settings reach the connector.
+        settings: Some(
+            "  sync: [add, update, deactivate]\n  bigcommerce: { metafield_permission: write }\n",
+        ),
         ..Setup::demo(store_config())
     });
     let (code, report) = env.sync();
@@ -611,6 +615,16 @@ fn a_shopify_export_csv_syncs_into_bigcommerce() {
         "the first image is the thumbnail"
     );
     assert_eq!(shirt["custom_fields"]["Type"], "Shirts");
+    let marker = shirt["metafields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m[0] == "mapsync" && m[1] == "key")
+        .expect("the marker");
+    assert_eq!(
+        marker[3], "write",
+        "settings.bigcommerce.metafield_permission"
+    );
     let tote = &s["products"]["canvas-tote"];
     assert_eq!(tote["variants"].as_array().unwrap().len(), 2);
     assert_eq!(tote["images"].as_array().unwrap().len(), 3);

@@ -148,7 +148,12 @@ pub fn target_of(
             .with_attempts(s.retries.saturating_add(1));
     }
     let mut target = BigCommerceTarget::new(client);
-    if let Some(p) = options.text("metafield_permission") {
+    // The profile's block names the store: its permission wins over the
+    // mapping set's `settings.bigcommerce.metafield_permission`.
+    let permission = options
+        .text("metafield_permission")
+        .or_else(|| settings.and_then(|s| s.target_option("metafield_permission")));
+    if let Some(p) = permission {
         target = target.with_metafield_permission(p);
     }
     target

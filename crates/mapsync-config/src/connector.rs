@@ -170,8 +170,8 @@ pub struct CheckContext<'a> {
 }
 
 /// Client tuning from the mapping set's `settings:` (timeout, retries,
-/// requests in flight).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// requests in flight), and the settings of the target's own kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSettings {
     /// Timeout of one request.
     pub timeout: Duration,
@@ -179,6 +179,16 @@ pub struct ClientSettings {
     pub retries: u32,
     /// Requests in flight.
     pub concurrency: usize,
+    /// `settings.<kind>` of the mapping set for the target's kind (e.g.
+    /// `settings.bigcommerce.metafield_permission`): option → text.
+    pub target: std::collections::BTreeMap<String, String>,
+}
+
+impl ClientSettings {
+    /// The target-kind setting `key`, if the mapping set gives it.
+    pub fn target_option(&self, key: &str) -> Option<&str> {
+        self.target.get(key).map(String::as_str)
+    }
 }
 
 /// Something a connection keeps alive (e.g. an embedded store), closed

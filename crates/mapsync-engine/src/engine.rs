@@ -45,12 +45,17 @@ pub async fn connect_with(
     profile: &Profile,
     settings: Option<&mapsync_config::check::model::Settings>,
 ) -> Result<Connected, EngineError> {
+    let target = &profile.target;
+    let kind = target.connector.capabilities().map(|c| c.kind);
     let settings = settings.map(|s| ClientSettings {
         timeout: s.timeout,
         retries: s.retries,
         concurrency: s.concurrency,
+        target: kind
+            .and_then(|k| s.target.get(k))
+            .cloned()
+            .unwrap_or_default(),
     });
-    let target = &profile.target;
     Ok(target
         .connector
         .connect(&target.options, settings.as_ref())

@@ -349,6 +349,18 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
     {
         s.metafield_rules = r;
     }
+    // `settings.<kind>`: the settings of one kind of target (the schema
+    // says which kinds and keys exist).
+    for (k, v) in node.as_map().unwrap_or(&[]) {
+        let (Some(kind), Some(entries)) = (k.as_str(), v.as_map()) else {
+            continue;
+        };
+        let options = entries
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.scalar_text()?)))
+            .collect();
+        s.target.insert(kind.to_string(), options);
+    }
     s
 }
 

@@ -115,6 +115,10 @@ pub struct Settings {
     pub timeout: Duration,
     /// Metafield name rules.
     pub metafield_rules: metafield::Rules,
+    /// Settings of one kind of target (`settings.<kind>`, e.g.
+    /// `settings.bigcommerce`): option → text value, by target kind,
+    /// handed to that kind's connector (`ClientSettings::target`).
+    pub target: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl Default for Settings {
@@ -132,6 +136,7 @@ impl Default for Settings {
             retries: 3,
             timeout: Duration::from_secs(30),
             metafield_rules: metafield::Rules::Current,
+            target: Default::default(),
         }
     }
 }
