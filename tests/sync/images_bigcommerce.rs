@@ -587,18 +587,17 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
         "no image multiplied without the state store"
     );
     // Without the state store the overwritten image is not found by its
-    // id (BigCommerce gave the new file a new one): that line fails as
-    // gone, nothing is written (docs/images.md, On BigCommerce).
-    assert_eq!(code, 3, "{log}");
-    let failed: Vec<&Value> = log["entries"]
+    // id (BigCommerce gave the new file a new one), but the product shows
+    // the file at the line's position: the line is done, not gone.
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(log["failed"], 0, "{log}");
+    let again = log["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["outcome"] == "failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "{log}");
-    assert_eq!(failed[0]["image_id"], p0_2);
-    assert_eq!(failed[0]["error_kind"], "gone");
+        .find(|e| e["image_id"] == p0_2)
+        .expect("the overwritten image's line");
+    assert_eq!(again["outcome"], "unchanged", "{again}");
     env.assert_requests_valid();
 }
 

@@ -456,6 +456,17 @@ impl Publisher<'_> {
         requests: &mut u32,
     ) -> Result<(Outcome, Option<String>), ItemFailure> {
         let Some(image) = product.images.iter().find(|i| i.id == line.image_id) else {
+            // A store that overwrites by adding the new file and deleting
+            // the old one gives the image a new id: the line is done when
+            // the product shows this file at the line's position.
+            if product.images.iter().any(|i| {
+                i.position == line.position && i.published_hash() == Some(file.sha256.as_str())
+            }) {
+                return Ok((
+                    Outcome::Unchanged,
+                    Some("the store shows this file at this position already".into()),
+                ));
+            }
             return Err(ItemFailure::new(
                 ErrorKind::Gone,
                 format!(

@@ -77,10 +77,10 @@ codes! {
     PROJECT_SOURCE_MISSING = "project::source-missing", "a `file` source's file does not exist (warning)";
     PROJECT_SOURCE_ENTITY = "project::source-entity", "a CSV or NDJSON source without `entity`";
     PROJECT_CSV_OPTION = "project::csv-option", "`delimiter` or `group_by` on a source that is not CSV";
-    PROJECT_TARGET_ADDRESS = "project::target-address", "a `shopify` target without `shop`/`url`, or with both";
+    PROJECT_TARGET_ADDRESS = "project::target-address", "a `shopify` target without `shop`/`url`, or with both; a `bigcommerce` block without `store_hash`, or with one that is no store hash";
     PROJECT_SHOP = "project::shop", "`shop` is not NAME.myshopify.com";
     PROJECT_TARGET_URL = "project::target-url", "`url` is not an http(s) base URL";
-    PROJECT_TOKEN_MISSING = "project::token-missing", "a `shopify` target without a token (warning)";
+    PROJECT_TOKEN_MISSING = "project::token-missing", "a `shopify` target or a `bigcommerce` block without a token (warning)";
     PROJECT_SECRET_IN_FILE = "project::secret-in-file", "a token written in clear instead of `${ENV}` (warning)";
     PROJECT_ENV_SYNTAX = "project::env-syntax", "a malformed `${...}` reference";
     PROJECT_STATE_URL = "project::state-url", "`state` is not `sqlite:PATH` or `postgres://...`";
