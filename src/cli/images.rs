@@ -139,7 +139,7 @@ fn fatal(e: ImagesError) -> anyhow::Error {
         ImagesError::Unsupported(kind) => TargetError::new(
             ErrorKind::Config,
             format!(
-                "the `{kind}` target has no image round trip yet (today: `shopify`, `sandbox`, `bigcommerce` and `bigcommerce-sandbox`)"
+                "the `{kind}` target has no image round trip yet (today: `shopify`, `sandbox`, `bigcommerce`, `bigcommerce-sandbox`, and `rest` with `images:`)"
             ),
         )
         .into(),
