@@ -21,32 +21,11 @@ use mapsync::exec::NoProgress;
 use mapsync::sandbox::bigcommerce::{self as bc, BcConfig, BcHandle};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "bench-token";
+#[path = "support/mod.rs"]
+mod support;
+use support::catalog;
 
-fn catalog(n: usize, price: &str, q1: i64) -> Value {
-    let products: Vec<Value> = (0..n)
-        .map(|i| {
-            let variants: Vec<Value> = ["XS", "S", "M", "L", "XL"]
-                .iter()
-                .enumerate()
-                .map(|(j, size)| {
-                    json!({"Sku": format!("B-{i}-{size}"), "Size": size, "Price": price,
-                           "Position": j + 1, "Q1": q1, "Q2": 2, "Q3": 3, "Q4": 4, "Q5": 5})
-                })
-                .collect();
-            json!({"ItemNo": format!("B-{i}"), "Name": format!("Bench product {i}"),
-                   "Description": "<p>Generated for the sync benchmark</p>", "Brand": "Acme",
-                   "M1": "one", "M2": "two", "M3": "three", "M4": "four", "M5": "five",
-                   "M6": i, "M7": 7, "M8": "8.5", "M9": true, "M10": "ten\nlines",
-                   "Categories": [format!("C-{}", i % 4), format!("C-{}", (i + 1) % 4)],
-                   "Variants": variants})
-        })
-        .collect();
-    let categories: Vec<Value> = (0..4)
-        .map(|c| json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}")}))
-        .collect();
-    json!({"categories": categories, "products": products})
-}
+const TOKEN: &str = "bench-token";
 
 struct Bench {
     rt: tokio::runtime::Runtime,

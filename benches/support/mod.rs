@@ -104,3 +104,32 @@ pub fn write_products_ndjson(path: &Path, n: u64) -> u64 {
     out.flush().expect("flush");
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
+
+/// The catalog of the sync benchmarks (`benches/sync.rs`,
+/// `benches/bigcommerce.rs`): `n` products of 5 variants (price `price`,
+/// the first location's stock `q1`, 2..5 at the others), 10 metafield
+/// values and 2 of 4 categories each.
+pub fn catalog(n: usize, price: &str, q1: i64) -> Value {
+    let products: Vec<Value> = (0..n)
+        .map(|i| {
+            let variants: Vec<Value> = ["XS", "S", "M", "L", "XL"]
+                .iter()
+                .enumerate()
+                .map(|(j, size)| {
+                    json!({"Sku": format!("B-{i}-{size}"), "Size": size, "Price": price,
+                           "Position": j + 1, "Q1": q1, "Q2": 2, "Q3": 3, "Q4": 4, "Q5": 5})
+                })
+                .collect();
+            json!({"ItemNo": format!("B-{i}"), "Name": format!("Bench product {i}"),
+                   "Description": "<p>Generated for the sync benchmark</p>", "Brand": "Acme",
+                   "M1": "one", "M2": "two", "M3": "three", "M4": "four", "M5": "five",
+                   "M6": i, "M7": 7, "M8": "8.5", "M9": true, "M10": "ten\nlines",
+                   "Categories": [format!("C-{}", i % 4), format!("C-{}", (i + 1) % 4)],
+                   "Variants": variants})
+        })
+        .collect();
+    let categories: Vec<Value> = (0..4)
+        .map(|c| json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}")}))
+        .collect();
+    json!({"categories": categories, "products": products})
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mapsync_core::images::ImageStore;
 use mapsync_core::target::{ErrorKind, TargetError};
 use mapsync_images::publish::{Outcome, PublishOptions, PublishReport};
 use mapsync_images::pull::{PullOptions, PullSummary};
@@ -147,27 +148,23 @@ fn fatal(e: ImagesError) -> anyhow::Error {
     }
 }
 
-fn pull(project: Option<&Path>, args: PullArgs) -> anyhow::Result<ExitCode> {
-    let profile = super::load_profile(project, &args.profile)?;
-    let _guard = super::sync::init_logging(&profile.project_dir, args.verbose);
-    let options = PullOptions {
-        out: args.out.clone(),
-        only: args.only.clone(),
-        since: args.since.clone(),
-    };
+/// Runs `work` on the image port of the profile's target (connected
+/// for it, closed after), a progress bar on stderr counting `what`; an
+/// error as [`fatal`].
+fn round_trip<T>(
+    profile: &crate::config::profile::Profile,
+    what: &str,
+    work: impl AsyncFnOnce(&dyn ImageStore, &crate::engine::Connected, &Bar) -> Result<T, ImagesError>,
+) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Runtime::new()?;
-    let bar = Bar::new("images");
-    let result: Result<PullSummary, ImagesError> = runtime.block_on(async {
-        let conn = crate::engine::connect(&profile)
-            .await
-            .map_err(|e| match e {
-                crate::engine::EngineError::Target(t) => ImagesError::Target(t),
-                other => {
-                    ImagesError::Target(TargetError::new(ErrorKind::Failed, other.to_string()))
-                }
-            })?;
+    let bar = Bar::new(what);
+    let result: Result<T, ImagesError> = runtime.block_on(async {
+        let conn = crate::engine::connect(profile).await.map_err(|e| match e {
+            crate::engine::EngineError::Target(t) => ImagesError::Target(t),
+            other => ImagesError::Target(TargetError::new(ErrorKind::Failed, other.to_string())),
+        })?;
         let result = match conn.target.images() {
-            Some(store) => mapsync_images::pull::pull(store, &options, &bar).await,
+            Some(store) => work(store, &conn, &bar).await,
             None => Err(ImagesError::Unsupported(
                 conn.target.capabilities().kind.to_owned(),
             )),
@@ -178,7 +175,29 @@ fn pull(project: Option<&Path>, args: PullArgs) -> anyhow::Result<ExitCode> {
         result
     });
     bar.finish();
-    let summary = result.map_err(fatal)?;
+    result.map_err(fatal)
+}
+
+/// Exit 0 when nothing failed, else [`SOME_FAILED`].
+fn exit_code(all_ok: bool) -> ExitCode {
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(SOME_FAILED)
+    }
+}
+
+fn pull(project: Option<&Path>, args: PullArgs) -> anyhow::Result<ExitCode> {
+    let profile = super::load_profile(project, &args.profile)?;
+    let _guard = super::sync::init_logging(&profile.project_dir, args.verbose);
+    let options = PullOptions {
+        out: args.out.clone(),
+        only: args.only.clone(),
+        since: args.since.clone(),
+    };
+    let summary: PullSummary = round_trip(&profile, "images", async |store, _, bar| {
+        mapsync_images::pull::pull(store, &options, bar).await
+    })?;
     tracing::info!(
         profile = %profile.name,
         products = summary.products,
@@ -194,11 +213,7 @@ fn pull(project: Option<&Path>, args: PullArgs) -> anyhow::Result<ExitCode> {
         Format::Json => super::emit_json(&summary)?,
         Format::Human => out!("{}", human_pull(&summary)),
     }
-    Ok(if summary.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(SOME_FAILED)
-    })
+    Ok(exit_code(summary.failed.is_empty()))
 }
 
 fn human_pull(s: &PullSummary) -> String {
@@ -238,40 +253,17 @@ fn publish(project: Option<&Path>, args: PublishArgs) -> anyhow::Result<ExitCode
     };
     let state = crate::engine::open_state(&profile)?;
     let state = mapsync_state::SharedStore::new(state);
-    let runtime = tokio::runtime::Runtime::new()?;
-    let bar = Bar::new("lines");
-    let result: Result<PublishReport, ImagesError> = runtime.block_on(async {
-        let conn = crate::engine::connect(&profile)
+    let report: PublishReport = round_trip(&profile, "lines", async |store, conn, bar| {
+        let before = conn.target.request_stats().requests;
+        mapsync_images::publish::publish(store, Some(&state), &options, bar)
             .await
-            .map_err(|e| match e {
-                crate::engine::EngineError::Target(t) => ImagesError::Target(t),
-                other => {
-                    ImagesError::Target(TargetError::new(ErrorKind::Failed, other.to_string()))
-                }
-            })?;
-        let result = match conn.target.images() {
-            Some(store) => {
-                let before = conn.target.request_stats().requests;
-                mapsync_images::publish::publish(store, Some(&state), &options, &bar)
-                    .await
-                    .map(|mut report| {
-                        // Every request the client sent (reads and retries included).
-                        let sent = conn.target.request_stats().requests - before;
-                        report.requests = report.requests.max(sent);
-                        report
-                    })
-            }
-            None => Err(ImagesError::Unsupported(
-                conn.target.capabilities().kind.to_owned(),
-            )),
-        };
-        if let Err(e) = conn.close().await {
-            tracing::warn!(error = %e, "the target connection did not close cleanly");
-        }
-        result
-    });
-    bar.finish();
-    let report = result.map_err(fatal)?;
+            .map(|mut report| {
+                // Every request the client sent (reads and retries included).
+                let sent = conn.target.request_stats().requests - before;
+                report.requests = report.requests.max(sent);
+                report
+            })
+    })?;
     tracing::info!(
         profile = %profile.name,
         dry_run = report.dry_run,
@@ -284,11 +276,7 @@ fn publish(project: Option<&Path>, args: PublishArgs) -> anyhow::Result<ExitCode
         Format::Json => super::emit_json(&report)?,
         Format::Human => out!("{}", human_publish(&report, render::color_stdout())),
     }
-    Ok(if report.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(SOME_FAILED)
-    })
+    Ok(exit_code(report.failed == 0))
 }
 
 fn human_publish(r: &PublishReport, color: bool) -> String {

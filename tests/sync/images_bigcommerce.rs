@@ -10,134 +10,55 @@
 //! pulling it again.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
 use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use mapsync::sandbox::bigcommerce::{self as bc, BcConfig, BcHandle};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-bc-images-token";
-/// Products seeded.
-const PRODUCTS: usize = 8;
-/// Products that also show the shared image.
-const SHARING: usize = 4;
-
-/// A PNG-signed file with `tag` as its content, padded to `size` bytes.
-fn png(tag: &str, size: usize) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(tag.as_bytes());
-    if b.len() < size {
-        b.resize(size, b'.');
-    }
-    b
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    mapsync_images::sha256_hex(bytes)
-}
-
-type Files = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
-
-async fn serve_file(
-    State(files): State<Files>,
-    UrlPath(name): UrlPath<String>,
-) -> impl IntoResponse {
-    match files.lock().unwrap().get(&name) {
-        Some(bytes) => (
-            StatusCode::OK,
-            [("content-type", "image/png")],
-            bytes.clone(),
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// The store a test seeds.
-#[derive(Clone, Copy)]
-pub(crate) struct Shape {
-    /// Products.
-    pub products: usize,
-    /// Every product shows one of 20 shared images (else the first
-    /// [`SHARING`] show one, and P-5 has p0-1's bytes under another URL).
-    pub grouped: bool,
-    /// Bytes per file.
-    pub size: usize,
-}
-
-const SMALL: Shape = Shape {
-    products: PRODUCTS,
-    grouped: false,
-    size: 0,
+use crate::images_support::{
+    append_first_overwrite_second, assert_file_named_by_hash, edit, entries, manifest, of,
+    outcomes, png, product_images, sha256, write_manifest, Edit, Images, Project, Shape, PRODUCTS,
+    SHARING, SMALL,
 };
 
-/// Shared images of a grouped store.
-const GROUPS: usize = 20;
+const TOKEN: &str = "e2e-bc-images-token";
 
 pub(crate) struct Env {
     rt: tokio::runtime::Runtime,
     store: Option<BcHandle>,
-    images_url: String,
-    dir: tempfile::TempDir,
+    images: Images,
+    project: Project,
     /// Requests of the seeding (recorded before the test's).
     seeded: usize,
 }
 
+impl Deref for Env {
+    type Target = Project;
+    fn deref(&self) -> &Project {
+        &self.project
+    }
+}
+
 impl Env {
     pub(crate) fn new(config: BcConfig, shape: Shape) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::images_support::runtime();
         let store = rt.block_on(bc::start(config)).unwrap();
-        let files: Files = Arc::default();
-        {
-            let mut f = files.lock().unwrap();
-            for i in 0..shape.products {
-                for n in 1..=2 {
-                    let tag = format!("p{i}-{n}");
-                    f.insert(format!("{tag}.png"), png(&tag, shape.size));
-                }
-            }
-            f.insert("shared.png".into(), png("shared", shape.size));
-            for g in 0..GROUPS {
-                let tag = format!("shared-{g}");
-                f.insert(format!("{tag}.png"), png(&tag, shape.size));
-            }
-            f.insert("again.png".into(), png("p0-1", shape.size));
-        }
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let images_url = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .route("/img/{name}", axum::routing::get(serve_file))
-            .with_state(files);
-        rt.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let dir = tempfile::tempdir().unwrap();
-        crate::project::copy_dir(
-            Path::new("mappings/demo-bigcommerce"),
-            &dir.path().join("mapping"),
+        let images = Images::start(&rt, shape);
+        let project = Project::new(
+            "mappings/demo-bigcommerce",
+            &format!(
+                "    target: {{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}\n",
+                store.url()
+            ),
+            vec![("E2E_BC_TOKEN", TOKEN.into())],
+            &["MAPSYNC_LOG"],
         );
-        std::fs::write(dir.path().join("catalog.json"), r#"{"products": []}"#).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  img:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
-            store.url()
-        );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
         let mut env = Env {
             rt,
             store: Some(store),
-            images_url,
-            dir,
+            images,
+            project,
             seeded: 0,
         };
         env.seed(shape);
@@ -147,10 +68,6 @@ impl Env {
 
     pub(crate) fn store(&self) -> &BcHandle {
         self.store.as_ref().unwrap()
-    }
-
-    fn image_url(&self, name: &str) -> String {
-        format!("{}/img/{name}", self.images_url)
     }
 
     /// One API request to the store (`data` of the answer).
@@ -184,21 +101,10 @@ impl Env {
     /// leaves (the marker, the images' sources).
     fn seed(&self, shape: Shape) {
         for i in 0..shape.products {
-            let mut sources = vec![
-                (self.image_url(&format!("p{i}-1.png")), format!("Front {i}")),
-                (self.image_url(&format!("p{i}-2.png")), String::new()),
-            ];
-            if shape.grouped {
-                sources.push((
-                    self.image_url(&format!("shared-{}.png", i % GROUPS)),
-                    String::new(),
-                ));
-            } else if i < SHARING {
-                sources.push((self.image_url("shared.png"), String::new()));
-            }
-            if i == 5 && !shape.grouped {
-                sources.push((self.image_url("again.png"), String::new()));
-            }
+            let sources: Vec<(String, String)> = product_images(shape, i)
+                .into_iter()
+                .map(|(name, alt)| (self.images.url_of(&name), alt.unwrap_or_default()))
+                .collect();
             let images: Vec<Value> = sources
                 .iter()
                 .enumerate()
@@ -231,7 +137,7 @@ impl Env {
                 .find(|v| v["sku"] == format!("P-{i}-S"))
                 .and_then(|v| v["id"].as_u64())
                 .unwrap();
-            let second = self.image_url(&format!("p{i}-2.png"));
+            let second = self.images.url_of(&format!("p{i}-2.png"));
             self.api(
                 reqwest::Method::POST,
                 &format!("/catalog/products/{pid}/variants/{small}/image"),
@@ -255,62 +161,6 @@ impl Env {
                 );
             }
         }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
-        c.arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_BC_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .env_remove("MAPSYNC_LOG");
-        c
-    }
-
-    /// Runs mapsync with `--format json`: exit code and the JSON it printed.
-    fn run_json(&self, args: &[&str]) -> (i32, Value) {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        let out = self.command(&all).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!(
-                "no JSON ({e}); exit {:?}; stdout: {stdout}; stderr: {stderr}",
-                out.status
-            )
-        });
-        (out.status.code().unwrap_or(-1), value)
-    }
-
-    pub(crate) fn pull(&self, dir: &str) -> (i32, Value) {
-        let out = self.path(dir);
-        self.run_json(&[
-            "images",
-            "pull",
-            "--profile",
-            "img",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    }
-
-    pub(crate) fn publish(&self, manifest: &Path, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            manifest.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        self.run_json(&args)
-    }
-
-    pub(crate) fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
     }
 
     /// Requests that change the store (every method but GET), in all.
@@ -376,26 +226,6 @@ pub(crate) fn config() -> BcConfig {
     }
 }
 
-fn manifest(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn write_manifest(path: &Path, lines: &[Value]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The lines of product `key`, by position.
-fn of<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
-    let mut v: Vec<&Value> = lines.iter().filter(|l| l["product_key"] == key).collect();
-    v.sort_by_key(|l| l["position"].as_u64());
-    v
-}
-
 #[test]
 fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     let env = Env::new(config(), SMALL);
@@ -426,11 +256,7 @@ fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     assert_eq!(p0[1]["variants"], json!(["P-0-S"]));
     assert_eq!(p0[1]["alt"], Value::Null);
     for l in &lines {
-        let file = l["file"].as_str().unwrap();
-        let sha = l["sha256"].as_str().unwrap();
-        assert_eq!(file, format!("files/{}/{sha}.png", &sha[..2]));
-        let bytes = std::fs::read(env.path("pulled").join(file)).unwrap();
-        assert_eq!(sha256(&bytes), sha);
+        assert_file_named_by_hash(&env.path("pulled"), l);
         assert!(l["source_url"]
             .as_str()
             .unwrap()
@@ -476,24 +302,13 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     let before_lines = lines.clone();
     let id = |key: &str, n: usize| of(&before_lines, key)[n]["image_id"].clone();
     let (p0_2, p1_1, p2_1, p3_1) = (id("P-0", 1), id("P-1", 0), id("P-2", 0), id("P-3", 0));
-    for l in &mut lines {
-        if l["image_id"] == p0_2 {
-            // The variant's image.
-            l["action"] = json!("overwrite");
-            l["edited_file"] = json!("edited/p0-2.png");
-        } else if l["image_id"] == p1_1 {
-            l["action"] = json!("append");
-            l["edited_file"] = json!("edited/p1-detail.png");
-        } else if l["image_id"] == p2_1 {
-            // The pulled file, to two other products.
-            l["action"] = json!("copy");
-            l["copy_to"] = json!(["P-6", "P-7"]);
-        } else if l["image_id"] == p3_1 {
-            // Identical to the store's: no request.
-            l["action"] = json!("overwrite");
-            l["edited_file"] = l["file"].clone();
-        }
-    }
+    // The variant's image.
+    edit(&mut lines, &p0_2, Edit::Overwrite("edited/p0-2.png"));
+    edit(&mut lines, &p1_1, Edit::Append("edited/p1-detail.png"));
+    // The pulled file, to two other products.
+    edit(&mut lines, &p2_1, Edit::Copy(&["P-6", "P-7"]));
+    // Identical to the store's: no request.
+    edit(&mut lines, &p3_1, Edit::Identical);
     write_manifest(&path, &lines);
 
     let writes = env.writes();
@@ -501,13 +316,7 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     assert_eq!(code, 0, "{plan}");
     assert_eq!(plan["written"], 0);
     assert_eq!(env.writes(), writes, "a dry run writes nothing");
-    let outcomes: Vec<&str> = plan["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["outcome"] != "skipped")
-        .map(|e| e["outcome"].as_str().unwrap())
-        .collect();
+    let outcomes: Vec<String> = outcomes(&plan).into_iter().map(|(_, o)| o).collect();
     assert_eq!(
         outcomes,
         [
@@ -539,9 +348,7 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     assert_eq!(arrived.get(&sha256(&edited)), Some(&2));
     assert_eq!(arrived.get(&sha256(&added)), Some(&1));
 
-    let (code, after) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (after, now) = env.pull_lines("after");
     let p0 = of(&now, "P-0");
     assert_eq!(p0.len(), 3);
     assert_eq!(p0[0]["sha256"], before_lines[0]["sha256"]);
@@ -574,9 +381,7 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
 
     // Again: nothing written (state store), then again without it.
     let writes = env.writes();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
+    env.publish_writes_nothing(&path);
     assert_eq!(env.writes(), writes);
     std::fs::remove_dir_all(env.path(".mapsync")).unwrap();
     let (code, log) = env.publish(&path, &[]);
@@ -617,56 +422,16 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
     let path = env.path("pulled/manifest.ndjson");
     let mut lines = manifest(&path);
     let pulled = lines.clone();
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    let mut expect: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for i in 0..PRODUCTS {
-        let key = format!("P-{i}");
-        let ids: Vec<Value> = of(&pulled, &key)
-            .iter()
-            .map(|l| l["image_id"].clone())
-            .collect();
-        let new = png(&format!("{key} added"), 0);
-        let edited = png(&format!("{key} edited"), 0);
-        std::fs::write(env.path(&format!("pulled/edited/{key}-new.png")), &new).unwrap();
-        std::fs::write(env.path(&format!("pulled/edited/{key}-2.png")), &edited).unwrap();
-        for l in &mut lines {
-            if l["image_id"] == ids[0] {
-                l["action"] = json!("append");
-                l["edited_file"] = json!(format!("edited/{key}-new.png"));
-            } else if l["image_id"] == ids[1] {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = json!(format!("edited/{key}-2.png"));
-            }
-        }
-        expect.insert(key, (sha256(&new), sha256(&edited)));
-    }
+    let expect = append_first_overwrite_second(
+        &env.path("pulled"),
+        &mut lines,
+        0..PRODUCTS,
+        |key| png(&format!("{key} added"), 0),
+        |key| png(&format!("{key} edited"), 0),
+    );
     write_manifest(&path, &lines);
     let before = env.writes();
-    let mut child = env
-        .command(&[
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            path.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while env.writes() < before + 6 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the publish never wrote"
-        );
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    env.publish_killed_at(&path, || env.writes(), before + 6, Duration::from_millis(5));
     let killed_at = env.writes() - before;
     // Per product: the append, the overwrite's add, its variant, the delete.
     let all = 4 * PRODUCTS as u64;
@@ -680,9 +445,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
         env.writes() - before
     );
 
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (_, now) = env.pull_lines("after");
     for (key, (added, edited)) in &expect {
         let was = of(&pulled, key);
         let is = of(&now, key);
@@ -695,9 +458,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
         assert_eq!(is.last().unwrap()["sha256"], added.as_str(), "{key}");
     }
     let after = env.writes();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
+    env.publish_writes_nothing(&path);
     assert_eq!(env.writes(), after);
     env.assert_requests_valid();
 }
@@ -706,17 +467,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
 fn pull_only_and_since_narrow_the_products() {
     let env = Env::new(config(), SMALL);
     let out = env.path("only");
-    let (code, summary) = env.run_json(&[
-        "images",
-        "pull",
-        "--profile",
-        "img",
-        "--out",
-        out.to_str().unwrap(),
-        "--only",
-        "P-1",
-        "P-2",
-    ]);
+    let (code, summary) = env.pull_with(&out, &["--only", "P-1", "P-2"]);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(summary["products"], 2);
     let lines = manifest(&out.join("manifest.ndjson"));
@@ -726,16 +477,7 @@ fn pull_only_and_since_narrow_the_products() {
     assert_eq!(of(&lines, "P-1")[1]["variants"], json!(["P-1-S"]));
     for (since, products) in [("2000-01-01", PRODUCTS), ("2999-01-01", 0)] {
         let out = env.path(&format!("since-{since}"));
-        let (code, summary) = env.run_json(&[
-            "images",
-            "pull",
-            "--profile",
-            "img",
-            "--out",
-            out.to_str().unwrap(),
-            "--since",
-            since,
-        ]);
+        let (code, summary) = env.pull_with(&out, &["--since", since]);
         assert_eq!(code, 0, "{summary}");
         assert_eq!(summary["products"], products, "--since {since}");
     }
@@ -786,37 +528,23 @@ fn round_trip_of_200_products_and_600_images() {
             id(&format!("P-{copy}"), 0),
             id(&format!("P-{same}"), 0),
         );
-        for l in &mut lines {
-            if l["image_id"] == o {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = json!(format!("edited/{over}.png"));
-            } else if l["image_id"] == a {
-                l["action"] = json!("append");
-                l["edited_file"] = json!(format!("edited/{add}.png"));
-            } else if l["image_id"] == c {
-                l["action"] = json!("copy");
-                l["copy_to"] = json!([format!("P-{to}")]);
-            } else if l["image_id"] == s {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = l["file"].clone();
-            }
-        }
+        edit(
+            &mut lines,
+            &o,
+            Edit::Overwrite(&format!("edited/{over}.png")),
+        );
+        edit(&mut lines, &a, Edit::Append(&format!("edited/{add}.png")));
+        edit(&mut lines, &c, Edit::Copy(&[&format!("P-{to}")]));
+        edit(&mut lines, &s, Edit::Identical);
     }
     write_manifest(&path, &lines);
     let (code, log) = env.publish(&path, &[]);
     assert_eq!(code, 0, "{log}");
     assert_eq!(log["written"], 60, "{log}");
-    let unchanged = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["outcome"] == "unchanged")
-        .count();
+    let unchanged = entries(&log, "unchanged").len();
     assert_eq!(unchanged, 20);
 
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (_, now) = env.pull_lines("after");
     let shas = |lines: &[Value], key: &str| -> Vec<Value> {
         of(lines, key).iter().map(|l| l["sha256"].clone()).collect()
     };
@@ -895,34 +623,13 @@ fn figures() {
     // 100 products: the variant's image overwritten, a new file appended.
     let path = env.path("pulled/manifest.ndjson");
     let mut lines = manifest(&path);
-    let pulled = lines.clone();
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    for i in 0..100 {
-        let key = format!("P-{i}");
-        let ids: Vec<Value> = of(&pulled, &key)
-            .iter()
-            .map(|l| l["image_id"].clone())
-            .collect();
-        std::fs::write(
-            env.path(&format!("pulled/edited/{key}-new.png")),
-            png(&format!("{key} added"), 20_000),
-        )
-        .unwrap();
-        std::fs::write(
-            env.path(&format!("pulled/edited/{key}-2.png")),
-            png(&format!("{key} edited"), 20_000),
-        )
-        .unwrap();
-        for l in &mut lines {
-            if l["image_id"] == ids[0] {
-                l["action"] = json!("append");
-                l["edited_file"] = json!(format!("edited/{key}-new.png"));
-            } else if l["image_id"] == ids[1] {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = json!(format!("edited/{key}-2.png"));
-            }
-        }
-    }
+    append_first_overwrite_second(
+        &env.path("pulled"),
+        &mut lines,
+        0..100,
+        |key| png(&format!("{key} added"), 20_000),
+        |key| png(&format!("{key} edited"), 20_000),
+    );
     write_manifest(&path, &lines);
     let before = stats(&env);
     let started = std::time::Instant::now();

@@ -7,15 +7,16 @@
 //! bytes, hashed, are what arrived).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
 use serde_json::{json, Value};
+
+use crate::images_support::{
+    append_first_overwrite_second, assert_duplicates_marked, assert_file_named_by_hash,
+    assert_pull_summary, edit, entries, ids, manifest, of, png as padded, product_images, sha256,
+    write_manifest, Edit, Images, Mixed, Project, Shape, GROUPS, PRODUCTS, SHARING, SMALL,
+};
 
 /// Root fields that change the store (or upload to it).
 const WRITES: &[&str] = &[
@@ -25,94 +26,23 @@ const WRITES: &[&str] = &[
     "stagedUploadsCreate",
 ];
 
-/// Products seeded.
-const PRODUCTS: usize = 8;
-/// Products that also show the shared image.
-const SHARING: usize = 4;
-
 /// A PNG-signed file with `tag` as its content.
 fn png(tag: &str) -> Vec<u8> {
     padded(tag, 0)
-}
-
-/// [`png`] padded to `size` bytes.
-fn padded(tag: &str, size: usize) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(tag.as_bytes());
-    if b.len() < size {
-        b.resize(size, b'.');
-    }
-    b
-}
-
-/// The store a test seeds: how many products, whether every product
-/// shows one of [`GROUPS`] shared images (else the first [`SHARING`]
-/// share one), and the size of each file.
-#[derive(Clone, Copy)]
-struct Shape {
-    products: usize,
-    grouped: bool,
-    size: usize,
-}
-
-/// Shared images of a grouped store.
-const GROUPS: usize = 20;
-
-const SMALL: Shape = Shape {
-    products: PRODUCTS,
-    grouped: false,
-    size: 0,
-};
-
-fn sha256(bytes: &[u8]) -> String {
-    mapsync_images::sha256_hex(bytes)
-}
-
-type Files = Arc<Mutex<BTreeMap<String, (Vec<u8>, u64)>>>;
-
-/// The image server: files by name, and how often each was fetched.
-struct Images {
-    url: String,
-    files: Files,
-}
-
-impl Images {
-    /// Fetches per file, of the files fetched at all.
-    fn hits(&self) -> BTreeMap<String, u64> {
-        self.files
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, (_, n))| *n > 0)
-            .map(|(k, (_, n))| (k.clone(), *n))
-            .collect()
-    }
-}
-
-async fn serve_file(
-    State(files): State<Files>,
-    UrlPath(name): UrlPath<String>,
-) -> impl IntoResponse {
-    let mut files = files.lock().unwrap();
-    match files.get_mut(&name) {
-        Some((bytes, hits)) => {
-            *hits += 1;
-            (
-                StatusCode::OK,
-                [("content-type", "image/png")],
-                bytes.clone(),
-            )
-                .into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
 }
 
 struct Env {
     rt: tokio::runtime::Runtime,
     sandbox: Option<SandboxHandle>,
     images: Images,
-    dir: tempfile::TempDir,
+    project: Project,
+}
+
+impl Deref for Env {
+    type Target = Project;
+    fn deref(&self) -> &Project {
+        &self.project
+    }
 }
 
 impl Env {
@@ -125,52 +55,23 @@ impl Env {
     }
 
     fn shaped(config: SandboxConfig, shape: Shape) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = crate::images_support::runtime();
         let sandbox = rt.block_on(sandbox::start(config)).unwrap();
-        let files: Files = Arc::default();
-        {
-            let mut f = files.lock().unwrap();
-            for i in 0..shape.products {
-                for n in 1..=2 {
-                    let tag = format!("p{i}-{n}");
-                    f.insert(format!("{tag}.png"), (padded(&tag, shape.size), 0));
-                }
-            }
-            f.insert("shared.png".into(), (padded("shared", shape.size), 0));
-            for g in 0..GROUPS {
-                let tag = format!("shared-{g}");
-                f.insert(format!("{tag}.png"), (padded(&tag, shape.size), 0));
-            }
-            // The bytes of p0-1 under another name: a duplicate by content.
-            f.insert("again.png".into(), (padded("p0-1", shape.size), 0));
-        }
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .route("/img/{name}", axum::routing::get(serve_file))
-            .with_state(files.clone());
-        rt.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let dir = tempfile::tempdir().unwrap();
-        crate::project::copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
-        std::fs::write(dir.path().join("catalog.json"), r#"{"products": []}"#).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  img:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
-            sandbox.url()
+        let images = Images::start(&rt, shape);
+        let project = Project::new(
+            "mappings/demo",
+            &format!(
+                "    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n",
+                sandbox.url()
+            ),
+            vec![("E2E_TOKEN", "e2e-token".into())],
+            &[],
         );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
         let env = Env {
             rt,
             sandbox: Some(sandbox),
-            images: Images { url, files },
-            dir,
+            images,
+            project,
         };
         env.seed(shape);
         env
@@ -178,10 +79,6 @@ impl Env {
 
     fn url(&self) -> String {
         self.sandbox.as_ref().unwrap().url()
-    }
-
-    fn image_url(&self, name: &str) -> String {
-        format!("{}/img/{name}", self.images.url)
     }
 
     fn graphql(&self, query: &str, variables: Value) -> Value {
@@ -206,30 +103,24 @@ impl Env {
     /// four, and p0-1's bytes under another URL on P-5.
     fn seed(&self, shape: Shape) {
         for i in 0..shape.products {
-            let mut files = vec![
-                json!({"originalSource": self.image_url(&format!("p{i}-1.png")), "alt": format!("Front {i}"), "contentType": "IMAGE"}),
-                json!({"originalSource": self.image_url(&format!("p{i}-2.png")), "contentType": "IMAGE"}),
-            ];
-            if shape.grouped {
-                let name = format!("shared-{}.png", i % GROUPS);
-                files
-                    .push(json!({"originalSource": self.image_url(&name), "contentType": "IMAGE"}));
-            } else if i < SHARING {
-                files.push(
-                    json!({"originalSource": self.image_url("shared.png"), "contentType": "IMAGE"}),
-                );
-            }
-            if i == 5 && !shape.grouped {
-                files.push(
-                    json!({"originalSource": self.image_url("again.png"), "contentType": "IMAGE"}),
-                );
-            }
+            let files: Vec<Value> = product_images(shape, i)
+                .into_iter()
+                .map(|(name, alt)| {
+                    let url = self.images.url_of(&name);
+                    match alt {
+                        Some(alt) => {
+                            json!({"originalSource": url, "alt": alt, "contentType": "IMAGE"})
+                        }
+                        None => json!({"originalSource": url, "contentType": "IMAGE"}),
+                    }
+                })
+                .collect();
             let input = json!({
                 "title": format!("Product {i}"),
                 "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
                 "variants": [
                     {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S"),
-                     "file": {"originalSource": self.image_url(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
+                     "file": {"originalSource": self.images.url_of(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
                     {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "10.00", "sku": format!("P-{i}-M")},
                 ],
                 "files": files,
@@ -252,61 +143,6 @@ impl Env {
                 "{answer}"
             );
         }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
-        c.arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    /// Runs mapsync with `--format json`: exit code and the JSON it printed.
-    fn run_json(&self, args: &[&str]) -> (i32, Value) {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        let out = self.command(&all).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!(
-                "no JSON ({e}); exit {:?}; stdout: {stdout}; stderr: {stderr}",
-                out.status
-            )
-        });
-        (out.status.code().unwrap_or(-1), value)
-    }
-
-    fn pull(&self, dir: &str) -> (i32, Value) {
-        let out = self.path(dir);
-        self.run_json(&[
-            "images",
-            "pull",
-            "--profile",
-            "img",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    }
-
-    fn publish(&self, manifest: &Path, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            manifest.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        self.run_json(&args)
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
     }
 
     /// The store's media made from uploaded files, by the SHA-256 of the
@@ -359,42 +195,14 @@ impl Drop for Env {
     }
 }
 
-fn manifest(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn write_manifest(path: &Path, lines: &[Value]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The lines of product `key`, by position.
-fn of<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
-    let mut v: Vec<&Value> = lines.iter().filter(|l| l["product_key"] == key).collect();
-    v.sort_by_key(|l| l["position"].as_u64());
-    v
-}
-
 #[test]
 fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     let env = Env::new();
     let (code, summary) = env.pull("pulled");
     assert_eq!(code, 0, "{summary}");
     let images = PRODUCTS * 2 + SHARING + 1;
-    assert_eq!(summary["products"], PRODUCTS);
-    assert_eq!(summary["images"], images);
-    // Each URL once: the shared image is fetched once for four products.
     let hits = env.images.hits();
-    assert!(hits.values().all(|&n| n == 1), "{hits:?}");
-    assert_eq!(summary["downloaded"], hits.len());
-    // Distinct by content: `again.png` has p0-1's bytes.
-    assert_eq!(summary["distinct"], hits.len() - 1);
-    assert_eq!(summary["duplicates"], (SHARING - 1) + 1);
-    assert_eq!(summary["failed"], json!([]));
+    assert_pull_summary(&summary, &hits);
 
     let lines = manifest(&env.path("pulled/manifest.ndjson"));
     assert_eq!(lines.len(), images);
@@ -405,28 +213,16 @@ fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     assert_eq!(p0[1]["variants"], json!(["P-0-S"]));
     assert_eq!(p0[0]["action"], "skip");
     assert_eq!(p0[0]["copy_to"], json!([]));
-    let first_shared = p0[2]["image_id"].clone();
     for l in &lines {
-        let file = l["file"].as_str().unwrap();
-        let sha = l["sha256"].as_str().unwrap();
-        assert_eq!(file, format!("files/{}/{sha}.png", &sha[..2]));
-        let bytes = std::fs::read(env.path("pulled").join(file)).unwrap();
-        assert_eq!(sha256(&bytes), sha);
+        let bytes = assert_file_named_by_hash(&env.path("pulled"), l);
         assert_eq!(l["bytes"], bytes.len());
         assert_eq!(l["content_type"], "image/png");
-        if l["source_url"].as_str().unwrap().ends_with("/shared.png") {
-            if l["image_id"] == first_shared {
-                assert_eq!(l["duplicate_of"], Value::Null);
-            } else {
-                assert_eq!(l["duplicate_of"], first_shared);
-            }
-        }
     }
+    assert_duplicates_marked(&lines);
     let again = lines
         .iter()
         .find(|l| l["source_url"].as_str().unwrap().ends_with("/again.png"))
         .unwrap();
-    assert_eq!(again["duplicate_of"], p0[0]["image_id"]);
     assert_eq!(again["sha256"], p0[0]["sha256"]);
 
     // Resumable: a second pull downloads nothing.
@@ -441,77 +237,14 @@ fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
 #[test]
 fn publish_a_mixed_manifest_then_again_writes_nothing() {
     let env = Env::new();
-    let (code, _) = env.pull("pulled");
-    assert_eq!(code, 0);
-    let path = env.path("pulled/manifest.ndjson");
-    let mut lines = manifest(&path);
-    let id_of = |lines: &[Value], key: &str, pos: usize| of(lines, key)[pos]["image_id"].clone();
-    let p0_2 = id_of(&lines, "P-0", 1);
-    let p1_1 = id_of(&lines, "P-1", 0);
-    let p2_1 = id_of(&lines, "P-2", 0);
-    let p5_1 = id_of(&lines, "P-5", 0);
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    let overwritten = png("p0-2 edited");
-    let appended = png("p1 new angle");
-    std::fs::write(env.path("pulled/edited/p0-2.png"), &overwritten).unwrap();
-    std::fs::write(env.path("pulled/edited/p1-new.png"), &appended).unwrap();
-    for l in &mut lines {
-        if l["image_id"] == p0_2 {
-            l["action"] = json!("overwrite");
-            l["edited_file"] = json!("edited/p0-2.png");
-        } else if l["image_id"] == p1_1 {
-            l["action"] = json!("append");
-            l["edited_file"] = json!("edited/p1-new.png");
-        } else if l["image_id"] == p2_1 {
-            l["action"] = json!("copy");
-            l["copy_to"] = json!(["P-3", "P-4"]);
-        } else if l["image_id"] == p5_1 {
-            // Identical to what the store holds: no request.
-            l["action"] = json!("overwrite");
-            l["edited_file"] = l["file"].clone();
-        }
-    }
-    write_manifest(&path, &lines);
-    let before = env.writes();
-
-    // Dry run: each image's action, no write.
-    let (code, plan) = env.publish(&path, &["--dry-run"]);
-    assert_eq!(code, 0, "{plan}");
-    assert_eq!(env.writes(), before);
-    let outcomes: Vec<(String, String)> = plan["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["outcome"] != "skipped")
-        .map(|e| {
-            (
-                e["target"].as_str().unwrap().to_owned(),
-                e["outcome"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let want = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    };
-    assert_eq!(
-        outcomes,
-        want(&[
-            ("P-0", "would_overwrite"),
-            ("P-1", "would_append"),
-            ("P-3", "would_append"),
-            ("P-4", "would_append"),
-            ("P-5", "unchanged"),
-        ])
-    );
-
-    // Publish.
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 4, "{log}");
-    assert_eq!(log["failed"], 0);
-    let after = env.writes();
+    let mixed = Mixed::write(&env);
+    let Mixed {
+        lines,
+        overwritten,
+        appended,
+        ..
+    } = &mixed;
+    let (before, after) = mixed.publish(&env, || env.writes());
     let delta = |k: &str| after.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
     assert_eq!(delta("fileUpdate"), 1, "{after:?}");
     assert_eq!(delta("productUpdate"), 3, "{after:?}");
@@ -520,38 +253,15 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     assert_eq!(delta("productSet"), 0);
 
     // The store ends as the actions say: pulled again, byte for byte.
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
-    let p0 = of(&now, "P-0");
-    assert_eq!(p0.len(), 3);
-    assert_eq!(p0[1]["image_id"], p0_2, "same image, same place");
-    assert_eq!(p0[1]["sha256"], sha256(&overwritten));
-    assert_eq!(p0[1]["variants"], json!(["P-0-S"]));
-    assert_eq!(p0[0]["alt"], "Front 0");
-    let p1 = of(&now, "P-1");
-    assert_eq!(p1.len(), 4);
-    assert_eq!(p1[3]["sha256"], sha256(&appended));
-    assert_eq!(p1[0]["sha256"], of(&lines, "P-1")[0]["sha256"]);
-    let copied = &of(&lines, "P-2")[0]["sha256"];
-    for key in ["P-3", "P-4"] {
-        let p = of(&now, key);
-        let was = of(&lines, key).len();
-        assert_eq!(p.len(), was + 1, "{key}");
-        assert_eq!(&p[was]["sha256"], copied, "{key}");
-        assert_eq!(p[was]["alt"], "Front 2", "a copy keeps the alt text");
-    }
-    assert_eq!(of(&now, "P-2").len(), 3);
-    // P-5 unchanged: same images, same bytes.
-    for l in of(&lines, "P-5") {
-        let n = now.iter().find(|n| n["image_id"] == l["image_id"]).unwrap();
-        assert_eq!(n["sha256"], l["sha256"]);
-    }
+    let (_, now) = env.pull_lines("after");
+    mixed.assert_published(&now);
+    assert_eq!(of(&now, "P-0")[1]["variants"], json!(["P-0-S"]));
+    let copied = &of(lines, "P-2")[0]["sha256"];
 
     // What arrived, as the store keeps it: the hash of each uploaded file.
     let arrived = env.arrived();
-    assert_eq!(arrived.get(&sha256(&overwritten)), Some(&1), "{arrived:?}");
-    assert_eq!(arrived.get(&sha256(&appended)), Some(&1), "{arrived:?}");
+    assert_eq!(arrived.get(&sha256(overwritten)), Some(&1), "{arrived:?}");
+    assert_eq!(arrived.get(&sha256(appended)), Some(&1), "{arrived:?}");
     assert_eq!(
         arrived.get(copied.as_str().unwrap()),
         Some(&2),
@@ -559,18 +269,9 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     );
     assert_eq!(arrived.values().sum::<usize>(), 4, "{arrived:?}");
 
-    // The same manifest again: zero writes.
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
-    assert_eq!(env.writes(), after);
-
-    // Even without the state store: the store shows the published files.
-    std::fs::remove_file(env.path(".mapsync/state.db")).unwrap();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
-    assert_eq!(env.writes(), after);
+    // The same manifest again: zero writes, even without the state store
+    // (the store shows the published files).
+    mixed.assert_again_writes_nothing(&env, || env.writes(), &after);
 }
 
 #[test]
@@ -589,11 +290,8 @@ fn a_missing_edited_file_fails_its_line_with_exit_3() {
     let (code, log) = env.publish(&path, &[]);
     assert_eq!(code, 3, "{log}");
     assert_eq!(log["failed"], 2, "{log}");
-    let messages: Vec<&str> = log["entries"]
-        .as_array()
-        .unwrap()
+    let messages: Vec<&str> = entries(&log, "failed")
         .iter()
-        .filter(|e| e["outcome"] == "failed")
         .map(|e| e["message"].as_str().unwrap())
         .collect();
     assert!(messages[0].contains("edited/missing.png"), "{messages:?}");
@@ -601,16 +299,7 @@ fn a_missing_edited_file_fails_its_line_with_exit_3() {
     assert_eq!(env.writes(), before);
 
     // The human log: one line per failed image, then the counts.
-    let out = env
-        .command(&[
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = env.publish_command(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -636,59 +325,24 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
     assert_eq!(code, 0);
     let path = env.path("pulled/manifest.ndjson");
     let mut lines = manifest(&path);
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    let mut expect: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for i in 0..PRODUCTS {
-        let key = format!("P-{i}");
-        let ids: Vec<Value> = of(&lines, &key)
-            .iter()
-            .map(|l| l["image_id"].clone())
-            .collect();
-        let new = png(&format!("{key} added"));
-        let edited = png(&format!("{key} edited"));
-        std::fs::write(env.path(&format!("pulled/edited/{key}-new.png")), &new).unwrap();
-        std::fs::write(env.path(&format!("pulled/edited/{key}-2.png")), &edited).unwrap();
-        for l in &mut lines {
-            if l["image_id"] == ids[0] {
-                l["action"] = json!("append");
-                l["edited_file"] = json!(format!("edited/{key}-new.png"));
-            } else if l["image_id"] == ids[1] {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = json!(format!("edited/{key}-2.png"));
-            }
-        }
-        expect.insert(key, (sha256(&new), sha256(&edited)));
-    }
+    let expect = append_first_overwrite_second(
+        &env.path("pulled"),
+        &mut lines,
+        0..PRODUCTS,
+        |key| png(&format!("{key} added")),
+        |key| png(&format!("{key} edited")),
+    );
     write_manifest(&path, &lines);
     let before = env.writes();
     let count = |w: &BTreeMap<String, u64>| {
         w.get("productUpdate").copied().unwrap_or(0) + w.get("fileUpdate").copied().unwrap_or(0)
     };
-    let mut child = env
-        .command(&[
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            path.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while count(&env.writes()) < count(&before) + 5 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the publish never wrote"
-        );
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    env.publish_killed_at(
+        &path,
+        || count(&env.writes()),
+        count(&before) + 5,
+        std::time::Duration::from_millis(10),
+    );
     let killed_at = count(&env.writes()) - count(&before);
     assert!(
         killed_at < 2 * PRODUCTS as u64,
@@ -701,9 +355,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
     // (an image written just before the kill may be found in the store).
     assert!(count(&env.writes()) - count(&before) <= 2 * PRODUCTS as u64 + 1);
 
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (_, now) = env.pull_lines("after");
     for (key, (added, edited)) in &expect {
         let was = of(&lines, key);
         let is = of(&now, key);
@@ -715,9 +367,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
         assert_eq!(is[1]["variants"], json!([format!("{key}-S")]), "{key}");
     }
     let after = env.writes();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
+    env.publish_writes_nothing(&path);
     assert_eq!(env.writes(), after);
 }
 
@@ -806,17 +456,7 @@ fn figures() {
 fn pull_only_and_since_narrow_the_products() {
     let env = Env::new();
     let out = env.path("only");
-    let (code, summary) = env.run_json(&[
-        "images",
-        "pull",
-        "--profile",
-        "img",
-        "--out",
-        out.to_str().unwrap(),
-        "--only",
-        "P-1",
-        "P-2",
-    ]);
+    let (code, summary) = env.pull_with(&out, &["--only", "P-1", "P-2"]);
     assert_eq!(code, 0, "{summary}");
     assert_eq!(summary["products"], 2);
     let lines = manifest(&out.join("manifest.ndjson"));
@@ -825,16 +465,7 @@ fn pull_only_and_since_narrow_the_products() {
         .all(|l| l["product_key"] == "P-1" || l["product_key"] == "P-2"));
     for (since, products) in [("2000-01-01", PRODUCTS), ("2999-01-01", 0)] {
         let out = env.path(&format!("since-{since}"));
-        let (code, summary) = env.run_json(&[
-            "images",
-            "pull",
-            "--profile",
-            "img",
-            "--out",
-            out.to_str().unwrap(),
-            "--since",
-            since,
-        ]);
+        let (code, summary) = env.pull_with(&out, &["--since", since]);
         assert_eq!(code, 0, "{summary}");
         assert_eq!(summary["products"], products, "--since {since}");
     }
@@ -953,40 +584,27 @@ fn round_trip_of_200_products_and_600_images() {
     let mut want: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
     for i in 0..200 {
         let key = format!("P-{i}");
-        let ids: Vec<Value> = of(&lines, &key)
-            .iter()
-            .map(|l| l["image_id"].clone())
-            .collect();
-        let l =
-            |id: &Value, e: &mut Vec<Value>| e.iter().position(|l| &l["image_id"] == id).unwrap();
+        let ids = ids(&lines, &key);
         match i % 10 {
             0 => {
                 let name = format!("edited/{key}-2.png");
                 let bytes = padded(&format!("{key} retouched"), 2_000);
                 std::fs::write(env.path("pulled").join(&name), &bytes).unwrap();
-                let n = l(&ids[1], &mut edited);
-                edited[n]["action"] = json!("overwrite");
-                edited[n]["edited_file"] = json!(name);
+                edit(&mut edited, &ids[1], Edit::Overwrite(&name));
                 want.insert(key.clone(), (0, Some(sha256(&bytes))));
             }
             1 => {
                 let name = format!("edited/{key}-new.png");
                 let bytes = padded(&format!("{key} new angle"), 2_000);
                 std::fs::write(env.path("pulled").join(&name), &bytes).unwrap();
-                let n = l(&ids[0], &mut edited);
-                edited[n]["action"] = json!("append");
-                edited[n]["edited_file"] = json!(name);
+                edit(&mut edited, &ids[0], Edit::Append(&name));
                 want.insert(key.clone(), (1, Some(sha256(&bytes))));
             }
             2 => {
-                let n = l(&ids[0], &mut edited);
-                edited[n]["action"] = json!("copy");
-                edited[n]["copy_to"] = json!([format!("P-{}", i + 1)]);
+                edit(&mut edited, &ids[0], Edit::Copy(&[&format!("P-{}", i + 1)]));
             }
             3 => {
-                let n = l(&ids[0], &mut edited);
-                edited[n]["action"] = json!("overwrite");
-                edited[n]["edited_file"] = edited[n]["file"].clone();
+                edit(&mut edited, &ids[0], Edit::Identical);
             }
             _ => {}
         }
@@ -1008,9 +626,7 @@ fn round_trip_of_200_products_and_600_images() {
         publish.as_secs_f64()
     );
 
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (_, now) = env.pull_lines("after");
     for i in 0..200 {
         let key = format!("P-{i}");
         let (was, is) = (of(&lines, &key), of(&now, &key));
@@ -1044,8 +660,6 @@ fn round_trip_of_200_products_and_600_images() {
         }
     }
 
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
+    env.publish_writes_nothing(&path);
     assert_eq!(env.writes(), after);
 }

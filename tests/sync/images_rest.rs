@@ -9,15 +9,17 @@
 //! again.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::time::Duration;
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use mapsync::sandbox::pim::{self, PimConfig, PimHandle};
 use serde_json::{json, Value};
+
+use crate::images_support::{
+    append_first_overwrite_second, assert_duplicates_marked, assert_file_named_by_hash,
+    assert_pull_summary, entries, manifest, of, png as padded, product_images, sha256,
+    write_manifest, Images, Mixed, Project, Shape, PRODUCTS, SHARING, SMALL,
+};
 
 const TOKEN: &str = "store-token";
 
@@ -29,78 +31,23 @@ const WRITES: &[&str] = &[
     "POST /files",
 ];
 
-/// Products seeded.
-const PRODUCTS: usize = 8;
-/// Products that also show the shared image.
-const SHARING: usize = 4;
-
 /// A PNG-signed file with `tag` as its content.
 fn png(tag: &str) -> Vec<u8> {
     padded(tag, 0)
 }
 
-/// [`png`] padded to `size` bytes.
-fn padded(tag: &str, size: usize) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.extend_from_slice(tag.as_bytes());
-    if b.len() < size {
-        b.resize(size, b'.');
-    }
-    b
-}
-
-/// The store a test seeds: how many products, whether every product
-/// shows one of [`GROUPS`] shared images (else the first [`SHARING`]
-/// share one, and P-5 shows p0-1's bytes under another URL), the size of
-/// each file, and the store's latency.
-#[derive(Clone, Copy)]
-struct Shape {
-    products: usize,
-    grouped: bool,
-    size: usize,
-    latency: std::time::Duration,
-}
-
-/// Shared images of a grouped store.
-const GROUPS: usize = 20;
-
-const SMALL: Shape = Shape {
-    products: PRODUCTS,
-    grouped: false,
-    size: 0,
-    latency: std::time::Duration::ZERO,
-};
-
-fn sha256(bytes: &[u8]) -> String {
-    mapsync_images::sha256_hex(bytes)
-}
-
-type Files = Arc<Mutex<BTreeMap<String, (Vec<u8>, u64)>>>;
-
-async fn serve_file(
-    State(files): State<Files>,
-    UrlPath(name): UrlPath<String>,
-) -> impl IntoResponse {
-    let mut files = files.lock().unwrap();
-    match files.get_mut(&name) {
-        Some((bytes, hits)) => {
-            *hits += 1;
-            (
-                StatusCode::OK,
-                [("content-type", "image/png")],
-                bytes.clone(),
-            )
-                .into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
 struct Env {
     rt: tokio::runtime::Runtime,
     pim: Option<PimHandle>,
-    files: Files,
-    dir: tempfile::TempDir,
+    images: Images,
+    project: Project,
+}
+
+impl Deref for Env {
+    type Target = Project;
+    fn deref(&self) -> &Project {
+        &self.project
+    }
 }
 
 /// The `rest` target on the PIM: products by page of 3, images with alt
@@ -132,60 +79,25 @@ fn target(url: &str) -> String {
 
 impl Env {
     fn new() -> Env {
-        Env::shaped(SMALL)
+        Env::shaped(SMALL, Duration::ZERO)
     }
 
-    fn shaped(shape: Shape) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let files: Files = Arc::default();
-        {
-            let mut f = files.lock().unwrap();
-            for i in 0..shape.products {
-                for n in 1..=2 {
-                    let tag = format!("p{i}-{n}");
-                    f.insert(format!("{tag}.png"), (padded(&tag, shape.size), 0));
-                }
-            }
-            f.insert("shared.png".into(), (padded("shared", shape.size), 0));
-            for g in 0..GROUPS {
-                let tag = format!("shared-{g}");
-                f.insert(format!("{tag}.png"), (padded(&tag, shape.size), 0));
-            }
-            // The bytes of p0-1 under another name: a duplicate by content.
-            f.insert("again.png".into(), (padded("p0-1", shape.size), 0));
-        }
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let images = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new()
-            .route("/img/{name}", axum::routing::get(serve_file))
-            .with_state(files.clone());
-        rt.spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+    /// A store of `shape` answering each request after `latency`.
+    fn shaped(shape: Shape, latency: Duration) -> Env {
+        let rt = crate::images_support::runtime();
+        let images = Images::start(&rt, shape);
         // P-0..P-7 (ids 100..107): two images each (the first with alt
         // text), the shared image on the first four, p0-1's bytes under
         // another URL on P-5 (grouped: one of the shared images each).
-        let img = |name: &str| format!("{images}/img/{name}");
         let products: Vec<Value> = (0..shape.products)
             .map(|i| {
-                let mut list = vec![
-                    json!({"url": img(&format!("p{i}-1.png")), "alt": format!("Front {i}")}),
-                    json!({"url": img(&format!("p{i}-2.png"))}),
-                ];
-                if shape.grouped {
-                    list.push(json!({"url": img(&format!("shared-{}.png", i % GROUPS))}));
-                } else if i < SHARING {
-                    list.push(json!({"url": img("shared.png")}));
-                }
-                if i == 5 && !shape.grouped {
-                    list.push(json!({"url": img("again.png")}));
-                }
+                let list: Vec<Value> = product_images(shape, i)
+                    .into_iter()
+                    .map(|(name, alt)| match alt {
+                        Some(alt) => json!({"url": images.url_of(&name), "alt": alt}),
+                        None => json!({"url": images.url_of(&name)}),
+                    })
+                    .collect();
                 json!({"id": format!("10{i}"), "external_id": format!("P-{i}"), "title": format!("Product {i}"), "Images": list})
             })
             .collect();
@@ -195,97 +107,26 @@ impl Env {
                 category_key: "id".into(),
                 product_key: "id".into(),
                 catalog: Some(json!({"categories": [], "products": products})),
-                latency: shape.latency,
+                latency,
                 ..PimConfig::default()
             }))
             .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        crate::project::copy_dir(
-            Path::new("mappings/rest-store"),
-            &dir.path().join("mapping"),
+        let project = Project::new(
+            "mappings/rest-store",
+            &target(&pim.url()),
+            vec![("STORE_TOKEN", TOKEN.into())],
+            &[],
         );
-        std::fs::write(dir.path().join("catalog.json"), r#"{"products": []}"#).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  img:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n{}    state: sqlite:.mapsync/state.db\n",
-            target(&pim.url())
-        );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
         Env {
             rt,
             pim: Some(pim),
-            files,
-            dir,
+            images,
+            project,
         }
     }
 
     fn pim(&self) -> &PimHandle {
         self.pim.as_ref().unwrap()
-    }
-
-    /// Fetches per image-server file, of the files fetched at all.
-    fn hits(&self) -> BTreeMap<String, u64> {
-        self.files
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, (_, n))| *n > 0)
-            .map(|(k, (_, n))| (k.clone(), *n))
-            .collect()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
-        c.arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("STORE_TOKEN", TOKEN)
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    /// Runs mapsync with `--format json`: exit code and the JSON it printed.
-    fn run_json(&self, args: &[&str]) -> (i32, Value) {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        let out = self.command(&all).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!(
-                "no JSON ({e}); exit {:?}; stdout: {stdout}; stderr: {stderr}",
-                out.status
-            )
-        });
-        (out.status.code().unwrap_or(-1), value)
-    }
-
-    fn pull(&self, dir: &str) -> (i32, Value) {
-        let out = self.path(dir);
-        self.run_json(&[
-            "images",
-            "pull",
-            "--profile",
-            "img",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    }
-
-    fn publish(&self, manifest: &Path, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec![
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            manifest.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        self.run_json(&args)
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
     }
 
     /// Writes (and uploads) the store answered, by route.
@@ -340,43 +181,15 @@ impl Drop for Env {
     }
 }
 
-fn manifest(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn write_manifest(path: &Path, lines: &[Value]) {
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    std::fs::write(path, text).unwrap();
-}
-
-/// The lines of product `key`, by position.
-fn of<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
-    let mut v: Vec<&Value> = lines.iter().filter(|l| l["product_key"] == key).collect();
-    v.sort_by_key(|l| l["position"].as_u64());
-    v
-}
-
 #[test]
 fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     let env = Env::new();
     let (code, summary) = env.pull("pulled");
     assert_eq!(code, 0, "{summary}");
     let images = PRODUCTS * 2 + SHARING + 1;
-    assert_eq!(summary["products"], PRODUCTS);
-    assert_eq!(summary["images"], images);
-    // Each URL once: the shared image is fetched once for four products.
-    let hits = env.hits();
-    assert!(hits.values().all(|&n| n == 1), "{hits:?}");
+    let hits = env.images.hits();
+    assert_pull_summary(&summary, &hits);
     assert_eq!(hits.len(), PRODUCTS * 2 + 2);
-    assert_eq!(summary["downloaded"], hits.len());
-    // Distinct by content: `again.png` has p0-1's bytes.
-    assert_eq!(summary["distinct"], hits.len() - 1);
-    assert_eq!(summary["duplicates"], (SHARING - 1) + 1);
-    assert_eq!(summary["failed"], json!([]));
 
     let lines = manifest(&env.path("pulled/manifest.ndjson"));
     assert_eq!(lines.len(), images);
@@ -386,32 +199,16 @@ fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
     assert_eq!(p0[0]["alt"], "Front 0");
     assert_eq!(p0[1]["alt"], Value::Null);
     assert_eq!(p0[0]["action"], "skip");
-    let first_shared = p0[2]["image_id"].clone();
     for l in &lines {
-        let file = l["file"].as_str().unwrap();
-        let sha = l["sha256"].as_str().unwrap();
-        assert_eq!(file, format!("files/{}/{sha}.png", &sha[..2]));
-        let bytes = std::fs::read(env.path("pulled").join(file)).unwrap();
-        assert_eq!(sha256(&bytes), sha);
-        if l["source_url"].as_str().unwrap().ends_with("/shared.png") {
-            if l["image_id"] == first_shared {
-                assert_eq!(l["duplicate_of"], Value::Null);
-            } else {
-                assert_eq!(l["duplicate_of"], first_shared);
-            }
-        }
+        assert_file_named_by_hash(&env.path("pulled"), l);
     }
-    let again = lines
-        .iter()
-        .find(|l| l["source_url"].as_str().unwrap().ends_with("/again.png"))
-        .unwrap();
-    assert_eq!(again["duplicate_of"], p0[0]["image_id"]);
+    assert_duplicates_marked(&lines);
 
     // Resumable: a second pull downloads nothing.
     let (code, summary) = env.pull("pulled");
     assert_eq!(code, 0);
     assert_eq!(summary["downloaded"], 0);
-    assert_eq!(env.hits(), hits);
+    assert_eq!(env.images.hits(), hits);
     assert_eq!(manifest(&env.path("pulled/manifest.ndjson")), lines);
     // A pull writes nothing.
     assert!(env.writes().values().all(|&n| n == 0), "{:?}", env.writes());
@@ -420,73 +217,14 @@ fn pull_downloads_each_distinct_file_once_and_marks_duplicates() {
 #[test]
 fn publish_a_mixed_manifest_then_again_writes_nothing() {
     let env = Env::new();
-    let (code, _) = env.pull("pulled");
-    assert_eq!(code, 0);
-    let path = env.path("pulled/manifest.ndjson");
-    let mut lines = manifest(&path);
-    let id_of = |lines: &[Value], key: &str, pos: usize| of(lines, key)[pos]["image_id"].clone();
-    let p0_2 = id_of(&lines, "P-0", 1);
-    let p1_1 = id_of(&lines, "P-1", 0);
-    let p2_1 = id_of(&lines, "P-2", 0);
-    let p5_1 = id_of(&lines, "P-5", 0);
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    let overwritten = png("p0-2 edited");
-    let appended = png("p1 new angle");
-    std::fs::write(env.path("pulled/edited/p0-2.png"), &overwritten).unwrap();
-    std::fs::write(env.path("pulled/edited/p1-new.png"), &appended).unwrap();
-    for l in &mut lines {
-        if l["image_id"] == p0_2 {
-            l["action"] = json!("overwrite");
-            l["edited_file"] = json!("edited/p0-2.png");
-        } else if l["image_id"] == p1_1 {
-            l["action"] = json!("append");
-            l["edited_file"] = json!("edited/p1-new.png");
-        } else if l["image_id"] == p2_1 {
-            l["action"] = json!("copy");
-            l["copy_to"] = json!(["P-3", "P-4"]);
-        } else if l["image_id"] == p5_1 {
-            // Identical to what the store holds: no request.
-            l["action"] = json!("overwrite");
-            l["edited_file"] = l["file"].clone();
-        }
-    }
-    write_manifest(&path, &lines);
-    let before = env.writes();
-
-    // Dry run: each image's action, no write.
-    let (code, plan) = env.publish(&path, &["--dry-run"]);
-    assert_eq!(code, 0, "{plan}");
-    assert_eq!(env.writes(), before);
-    let outcomes: Vec<(String, String)> = plan["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["outcome"] != "skipped")
-        .map(|e| {
-            (
-                e["target"].as_str().unwrap().to_owned(),
-                e["outcome"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let want: Vec<(String, String)> = [
-        ("P-0", "would_overwrite"),
-        ("P-1", "would_append"),
-        ("P-3", "would_append"),
-        ("P-4", "would_append"),
-        ("P-5", "unchanged"),
-    ]
-    .iter()
-    .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect();
-    assert_eq!(outcomes, want);
-
-    // Publish.
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 4, "{log}");
-    assert_eq!(log["failed"], 0);
-    let after = env.writes();
+    let mixed = Mixed::write(&env);
+    let Mixed {
+        lines,
+        overwritten,
+        appended,
+        ..
+    } = &mixed;
+    let (before, after) = mixed.publish(&env, || env.writes());
     let delta = |k: &str| after[k] - before[k];
     assert_eq!(delta("PUT /images/{id}"), 1, "{after:?}");
     assert_eq!(delta("POST /products/{key}/images"), 3, "{after:?}");
@@ -495,56 +233,28 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     assert_eq!(delta("POST /files"), 3, "{after:?}");
 
     // What arrived, as the store keeps it: the hash of each uploaded file.
-    let copied = of(&lines, "P-2")[0]["sha256"].as_str().unwrap().to_owned();
+    let copied = of(lines, "P-2")[0]["sha256"].as_str().unwrap().to_owned();
     let arrived = env.arrived();
-    let want: BTreeMap<String, usize> = [sha256(&overwritten), sha256(&appended), copied.clone()]
+    let want: BTreeMap<String, usize> = [sha256(overwritten), sha256(appended), copied.clone()]
         .into_iter()
         .map(|h| (h, 1))
         .collect();
     assert_eq!(arrived, want);
 
     // The store ends as the actions say: pulled again, byte for byte.
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
-    let p0 = of(&now, "P-0");
-    assert_eq!(p0.len(), 3);
-    assert_eq!(p0[1]["image_id"], p0_2, "same image, same place");
-    assert_eq!(p0[1]["sha256"], sha256(&overwritten));
-    assert_eq!(p0[0]["alt"], "Front 0");
-    assert!(env.urls("100")[1].contains(&format!("mapsync-img-{}", sha256(&overwritten))));
-    let p1 = of(&now, "P-1");
-    assert_eq!(p1.len(), 4);
-    assert_eq!(p1[3]["sha256"], sha256(&appended));
-    assert_eq!(p1[3]["alt"], Value::Null, "an append has no alt text");
-    assert_eq!(p1[0]["sha256"], of(&lines, "P-1")[0]["sha256"]);
-    for key in ["P-3", "P-4"] {
-        let p = of(&now, key);
-        let was = of(&lines, key).len();
-        assert_eq!(p.len(), was + 1, "{key}");
-        assert_eq!(p[was]["sha256"], copied.as_str(), "{key}");
-        assert_eq!(p[was]["alt"], "Front 2", "a copy keeps the alt text");
-    }
-    assert_eq!(of(&now, "P-2").len(), 3);
-    // P-5 unchanged: same images, same bytes.
-    for l in of(&lines, "P-5") {
-        let n = now.iter().find(|n| n["image_id"] == l["image_id"]).unwrap();
-        assert_eq!(n["sha256"], l["sha256"]);
-    }
+    let (_, now) = env.pull_lines("after");
+    mixed.assert_published(&now);
+    assert!(env.urls("100")[1].contains(&format!("mapsync-img-{}", sha256(overwritten))));
+    assert_eq!(
+        of(&now, "P-1")[3]["alt"],
+        Value::Null,
+        "an append has no alt text"
+    );
 
-    // The same manifest again: zero writes.
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
-    assert_eq!(env.writes(), after);
-
-    // Even without the state store: the store shows the published files
-    // (their names, with the hash, are in the images' URLs).
-    std::fs::remove_file(env.path(".mapsync/state.db")).unwrap();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
-    assert_eq!(env.writes(), after);
+    // The same manifest again: zero writes, even without the state store
+    // (the store shows the published files: their names, with the hash,
+    // are in the images' URLs).
+    mixed.assert_again_writes_nothing(&env, || env.writes(), &after);
 }
 
 #[test]
@@ -569,12 +279,7 @@ fn without_an_upload_request_each_edited_file_fails_with_exit_3() {
     let (code, log) = env.publish(&path, &[]);
     assert_eq!(code, 3, "{log}");
     assert_eq!(log["failed"], 1, "{log}");
-    let failed = log["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["outcome"] == "failed")
-        .unwrap();
+    let failed = entries(&log, "failed")[0];
     assert!(
         failed["message"]
             .as_str()
@@ -589,66 +294,28 @@ fn without_an_upload_request_each_edited_file_fails_with_exit_3() {
 /// published exactly once — no append made twice, every overwrite done.
 #[test]
 fn a_publish_killed_midway_resumes_without_an_image_twice() {
-    let env = Env::shaped(Shape {
-        latency: std::time::Duration::from_millis(40),
-        ..SMALL
-    });
+    let env = Env::shaped(SMALL, Duration::from_millis(40));
     let (code, _) = env.pull("pulled");
     assert_eq!(code, 0);
     let path = env.path("pulled/manifest.ndjson");
     let mut lines = manifest(&path);
-    std::fs::create_dir_all(env.path("pulled/edited")).unwrap();
-    let mut expect: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for i in 0..PRODUCTS {
-        let key = format!("P-{i}");
-        let ids: Vec<Value> = of(&lines, &key)
-            .iter()
-            .map(|l| l["image_id"].clone())
-            .collect();
-        let new = png(&format!("{key} added"));
-        let edited = png(&format!("{key} edited"));
-        std::fs::write(env.path(&format!("pulled/edited/{key}-new.png")), &new).unwrap();
-        std::fs::write(env.path(&format!("pulled/edited/{key}-2.png")), &edited).unwrap();
-        for l in &mut lines {
-            if l["image_id"] == ids[0] {
-                l["action"] = json!("append");
-                l["edited_file"] = json!(format!("edited/{key}-new.png"));
-            } else if l["image_id"] == ids[1] {
-                l["action"] = json!("overwrite");
-                l["edited_file"] = json!(format!("edited/{key}-2.png"));
-            }
-        }
-        expect.insert(key, (sha256(&new), sha256(&edited)));
-    }
+    let expect = append_first_overwrite_second(
+        &env.path("pulled"),
+        &mut lines,
+        0..PRODUCTS,
+        |key| png(&format!("{key} added")),
+        |key| png(&format!("{key} edited")),
+    );
     write_manifest(&path, &lines);
     let count =
         |w: &BTreeMap<String, u64>| w["POST /products/{key}/images"] + w["PUT /images/{id}"];
     let before = count(&env.writes());
-    let mut child = env
-        .command(&[
-            "images",
-            "publish",
-            "--profile",
-            "img",
-            path.to_str().unwrap(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while count(&env.writes()) < before + 5 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the publish never wrote"
-        );
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    env.publish_killed_at(
+        &path,
+        || count(&env.writes()),
+        before + 5,
+        Duration::from_millis(5),
+    );
     let killed_at = count(&env.writes()) - before;
     assert!(
         killed_at < 2 * PRODUCTS as u64,
@@ -662,9 +329,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
     // same URL again, an append is found in the store by its file name).
     assert!(count(&env.writes()) - before <= 2 * PRODUCTS as u64 + 4);
 
-    let (code, _) = env.pull("after");
-    assert_eq!(code, 0);
-    let now = manifest(&env.path("after/manifest.ndjson"));
+    let (_, now) = env.pull_lines("after");
     for (key, (added, edited)) in &expect {
         let was = of(&lines, key);
         let is = of(&now, key);
@@ -675,9 +340,7 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
         assert_eq!(is[1]["sha256"], edited.as_str(), "{key}");
     }
     let after = env.writes();
-    let (code, log) = env.publish(&path, &[]);
-    assert_eq!(code, 0, "{log}");
-    assert_eq!(log["written"], 0, "{log}");
+    env.publish_writes_nothing(&path);
     assert_eq!(env.writes(), after);
 }
 
@@ -687,19 +350,21 @@ fn a_publish_killed_midway_resumes_without_an_image_twice() {
 #[test]
 #[ignore]
 fn figures() {
-    let env = Env::shaped(Shape {
-        products: 200,
-        grouped: true,
-        size: 20_000,
-        latency: std::time::Duration::ZERO,
-    });
+    let env = Env::shaped(
+        Shape {
+            products: 200,
+            grouped: true,
+            size: 20_000,
+        },
+        Duration::ZERO,
+    );
     let requests = || env.pim().stats().requests;
     let started = std::time::Instant::now();
     let (code, summary) = env.pull("pulled");
     let pull = started.elapsed();
     assert_eq!(code, 0, "{summary}");
     assert_eq!(summary["images"], 600);
-    assert!(env.hits().values().all(|&n| n == 1));
+    assert!(env.images.hits().values().all(|&n| n == 1));
     println!(
         "pull: {} images of {} products in {:.2} s = {:.0} images/s; {} distinct files; bytes downloaded / distinct bytes = {:.3}; {} API requests",
         summary["images"],

@@ -17,6 +17,7 @@ mod engine;
 mod images_bigcommerce;
 mod images_cli;
 mod images_rest;
+mod images_support;
 mod requests_valid;
 mod rest_e2e;
 mod run_cli;

@@ -179,8 +179,8 @@ pub struct ClientSettings {
     pub retries: u32,
     /// Requests in flight.
     pub concurrency: usize,
-    /// `settings.<kind>` of the mapping set for the target's kind (e.g.
-    /// `settings.bigcommerce.metafield_permission`): option → text.
+    /// `settings.<kind>` of the mapping set for the target's kind (a
+    /// connector's own settings): option → text.
     pub target: std::collections::BTreeMap<String, String>,
 }
 

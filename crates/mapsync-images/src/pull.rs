@@ -325,11 +325,16 @@ async fn fetch(store: &dyn ImageStore, out: &Path, url: &str) -> Result<Fetched,
     let len = bytes.len() as u64;
     if !file_has(out, &rel, &sha256) {
         let dir = path.parent().unwrap_or(out).to_owned();
-        let tmp = manifest::temp_path(&path);
+        // Two downloads of the same bytes (under two URLs) may write this
+        // file at once: each writes its own temporary file, and the
+        // renames replace one complete file by an identical one.
+        let tmp = unique_temp_path(&path);
         let write = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::create_dir_all(&dir)?;
             std::fs::write(&tmp, &bytes)?;
-            std::fs::rename(&tmp, &path)
+            std::fs::rename(&tmp, &path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -344,6 +349,16 @@ async fn fetch(store: &dyn ImageStore, out: &Path, url: &str) -> Result<Fetched,
         bytes: len,
         content_type: format.map(|f| f.mime().to_owned()),
     })
+}
+
+/// A temporary file beside `path` that no other download of this process
+/// writes (`<file>.<n>.part`).
+fn unique_temp_path(path: &std::path::Path) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{n}.part"));
+    path.with_file_name(name)
 }
 
 /// A file extension from a URL's path (`bin` when it has none).

@@ -702,6 +702,25 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the runs of a profile beyond its newest `keep`, except the
+    /// newest run that ended ok or partial and the newest such full read
+    /// (incremental reads are decided from them, `read_history`). A
+    /// manager syncing every 10 s journals 8,640 runs a day a profile:
+    /// without this the journal grows forever. Returns the runs removed.
+    pub fn prune_runs(&mut self, profile: &str, keep: usize) -> Result<usize, StateError> {
+        // The id of the `keep`-th newest run: older ones go.
+        let offset = i64::try_from(keep.max(1) - 1).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "DELETE FROM runs WHERE profile = ?1 \
+                 AND id < (SELECT id FROM runs WHERE profile = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2) \
+                 AND id IS NOT (SELECT max(id) FROM runs WHERE profile = ?1 AND status IN ('ok', 'partial')) \
+                 AND id IS NOT (SELECT max(id) FROM runs WHERE profile = ?1 AND status IN ('ok', 'partial') AND full_read = 1)",
+            )
+            .and_then(|mut st| st.execute(params![profile, offset]))
+            .map_err(|e| db_err(&self.path, self.busy, "pruning the run journal", e))
+    }
+
     /// The id of the newest run of a profile, if any.
     pub fn last_run_id(&self, profile: &str) -> Result<Option<RunId>, StateError> {
         self.conn

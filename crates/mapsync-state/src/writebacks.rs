@@ -153,7 +153,7 @@ pub(super) fn mark(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Change;
+    use crate::{Change, RunId, RunStatus};
 
     #[test]
     fn outcomes_mark_write_backs_until_done() {
@@ -211,6 +211,48 @@ mod tests {
             .writebacks_done("c", Entity::Product, &["A".to_string()])
             .unwrap();
         assert_eq!(store.pending_writeback_count("c").unwrap(), 1);
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_runs_and_the_last_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let t = |s: i64| OffsetDateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
+        // A full read, an incremental read, then 10 failed runs.
+        let full = store.begin_run("p", "c", t(0)).unwrap();
+        store
+            .finish_run(full, t(1), RunStatus::Ok, &serde_json::json!({}))
+            .unwrap();
+        store.set_full_read(full, true).unwrap();
+        let inc = store.begin_run("p", "c", t(10)).unwrap();
+        store
+            .finish_run(inc, t(11), RunStatus::Partial, &serde_json::json!({}))
+            .unwrap();
+        store.set_full_read(inc, false).unwrap();
+        for i in 0..10 {
+            let r = store.begin_run("p", "c", t(20 + i)).unwrap();
+            store
+                .finish_run(r, t(21 + i), RunStatus::Failed, &serde_json::json!({}))
+                .unwrap();
+        }
+        let other = store.begin_run("q", "c", t(0)).unwrap();
+        assert_eq!(store.prune_runs("p", 100).unwrap(), 0, "fewer than kept");
+        let before = store.read_history("p").unwrap();
+        assert_eq!(store.prune_runs("p", 3).unwrap(), 7);
+        let left: Vec<RunId> = store
+            .recent_runs("p", 100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(left.len(), 5, "3 newest, the last read, the last full read");
+        assert!(
+            left.contains(&full) && left.contains(&inc),
+            "{left:?} {full:?} {inc:?}"
+        );
+        assert_eq!(store.read_history("p").unwrap(), before);
+        assert_eq!(store.recent_runs("q", 10).unwrap()[0].id, other);
+        assert_eq!(store.prune_runs("p", 3).unwrap(), 0);
     }
 
     #[test]

@@ -115,9 +115,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// Metafield name rules.
     pub metafield_rules: metafield::Rules,
-    /// Settings of one kind of target (`settings.<kind>`, e.g.
-    /// `settings.bigcommerce`): option → text value, by target kind,
-    /// handed to that kind's connector (`ClientSettings::target`).
+    /// Settings of one kind of target (`settings.<kind>`): option → text
+    /// value, by target kind, handed to that kind's connector
+    /// (`ClientSettings::target`).
     pub target: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 

@@ -449,6 +449,13 @@ async fn apply_planned(
         status,
         &serde_json::to_value(report.summary).unwrap_or_default(),
     )?;
+    if let Err(e) = store.prune_runs(&profile.name, RUNS_KEPT) {
+        tracing::warn!(error = %e, "the run journal could not be pruned");
+    }
     states.give(store);
     Ok(report)
 }
+
+/// Runs of a profile the journal keeps (`mapsync runs`, the status page),
+/// besides the last ok and last full read ones (`Store::prune_runs`).
+pub const RUNS_KEPT: usize = 1000;
