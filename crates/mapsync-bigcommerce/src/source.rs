@@ -441,22 +441,41 @@ impl Pager {
 
 async fn read_categories(reader: Arc<Reader>, tx: mpsc::Sender<RecordItem>) {
     let r = &reader;
-    let mut pager = Pager::start(&r.client, CATEGORIES, Vec::new(), r.settings.page_size);
+    let pager = Pager::start(&r.client, CATEGORIES, Vec::new(), r.settings.page_size);
+    let read = stream_pages(r, pager, &tx, Entity::Category, category_fields).await;
+    tracing::debug!(records = read, "BigCommerce categories read");
+}
+
+/// Hands out the items of `pager`'s pages as records of `entity` made by
+/// `fields` (an item it refuses is an invalid record, and the read goes
+/// on); a page that fails ends the stream with one fatal error. Stops when
+/// the receiver is gone. Returns the items read.
+async fn stream_pages(
+    r: &Reader,
+    mut pager: Pager,
+    tx: &mpsc::Sender<RecordItem>,
+    entity: Entity,
+    mut fields: impl FnMut(Value) -> Result<Fields, String>,
+) -> u64 {
+    let what = match entity {
+        Entity::Category => "categories",
+        Entity::Product => "products",
+    };
     let mut index = 0u64;
     loop {
         let next = tokio::select! {
             n = pager.next() => n,
-            _ = tx.closed() => return,
+            _ = tx.closed() => return index,
         };
         let (page, data) = match next {
-            None => break,
+            None => return index,
             Some(Ok(p)) => p,
             Some(Err(e)) => {
-                let _ = tx.send(fatal("categories", e)).await;
-                return;
+                let _ = tx.send(fatal(what, e)).await;
+                return index;
             }
         };
-        let origin: Arc<str> = Arc::from(format!("{}{CATEGORIES} (page {page})", r.base));
+        let origin: Arc<str> = Arc::from(format!("{}{} (page {page})", r.base, pager.path));
         for v in data {
             let position = Position {
                 origin: origin.clone(),
@@ -464,20 +483,19 @@ async fn read_categories(reader: Arc<Reader>, tx: mpsc::Sender<RecordItem>) {
                 index,
             };
             index += 1;
-            let item = match category_fields(v) {
+            let item = match fields(v) {
                 Ok(fields) => Ok(Record {
-                    entity: Entity::Category,
+                    entity,
                     position,
                     fields,
                 }),
-                Err(message) => Err(invalid(Entity::Category, position, message)),
+                Err(message) => Err(invalid(entity, position, message)),
             };
             if tx.send(item).await.is_err() {
-                return;
+                return index;
             }
         }
     }
-    tracing::debug!(records = index, "BigCommerce categories read");
 }
 
 fn invalid(entity: Entity, position: Position, message: String) -> ReadError {
@@ -514,7 +532,7 @@ async fn read_products(reader: Arc<Reader>, scope: ReadScope, tx: mpsc::Sender<R
         query.push(("date_modified:min", rfc3339(t)));
     }
     // The first page is fetched while the brands and metafields are read.
-    let mut pager = Pager::start(&r.client, PRODUCTS, query, r.settings.page_size);
+    let pager = Pager::start(&r.client, PRODUCTS, query, r.settings.page_size);
     let lookups = tokio::select! {
         l = lookups(r) => l,
         _ = tx.closed() => return,
@@ -526,42 +544,11 @@ async fn read_products(reader: Arc<Reader>, scope: ReadScope, tx: mpsc::Sender<R
             return;
         }
     };
-    let mut index = 0u64;
-    loop {
-        let next = tokio::select! {
-            n = pager.next() => n,
-            _ = tx.closed() => return,
-        };
-        let (page, data) = match next {
-            None => break,
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                let _ = tx.send(fatal("products", e)).await;
-                return;
-            }
-        };
-        let origin: Arc<str> = Arc::from(format!("{}{PRODUCTS} (page {page})", r.base));
-        for v in data {
-            let position = Position {
-                origin: origin.clone(),
-                line: None,
-                index,
-            };
-            index += 1;
-            let item = match product_fields(v, &lookups) {
-                Ok(fields) => Ok(Record {
-                    entity: Entity::Product,
-                    position,
-                    fields,
-                }),
-                Err(message) => Err(invalid(Entity::Product, position, message)),
-            };
-            if tx.send(item).await.is_err() {
-                return;
-            }
-        }
-    }
-    tracing::debug!(records = index, "BigCommerce products read");
+    let read = stream_pages(r, pager, &tx, Entity::Product, |v| {
+        product_fields(v, &lookups)
+    })
+    .await;
+    tracing::debug!(records = read, "BigCommerce products read");
 }
 
 async fn lookups(r: &Reader) -> Result<Lookups, (&'static str, BcError)> {
