@@ -384,6 +384,34 @@ impl ShopifyTarget {
         Ok(())
     }
 
+    /// Sets the description of the existing definition `def` to `d`'s,
+    /// when it differs.
+    async fn describe_definition(
+        &self,
+        owner: &str,
+        d: &MetafieldDescription,
+        def: &Value,
+        requests: &mut u32,
+    ) -> Result<(), ShopifyError> {
+        if def.get("description").and_then(Value::as_str) == Some(d.description.as_str()) {
+            return Ok(());
+        }
+        self.send(
+            &documents::METAFIELD_DEFINITION_UPDATE,
+            "metafieldDefinitionUpdate",
+            json!({ "definition": {
+                "ownerType": owner,
+                "namespace": d.namespace,
+                "key": d.key,
+                "description": d.description,
+            }}),
+            COST_SMALL_MUTATION,
+            requests,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// [`TargetWrite::ensure_metafield_definitions`] with the type of each
     /// definition, so that missing ones can be created (`None`: the type is
     /// unknown; a missing definition is then skipped with a warning).
@@ -400,42 +428,42 @@ impl ShopifyTarget {
                 .await?;
             match existing.as_ref() {
                 Some(def) => {
-                    if def.get("description").and_then(Value::as_str)
-                        == Some(d.description.as_str())
-                    {
-                        continue;
-                    }
-                    self.send(
-                        &documents::METAFIELD_DEFINITION_UPDATE,
-                        "metafieldDefinitionUpdate",
-                        json!({ "definition": {
-                            "ownerType": owner,
-                            "namespace": d.namespace,
-                            "key": d.key,
-                            "description": d.description,
-                        }}),
-                        COST_SMALL_MUTATION,
-                        &mut requests,
-                    )
-                    .await?;
+                    self.describe_definition(owner, d, def, &mut requests)
+                        .await?;
                 }
                 None => match ty {
                     Some(ty) => {
-                        self.send(
-                            &documents::METAFIELD_DEFINITION_CREATE,
-                            "metafieldDefinitionCreate",
-                            json!({ "definition": {
-                                "ownerType": owner,
-                                "namespace": d.namespace,
-                                "key": d.key,
-                                "name": format!("{}.{}", d.namespace, d.key),
-                                "type": ty,
-                                "description": d.description,
-                            }}),
-                            COST_SMALL_MUTATION,
-                            &mut requests,
-                        )
-                        .await?;
+                        let created = self
+                            .send(
+                                &documents::METAFIELD_DEFINITION_CREATE,
+                                "metafieldDefinitionCreate",
+                                json!({ "definition": {
+                                    "ownerType": owner,
+                                    "namespace": d.namespace,
+                                    "key": d.key,
+                                    "name": format!("{}.{}", d.namespace, d.key),
+                                    "type": ty,
+                                    "description": d.description,
+                                }}),
+                                COST_SMALL_MUTATION,
+                                &mut requests,
+                            )
+                            .await;
+                        if let Err(e) = created {
+                            // Another writer (a profile syncing into the
+                            // same store) may have made it since the read:
+                            // theirs is taken and described.
+                            match self
+                                .definition_by_key(owner, &d.namespace, &d.key, &mut requests)
+                                .await?
+                            {
+                                Some(def) => {
+                                    self.describe_definition(owner, d, &def, &mut requests)
+                                        .await?
+                                }
+                                None => return Err(e),
+                            }
+                        }
                     }
                     None => warn!(
                         owner,
