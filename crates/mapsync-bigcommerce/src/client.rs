@@ -633,12 +633,14 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, BcError> {
     })
 }
 
-/// A transport error's text without its URL (the query could hold
-/// anything; the token is in a header, never in the URL).
+/// A transport error's text with its URL cut to the address and path, so
+/// the user sees which server did not answer (the query is left out; the
+/// token is in a header, never in the URL).
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
-        s = s.replace(u.as_str(), "<url>");
+        let shown = format!("{}{}", u.origin().ascii_serialization(), u.path());
+        s = s.replace(u.as_str(), &shown);
     }
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {
