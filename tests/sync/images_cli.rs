@@ -272,6 +272,7 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     // The same manifest again: zero writes, even without the state store
     // (the store shows the published files).
     mixed.assert_again_writes_nothing(&env, || env.writes(), &after);
+    mixed.assert_pull_again_keeps_actions(&env);
 }
 
 #[test]

@@ -67,6 +67,7 @@ fn target(url: &str) -> String {
           get: {{ path: "/products/{{{{ id }}}}", record: data }}
           create: {{ method: POST, path: /products, id: data.id }}
           update: {{ method: PUT, path: "/products/{{{{ id }}}}" }}
+          since: {{ param: updated_since, field: LastUpdated }}
       images:
         list: {{ path: "/products/{{{{ product_id }}}}/images", records: data, id: id, url: url, position: position, alt: alt }}
         add: {{ method: POST, path: "/products/{{{{ product_id }}}}/images" }}
@@ -255,6 +256,27 @@ fn publish_a_mixed_manifest_then_again_writes_nothing() {
     // (the store shows the published files: their names, with the hash,
     // are in the images' URLs).
     mixed.assert_again_writes_nothing(&env, || env.writes(), &after);
+    mixed.assert_pull_again_keeps_actions(&env);
+}
+
+/// `--since` reaches the store as `updated_since` (the target's
+/// `entities.product.since`): a date before the catalog lists every
+/// product, one after it none, at the cost of one listing request.
+#[test]
+fn pull_since_narrows_the_products() {
+    let env = Env::new();
+    for (since, products) in [("2000-01-01", PRODUCTS), ("2999-01-01T00:00:00Z", 0)] {
+        let out = env.path(&format!("since-{}", &since[..4]));
+        let (code, summary) = env.pull_with(&out, &["--since", since]);
+        assert_eq!(code, 0, "{summary}");
+        assert_eq!(summary["products"], products, "--since {since}: {summary}");
+    }
+    let out = env.path("since-bad");
+    let args = ["images", "pull", "--profile", "img", "--out", out.to_str().unwrap()];
+    let run = env.command(&[&args[..], &["--since", "yesterday"]].concat()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_ne!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("`--since yesterday` is not a date"), "{stderr}");
 }
 
 #[test]

@@ -535,6 +535,37 @@ impl Mixed {
         assert_eq!(&writes(), after);
     }
 
+    /// Pulled again into the same folder, after the publish: the actions
+    /// of images the store still holds unchanged are kept (P-1's append,
+    /// P-2's copy, P-5's identical overwrite), the overwritten image's is
+    /// reset to skip (its bytes changed) and the earlier manifest is kept
+    /// beside the new one.
+    pub(crate) fn assert_pull_again_keeps_actions(&self, project: &Project) {
+        let earlier = std::fs::read_to_string(&self.path).unwrap();
+        let (code, summary) = project.pull("pulled");
+        assert_eq!(code, 0, "{summary}");
+        assert_eq!(summary["kept_actions"], 3, "{summary}");
+        assert_eq!(summary["reset_actions"], 1, "{summary}");
+        let previous = self.path.with_file_name("manifest.previous.ndjson");
+        assert_eq!(std::fs::read_to_string(previous).unwrap(), earlier);
+        let now = manifest(&self.path);
+        let action = |key: &str, pos: usize| {
+            let l = &of(&now, key)[pos];
+            (
+                l["action"].as_str().unwrap().to_owned(),
+                l["edited_file"].clone(),
+                l["copy_to"].clone(),
+            )
+        };
+        assert_eq!(action("P-0", 1), ("skip".into(), Value::Null, json!([])));
+        assert_eq!(
+            action("P-1", 0),
+            ("append".into(), json!("edited/p1-new.png"), json!([]))
+        );
+        assert_eq!(action("P-2", 0), ("copy".into(), Value::Null, json!(["P-3", "P-4"])));
+        assert_eq!(action("P-5", 0).0, "overwrite");
+    }
+
     /// The dry run's outcome of each line not skipped.
     fn assert_plan(&self, plan: &Value) {
         assert_eq!(

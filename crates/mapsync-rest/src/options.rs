@@ -533,6 +533,11 @@ pub struct TargetEntityOptions {
     /// Products: the field holding the ids of the product's categories.
     #[serde(default)]
     pub categories: Option<String>,
+    /// Products: how the list is narrowed to products updated since an
+    /// instant (`mapsync images pull --since`): `{ param, field, format }`
+    /// as a source's `since:` (its `overlap` and `full_every` do not apply).
+    #[serde(default)]
+    pub since: Option<SinceOptions>,
 }
 
 /// `list:` of a target entity.

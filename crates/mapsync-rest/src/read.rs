@@ -192,7 +192,7 @@ impl EntityReader {
     /// Whether the record is older than the instant of an incremental read
     /// (only with `since.field`; a record whose field does not read as a
     /// time is kept).
-    fn older(&self, fields: &serde_json::Map<String, Value>, scope: ReadScope) -> bool {
+    pub(crate) fn older(&self, fields: &serde_json::Map<String, Value>, scope: ReadScope) -> bool {
         let (
             ReadScope::Since(t),
             Some(Since {

@@ -49,6 +49,10 @@ pub struct CostLimiter {
     /// Waiters queue here one at a time (tokio's mutex is fair), so a large
     /// request is not starved by a stream of small ones.
     turn: tokio::sync::Mutex<()>,
+    /// Woken by every answer: a waiter computed its wait from the model of
+    /// that moment, and an answer that gives points back (a query's actual
+    /// cost is mostly far below its requested cost) ends the wait early.
+    changed: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -87,6 +91,7 @@ impl CostLimiter {
                 paused_until: None,
             }),
             turn: tokio::sync::Mutex::new(()),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -95,9 +100,19 @@ impl CostLimiter {
     pub async fn acquire(&self, cost: u32) -> Reservation {
         let _turn = self.turn.lock().await;
         loop {
+            // Registered before the model is read, so an answer booked in
+            // between is not missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             match self.try_reserve(f64::from(cost)) {
                 Decision::Go(reservation) => return reservation,
-                Decision::Wait(wait) => tokio::time::sleep(wait).await,
+                Decision::Wait(wait) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut changed => {}
+                    }
+                }
             }
         }
     }
@@ -161,6 +176,8 @@ impl CostLimiter {
             let refund = (reservation.cost - actual).max(0.0);
             b.available = (b.available + refund).min(limits.maximum);
         }
+        drop(b);
+        self.changed.notify_waiters();
     }
 
     /// Books a request that got no usable answer: its cost stays spent (the
@@ -168,6 +185,8 @@ impl CostLimiter {
     pub fn forget(&self, reservation: Reservation) {
         let mut b = self.lock();
         b.release(reservation.cost);
+        drop(b);
+        self.changed.notify_waiters();
     }
 
     /// Nobody sends before `wait` has passed (HTTP 429 `Retry-After`).
@@ -289,6 +308,31 @@ mod tests {
         limiter.settle(r, status(100.0, 0.0, 100.0), None);
         let w = wait(limiter.try_reserve(5000.0));
         assert!(w <= Duration::from_secs(1), "{w:?}");
+    }
+
+    /// Two profiles on one store: the second waits for points the first
+    /// reserved, and the first's answer (its actual cost far below the
+    /// requested one) ends the wait at once, not after the refill the
+    /// model computed (20 s here).
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_giving_points_back_wakes_the_waiter() {
+        let limiter = std::sync::Arc::new(CostLimiter::new(limits(1000.0, 50.0)));
+        let first = limiter.acquire(10).await;
+        limiter.settle(first, status(1000.0, 1000.0, 50.0), Some(10.0));
+        let big = limiter.acquire(998).await;
+        let waiter = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let r = limiter.acquire(998).await;
+                (started.elapsed(), r)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        limiter.settle(big, status(1000.0, 998.0, 50.0), Some(2.0));
+        let (waited, r) = waiter.await.unwrap();
+        assert!(waited < Duration::from_millis(100), "{waited:?}");
+        limiter.forget(r);
     }
 
     #[test]

@@ -181,11 +181,15 @@ impl RestTarget {
         }))
     }
 
-    async fn list_page(&self, cursor: Option<&str>) -> Result<ImagePage, RestError> {
+    async fn list_page(
+        &self,
+        scope: ReadScope,
+        cursor: Option<&str>,
+    ) -> Result<ImagePage, RestError> {
         let (spec, _) = self.image_spec()?;
         let (mut walker, url) = match cursor {
             None => {
-                let first = spec.reader.first_url(ReadScope::Full);
+                let first = spec.reader.first_url(scope);
                 (
                     Walker::new(spec.reader.paging.clone(), first.clone()),
                     first,
@@ -211,6 +215,9 @@ impl RestTarget {
         let mut products = Vec::with_capacity(page.records.len());
         for r in page.records {
             if let Value::Object(m) = r {
+                if spec.reader.older(&m, scope) {
+                    continue;
+                }
                 if let Some(p) = self.product_images(spec, &m, &mut count).await? {
                     products.push(p);
                 }
@@ -532,12 +539,19 @@ impl ImageStore for RestTarget {
         filter: &ImageFilter,
         cursor: Option<&str>,
     ) -> Result<ImagePage, TargetError> {
-        if filter.since.is_some() && cursor.is_none() {
-            tracing::warn!(
-                "the `rest` target lists every product: `--since` is not applied (use `--only`)"
-            );
-        }
-        Ok(self.list_page(cursor).await?)
+        let scope = match &filter.since {
+            None => ReadScope::Full,
+            Some(_) if self.image_spec()?.0.reader.since.is_none() => {
+                if cursor.is_none() {
+                    tracing::warn!(
+                        "the `rest` target has no `entities.product.since`: `--since` is not applied, every product is listed (add `since: {{ param: updated_since }}` or use `--only`)"
+                    );
+                }
+                ReadScope::Full
+            }
+            Some(text) => ReadScope::Since(since_instant(text)?),
+        };
+        Ok(self.list_page(scope, cursor).await?)
     }
 
     async fn product(&self, key: &str) -> Result<Option<ProductImages>, TargetError> {
@@ -620,4 +634,25 @@ mod tests {
         assert!(!refused(&e(RestErrorKind::Status, 404)));
         assert!(!refused(&e(RestErrorKind::Unreachable, 503)));
     }
+}
+
+/// `--since` (`YYYY-MM-DD`, midnight UTC, or RFC 3339) as an instant.
+fn since_instant(text: &str) -> Result<std::time::SystemTime, RestError> {
+    use time::format_description::well_known::Rfc3339;
+    let t = text.trim();
+    let parsed = time::OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(t, &format)
+            .ok()
+            .map(|d| d.midnight().assume_utc())
+    });
+    let at = parsed.ok_or_else(|| {
+        RestError::new(
+            RestErrorKind::Config,
+            format!("`--since {t}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+            "write e.g. `--since 2026-01-31` or `--since 2026-01-31T12:00:00Z`",
+        )
+    })?;
+    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }

@@ -150,7 +150,7 @@ impl Spec {
                     query: o.list.query.clone(),
                 },
                 paging: o.paging.clone(),
-                since: None,
+                since: o.since.clone(),
                 count: None,
             },
             http,
