@@ -34,6 +34,10 @@ pub struct ThrottleStatus {
 #[must_use]
 pub struct Reservation {
     cost: f64,
+    /// When it was granted (about when the request left): answers of
+    /// requests sent earlier than the one whose status the model last took
+    /// may report an older bucket.
+    sent: Instant,
 }
 
 impl Reservation {
@@ -64,6 +68,8 @@ struct Bucket {
     requests_in_flight: u32,
     /// Whether a server answer has told us the real bucket.
     known: bool,
+    /// When the request whose answer last set `available` was sent.
+    status_of: Option<Instant>,
     paused_until: Option<Instant>,
 }
 
@@ -88,6 +94,7 @@ impl CostLimiter {
                 in_flight: 0.0,
                 requests_in_flight: 0,
                 known: false,
+                status_of: None,
                 paused_until: None,
             }),
             turn: tokio::sync::Mutex::new(()),
@@ -129,7 +136,7 @@ impl CostLimiter {
         }
         let Some(limits) = b.limits else {
             b.reserve(cost);
-            return Decision::Go(Reservation { cost });
+            return Decision::Go(Reservation { cost, sent: now });
         };
         if !b.known && b.requests_in_flight > 0 {
             return Decision::Wait(POLL);
@@ -139,7 +146,7 @@ impl CostLimiter {
         if b.available + 1e-9 >= need {
             b.available -= need;
             b.reserve(cost);
-            Decision::Go(Reservation { cost })
+            Decision::Go(Reservation { cost, sent: now })
         } else if limits.restore_rate > 0.0 {
             let secs = (need - b.available) / limits.restore_rate;
             Decision::Wait(Duration::from_secs_f64(secs.clamp(0.001, 60.0)))
@@ -169,7 +176,16 @@ impl CostLimiter {
                 };
                 b.limits = Some(limits);
                 b.known = true;
-                b.available = (s.currently_available - b.in_flight).clamp(0.0, limits.maximum);
+                let server = (s.currently_available - b.in_flight).clamp(0.0, limits.maximum);
+                // An answer overtaken by the answer of a request sent after
+                // it may tell of a fuller bucket than the server has now: it
+                // can only lower the model.
+                if b.status_of.is_none_or(|t| reservation.sent >= t) {
+                    b.available = server;
+                    b.status_of = Some(reservation.sent);
+                } else {
+                    b.available = b.available.min(server);
+                }
                 b.at = now;
             }
         } else if let (Some(actual), Some(limits)) = (actual_cost, b.limits) {
@@ -333,6 +349,25 @@ mod tests {
         let (waited, r) = waiter.await.unwrap();
         assert!(waited < Duration::from_millis(100), "{waited:?}");
         limiter.forget(r);
+    }
+
+    /// Answers that arrive out of order: the older request's status (a
+    /// fuller bucket, before the newer request was charged) does not raise
+    /// the model back.
+    #[test]
+    fn an_overtaken_answer_only_lowers_the_model() {
+        let limiter = CostLimiter::new(limits(1000.0, 0.0));
+        let first = go(limiter.try_reserve(10.0));
+        limiter.settle(first, status(1000.0, 1000.0, 0.0), Some(10.0));
+        let older = go(limiter.try_reserve(100.0));
+        std::thread::sleep(Duration::from_millis(2));
+        let newer = go(limiter.try_reserve(500.0));
+        limiter.settle(newer, status(1000.0, 400.0, 0.0), None);
+        limiter.settle(older, status(1000.0, 900.0, 0.0), None);
+        // The newer answer's 400, less the older request then in flight
+        // (not 900).
+        let available = limiter.available().unwrap();
+        assert!((available - 300.0).abs() < 1.0, "{available}");
     }
 
     #[test]
