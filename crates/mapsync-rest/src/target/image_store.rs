@@ -597,6 +597,27 @@ impl ImageStore for RestTarget {
     }
 }
 
+/// `--since` (`YYYY-MM-DD`, midnight UTC, or RFC 3339) as an instant.
+fn since_instant(text: &str) -> Result<std::time::SystemTime, RestError> {
+    use time::format_description::well_known::Rfc3339;
+    let t = text.trim();
+    let parsed = time::OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(t, &format)
+            .ok()
+            .map(|d| d.midnight().assume_utc())
+    });
+    let at = parsed.ok_or_else(|| {
+        RestError::new(
+            RestErrorKind::Config,
+            format!("`--since {t}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+            "write e.g. `--since 2026-01-31` or `--since 2026-01-31T12:00:00Z`",
+        )
+    })?;
+    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,25 +655,4 @@ mod tests {
         assert!(!refused(&e(RestErrorKind::Status, 404)));
         assert!(!refused(&e(RestErrorKind::Unreachable, 503)));
     }
-}
-
-/// `--since` (`YYYY-MM-DD`, midnight UTC, or RFC 3339) as an instant.
-fn since_instant(text: &str) -> Result<std::time::SystemTime, RestError> {
-    use time::format_description::well_known::Rfc3339;
-    let t = text.trim();
-    let parsed = time::OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(t, &format)
-            .ok()
-            .map(|d| d.midnight().assume_utc())
-    });
-    let at = parsed.ok_or_else(|| {
-        RestError::new(
-            RestErrorKind::Config,
-            format!("`--since {t}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
-            "write e.g. `--since 2026-01-31` or `--since 2026-01-31T12:00:00Z`",
-        )
-    })?;
-    let secs = u64::try_from(at.unix_timestamp()).unwrap_or(0);
-    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
