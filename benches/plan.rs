@@ -170,6 +170,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
         kind: Entity::Product,
         ledger,
         now,
+        run: Default::default(),
         force: false,
         scope: Default::default(),
     };
@@ -227,7 +228,15 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
     let (plan, refs) = reconcile::decide(&input).unwrap();
     stage("decided");
     let docs =
-        mapsync::engine::spool_documents(&source, &Vec::new(), &set, &mut input, &refs, spool)
+        mapsync::engine::spool_documents(
+            &source,
+            &Vec::new(),
+            &set,
+            &Default::default(),
+            &mut input,
+            &refs,
+            spool,
+        )
             .unwrap();
     stage("documents spooled");
     let decided = t.elapsed().as_secs_f64();

@@ -68,7 +68,32 @@ pub fn classify(err: &anyhow::Error) -> Failure {
     }
 }
 
+/// Whether a cause of `err` says the disk (or the user's quota) is full:
+/// writing the spool, a temporary file, the plan file or the state store.
+pub fn disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(mapsync_state::tmp::is_disk_full)
+            || cause
+                .downcast_ref::<StateError>()
+                .is_some_and(StateError::is_disk_full)
+            || cause
+                .downcast_ref::<mapsync_plan::spool::SpoolError>()
+                .is_some_and(mapsync_plan::spool::SpoolError::is_disk_full)
+            || cause
+                .downcast_ref::<mapsync_state::tmp::TmpError>()
+                .is_some_and(mapsync_state::tmp::TmpError::is_disk_full)
+    })
+}
+
 fn code_and_help(err: &anyhow::Error) -> (&'static str, Option<&'static str>) {
+    if disk_full(err) {
+        return (
+            codes::RUN_DISK_FULL.name,
+            Some("free space on the disk that holds the project's temporary folder (`tmp_dir:`, default .mapsync/tmp) and the state store (`state:`), then run again: a run that stopped before its first change changed nothing, and one that stopped midway recorded every item it finished (the next run resumes)"),
+        );
+    }
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<TargetError>() {
             return target(e.kind);
@@ -161,6 +186,7 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
     if handler.render_report(&mut out, &failure).is_err() {
         out = format!("error[{}]: {}\n", failure.code, failure.message);
     }
+    out.push_str(&super::render::explain_hint(failure.code));
     out
 }
 
@@ -200,6 +226,20 @@ mod tests {
         let text = render(&err, false);
         assert_eq!(text.matches("connection failed").count(), 1, "{text}");
         assert!(!text.contains('\u{1b}'), "no colour codes: {text}");
+    }
+
+    #[test]
+    fn a_full_disk_anywhere_in_the_chain_is_disk_full() {
+        let io = std::io::Error::from_raw_os_error(28);
+        let err = anyhow::Error::new(io).context("cannot write the plan file p.json");
+        let f = classify(&err);
+        assert_eq!(f.code, "run::disk-full");
+        assert!(
+            f.message.contains("No space left on device"),
+            "{}",
+            f.message
+        );
+        assert!(f.help.unwrap().contains("tmp_dir"));
     }
 
     #[test]

@@ -190,6 +190,7 @@ fn exit_code(all_ok: bool) -> ExitCode {
 fn pull(project: Option<&Path>, args: PullArgs) -> anyhow::Result<ExitCode> {
     let profile = super::load_profile(project, &args.profile)?;
     let _guard = super::sync::init_logging(&profile.project_dir, args.verbose);
+    let _tmp = super::tmp_session(project, true)?;
     let options = PullOptions {
         out: args.out.clone(),
         only: args.only.clone(),
@@ -240,12 +241,26 @@ fn human_pull(s: &PullSummary) -> String {
         s.reused,
         s.failed.len()
     );
+    if s.kept_actions > 0 || s.reset_actions > 0 {
+        let _ = writeln!(
+            out,
+            "Kept the actions of {} images from the earlier manifest; reset {} to skip (their image changed or is gone{}).",
+            s.kept_actions,
+            s.reset_actions,
+            if s.reset_actions > 0 {
+                format!("; the earlier manifest is {}", mapsync_images::pull::PREVIOUS)
+            } else {
+                String::new()
+            }
+        );
+    }
     out
 }
 
 fn publish(project: Option<&Path>, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let profile = super::load_profile(project, &args.profile)?;
     let _guard = super::sync::init_logging(&profile.project_dir, args.verbose);
+    let _tmp = super::tmp_session(project, true)?;
     let options = PublishOptions {
         manifest: args.manifest.clone(),
         dry_run: args.dry_run,

@@ -10,11 +10,14 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::emit(&format!("{}\n", format!($($t)*))) };
 }
 
+pub mod explain;
 pub mod failure;
 pub mod images;
+pub mod init;
 pub mod render;
 pub mod run;
 pub mod sandbox;
+pub mod shell;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -24,7 +27,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// mapsync: declarative catalog sync from PIMs and files to Shopify and BigCommerce.
 #[derive(Debug, Parser)]
-#[command(name = "mapsync", version, about, long_about = None)]
+#[command(name = "mapsync", version = shell::VERSION, about, long_about = None)]
 pub struct Cli {
     /// Directory holding mapsync.yaml (default: the current directory, then its parents).
     #[arg(long, global = true)]
@@ -70,6 +73,14 @@ pub enum Command {
     /// The image round trip: pull every product image, publish edited images back.
     #[command(subcommand)]
     Images(images::ImagesCommand),
+    /// Write a starter project: project file, mapping set, sample data, CI recipe.
+    Init(init::InitArgs),
+    /// The long explanation of a diagnostic code, with an example and the fix.
+    Explain(explain::ExplainArgs),
+    /// Print shell completions (bash, elvish, fish, powershell, zsh).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff), or write one per command into a directory.
+    Man(shell::ManArgs),
 }
 
 /// Options of `mapsync validate`.
@@ -77,9 +88,10 @@ pub enum Command {
 pub struct ValidateArgs {
     /// Project files, mapping files or mapping directories (default: the project).
     pub paths: Vec<PathBuf>,
-    /// Output format.
+    /// Output format: `sarif` (SARIF 2.1.0, for code scanning) and `github`
+    /// (workflow annotations) put the diagnostics on the changed lines in CI.
     #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
+    pub format: render::ValidateFormat,
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
@@ -155,6 +167,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(cmd) => sandbox::run(cmd),
+        Command::Init(args) => init::init(cli.project.as_deref(), args),
+        Command::Explain(args) => explain::explain(args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     }
 }
 
@@ -166,13 +182,7 @@ fn validate(project: Option<&std::path::Path>, args: ValidateArgs) -> anyhow::Re
     let diags = crate::check::validate(&args.paths, &start, &crate::registry())?;
     let failing_warnings = args.deny_warnings && diags.warnings() > 0;
     let valid = !(diags.has_errors() || failing_warnings);
-    match args.format {
-        Format::Json => outln!("{}", render::validate_json(&diags, valid)),
-        Format::Human => out!(
-            "{}",
-            render::validate_human(&diags, valid, render::color_stdout())
-        ),
-    }
+    render::print_validate(&diags, valid, args.format, &start);
     Ok(if valid {
         ExitCode::SUCCESS
     } else {
@@ -188,9 +198,46 @@ fn project_file(project: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
     Ok(crate::config::find_project(&start)?)
 }
 
+/// The project's temporary folder for this command (`tmp_dir:`, default
+/// `.mapsync/tmp`; docs/sync.md): what processes that are gone left there
+/// is removed and logged (so set logging up first), this process's
+/// temporary files go there, and they are removed when the session drops.
+/// With `ctrl_c`, a Ctrl-C removes them and ends the process (exit 130);
+/// `sync` and `apply` stop gently instead and drop the session.
+pub(crate) fn tmp_session(
+    project: Option<&std::path::Path>,
+    ctrl_c: bool,
+) -> anyhow::Result<crate::state::tmp::Session> {
+    let file = project_file(project)?;
+    let dir = crate::config::tmp_dir(&file);
+    let project_dir = file.parent().unwrap_or(std::path::Path::new("."));
+    if ctrl_c {
+        // Listening before the first file is made: no Ctrl-C falls between.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let mut interrupt = {
+            let _in = rt.enter();
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?
+        };
+        std::thread::spawn(move || {
+            if rt.block_on(interrupt.recv()).is_some() {
+                crate::state::tmp::remove_own_files();
+                std::process::exit(130);
+            }
+        });
+    }
+    let (session, _removed) = crate::state::tmp::Session::start(&dir, project_dir)
+        .map_err(|e| anyhow::Error::new(e).context("cannot use the project's temporary folder"))?;
+    Ok(session)
+}
+
 fn print_diagnostics(diags: &crate::diag::Diagnostics) {
     for d in diags.iter() {
-        eprintln!("{}", render::diagnostic(d, render::color_stderr(), 100));
+        eprintln!(
+            "{}",
+            render::diagnostic_hinted(d, render::color_stderr(), 100)
+        );
     }
 }
 
@@ -214,6 +261,8 @@ fn load_profile(
 fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<ExitCode> {
     use crate::plan::render as plan_render;
     let profile = load_profile(project, &args.profile)?;
+    let _log = sync::init_logging(&profile.project_dir, 0);
+    let _tmp = tmp_session(project, true)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let now = time::OffsetDateTime::now_utc();
     let planned = match runtime.block_on(crate::engine::plan_spooled_with(
@@ -338,7 +387,10 @@ pub fn emit_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            crate::state::tmp::remove_own_files();
+            std::process::exit(0)
+        }
         Err(e) => Err(e.into()),
         Ok(()) => Ok(()),
     }
@@ -352,6 +404,7 @@ pub fn emit(text: &str) {
         .and_then(|()| stdout.flush())
     {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
+            crate::state::tmp::remove_own_files();
             std::process::exit(0);
         }
     }

@@ -188,6 +188,7 @@ fn stop_on_ctrl_c(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
             eprintln!("stopping after the items in flight (Ctrl-C again to quit at once; the next run resumes either way)");
             flag.store(true, Ordering::Relaxed);
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::state::tmp::remove_own_files();
                 std::process::exit(130);
             }
         }
@@ -199,6 +200,7 @@ fn stop_on_ctrl_c(runtime: &tokio::runtime::Runtime) -> Arc<AtomicBool> {
 pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let profile = super::load_profile(project, &args.profile)?;
     let _guard = init_logging(&profile.project_dir, args.verbose);
+    let _tmp = super::tmp_session(project, false)?;
     let options = SyncOptions {
         only: args.only,
         force: args.force,
@@ -215,6 +217,14 @@ pub fn sync(project: Option<&Path>, args: SyncArgs) -> anyhow::Result<ExitCode> 
 
 /// `mapsync apply FILE`.
 pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    // Logging and the temporary folder first: the plan's documents are
+    // spooled there.
+    let project_file = super::project_file(project)?;
+    let _guard = init_logging(
+        project_file.parent().unwrap_or(Path::new(".")),
+        args.verbose,
+    );
+    let _tmp = super::tmp_session(project, false)?;
     let reader = std::fs::File::open(&args.file).map_err(|e| {
         anyhow::anyhow!(
             "cannot read the plan file {}: {e}; make one with `mapsync plan --profile P --out FILE`",
@@ -227,9 +237,10 @@ pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode
             "{} is not a mapsync plan file: {e}; make one with `mapsync plan --profile P --out FILE`",
             args.file.display()
         ),
-        crate::plan::spool::PlanFileError::Spool(e) => {
-            anyhow::anyhow!("cannot read the plan file {}: {e}", args.file.display())
-        }
+        crate::plan::spool::PlanFileError::Spool(e) => anyhow::Error::new(e).context(format!(
+            "cannot spool the documents of the plan file {}",
+            args.file.display()
+        )),
     })?;
     if plan.format_version != crate::plan::reconcile::FORMAT_VERSION {
         anyhow::bail!(
@@ -240,7 +251,6 @@ pub fn apply(project: Option<&Path>, args: ApplyArgs) -> anyhow::Result<ExitCode
         );
     }
     let profile = super::load_profile(project, &plan.profile)?;
-    let _guard = init_logging(&profile.project_dir, args.verbose);
     let runtime = tokio::runtime::Runtime::new()?;
     let stop = stop_on_ctrl_c(&runtime);
     let bar = Bar::new();

@@ -1,5 +1,6 @@
 //! The compiler as data: each directory of tests/data/compile holds a
 //! `mapping.yaml`, a `record.json` (`{"entity": "product", "fields": {...}}`)
+//! (and optionally `"run": {"now", "channel"}`, the run it compiles for)
 //! and an `expected.json`: either `{"document", "control", "hash",
 //! "warnings": [codes]}` for a valid record or `{"errors": [{code,
 //! message}]}` for an invalid one. `MAPSYNC_BLESS=1` rewrites the expected
@@ -10,7 +11,7 @@ use std::path::Path;
 use mapsync::check::load_mapping;
 use mapsync::check::model::Entity;
 use mapsync::diag::Severity;
-use mapsync::plan::compile::{document_hash, Compiler};
+use mapsync::plan::compile::{document_hash, Compiler, RunContext};
 use serde_json::{json, Value};
 
 fn outcome(dir: &Path) -> Value {
@@ -28,7 +29,14 @@ fn outcome(dir: &Path) -> Value {
         Some("category") => Entity::Category,
         _ => Entity::Product,
     };
-    let compiler = Compiler::new(&set, kind).unwrap();
+    // `"run": {"now", "channel"}`: the run the record compiles for.
+    let run = RunContext {
+        now: record["run"]["now"].as_str().map(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
+        }),
+        channel: record["run"]["channel"].as_str().map(str::to_owned),
+    };
+    let compiler = Compiler::new(&set, kind).unwrap().in_run(run);
     let fields = record["fields"].as_object().unwrap();
     let diag_json =
         |d: &mapsync::diag::Diagnostic| json!({"code": d.code.name, "message": d.message});

@@ -8,5 +8,6 @@ mod project;
 mod golden_plans;
 mod plan_cli;
 mod plan_stream;
+mod preflight;
 mod reconcile;
 mod reconcile_diff;

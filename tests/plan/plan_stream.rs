@@ -221,6 +221,7 @@ fn parallel_compile_keeps_source_order() {
         kind: mapsync::check::model::Entity::Product,
         ledger: Default::default(),
         now: datetime!(2025-06-01 12:00 UTC),
+        run: Default::default(),
         force: false,
         scope: Default::default(),
     };

@@ -102,6 +102,10 @@ struct Record {
     sync_date: Option<String>,
     #[serde(default)]
     title: Option<String>,
+    /// Values the target keeps unique in the store (`[field, value]`
+    /// pairs, pre-flight rules of scope run).
+    #[serde(default)]
+    unique: Vec<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +227,7 @@ fn input(case: &Case) -> ReconcileInput {
                     sync_id: r.sync_id.clone(),
                     has_sync_date_field: r.sync_date_field,
                     sync_date: r.sync_date.clone(),
+                    unique: r.unique.clone(),
                 },
                 hash,
             }

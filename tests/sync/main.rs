@@ -26,3 +26,4 @@ mod state_migrations;
 mod store_view;
 mod sync_cli;
 mod sync_cli_images;
+mod tmp_cleanup;

@@ -882,3 +882,71 @@ fn a_quantity_changed_in_the_store_during_the_run_is_read_again_then_set() {
         serde_json::json!([42])
     );
 }
+
+/// Usage rights (two-way.md): asset objects whose rights do not name the
+/// profile's channel are never sent; one whose expiry passes between two
+/// runs leaves the store on the second, though the source did not change.
+#[test]
+fn an_image_whose_rights_expire_leaves_the_store_on_the_next_run() {
+    use time::format_description::well_known::Rfc3339;
+    let env = Env::demo();
+    let mapping = env.path("mapping/mapping.yaml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    assert!(text.contains("      - { from: Images, kind: url }"));
+    std::fs::write(
+        &mapping,
+        text.replace(
+            "      - { from: Images, kind: url }",
+            "      - { from: Assets, url: Url, expires: ExpiresAt, channels: Channels }",
+        ),
+    )
+    .unwrap();
+    let img = |n: &str| format!("https://cdn.example.com/img/P-1001-{n}.jpg");
+    let soon = (time::OffsetDateTime::now_utc() + Duration::from_secs(4))
+        .format(&Rfc3339)
+        .unwrap();
+    let mut catalog = env.catalog();
+    catalog["products"][0]["Assets"] = serde_json::json!([
+        { "Url": img("1"), "Channels": ["e2e", "wholesale"] },
+        { "Url": img("2"), "ExpiresAt": soon },
+        { "Url": img("us"), "Channels": "shop-us" },
+        { "Url": img("old"), "ExpiresAt": "2020-01-31" },
+    ]);
+    env.set_catalog(&catalog);
+    let media = || {
+        normalized(&env.get("/__sandbox/snapshot"))["products"]["P-1001"]["media"].clone()
+    };
+
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(media(), serde_json::json!([img("1"), img("2")]));
+    // The plan of the same moment says why two images are left out.
+    let (code, plan, stderr) = env.run(&["plan", "--profile", "e2e", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: Value = serde_json::from_str(&plan).unwrap();
+    let text = plan.to_string();
+    assert!(
+        text.contains("P-1001-us.jpg` is left out: it is licensed for shop-us and not for channel `e2e`"),
+        "{plan:#}"
+    );
+    assert!(
+        text.contains("P-1001-old.jpg` is left out: its usage rights expired 2020-01-31"),
+        "{plan:#}"
+    );
+    // The human view shows the unchanged product for its warnings' sake.
+    let (code, human, _) = env.run(&["plan", "--profile", "e2e"]);
+    assert_eq!(code, 0, "{human}");
+    assert!(
+        human.contains("warning record::image-left-out: image `https://cdn.example.com/img/P-1001-us.jpg` is left out"),
+        "{human}"
+    );
+
+    // The second image's rights run out: the next run removes it.
+    std::thread::sleep(Duration::from_secs(5));
+    let before = env.writes();
+    let (code, report) = env.sync(&[]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    assert_eq!(media(), serde_json::json!([img("1")]));
+    assert!(!delta(&before, &env.writes()).is_empty());
+}

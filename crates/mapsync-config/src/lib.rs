@@ -141,6 +141,28 @@ pub fn load_project(path: &Path, diags: &mut Diagnostics) -> Result<ProjectFile,
     })
 }
 
+/// The project's temporary folder when `tmp_dir:` is not set, relative to
+/// the project file.
+pub const DEFAULT_TMP_DIR: &str = ".mapsync/tmp";
+
+/// The project's temporary folder (docs/sync.md, "Temporary files"): the
+/// project file's `tmp_dir:`, relative to its directory, or
+/// [`DEFAULT_TMP_DIR`]. A file that cannot be read gives the default
+/// (commands report the file's problems themselves).
+pub fn tmp_dir(project_file: &Path) -> PathBuf {
+    let dir = project_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut diags = Diagnostics::new();
+    let named = read_yaml(project_file, &mut diags)
+        .ok()
+        .and_then(|p| p.root)
+        .and_then(|r| r.get("tmp_dir").and_then(Node::as_str).map(str::to_owned))
+        .filter(|t| !t.trim().is_empty());
+    dir.join(named.as_deref().unwrap_or(DEFAULT_TMP_DIR))
+}
+
 /// The YAML files of a mapping directory, in name order.
 pub fn mapping_dir_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
     let read = |source| ConfigError::Read {

@@ -120,6 +120,12 @@ pub struct Control {
     pub has_sync_date_field: bool,
     /// SyncDate from the record's write-back field (RFC 3339), if set.
     pub sync_date: Option<String>,
+    /// Values the target keeps unique across the store, as (`field`,
+    /// value) pairs (`variant.sku`, `product.name`...): what the
+    /// pre-flight rules of scope run compare between items. Empty unless
+    /// the target declares such a rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique: Vec<(String, String)>,
 }
 
 impl Document {

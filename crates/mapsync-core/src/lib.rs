@@ -12,6 +12,7 @@
 //! * [`image`]: embedded images (content key, bytes, formats).
 //! * [`images`]: the image port of the image round trip (`ImageStore`).
 //! * [`diag`]: diagnostics with stable codes.
+//! * [`rules`]: pre-flight rules a target declares (what it refuses).
 //!
 //! This crate names no platform and does no I/O.
 
@@ -24,6 +25,7 @@ pub mod fields;
 pub mod hash;
 pub mod image;
 pub mod images;
+pub mod rules;
 pub mod source;
 pub mod target;
 pub mod value;

@@ -38,6 +38,10 @@ pub struct Capabilities {
     /// before their children and hands each write the ids of the
     /// categories known so far ([`WriteContext::categories`]).
     pub category_parent: Option<&'static str>,
+    /// What the target refuses, checked on every desired document before
+    /// anything is sent (`preflight`, docs/preflight.md); the limits
+    /// above are read by the rules that name them.
+    pub rules: &'static [crate::rules::Rule],
 }
 
 /// Limits of one item in the target.

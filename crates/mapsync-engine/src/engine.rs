@@ -116,6 +116,7 @@ pub fn spool_documents(
     source: &Endpoint,
     scopes: &Scopes,
     set: &std::sync::Arc<mapsync_config::check::model::MappingSet>,
+    run: &mapsync_plan::compile::RunContext,
     input: &mut mapsync_plan::reconcile::ReconcileInput<SpooledItem>,
     refs: &[mapsync_plan::reconcile::DocRef],
     mut spool: SpoolWriter,
@@ -148,6 +149,7 @@ pub fn spool_documents(
                 source: source.clone(),
                 scope: scope_of(scopes, e.entity),
                 set: set.clone(),
+                run: run.clone(),
                 kind: match e.entity {
                     Entity::Category => Entity::Category,
                     Entity::Product => Entity::Product,
@@ -271,6 +273,8 @@ pub struct CompileJob {
     pub ledger: mapsync_state::Ledger,
     /// The clock.
     pub now: time::OffsetDateTime,
+    /// The run's instant and channel, for the compiler.
+    pub run: mapsync_plan::compile::RunContext,
     /// `--force`.
     pub force: bool,
     /// Every record, or only those changed since an instant.
@@ -286,6 +290,8 @@ enum Compiled {
         control: mapsync_core::document::Control,
         hash: String,
         document: Option<Result<Vec<u8>, serde_json::Error>>,
+        /// The compiler's warnings (an image left out...).
+        warnings: Vec<mapsync_core::diag::Diagnostic>,
     },
     /// A record that did not compile, or could not be read.
     Invalid(SpooledItem),
@@ -373,7 +379,9 @@ impl CompileJob {
         work_rx: &std::sync::Mutex<std::sync::mpsc::Receiver<Chunk>>,
         done_tx: &std::sync::mpsc::SyncSender<Done>,
     ) {
-        let Ok(compiler) = mapsync_plan::compile::Compiler::new(&self.set, self.kind) else {
+        let Ok(compiler) = mapsync_plan::compile::Compiler::new(&self.set, self.kind)
+            .map(|c| c.in_run(self.run.clone()))
+        else {
             return;
         };
         loop {
@@ -416,7 +424,7 @@ impl CompileJob {
         mut spool: SpoolWriter,
     ) -> Result<(Vec<SpooledItem>, SpoolWriter), PlanError> {
         let compiler = match mapsync_plan::compile::Compiler::new(&self.set, self.kind) {
-            Ok(c) => c,
+            Ok(c) => c.in_run(self.run.clone()),
             Err(_) => return Ok((Vec::new(), spool)),
         };
         let mut items = Vec::new();
@@ -459,6 +467,7 @@ impl CompileJob {
                     control: c.control,
                     hash,
                     document,
+                    warnings: c.warnings,
                 }
             }
             Err(diagnostics) => Compiled::Invalid(SpooledItem::Invalid {
@@ -535,6 +544,7 @@ fn collect_chunk(
                 control,
                 hash,
                 document,
+                warnings,
             } => {
                 let spooled = match document {
                     Some(line) => Some(
@@ -554,6 +564,7 @@ fn collect_chunk(
                     control: control.clone(),
                     hash: hash.as_str().to_owned(),
                     spooled,
+                    warnings: (!warnings.is_empty()).then(|| Box::new(warnings)),
                 });
             }
             Compiled::Invalid(item) => items.push(item),
@@ -585,6 +596,8 @@ struct RecompileJob {
     /// The read the first pass made.
     scope: ReadScope,
     set: std::sync::Arc<mapsync_config::check::model::MappingSet>,
+    /// The run's instant and channel, as the first pass compiled with.
+    run: mapsync_plan::compile::RunContext,
     kind: Entity,
     /// Item indices, sorted.
     wanted: Vec<usize>,
@@ -598,10 +611,11 @@ impl RecompileJob {
             mapsync_config::check::model::Entity::Category => Entity::Category,
             mapsync_config::check::model::Entity::Product => Entity::Product,
         };
-        let compiler =
-            Compiler::new(&self.set, self.kind).map_err(|e| PlanError::SourceChanged {
+        let compiler = Compiler::new(&self.set, self.kind)
+            .map_err(|e| PlanError::SourceChanged {
                 position: e.to_string(),
-            })?;
+            })?
+            .in_run(self.run.clone());
         let mut index = 0usize;
         let mut next = 0usize;
         let items = &mut self.items;
@@ -627,6 +641,7 @@ impl RecompileJob {
                     hash: h,
                     control,
                     spooled,
+                    ..
                 }) if *key == c.document.key && *h == hash => {
                     *spooled = Some(spool.push(&hash, control, &c.document)?);
                     Ok(())
@@ -860,10 +875,15 @@ pub async fn plan_spooled_in(
     let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now)?;
     // Back before the long part: another run may use it meanwhile.
     states.give(store);
+    let run = mapsync_plan::compile::RunContext {
+        now: Some(now),
+        channel: Some(profile.channel.clone()),
+    };
     let inputs = Inputs {
         source: &profile.source,
         set: &set,
         now,
+        run: run.clone(),
         force: options.force,
         scopes: &scopes,
     };
@@ -899,7 +919,7 @@ pub async fn plan_spooled_in(
         let source = profile.source.clone();
         let set = set.clone();
         tokio::task::spawn_blocking(move || {
-            let docs = spool_documents(&source, &scopes, &set, &mut input, &refs, spool)?;
+            let docs = spool_documents(&source, &scopes, &set, &run, &mut input, &refs, spool)?;
             Ok::<_, PlanError>((input, docs))
         })
         .await
@@ -922,6 +942,8 @@ struct Inputs<'a> {
     source: &'a Endpoint,
     set: &'a Arc<MappingSet>,
     now: time::OffsetDateTime,
+    /// The run's instant and channel, for the compiler.
+    run: mapsync_plan::compile::RunContext,
     force: bool,
     scopes: &'a Scopes,
 }
@@ -1024,6 +1046,7 @@ async fn compile_and_read(
         let source = inputs.source.clone();
         let set = inputs.set.clone();
         let (now, force) = (inputs.now, inputs.force);
+        let run = inputs.run.clone();
         let scopes = inputs.scopes.clone();
         tokio::task::spawn_blocking(move || {
             let mut spool = spool;
@@ -1035,6 +1058,7 @@ async fn compile_and_read(
                     kind,
                     ledger,
                     now,
+                    run: run.clone(),
                     force,
                     scope: scope_of(&scopes, kind),
                 };

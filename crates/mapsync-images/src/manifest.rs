@@ -3,7 +3,7 @@
 //! (docs/images.md; the contract's example line, field for field).
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -106,25 +106,27 @@ pub fn read(path: &Path) -> Result<Vec<Line>, ImagesError> {
 /// pull leaves the previous one whole).
 pub fn write(path: &Path, lines: &[Line]) -> Result<(), ImagesError> {
     let tmp = temp_path(path);
-    let mut out =
-        std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| ImagesError::io(&tmp, e))?);
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(tmp.path()).map_err(|e| ImagesError::io(tmp.path(), e))?,
+    );
     for line in lines {
         let text = serde_json::to_string(line).map_err(|e| ImagesError::Manifest {
             path: path.to_owned(),
             line: 0,
             message: e.to_string(),
         })?;
-        writeln!(out, "{text}").map_err(|e| ImagesError::io(&tmp, e))?;
+        writeln!(out, "{text}").map_err(|e| ImagesError::io(tmp.path(), e))?;
     }
-    out.flush().map_err(|e| ImagesError::io(&tmp, e))?;
+    out.flush().map_err(|e| ImagesError::io(tmp.path(), e))?;
     drop(out);
-    std::fs::rename(&tmp, path).map_err(|e| ImagesError::io(path, e))
+    tmp.persist(path).map_err(|e| ImagesError::io(path, e))
 }
 
-pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    path.with_file_name(name)
+/// Where a manifest is written before it replaces `path`: the project's
+/// temporary folder (or beside `path` when none is installed); removed
+/// when dropped unless persisted.
+pub(crate) fn temp_path(path: &Path) -> mapsync_state::tmp::TmpFile {
+    mapsync_state::tmp::temp_for(path, "manifest.part")
 }
 
 #[cfg(test)]

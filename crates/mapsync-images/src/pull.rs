@@ -71,6 +71,14 @@ pub struct PullSummary {
     pub list_requests: u64,
     /// Images that could not be pulled.
     pub failed: Vec<PullFailure>,
+    /// Images whose `action`, `edited_file` and `copy_to`, set in the
+    /// folder's earlier manifest, this pull kept (the store still holds the
+    /// same bytes for them).
+    pub kept_actions: u64,
+    /// Images whose action the earlier manifest set but this pull reset to
+    /// `skip`: the store holds other bytes for them now, or no longer has
+    /// them (the earlier manifest is kept as `manifest.previous.ndjson`).
+    pub reset_actions: u64,
     /// The manifest written.
     pub manifest: PathBuf,
 }
@@ -228,9 +236,75 @@ pub async fn pull(
     summary.images = lines.len() as u64;
     summary.distinct = distinct_bytes.len() as u64;
     summary.bytes_distinct = distinct_bytes.values().sum();
+    let path = summary.manifest.clone();
+    keep_actions(&path, &mut lines, &mut summary)?;
     manifest::write(&summary.manifest, &lines)?;
     progress.finish();
     Ok(summary)
+}
+
+/// The earlier manifest's name when this pull resets some of its actions.
+pub const PREVIOUS: &str = "manifest.previous.ndjson";
+
+/// Carries the actions the user set in the folder's earlier manifest (if
+/// any) over to the images the store still holds with the same bytes, so
+/// pulling again never loses planned edits. An action whose image changed
+/// or went away is reset to `skip` (the edit may no longer fit), and the
+/// earlier manifest is kept as [`PREVIOUS`]; so is a manifest that cannot
+/// be read, with a warning.
+fn keep_actions(
+    path: &Path,
+    lines: &mut [Line],
+    summary: &mut PullSummary,
+) -> Result<(), ImagesError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let keep_previous = |why: &str| -> Result<(), ImagesError> {
+        let previous = path.with_file_name(PREVIOUS);
+        std::fs::copy(path, &previous).map_err(|e| ImagesError::io(&previous, e))?;
+        warn!(manifest = %path.display(), kept_as = %previous.display(), "{why}");
+        Ok(())
+    };
+    let earlier = match manifest::read(path) {
+        Ok(earlier) => earlier,
+        Err(e) => {
+            return keep_previous(&format!(
+                "the folder's earlier manifest cannot be read ({e}); it is kept, no action carried over"
+            ))
+        }
+    };
+    let planned: HashMap<&str, &Line> = earlier
+        .iter()
+        .filter(|l| l.action != Action::Skip || l.edited_file.is_some() || !l.copy_to.is_empty())
+        .map(|l| (l.image_id.as_str(), l))
+        .collect();
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut used = std::collections::HashSet::new();
+    for line in lines.iter_mut() {
+        let Some(old) = planned.get(line.image_id.as_str()) else {
+            continue;
+        };
+        used.insert(line.image_id.clone());
+        if old.sha256.is_some() && old.sha256 == line.sha256 {
+            line.action = old.action;
+            line.edited_file.clone_from(&old.edited_file);
+            line.copy_to.clone_from(&old.copy_to);
+            summary.kept_actions += 1;
+        } else {
+            summary.reset_actions += 1;
+        }
+    }
+    summary.reset_actions += planned.keys().filter(|id| !used.contains(**id)).count() as u64;
+    if summary.reset_actions > 0 {
+        keep_previous(&format!(
+            "{} image action(s) of the earlier manifest reset to skip: the store holds other bytes for those images now, or no longer has them",
+            summary.reset_actions
+        ))?;
+    }
+    Ok(())
 }
 
 /// Every product of the pull (or the `only` ones, looked up by key).
@@ -327,14 +401,13 @@ async fn fetch(store: &dyn ImageStore, out: &Path, url: &str) -> Result<Fetched,
         let dir = path.parent().unwrap_or(out).to_owned();
         // Two downloads of the same bytes (under two URLs) may write this
         // file at once: each writes its own temporary file, and the
-        // renames replace one complete file by an identical one.
+        // renames replace one complete file by an identical one. The
+        // temporary file goes when dropped (an error, a stopped pull).
         let tmp = unique_temp_path(&path);
         let write = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(&tmp, &bytes)?;
-            std::fs::rename(&tmp, &path).inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
+            std::fs::write(tmp.path(), &bytes)?;
+            tmp.persist(&path)
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -351,14 +424,12 @@ async fn fetch(store: &dyn ImageStore, out: &Path, url: &str) -> Result<Fetched,
     })
 }
 
-/// A temporary file beside `path` that no other download of this process
-/// writes (`<file>.<n>.part`).
-fn unique_temp_path(path: &std::path::Path) -> std::path::PathBuf {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{n}.part"));
-    path.with_file_name(name)
+/// A temporary file for `path` that no other download writes: in the
+/// project's temporary folder (named after this process, removed by the
+/// next run if this one is killed), or beside `path` when no folder is
+/// installed (`<file>.<n>.part`). Removed when dropped unless persisted.
+fn unique_temp_path(path: &std::path::Path) -> mapsync_state::tmp::TmpFile {
+    mapsync_state::tmp::temp_for(path, "image.part")
 }
 
 /// A file extension from a URL's path (`bin` when it has none).

@@ -54,11 +54,27 @@ pub struct Compiled {
     pub warnings: Vec<Diagnostic>,
 }
 
+/// What a compile knows of the run it serves: its instant (images whose
+/// rights expired are left out) and the profile's channel (images not
+/// licensed for it are left out). `Default`: the wall clock when a record
+/// has an expiry, and no channel (every image is licensed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunContext {
+    /// The run's start.
+    pub now: Option<time::OffsetDateTime>,
+    /// The profile's channel.
+    pub channel: Option<String>,
+}
+
 /// Turns records of one entity into desired documents.
 pub struct Compiler<'m> {
+    /// The run's instant and channel.
+    run: RunContext,
     entity: &'m EntityMapping,
     /// The target's limits (images and options per product).
     limits: mapsync_core::target::Limits,
+    /// The target's pre-flight rules.
+    rules: &'static [mapsync_core::rules::Rule],
     kind: Entity,
     env: minijinja::Environment<'static>,
     /// Template source → its name in `env` (or the parse error text).
@@ -136,13 +152,21 @@ impl<'m> Compiler<'m> {
             }
         }
         Ok(Compiler {
+            run: RunContext::default(),
             entity,
             limits: set.limits,
+            rules: set.rules,
             kind,
             env,
             templates,
             template_vars,
         })
+    }
+
+    /// This compiler for a run at `run.now` on `run.channel`.
+    pub fn in_run(mut self, run: RunContext) -> Self {
+        self.run = run;
+        self
     }
 
     /// The entity this compiler compiles.
@@ -159,8 +183,17 @@ impl<'m> Compiler<'m> {
             diags: Vec::new(),
             ctx_value: None,
         };
-        let (document, control) = cx.document();
-        let has_errors = cx.diags.iter().any(|d| d.severity == Severity::Error);
+        let (document, mut control) = cx.document();
+        let mut has_errors = cx.diags.iter().any(|d| d.severity == Severity::Error);
+        if !has_errors && !self.rules.is_empty() {
+            // Pre-flight: what the target would refuse is invalid here.
+            let refused = super::preflight::check(&document, self.rules, &self.limits);
+            has_errors = !refused.is_empty();
+            cx.diags.extend(refused);
+            if mapsync_core::rules::needs_run_values(self.rules) {
+                control.unique = super::preflight::unique_values(&document, self.rules);
+            }
+        }
         if has_errors {
             Err(cx.diags)
         } else {
@@ -669,7 +702,13 @@ impl<'r> Cx<'_, '_, 'r> {
             };
             let alt = spec.alt.as_ref().and_then(|p| resolve(p, rec));
             for (i, item) in items.into_iter().enumerate() {
-                let Some(src) = image_src(item) else {
+                let src = match (&spec.rights.url, item) {
+                    (Some(url), Value::Object(m)) => {
+                        resolve(url, m).and_then(|v| as_text(&v)).map(|s| s.trim().to_owned())
+                    }
+                    _ => image_src(item),
+                };
+                let Some(src) = src.filter(|s| !s.is_empty()) else {
                     self.warn(
                         codes::RECORD_IMAGE,
                         format!(
@@ -681,6 +720,11 @@ impl<'r> Cx<'_, '_, 'r> {
                     );
                     continue;
                 };
+                if let Value::Object(asset) = item {
+                    if !self.licensed(spec, asset, &src) {
+                        continue;
+                    }
+                }
                 let alt = match alt.as_deref() {
                     Some(Value::Array(a)) => a.get(i).and_then(as_text),
                     Some(v) => as_text(v),
@@ -698,6 +742,65 @@ impl<'r> Cx<'_, '_, 'r> {
             out.truncate(1);
         }
         out
+    }
+
+    /// Whether the asset object's usage rights let its image be sent on
+    /// this run (two-way.md, "Usage rights and expiry"): not expired, and
+    /// licensed for the profile's channel. Each image left out is a
+    /// warning saying why.
+    fn licensed(&mut self, spec: &ImageSpec, asset: &Map<String, Value>, src: &str) -> bool {
+        let shown = short_src(src);
+        if let Some(path) = &spec.rights.expires {
+            let expiry = resolve(path, asset).filter(|v| !is_empty(v));
+            if let Some(expiry) = expiry {
+                let Some(at) = as_text(&expiry).as_deref().and_then(parse_instant) else {
+                    self.warn(
+                        codes::RECORD_IMAGE_RIGHTS,
+                        format!(
+                            "image {shown} is left out: its expiry `{}` = {} is not a date, so its rights are unknown",
+                            path.display(),
+                            show(&expiry)
+                        ),
+                        "write the expiry as RFC 3339 (2027-01-31T00:00:00Z) or a date (2027-01-31)",
+                    );
+                    return false;
+                };
+                let now = self.compiler.run.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+                if at <= now {
+                    self.warn(
+                        codes::RECORD_IMAGE_LEFT_OUT,
+                        format!(
+                            "image {shown} is left out: its usage rights expired {}",
+                            at.format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default()
+                        ),
+                        "the target loses it on this run; renew its rights in the source to send it again",
+                    );
+                    return false;
+                }
+            }
+        }
+        if let (Some(path), Some(channel)) = (&spec.rights.channels, &self.compiler.run.channel) {
+            let listed = resolve(path, asset).map(|v| text_list(&v)).unwrap_or_default();
+            let listed: Vec<String> = listed
+                .iter()
+                .flat_map(|t| t.split(','))
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if !listed.is_empty() && !listed.iter().any(|c| c == channel) {
+                self.warn(
+                    codes::RECORD_IMAGE_LEFT_OUT,
+                    format!(
+                        "image {shown} is left out: it is licensed for {} and not for channel `{channel}`",
+                        listed.join(", ")
+                    ),
+                    "add the channel to the asset's channels in the source to send it here",
+                );
+                return false;
+            }
+        }
+        true
     }
 
     fn variants(&mut self, doc: &mut Document) {
@@ -1172,6 +1275,31 @@ fn image_src(v: &Value) -> Option<String> {
             .filter(|s| !s.is_empty()),
         _ => None,
     }
+}
+
+/// An image's URL as a message shows it (embedded data cut short).
+fn short_src(src: &str) -> String {
+    let web = src.starts_with("http://") || src.starts_with("https://");
+    let keep = if web { 120 } else { 40 };
+    if src.chars().count() > keep {
+        let head: String = src.chars().take(keep).collect();
+        format!("`{head}…`")
+    } else {
+        format!("`{src}`")
+    }
+}
+
+/// An instant from RFC 3339 text or a date (`YYYY-MM-DD`: its midnight, UTC).
+fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
+    let t = text.trim();
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .or_else(|| {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(t, &format)
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
 }
 
 fn kind_of(v: &Value) -> &'static str {

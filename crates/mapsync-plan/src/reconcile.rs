@@ -68,6 +68,11 @@ pub trait ItemView {
     fn compiled(&self) -> Option<(&Control, &str)>;
     /// Position and diagnostics of an invalid record.
     fn invalid(&self) -> Option<(&str, &[Diagnostic])>;
+    /// Warnings of a compiled record (an image left out...): shown with
+    /// its change, whatever the change.
+    fn warnings(&self) -> &[Diagnostic] {
+        &[]
+    }
     /// The key, when it is not blank.
     fn key(&self) -> Option<&str> {
         self.raw_key().filter(|k| !k.trim().is_empty())
@@ -658,6 +663,10 @@ struct Index<'a> {
     sid_count: Map<'a, usize>,
     /// Every id any record claims (even invalid ones): never an orphan.
     claimed: HashSet<&'a str, foldhash::fast::RandomState>,
+    /// Values the target keeps unique in the store (pre-flight rules of
+    /// scope run) given by more than one well-keyed compiled item, with
+    /// those items. Empty for most runs.
+    shared: Shared<'a>,
 }
 
 /// SyncID: the record's, else the ledger's, else the adopted item's.
@@ -716,12 +725,14 @@ impl<'a> Index<'a> {
         let mut claimed: HashSet<&str, foldhash::fast::RandomState> =
             HashSet::with_capacity_and_hasher(e.items.len(), Default::default());
         claimed.extend(sync_ids.iter().flatten().copied());
+        let shared = shared_values(&e.items, &key_count, &sync_ids, &target_by_id);
         Index {
             target_by_id,
             key_count,
             sync_ids,
             sid_count,
             claimed,
+            shared,
         }
     }
 
@@ -765,11 +776,59 @@ impl<'a> Index<'a> {
                     diags: d,
                 }
             }
-            (Some((position, diagnostics)), Some(_)) => Prepared::Invalid {
-                rule: rule_name(entity, "record.invalid"),
-                reason: format!("the record at {position} could not be mapped"),
-                diags: diagnostics.iter().map(Into::into).collect(),
-            },
+            (Some((position, diagnostics)), Some(_)) => {
+                let refused: Vec<&str> = diagnostics
+                    .iter()
+                    .filter(|d| d.code.name.starts_with("preflight::"))
+                    .map(|d| d.code.name)
+                    .collect();
+                if refused.is_empty() {
+                    Prepared::Invalid {
+                        rule: rule_name(entity, "record.invalid"),
+                        reason: format!("the record at {position} could not be mapped"),
+                        diags: diagnostics.iter().map(Into::into).collect(),
+                    }
+                } else {
+                    // Pre-flight: the record names itself in each of its
+                    // refusals (file and line, where the source has lines).
+                    let diags = diagnostics
+                        .iter()
+                        .map(|d| {
+                            let mut p = PlanDiagnostic::from(d);
+                            if d.code.name.starts_with("preflight::") {
+                                p.message = format!("{position}: {}", p.message);
+                            }
+                            p
+                        })
+                        .collect();
+                    Prepared::Invalid {
+                        rule: rule_name(entity, "record.preflight"),
+                        reason: format!(
+                            "the record at {position} would be refused by the target ({}); nothing is sent for it",
+                            refused.join(", ")
+                        ),
+                        diags,
+                    }
+                }
+            }
+            (None, Some(k)) if !self.refused_values(index, it).is_empty() => {
+                let diags = self
+                    .refused_values(index, it)
+                    .into_iter()
+                    .map(|(field, value, keys, holder)| {
+                        PlanDiagnostic::from(&crate::preflight::unique_in_run(
+                            field, value, entity, &keys, holder,
+                        ))
+                    })
+                    .collect();
+                Prepared::Invalid {
+                    rule: rule_name(entity, "record.preflight"),
+                    reason: format!(
+                        "{en} '{k}' shares a value the target keeps unique with another record (preflight::unique-in-run); nothing is sent for it"
+                    ),
+                    diags,
+                }
+            }
             (None, Some(_)) => match self.sync_ids.get(index).copied().flatten() {
                 Some(id) if self.sid_count.get(id).copied().unwrap_or(0) > 1 => {
                     let n = self.sid_count.get(id).copied().unwrap_or(0);
@@ -795,6 +854,86 @@ impl<'a> Index<'a> {
             },
         }
     }
+}
+
+/// A value an item is refused for: (field, value, the keys of every item
+/// giving it, the one that holds it in the target already, if one does).
+type Refused<'a> = (&'a str, &'a str, Vec<&'a str>, Option<&'a str>);
+
+/// Values the target keeps unique in the store given by several items of
+/// the run: (field, value) → each item giving it (index, key, whether
+/// the item is in the target already).
+type Shared<'a> =
+    HashMap<(&'a str, &'a str), Vec<(usize, &'a str, bool)>, foldhash::fast::RandomState>;
+
+impl<'a> Index<'a> {
+    /// The values this compiled item gives that other items of the run
+    /// give too, where the target keeps them unique and would refuse this
+    /// item's write: (field, value, the keys of every item giving it).
+    /// When exactly one of those items is in the target already, it holds
+    /// the value there, and only the others are refused.
+    fn refused_values<I: ItemView>(&self, index: usize, it: &'a I) -> Vec<Refused<'a>> {
+        let mut out = Vec::new();
+        if self.shared.is_empty() {
+            return out;
+        }
+        let Some((control, _)) = it.compiled() else {
+            return out;
+        };
+        for (f, v) in &control.unique {
+            let Some(sharers) = self.shared.get(&(f.as_str(), v.as_str())) else {
+                continue;
+            };
+            let holders = sharers.iter().filter(|(_, _, held)| *held).count();
+            let holds = sharers.iter().any(|(i, _, held)| *i == index && *held);
+            if holders == 1 && holds {
+                continue;
+            }
+            let holder = sharers
+                .iter()
+                .find(|(_, _, held)| *held)
+                .filter(|_| holders == 1)
+                .map(|(_, k, _)| *k);
+            out.push((
+                f.as_str(),
+                v.as_str(),
+                sharers.iter().map(|(_, k, _)| *k).collect(),
+                holder,
+            ));
+        }
+        out
+    }
+}
+
+/// (field, value) pairs given by more than one well-keyed compiled item
+/// (pre-flight rules of scope run), with those items.
+fn shared_values<'a, I: ItemView>(
+    items: &'a [I],
+    key_count: &Map<'a, usize>,
+    sync_ids: &[Option<&'a str>],
+    target_by_id: &Map<'a, &'a TargetItem>,
+) -> Shared<'a> {
+    let mut all: Shared<'a> = HashMap::default();
+    for (i, it) in items.iter().enumerate() {
+        let (Some((control, _)), Some(k)) = (it.compiled(), it.key()) else {
+            continue;
+        };
+        if control.unique.is_empty() || key_count.get(k).copied() != Some(1) {
+            continue;
+        }
+        let held = sync_ids
+            .get(i)
+            .copied()
+            .flatten()
+            .is_some_and(|id| target_by_id.contains_key(id));
+        for (f, v) in &control.unique {
+            all.entry((f.as_str(), v.as_str()))
+                .or_default()
+                .push((i, k, held));
+        }
+    }
+    all.retain(|_, sharers| sharers.len() > 1);
+    all
 }
 
 /// One item's decision: its change, the rules checked (when explained),
@@ -843,7 +982,10 @@ fn decide_item<I: ItemView>(
         Prepared::Create => {
             let (control, _) = it.compiled()?;
             let (checks, action, rule) = create_rules(entity, judge.settings, control, wanted);
-            let change = change_of(entity, key, None, action, rule, &checks, Vec::new());
+            let mut change = change_of(entity, key, None, action, rule, &checks, Vec::new());
+            change
+                .diagnostics
+                .extend(it.warnings().iter().map(Into::into));
             (
                 change,
                 checks,
@@ -856,7 +998,7 @@ fn decide_item<I: ItemView>(
             let target = idx.target_by_id.get(target_id.as_str()).copied();
             let row = it.key().and_then(|k| e.ledger.get(k));
             let (checks, action, rule) = update_rules(judge, wanted, control, hash, row, target);
-            let change = change_of(
+            let mut change = change_of(
                 entity,
                 key,
                 Some(target_id),
@@ -865,6 +1007,9 @@ fn decide_item<I: ItemView>(
                 &checks,
                 Vec::new(),
             );
+            change
+                .diagnostics
+                .extend(it.warnings().iter().map(Into::into));
             (
                 change,
                 checks,
@@ -1098,6 +1243,7 @@ fn rule_name(e: Entity, rest: &str) -> &'static str {
         "key.duplicate",
         "sync-id.duplicate",
         "record.invalid",
+        "record.preflight",
         "create.no-permission",
         "create.no-update-flag",
         "create.deselected",

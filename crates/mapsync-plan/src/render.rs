@@ -325,7 +325,13 @@ fn write_human_with<'p, W: IoWrite>(
         groups.entry(c.entity).or_default().push(i);
     }
     for (entity, indices) in groups {
-        let shown = |c: &Change| o.verbose || !matches!(c.action, Action::Skip | Action::Unchanged);
+        // An unchanged item with a warning (an image left out...) is shown
+        // for the warning's sake.
+        let shown = |c: &Change| {
+            o.verbose
+                || !matches!(c.action, Action::Skip | Action::Unchanged)
+                || !c.diagnostics.is_empty()
+        };
         if !indices
             .iter()
             .filter_map(|i| plan.changes.get(*i))

@@ -3,15 +3,19 @@
 //! compiler and writes each document that apply may need to a temporary
 //! file (one compact JSON [`PlannedDocument`] after another); a
 //! [`DocumentSpool`] then reads them back in plan order, one at a time, for
-//! rendering, the plan file and apply. The file lives in the OS temp
-//! directory and is removed when the last handle goes. This module only
-//! stores and reads documents: it decides nothing about which ones.
+//! rendering, the plan file and apply. The file lives in the project's
+//! temporary folder (`mapsync_state::tmp`, `.mapsync/tmp/` by default),
+//! named after the process that owns it, and is removed when the last
+//! handle goes (a killed run's spool is removed by the next run). This
+//! module only stores and reads documents: it decides nothing about which
+//! ones.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use mapsync_state::tmp::{TmpError, TmpFile};
 
 use serde::Serialize;
 
@@ -53,12 +57,28 @@ pub struct SpoolRef {
 #[derive(Debug)]
 struct SpoolFile {
     path: PathBuf,
+    /// Removes the file when the last handle goes.
+    _file: TmpFile,
 }
 
-impl Drop for SpoolFile {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            tracing::debug!(path = %self.path.display(), error = %e, "spool file not removed");
+impl From<TmpError> for SpoolError {
+    fn from(e: TmpError) -> SpoolError {
+        SpoolError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+impl SpoolError {
+    /// Whether the disk holding the spool (or the user's quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            SpoolError::Io { source, .. } => mapsync_state::tmp::is_disk_full(source),
+            SpoolError::Json { source, .. } => source
+                .io_error_kind()
+                .is_some_and(|k| k == std::io::ErrorKind::StorageFull),
+            SpoolError::Missing(_) => false,
         }
     }
 }
@@ -80,48 +100,24 @@ pub struct SpoolWriter {
     buf: Vec<u8>,
 }
 
-static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
-
 impl SpoolWriter {
-    /// A new, empty spool file in the OS temp directory.
+    /// A new, empty spool file in the project's temporary folder (the one
+    /// `mapsync_state::tmp::install`ed; without one, the system's).
     pub fn create() -> Result<SpoolWriter, SpoolError> {
-        SpoolWriter::create_in(&std::env::temp_dir())
+        let (tmp, f) = mapsync_state::tmp::create_file("spool.ndjson")?;
+        Ok(SpoolWriter::with_file(tmp, f))
     }
 
-    /// A new, empty spool file in `dir`.
-    pub fn create_in(dir: &std::path::Path) -> Result<SpoolWriter, SpoolError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let mut last = None;
-        for _ in 0..16 {
-            let seq = SPOOL_SEQ.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(
-                "mapsync-spool-{}-{seq}-{nanos:x}.ndjson",
-                std::process::id()
-            ));
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => {
-                    return Ok(SpoolWriter {
-                        file: Arc::new(SpoolFile { path }),
-                        out: BufWriter::with_capacity(1 << 16, f),
-                        len: 0,
-                        buf: Vec::with_capacity(4096),
-                    })
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-                Err(source) => return Err(SpoolError::Io { path, source }),
-            }
+    fn with_file(tmp: TmpFile, f: File) -> SpoolWriter {
+        SpoolWriter {
+            file: Arc::new(SpoolFile {
+                path: tmp.path().to_path_buf(),
+                _file: tmp,
+            }),
+            out: BufWriter::with_capacity(1 << 16, f),
+            len: 0,
+            buf: Vec::with_capacity(4096),
         }
-        Err(SpoolError::Io {
-            path: dir.to_path_buf(),
-            source: last.unwrap_or_else(|| std::io::Error::other("no free spool file name")),
-        })
     }
 
     /// One document as the spool stores it (a line of JSON), for
@@ -356,6 +352,9 @@ pub enum SpooledItem {
         hash: String,
         /// Where its document is, if it was spooled.
         spooled: Option<SpoolRef>,
+        /// The compiler's warnings (an image left out...); boxed, as most
+        /// items have none.
+        warnings: Option<Box<Vec<mapsync_core::diag::Diagnostic>>>,
     },
     /// A record that could not be compiled or read.
     Invalid {
@@ -389,6 +388,14 @@ impl super::reconcile::ItemView for SpooledItem {
                 diagnostics,
                 ..
             } => Some((position.as_str(), diagnostics.as_slice())),
+        }
+    }
+    fn warnings(&self) -> &[mapsync_core::diag::Diagnostic] {
+        match self {
+            SpooledItem::Compiled {
+                warnings: Some(w), ..
+            } => w.as_slice(),
+            _ => &[],
         }
     }
 }
@@ -449,8 +456,9 @@ pub enum PlanFileError {
 }
 
 /// Reads a plan file (`plan --out`) as a stream: the plan into memory, its
-/// documents one at a time into a new spool (in the OS temp directory), so
-/// a plan of a million creates is applied without holding its documents.
+/// documents one at a time into a new spool (in the project's temporary
+/// folder), so a plan of a million creates is applied without holding its
+/// documents.
 /// Keys it does not know are skipped, as deserialising a
 /// [`super::reconcile::PlanFile`] would.
 pub fn read_plan_file(

@@ -8,6 +8,7 @@
 
 use mapsync_core::current::CompareRules;
 use mapsync_core::fields::{FieldTable, FieldType, ANY_NAME};
+use mapsync_core::rules::Rule;
 use mapsync_core::target::{Capabilities, Limits};
 use mapsync_core::Entity;
 
@@ -43,4 +44,12 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     marks_ownership: true,
     // Categories do not nest.
     category_parent: None,
+    rules: RULES,
 };
+
+/// What any store API behind the `rest` target refuses, as far as mapsync
+/// can know: images go by absolute URL (the `images` requests send them as
+/// given) or as embedded data. Required fields and formats are the API's
+/// own (a `rest` mapping names its fields freely: `title`, `name`...);
+/// docs/preflight.md.
+pub const RULES: &[Rule] = &[Rule::ImageSources];

@@ -48,6 +48,9 @@ pub enum StartError {
     /// Signals or the runtime could not be set up.
     #[error("cannot start: {0}")]
     Io(#[from] std::io::Error),
+    /// The project's temporary folder (`tmp_dir:`) cannot be used.
+    #[error("cannot use the project's temporary folder: {0}")]
+    Tmp(#[from] mapsync_state::tmp::TmpError),
 }
 
 /// Runs the manager until SIGTERM/SIGINT (or, with `once`, runs each due
@@ -70,6 +73,19 @@ pub fn run(
         settings.log_format,
         stderr_level,
     );
+    // The project's temporary folder: what processes that are gone left
+    // there goes now (logged); the runs' spools are made there and this
+    // process's files go with the session.
+    let project_dir = shared
+        .options
+        .project_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .to_path_buf();
+    let (_tmp, _) = mapsync_state::tmp::Session::start(
+        &mapsync_config::tmp_dir(&shared.options.project_file),
+        &project_dir,
+    )?;
     let code = runtime.block_on(async move {
         *shared_settings(&shared) = settings.clone();
         *shared
@@ -146,6 +162,7 @@ async fn serve(
             _ = int.recv() => {}
         }
         eprintln!("second signal: quitting at once (everything recorded so far stays recorded)");
+        mapsync_state::tmp::remove_own_files();
         std::process::exit(130);
     });
     shared.join().await;

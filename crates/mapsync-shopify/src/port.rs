@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use mapsync_core::current::{Catalog, Current, StoreLocation, TargetItem};
 use mapsync_core::document::{Document, MetafieldDescription};
+use mapsync_core::rules::{Format, On, Rule};
 use mapsync_core::target::{
     BatchOutcome, BatchWrite, Capabilities, Limits, ReadHint, RequestStats, Target, TargetError,
     TargetWrite, WriteContext, Written,
@@ -33,7 +34,79 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     marks_ownership: true,
     // Categories do not nest.
     category_parent: None,
+    rules: RULES,
 };
+
+/// What Shopify refuses, checked before anything is sent (docs/preflight.md
+/// maps each `userErrors` code of the emulated store to one of these, or
+/// says why only the store can know).
+pub const RULES: &[Rule] = &[
+    // `productSet`: "The variant 'Default Title' already exists." (INVALID_VARIANT).
+    Rule::VariantsByOptions,
+    // "Can only specify a maximum of 2048 variants" (VARIANTS_OVER_LIMIT).
+    Rule::VariantCount,
+    // "Title can't be blank" (INVALID_PRODUCT; `collectionCreate`).
+    Rule::Required {
+        on: On::Product,
+        field: "title",
+    },
+    Rule::Required {
+        on: On::Category,
+        field: "title",
+    },
+    // "Weight must be greater than or equal to 0" (INVALID_INPUT).
+    Rule::Decimal {
+        on: On::Variant,
+        field: "inventory_item.weight",
+        min: Some(0),
+        max: None,
+        scale: None,
+    },
+    // Money: not negative, Shopify keeps cents.
+    Rule::Decimal {
+        on: On::Variant,
+        field: "price",
+        min: Some(0),
+        max: Some(1_000_000_000_000_000),
+        scale: None,
+    },
+    Rule::Decimal {
+        on: On::Variant,
+        field: "compare_at_price",
+        min: Some(0),
+        max: Some(1_000_000_000_000_000),
+        scale: None,
+    },
+    Rule::Decimal {
+        on: On::Variant,
+        field: "inventory_item.cost",
+        min: Some(0),
+        max: Some(1_000_000_000_000_000),
+        scale: None,
+    },
+    Rule::Format {
+        on: On::Product,
+        field: "handle",
+        format: Format::Handle,
+    },
+    Rule::Format {
+        on: On::Category,
+        field: "handle",
+        format: Format::Handle,
+    },
+    // `inventorySetQuantities`: INVALID_QUANTITY_TOO_HIGH / _TOO_LOW.
+    Rule::Quantity {
+        min: -1_000_000_000,
+        max: 1_000_000_000,
+    },
+    // INVALID_METAFIELD / metafieldsSet INVALID_VALUE.
+    Rule::MetafieldValues,
+    Rule::ImageSources,
+    // `stagedUploadsCreate`: "File size must be at most 20971520 bytes."
+    Rule::ImageBytes {
+        max: 20 * 1024 * 1024,
+    },
+];
 
 fn native_of<'a, T: 'static>(current: &'a Current, what: &str) -> Result<&'a T, TargetError> {
     current.native.get::<T>().ok_or_else(|| {

@@ -20,6 +20,7 @@ mod images;
 pub mod migrations;
 mod pool;
 mod shared;
+pub mod tmp;
 mod uploads;
 mod writebacks;
 
@@ -121,6 +122,25 @@ pub enum StateError {
     /// the runtime is shutting down).
     #[error("state store task failed: {0}")]
     Task(String),
+}
+
+impl StateError {
+    /// Whether the disk holding the state database (or the user's quota)
+    /// is full: SQLite's `SQLITE_FULL`; `SQLITE_IOERR_SHMSIZE`, the WAL
+    /// index that could not grow (how a full disk shows when the database
+    /// is opened); or `ENOSPC` creating its folder.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StateError::Sqlite { error, .. } => matches!(
+                error,
+                rusqlite::Error::SqliteFailure(e, _)
+                    if e.code == ErrorCode::DiskFull
+                        || e.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+            ),
+            StateError::CreateDir { error, .. } => tmp::is_disk_full(error),
+            _ => false,
+        }
+    }
 }
 
 /// The ledger rows of one channel and entity, by key. Hashed with

@@ -14,6 +14,7 @@ use crate::connector::Registry;
 use crate::metafield::{self, NameProblem, Part, Resolved};
 use crate::yaml::{Kind, Node};
 use mapsync_core::diag::{codes, Diagnostic, Diagnostics, Span};
+use mapsync_core::rules::{On, Rule};
 use mapsync_core::target::{Capabilities, Limits};
 use mapsync_syntax::{self as syntax, OptionRef, SourcePath, Target};
 
@@ -27,6 +28,7 @@ pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> Mappi
         name: root.get("name").and_then(Node::as_str).map(str::to_string),
         target,
         limits,
+        rules: caps.map(|c| c.rules).unwrap_or_default(),
         settings: settings(root.get("settings"), diags),
         ..MappingSet::default()
     };
@@ -51,6 +53,7 @@ pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> Mappi
         locations: &set.locations,
         fields: caps.map(|c| c.fields),
         limits,
+        target_rules: caps.map(|c| c.rules).unwrap_or_default(),
     };
     set.category = entities
         .and_then(|e| e.entry("category"))
@@ -377,6 +380,9 @@ struct Cx<'a> {
     fields: Option<&'static FieldTable>,
     /// The target's limits on one item.
     limits: Limits,
+    /// The target's pre-flight rules: `validate` warns where the mapping
+    /// alone shows that a rule will refuse items.
+    target_rules: &'static [Rule],
 }
 
 /// What one `map:` (one context) has seen, for cross-entry checks.
@@ -486,6 +492,7 @@ impl Cx<'_> {
             }
             _ => None,
         };
+        self.required_unmapped(kind, node, &state);
         let bool_of = |k: &str| matches!(node.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
         Some(EntityMapping {
             kind,
@@ -543,6 +550,50 @@ impl Cx<'_> {
         );
     }
 
+    /// Fields the target requires (its `Required` rules) that the entity
+    /// never maps: every create would be refused (a warning: the target
+    /// may take a default). `title` of a closed table is
+    /// `entity::title-missing`'s.
+    fn required_unmapped(&mut self, kind: Entity, node: &Node, state: &MapState) {
+        let (on, ctx) = match kind {
+            Entity::Category => (On::Category, Context::Category),
+            Entity::Product => (On::Product, Context::Product),
+        };
+        let title_checked = self
+            .fields
+            .is_some_and(|t| !fields::is_open(t, ctx) && fields::lookup(t, ctx, "title").is_some());
+        for rule in self.target_rules {
+            let Rule::Required { on: r_on, field } = *rule else {
+                continue;
+            };
+            if r_on != on
+                || state.targets.contains_key(field)
+                || (field == "title" && title_checked)
+            {
+                continue;
+            }
+            let at = node
+                .entry("map")
+                .and_then(|(k, _)| k.loc())
+                .or_else(|| node.loc());
+            self.diags.push(
+                Diagnostic::warning(
+                    codes::ENTITY_REQUIRED_UNMAPPED,
+                    format!(
+                        "the {} entity maps no `{field}`, which the target requires",
+                        kind.as_str()
+                    ),
+                )
+                .at_opt(at)
+                .label(format!("no `{field}:` here"))
+                .help(format!(
+                    "every {} would be refused at `plan` (preflight::required); add e.g. `{field}: Name`",
+                    kind.as_str()
+                )),
+            );
+        }
+    }
+
     fn variants(
         &mut self,
         name: &Node,
@@ -563,6 +614,7 @@ impl Cx<'_> {
         let fields = self.map(Context::Variant, node.get("map"), option_names, &mut state);
         // Metafield case collisions are per owner; options count per product.
         product_state.options.extend(state.options.iter().cloned());
+        self.variants_need_options(name, node, &state);
         let images = self.images(node.get("images"));
         Some(Variants {
             from: from?,
@@ -576,6 +628,52 @@ impl Cx<'_> {
             fields,
             images,
         })
+    }
+
+    /// A target that tells variants apart by their option values refuses
+    /// a product with several variants and no option: warn when the
+    /// `variants:` block may give several (its `from` is not one fixed
+    /// element) and maps no `Option|...`.
+    fn variants_need_options(&mut self, name: &Node, node: &Node, state: &MapState) {
+        // Without `from` there are no variants (variants::from-missing).
+        if !self.target_rules.contains(&Rule::VariantsByOptions)
+            || !state.options.is_empty()
+            || node.get("from").is_none()
+        {
+            return;
+        }
+        // An `Option|...` that is itself wrong has its own error.
+        let written = node.get("map").and_then(Node::as_map).is_some_and(|m| {
+            m.iter().any(|(k, _)| {
+                k.as_str()
+                    .is_some_and(|t| t.trim_start().starts_with("Option|"))
+            })
+        });
+        if written {
+            return;
+        }
+        let one_element = node
+            .get("from")
+            .and_then(Node::as_str)
+            .and_then(|t| syntax::parse_path(t).ok())
+            .is_some_and(|p| {
+                !p.is_collecting()
+                    && p.segments
+                        .last()
+                        .is_some_and(|s| matches!(s.indexes.last(), Some(syntax::Index::At(_))))
+            });
+        if one_element {
+            return;
+        }
+        self.diags.push(
+            Diagnostic::warning(
+                codes::VARIANTS_OPTIONS_MISSING,
+                "`variants` may give a product several variants, but maps no option",
+            )
+            .at_opt(name.loc())
+            .label("no `Option|...` in this `map:`")
+            .help("the target tells variants apart by their option values: a product with more than one variant is invalid at `plan` (preflight::variants-by-options); map one, e.g. `\"Option|Size\": Size`"),
+        );
     }
 
     fn images(&mut self, node: Option<&Node>) -> Vec<ImageSpec> {
@@ -594,6 +692,11 @@ impl Cx<'_> {
                 from,
                 kind,
                 alt: self.path(item.get("alt")),
+                rights: ImageRights {
+                    url: self.path(item.get("url")),
+                    expires: self.path(item.get("expires")),
+                    channels: self.path(item.get("channels")),
+                },
             });
         }
         out

@@ -23,6 +23,9 @@ pub struct MappingSet {
     pub target: String,
     /// That target's limits on one item (options, images...).
     pub limits: mapsync_core::target::Limits,
+    /// That target's pre-flight rules (what it refuses), checked on each
+    /// compiled document.
+    pub rules: &'static [mapsync_core::rules::Rule],
     /// Typed settings with defaults applied.
     pub settings: Settings,
     /// Reference locations by name.
@@ -315,6 +318,32 @@ pub struct ImageSpec {
     pub kind: ImageKind,
     /// Alt text path.
     pub alt: Option<SourcePath>,
+    /// Usage rights of asset objects (two-way.md): where each element of
+    /// `from` keeps its URL, expiry and channels.
+    pub rights: ImageRights,
+}
+
+/// Paths inside each asset object of an `images:` entry whose `from` is a
+/// list of objects (`{ from: Assets, url: Url, expires: ExpiresAt,
+/// channels: Channels }`). All empty: the elements are the images.
+#[derive(Debug, Clone, Default)]
+pub struct ImageRights {
+    /// The image's URL (or data) in the object (default: `url` or `src`).
+    pub url: Option<SourcePath>,
+    /// When the usage rights end (RFC 3339 or `YYYY-MM-DD`): an image
+    /// past it is left out, so the next run removes it from the target.
+    pub expires: Option<SourcePath>,
+    /// The channels the image is licensed for (a list, or a text split at
+    /// commas): an image whose list does not name the profile's channel is
+    /// not sent there.
+    pub channels: Option<SourcePath>,
+}
+
+impl ImageRights {
+    /// Whether any rights path is declared.
+    pub fn any(&self) -> bool {
+        self.url.is_some() || self.expires.is_some() || self.channels.is_some()
+    }
 }
 
 /// A mapping unit test.

@@ -44,7 +44,9 @@ codes! {
     ENTITY_KEY_MISSING = "entity::key-missing", "an entity has no `key` (the seed's KeyField)";
     ENTITY_TITLE_MISSING = "entity::title-missing", "an entity maps no `title`, which Shopify requires";
     ENTITY_CATEGORIES_WITHOUT_CATEGORY = "entity::categories-without-category", "products name categories but no category entity is mapped (warning)";
+    ENTITY_REQUIRED_UNMAPPED = "entity::required-unmapped", "the target requires a field that the entity never maps: every create would be refused (warning)";
     VARIANTS_FROM_MISSING = "variants::from-missing", "`variants` has no `from` list field";
+    VARIANTS_OPTIONS_MISSING = "variants::options-missing", "`variants` may give a product several variants but maps no `Option|...`: the target could not tell them apart (warning)";
     TARGET_SYNTAX = "target::syntax", "a `map:` key is not a valid target expression";
     TARGET_UNKNOWN_FIELD = "target::unknown-field", "a plain target field that the entity does not have";
     TARGET_VARIANT_ONLY = "target::variant-only", "a variant-only target (Quantity_, Option|, sku, price, ...) outside `variants.map`";
@@ -103,9 +105,25 @@ codes! {
     RECORD_QUANTITY = "record::quantity", "a `Quantity_X` value is not a whole number";
     RECORD_IMAGE = "record::image", "an image value is neither text nor an object with a `url`/`src` (warning; the image is dropped)";
     RECORD_IMAGE_DATA = "record::image-data", "an embedded image is not base64, or its bytes are not a PNG, JPEG, GIF or WEBP image";
+    RECORD_IMAGE_LEFT_OUT = "record::image-left-out", "an image's usage rights expired, or do not name the profile's channel: it is not sent, and a target that has it loses it (warning)";
+    RECORD_IMAGE_RIGHTS = "record::image-rights", "an image's expiry is not a date: with its rights unknown it is not sent (warning)";
     RECORD_IMAGES_TOO_MANY = "record::images-too-many", "a product has more images than the target keeps (Shopify: 250); the extra ones are dropped (warning)";
     RECORD_CATEGORY_IMAGES = "record::category-images", "a category record has more than one image; only the first is used (warning)";
     RECORD_MALFORMED = "record::malformed", "a source record could not be read (bad NDJSON line, CSV row with the wrong field count, not an object)";
+    PREFLIGHT_VARIANTS_BY_OPTIONS = "preflight::variants-by-options", "a product has several variants but no option, or two variants with the same option values: the target could not tell them apart";
+    PREFLIGHT_VARIANT_COUNT = "preflight::variant-count", "a product has more variants than the target allows";
+    PREFLIGHT_OPTION_VALUES = "preflight::option-values", "an option has more values than the target allows";
+    PREFLIGHT_REQUIRED = "preflight::required", "a product, category or variant lacks a field the target requires";
+    PREFLIGHT_DECIMAL = "preflight::decimal", "a price, weight or other decimal is out of the target's range or has too many decimals";
+    PREFLIGHT_FORMAT = "preflight::format", "a handle or URL path does not have the format the target takes";
+    PREFLIGHT_MAX_LENGTH = "preflight::max-length", "a text is longer than the target takes";
+    PREFLIGHT_UNIQUE_IN_PRODUCT = "preflight::unique-in-product", "two variants of one product share a value the target keeps unique (e.g. a SKU)";
+    PREFLIGHT_UNIQUE_IN_RUN = "preflight::unique-in-run", "two records of the run share a value the target keeps unique in the store (e.g. a SKU, a name, a URL)";
+    PREFLIGHT_FAMILY = "preflight::family", "a product has more fields of a family (e.g. custom fields) than the target takes, or a member's name is too long";
+    PREFLIGHT_QUANTITY = "preflight::quantity", "a stock quantity is out of the range the target takes";
+    PREFLIGHT_IMAGE_SOURCES = "preflight::image-sources", "an image is neither an absolute http(s) URL nor embedded data";
+    PREFLIGHT_IMAGE_SIZE = "preflight::image-size", "an embedded image's file is larger than the target takes";
+    PREFLIGHT_METAFIELD_LENGTH = "preflight::metafield-length", "a metafield value is longer than the target takes";
     RUN_TARGET_UNREACHABLE = "run::target-unreachable", "the target could not be reached (or answered with temporary failures) after the retries; nothing is lost";
     RUN_TARGET_DENIED = "run::target-denied", "the store refused the credentials (HTTP 401/403): check the token and its access scopes";
     RUN_TARGET_CONFIG = "run::target-config", "the profile's target options cannot work (address, version, plan)";
@@ -119,5 +137,10 @@ codes! {
     RUN_PLAN_STALE = "run::plan-stale", "a saved plan was made against a target that has changed since; nothing was changed";
     RUN_INTERRUPTED = "run::interrupted", "the run was interrupted; finished items are recorded and the next run resumes";
     RUN_MASS_DELETE = "run::mass-delete", "the plan deletes more than `max_deletes` allows; nothing was changed";
+    RUN_DISK_FULL = "run::disk-full", "the disk holding the project's temporary folder or the state store is full; the run stopped before any change, or with everything done so far recorded";
     RUN_FAILED = "run::failed", "any other fatal error of a command";
+    INIT_EXISTS = "init::exists", "`mapsync init` would overwrite a file that exists; nothing was written";
+    INIT_CSV = "init::csv", "`mapsync init --from-csv` cannot read the CSV or find a key column in its header";
+    INIT_WRITE = "init::write", "`mapsync init` could not create a directory or write a file of the starter project";
+    EXPLAIN_UNKNOWN_CODE = "explain::unknown-code", "`mapsync explain` was given a code this mapsync does not have";
 }
