@@ -493,6 +493,7 @@ impl Cx<'_> {
             _ => None,
         };
         self.required_unmapped(kind, node, &state);
+        self.families(kind, node);
         let bool_of = |k: &str| matches!(node.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
         Some(EntityMapping {
             kind,
@@ -554,6 +555,75 @@ impl Cx<'_> {
     /// never maps: every create would be refused (a warning: the target
     /// may take a default). `title` of a closed table is
     /// `entity::title-missing`'s.
+    /// Field families the target bounds (its `Family` rules, e.g. custom
+    /// fields): more members mapped than it takes, or a member's name too
+    /// long, would make every item that gives them a value invalid.
+    fn families(&mut self, kind: Entity, node: &Node) {
+        let on = match kind {
+            Entity::Category => On::Category,
+            Entity::Product => On::Product,
+        };
+        let Some(entries) = node.get("map").and_then(Node::as_map) else {
+            return;
+        };
+        for rule in self.target_rules {
+            let Rule::Family {
+                on: r_on,
+                prefix,
+                max_count,
+                max_name,
+            } = *rule
+            else {
+                continue;
+            };
+            if r_on != on {
+                continue;
+            }
+            let members: Vec<&Node> = entries
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| {
+                    k.as_str()
+                        .is_some_and(|t| t.len() > prefix.len() && t.starts_with(prefix))
+                })
+                .collect();
+            if let Some(extra) = members.get(max_count) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        codes::ENTITY_FAMILY_LIMIT,
+                        format!(
+                            "the {} entity maps {} `{prefix}*` fields; the target takes at most {max_count}",
+                            kind.as_str(),
+                            members.len()
+                        ),
+                    )
+                    .at_opt(extra.loc())
+                    .label("one too many")
+                    .help(format!(
+                        "an item that gives more than {max_count} of them is invalid at `plan` (preflight::family); map fewer (metafields can hold the others)"
+                    )),
+                );
+            }
+            for k in &members {
+                let name = k.as_str().unwrap_or("").get(prefix.len()..).unwrap_or("");
+                if name.chars().count() > max_name {
+                    self.diags.push(
+                        Diagnostic::warning(
+                            codes::ENTITY_FAMILY_LIMIT,
+                            format!(
+                                "the name of this `{prefix}*` field has {} characters; the target takes at most {max_name}",
+                                name.chars().count()
+                            ),
+                        )
+                        .at_opt(k.loc())
+                        .label("name too long")
+                        .help("every item that gives it a value is invalid at `plan` (preflight::family); shorten the name"),
+                    );
+                }
+            }
+        }
+    }
+
     fn required_unmapped(&mut self, kind: Entity, node: &Node, state: &MapState) {
         let (on, ctx) = match kind {
             Entity::Category => (On::Category, Context::Category),

@@ -45,6 +45,7 @@ codes! {
     ENTITY_TITLE_MISSING = "entity::title-missing", "an entity maps no `title`, which Shopify requires";
     ENTITY_CATEGORIES_WITHOUT_CATEGORY = "entity::categories-without-category", "products name categories but no category entity is mapped (warning)";
     ENTITY_REQUIRED_UNMAPPED = "entity::required-unmapped", "the target requires a field that the entity never maps: every create would be refused (warning)";
+    ENTITY_FAMILY_LIMIT = "entity::family-limit", "an entity maps more fields of a family (e.g. custom fields) than the target takes, or one with too long a name (warning)";
     VARIANTS_FROM_MISSING = "variants::from-missing", "`variants` has no `from` list field";
     VARIANTS_OPTIONS_MISSING = "variants::options-missing", "`variants` may give a product several variants but maps no `Option|...`: the target could not tell them apart (warning)";
     TARGET_SYNTAX = "target::syntax", "a `map:` key is not a valid target expression";
