@@ -874,6 +874,7 @@ fn validate_warns_where_the_mapping_shows_the_problem() {
     for (mapping, code) in [
         ("shopify-no-options", "variants::options-missing"),
         ("bigcommerce-no-name", "entity::required-unmapped"),
+        ("bigcommerce-custom-fields", "entity::family-limit"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mapping.yaml");

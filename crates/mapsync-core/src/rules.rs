@@ -70,6 +70,7 @@ pub enum Rule {
     },
     /// A field the target needs on a create: a product or category
     /// without it is refused (for [`On::Variant`], every variant needs it).
+    /// Checked on every document: one without it could not be created.
     Required {
         /// Where.
         on: On,
