@@ -227,17 +227,16 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
     };
     let (plan, refs) = reconcile::decide(&input).unwrap();
     stage("decided");
-    let docs =
-        mapsync::engine::spool_documents(
-            &source,
-            &Vec::new(),
-            &set,
-            &Default::default(),
-            &mut input,
-            &refs,
-            spool,
-        )
-            .unwrap();
+    let docs = mapsync::engine::spool_documents(
+        &source,
+        &Vec::new(),
+        &set,
+        &Default::default(),
+        &mut input,
+        &refs,
+        spool,
+    )
+    .unwrap();
     stage("documents spooled");
     let decided = t.elapsed().as_secs_f64();
     let t = Instant::now();

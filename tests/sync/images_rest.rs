@@ -272,11 +272,24 @@ fn pull_since_narrows_the_products() {
         assert_eq!(summary["products"], products, "--since {since}: {summary}");
     }
     let out = env.path("since-bad");
-    let args = ["images", "pull", "--profile", "img", "--out", out.to_str().unwrap()];
-    let run = env.command(&[&args[..], &["--since", "yesterday"]].concat()).output().unwrap();
+    let args = [
+        "images",
+        "pull",
+        "--profile",
+        "img",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = env
+        .command(&[&args[..], &["--since", "yesterday"]].concat())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_ne!(run.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("`--since yesterday` is not a date"), "{stderr}");
+    assert!(
+        stderr.contains("`--since yesterday` is not a date"),
+        "{stderr}"
+    );
 }
 
 #[test]

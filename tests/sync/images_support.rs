@@ -562,7 +562,10 @@ impl Mixed {
             action("P-1", 0),
             ("append".into(), json!("edited/p1-new.png"), json!([]))
         );
-        assert_eq!(action("P-2", 0), ("copy".into(), Value::Null, json!(["P-3", "P-4"])));
+        assert_eq!(
+            action("P-2", 0),
+            ("copy".into(), Value::Null, json!(["P-3", "P-4"]))
+        );
         assert_eq!(action("P-5", 0).0, "overwrite");
     }
 

@@ -913,9 +913,8 @@ fn an_image_whose_rights_expire_leaves_the_store_on_the_next_run() {
         { "Url": img("old"), "ExpiresAt": "2020-01-31" },
     ]);
     env.set_catalog(&catalog);
-    let media = || {
-        normalized(&env.get("/__sandbox/snapshot"))["products"]["P-1001"]["media"].clone()
-    };
+    let media =
+        || normalized(&env.get("/__sandbox/snapshot"))["products"]["P-1001"]["media"].clone();
 
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
@@ -926,7 +925,9 @@ fn an_image_whose_rights_expire_leaves_the_store_on_the_next_run() {
     let plan: Value = serde_json::from_str(&plan).unwrap();
     let text = plan.to_string();
     assert!(
-        text.contains("P-1001-us.jpg` is left out: it is licensed for shop-us and not for channel `e2e`"),
+        text.contains(
+            "P-1001-us.jpg` is left out: it is licensed for shop-us and not for channel `e2e`"
+        ),
         "{plan:#}"
     );
     assert!(

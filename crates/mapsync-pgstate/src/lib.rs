@@ -119,14 +119,12 @@ impl PgStore {
         migrations::migrate(&mut conn, &self.url).await
     }
 
-    /// The schema version of the database (0: not migrated).
+    /// The schema version of the database (the newest migration applied).
     pub async fn schema_version(&self) -> Result<u32, PgStateError> {
-        let v: Option<i32> = sqlx::query_scalar(
-            "SELECT max(version) FROM schema_version",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(self.err("reading the schema version"))?;
+        let v: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM schema_version")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("reading the schema version"))?;
         Ok(v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
     }
 
@@ -153,8 +151,10 @@ impl PgStore {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(&err)?;
-        let mut map =
-            Ledger::with_capacity_and_hasher(usize::try_from(count).unwrap_or(0), Default::default());
+        let mut map = Ledger::with_capacity_and_hasher(
+            usize::try_from(count).unwrap_or(0),
+            Default::default(),
+        );
         let mut rows = sqlx::query(
             "SELECT key, target_id, hash, sync_date, message, attempts \
              FROM ledger WHERE channel = $1 AND entity = $2",
@@ -272,13 +272,14 @@ impl PgStore {
         entity: Entity,
         key: &str,
     ) -> Result<bool, PgStateError> {
-        let done = sqlx::query("DELETE FROM ledger WHERE channel = $1 AND entity = $2 AND key = $3")
-            .bind(channel)
-            .bind(entity.as_str())
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err("updating the ledger"))?;
+        let done =
+            sqlx::query("DELETE FROM ledger WHERE channel = $1 AND entity = $2 AND key = $3")
+                .bind(channel)
+                .bind(entity.as_str())
+                .bind(key)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err("updating the ledger"))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -531,6 +532,23 @@ pub(crate) fn rfc3339(date: OffsetDateTime) -> Result<String, PgStateError> {
         })
 }
 
+/// The store's futures are `Send`: a run's tasks are spawned on Tokio's
+/// threads. (Compiled, never run.)
+#[allow(dead_code)]
+fn futures_are_send(s: &PgStore, u: &PgUrl) {
+    fn send<T: Send>(_: T) {}
+    send(PgStore::connect("postgres://a@b/c"));
+    send(PgStore::connect_url(u));
+    send(s.migrate());
+    send(s.load("c", Entity::Product));
+    send(s.record_many("c", &[]));
+    send(s.record_many_marking("c", &[], &|_| true));
+    send(s.recent_runs("p", 1));
+    send(s.pending_batches("c"));
+    send(s.prune_uploads("c", std::time::Duration::ZERO));
+    send(s.pending_writebacks("c", Entity::Product, None, 1));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,21 +570,4 @@ mod tests {
         assert!(is_postgres_url("postgresql://a@b/c"));
         assert!(!is_postgres_url("sqlite:.mapsync/state.db"));
     }
-}
-
-/// The store's futures are `Send`: a run's tasks are spawned on Tokio's
-/// threads. (Compiled, never run.)
-#[allow(dead_code)]
-fn futures_are_send(s: &PgStore, u: &PgUrl) {
-    fn send<T: Send>(_: T) {}
-    send(PgStore::connect("postgres://a@b/c"));
-    send(PgStore::connect_url(u));
-    send(s.migrate());
-    send(s.load("c", Entity::Product));
-    send(s.record_many("c", &[]));
-    send(s.record_many_marking("c", &[], &|_| true));
-    send(s.recent_runs("p", 1));
-    send(s.pending_batches("c"));
-    send(s.prune_uploads("c", std::time::Duration::ZERO));
-    send(s.pending_writebacks("c", Entity::Product, None, 1));
 }

@@ -8,7 +8,7 @@
 //! each applied version; a database with a version this binary does not
 //! know (written by a newer mapsync) is refused.
 
-use sqlx::{Connection, PgConnection, Row};
+use sqlx::{Connection, Executor, PgConnection};
 
 use crate::PgStateError;
 
@@ -65,7 +65,10 @@ pub async fn migrate(conn: &mut PgConnection, url: &str) -> Result<Vec<u32>, PgS
             error,
         }
     };
-    let mut tx = conn.begin().await.map_err(q("starting the schema migration"))?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(q("starting the schema migration"))?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(LOCK_KEY)
         .execute(&mut *tx)
@@ -84,17 +87,14 @@ pub async fn migrate(conn: &mut PgConnection, url: &str) -> Result<Vec<u32>, PgS
             .await
             .map_err(q("reading the schema version"))?
     } else {
-        let theirs: Vec<String> = sqlx::query(
+        let theirs: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::TEXT FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name = ANY($1) ORDER BY 1",
         )
         .bind(OUR_TABLES)
         .fetch_all(&mut *tx)
         .await
-        .map_err(q("reading the schema"))?
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .collect();
+        .map_err(q("reading the schema"))?;
         if !theirs.is_empty() {
             return Err(PgStateError::NotMapsync {
                 url: url.to_string(),
@@ -104,14 +104,15 @@ pub async fn migrate(conn: &mut PgConnection, url: &str) -> Result<Vec<u32>, PgS
                 ),
             });
         }
-        sqlx::raw_sql(
+        // A string without arguments goes as a simple query: several
+        // statements in one.
+        tx.execute(
             "CREATE TABLE schema_version (\
                  version    INTEGER PRIMARY KEY, \
                  name       TEXT NOT NULL, \
                  applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), \
                  applied_by TEXT NOT NULL)",
         )
-        .execute(&mut *tx)
         .await
         .map_err(q("creating the schema_version table"))?;
         0
@@ -124,11 +125,12 @@ pub async fn migrate(conn: &mut PgConnection, url: &str) -> Result<Vec<u32>, PgS
         });
     }
     let mut applied = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
-        sqlx::raw_sql(m.sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("migrating the schema"))?;
+    let missing: Vec<&Migration> = MIGRATIONS
+        .iter()
+        .filter(|m| i64::from(m.version) > current)
+        .collect();
+    for m in missing {
+        tx.execute(m.sql).await.map_err(q("migrating the schema"))?;
         sqlx::query("INSERT INTO schema_version (version, name, applied_by) VALUES ($1, $2, $3)")
             .bind(i32::try_from(m.version).unwrap_or(i32::MAX))
             .bind(m.name)

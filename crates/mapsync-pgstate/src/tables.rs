@@ -22,12 +22,14 @@ impl PgStore {
         max_age: Duration,
     ) -> Result<Option<String>, PgStateError> {
         let err = self.err("reading uploads");
-        let row = sqlx::query("SELECT location, uploaded_at FROM uploads WHERE channel = $1 AND hash = $2")
-            .bind(channel)
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(&err)?;
+        let row = sqlx::query(
+            "SELECT location, uploaded_at FROM uploads WHERE channel = $1 AND hash = $2",
+        )
+        .bind(channel)
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(&err)?;
         let Some(row) = row else { return Ok(None) };
         let location: String = row.try_get(0).map_err(&err)?;
         let at: &str = row.try_get(1).map_err(&err)?;

@@ -158,12 +158,18 @@ impl PgUrl {
                         })?;
                 }
                 "connect_timeout" => {
-                    let secs = value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        bad(
-                            format!("`connect_timeout={value}` is not a positive number of seconds"),
-                            "write e.g. `?connect_timeout=10`",
-                        )
-                    })?;
+                    let secs = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| {
+                            bad(
+                                format!(
+                                    "`connect_timeout={value}` is not a positive number of seconds"
+                                ),
+                                "write e.g. `?connect_timeout=10`",
+                            )
+                        })?;
                     parsed.connect_timeout = Duration::from_secs(secs);
                 }
                 other => {
@@ -255,10 +261,8 @@ fn parse_server_options(s: &str) -> Vec<(String, String)> {
     while let Some(w) = words.next() {
         let setting = if w == "-c" {
             words.next()
-        } else if let Some(rest) = w.strip_prefix("-c").or_else(|| w.strip_prefix("--")) {
-            Some(rest)
         } else {
-            None
+            w.strip_prefix("-c").or_else(|| w.strip_prefix("--"))
         };
         if let Some((k, v)) = setting.and_then(|s| s.split_once('=')) {
             out.push((k.to_string(), v.to_string()));
@@ -280,12 +284,9 @@ pub fn redact_raw(raw: &str) -> String {
         Some(at) => {
             let userinfo = &authority[..at];
             match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &raw[..start],
-                    &userinfo[..colon],
-                    &rest[at..]
-                ),
+                Some(colon) => {
+                    format!("{}{}:***{}", &raw[..start], &userinfo[..colon], &rest[at..])
+                }
                 None => raw.to_string(),
             }
         }
@@ -319,7 +320,10 @@ mod tests {
             vec![("search_path".to_string(), "mapsync".to_string())]
         );
         let u = PgUrl::parse("postgres://me@localhost/db?host=/run/postgresql").unwrap();
-        assert_eq!(u.socket.as_deref(), Some(std::path::Path::new("/run/postgresql")));
+        assert_eq!(
+            u.socket.as_deref(),
+            Some(std::path::Path::new("/run/postgresql"))
+        );
     }
 
     #[test]
@@ -356,8 +360,8 @@ mod tests {
 
     #[test]
     fn the_password_comes_from_the_named_variable() {
-        let u = PgUrl::parse("postgres://u@h/db?password_env=MAPSYNC_PGSTATE_TEST_UNSET_VAR")
-            .unwrap();
+        let u =
+            PgUrl::parse("postgres://u@h/db?password_env=MAPSYNC_PGSTATE_TEST_UNSET_VAR").unwrap();
         let e = u.connect_options().unwrap_err();
         assert!(matches!(e, PgStateError::PasswordEnv { .. }), "{e}");
         assert!(e.to_string().contains("MAPSYNC_PGSTATE_TEST_UNSET_VAR"));

@@ -85,11 +85,11 @@ async fn postgres_newer_database_is_refused() {
     let help = miette::Diagnostic::help(&err).unwrap().to_string();
     assert!(help.contains("upgrade mapsync"), "{help}");
     // Nothing was changed by the refused binary.
-    let store = PgStore::from_pool(
-        sqlx::PgPool::connect(&url).await.unwrap(),
-        &url,
+    let store = PgStore::from_pool(sqlx::PgPool::connect(&url).await.unwrap(), &url);
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        migrations::LATEST + 1
     );
-    assert_eq!(store.schema_version().await.unwrap(), migrations::LATEST + 1);
     store.close().await;
 }
 
@@ -120,7 +120,9 @@ async fn postgres_another_programs_database_is_refused() {
         .unwrap();
     pool.close().await;
     match PgStore::connect(&url).await {
-        Err(PgStateError::NotMapsync { reason, .. }) => assert!(reason.contains("runs"), "{reason}"),
+        Err(PgStateError::NotMapsync { reason, .. }) => {
+            assert!(reason.contains("runs"), "{reason}")
+        }
         other => panic!("expected NotMapsync, got {other:?}"),
     }
 }
@@ -146,4 +148,41 @@ async fn postgres_messages_show_no_password() {
     assert!(matches!(err, PgStateError::Connect { .. }), "{shown}");
     assert!(!shown.contains(secret), "{shown}");
     assert!(shown.contains("missing_t"), "{shown}");
+}
+
+/// A chunk is all or nothing: a row PostgreSQL refuses (text cannot hold
+/// a NUL byte, which SQLite stores) leaves none of the chunk behind.
+#[tokio::test]
+async fn postgres_record_many_is_all_or_nothing() {
+    use mapsync_core::source::Entity;
+    use mapsync_pgstate::{Change, LedgerUpdate};
+    let Some(store) = support::postgres("postgres_record_many_is_all_or_nothing").await else {
+        return;
+    };
+    let update = |key: &str| LedgerUpdate {
+        entity: Entity::Product,
+        key: key.into(),
+        change: Change::Failure {
+            target_id: None,
+            message: "m".into(),
+        },
+    };
+    let err = store
+        .record_many("c", &[update("A"), update("B\0")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PgStateError::Query {
+                action: "updating the ledger",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(store.load("c", Entity::Product).await.unwrap().is_empty());
+    store.record_many("c", &[update("A")]).await.unwrap();
+    assert_eq!(store.load("c", Entity::Product).await.unwrap().len(), 1);
+    store.close().await;
 }

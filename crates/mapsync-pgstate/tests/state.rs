@@ -77,7 +77,9 @@ state_case!(ledger_round_trip, |s| {
         .unwrap();
     assert_eq!((key.as_str(), found), ("A", row));
     assert_eq!(
-        s.find_by_target("c", Entity::Category, "gid://P/1").await.unwrap(),
+        s.find_by_target("c", Entity::Category, "gid://P/1")
+            .await
+            .unwrap(),
         None
     );
     // Several keys on one id: the smallest, byte order.
@@ -117,16 +119,30 @@ state_case!(failures_are_counted_and_keep_the_id, |s| {
         .await
         .unwrap();
     let row = s.get("c", Entity::Product, "A").await.unwrap().unwrap();
-    assert_eq!(row.target_id.as_deref(), Some("id1"), "the known id is kept");
+    assert_eq!(
+        row.target_id.as_deref(),
+        Some("id1"),
+        "the known id is kept"
+    );
     assert_eq!(row.hash.as_deref(), Some("h1"), "the hash is kept");
     assert_eq!(row.sync_date, Some(t(0)));
     assert_eq!(row.message.as_deref(), Some("again"));
     assert_eq!(row.attempts, 2);
-    s.record_failure("c", Entity::Product, "A", Some("id2"), "created, then failed")
-        .await
-        .unwrap();
+    s.record_failure(
+        "c",
+        Entity::Product,
+        "A",
+        Some("id2"),
+        "created, then failed",
+    )
+    .await
+    .unwrap();
     let row = s.get("c", Entity::Product, "A").await.unwrap().unwrap();
-    assert_eq!(row.target_id.as_deref(), Some("id2"), "a known id replaces it");
+    assert_eq!(
+        row.target_id.as_deref(),
+        Some("id2"),
+        "a known id replaces it"
+    );
     assert_eq!(row.attempts, 3);
     s.record_success("c", Entity::Product, "A", "id2", "h2", t(5))
         .await
@@ -150,9 +166,12 @@ state_case!(forget_removes_one_row, |s| {
 
 state_case!(record_many_applies_in_order, |s| {
     s.record_many("c", &[]).await.unwrap();
-    s.record_many("c", &[ok("gone", "9", "h", t(0)), ok("kept", "8", "h", t(0))])
-        .await
-        .unwrap();
+    s.record_many(
+        "c",
+        &[ok("gone", "9", "h", t(0)), ok("kept", "8", "h", t(0))],
+    )
+    .await
+    .unwrap();
     let updates = vec![
         ok("A", "1", "h1", t(1)),
         failed("B", None, "refused"),
@@ -244,7 +263,9 @@ state_case!(keys_order_byte_by_byte, |s| {
     // whatever the database's locale.
     let keys = ["b", "B", "_a", "a-2", "a10", "a2", "é", "Z", "a 1"];
     let updates: Vec<LedgerUpdate> = keys.iter().map(|k| failed(k, None, "m")).collect();
-    s.record_many_marking("c", &updates, &|_| true).await.unwrap();
+    s.record_many_marking("c", &updates, &|_| true)
+        .await
+        .unwrap();
     let mut expected: Vec<&str> = keys.to_vec();
     expected.sort();
     let mut seen = Vec::new();
@@ -346,24 +367,30 @@ state_case!(pruning_keeps_the_newest_runs_and_the_last_reads, |s| {
     assert_eq!(s.recent_runs("p", 100).await.unwrap().len(), 3);
 });
 
-state_case!(read_history_knows_the_last_run_and_the_last_full_read, |s| {
-    assert_eq!(s.read_history("p").await.unwrap(), (None, None));
-    let r1 = s.begin_run("p", "c", t(0)).await.unwrap();
-    s.finish_run(r1, t(0), RunStatus::Ok, &json!({}))
-        .await
-        .unwrap();
-    let r2 = s.begin_run("p", "c", t(600)).await.unwrap();
-    s.set_full_read(r2, false).await.unwrap();
-    s.finish_run(r2, t(600), RunStatus::Partial, &json!({}))
-        .await
-        .unwrap();
-    let r3 = s.begin_run("p", "c", t(700)).await.unwrap();
-    s.finish_run(r3, t(700), RunStatus::Failed, &json!({}))
-        .await
-        .unwrap();
-    s.begin_run("p", "c", t(800)).await.unwrap();
-    assert_eq!(s.read_history("p").await.unwrap(), (Some(t(600)), Some(t(0))));
-});
+state_case!(
+    read_history_knows_the_last_run_and_the_last_full_read,
+    |s| {
+        assert_eq!(s.read_history("p").await.unwrap(), (None, None));
+        let r1 = s.begin_run("p", "c", t(0)).await.unwrap();
+        s.finish_run(r1, t(0), RunStatus::Ok, &json!({}))
+            .await
+            .unwrap();
+        let r2 = s.begin_run("p", "c", t(600)).await.unwrap();
+        s.set_full_read(r2, false).await.unwrap();
+        s.finish_run(r2, t(600), RunStatus::Partial, &json!({}))
+            .await
+            .unwrap();
+        let r3 = s.begin_run("p", "c", t(700)).await.unwrap();
+        s.finish_run(r3, t(700), RunStatus::Failed, &json!({}))
+            .await
+            .unwrap();
+        s.begin_run("p", "c", t(800)).await.unwrap();
+        assert_eq!(
+            s.read_history("p").await.unwrap(),
+            (Some(t(600)), Some(t(0)))
+        );
+    }
+);
 
 state_case!(batches_are_pending_until_forgotten, |s| {
     let lines = vec![
@@ -392,7 +419,11 @@ state_case!(batches_are_pending_until_forgotten, |s| {
     assert!(s.pending_batches("other").await.unwrap().is_empty());
     let pending = s.pending_batches("c").await.unwrap();
     let handles: Vec<&str> = pending.iter().map(|b| b.handle.as_str()).collect();
-    assert_eq!(handles, ["op/0", "op/1", "op/2"], "oldest first, then by handle");
+    assert_eq!(
+        handles,
+        ["op/0", "op/1", "op/2"],
+        "oldest first, then by handle"
+    );
     assert_eq!(pending[2].entity, Entity::Product);
     assert_eq!(pending[2].lines, lines);
     assert_eq!(pending[1].entity, Entity::Category);
@@ -416,34 +447,63 @@ state_case!(uploads_are_found_until_they_are_too_old, |s| {
     s.record_upload("shop", "h1", "https://up/1/a.png", now)
         .await
         .unwrap();
-    s.record_upload("shop", "h2", "https://up/2/b.png", now - time::Duration::hours(25))
-        .await
-        .unwrap();
+    s.record_upload(
+        "shop",
+        "h2",
+        "https://up/2/b.png",
+        now - time::Duration::hours(25),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        s.upload_location("shop", "h1", DAY).await.unwrap().as_deref(),
+        s.upload_location("shop", "h1", DAY)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("https://up/1/a.png")
     );
     assert_eq!(s.upload_location("other", "h1", DAY).await.unwrap(), None);
-    assert_eq!(s.upload_location("shop", "h2", DAY).await.unwrap(), None, "too old");
+    assert_eq!(
+        s.upload_location("shop", "h2", DAY).await.unwrap(),
+        None,
+        "too old"
+    );
     s.record_upload("shop", "h2", "https://up/3/b.png", now)
         .await
         .unwrap();
     assert_eq!(
-        s.upload_location("shop", "h2", DAY).await.unwrap().as_deref(),
+        s.upload_location("shop", "h2", DAY)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("https://up/3/b.png"),
         "a new upload replaces the old one"
     );
-    s.record_upload("shop", "h3", "https://up/4/c.png", now - time::Duration::days(3))
-        .await
-        .unwrap();
-    s.record_upload("else", "h4", "https://up/5/d.png", now - time::Duration::days(3))
-        .await
-        .unwrap();
+    s.record_upload(
+        "shop",
+        "h3",
+        "https://up/4/c.png",
+        now - time::Duration::days(3),
+    )
+    .await
+    .unwrap();
+    s.record_upload(
+        "else",
+        "h4",
+        "https://up/5/d.png",
+        now - time::Duration::days(3),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.prune_uploads("shop", DAY).await.unwrap(), 1);
     assert_eq!(s.prune_uploads("shop", DAY).await.unwrap(), 0);
     s.forget_upload("shop", "h1").await.unwrap();
     assert_eq!(s.upload_location("shop", "h1", DAY).await.unwrap(), None);
-    assert!(s.upload_location("shop", "h2", DAY).await.unwrap().is_some());
+    assert!(s
+        .upload_location("shop", "h2", DAY)
+        .await
+        .unwrap()
+        .is_some());
     assert!(s
         .upload_location("else", "h4", Duration::from_secs(365 * 86_400))
         .await

@@ -703,9 +703,9 @@ impl<'r> Cx<'_, '_, 'r> {
             let alt = spec.alt.as_ref().and_then(|p| resolve(p, rec));
             for (i, item) in items.into_iter().enumerate() {
                 let src = match (&spec.rights.url, item) {
-                    (Some(url), Value::Object(m)) => {
-                        resolve(url, m).and_then(|v| as_text(&v)).map(|s| s.trim().to_owned())
-                    }
+                    (Some(url), Value::Object(m)) => resolve(url, m)
+                        .and_then(|v| as_text(&v))
+                        .map(|s| s.trim().to_owned()),
                     _ => image_src(item),
                 };
                 let Some(src) = src.filter(|s| !s.is_empty()) else {
@@ -765,7 +765,11 @@ impl<'r> Cx<'_, '_, 'r> {
                     );
                     return false;
                 };
-                let now = self.compiler.run.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+                let now = self
+                    .compiler
+                    .run
+                    .now
+                    .unwrap_or_else(time::OffsetDateTime::now_utc);
                 if at <= now {
                     self.warn(
                         codes::RECORD_IMAGE_LEFT_OUT,
@@ -781,7 +785,9 @@ impl<'r> Cx<'_, '_, 'r> {
             }
         }
         if let (Some(path), Some(channel)) = (&spec.rights.channels, &self.compiler.run.channel) {
-            let listed = resolve(path, asset).map(|v| text_list(&v)).unwrap_or_default();
+            let listed = resolve(path, asset)
+                .map(|v| text_list(&v))
+                .unwrap_or_default();
             let listed: Vec<String> = listed
                 .iter()
                 .flat_map(|t| t.split(','))

@@ -27,12 +27,20 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 /// The cluster of this test process, started on first use; `Err` says
 /// why there is none.
 pub fn cluster() -> Result<&'static Cluster, String> {
-    CLUSTER.get_or_init(start).as_ref().map_err(Clone::clone)
+    CLUSTER
+        .get_or_init(|| start(false))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
-/// The folder holding `initdb` and `postgres`: PATH, then the newest
-/// `/usr/lib/postgresql/*/bin`.
+/// The folder holding `initdb` and `postgres`: `MAPSYNC_PG_BIN` when set
+/// (e.g. to try the skipping path: a folder without them), else PATH, else
+/// the newest `/usr/lib/postgresql/*/bin`.
 fn bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("MAPSYNC_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        return (dir.join("initdb").is_file() && dir.join("postgres").is_file()).then_some(dir);
+    }
     let on_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .find(|d| d.join("initdb").is_file() && d.join("postgres").is_file())
@@ -79,10 +87,12 @@ fn free_port() -> Result<u16, String> {
         .map_err(|e| format!("no free port: {e}"))
 }
 
-fn start() -> Result<Cluster, String> {
+/// Starts a cluster; `durable`: with PostgreSQL's default `fsync` and
+/// `synchronous_commit` (benchmarks), else without (tests).
+pub fn start(durable: bool) -> Result<Cluster, String> {
     let bin = bin_dir().ok_or(
-        "no PostgreSQL server binaries (initdb, postgres) on PATH or under /usr/lib/postgresql/*/bin; \
-         install Debian's `postgresql` package (.ci/run does)",
+        "no PostgreSQL server binaries (initdb, postgres) in MAPSYNC_PG_BIN, on PATH or under \
+         /usr/lib/postgresql/*/bin; install Debian's `postgresql` package (.ci/run does)",
     )?;
     let root = is_root();
     let dir = tempfile::Builder::new()
@@ -113,18 +123,38 @@ fn start() -> Result<Cluster, String> {
     let initdb = |locale: &[&str]| {
         command(&bin.join("initdb"), root)
             .current_dir(&dir)
-            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ])
             .args(locale)
             .arg("-D")
             .arg(&data)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run initdb: {e}"))
+            .map_err(|e| {
+                let how = if root {
+                    " (as `nobody` through setpriv)"
+                } else {
+                    ""
+                };
+                format!("cannot run initdb{how}: {e}")
+            })
     };
     // A linguistic default collation (ICU, English), as production
     // databases have: the store must not depend on it (keys compare as
     // bytes). Without ICU, the machine's locale.
-    let mut out = initdb(&["--locale-provider=icu", "--icu-locale=en-US", "--locale=C.UTF-8"])?;
+    let mut out = initdb(&[
+        "--locale-provider=icu",
+        "--icu-locale=en-US",
+        "--locale=C.UTF-8",
+    ])?;
     if !out.status.success() {
         let _ = std::fs::remove_dir_all(&data);
         out = initdb(&[])?;
@@ -149,9 +179,21 @@ fn start() -> Result<Cluster, String> {
         .arg("-k")
         .arg(&dir)
         .args(["-p", &port.to_string()])
-        // Loopback only; a throwaway cluster needs no durability.
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+        // Loopback only.
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        // A throwaway cluster for tests needs no durability.
+        .args(if durable {
+            &[][..]
+        } else {
+            &[
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ][..]
+        })
         .args(["-c", "max_connections=200"])
         .stdin(Stdio::null())
         .stdout(log)
@@ -210,7 +252,13 @@ impl Cluster {
         let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
         let name: String = format!("t{n}_{test}")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(60)
             .collect();
         let mut conn = sqlx::PgConnection::connect(&self.url("postgres"))
