@@ -753,7 +753,11 @@ impl<'r> Cx<'_, '_, 'r> {
         if let Some(path) = &spec.rights.expires {
             let expiry = resolve(path, asset).filter(|v| !is_empty(v));
             if let Some(expiry) = expiry {
-                let Some(at) = as_text(&expiry).as_deref().and_then(parse_instant) else {
+                let at = match expiry.as_ref() {
+                    Value::Number(n) => n.as_f64().and_then(unix_instant),
+                    v => as_text(v).as_deref().and_then(parse_instant),
+                };
+                let Some(at) = at else {
                     self.warn(
                         codes::RECORD_IMAGE_RIGHTS,
                         format!(
@@ -1293,6 +1297,16 @@ fn short_src(src: &str) -> String {
     } else {
         format!("`{src}`")
     }
+}
+
+/// An instant from a number of seconds since 1970 (milliseconds when it
+/// is that big, as JavaScript-made DAMs write them).
+fn unix_instant(x: f64) -> Option<time::OffsetDateTime> {
+    let secs = if x.abs() > 1e11 { x / 1000.0 } else { x };
+    if !secs.is_finite() {
+        return None;
+    }
+    time::OffsetDateTime::from_unix_timestamp(secs as i64).ok()
 }
 
 /// An instant from RFC 3339 text or a date (`YYYY-MM-DD`: its midnight, UTC).
