@@ -765,7 +765,7 @@ impl<'r> Cx<'_, '_, 'r> {
                             path.display(),
                             show(&expiry)
                         ),
-                        "write the expiry as RFC 3339 (2027-01-31T00:00:00Z) or a date (2027-01-31)",
+                        "write the expiry as RFC 3339 (2027-01-31T00:00:00Z), a date (2027-01-31) or seconds since 1970",
                     );
                     return false;
                 };
