@@ -42,7 +42,7 @@ pub struct PullArgs {
     #[arg(long, num_args = 1..)]
     pub only: Vec<String>,
     /// Only products updated since this date (YYYY-MM-DD or RFC 3339).
-    #[arg(long)]
+    #[arg(long, value_parser = since_value)]
     pub since: Option<String>,
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t)]
@@ -366,4 +366,14 @@ fn human_publish(r: &PublishReport, color: bool) -> String {
         );
     }
     out
+}
+
+/// `--since`, checked here for every store (the stores take it as given).
+fn since_value(text: &str) -> Result<String, String> {
+    match mapsync_core::value::parse_instant(text) {
+        Some(_) => Ok(text.trim().to_owned()),
+        None => Err(format!(
+            "`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time; write e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
+        )),
+    }
 }

@@ -8,40 +8,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use mapsync_bigcommerce::{BcClient, BcConfig, BigCommerceTarget, FilePart};
+use mapsync_bigcommerce::{BcClient, BigCommerceTarget, FilePart};
 use mapsync_core::image::ImageFormat;
 use mapsync_core::images::{ImageFile, ImageFilter, ImageStore, ProductImages};
 use mapsync_core::target::{Target, UploadCache, Uploads};
 use mapsync_sandbox::bigcommerce::faults::Scripted;
 use mapsync_sandbox::bigcommerce::openapi::Spec;
-use mapsync_sandbox::bigcommerce::{self as sandbox, BcFault, BcFaultKind, BcHandle};
+use mapsync_sandbox::bigcommerce::{BcFault, BcFaultKind, BcHandle};
 use serde_json::{json, Value};
 use sha2::Digest;
-use url::Url;
 
-const TOKEN: &str = "test-token";
-
-async fn store() -> BcHandle {
-    sandbox::start(sandbox::BcConfig {
-        record_requests: true,
-        token: Some(TOKEN.into()),
-        ..sandbox::BcConfig::default()
-    })
-    .await
-    .expect("the emulated store starts")
-}
-
-fn client(h: &BcHandle) -> BcClient {
-    BcClient::new(BcConfig {
-        base: Url::parse(&h.api_url()).expect("api url"),
-        token: TOKEN.into(),
-        quota_hint: None,
-    })
-    .expect("client")
-    .with_backoff(Duration::from_millis(10))
-}
+mod support;
+use support::{client, store};
 
 /// Every recorded request is one the OpenAPI files describe.
 fn assert_requests_valid(h: &BcHandle) {

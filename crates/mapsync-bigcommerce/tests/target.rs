@@ -5,44 +5,23 @@
 //! OpenAPI files.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use mapsync_bigcommerce::{BcClient, BcConfig, BigCommerceTarget, CAPABILITIES};
+use mapsync_bigcommerce::{BigCommerceTarget, CAPABILITIES};
 use mapsync_core::current::Current;
 use mapsync_core::document::{Document, Image, ImageKind, MetafieldValue, VariantDoc};
 use mapsync_core::target::{ErrorKind, ReadHint, Target, TargetWrite, WriteContext};
 use mapsync_core::Entity;
 use mapsync_sandbox::bigcommerce::faults::Scripted;
 use mapsync_sandbox::bigcommerce::openapi::Spec;
-use mapsync_sandbox::bigcommerce::{self as sandbox, BcFault, BcFaultKind, BcHandle};
+use mapsync_sandbox::bigcommerce::{BcFault, BcFaultKind, BcHandle};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use url::Url;
 
-const TOKEN: &str = "test-token";
+mod support;
+use support::{client, store};
 
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
-
-async fn store() -> BcHandle {
-    sandbox::start(sandbox::BcConfig {
-        record_requests: true,
-        token: Some(TOKEN.into()),
-        ..sandbox::BcConfig::default()
-    })
-    .await
-    .expect("the emulated store starts")
-}
-
-fn client(h: &BcHandle) -> BcClient {
-    BcClient::new(BcConfig {
-        base: Url::parse(&h.api_url()).expect("api url"),
-        token: TOKEN.into(),
-        quota_hint: None,
-    })
-    .expect("client")
-    .with_backoff(Duration::from_millis(10))
-}
 
 /// Serves the same PNG at any path over loopback (the emulated store
 /// fetches `image_url`s); its base URL.

@@ -1,5 +1,6 @@
-//! Value rules every stage shares: what counts as empty, and decimals in
-//! canonical form (compared as numbers, hashed in one spelling).
+//! Value rules every stage shares: what counts as empty, decimals in
+//! canonical form (compared as numbers, hashed in one spelling), and
+//! instants given as text.
 
 use serde_json::Value;
 
@@ -11,6 +12,20 @@ pub fn is_empty(v: &Value) -> bool {
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
+}
+
+/// An instant given by a person or a source: RFC 3339
+/// (`2027-01-31T12:00:00Z`) or a date (`2027-01-31`, its midnight UTC).
+pub fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
+    let t = text.trim();
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .or_else(|| {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(t, &format)
+                .ok()
+                .map(|d| d.midnight().assume_utc())
+        })
 }
 
 /// A decimal in its minimal canonical form: `50.00` → `50`, `012.50` →

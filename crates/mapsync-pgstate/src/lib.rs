@@ -482,45 +482,9 @@ pub(crate) fn read_row(row: &PgRow, at: usize) -> Result<LedgerRow, sqlx::Error>
     })
 }
 
-pub(crate) fn parse_date(s: &str) -> Option<OffsetDateTime> {
-    parse_utc_fast(s.as_bytes()).or_else(|| OffsetDateTime::parse(s, &Rfc3339).ok())
-}
-
-/// The form this crate writes, `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z`, parsed
-/// without the general RFC 3339 parser (the planner loads a million rows);
-/// the same as the SQLite store's. Anything else returns `None`.
-fn parse_utc_fast(b: &[u8]) -> Option<OffsetDateTime> {
-    fn num(b: &[u8]) -> Option<u32> {
-        b.iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    }
-    let (head, rest) = (b.get(..19)?, b.get(19..)?);
-    if head.get(4) != Some(&b'-')
-        || head.get(7) != Some(&b'-')
-        || head.get(10) != Some(&b'T')
-        || head.get(13) != Some(&b':')
-        || head.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    let nanos = match rest {
-        [b'Z'] => 0,
-        [b'.', frac @ .., b'Z'] if (1..=9).contains(&frac.len()) => {
-            num(frac)? * 10u32.pow(9 - frac.len() as u32)
-        }
-        _ => return None,
-    };
-    let year = i32::try_from(num(head.get(0..4)?)?).ok()?;
-    let month = time::Month::try_from(u8::try_from(num(head.get(5..7)?)?).ok()?).ok()?;
-    let day = u8::try_from(num(head.get(8..10)?)?).ok()?;
-    let hour = u8::try_from(num(head.get(11..13)?)?).ok()?;
-    let minute = u8::try_from(num(head.get(14..16)?)?).ok()?;
-    let second = u8::try_from(num(head.get(17..19)?)?).ok()?;
-    let date = time::Date::from_calendar_date(year, month, day).ok()?;
-    let time = time::Time::from_hms_nano(hour, minute, second, nanos).ok()?;
-    Some(date.with_time(time).assume_utc())
-}
+/// Dates are kept as the SQLite store writes them, and read with its
+/// parser.
+pub(crate) use mapsync_state::parse_date;
 
 /// A date as RFC 3339 in UTC (the SQLite store's form).
 pub(crate) fn rfc3339(date: OffsetDateTime) -> Result<String, PgStateError> {

@@ -755,7 +755,9 @@ impl<'r> Cx<'_, '_, 'r> {
             if let Some(expiry) = expiry {
                 let at = match expiry.as_ref() {
                     Value::Number(n) => n.as_f64().and_then(unix_instant),
-                    v => as_text(v).as_deref().and_then(parse_instant),
+                    v => as_text(v)
+                        .as_deref()
+                        .and_then(mapsync_core::value::parse_instant),
                 };
                 let Some(at) = at else {
                     self.warn(
@@ -1307,19 +1309,6 @@ fn unix_instant(x: f64) -> Option<time::OffsetDateTime> {
         return None;
     }
     time::OffsetDateTime::from_unix_timestamp(secs as i64).ok()
-}
-
-/// An instant from RFC 3339 text or a date (`YYYY-MM-DD`: its midnight, UTC).
-fn parse_instant(text: &str) -> Option<time::OffsetDateTime> {
-    let t = text.trim();
-    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .or_else(|| {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            time::Date::parse(t, &format)
-                .ok()
-                .map(|d| d.midnight().assume_utc())
-        })
 }
 
 fn kind_of(v: &Value) -> &'static str {

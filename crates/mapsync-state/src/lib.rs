@@ -868,7 +868,11 @@ fn read_row(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<LedgerRow> {
     })
 }
 
-fn parse_date(s: &str) -> Option<OffsetDateTime> {
+/// A date as the state store writes it (RFC 3339 in UTC, read without the
+/// general parser when it has that exact form), or any RFC 3339 text. The
+/// PostgreSQL store (`mapsync-pgstate`) keeps its dates in the same form
+/// and reads them with this too.
+pub fn parse_date(s: &str) -> Option<OffsetDateTime> {
     parse_utc_fast(s.as_bytes()).or_else(|| OffsetDateTime::parse(s, &Rfc3339).ok())
 }
 

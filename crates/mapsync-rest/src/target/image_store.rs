@@ -599,14 +599,8 @@ impl ImageStore for RestTarget {
 
 /// `--since` (`YYYY-MM-DD`, midnight UTC, or RFC 3339) as an instant.
 fn since_instant(text: &str) -> Result<std::time::SystemTime, RestError> {
-    use time::format_description::well_known::Rfc3339;
     let t = text.trim();
-    let parsed = time::OffsetDateTime::parse(t, &Rfc3339).ok().or_else(|| {
-        let format = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(t, &format)
-            .ok()
-            .map(|d| d.midnight().assume_utc())
-    });
+    let parsed = mapsync_core::value::parse_instant(t);
     let at = parsed.ok_or_else(|| {
         RestError::new(
             RestErrorKind::Config,
