@@ -223,6 +223,7 @@ fn plan(file: &Path, db: &Path, base: &mut u64) -> (usize, f64, f64) {
             ledger: job.ledger,
             target,
             partial: false,
+            matched: Default::default(),
         }],
     };
     let (plan, refs) = reconcile::decide(&input).unwrap();

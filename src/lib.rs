@@ -12,6 +12,7 @@ pub use mapsync_core::{diag, hash};
 pub use mapsync_engine::{engine, exec};
 pub use mapsync_sandbox as sandbox;
 pub use mapsync_state as state;
+pub use mapsync_statedb as statedb;
 pub use mapsync_syntax as syntax;
 
 /// Project and mapping files, profiles (`mapsync-config`).

@@ -10,7 +10,7 @@ use mapsync_core::source::SourceError;
 use mapsync_core::target::{ErrorKind, TargetError};
 use mapsync_engine::exec::run::RunError;
 use mapsync_engine::exec::ExecError;
-use mapsync_state::StateError;
+use mapsync_state::{ServerFailure, StateError};
 
 /// A fatal error ready to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +109,19 @@ fn code_and_help(err: &anyhow::Error) -> (&'static str, Option<&'static str>) {
                     Some("nothing was changed; fix the source and run again"),
                 ),
             };
+        }
+        if let Some(StateError::Server { kind, .. }) = cause.downcast_ref::<StateError>() {
+            match kind {
+                ServerFailure::Unreachable => return (
+                    codes::RUN_STATE_UNREACHABLE.name,
+                    Some("check that PostgreSQL runs at the host and port of the profile's `state:` URL, that the database and user exist and that the password is in the environment (`password_env=NAME`, else PGPASSWORD); a run that stopped before its first change changed nothing, one that stopped midway recorded what it finished (the next run resumes)"),
+                ),
+                ServerFailure::PasswordEnv => return (
+                    codes::RUN_ENV.name,
+                    Some("export the variable the `state:` URL's `password_env=` names, holding the database user's password, before running; a password never goes in the URL or the project file"),
+                ),
+                _ => {}
+            }
         }
         if cause.downcast_ref::<StateError>().is_some() {
             return (

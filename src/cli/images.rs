@@ -267,7 +267,6 @@ fn publish(project: Option<&Path>, args: PublishArgs) -> anyhow::Result<ExitCode
         channel: profile.channel.clone(),
     };
     let state = crate::engine::open_state(&profile)?;
-    let state = mapsync_state::SharedStore::new(state);
     let report: PublishReport = round_trip(&profile, "lines", async |store, conn, bar| {
         let before = conn.target.request_stats().requests;
         mapsync_images::publish::publish(store, Some(&state), &options, bar)

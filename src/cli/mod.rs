@@ -121,6 +121,10 @@ pub struct PlanArgs {
     /// Read every record, even where the source reads incrementally (`since:`).
     #[arg(long)]
     pub full: bool,
+    /// Look for drift (fields edited in the store since mapsync wrote them)
+    /// on every synced item, not only those being updated: reads each one.
+    #[arg(long)]
+    pub drift: bool,
 }
 
 /// Options of `mapsync test`.
@@ -270,6 +274,7 @@ fn plan(project: Option<&std::path::Path>, args: PlanArgs) -> anyhow::Result<Exi
         now,
         &crate::engine::PlanOptions {
             full: args.full,
+            drift: args.drift,
             ..Default::default()
         },
     )) {

@@ -101,11 +101,10 @@ pub fn runs(project: Option<&Path>, args: RunsArgs) -> anyhow::Result<ExitCode> 
             continue;
         }
         let Ok(profile) = profile else { continue };
-        // A profile that never ran may have no state store yet.
-        let state = profile
-            .project_dir
-            .join(profile.state.trim_start_matches("sqlite:"));
-        if args.profile.is_none() && !state.exists() {
+        // A profile that never ran may have no state store yet (an SQLite
+        // file; a PostgreSQL database is the server's).
+        let exists = crate::engine::state_pool(profile, 0).is_ok_and(|s| s.exists());
+        if args.profile.is_none() && !exists {
             continue;
         }
         if !seen.insert(name.clone()) {

@@ -348,6 +348,13 @@ pub fn human(r: &RunReport, color: bool) -> String {
         m.invalid,
         m.failed
     );
+    if m.drift > 0 {
+        let _ = writeln!(
+            s,
+            "Drift: {} field(s) edited in the store since mapsync wrote them (settings.on_drift says what was done; see each item).",
+            m.drift
+        );
+    }
     let q = &r.requests;
     // A store without cost units (BigCommerce counts requests) says none.
     let cost = if q.cost > 0 {

@@ -45,6 +45,11 @@ struct Case {
     /// `--explain` expectations: key -> rules checked with matched flags.
     #[serde(default)]
     explain: BTreeMap<String, Vec<(String, bool)>>,
+    /// What `match:` found: the field, and key -> (value, target id) hits.
+    #[serde(default)]
+    match_field: Option<String>,
+    #[serde(default)]
+    matched: BTreeMap<String, Vec<(String, String)>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +233,7 @@ fn input(case: &Case) -> ReconcileInput {
                     has_sync_date_field: r.sync_date_field,
                     sync_date: r.sync_date.clone(),
                     unique: r.unique.clone(),
+                    matches: Vec::new(),
                 },
                 hash,
             }
@@ -274,6 +280,14 @@ fn input(case: &Case) -> ReconcileInput {
             ledger,
             target,
             partial: case.partial,
+            matched: reconcile::Matched {
+                field: case.match_field.clone().unwrap_or_default(),
+                hits: case
+                    .matched
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            },
         }],
     }
 }

@@ -135,6 +135,13 @@ fn cost_formulas_match_the_schema_walker() {
             cost::locations(first)
         );
         assert_eq!(
+            cost_of(
+                documents::VARIANTS_BY_SKU,
+                json!({"first": first, "query": "sku:A"})
+            ),
+            cost::variants_by_sku(first)
+        );
+        assert_eq!(
             cost_of(documents::PRODUCT_VARIANTS_PAGE, vars.clone()),
             cost::product_variants_page(first)
         );

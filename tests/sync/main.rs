@@ -13,11 +13,15 @@ mod shopify_schema;
 
 mod bigcommerce_e2e;
 mod crate_boundaries;
+mod drift_cli;
 mod engine;
 mod images_bigcommerce;
 mod images_cli;
 mod images_rest;
 mod images_support;
+mod match_bigcommerce;
+mod match_cli;
+mod pg_state;
 mod requests_valid;
 mod rest_e2e;
 mod run_cli;

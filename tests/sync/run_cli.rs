@@ -927,3 +927,90 @@ fn the_status_page_renders_in_a_headless_browser() {
         png.len()
     );
 }
+
+/// A GraphQL call to the project's store, as a merchant's app would make.
+fn store_gql(p: &Project, query: &str) -> Value {
+    let url = format!("{}/admin/api/2026-04/graphql.json", p.store_url());
+    p.rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .header("X-Shopify-Access-Token", "e2e-token")
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+/// A run with nothing to do asks the store two questions (is a batch
+/// import running? has anything changed?) and reuses the last plan; a product deleted in the store by
+/// hand, or a source file edited, makes the next run plan in full again.
+#[test]
+fn a_run_with_nothing_to_do_reuses_the_last_plan_until_the_store_or_the_source_changes() {
+    let p = Project::new(SandboxConfig::default());
+    p.write_project(&p.profile("e2e", "catalog.json", "{ every: 1s }"));
+    let m = p.start(&[]);
+    let reused = |r: &Value| {
+        r["report"]["summary"]["unchanged"] == 10 && r["report"]["requests"]["total"] == 2
+    };
+    m.wait_for(
+        "a run that reuses its plan",
+        Duration::from_secs(40),
+        || m.finished_runs("e2e").iter().any(reused),
+    );
+    let runs = m.finished_runs("e2e");
+    // Before it, a run with nothing to do that planned in full: the
+    // locations, the products and the collections read besides.
+    let full = runs
+        .iter()
+        .find(|r| r["report"]["summary"]["unchanged"] == 10)
+        .unwrap();
+    assert!(
+        full["report"]["requests"]["total"].as_u64().unwrap() >= 4,
+        "{full:#}"
+    );
+    // A product deleted in the store by hand: created again.
+    let first = store_gql(&p, "{ products(first: 1) { nodes { id } } }");
+    let id = first["data"]["products"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deleted = store_gql(
+        &p,
+        &format!("mutation {{ productDelete(input: {{id: \"{id}\"}}) {{ deletedProductId }} }}"),
+    );
+    assert_eq!(
+        deleted["data"]["productDelete"]["deletedProductId"], id,
+        "{deleted:#}"
+    );
+    let before = m.finished_runs("e2e").len();
+    m.wait_for("the product created again", Duration::from_secs(40), || {
+        m.finished_runs("e2e")[before..]
+            .iter()
+            .any(|r| r["report"]["summary"]["created"] == 1)
+    });
+    // Reused again once things settle; then a source edit is seen.
+    let before = m.finished_runs("e2e").len();
+    m.wait_for(
+        "a run that reuses its plan",
+        Duration::from_secs(40),
+        || m.finished_runs("e2e")[before..].iter().any(reused),
+    );
+    let mut catalog: Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path("catalog.json")).unwrap()).unwrap();
+    catalog["products"][0]["Name"] = Value::from("Renamed by the source");
+    p.set_catalog("catalog.json", &catalog);
+    let before = m.finished_runs("e2e").len();
+    m.wait_for("the source edit synced", Duration::from_secs(40), || {
+        m.finished_runs("e2e")[before..]
+            .iter()
+            .any(|r| r["report"]["summary"]["updated"] == 1)
+    });
+    assert!(p
+        .store("/__sandbox/snapshot")
+        .to_string()
+        .contains("Renamed by the source"));
+}

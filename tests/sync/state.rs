@@ -43,8 +43,11 @@ fn urls() {
         parse_url("sqlite:///var/lib/mapsync.db", p).unwrap(),
         StateLocation::Sqlite("/var/lib/mapsync.db".into())
     );
+    assert_eq!(
+        parse_url("postgres://sync@db/mapsync?password_env=DB_PW", p).unwrap(),
+        StateLocation::Postgres("postgres://sync@db/mapsync?password_env=DB_PW".into())
+    );
     let errors: Vec<String> = [
-        "postgres://sync@db/mapsync",
         "sqlite:",
         "redis://x",
         "sqlite::memory:",
@@ -55,9 +58,8 @@ fn urls() {
     assert_eq!(
         errors,
         [
-            "state URL `postgres://sync@db/mapsync`: PostgreSQL state stores are not supported by this version; use `sqlite:PATH`",
             "state URL `sqlite:`: the SQLite path is empty; write `sqlite:.mapsync/state.db` (relative to the project directory)",
-            "state URL `redis://x`: unknown kind of state store; use `sqlite:PATH`, e.g. `sqlite:.mapsync/state.db`",
+            "state URL `redis://x`: unknown kind of state store; use `sqlite:PATH`, e.g. `sqlite:.mapsync/state.db`, or `postgres://USER@HOST/DATABASE`",
             "state URL `sqlite::memory:`: an in-memory database would forget everything at exit; use a file, e.g. `sqlite:.mapsync/state.db`",
         ]
     );

@@ -132,6 +132,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     marks_ownership: true,
     category_parent: Some("parent"),
     rules: RULES,
+    // `GET /catalog/products?sku:in=` (the product's main SKU).
+    matchable: &[(Entity::Product, "sku")],
 };
 
 /// A decimal BigCommerce takes: not negative, at most 9,999,999,999.

@@ -507,3 +507,448 @@ pub fn diff_category(doc: &Document, c: &Current, rules: &CompareRules) -> Vec<D
     }
     out
 }
+
+// ---------------------------------------------------------------------
+// Field hashes and drift (spec/two-way.md, "Drift (one-way fields)").
+// ---------------------------------------------------------------------
+
+/// The hash of each field mapsync wrote to an item, by diff path
+/// (`title`, `metafields[custom.material]`, `variants[A1-S].price`...):
+/// what the state store keeps per item, so a later read of the item tells
+/// which fields someone changed in the target since.
+pub type FieldHashes = BTreeMap<String, String>;
+
+/// What a sync does with drift (`settings.on_drift`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDrift {
+    /// Write the source's value over the store's (the default).
+    #[default]
+    Overwrite,
+    /// Leave the field as the store has it; the item's other fields are
+    /// still written.
+    Keep,
+    /// The item fails with a message naming the field, and nothing is
+    /// written.
+    Fail,
+}
+
+impl OnDrift {
+    /// The word used in the mapping format and the plan.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnDrift::Overwrite => "overwrite",
+            OnDrift::Keep => "keep",
+            OnDrift::Fail => "fail",
+        }
+    }
+}
+
+/// A field whose value in the target is no longer the one mapsync last
+/// wrote there: someone edited it in the target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drifted {
+    /// The diff path of the field.
+    pub field: String,
+    /// Its value in the target now.
+    pub store: Value,
+    /// The value the source now gives it (null: none).
+    pub new: Value,
+}
+
+/// The hash of a field value as the diff compares it: empty values (null,
+/// `""`, `[]`) alike, decimals as numbers (`50.00` = `50`), booleans and
+/// `true`/`false` texts alike, sets sorted and deduplicated. Two values the
+/// diff calls the same hash the same. 16 hex digits of SHA-256.
+pub fn field_hash(v: &Value) -> String {
+    short(&normalise(v))
+}
+
+fn short(normal: &Value) -> String {
+    let full = crate::hash::content_hash(normal);
+    full.get(crate::hash::PREFIX.len()..crate::hash::PREFIX.len() + 16)
+        .unwrap_or(&full)
+        .to_string()
+}
+
+/// A value in the form [`field_hash`] hashes.
+fn normalise(v: &Value) -> Value {
+    if is_empty(v) {
+        return Value::Null;
+    }
+    match v {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => {
+            let t = n.to_string();
+            Value::String(canonical_decimal(&t).unwrap_or(t))
+        }
+        Value::String(s) => match canonical_decimal(s) {
+            Some(d) => Value::String(d),
+            None if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                Value::String(s.to_ascii_lowercase())
+            }
+            None => Value::String(s.clone()),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(normalise).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A set field's value as [`normalise`] would give the sorted set.
+fn normalise_set(v: &Value) -> Value {
+    let set = tag_set(v);
+    if set.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(set.into_iter().map(Value::String).collect())
+    }
+}
+
+/// One field of a document that drift watches, with where its value sits
+/// in the document and in the current item.
+enum Slot<'d> {
+    /// A plain field.
+    Field(&'d str),
+    /// A metafield the platform keeps as a plain field (index, field).
+    MetafieldField(usize, &'static str),
+    /// A metafield (index in the document's metafields).
+    Metafield(usize),
+    /// A product's images.
+    Images,
+    /// A category's image.
+    Image,
+    /// Whether a desired variant is in the target (variant index).
+    Variant(usize),
+    /// A variant's plain field (variant index, name).
+    VariantField(usize, &'d str),
+    /// A value the write fills in (variant index, field, value).
+    Implied(usize, &'static str, &'static str),
+    /// A variant's option value (variant index, option index).
+    VariantOption(usize, usize),
+    /// A variant's metafield (variant index, metafield index).
+    VariantMetafield(usize, usize),
+}
+
+/// What drift watches of one document: every field the diff compares but
+/// inventory quantities (stock moves with every sale: not an edit) and
+/// category membership (a relation between items, not a field). A field
+/// whose empty value the write leaves alone is not watched.
+fn slots<'d>(doc: &'d Document, rules: &CompareRules) -> Vec<(String, Slot<'d>)> {
+    let mut out = Vec::new();
+    for (name, desired) in &doc.fields {
+        if desired_for_compare(name, desired, rules).is_some() {
+            out.push((name.clone(), Slot::Field(name.as_str())));
+        }
+    }
+    for (i, m) in doc.metafields.iter().enumerate() {
+        let path = mf_path(&m.namespace, &m.key);
+        match rules.metafield_field(&m.namespace, &m.key) {
+            Some(f) => out.push((path, Slot::MetafieldField(i, f))),
+            None => out.push((path, Slot::Metafield(i))),
+        }
+    }
+    if !doc.images.is_empty() {
+        match doc.entity {
+            crate::Entity::Product => out.push(("images".into(), Slot::Images)),
+            crate::Entity::Category => out.push(("image".into(), Slot::Image)),
+        }
+    }
+    for (vi, v) in doc.variants.iter().enumerate() {
+        let prefix = format!("variants[{}]", v.key);
+        out.push((prefix.clone(), Slot::Variant(vi)));
+        for (name, desired) in &v.fields {
+            if desired_for_compare(name, desired, rules).is_some() {
+                out.push((format!("{prefix}.{name}"), Slot::VariantField(vi, name)));
+            }
+        }
+        for (when, field, value) in rules.implied {
+            if v.fields.get(*when).is_some_and(|w| !is_empty(w))
+                && v.fields.get(*field).is_none_or(is_empty)
+            {
+                out.push((format!("{prefix}.{field}"), Slot::Implied(vi, field, value)));
+            }
+        }
+        for (oi, (name, _)) in v.options.iter().enumerate() {
+            out.push((
+                format!("{prefix}.options.{name}"),
+                Slot::VariantOption(vi, oi),
+            ));
+        }
+        for (mi, m) in v.metafields.iter().enumerate() {
+            out.push((
+                format!("{prefix}.{}", mf_path(&m.namespace, &m.key)),
+                Slot::VariantMetafield(vi, mi),
+            ));
+        }
+    }
+    out
+}
+
+impl Slot<'_> {
+    /// The value the document gives the field, as the diff compares it.
+    fn desired(&self, doc: &Document, rules: &CompareRules) -> Value {
+        let text = |s: &str| Value::String(s.to_string());
+        let variant = |vi: usize| doc.variants.get(vi);
+        match *self {
+            Slot::Field(name) => doc
+                .fields
+                .get(name)
+                .and_then(|d| desired_for_compare(name, d, rules))
+                .map(|d| compared(name, &d, rules))
+                .unwrap_or(Value::Null),
+            Slot::MetafieldField(i, _) | Slot::Metafield(i) => doc
+                .metafields
+                .get(i)
+                .map(|m| text(&m.value))
+                .unwrap_or(Value::Null),
+            Slot::Images => strings(&doc.images.iter().map(image_src).collect::<Vec<_>>()),
+            Slot::Image => opt(&doc.images.first().map(image_src)),
+            Slot::Variant(vi) => variant(vi).map(|v| text(&v.key)).unwrap_or(Value::Null),
+            Slot::VariantField(vi, name) => variant(vi)
+                .and_then(|v| v.fields.get(name))
+                .and_then(|d| desired_for_compare(name, d, rules))
+                .unwrap_or(Value::Null),
+            Slot::Implied(_, _, value) => text(value),
+            Slot::VariantOption(vi, oi) => variant(vi)
+                .and_then(|v| v.options.get(oi))
+                .map(|(_, x)| text(x))
+                .unwrap_or(Value::Null),
+            Slot::VariantMetafield(vi, mi) => variant(vi)
+                .and_then(|v| v.metafields.get(mi))
+                .map(|m| text(&m.value))
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    /// The field's value in the current item; `None` when the target's
+    /// read does not hold it (then it is not watched).
+    fn current(
+        &self,
+        doc: &Document,
+        current: &Current,
+        matches: &[Option<usize>],
+        rules: &CompareRules,
+    ) -> Option<Value> {
+        let text = |s: &str| Value::String(s.to_string());
+        let metafield = |list: &[CurrentMetafield], m: &MetafieldValue| {
+            list.iter()
+                .find(|c| c.namespace == m.namespace && c.key == m.key)
+                .map(|c| text(&c.value))
+                .unwrap_or(Value::Null)
+        };
+        let variant = |vi: usize| -> Option<&CurrentVariant> {
+            matches
+                .get(vi)
+                .copied()
+                .flatten()
+                .and_then(|i| current.variants.get(i))
+        };
+        match *self {
+            Slot::Field(name) => current.fields.get(name).map(|c| compared(name, c, rules)),
+            Slot::MetafieldField(_, field) => current.fields.get(field).cloned(),
+            Slot::Metafield(i) => doc
+                .metafields
+                .get(i)
+                .map(|m| metafield(&current.metafields, m)),
+            Slot::Images => Some(strings(&current.images)),
+            Slot::Image => Some(opt(&current.images.first().cloned())),
+            Slot::Variant(vi) => Some(
+                match (variant(vi), doc.variants.get(vi)) {
+                    (Some(_), Some(v)) => text(&v.key),
+                    _ => Value::Null,
+                },
+            ),
+            Slot::VariantField(vi, name) => variant(vi)?.fields.get(name).cloned(),
+            Slot::Implied(vi, field, _) => {
+                Some(variant(vi)?.fields.get(field).cloned().unwrap_or(Value::Null))
+            }
+            Slot::VariantOption(vi, oi) => {
+                let name = &doc.variants.get(vi)?.options.get(oi)?.0;
+                Some(
+                    variant(vi)?
+                        .options
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, x)| text(x))
+                        .unwrap_or(Value::Null),
+                )
+            }
+            Slot::VariantMetafield(vi, mi) => {
+                let m = doc.variants.get(vi)?.metafields.get(mi)?;
+                Some(metafield(&variant(vi)?.metafields, m))
+            }
+        }
+    }
+}
+
+/// A plain field's value as compared: a set sorted, an enum upper-cased.
+fn compared(name: &str, v: &Value, rules: &CompareRules) -> Value {
+    if rules.set_fields.contains(&name) {
+        return normalise_set(v);
+    }
+    match v {
+        Value::String(s) if rules.upper_case.contains(&name) => {
+            Value::String(s.to_ascii_uppercase())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The hash of every watched field of `doc` as the write sends it: what
+/// the state store keeps after a successful create or update.
+pub fn written_hashes(doc: &Document, rules: &CompareRules) -> FieldHashes {
+    slots(doc, rules)
+        .into_iter()
+        .map(|(path, slot)| {
+            let v = slot.desired(doc, rules);
+            (path, field_hash(&v))
+        })
+        .collect()
+}
+
+/// The hash of every watched field of `doc` as `current` holds it now;
+/// fields the target's read does not hold are left out.
+pub fn current_hashes(doc: &Document, current: &Current, rules: &CompareRules) -> FieldHashes {
+    let matches = match_variants(doc, &current.variants);
+    slots(doc, rules)
+        .into_iter()
+        .filter_map(|(path, slot)| {
+            let v = slot.current(doc, current, &matches, rules)?;
+            Some((path, field_hash(&v)))
+        })
+        .collect()
+}
+
+/// The fields of `doc` someone changed in the target since mapsync wrote
+/// them: those whose current value hashes otherwise than `stored` (what
+/// mapsync last wrote) and than the document's value (a field edited to
+/// what the source now says is no conflict). Fields `stored` does not
+/// know, or the target's read does not hold, are never drift.
+pub fn drift(
+    doc: &Document,
+    current: &Current,
+    rules: &CompareRules,
+    stored: &FieldHashes,
+) -> Vec<Drifted> {
+    let matches = match_variants(doc, &current.variants);
+    let mut out = Vec::new();
+    for (path, slot) in slots(doc, rules) {
+        let Some(last) = stored.get(&path) else {
+            continue;
+        };
+        let Some(now) = slot.current(doc, current, &matches, rules) else {
+            continue;
+        };
+        let now_hash = field_hash(&now);
+        if &now_hash == last {
+            continue;
+        }
+        let new = slot.desired(doc, rules);
+        if field_hash(&new) == now_hash {
+            continue;
+        }
+        out.push(Drifted {
+            field: path,
+            store: now,
+            new,
+        });
+    }
+    out
+}
+
+/// `doc` with the fields at `paths` set to what `current` holds (the
+/// `keep` answer to drift): the write then finds no difference there and
+/// leaves them as the target has them. A product's images kept are left
+/// out of the document (the write leaves images alone then); a variant
+/// the target no longer has is left out.
+pub fn keep_current(
+    doc: &Document,
+    current: &Current,
+    rules: &CompareRules,
+    paths: &[String],
+) -> Document {
+    let mut out = doc.clone();
+    if paths.is_empty() {
+        return out;
+    }
+    let matches = match_variants(doc, &current.variants);
+    let mut drop_variants = Vec::new();
+    let mut drop_metafields = Vec::new();
+    let mut drop_variant_metafields = Vec::new();
+    for (path, slot) in slots(doc, rules) {
+        if !paths.contains(&path) {
+            continue;
+        }
+        let now = slot.current(doc, current, &matches, rules);
+        let as_text = |v: &Option<Value>| v.as_ref().and_then(text_of);
+        match slot {
+            Slot::Field(name) => {
+                if let Some(v) = current.fields.get(name) {
+                    out.fields.insert(name.to_string(), v.clone());
+                }
+            }
+            Slot::MetafieldField(i, _) | Slot::Metafield(i) => match as_text(&now) {
+                Some(t) => {
+                    if let Some(m) = out.metafields.get_mut(i) {
+                        m.value = t;
+                    }
+                }
+                None => drop_metafields.push(i),
+            },
+            Slot::Images | Slot::Image => out.images.clear(),
+            Slot::Variant(vi) => drop_variants.push(vi),
+            Slot::VariantField(vi, name) => {
+                let cur = matches
+                    .get(vi)
+                    .copied()
+                    .flatten()
+                    .and_then(|i| current.variants.get(i))
+                    .and_then(|t| t.fields.get(name));
+                if let (Some(v), Some(c)) = (out.variants.get_mut(vi), cur) {
+                    v.fields.insert(name.to_string(), c.clone());
+                }
+            }
+            Slot::Implied(vi, field, _) => {
+                if let (Some(v), Some(c)) = (out.variants.get_mut(vi), now) {
+                    v.fields.insert(field.to_string(), c);
+                }
+            }
+            Slot::VariantOption(vi, oi) => {
+                if let (Some(v), Some(t)) = (out.variants.get_mut(vi), as_text(&now)) {
+                    if let Some(o) = v.options.get_mut(oi) {
+                        o.1 = t;
+                    }
+                }
+            }
+            Slot::VariantMetafield(vi, mi) => match as_text(&now) {
+                Some(t) => {
+                    if let Some(m) = out.variants.get_mut(vi).and_then(|v| v.metafields.get_mut(mi))
+                    {
+                        m.value = t;
+                    }
+                }
+                None => drop_variant_metafields.push((vi, mi)),
+            },
+        }
+    }
+    for (vi, mi) in drop_variant_metafields.into_iter().rev() {
+        if let Some(v) = out.variants.get_mut(vi) {
+            if mi < v.metafields.len() {
+                v.metafields.remove(mi);
+            }
+        }
+    }
+    drop_metafields.sort_unstable();
+    for i in drop_metafields.into_iter().rev() {
+        if i < out.metafields.len() {
+            out.metafields.remove(i);
+        }
+    }
+    drop_variants.sort_unstable();
+    for vi in drop_variants.into_iter().rev() {
+        if vi < out.variants.len() {
+            out.variants.remove(vi);
+        }
+    }
+    out
+}

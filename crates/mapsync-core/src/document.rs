@@ -126,6 +126,12 @@ pub struct Control {
     /// the target declares such a rule.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique: Vec<(String, String)>,
+    /// The record's values of the entity's `match:` path (two-way.md,
+    /// trimmed, non-empty, each once): an item with no ledger row and no
+    /// marked target item is looked up in the target by them and linked
+    /// instead of created. Empty without `match:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
 }
 
 impl Document {

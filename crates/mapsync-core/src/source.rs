@@ -151,6 +151,17 @@ pub trait Source: Send + Sync {
     fn writeback(&self) -> Option<std::sync::Arc<dyn SourceWrite>> {
         None
     }
+
+    /// A text that changes whenever the records of `entity` may have
+    /// changed (a file's identity, size and modification time), cheap to
+    /// get; `None` when the source cannot tell without reading (a remote
+    /// API). A caller that runs the same profile again and again (the
+    /// sync manager) reuses the last plan when neither this, nor the
+    /// target's [`crate::target::Target::change_token`], nor the ledger
+    /// changed. Must never be equal for different contents.
+    fn fingerprint(&self, _entity: Entity) -> Option<String> {
+        None
+    }
 }
 
 /// An entity's incremental reads, as its source configures them.

@@ -42,6 +42,20 @@ pub struct Capabilities {
     /// anything is sent (`preflight`, docs/preflight.md); the limits
     /// above are read by the rules that name them.
     pub rules: &'static [crate::rules::Rule],
+    /// The fields [`Target::find_by`] can find items of an entity by
+    /// (`match:` of a mapping set names one of them, two-way.md): empty
+    /// when the target cannot search, and `validate` then refuses `match:`.
+    pub matchable: &'static [(Entity, &'static str)],
+}
+
+impl Capabilities {
+    /// The fields items of `entity` can be found by ([`Target::find_by`]).
+    pub fn matchable_fields(&self, entity: Entity) -> impl Iterator<Item = &'static str> + '_ {
+        self.matchable
+            .iter()
+            .filter(move |(e, _)| *e == entity)
+            .map(|(_, f)| *f)
+    }
 }
 
 /// Limits of one item in the target.
@@ -196,6 +210,33 @@ pub trait Target: Send + Sync {
         entity: Entity,
         handle: &str,
     ) -> Result<Option<TargetItem>, TargetError>;
+
+    /// A short text that changes whenever the items the reduced read
+    /// ([`Target::read_catalog`]) would return may have changed — items
+    /// added, removed or edited in the store —, got with one cheap request;
+    /// `None` (the default) when the connector cannot tell. It lets the
+    /// sync manager skip the read of a run with nothing to do (see
+    /// [`crate::source::Source::fingerprint`]): a token equal to the last
+    /// run's must mean the same catalog.
+    async fn change_token(&self) -> Result<Option<String>, TargetError> {
+        Ok(None)
+    }
+
+    /// The items of `entity` whose `field` (one of
+    /// [`Capabilities::matchable`]) equals one of `values`, exactly: each
+    /// hit as (the value it has, the item). An item with several of the
+    /// values comes once per value; a value no item has is absent. The
+    /// connector batches the values into as few requests as its API
+    /// allows. A target that cannot search finds nothing.
+    async fn find_by(
+        &self,
+        entity: Entity,
+        field: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, TargetItem)>, TargetError> {
+        let _ = (entity, field, values);
+        Ok(Vec::new())
+    }
 
     /// What the connector's client has sent so far (for the run report).
     fn request_stats(&self) -> RequestStats {

@@ -658,18 +658,21 @@ impl RecompileJob {
     }
 }
 
-/// Open the profile's state store.
-pub fn open_state(profile: &Profile) -> Result<mapsync_state::Store, mapsync_state::StateError> {
-    mapsync_state::Store::open_url(&profile.state, Path::new(&profile.project_dir))
+/// Open the profile's state store (an SQLite file now; a PostgreSQL
+/// database on first use).
+pub fn open_state(
+    profile: &Profile,
+) -> Result<mapsync_statedb::StateDb, mapsync_state::StateError> {
+    mapsync_statedb::StateDb::open_url(&profile.state, Path::new(&profile.project_dir))
 }
 
-/// A pool of connections to the profile's state store that keeps at most
-/// `max_idle` between uses (opens nothing yet).
+/// The connections to the profile's state store; an SQLite one keeps at
+/// most `max_idle` between uses (opens nothing yet).
 pub fn state_pool(
     profile: &Profile,
     max_idle: usize,
-) -> Result<mapsync_state::StorePool, mapsync_state::StateError> {
-    mapsync_state::StorePool::for_url(&profile.state, Path::new(&profile.project_dir), max_idle)
+) -> Result<mapsync_statedb::StatePool, mapsync_state::StateError> {
+    mapsync_statedb::StatePool::for_url(&profile.state, Path::new(&profile.project_dir), max_idle)
 }
 
 /// Why planning stopped before producing a plan.
@@ -723,6 +726,12 @@ pub struct PlanOptions {
     /// `--full`: read every record even where the source can read
     /// incrementally.
     pub full: bool,
+    /// `plan --drift`: look for drift on every item the ledger holds field
+    /// hashes of, not only on those being updated (a read of each).
+    pub drift: bool,
+    /// The profile's last plan with nothing to do, reused while its inputs
+    /// are unchanged (the sync manager's runs; see [`crate::memo`]).
+    pub memo: Option<crate::memo::PlanMemo>,
 }
 
 /// A plan and the documents `apply` needs, all in memory.
@@ -843,7 +852,7 @@ pub async fn plan_spooled_in(
     now: time::OffsetDateTime,
     options: &PlanOptions,
     mapping: Option<Arc<MappingSet>>,
-    states: &mapsync_state::StorePool,
+    states: &mapsync_statedb::StatePool,
 ) -> Result<SpooledPlan, PlanError> {
     use mapsync_plan::reconcile::{self, EntityInput, ReconcileInput};
 
@@ -859,8 +868,6 @@ pub async fn plan_spooled_in(
         }
     };
     let target = &connected.target;
-    let locations = target.locations().await.map_err(EngineError::from)?;
-    let by_ref = resolve_locations(&set, &locations)?;
     let store = states.take()?;
     let mut ledgers = Vec::new();
     for entity in [Entity::Category, Entity::Product] {
@@ -869,12 +876,23 @@ pub async fn plan_spooled_in(
             Entity::Product => set.product.is_some(),
         };
         if mapped {
-            ledgers.push((entity, store.load(&profile.channel, entity)?));
+            ledgers.push((entity, store.load(&profile.channel, entity).await?));
         }
     }
-    let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now)?;
+    let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now).await?;
     // Back before the long part: another run may use it meanwhile.
     states.give(store);
+    let memo_key = match &options.memo {
+        Some(_) => memo_key(profile, &set, &scopes, &ledgers, target.as_ref(), options).await,
+        None => None,
+    };
+    if let (Some(memo), Some(key)) = (&options.memo, memo_key) {
+        if let Some(plan) = memo.get(key) {
+            return Ok(reused(plan, profile, &set, now)?);
+        }
+    }
+    let locations = target.locations().await.map_err(EngineError::from)?;
+    let by_ref = resolve_locations(&set, &locations)?;
     let run = mapsync_plan::compile::RunContext {
         now: Some(now),
         channel: Some(profile.channel.clone()),
@@ -902,8 +920,10 @@ pub async fn plan_spooled_in(
             ledger,
             target: target_items,
             partial: !matches!(scope_of(&scopes, entity), ReadScope::Full),
+            matched: Default::default(),
         });
     }
+    crate::matching::find_matches(&set, target.as_ref(), &mut entities).await?;
     let mut input = ReconcileInput {
         profile: profile.name.clone(),
         target_serial: serial,
@@ -914,8 +934,19 @@ pub async fn plan_spooled_in(
     };
     let (mut plan, refs) = reconcile::decide(&input)?;
     plan.reads = reads;
+    if let Some(memo) = &options.memo {
+        memo.keep(memo_key, &plan);
+    }
 
-    let (input, documents) = {
+    // `--drift`: the documents of unchanged items too, after the others.
+    let extra = if options.drift {
+        reconcile::unchanged_refs(&plan, &input)
+    } else {
+        Vec::new()
+    };
+    let planned_docs = refs.len();
+    let refs: Vec<reconcile::DocRef> = refs.into_iter().chain(extra.iter().copied()).collect();
+    let (input, mut documents) = {
         let source = profile.source.clone();
         let set = set.clone();
         tokio::task::spawn_blocking(move || {
@@ -925,8 +956,15 @@ pub async fn plan_spooled_in(
         .await
         .map_err(|e| EngineError::Join(e.to_string()))??
     };
-    if !options.skip_update_diffs {
-        attach_update_diffs(&mut plan, &documents, target.as_ref(), &by_ref).await?;
+    let drift = DriftCheck {
+        states,
+        channel: &profile.channel,
+        on_drift: set.settings.on_drift,
+        diffs: !options.skip_update_diffs,
+    };
+    attach_update_diffs(&mut plan, &documents, target.as_ref(), &by_ref, &drift, &extra).await?;
+    if !extra.is_empty() {
+        documents.retain_indices(|i| i < planned_docs);
     }
     Ok(SpooledPlan {
         plan,
@@ -934,6 +972,72 @@ pub async fn plan_spooled_in(
         input,
         warnings,
         locations: by_ref,
+    })
+}
+
+/// The key of a plan's inputs for [`crate::memo`], when the plan may be
+/// reused: not forced, read in full, independent of the instant, and both
+/// the source and the target can tell whether they changed.
+async fn memo_key(
+    profile: &Profile,
+    set: &Arc<MappingSet>,
+    scopes: &Scopes,
+    ledgers: &[(Entity, mapsync_state::Ledger)],
+    target: &dyn TargetWrite,
+    options: &PlanOptions,
+) -> Option<u64> {
+    if options.force || options.full || !scopes.is_empty() || crate::memo::depends_on_time(set) {
+        return None;
+    }
+    let source = open_source(&profile.source).ok()?;
+    let fingerprints = ledgers
+        .iter()
+        .map(|(entity, _)| Some((*entity, source.fingerprint(*entity)?)))
+        .collect::<Option<Vec<_>>>()?;
+    let token = match target.change_token().await {
+        Ok(t) => t?,
+        Err(e) => {
+            // The read that follows meets the same trouble and says so.
+            tracing::debug!("no change token: {e}");
+            return None;
+        }
+    };
+    Some(crate::memo::key(
+        set,
+        &profile.channel,
+        &fingerprints,
+        ledgers,
+        &token,
+    ))
+}
+
+/// The kept plan as this run's: nothing changed since it was made.
+fn reused(
+    mut plan: mapsync_plan::reconcile::Plan,
+    profile: &Profile,
+    set: &MappingSet,
+    now: time::OffsetDateTime,
+) -> Result<SpooledPlan, PlanError> {
+    plan.created_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(mapsync_plan::reconcile::ReconcileError::from)?;
+    tracing::debug!(
+        items = plan.changes.len(),
+        "nothing changed since the last plan (source, target and ledger): reused it"
+    );
+    Ok(SpooledPlan {
+        input: mapsync_plan::reconcile::ReconcileInput {
+            profile: profile.name.clone(),
+            target_serial: plan.target_serial.clone(),
+            settings: set.settings.clone(),
+            now,
+            entities: Vec::new(),
+            force: false,
+        },
+        plan,
+        documents: DocumentSpool::default(),
+        warnings: mapsync_core::diag::Diagnostics::default(),
+        locations: Default::default(),
     })
 }
 
@@ -953,9 +1057,9 @@ struct Inputs<'a> {
 /// run, with `--full`, and when the last full read is `full_every` old;
 /// otherwise the records changed since the last finished run started,
 /// less the overlap.
-fn decide_reads(
+async fn decide_reads(
     profile: &Profile,
-    store: &mapsync_state::Store,
+    store: &mapsync_statedb::StateDb,
     ledgers: &[(Entity, mapsync_state::Ledger)],
     full: bool,
     now: time::OffsetDateTime,
@@ -963,7 +1067,7 @@ fn decide_reads(
     use mapsync_plan::reconcile::{EntityRead, ReadKind};
     use time::format_description::well_known::Rfc3339;
     let source = open_source(&profile.source).map_err(EngineError::from)?;
-    let (last_run, last_full) = store.read_history(&profile.name)?;
+    let (last_run, last_full) = store.read_history(&profile.name).await?;
     let mut scopes = Vec::new();
     let mut reads = Vec::new();
     for (entity, _) in ledgers {
@@ -1090,13 +1194,34 @@ async fn compile_and_read(
     Ok((compiled, spool, catalog))
 }
 
-/// Field diffs of updates against the target's full current state, a
-/// batch of items at a time, put on their changes.
+/// What update diffs and drift need besides the plan and its documents.
+struct DriftCheck<'a> {
+    /// The state store, for the field hashes of the ledger.
+    states: &'a mapsync_statedb::StatePool,
+    /// The profile's channel.
+    channel: &'a str,
+    /// `settings.on_drift`.
+    on_drift: mapsync_core::diff::OnDrift,
+    /// Whether updates get their field diffs (`plan`; `sync` reads only
+    /// the items that have field hashes, for their drift).
+    diffs: bool,
+}
+
+/// One item whose current state is read: change index, target id, key.
+type Read = (usize, String, Option<String>);
+
+/// Field diffs of updates against the target's full current state, and
+/// drift (spec/two-way.md): each field whose current value hashes
+/// otherwise than the one mapsync last wrote there, a batch of items at a
+/// time, put on their changes. `extra`: the unchanged items whose
+/// documents follow the create and update ones (`plan --drift`).
 async fn attach_update_diffs(
     plan: &mut mapsync_plan::reconcile::Plan,
     documents: &DocumentSpool,
     target: &dyn TargetWrite,
     by_ref: &mapsync_plan::diff::LocationsByRefName,
+    check: &DriftCheck<'_>,
+    extra: &[mapsync_plan::reconcile::DocRef],
 ) -> Result<(), PlanError> {
     use mapsync_plan::reconcile::Action;
     let category_ids: std::collections::BTreeMap<String, String> = plan
@@ -1105,67 +1230,167 @@ async fn attach_update_diffs(
         .filter(|c| c.entity == Entity::Category)
         .filter_map(|c| Some((c.key.clone()?, c.target_id.clone()?)))
         .collect();
-    // (change index, target id) of each document, None for creates.
-    let work: Vec<Option<(usize, String)>> = plan
+    // What to read for each document, None for creates.
+    let read = |i: usize, c: &mapsync_plan::reconcile::Change| {
+        c.target_id.clone().map(|id| (i, id, c.key.clone()))
+    };
+    let mut work: Vec<Option<Read>> = plan
         .changes
         .iter()
         .enumerate()
         .filter(|(_, c)| matches!(c.action, Action::Create | Action::Update))
-        .map(|(i, c)| {
-            (c.action == Action::Update)
-                .then(|| c.target_id.clone().map(|id| (i, id)))
-                .flatten()
-        })
+        .map(|(i, c)| (c.action == Action::Update).then(|| read(i, c)).flatten())
         .collect();
+    let updates = work.len();
+    work.extend(
+        extra
+            .iter()
+            .map(|r| plan.changes.get(r.change).and_then(|c| read(r.change, c))),
+    );
     if !work.iter().any(Option::is_some) {
         return Ok(());
     }
-    let mut diffs = Vec::new();
-    let mut batch: Vec<(usize, String, mapsync_core::document::Document)> = Vec::new();
-    for (w, doc) in work.into_iter().zip(documents.iter()) {
-        let Some((i, id)) = w else { continue };
+    let stored = stored_field_hashes(plan, &work, check).await?;
+    let mut found = Vec::new();
+    let mut batch: Vec<Batched> = Vec::new();
+    for (n, (w, doc)) in work.into_iter().zip(documents.iter()).enumerate() {
+        let Some((i, id, key)) = w else { continue };
         let doc = doc?.document;
-        if batch.last().is_some_and(|b| b.2.entity != doc.entity) || batch.len() >= DIFF_BATCH {
-            diffs.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
+        let hashes = key
+            .as_ref()
+            .and_then(|k| stored.get(&(doc.entity, k.clone())))
+            .cloned();
+        let diff = check.diffs && n < updates;
+        if !diff && hashes.is_none() {
+            continue;
+        }
+        if batch.last().is_some_and(|b| b.doc.entity != doc.entity) || batch.len() >= DIFF_BATCH {
+            found.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
             batch.clear();
         }
-        batch.push((i, id, doc));
+        batch.push(Batched {
+            change: i,
+            id,
+            doc,
+            hashes,
+            diff,
+        });
     }
-    diffs.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
-    for (i, d) in diffs {
-        if let Some(c) = plan.changes.get_mut(i) {
+    found.extend(update_diffs(target, by_ref, &category_ids, &batch).await?);
+    for (i, d, drifted) in found {
+        let Some(c) = plan.changes.get_mut(i) else {
+            continue;
+        };
+        if let Some(d) = d {
             c.diff = d;
+        }
+        c.drift = drifted
+            .into_iter()
+            .map(|d| mapsync_plan::reconcile::DriftEntry {
+                field: d.field,
+                store: d.store,
+                new: d.new,
+                on_drift: check.on_drift,
+            })
+            .collect();
+        if c.drift_fails() && c.action == Action::Update {
+            c.diagnostics.push(mapsync_plan::reconcile::PlanDiagnostic {
+                severity: "error".into(),
+                code: mapsync_core::diag::codes::RECONCILE_DRIFT.name.into(),
+                message: c.drift_message(),
+                help: Some(
+                    "edit the field back in the store, or set `settings.on_drift` to `overwrite` (the source wins) or `keep` (the store's value stays)".into(),
+                ),
+            });
         }
     }
     Ok(())
 }
 
-/// Field diffs of a batch of updates of one entity: (change index,
-/// document) against the target's full current state.
+/// The ledger's field hashes of the items of `work`, by entity and key.
+async fn stored_field_hashes(
+    plan: &mapsync_plan::reconcile::Plan,
+    work: &[Option<Read>],
+    check: &DriftCheck<'_>,
+) -> Result<
+    std::collections::HashMap<(Entity, String), mapsync_core::diff::FieldHashes>,
+    PlanError,
+> {
+    let mut keys: std::collections::BTreeMap<Entity, Vec<String>> = Default::default();
+    for (i, _, key) in work.iter().flatten() {
+        if let (Some(c), Some(k)) = (plan.changes.get(*i), key) {
+            keys.entry(c.entity).or_default().push(k.clone());
+        }
+    }
+    let store = check.states.take()?;
+    let mut out = std::collections::HashMap::new();
+    let mut result = Ok(());
+    for (entity, keys) in keys {
+        match store.field_hashes(check.channel, entity, keys).await {
+            Ok(found) => out.extend(found.into_iter().map(|(k, f)| ((entity, k), f))),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    check.states.give(store);
+    result?;
+    Ok(out)
+}
+
+/// One item of a batch read for its diff and drift.
+struct Batched {
+    /// Its change's index.
+    change: usize,
+    /// Its target id.
+    id: String,
+    /// Its desired document.
+    doc: mapsync_core::document::Document,
+    /// The field hashes mapsync last wrote, when the ledger has them.
+    hashes: Option<mapsync_core::diff::FieldHashes>,
+    /// Whether its change gets the field diff.
+    diff: bool,
+}
+
+/// What reading one item found: change index, its field diff when asked
+/// for, its drift.
+type Found = (
+    usize,
+    Option<Vec<mapsync_plan::diff::DiffEntry>>,
+    Vec<mapsync_core::diff::Drifted>,
+);
+
+/// Field diffs and drift of a batch of items of one entity against the
+/// target's full current state.
 async fn update_diffs(
     target: &dyn TargetWrite,
     by_ref: &mapsync_plan::diff::LocationsByRefName,
     category_ids: &std::collections::BTreeMap<String, String>,
-    batch: &[(usize, String, mapsync_core::document::Document)],
-) -> Result<Vec<(usize, Vec<mapsync_plan::diff::DiffEntry>)>, PlanError> {
+    batch: &[Batched],
+) -> Result<Vec<Found>, PlanError> {
     let Some(first) = batch.first() else {
         return Ok(Vec::new());
     };
-    let ids: Vec<String> = batch.iter().map(|b| b.1.clone()).collect();
+    let ids: Vec<String> = batch.iter().map(|b| b.id.clone()).collect();
     // Target id → position in the batch, built once: lookups stay linear.
     let by_id: std::collections::HashMap<&str, usize> = batch
         .iter()
         .enumerate()
-        .map(|(n, b)| (b.1.as_str(), n))
+        .map(|(n, b)| (b.id.as_str(), n))
         .collect();
     let rules = target.capabilities().compare;
     let mut out = Vec::new();
     for current in target
-        .read_current(first.2.entity, &ids)
+        .read_current(first.doc.entity, &ids)
         .await
         .map_err(EngineError::from)?
     {
-        if let Some((i, _, doc)) = by_id.get(current.id.as_str()).and_then(|n| batch.get(*n)) {
+        let Some(b) = by_id.get(current.id.as_str()).and_then(|n| batch.get(*n)) else {
+            continue;
+        };
+        let doc = &b.doc;
+        let diff = b.diff.then(|| {
             let mut d = mapsync_plan::diff::diff_item(doc, &current, by_ref, &rules);
             if doc.entity == Entity::Product {
                 d.extend(mapsync_plan::diff::diff_product_collections(
@@ -1174,8 +1399,14 @@ async fn update_diffs(
                     category_ids,
                 ));
             }
-            out.push((*i, d));
-        }
+            d
+        });
+        let drifted = b
+            .hashes
+            .as_ref()
+            .map(|h| mapsync_core::diff::drift(doc, &current, &rules, h))
+            .unwrap_or_default();
+        out.push((b.change, diff, drifted));
     }
     Ok(out)
 }

@@ -5,4 +5,6 @@
 
 pub mod engine;
 pub mod exec;
+pub mod matching;
+pub mod memo;
 pub mod uploads;

@@ -160,7 +160,52 @@ impl Source for FileSource {
     fn supports_writeback(&self) -> bool {
         false
     }
+
+    fn fingerprint(&self, _entity: Entity) -> Option<String> {
+        fingerprint(&self.resolved, std::time::SystemTime::now())
+    }
 }
+
+/// The file's identity, size, and modification and change times, as
+/// [`Source::fingerprint`]; `None` when it cannot be read, or when it was
+/// modified less than [`SETTLING`] before `now` (a file system whose clock
+/// ticks in seconds could show a second write in that second as none).
+fn fingerprint(path: &Path, now: std::time::SystemTime) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let modified = meta.modified().ok()?;
+    if now
+        .duration_since(modified)
+        .map_or(true, |age| age < SETTLING)
+    {
+        return None;
+    }
+    let since_epoch = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    #[cfg(unix)]
+    let identity = {
+        use std::os::unix::fs::MetadataExt as _;
+        format!(
+            "{}:{}:{}.{}",
+            meta.dev(),
+            meta.ino(),
+            meta.ctime(),
+            meta.ctime_nsec()
+        )
+    };
+    #[cfg(not(unix))]
+    let identity = String::new();
+    Some(format!(
+        "{}|{identity}|{}|{}",
+        path.display(),
+        meta.len(),
+        since_epoch(modified)
+    ))
+}
+
+/// How long after its last modification a file's fingerprint is trusted.
+const SETTLING: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What every reader needs to name what it reads.
 #[derive(Debug, Clone)]
@@ -304,4 +349,39 @@ fn need_entity(ctx: &Ctx) -> FileError {
         "the file holds one list of records, but the source does not say which entity they are",
         "add `entity: product` (or `entity: category`) to the profile's source",
     )
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn a_file_changed_in_place_or_replaced_changes_its_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        std::fs::write(&path, "[]").unwrap();
+        let later = SystemTime::now() + Duration::from_secs(10);
+        let first = fingerprint(&path, later).expect("a settled file has one");
+        assert_eq!(fingerprint(&path, later), Some(first.clone()), "stable");
+        // Same size, new content: the modification time moves.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&path, "{}").unwrap();
+        let second = fingerprint(&path, later).unwrap();
+        assert_ne!(first, second);
+        // Replaced by another file (an editor's save-and-rename).
+        let other = dir.path().join("q.json");
+        std::fs::write(&other, "{}").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert_ne!(fingerprint(&path, later).unwrap(), second);
+    }
+
+    #[test]
+    fn a_file_just_written_or_missing_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        assert_eq!(fingerprint(&path, SystemTime::now()), None, "missing");
+        std::fs::write(&path, "[]").unwrap();
+        assert_eq!(fingerprint(&path, SystemTime::now()), None, "not settled");
+    }
 }

@@ -27,7 +27,7 @@ use futures::StreamExt as _;
 use mapsync_core::image::ImageFormat;
 use mapsync_core::images::{ImageFile, ImageStore, ProductImages, StoreImage};
 use mapsync_core::target::{ErrorKind, Uploads};
-use mapsync_state::SharedStore;
+use mapsync_statedb::StateDb;
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -141,7 +141,7 @@ struct Publisher<'a> {
     store: &'a dyn ImageStore,
     /// Files uploaded so far (shared by every product's writes).
     uploads: Uploads,
-    state: Option<&'a SharedStore>,
+    state: Option<&'a StateDb>,
     options: &'a PublishOptions,
     base: PathBuf,
     /// Products read so far by key (`None`: not in the store), kept up to
@@ -168,7 +168,7 @@ struct Work<'l> {
 /// [`ImageStore::parallelism`] at a time. The log is in manifest order.
 pub async fn publish(
     store: &dyn ImageStore,
-    state: Option<&SharedStore>,
+    state: Option<&StateDb>,
     options: &PublishOptions,
     progress: &dyn Progress,
 ) -> Result<PublishReport, ImagesError> {
@@ -392,9 +392,8 @@ impl Publisher<'_> {
             )));
         }
         if let Some(state) = self.state {
-            let (channel, key) = (self.options.channel.clone(), item.to_owned());
             if let Some(done) = state
-                .call(move |s| s.image_published(&channel, &key))
+                .image_published(&self.options.channel, item)
                 .await?
             {
                 return Ok(Ok((
@@ -427,21 +426,18 @@ impl Publisher<'_> {
         );
         if finished && !self.options.dry_run {
             if let Some(state) = self.state {
-                let (channel, key) = (self.options.channel.clone(), item.to_owned());
                 let word = match outcome {
                     Outcome::Overwritten => "overwritten",
                     Outcome::Appended => "appended",
                     _ => "found in the store",
                 };
                 state
-                    .call(move |s| {
-                        s.record_image_published(
-                            &channel,
-                            &key,
-                            word,
-                            time::OffsetDateTime::now_utc(),
-                        )
-                    })
+                    .record_image_published(
+                        &self.options.channel,
+                        item,
+                        word,
+                        time::OffsetDateTime::now_utc(),
+                    )
                     .await?;
             }
         }

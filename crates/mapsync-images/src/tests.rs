@@ -205,7 +205,7 @@ async fn pull_then_publish_twice() {
 
     let state = {
         let s = mapsync_state::Store::open(&dir.path().join("state.db")).unwrap();
-        mapsync_state::SharedStore::new(s)
+        mapsync_statedb::StateDb::sqlite(s)
     };
     let mut options = PublishOptions {
         manifest: path.clone(),

@@ -11,20 +11,21 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use mapsync_core::target::UploadCache;
-use mapsync_state::{SharedStore, UPLOAD_MAX_AGE};
+use mapsync_state::UPLOAD_MAX_AGE;
+use mapsync_statedb::StateDb;
 use tracing::warn;
 
 /// The files a publish uploaded.
 #[derive(Debug)]
 pub struct FileUploads {
-    state: Option<SharedStore>,
+    state: Option<StateDb>,
     channel: String,
     seen: Mutex<HashMap<String, String>>,
 }
 
 impl FileUploads {
     /// A cache for `channel`, kept in `state` too when there is one.
-    pub fn new(state: Option<SharedStore>, channel: impl Into<String>) -> FileUploads {
+    pub fn new(state: Option<StateDb>, channel: impl Into<String>) -> FileUploads {
         FileUploads {
             state,
             channel: channel.into(),
@@ -44,9 +45,8 @@ impl UploadCache for FileUploads {
             return Some(l.clone());
         }
         let state = self.state.as_ref()?;
-        let (channel, k) = (self.channel.clone(), key.to_owned());
         match state
-            .call(move |s| s.upload_location(&channel, &k, UPLOAD_MAX_AGE))
+            .upload_location(&self.channel, key, UPLOAD_MAX_AGE)
             .await
         {
             Ok(found) => found,
@@ -60,9 +60,8 @@ impl UploadCache for FileUploads {
     async fn record(&self, key: &str, location: &str) {
         self.seen().insert(key.to_owned(), location.to_owned());
         if let Some(state) = &self.state {
-            let (channel, k, l) = (self.channel.clone(), key.to_owned(), location.to_owned());
             if let Err(e) = state
-                .call(move |s| s.record_upload(&channel, &k, &l, time::OffsetDateTime::now_utc()))
+                .record_upload(&self.channel, key, location, time::OffsetDateTime::now_utc())
                 .await
             {
                 warn!(error = %e, "cannot record an upload in the state store");
@@ -73,8 +72,7 @@ impl UploadCache for FileUploads {
     async fn forget(&self, key: &str) {
         self.seen().remove(key);
         if let Some(state) = &self.state {
-            let (channel, k) = (self.channel.clone(), key.to_owned());
-            if let Err(e) = state.call(move |s| s.forget_upload(&channel, &k)).await {
+            if let Err(e) = state.forget_upload(&self.channel, key).await {
                 warn!(error = %e, "cannot forget an upload in the state store");
             }
         }

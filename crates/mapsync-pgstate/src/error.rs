@@ -106,3 +106,37 @@ impl PgStateError {
         }
     }
 }
+
+impl PgStateError {
+    /// The kind of failure the engine and the CLI tell apart
+    /// ([`mapsync_state::ServerFailure`]).
+    pub fn failure(&self) -> mapsync_state::ServerFailure {
+        use mapsync_state::ServerFailure as F;
+        if self.is_disk_full() {
+            return F::DiskFull;
+        }
+        match self {
+            PgStateError::Url { .. } => F::Url,
+            PgStateError::PasswordEnv { .. } => F::PasswordEnv,
+            PgStateError::Connect { .. } => F::Unreachable,
+            PgStateError::NotMapsync { .. } | PgStateError::TooNew { .. } => F::Schema,
+            // The server went away mid-run, or no connection could be had.
+            PgStateError::Query {
+                error: sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_),
+                ..
+            } => F::Unreachable,
+            PgStateError::Query { .. } | PgStateError::Date { .. } => F::Other,
+        }
+    }
+}
+
+/// The engine's state errors are [`mapsync_state::StateError`]s: a
+/// PostgreSQL failure travels whole as its `Server` variant.
+impl From<PgStateError> for mapsync_state::StateError {
+    fn from(error: PgStateError) -> Self {
+        mapsync_state::StateError::Server {
+            kind: error.failure(),
+            error: Box::new(error),
+        }
+    }
+}

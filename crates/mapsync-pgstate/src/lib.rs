@@ -16,6 +16,7 @@
 //! (`COLLATE "C"`), so orders and paging agree with SQLite's.
 
 mod error;
+mod fields;
 pub mod migrations;
 mod runs;
 mod tables;
@@ -343,6 +344,7 @@ struct Wave<'a> {
     ok_target: Vec<&'a str>,
     ok_hash: Vec<&'a str>,
     ok_date: Vec<String>,
+    ok_fields: Vec<Option<String>>,
     fail_entity: Vec<&'static str>,
     fail_key: Vec<&'a str>,
     fail_target: Vec<Option<&'a str>>,
@@ -375,6 +377,21 @@ async fn apply_wave(
                 w.ok_hash.push(hash);
                 w.ok_date
                     .push(rfc3339(*date).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+                w.ok_fields.push(None);
+            }
+            Change::Wrote {
+                target_id,
+                hash,
+                date,
+                fields,
+            } => {
+                w.ok_entity.push(entity);
+                w.ok_key.push(&u.key);
+                w.ok_target.push(target_id);
+                w.ok_hash.push(hash);
+                w.ok_date
+                    .push(rfc3339(*date).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
+                w.ok_fields.push(Some(fields::to_text(fields)));
             }
             Change::Failure { target_id, message } => {
                 w.fail_entity.push(entity);
@@ -395,12 +412,13 @@ async fn apply_wave(
     if !w.ok_key.is_empty() {
         sqlx::query(
             "INSERT INTO ledger \
-             (channel, entity, key, target_id, hash, sync_date, message, attempts, updated_at) \
-             SELECT $1, e, k, t, h, d, NULL, 0, $7 \
-             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS u(e, k, t, h, d) \
+             (channel, entity, key, target_id, hash, sync_date, message, attempts, updated_at, fields) \
+             SELECT $1, e, k, t, h, d, NULL, 0, $7, f \
+             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $8::TEXT[]) \
+             AS u(e, k, t, h, d, f) \
              ON CONFLICT (channel, entity, key) DO UPDATE SET \
              target_id = excluded.target_id, hash = excluded.hash, sync_date = excluded.sync_date, \
-             message = NULL, attempts = 0, updated_at = excluded.updated_at",
+             message = NULL, attempts = 0, updated_at = excluded.updated_at, fields = excluded.fields",
         )
         .bind(channel)
         .bind(&w.ok_entity)
@@ -409,6 +427,7 @@ async fn apply_wave(
         .bind(&w.ok_hash)
         .bind(&w.ok_date)
         .bind(now)
+        .bind(&w.ok_fields)
         .execute(&mut **tx)
         .await?;
     }

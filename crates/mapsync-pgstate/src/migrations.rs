@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_uploads_batches_writebacks_images.sql",
         sql: include_str!("../migrations/0002_uploads_batches_writebacks_images.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_ledger_field_hashes.sql",
+        sql: include_str!("../migrations/0003_ledger_field_hashes.sql"),
+    },
 ];
 
 /// The schema version this binary writes.

@@ -383,6 +383,9 @@ impl<'r> Cx<'_, '_, 'r> {
         };
         control.sync_id = text_at(&ent.writeback.sync_id);
         control.sync_date = text_at(&ent.writeback.sync_date);
+        if let Some(m) = &ent.matching {
+            control.matches = match_values(resolve(&m.source, root).as_deref());
+        }
         control
     }
 
@@ -1175,6 +1178,24 @@ fn split_list(s: &str, sep: &str) -> Vec<String> {
 }
 
 /// A scalar as text (`None` for objects, lists and null).
+/// The values of a `match:` path: a scalar, or each scalar of a list,
+/// trimmed, non-empty, each once, in order.
+fn match_values(v: Option<&Value>) -> Vec<String> {
+    let items: Vec<&Value> = match v {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v) => vec![v],
+        None => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for t in items.into_iter().filter_map(scalar_text) {
+        let t = t.trim();
+        if !t.is_empty() && !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),

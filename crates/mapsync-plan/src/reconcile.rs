@@ -121,6 +121,20 @@ pub struct EntityInput<I = SourceItem> {
     /// `unchanged` (rule `<entity>.unchanged.not-read`), the others left
     /// out.
     pub partial: bool,
+    /// What `match:` found in the target for the items that would
+    /// otherwise be created (two-way.md): one hit links the item, two are
+    /// a conflict. Empty without `match:`.
+    pub matched: Matched,
+}
+
+/// The target items found by the `match:` identifier of the items that
+/// would be created (no ledger row, no item with their marker).
+#[derive(Debug, Clone, Default)]
+pub struct Matched {
+    /// The target field the values were looked up by (`sku`).
+    pub field: String,
+    /// Key → each hit: (the item's value, the target item's id).
+    pub hits: HashMap<String, Vec<(String, String)>>,
 }
 
 /// Everything [`reconcile`] needs.
@@ -233,6 +247,85 @@ pub struct Change {
     pub diff: Vec<DiffEntry>,
     /// Diagnostics (invalid items).
     pub diagnostics: Vec<PlanDiagnostic>,
+    /// Fields edited in the target since mapsync wrote them, and what the
+    /// sync does with each (`settings.on_drift`); filled by the caller
+    /// once the full target item is read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+}
+
+/// A field edited in the target since mapsync last wrote it (drift), as
+/// the plan shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftEntry {
+    /// The field's diff path.
+    pub field: String,
+    /// Its value in the store now.
+    pub store: serde_json::Value,
+    /// The value the source gives it now (what `overwrite` writes).
+    pub new: serde_json::Value,
+    /// What the sync does with it.
+    pub on_drift: diff::OnDrift,
+}
+
+impl Change {
+    /// Whether the sync fails this item for its drift (`on_drift: fail`).
+    pub fn drift_fails(&self) -> bool {
+        self.drift.iter().any(|d| d.on_drift == diff::OnDrift::Fail)
+    }
+
+    /// The fields the sync leaves as the store has them (`on_drift: keep`).
+    pub fn kept_fields(&self) -> Vec<String> {
+        self.drift
+            .iter()
+            .filter(|d| d.on_drift == diff::OnDrift::Keep)
+            .map(|d| d.field.clone())
+            .collect()
+    }
+
+    /// The message of an item failed for its drift: each field with the
+    /// store's value and the source's.
+    pub fn drift_message(&self) -> String {
+        let fields: Vec<String> = self
+            .drift
+            .iter()
+            .map(|d| d.describe())
+            .collect();
+        format!(
+            "{}: {}; nothing was written (settings.on_drift: fail)",
+            mapsync_core::diag::codes::RECONCILE_DRIFT.name,
+            fields.join("; ")
+        )
+    }
+}
+
+impl DriftEntry {
+    /// `title edited in the store: "Tee (sale)" (the source has "Tee")`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} edited in the store: {} (the source has {})",
+            self.field,
+            shown(&self.store),
+            shown(&self.new)
+        )
+    }
+
+    /// What the sync does, in words.
+    pub fn outcome(&self) -> &'static str {
+        match self.on_drift {
+            diff::OnDrift::Overwrite => "the sync overwrites it",
+            diff::OnDrift::Keep => "the sync keeps the store's value (settings.on_drift: keep)",
+            diff::OnDrift::Fail => "the item fails and nothing is written (settings.on_drift: fail)",
+        }
+    }
+}
+
+/// A value as the plan shows it: text in quotes, others as JSON.
+pub fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "(empty)".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Counts per action.
@@ -578,6 +671,33 @@ pub fn max_deletes_exceeded(
     })
 }
 
+/// Where the documents of the unchanged items with a target id are
+/// (`plan --drift` reads those items too): change, entity and item
+/// indices, as [`decide`]'s own refs.
+pub fn unchanged_refs<I: ItemView>(plan: &Plan, input: &ReconcileInput<I>) -> Vec<DocRef> {
+    let mut at: HashMap<(Entity, &str), (usize, usize)> = HashMap::new();
+    for (ei, e) in input.entities.iter().enumerate() {
+        for (ii, it) in e.items.iter().enumerate() {
+            if let (Some(k), Some(_)) = (it.key(), it.compiled()) {
+                at.entry((e.entity, k)).or_insert((ei, ii));
+            }
+        }
+    }
+    plan.changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == Action::Unchanged && c.target_id.is_some())
+        .filter_map(|(change, c)| {
+            let (entity, item) = *at.get(&(c.entity, c.key.as_deref()?))?;
+            Some(DocRef {
+                change,
+                entity,
+                item,
+            })
+        })
+        .collect()
+}
+
 /// Where the decisions of one entity go.
 struct Sink<'a> {
     changes: &'a mut Vec<Change>,
@@ -667,6 +787,11 @@ struct Index<'a> {
     /// scope run) given by more than one well-keyed compiled item, with
     /// those items. Empty for most runs.
     shared: Shared<'a>,
+    /// Items linked by `match:` (index → the value that found the target
+    /// item) and items whose match is a conflict (index → why). Empty
+    /// without `match:`.
+    linked: HashMap<usize, &'a str, foldhash::fast::RandomState>,
+    conflicts: HashMap<usize, (String, PlanDiagnostic), foldhash::fast::RandomState>,
 }
 
 /// SyncID: the record's, else the ledger's, else the adopted item's.
@@ -709,11 +834,12 @@ impl<'a> Index<'a> {
                 by_marker.entry(m).or_insert(t.id.as_str());
             }
         }
-        let sync_ids: Vec<Option<&str>> = e
+        let mut sync_ids: Vec<Option<&str>> = e
             .items
             .iter()
             .map(|it| sync_id(it, &e.ledger, &by_marker))
             .collect();
+        let (linked, conflicts) = link_matches(e, &key_count, &mut sync_ids, &target_by_id);
         let mut sid_count: Map<usize> = map(e.items.len());
         for (it, id) in e.items.iter().zip(&sync_ids) {
             if let (Some(_), Some(k), Some(id)) = (it.compiled(), it.key(), id) {
@@ -733,6 +859,8 @@ impl<'a> Index<'a> {
             sid_count,
             claimed,
             shared,
+            linked,
+            conflicts,
         }
     }
 
@@ -829,6 +957,14 @@ impl<'a> Index<'a> {
                     diags,
                 }
             }
+            (None, Some(_)) if self.conflicts.contains_key(&index) => {
+                let (reason, diag) = self.conflicts[&index].clone();
+                Prepared::Invalid {
+                    rule: rule_name(entity, "match.conflict"),
+                    reason,
+                    diags: vec![diag],
+                }
+            }
             (None, Some(_)) => match self.sync_ids.get(index).copied().flatten() {
                 Some(id) if self.sid_count.get(id).copied().unwrap_or(0) > 1 => {
                     let n = self.sid_count.get(id).copied().unwrap_or(0);
@@ -905,6 +1041,129 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Items linked and conflicts of `match:`: index → the value that found
+/// the target item, index → (reason, diagnostic). An item is linked when
+/// it has no SyncID yet (no record, ledger or marker id), its identifier
+/// found exactly one target item, no other item or ledger row claims that
+/// target item and the item carries no other key's marker; its SyncID
+/// becomes the found id. Everything else found is a conflict (never a
+/// guess).
+type Links<'a> = (
+    HashMap<usize, &'a str, foldhash::fast::RandomState>,
+    HashMap<usize, (String, PlanDiagnostic), foldhash::fast::RandomState>,
+);
+
+fn link_matches<'a, I: ItemView>(
+    e: &'a EntityInput<I>,
+    key_count: &Map<'a, usize>,
+    sync_ids: &mut [Option<&'a str>],
+    target_by_id: &Map<'a, &'a TargetItem>,
+) -> Links<'a> {
+    let mut linked: HashMap<usize, &str, foldhash::fast::RandomState> = HashMap::default();
+    let mut conflicts: HashMap<usize, (String, PlanDiagnostic), foldhash::fast::RandomState> =
+        HashMap::default();
+    if e.matched.hits.is_empty() {
+        return (linked, conflicts);
+    }
+    let en = e.entity.as_str();
+    let field = e.matched.field.as_str();
+    let conflict = |k: &str, reason: String, message: String| {
+        (
+            reason,
+            PlanDiagnostic {
+                severity: "error".into(),
+                code: mapsync_core::diag::codes::RECONCILE_MATCH_CONFLICT.name.into(),
+                message: format!("{en} '{k}': {message}; it is not synced"),
+                help: Some(format!(
+                    "make `{field}` unique in the target (or link the item yourself: give its record the target id in `writeback.sync_id`)"
+                )),
+            },
+        )
+    };
+    // Who holds each target id already: an item's SyncID or a ledger row.
+    let mut holders: Map<'a, &'a str> = map(sync_ids.len());
+    for (it, id) in e.items.iter().zip(sync_ids.iter()) {
+        if let (Some(k), Some(id)) = (it.key(), id) {
+            holders.entry(id).or_insert(k);
+        }
+    }
+    for (k, row) in e.ledger.iter() {
+        if let Some(id) = row.target_id.as_deref().filter(|v| !v.is_empty()) {
+            holders.entry(id).or_insert(k.as_str());
+        }
+    }
+    // Candidates: index → (value, id); ids wanted by several items.
+    let mut wanted: Map<'a, usize> = map(e.matched.hits.len());
+    let mut candidates = Vec::new();
+    for (i, it) in e.items.iter().enumerate() {
+        let (Some(_), Some(k)) = (it.compiled(), it.key()) else {
+            continue;
+        };
+        if key_count.get(k).copied() != Some(1) || sync_ids[i].is_some() {
+            continue;
+        }
+        let Some(hits) = e.matched.hits.get(k).filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let mut ids: Vec<&str> = hits.iter().map(|(_, id)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > 1 {
+            let found = hits
+                .iter()
+                .map(|(v, id)| format!("{id} ({field}={v})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            conflicts.insert(
+                i,
+                conflict(
+                    k,
+                    format!("match: {} target items have its {field}", ids.len()),
+                    format!("match by {field} finds {} target items: {found}", ids.len()),
+                ),
+            );
+            continue;
+        }
+        let (value, id) = (&hits[0].0, ids[0]);
+        let marker = target_by_id
+            .get(id)
+            .and_then(|t| t.marker.as_deref())
+            .filter(|m| !m.is_empty() && *m != k);
+        if let Some(other) = holders.get(id).copied().filter(|h| *h != k).or(marker) {
+            conflicts.insert(
+                i,
+                conflict(
+                    k,
+                    format!("match: {field}={value} finds {id}, linked to '{other}'"),
+                    format!(
+                        "match by {field}={value} finds {id}, which is linked to {en} '{other}' already"
+                    ),
+                ),
+            );
+            continue;
+        }
+        *wanted.entry(id).or_default() += 1;
+        candidates.push((i, k, value.as_str(), id));
+    }
+    for (i, k, value, id) in candidates {
+        let n = wanted.get(id).copied().unwrap_or(0);
+        if n > 1 {
+            conflicts.insert(
+                i,
+                conflict(
+                    k,
+                    format!("match: {n} records find {id}"),
+                    format!("match by {field}={value} finds {id}, which {n} records of this run find"),
+                ),
+            );
+        } else if target_by_id.contains_key(id) {
+            sync_ids[i] = Some(id);
+            linked.insert(i, value);
+        }
+    }
+    (linked, conflicts)
+}
+
 /// (field, value) pairs given by more than one well-keyed compiled item
 /// (pre-flight rules of scope run), with those items.
 fn shared_values<'a, I: ItemView>(
@@ -976,6 +1235,7 @@ fn decide_item<I: ItemView>(
                 reason: Cow::Owned(reason),
                 diff: Vec::new(),
                 diagnostics: diags,
+                drift: Vec::new(),
             };
             (change, checks, "invalid", None)
         }
@@ -997,7 +1257,17 @@ fn decide_item<I: ItemView>(
             let (control, hash) = it.compiled()?;
             let target = idx.target_by_id.get(target_id.as_str()).copied();
             let row = it.key().and_then(|k| e.ledger.get(k));
-            let (checks, action, rule) = update_rules(judge, wanted, control, hash, row, target);
+            let (mut checks, action, mut rule) =
+                update_rules(judge, wanted, control, hash, row, target);
+            let linked = idx.linked.get(&index).filter(|_| action == Action::Update);
+            if let Some(value) = linked {
+                rule = rule_name(entity, "update.linked");
+                checks.push(RuleCheck {
+                    rule: Cow::Borrowed(rule),
+                    matched: true,
+                    why: format!("match: {}={value} found {target_id}", e.matched.field),
+                });
+            }
             let mut change = change_of(
                 entity,
                 key,
@@ -1007,6 +1277,12 @@ fn decide_item<I: ItemView>(
                 &checks,
                 Vec::new(),
             );
+            if let Some(value) = linked {
+                change.reason = Cow::Owned(format!(
+                    "linked by match {}={value}",
+                    e.matched.field
+                ));
+            }
             change
                 .diagnostics
                 .extend(it.warnings().iter().map(Into::into));
@@ -1185,6 +1461,7 @@ fn change_of(
         reason: reason_of(rule, checks),
         diff,
         diagnostics: Vec::new(),
+        drift: Vec::new(),
     }
 }
 
@@ -1218,6 +1495,8 @@ fn reason_of(rule: &str, checks: &[RuleCheck]) -> Cow<'static, str> {
         "delete.no-permission" => "sync allows neither delete nor deactivate",
         "delete.already-inactive" => "already inactive in the target",
         "delete.orphan" => "no source record claims this target item",
+        "update.linked" => "linked by match",
+        "match.conflict" => "the match identifier finds no single target item",
         "unchanged.not-read" => {
             "not read: the incremental read returned only the records changed since the last run"
         }
@@ -1259,7 +1538,9 @@ fn rule_name(e: Entity, rest: &str) -> &'static str {
         "delete.no-permission",
         "delete.already-inactive",
         "delete.orphan",
-        "unchanged.not-read"
+        "unchanged.not-read",
+        "match.conflict",
+        "update.linked"
     )
 }
 

@@ -331,6 +331,7 @@ fn write_human_with<'p, W: IoWrite>(
             o.verbose
                 || !matches!(c.action, Action::Skip | Action::Unchanged)
                 || !c.diagnostics.is_empty()
+                || !c.drift.is_empty()
         };
         if !indices
             .iter()
@@ -359,6 +360,10 @@ fn write_human_with<'p, W: IoWrite>(
             for d in diff.iter() {
                 let _ = writeln!(line, "{}", diff_line(o, d));
             }
+            for d in &c.drift {
+                let text = format!("      drift: {}; {}", d.describe(), d.outcome());
+                let _ = writeln!(line, "{}", paint(o, "\x1b[35m", &text));
+            }
             for d in &c.diagnostics {
                 let _ = writeln!(line, "      {} {}: {}", d.severity, d.code, d.message);
             }
@@ -383,6 +388,15 @@ fn write_human_with<'p, W: IoWrite>(
                     m.allowed
                 )
             )
+        );
+    }
+    let drifted: Vec<&Change> = plan.changes.iter().filter(|c| !c.drift.is_empty()).collect();
+    if !drifted.is_empty() {
+        let fields: usize = drifted.iter().map(|c| c.drift.len()).sum();
+        let _ = writeln!(
+            line,
+            "Drift: {fields} field(s) of {} item(s) edited in the store since mapsync wrote them.",
+            drifted.len()
         );
     }
     let s = plan.summary;
@@ -495,6 +509,7 @@ impl Serialize for ChangesView<'_, '_> {
                 reason: &c.reason,
                 diff: &diff,
                 diagnostics: &c.diagnostics,
+                drift: &c.drift,
             })?;
         }
         seq.end()
@@ -512,6 +527,8 @@ struct ChangeRef<'a> {
     reason: &'a str,
     diff: &'a [DiffEntry],
     diagnostics: &'a [PlanDiagnostic],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    drift: &'a [crate::reconcile::DriftEntry],
 }
 
 struct DocumentsView<'a>(&'a DocumentSpool);

@@ -45,6 +45,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     // Categories do not nest.
     category_parent: None,
     rules: RULES,
+    // The configured requests have no search: `match:` is refused.
+    matchable: &[],
 };
 
 /// What any store API behind the `rest` target refuses, as far as mapsync

@@ -12,7 +12,8 @@
 //! * Reloads re-load and re-check the whole project; one with errors is
 //!   refused and the running configuration stays. A configuration taken
 //!   keeps each profile's checked mapping set for its runs; the state
-//!   databases' connections are kept across runs ([`StorePool`]).
+//!   databases' connections are kept across runs ([`StatePool`]: idle
+//!   SQLite connections, or one PostgreSQL pool per database).
 //! * Shutdown sets the engine's stop flag: items in flight finish and are
 //!   recorded, no new run starts.
 
@@ -35,7 +36,7 @@ use mapsync_core::diag::{Diagnostics, Severity};
 use mapsync_engine::exec::report::{RunReport, Status};
 use mapsync_engine::exec::run::{Kept, RunError, SyncOptions};
 use mapsync_engine::exec::NoProgress;
-use mapsync_state::{Store, StorePool};
+use mapsync_statedb::StatePool;
 
 use crate::metrics::Metrics;
 
@@ -104,6 +105,9 @@ struct SlotConfig {
     /// The profile's mapping set, checked when its copy was made: every
     /// run uses it until a reload is taken (the copy never changes).
     mapping: Option<Arc<MappingSet>>,
+    /// The profile's last plan with nothing to do, reused by its runs while
+    /// nothing it was made from changed; a reload makes a new one.
+    memo: mapsync_engine::memo::PlanMemo,
 }
 
 /// A configuration loaded and checked by [`Shared::load`], to hand to
@@ -167,19 +171,21 @@ pub struct Shared {
     stores: Mutex<StorePools>,
 }
 
-/// The manager's connections to state databases, by file: its runs and
-/// its own journal writes take them from here and give them back, so a
-/// run opens none (opening parses the schema and checks the migrations,
-/// otherwise the most of what an idle run costs). Profiles sharing a
-/// database share its connections.
-type StorePools = std::collections::HashMap<PathBuf, StorePool>;
+/// The manager's connections to state databases, by SQLite file or
+/// PostgreSQL URL: its runs and its own journal writes take them from
+/// here and give them back, so a run opens none (opening parses the
+/// schema and checks the migrations, otherwise the most of what an idle
+/// run costs). Profiles sharing a database share its connections (one
+/// `sqlx` pool per PostgreSQL database).
+type StorePools = std::collections::HashMap<mapsync_state::StateLocation, StatePool>;
 
 /// Connections kept open per state database between uses. A run holds one
-/// only while it reads the ledger and while it applies (and records), so
-/// two serve the usual four runs at once; another is opened (and closed)
-/// when more are needed at the same moment. Each open connection keeps
+/// only while it reads the ledger and while it applies (and records), and
+/// a run that writes takes up to three more (batches, uploads,
+/// write-backs): four serve the usual runs at once; another is opened
+/// (and closed) when more are needed at the same moment. Each open connection keeps
 /// SQLite's page cache.
-const IDLE_STATE_CONNECTIONS: usize = 2;
+const IDLE_STATE_CONNECTIONS: usize = 4;
 
 /// Why a manual run could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -358,6 +364,7 @@ impl Shared {
                     profile: resolved,
                     schedule,
                     mapping,
+                    memo: Default::default(),
                 },
             );
         }
@@ -662,6 +669,7 @@ impl Shared {
                 let kept = Kept {
                     state: self.store_pool(profile).ok(),
                     mapping: cfg.mapping.clone(),
+                    memo: Some(cfg.memo.clone()),
                 };
                 let result = self
                     .pool
@@ -752,27 +760,27 @@ impl Shared {
         Some(outcome)
     }
 
-    /// The connections to `p`'s state database, made on first use.
-    fn store_pool(&self, p: &Profile) -> Result<StorePool, String> {
-        let path = match mapsync_state::parse_url(&p.state, &p.project_dir) {
-            Ok(mapsync_state::StateLocation::Sqlite(path)) => path,
-            Err(e) => return Err(e.to_string()),
-        };
+    /// The connections to `p`'s state database, made on first use (a
+    /// PostgreSQL pool connects at its first statement, on the runtime of
+    /// this call: the manager's).
+    fn store_pool(&self, p: &Profile) -> Result<StatePool, String> {
+        let location =
+            mapsync_state::parse_url(&p.state, &p.project_dir).map_err(|e| e.to_string())?;
         let mut pools = lock(&self.stores);
-        Ok(pools
-            .entry(path)
-            .or_insert_with_key(|path| StorePool::new(path, IDLE_STATE_CONNECTIONS))
-            .clone())
-    }
-
-    /// Runs `f` on a connection to `p`'s state store, kept by the manager
-    /// (see [`StorePools`]). Blocking.
-    fn with_store<T>(
-        &self,
-        p: &Profile,
-        f: impl FnOnce(&mut Store) -> Result<T, mapsync_state::StateError>,
-    ) -> Result<T, String> {
-        self.store_pool(p)?.with(f).map_err(|e| e.to_string())
+        if let Some(pool) = pools.get(&location) {
+            return Ok(pool.clone());
+        }
+        let pool = match &location {
+            mapsync_state::StateLocation::Sqlite(path) => StatePool::Sqlite(
+                mapsync_state::StorePool::new(path, IDLE_STATE_CONNECTIONS),
+            ),
+            mapsync_state::StateLocation::Postgres(url) => {
+                StatePool::for_url(url, &p.project_dir, IDLE_STATE_CONNECTIONS)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        pools.insert(location, pool.clone());
+        Ok(pool)
     }
 
     /// Keeps the run's report with its journal row (the engine journaled
@@ -784,25 +792,29 @@ impl Shared {
         finished: OffsetDateTime,
         summary: &Value,
     ) {
-        let p = p.clone();
-        let summary = summary.clone();
-        let me = self.clone();
-        let result = tokio::task::spawn_blocking(move || {
-            me.with_store(&p, |store| {
-                // The engine's row of this run: the profile's newest, begun
-                // after this run started (runs of a profile never overlap).
-                match store.last_run_started(&p.name)? {
-                    Some((id, run_started)) if run_started >= started => {
-                        store.set_run_report(id, &summary)
-                    }
-                    _ => store
-                        .record_failed_run(&p.name, &p.channel, started, finished, &summary)
-                        .map(|_| ()),
+        let result = async {
+            let states = self.store_pool(p)?;
+            let store = states.take().map_err(|e| e.to_string())?;
+            // The engine's row of this run: the profile's newest, begun
+            // after this run started (runs of a profile never overlap).
+            let done = match store.last_run_started(&p.name).await {
+                Ok(Some((id, run_started))) if run_started >= started => {
+                    store.set_run_report(id, summary).await
                 }
-            })
-        })
+                Ok(_) => store
+                    .record_failed_run(&p.name, &p.channel, started, finished, summary)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            };
+            // A connection whose call failed is closed (as `StorePool::with`).
+            if done.is_ok() {
+                states.give(store);
+            }
+            done.map_err(|e| e.to_string())
+        }
         .await;
-        if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
+        if let Err(e) = result {
             tracing::warn!("the run's report could not be journaled: {e}");
         }
     }
@@ -900,7 +912,8 @@ impl Shared {
         }
         let mut out = Vec::new();
         for (_, p) in slots {
-            out.extend(self.with_store(&p, |store| Ok(runs_from(store, &p.name, limit)))??);
+            let states = self.store_pool(&p)?;
+            out.extend(runs_from(&states, &p.name, limit)?);
         }
         out.sort_by(|a, b| b["started_at"].as_str().cmp(&a["started_at"].as_str()));
         out.truncate(limit as usize);
@@ -936,16 +949,17 @@ pub enum Outcome {
     Failed,
 }
 
-/// The runs of one profile as JSON (blocking).
+/// The runs of one profile as JSON (blocking; not on a runtime's worker).
 pub fn runs_of(p: &Profile, limit: u32) -> Result<Vec<Value>, String> {
-    let store = mapsync_engine::engine::open_state(p).map_err(|e| e.to_string())?;
-    runs_from(&store, &p.name, limit)
+    let states = mapsync_engine::engine::state_pool(p, 0).map_err(|e| e.to_string())?;
+    runs_from(&states, &p.name, limit)
 }
 
-/// The runs of one profile in `store` as JSON (blocking).
-fn runs_from(store: &Store, profile: &str, limit: u32) -> Result<Vec<Value>, String> {
-    let runs = store
-        .recent_runs(profile, limit)
+/// The runs of one profile in `states` as JSON (blocking; not on a
+/// runtime's worker).
+fn runs_from(states: &StatePool, profile: &str, limit: u32) -> Result<Vec<Value>, String> {
+    let runs = states
+        .recent_runs_blocking(profile, limit)
         .map_err(|e| e.to_string())?;
     Ok(runs
         .into_iter()

@@ -2,12 +2,15 @@
 //! a small subset of Shopify's search syntax — `field:value`,
 //! `field:>value` (also `>=`, `<`, `<=`), `-field:value`, quoted values,
 //! `prefix*`, bare words matching the title, terms joined by AND (the word
-//! `AND` is optional). Pure; must not know the store layout.
+//! `AND` is optional), and groups of those joined by `OR` (AND binds
+//! tighter, as in Shopify's syntax; no parentheses). Pure; must not know
+//! the store layout.
 
-/// A parsed search query.
+/// A parsed search query: groups of terms joined by OR, the terms of a
+/// group by AND.
 #[derive(Debug, Clone, Default)]
 pub struct Search {
-    terms: Vec<Term>,
+    groups: Vec<Vec<Term>>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,9 +56,16 @@ fn tokens(q: &str) -> Vec<String> {
 impl Search {
     /// Parse a query string.
     pub fn parse(q: &str) -> Self {
+        let mut groups = Vec::new();
         let mut terms = Vec::new();
         for tok in tokens(q) {
             if tok == "AND" {
+                continue;
+            }
+            if tok == "OR" {
+                if !terms.is_empty() {
+                    groups.push(std::mem::take(&mut terms));
+                }
                 continue;
             }
             let (negated, tok) = match tok.strip_prefix('-') {
@@ -84,25 +94,31 @@ impl Search {
                 value: value.to_string(),
             });
         }
-        Search { terms }
+        if !terms.is_empty() {
+            groups.push(terms);
+        }
+        Search { groups }
     }
 
     /// True when there is nothing to filter.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.groups.is_empty()
     }
 
     /// Does an item match? `values(field)` gives the item's values of a field
     /// (`None` for a field the item type does not know: the term is ignored).
     pub fn matches(&self, values: &dyn Fn(&str) -> Option<Vec<String>>) -> bool {
-        self.terms.iter().all(|t| {
-            let field = t.field.as_deref().unwrap_or("title");
-            let Some(vals) = values(field) else {
-                return true;
-            };
-            let hit = vals.iter().any(|v| term_matches(t, field, v));
-            hit != t.negated
-        })
+        self.groups.is_empty()
+            || self.groups.iter().any(|terms| {
+                terms.iter().all(|t| {
+                    let field = t.field.as_deref().unwrap_or("title");
+                    let Some(vals) = values(field) else {
+                        return true;
+                    };
+                    let hit = vals.iter().any(|v| term_matches(t, field, v));
+                    hit != t.negated
+                })
+            })
     }
 }
 
@@ -168,6 +184,8 @@ mod tests {
             "handle:blue*",
             "-tag:winter",
             "unknown_field:x",
+            "handle:red-shirt OR handle:blue-shirt",
+            "handle:'a' OR status:draft OR tag:sale AND status:active",
         ];
         let no = [
             "handle:blue",
@@ -175,6 +193,8 @@ mod tests {
             "id:<1005",
             "-tag:sale",
             "updated_at:>2025-02-01",
+            "handle:red-shirt OR handle:green-shirt",
+            "handle:blue-shirt AND status:draft OR tag:winter",
         ];
         for q in yes {
             assert!(Search::parse(q).matches(&item), "{q}");

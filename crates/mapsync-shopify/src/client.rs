@@ -202,17 +202,43 @@ fn shared_limiter(endpoint: &Url, bucket: Option<super::config::BucketLimits>) -
     l
 }
 
+/// The HTTP client (its TLS configuration and its idle connections) for
+/// these settings, made once per thread: a run of the sync manager every
+/// few seconds would otherwise build a TLS configuration and open new
+/// connections each time. Per thread, because a connection is driven by a
+/// task of the runtime that opened it, and the manager's run workers each
+/// have their own runtime on their own thread.
+fn shared_http(
+    connect_timeout: Duration,
+    idle_per_host: usize,
+) -> Result<reqwest::Client, ShopifyError> {
+    type Clients = std::collections::HashMap<(Duration, usize), reqwest::Client>;
+    thread_local! {
+        static CLIENTS: std::cell::RefCell<Clients> = Default::default();
+    }
+    let key = (connect_timeout, idle_per_host);
+    if let Some(c) = CLIENTS.with(|m| m.borrow().get(&key).cloned()) {
+        return Ok(c);
+    }
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(idle_per_host)
+        .build()
+        .map_err(|e| ShopifyError::Config(format!("cannot build the HTTP client: {e}")))?;
+    CLIENTS.with(|m| m.borrow_mut().insert(key, http.clone()));
+    Ok(http)
+}
+
 impl ShopifyClient {
     pub fn new(config: ClientConfig) -> Result<Self, ShopifyError> {
         let endpoint = config.location.endpoint(&config.api_version)?;
         let limiter = shared_limiter(&endpoint, config.bucket);
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.concurrency.max(1))
-            .build()
-            .map_err(|e| ShopifyError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = shared_http(
+            config.timeout.min(Duration::from_secs(10)),
+            config.concurrency.max(1),
+        )?;
         let run_id: String = {
             let mut rng = rand::rng();
             (0..6)

@@ -65,6 +65,16 @@ pub fn collections_reduced(first: u32) -> u32 {
     2 + first * 4
 }
 
+/// `ChangeToken`: two counts and two connections of one node.
+pub fn change_token() -> u32 {
+    1 + 1 + (2 + 1) + (2 + 1)
+}
+
+/// `VariantsBySku`: a variant, its product and the product's marker.
+pub fn variants_by_sku(first: u32) -> u32 {
+    2 + first * 3
+}
+
 /// `Locations`.
 pub fn locations(first: u32) -> u32 {
     2 + first

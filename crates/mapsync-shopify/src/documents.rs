@@ -45,6 +45,13 @@ macro_rules! doc {
 doc!(SHOP_INFO, "ShopInfo", "shop_info.graphql", Query, true);
 doc!(LOCATIONS, "Locations", "locations.graphql", Query, true);
 doc!(
+    CHANGE_TOKEN,
+    "ChangeToken",
+    "change_token.graphql",
+    Query,
+    true
+);
+doc!(
     PRODUCTS_REDUCED,
     "ProductsReduced",
     "products_reduced.graphql",
@@ -55,6 +62,13 @@ doc!(
     COLLECTIONS_REDUCED,
     "CollectionsReduced",
     "collections_reduced.graphql",
+    Query,
+    true
+);
+doc!(
+    VARIANTS_BY_SKU,
+    "VariantsBySku",
+    "variants_by_sku.graphql",
     Query,
     true
 );
@@ -374,8 +388,10 @@ doc!(
 pub const ALL: &[Document] = &[
     SHOP_INFO,
     LOCATIONS,
+    CHANGE_TOKEN,
     PRODUCTS_REDUCED,
     COLLECTIONS_REDUCED,
+    VARIANTS_BY_SKU,
     PRODUCT_BY_IDENTIFIER,
     PRODUCTS_FULL,
     VARIANTS_DETAIL,

@@ -35,6 +35,13 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     // Categories do not nest.
     category_parent: None,
     rules: RULES,
+    // `productVariants(query: "sku:…")`, `products(query: "handle:…")`,
+    // `collections(query: "handle:…")`.
+    matchable: &[
+        (Entity::Product, "sku"),
+        (Entity::Product, "handle"),
+        (Entity::Category, "handle"),
+    ],
 };
 
 /// What Shopify refuses, checked before anything is sent (docs/preflight.md
@@ -148,6 +155,10 @@ impl Target for ShopifyTarget {
         Ok(self.read_reduced(hint).await?)
     }
 
+    async fn change_token(&self) -> Result<Option<String>, TargetError> {
+        Ok(ShopifyTarget::change_token(self).await?)
+    }
+
     async fn read_current(
         &self,
         entity: Entity,
@@ -189,6 +200,15 @@ impl Target for ShopifyTarget {
             Entity::Product => self.find_product_by_handle(handle).await?,
             Entity::Category => self.find_collection_by_handle(handle).await?,
         })
+    }
+
+    async fn find_by(
+        &self,
+        entity: Entity,
+        field: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, TargetItem)>, TargetError> {
+        Ok(self.find_by_field(entity, field, values).await?)
     }
 }
 

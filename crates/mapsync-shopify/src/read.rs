@@ -128,7 +128,7 @@ impl ShopifyTarget {
     }
 
     /// Every node of a connection, following cursors from `after`.
-    async fn all_pages<T: DeserializeOwned>(
+    pub(crate) async fn all_pages<T: DeserializeOwned>(
         &self,
         doc: &Document,
         variables: Value,
@@ -236,7 +236,7 @@ impl ShopifyTarget {
             .collect())
     }
 
-    async fn collections_query(
+    pub(crate) async fn collections_query(
         &self,
         query: &str,
     ) -> Result<Vec<wire::ReducedCollection>, ShopifyError> {
@@ -666,7 +666,7 @@ impl<T: DeserializeOwned> ConnectionDecode for T {
 }
 
 /// Quotes a value for Shopify's search syntax.
-fn search_value(value: &str) -> String {
+pub(crate) fn search_value(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

@@ -16,6 +16,7 @@
 //! ledger fast.
 
 mod batches;
+mod fields;
 mod images;
 pub mod migrations;
 mod pool;
@@ -122,6 +123,36 @@ pub enum StateError {
     /// the runtime is shutting down).
     #[error("state store task failed: {0}")]
     Task(String),
+    /// The state database on a server (PostgreSQL, `mapsync-pgstate`)
+    /// failed; `error` is that store's own error, whose message names the
+    /// database by its redacted URL (never a password).
+    #[error("{error}")]
+    Server {
+        /// What kind of failure, for the command's diagnostic code.
+        kind: ServerFailure,
+        /// The store's error.
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// What kind of failure a state database on a server had
+/// ([`StateError::Server`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerFailure {
+    /// The server cannot be reached, or refused the login.
+    Unreachable,
+    /// The environment variable that holds the password is not set.
+    PasswordEnv,
+    /// The URL cannot be used.
+    Url,
+    /// The database is not one this mapsync can use (another program's,
+    /// or migrated by a newer mapsync).
+    Schema,
+    /// The server's disk is full.
+    DiskFull,
+    /// Any other failure of a statement.
+    Other,
 }
 
 impl StateError {
@@ -138,6 +169,7 @@ impl StateError {
                         || e.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
             ),
             StateError::CreateDir { error, .. } => tmp::is_disk_full(error),
+            StateError::Server { kind, .. } => *kind == ServerFailure::DiskFull,
             _ => false,
         }
     }
@@ -178,7 +210,9 @@ pub struct LedgerUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Synced: the ledger takes the new id, hash and date; message and
-    /// attempts are cleared.
+    /// attempts are cleared, and so are the field hashes (what was written
+    /// field by field is not known: no drift is seen until the next
+    /// [`Change::Wrote`]).
     Success {
         /// The target id.
         target_id: String,
@@ -187,7 +221,20 @@ pub enum Change {
         /// The sync date.
         date: OffsetDateTime,
     },
-    /// Failed: the message is stored and attempts counted; the target id
+    /// Synced, with the hash of each field written
+    /// ([`mapsync_core::diff::written_hashes`]): as [`Change::Success`],
+    /// and the ledger keeps the field hashes, against which drift is seen.
+    Wrote {
+        /// The target id.
+        target_id: String,
+        /// Hash of the document synced.
+        hash: String,
+        /// The sync date.
+        date: OffsetDateTime,
+        /// The hash of each field written, by diff path.
+        fields: mapsync_core::diff::FieldHashes,
+    },
+    /// Failed (the field hashes are kept): the message is stored and attempts counted; the target id
     /// is kept when `None` (and set when known, e.g. created then failed).
     Failure {
         /// The target id if the item exists in the target.
@@ -261,14 +308,19 @@ pub struct Run {
 }
 
 /// Where a state URL points.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StateLocation {
     /// An SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database: the URL as written (`postgres://` or
+    /// `postgresql://`; it holds no password). `mapsync-pgstate` parses the
+    /// rest when it connects; the engine reaches it through `mapsync-statedb`.
+    Postgres(String),
 }
 
 /// Parses a `state:` URL; relative SQLite paths are taken from
-/// `project_dir`. `sqlite:PATH` (also `sqlite://PATH`).
+/// `project_dir`. `sqlite:PATH` (also `sqlite://PATH`), or
+/// `postgres://USER@HOST/DB?...` (also `postgresql://`).
 pub fn parse_url(url: &str, project_dir: &Path) -> Result<StateLocation, StateError> {
     let bad = |message: &str, help: &str| StateError::Url {
         url: url.to_string(),
@@ -297,17 +349,22 @@ pub fn parse_url(url: &str, project_dir: &Path) -> Result<StateLocation, StateEr
         };
         return Ok(StateLocation::Sqlite(path));
     }
-    let scheme = url.split(':').next().unwrap_or("");
-    if matches!(scheme, "postgres" | "postgresql") {
-        return Err(bad(
-            "PostgreSQL state stores are not supported by this version",
-            "use `sqlite:PATH`",
-        ));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(StateLocation::Postgres(url.to_string()));
     }
     Err(bad(
         "unknown kind of state store",
-        "use `sqlite:PATH`, e.g. `sqlite:.mapsync/state.db`",
+        "use `sqlite:PATH`, e.g. `sqlite:.mapsync/state.db`, or `postgres://USER@HOST/DATABASE`",
     ))
+}
+
+/// The error of an SQLite-only API given a PostgreSQL URL.
+pub(crate) fn not_sqlite(url: &str) -> StateError {
+    StateError::Url {
+        url: url.to_string(),
+        message: "a PostgreSQL state store is not an SQLite file".to_string(),
+        help: "open it through the state API (`mapsync_statedb::StatePool::for_url`)".to_string(),
+    }
 }
 
 /// The SQLite state store. `Send`, not `Sync` (see the module docs).
@@ -324,11 +381,11 @@ const LOAD_SQL: &str = "SELECT key, target_id, hash, sync_date, message, attempt
      FROM ledger WHERE channel = ?1 AND entity = ?2";
 
 const SUCCESS_SQL: &str = "INSERT INTO ledger \
-     (channel, entity, key, target_id, hash, sync_date, message, attempts, updated_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7) \
+     (channel, entity, key, target_id, hash, sync_date, message, attempts, updated_at, fields) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 0, ?7, ?8) \
      ON CONFLICT (channel, entity, key) DO UPDATE SET \
      target_id = excluded.target_id, hash = excluded.hash, sync_date = excluded.sync_date, \
-     message = NULL, attempts = 0, updated_at = excluded.updated_at";
+     message = NULL, attempts = 0, updated_at = excluded.updated_at, fields = excluded.fields";
 
 const FAILURE_SQL: &str = "INSERT INTO ledger \
      (channel, entity, key, target_id, hash, sync_date, message, attempts, updated_at) \
@@ -344,6 +401,7 @@ impl Store {
     pub fn open_url(url: &str, project_dir: &Path) -> Result<Store, StateError> {
         match parse_url(url, project_dir)? {
             StateLocation::Sqlite(path) => Store::open(&path),
+            StateLocation::Postgres(url) => Err(not_sqlite(&url)),
         }
     }
 
@@ -648,8 +706,25 @@ impl Store {
                         date,
                     } => {
                         let date = rfc3339(*date)?;
+                        let none: Option<String> = None;
                         success
-                            .execute(params![channel, entity, u.key, target_id, hash, date, now])
+                            .execute(params![
+                                channel, entity, u.key, target_id, hash, date, now, none
+                            ])
+                            .map_err(err)?;
+                    }
+                    Change::Wrote {
+                        target_id,
+                        hash,
+                        date,
+                        fields,
+                    } => {
+                        let date = rfc3339(*date)?;
+                        let fields = fields::to_text(fields);
+                        success
+                            .execute(params![
+                                channel, entity, u.key, target_id, hash, date, now, fields
+                            ])
                             .map_err(err)?;
                     }
                     Change::Failure { target_id, message } => {

@@ -36,6 +36,7 @@ impl StorePool {
     ) -> Result<StorePool, StateError> {
         match parse_url(url, project_dir)? {
             StateLocation::Sqlite(path) => Ok(StorePool::new(&path, max_idle)),
+            StateLocation::Postgres(url) => Err(super::not_sqlite(&url)),
         }
     }
 

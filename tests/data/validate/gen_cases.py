@@ -113,6 +113,9 @@ cases = {
 "project-rest-target-template": ("template::syntax", T + TL + "          create: { path: /products, id: data.id }\n          update: { path: «\"/products/{{ id\" }\n"),
 "project-rest-target-mismatch": ("project::target-mismatch", T.replace("../support/rest.yaml", "../support/minimal.yaml").replace("type: rest", "type: «rest") + TL + TW),
 "target-unknown-field-rest-variant": ("target::unknown-field", "mapsync: 1\ntarget: rest\nentities:\n  product:\n    key: ItemNo\n    map:\n      name: Name\n    variants:\n      from: Variants\n      map:\n        «sku: Sku\n"),
+"match-unknown-field": ("match::unknown-field", P + "    match: { source: Sku, target: «skus }\n"),
+"match-long-form": ("match::long-form", P + "    match: «Sku\n"),
+"match-unsupported-rest": ("match::unsupported", "mapsync: 1\ntarget: rest\nentities:\n  product:\n    key: ItemNo\n    «match: { source: Sku, target: sku }\n    map:\n      name: Name\n"),
 "project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
 }
 warn_cases = {

@@ -28,6 +28,7 @@ use crate::client::{Answer, BcClient, FilePart};
 use crate::error::BcError;
 use crate::fields::CAPABILITIES;
 
+mod find;
 mod neutral;
 mod read;
 mod write;
@@ -248,6 +249,16 @@ impl Target for BigCommerceTarget {
         Ok(items
             .into_iter()
             .find(|i| i.handle.trim().trim_matches('/') == want))
+    }
+
+    async fn find_by(
+        &self,
+        entity: Entity,
+        field: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, TargetItem)>, TargetError> {
+        let mut tally = Tally::new(&self.client);
+        Ok(self.find_by_field(&mut tally, entity, field, values).await?)
     }
 }
 

@@ -493,7 +493,7 @@ impl BigCommerceTarget {
     }
 }
 
-fn product_item(p: &Value, markers: &BTreeMap<u64, String>) -> Option<TargetItem> {
+pub(super) fn product_item(p: &Value, markers: &BTreeMap<u64, String>) -> Option<TargetItem> {
     let id = p.get("id").and_then(id_of)?;
     Some(TargetItem {
         id: id.to_string(),

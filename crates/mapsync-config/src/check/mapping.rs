@@ -54,6 +54,7 @@ pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> Mappi
         fields: caps.map(|c| c.fields),
         limits,
         target_rules: caps.map(|c| c.rules).unwrap_or_default(),
+        caps,
     };
     set.category = entities
         .and_then(|e| e.entry("category"))
@@ -305,6 +306,11 @@ fn settings(node: Option<&Node>, diags: &mut Diagnostics) -> Settings {
     };
     s.update_unpublished = flag("update_unpublished").unwrap_or(false);
     s.keep_existing_variant_data = flag("keep_existing_variant_data").unwrap_or(false);
+    s.on_drift = match get("on_drift").and_then(Node::as_str) {
+        Some("keep") => mapsync_core::diff::OnDrift::Keep,
+        Some("fail") => mapsync_core::diff::OnDrift::Fail,
+        _ => mapsync_core::diff::OnDrift::Overwrite,
+    };
     if get("ownership").and_then(Node::as_str) == Some("all") {
         s.ownership = Ownership::All;
     }
@@ -383,6 +389,9 @@ struct Cx<'a> {
     /// The target's pre-flight rules: `validate` warns where the mapping
     /// alone shows that a rule will refuse items.
     target_rules: &'static [Rule],
+    /// The target's capabilities, for `match:` (`None` when `target:`
+    /// names no known kind).
+    caps: Option<&'static Capabilities>,
 }
 
 /// What one `map:` (one context) has seen, for cross-entry checks.
@@ -494,6 +503,7 @@ impl Cx<'_> {
         };
         self.required_unmapped(kind, node, &state);
         self.families(kind, node);
+        let matching = self.matching(kind, node, &fields, variants.as_ref());
         let bool_of = |k: &str| matches!(node.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
         Some(EntityMapping {
             kind,
@@ -510,6 +520,101 @@ impl Cx<'_> {
             images,
             option_names,
             variants,
+            matching,
+        })
+    }
+
+    /// `match:` of an entity: `match: PATH` (the target field is the one
+    /// the entity's `map:`, or its variants' `map:` for a path into the
+    /// variants list, maps that path to) or `match: { source: PATH,
+    /// target: FIELD }`; the field must be one the target can find items
+    /// by (`Capabilities::matchable`).
+    fn matching(
+        &mut self,
+        kind: Entity,
+        node: &Node,
+        fields: &[FieldMapping],
+        variants: Option<&Variants>,
+    ) -> Option<MatchSpec> {
+        let m = node.get("match")?;
+        let (source_node, target_node) = if m.as_str().is_some() {
+            (m, None)
+        } else {
+            (m.get("source")?, Some(m.get("target")?))
+        };
+        let source = self.path(Some(source_node))?;
+        let (target, at) = match target_node {
+            Some(t) => (t.as_str()?.to_string(), t.loc()),
+            None => match mapped_field(&source, fields, variants) {
+                Some(f) => (f, source_node.loc()),
+                None => {
+                    let p = source.display();
+                    self.diags.push(
+                        Diagnostic::error(
+                            codes::MATCH_LONG_FORM,
+                            format!(
+                                "`match: {p}` names no target field: the {} entity maps `{p}` to none",
+                                kind.as_str()
+                            ),
+                        )
+                        .at_opt(source_node.loc())
+                        .label("mapped to no field")
+                        .help(format!(
+                            "say which target field the identifier equals: `match: {{ source: {p}, target: sku }}`"
+                        )),
+                    );
+                    return None;
+                }
+            },
+        };
+        if let Some(caps) = self.caps {
+            let known: Vec<&str> = caps.matchable_fields(kind).collect();
+            if known.is_empty() {
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MATCH_UNSUPPORTED,
+                        format!(
+                            "the `{}` target cannot find {}s by a field, so it cannot match them",
+                            caps.kind,
+                            kind.as_str()
+                        ),
+                    )
+                    .at_opt(node.entry("match").and_then(|(k, _)| k.loc()))
+                    .label("not supported by this target")
+                    .help("remove `match:`: items without a ledger row are created (give the source the target's ids with `writeback.sync_id` to link them)"),
+                );
+                return None;
+            }
+            if !known.contains(&target.as_str()) {
+                let help = match suggest(&target, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "the `{}` target can find {}s by: {}",
+                        caps.kind,
+                        kind.as_str(),
+                        known.join(", ")
+                    ),
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::MATCH_UNKNOWN_FIELD,
+                        format!(
+                            "the `{}` target cannot find {}s by `{target}`",
+                            caps.kind,
+                            kind.as_str()
+                        ),
+                    )
+                    .at_opt(at)
+                    .label("not a field items can be found by")
+                    .help(help),
+                );
+                return None;
+            }
+        }
+        Some(MatchSpec {
+            source,
+            target,
+            location: m.loc(),
         })
     }
 
@@ -1500,5 +1605,29 @@ fn unreachable_loc(node: Option<&Node>) -> Span {
             0,
             0,
         )
+    })
+}
+
+/// The plain target field `map:` maps `path` to: an entry of the entity
+/// whose value is that path, or, for a path into the variants list
+/// (`Variants[*].Sku`), a variant entry whose value is the rest of it.
+fn mapped_field(
+    path: &SourcePath,
+    fields: &[FieldMapping],
+    variants: Option<&Variants>,
+) -> Option<String> {
+    fn field_of(fields: &[FieldMapping], want: &str) -> Option<String> {
+        fields.iter().find_map(|fm| match (&fm.target, &fm.value.source) {
+            (TargetSpec::Field { name, .. }, ValueSource::Path(p)) if p.display() == want => {
+                Some(name.clone())
+            }
+            _ => None,
+        })
+    }
+    let text = path.display();
+    field_of(fields, &text).or_else(|| {
+        let v = variants?;
+        let rest = text.strip_prefix(&format!("{}[*].", v.from.display()))?;
+        field_of(&v.fields, rest)
     })
 }

@@ -118,6 +118,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// Metafield name rules.
     pub metafield_rules: metafield::Rules,
+    /// What a sync does with a field edited in the target since mapsync
+    /// wrote it (`on_drift`).
+    pub on_drift: mapsync_core::diff::OnDrift,
     /// Settings of one kind of target (`settings.<kind>`): option → text
     /// value, by target kind, handed to that kind's connector
     /// (`ClientSettings::target`).
@@ -139,6 +142,7 @@ impl Default for Settings {
             retries: 3,
             timeout: Duration::from_secs(30),
             metafield_rules: metafield::Rules::Current,
+            on_drift: mapsync_core::diff::OnDrift::Overwrite,
             target: Default::default(),
         }
     }
@@ -180,6 +184,20 @@ pub struct EntityMapping {
     pub option_names: Vec<SourcePath>,
     /// Variants, products only.
     pub variants: Option<Variants>,
+    /// `match:`: the shared identifier an item without a ledger row is
+    /// looked up by in the target before it is created (two-way.md).
+    pub matching: Option<MatchSpec>,
+}
+
+/// A checked `match:`: the source path and the target field it equals.
+#[derive(Debug, Clone)]
+pub struct MatchSpec {
+    /// Where the identifier is in the record (a `[*]` path gives several).
+    pub source: SourcePath,
+    /// The target field (one of the connector's `Capabilities::matchable`).
+    pub target: String,
+    /// The `match:` value in the mapping file.
+    pub location: Option<Span>,
 }
 
 /// Where SyncID / SyncDate / SyncMsg live in the source.

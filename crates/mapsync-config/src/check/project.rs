@@ -202,16 +202,27 @@ fn check_endpoint(
 
 fn check_state(st: &Node, diags: &mut Diagnostics) {
     let Some(text) = st.as_str() else { return };
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        diags.push(
-            Diagnostic::warning(
-                codes::PROJECT_UNSUPPORTED,
-                "PostgreSQL state stores are not available in this version of mapsync",
-            )
-            .at_opt(st.loc())
-            .label("not implemented yet")
-            .help("use `sqlite:.mapsync/state.db` (the default) for now"),
-        );
+    if let Some(rest) = text
+        .strip_prefix("postgres://")
+        .or_else(|| text.strip_prefix("postgresql://"))
+    {
+        // The rest is checked when the database is opened (mapsync-pgstate);
+        // here only what must never be in a project file: a password.
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let has_password = authority
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| user.contains(':'));
+        if has_password {
+            diags.push(
+                Diagnostic::error(
+                    codes::PROJECT_STATE_URL,
+                    "the state URL holds a password",
+                )
+                .at_opt(st.loc())
+                .label("a password in the project file")
+                .help("remove it from the URL and name the variable that holds it: `postgres://USER@HOST/DB?password_env=MAPSYNC_DB_PASSWORD`"),
+            );
+        }
     } else if text.strip_prefix("sqlite:").is_none_or(str::is_empty) {
         diags.push(
             Diagnostic::error(

@@ -46,6 +46,9 @@ codes! {
     ENTITY_CATEGORIES_WITHOUT_CATEGORY = "entity::categories-without-category", "products name categories but no category entity is mapped (warning)";
     ENTITY_REQUIRED_UNMAPPED = "entity::required-unmapped", "the target requires a field that the entity never maps: every create would be refused (warning)";
     ENTITY_FAMILY_LIMIT = "entity::family-limit", "an entity maps more fields of a family (e.g. custom fields) than the target takes, or one with too long a name (warning)";
+    MATCH_LONG_FORM = "match::long-form", "`match: PATH` whose path the entity maps to no target field: the long form `{ source, target }` must say which field it equals";
+    MATCH_UNKNOWN_FIELD = "match::unknown-field", "`match:` names a target field the target cannot find items by (with suggestions)";
+    MATCH_UNSUPPORTED = "match::unsupported", "`match:` on an entity of a target that cannot find items by a field";
     VARIANTS_FROM_MISSING = "variants::from-missing", "`variants` has no `from` list field";
     VARIANTS_OPTIONS_MISSING = "variants::options-missing", "`variants` may give a product several variants but maps no `Option|...`: the target could not tell them apart (warning)";
     TARGET_SYNTAX = "target::syntax", "a `map:` key is not a valid target expression";
@@ -125,6 +128,8 @@ codes! {
     PREFLIGHT_IMAGE_SOURCES = "preflight::image-sources", "an image is neither an absolute http(s) URL nor embedded data";
     PREFLIGHT_IMAGE_SIZE = "preflight::image-size", "an embedded image's file is larger than the target takes";
     PREFLIGHT_METAFIELD_LENGTH = "preflight::metafield-length", "a metafield value is longer than the target takes";
+    RECONCILE_MATCH_CONFLICT = "reconcile::match-conflict", "an item's `match:` identifier finds two target items, or one linked to another key: it is not synced (never a guess)";
+    RECONCILE_DRIFT = "reconcile::drift", "a field was edited in the store since mapsync wrote it and `settings.on_drift` is `fail`: the item fails and nothing is written";
     RUN_TARGET_UNREACHABLE = "run::target-unreachable", "the target could not be reached (or answered with temporary failures) after the retries; nothing is lost";
     RUN_TARGET_DENIED = "run::target-denied", "the store refused the credentials (HTTP 401/403): check the token and its access scopes";
     RUN_TARGET_CONFIG = "run::target-config", "the profile's target options cannot work (address, version, plan)";
@@ -132,6 +137,7 @@ codes! {
     RUN_SOURCE_CONFIG = "run::source-config", "the profile's source options cannot work";
     RUN_SOURCE = "run::source", "the source could not be read; the run stopped before any change";
     RUN_STATE = "run::state", "the state store could not be opened or written (locked, not a state database, no permission)";
+    RUN_STATE_UNREACHABLE = "run::state-unreachable", "the PostgreSQL state database cannot be reached or refused the login; nothing was changed, or what was finished is recorded";
     RUN_ENV = "run::env", "an environment variable the profile names is not set or malformed";
     RUN_PROJECT = "run::project", "the project file has errors or cannot be read; `mapsync validate` shows them";
     RUN_PROFILE = "run::profile", "no profile of that name in the project file";

@@ -26,13 +26,14 @@ use super::{
 use mapsync_core::source::Entity;
 use mapsync_core::target::{BatchOutcome, BatchWrite, ErrorKind, TargetWrite, WriteContext};
 use mapsync_plan::reconcile::{Action, Change};
-use mapsync_state::{BatchLine, Change as LedgerChange, LedgerUpdate, SharedStore, StateError};
+use mapsync_state::{BatchLine, Change as LedgerChange, LedgerUpdate, StateError};
+use mapsync_statedb::StateDb;
 
 /// Where batch handles are kept between submit and recording.
 #[derive(Debug, Clone)]
 pub struct BatchJournal {
     /// The state store (its own connection; the ledger writer has another).
-    pub store: SharedStore,
+    pub store: StateDb,
     /// The profile's channel.
     pub channel: String,
 }
@@ -313,18 +314,15 @@ async fn flush(
         }
     };
     let journal_lines: Vec<BatchLine> = lines.iter().map(|p| p.line.clone()).collect();
-    let (channel, h) = (cx.journal.channel.clone(), handle.clone());
     cx.journal
         .store
-        .call(move |s| {
-            s.record_batch(
-                &channel,
-                &h,
-                entity,
-                &journal_lines,
-                OffsetDateTime::now_utc(),
-            )
-        })
+        .record_batch(
+            &cx.journal.channel,
+            &handle,
+            entity,
+            journal_lines,
+            OffsetDateTime::now_utc(),
+        )
         .await
         .map_err(ExecError::Journal)?;
     let outcome = match batch
@@ -361,10 +359,9 @@ async fn flush(
         };
         reports.push(finish_upsert(cx.ledger, cx.progress, p.change, done)?);
     }
-    let (channel, h) = (cx.journal.channel.clone(), handle.clone());
     cx.journal
         .store
-        .call(move |s| s.forget_batch(&channel, &h))
+        .forget_batch(&cx.journal.channel, &handle)
         .await
         .map_err(ExecError::Journal)?;
     let failed = reports
@@ -400,14 +397,13 @@ fn line_outcome(outcome: &mut BatchOutcome, n: usize) -> Result<String, ItemErro
 /// recorded.
 pub async fn recover(
     target: &dyn TargetWrite,
-    store: &SharedStore,
+    store: &StateDb,
     channel: &str,
 ) -> Result<usize, RecoverError> {
     let Some(batch) = target.batch() else {
         return Ok(0);
     };
-    let ch = channel.to_owned();
-    let pending = store.call(move |s| s.pending_batches(&ch)).await?;
+    let pending = store.pending_batches(channel).await?;
     let mut recorded = 0;
     for p in pending {
         tracing::info!(batch = %p.handle, lines = p.lines.len(), submitted_at = %p.submitted_at, "taking the results of a batch import an earlier run submitted");
@@ -460,13 +456,8 @@ pub async fn recover(
             });
         }
         recorded += updates.len();
-        let (ch, handle) = (channel.to_owned(), p.handle.clone());
-        store
-            .call(move |s| {
-                s.record_many(&ch, &updates)?;
-                s.forget_batch(&ch, &handle).map(|_| ())
-            })
-            .await?;
+        store.record_many(channel, updates).await?;
+        store.forget_batch(channel, &p.handle).await?;
     }
     if let Some(running) = batch.running().await.map_err(|e| RecoverError::Target {
         handle: String::new(),

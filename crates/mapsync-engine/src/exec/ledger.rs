@@ -1,14 +1,16 @@
 //! The ledger writer of a run: item outcomes go through a channel to one
-//! blocking thread that owns the [`Store`] and commits whatever has queued
-//! up in one transaction (group commit). An item is final once its row is
-//! committed; a run killed before that finds the item again through its
-//! ownership marker (see `reconcile`), so nothing is created twice.
+//! task that holds the run's state handle ([`StateDb`]) and commits
+//! whatever has queued up in one transaction (group commit). An item is
+//! final once its row is committed; a run killed before that finds the
+//! item again through its ownership marker (see `reconcile`), so nothing
+//! is created twice.
 
 use tokio::sync::mpsc;
 
-use mapsync_state::{LedgerUpdate, StateError, Store};
+use mapsync_state::{LedgerUpdate, StateError};
+use mapsync_statedb::StateDb;
 
-/// Sends item outcomes to the writer thread (which hands those of
+/// Sends item outcomes to the writer task (which hands those of
 /// entities whose source takes write-backs to the write-back worker once
 /// they are committed).
 #[derive(Debug, Clone)]
@@ -16,17 +18,17 @@ pub struct LedgerWriter {
     tx: mpsc::UnboundedSender<LedgerUpdate>,
 }
 
-/// The writer thread; [`LedgerHandle::finish`] flushes and returns the store.
+/// The writer task; [`LedgerHandle::finish`] flushes and returns the handle.
 #[derive(Debug)]
 pub struct LedgerHandle {
-    join: tokio::task::JoinHandle<Result<Store, StateError>>,
+    join: tokio::task::JoinHandle<Result<StateDb, StateError>>,
 }
 
 /// Most updates committed in one transaction.
-const MAX_BATCH: usize = 512;
+pub const MAX_BATCH: usize = 512;
 
 /// Starts the writer for `channel`. Must be called inside a Tokio runtime.
-pub fn start(store: Store, channel: String) -> (LedgerWriter, LedgerHandle) {
+pub fn start(store: StateDb, channel: String) -> (LedgerWriter, LedgerHandle) {
     start_with(store, channel, None)
 }
 
@@ -36,17 +38,17 @@ pub fn start(store: Store, channel: String) -> (LedgerWriter, LedgerHandle) {
 /// never before, or the worker could clear the mark before it exists and
 /// leave it pending for good.
 pub fn start_with(
-    mut store: Store,
+    store: StateDb,
     channel: String,
     writeback: Option<super::writeback::WritebackSender>,
 ) -> (LedgerWriter, LedgerHandle) {
     let (tx, mut rx) = mpsc::unbounded_channel::<LedgerUpdate>();
     let marked = writeback.as_ref().map(|w| w.entities());
-    let join = tokio::task::spawn_blocking(move || {
-        // Dropped with the thread: the worker ends after the last outcome.
+    let join = tokio::spawn(async move {
+        // Dropped with the task: the worker ends after the last outcome.
         let writeback = writeback;
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.blocking_recv() {
+        while let Some(first) = rx.recv().await {
             batch.push(first);
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
@@ -54,15 +56,19 @@ pub fn start_with(
                     Err(_) => break,
                 }
             }
-            match (&marked, &writeback) {
+            let updates = std::mem::take(&mut batch);
+            batch = match (&marked, &writeback) {
                 (Some(entities), Some(w)) => {
-                    store.record_many_marking(&channel, &batch, &|e| entities.contains(&e))?;
-                    for update in &batch {
+                    let done = store
+                        .record_many_marking(&channel, updates, entities.clone())
+                        .await?;
+                    for update in &done {
                         w.outcome(update);
                     }
+                    done
                 }
-                _ => store.record_many(&channel, &batch)?,
-            }
+                _ => store.record_many(&channel, updates).await?,
+            };
             batch.clear();
         }
         Ok(store)
@@ -80,8 +86,8 @@ impl LedgerWriter {
 
 impl LedgerHandle {
     /// Waits until every queued outcome is committed (drop every
-    /// [`LedgerWriter`] first) and returns the store.
-    pub async fn finish(self) -> Result<Store, StateError> {
+    /// [`LedgerWriter`] first) and returns the state handle.
+    pub async fn finish(self) -> Result<StateDb, StateError> {
         match self.join.await {
             Ok(Ok(store)) => Ok(store),
             Ok(Err(e)) => Err(e),

@@ -63,7 +63,7 @@ pub enum ExecError {
     /// A batch import's handle could not be written to or removed from the
     /// state store.
     #[error("state store (batch imports): {0}")]
-    Journal(mapsync_state::StateError),
+    Journal(#[source] mapsync_state::StateError),
 }
 
 fn mass_delete_message(m: &[MassDelete]) -> String {
@@ -297,6 +297,12 @@ pub async fn execute(
     let total = plan.changes.iter().filter(|c| c.action.is_change()).count();
     progress.start(total as u64);
     record_unchanged(plan, ledger, &mut out)?;
+    out.summary.drift = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Update)
+        .map(|c| c.drift.len())
+        .sum();
 
     // Create and update changes with their documents, in plan order
     // (categories first), read one at a time.
@@ -722,7 +728,14 @@ async fn run_chunk(
                 written: done,
                 hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
             };
-            finish_upsert(ledger, progress, w.change, item)
+            // The hash of each field written: drift is seen against them.
+            let rules = target.capabilities().compare;
+            let fields = w
+                .doc
+                .as_ref()
+                .ok()
+                .map(|d| mapsync_core::diff::written_hashes(&d.document, &rules));
+            finish_upsert_with(ledger, progress, w.change, item, fields)
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -800,10 +813,23 @@ async fn upsert_one(
         return Ok(target.create(&doc.document, published, ctx).await?);
     }
     let id = c.target_id.as_deref().unwrap_or_default();
+    // Drift (settings.on_drift): `fail` writes nothing, `keep` leaves the
+    // drifted fields as the store has them.
+    if c.drift_fails() {
+        return Err(ItemError::new(ErrorKind::Failed, c.drift_message()));
+    }
     match current {
         Loaded::Failed(e) => Err(e.clone()),
         Loaded::Items(map) => match map.get(id) {
-            Some(cur) => Ok(target.update(cur, &doc.document, published, ctx).await?),
+            Some(cur) => {
+                let kept = c.kept_fields();
+                if kept.is_empty() {
+                    return Ok(target.update(cur, &doc.document, published, ctx).await?);
+                }
+                let rules = target.capabilities().compare;
+                let doc = mapsync_core::diff::keep_current(&doc.document, cur, &rules, &kept);
+                Ok(target.update(cur, &doc, published, ctx).await?)
+            }
             None => Err(gone(id)),
         },
         Loaded::None => Err(gone(id)),
@@ -826,6 +852,18 @@ fn finish_upsert(
     c: &Change,
     done: Done,
 ) -> Result<ItemReport, ExecError> {
+    finish_upsert_with(ledger, progress, c, done, None)
+}
+
+/// [`finish_upsert`], recording the hash of each field written when
+/// `fields` has them.
+fn finish_upsert_with(
+    ledger: &LedgerWriter,
+    progress: &dyn Progress,
+    c: &Change,
+    done: Done,
+    fields: Option<mapsync_core::diff::FieldHashes>,
+) -> Result<ItemReport, ExecError> {
     let now = OffsetDateTime::now_utc();
     let finished = match done.written {
         Ok(w) => {
@@ -834,16 +872,32 @@ fn finish_upsert(
                     ledger,
                     c.entity,
                     key,
-                    LedgerChange::Success {
-                        target_id: w.target_id.clone(),
-                        hash: done.hash.unwrap_or_default(),
-                        date: now,
+                    match fields {
+                        Some(fields) => LedgerChange::Wrote {
+                            target_id: w.target_id.clone(),
+                            hash: done.hash.unwrap_or_default(),
+                            date: now,
+                            fields,
+                        },
+                        None => LedgerChange::Success {
+                            target_id: w.target_id.clone(),
+                            hash: done.hash.unwrap_or_default(),
+                            date: now,
+                        },
                     },
                 )?;
             }
             let note = w
                 .adopted
-                .then(|| "created; the answer was lost and the item was found again by its ownership marker".to_string());
+                .then(|| "created; the answer was lost and the item was found again by its ownership marker".to_string())
+                .or_else(|| {
+                    let drift: Vec<String> = c
+                        .drift
+                        .iter()
+                        .map(|d| format!("drift: {}; {}", d.describe(), d.outcome()))
+                        .collect();
+                    (!drift.is_empty()).then(|| drift.join("; "))
+                });
             Finished {
                 status: Status::Ok,
                 target_id: Some(w.target_id),
@@ -995,6 +1049,7 @@ mod tests {
             reason: "".into(),
             diff: Vec::new(),
             diagnostics: Vec::new(),
+            drift: Vec::new(),
         }
     }
 

@@ -62,6 +62,15 @@ pub struct RunSummary {
     pub invalid: usize,
     /// Items whose change failed.
     pub failed: usize,
+    /// Fields of the updated items edited in the store since mapsync
+    /// wrote them (drift; each overwritten, kept or failing its item as
+    /// `settings.on_drift` says). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drift: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Requests of the run (reads and writes, every attempt).

@@ -18,7 +18,8 @@ use mapsync_config::profile::Profile;
 use mapsync_core::document::Entity;
 use mapsync_core::target::ReadHint;
 use mapsync_plan::reconcile::{self, Action, Plan};
-use mapsync_state::{RunStatus, StateError, StorePool};
+use mapsync_state::{RunStatus, StateError};
+use mapsync_statedb::StatePool;
 
 /// Why a run stopped (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -72,12 +73,16 @@ pub struct SyncOptions {
 /// itself (as `mapsync sync`).
 #[derive(Debug, Clone, Default)]
 pub struct Kept {
-    /// Connections to the profile's state store: the run takes them from
-    /// here and gives them back.
-    pub state: Option<StorePool>,
+    /// Connections to the profile's state store (SQLite connections kept
+    /// idle, or the PostgreSQL pool): the run takes them from here and
+    /// gives them back.
+    pub state: Option<StatePool>,
     /// The profile's mapping set, loaded and checked (it must be the one
     /// `profile.mapping` names).
     pub mapping: Option<Arc<MappingSet>>,
+    /// The profile's last plan with nothing to do (see [`crate::memo`]):
+    /// kept with the mapping set, made new with it.
+    pub memo: Option<crate::memo::PlanMemo>,
 }
 
 /// `mapsync sync`: plan and apply in one go.
@@ -120,6 +125,8 @@ pub async fn sync_with(
                 force: options.force,
                 skip_update_diffs: true,
                 full: options.full,
+                memo: kept.memo.clone(),
+                drift: false,
             },
             Some(set.clone()),
             &states,
@@ -235,17 +242,15 @@ pub async fn apply(
 /// record, before the target is read (see [`super::batch::recover`]).
 async fn recover_batches(
     connected: &Connected,
-    states: &StorePool,
+    states: &StatePool,
     channel: &str,
 ) -> Result<(), RunError> {
     if connected.target.batch().is_none() {
         return Ok(());
     }
-    let store = mapsync_state::SharedStore::new(states.take()?);
+    let store = states.take()?;
     let recorded = super::batch::recover(connected.target.as_ref(), &store, channel).await?;
-    if let Some(store) = store.into_inner() {
-        states.give(store);
-    }
+    states.give(store);
     if recorded > 0 {
         tracing::info!(
             items = recorded,
@@ -260,7 +265,7 @@ async fn recover_batches(
 fn writeback_of(
     profile: &Profile,
     set: &MappingSet,
-    states: &StorePool,
+    states: &StatePool,
 ) -> Result<Option<super::writeback::Writeback>, RunError> {
     let source = engine::open_source(&profile.source).map_err(EngineError::from)?;
     let Some(writer) = source.writeback() else {
@@ -281,7 +286,7 @@ fn writeback_of(
     ]
     .into_iter()
     .collect();
-    let store = mapsync_state::SharedStore::new(states.take()?);
+    let store = states.take()?;
     Ok(super::writeback::Writeback::new(
         writer,
         by_entity,
@@ -306,7 +311,7 @@ struct Applying<'a> {
     set: &'a MappingSet,
     connected: &'a Connected,
     /// Where the run's state connections come from.
-    states: &'a StorePool,
+    states: &'a StatePool,
     /// The reference locations resolved while planning; read again when
     /// `None` (a saved plan).
     locations: Option<mapsync_plan::diff::LocationsByRefName>,
@@ -351,7 +356,7 @@ async fn apply_planned(
         keep_deleted_product_metafields: keep(&set.product),
         allow_mass_delete,
     };
-    let mut store = states.take()?;
+    let store = states.take()?;
     // The batch journal and the upload cache serve creates and updates
     // only: a run with none (the usual scheduled run of `mapsync run`)
     // opens no connection for them.
@@ -361,17 +366,19 @@ async fn apply_planned(
         .any(|c| matches!(c.action, Action::Create | Action::Update));
     let journal = match target.batch() {
         Some(_) if writes => Some(super::batch::BatchJournal {
-            store: mapsync_state::SharedStore::new(states.take()?),
+            store: states.take()?,
             channel: profile.channel.clone(),
         }),
         _ => None,
     };
-    let run = store.begin_run(&profile.name, &profile.channel, started)?;
+    let run = store
+        .begin_run(&profile.name, &profile.channel, started)
+        .await?;
     let full_read = plan
         .reads
         .iter()
         .all(|r| r.read == mapsync_plan::reconcile::ReadKind::Full);
-    store.set_full_read(run, full_read)?;
+    store.set_full_read(run, full_read).await?;
     let writeback = writeback_of(profile, set, states)?;
     if let Some(w) = &writeback {
         super::writeback::resend_pending(w).await;
@@ -389,7 +396,9 @@ async fn apply_planned(
         options,
         journal,
         uploads: if writes {
-            crate::uploads::StateUploads::new(states.take()?, &profile.channel).into_uploads()
+            crate::uploads::StateUploads::open(states.take()?, &profile.channel)
+                .await
+                .into_uploads()
         } else {
             mapsync_core::target::Uploads::default()
         },
@@ -405,12 +414,14 @@ async fn apply_planned(
         None => None,
     };
     let finished = OffsetDateTime::now_utc();
-    let mut store = match store {
+    let store = match store {
         Ok(s) => s,
         Err(e) => {
             // The writer stopped: journal the run as failed if we can.
-            if let Ok(mut s) = states.take() {
-                let _ = s.finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}));
+            if let Ok(s) = states.take() {
+                let _ = s
+                    .finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}))
+                    .await;
             }
             return Err(e.into());
         }
@@ -418,7 +429,9 @@ async fn apply_planned(
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            store.finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}))?;
+            store
+                .finish_run(run, finished, RunStatus::Failed, &serde_json::json!({}))
+                .await?;
             return Err(e.into());
         }
     };
@@ -443,13 +456,15 @@ async fn apply_planned(
     } else {
         RunStatus::Partial
     };
-    store.finish_run(
-        run,
-        finished,
-        status,
-        &serde_json::to_value(report.summary).unwrap_or_default(),
-    )?;
-    if let Err(e) = store.prune_runs(&profile.name, RUNS_KEPT) {
+    store
+        .finish_run(
+            run,
+            finished,
+            status,
+            &serde_json::to_value(report.summary).unwrap_or_default(),
+        )
+        .await?;
+    if let Err(e) = store.prune_runs(&profile.name, RUNS_KEPT).await {
         tracing::warn!(error = %e, "the run journal could not be pruned");
     }
     states.give(store);

@@ -20,7 +20,8 @@ use time::format_description::well_known::Rfc3339;
 use tokio::sync::mpsc;
 
 use mapsync_core::source::{Entity, SourceWrite, WriteBack, WritebackFields};
-use mapsync_state::{Change, LedgerUpdate, SharedStore};
+use mapsync_state::{Change, LedgerUpdate};
+use mapsync_statedb::StateDb;
 
 /// Write-back calls in flight.
 const IN_FLIGHT: usize = 4;
@@ -54,7 +55,7 @@ struct Counters {
 pub struct Writeback {
     source: Arc<dyn SourceWrite>,
     fields: Arc<BTreeMap<Entity, WritebackFields>>,
-    store: SharedStore,
+    store: StateDb,
     channel: String,
     counters: Arc<Counters>,
 }
@@ -74,7 +75,7 @@ impl Writeback {
     pub fn new(
         source: Arc<dyn SourceWrite>,
         fields: BTreeMap<Entity, WritebackFields>,
-        store: SharedStore,
+        store: StateDb,
         channel: &str,
     ) -> Option<Writeback> {
         let fields: BTreeMap<Entity, WritebackFields> = fields
@@ -122,10 +123,9 @@ impl Writeback {
         if done.is_empty() {
             return;
         }
-        let channel = self.channel.clone();
         if let Err(e) = self
             .store
-            .call(move |s| s.writebacks_done(&channel, entity, &done))
+            .writebacks_done(&self.channel, entity, done)
             .await
         {
             // The values reached the source; only the mark stays, so they
@@ -188,10 +188,9 @@ impl Writeback {
 
     /// The report's figures, with what is still pending.
     pub async fn report(&self) -> WritebackReport {
-        let channel = self.channel.clone();
         let pending = self
             .store
-            .call(move |s| s.pending_writeback_count(&channel))
+            .pending_writeback_count(&self.channel)
             .await
             .unwrap_or_default();
         WritebackReport {
@@ -224,6 +223,9 @@ impl WritebackSender {
         }
         let item = match &update.change {
             Change::Success {
+                target_id, date, ..
+            }
+            | Change::Wrote {
                 target_id, date, ..
             } => WriteBack {
                 key: update.key.clone(),
@@ -268,10 +270,9 @@ pub async fn resend_pending(w: &Writeback) -> u64 {
     for entity in w.fields.keys().copied().collect::<Vec<_>>() {
         let mut after: Option<String> = None;
         loop {
-            let (channel, from) = (w.channel.clone(), after.clone());
             let page = match w
                 .store
-                .call(move |s| s.pending_writebacks(&channel, entity, from.as_deref(), PAGE))
+                .pending_writebacks(&w.channel, entity, after.as_deref(), PAGE)
                 .await
             {
                 Ok(p) => p,

@@ -507,18 +507,7 @@ impl QueryRoot {
         let mut items: Vec<(Key, CollectionObj)> = st
             .collections
             .values()
-            .filter(|c| {
-                search.matches(&|f| {
-                    Some(match f {
-                        "title" => vec![c.title.clone()],
-                        "handle" => vec![c.handle.clone()],
-                        "id" => vec![c.id.to_string()],
-                        "collection_type" => vec!["custom".into()],
-                        "updated_at" => vec![c.updated_at.clone()],
-                        _ => return None,
-                    })
-                })
-            })
+            .filter(|c| search.matches(&|f| collection_field(c, f)))
             .map(|c| {
                 let v = match sort {
                     CollectionSortKeys::Title => c.title.to_lowercase(),
@@ -542,6 +531,28 @@ impl QueryRoot {
             items.into_iter(),
             &a,
         )?))
+    }
+
+    async fn collections_count(
+        &self,
+        ctx: &Context<'_>,
+        query: Option<String>,
+        limit: Option<i32>,
+    ) -> Result<Count> {
+        let st = core(ctx)?.snapshot();
+        let search = Search::parse(query.as_deref().unwrap_or_default());
+        let n = st
+            .collections
+            .values()
+            .filter(|c| search.matches(&|f| collection_field(c, f)))
+            .count();
+        Ok(match limit.and_then(|l| usize::try_from(l).ok()) {
+            Some(l) if n > l => Count {
+                count: i32::try_from(l).unwrap_or(i32::MAX),
+                precision: CountPrecision::AtLeast,
+            },
+            _ => Count::exact(n),
+        })
     }
 
     async fn collection(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CollectionObj>> {
@@ -683,4 +694,16 @@ impl QueryRoot {
         let a = args(ctx, first, after, last, before, reverse);
         bulk::bulk_operations(core(ctx)?, &a, sort_key, query.as_deref())
     }
+}
+
+/// The values of a collection's search field `f` (`None`: not a field).
+fn collection_field(c: &super::model::Collection, f: &str) -> Option<Vec<String>> {
+    Some(match f {
+        "title" => vec![c.title.clone()],
+        "handle" => vec![c.handle.clone()],
+        "id" => vec![c.id.to_string()],
+        "collection_type" => vec!["custom".into()],
+        "updated_at" => vec![c.updated_at.clone()],
+        _ => return None,
+    })
 }

@@ -1,0 +1,178 @@
+//! `match:` end to end against the emulated BigCommerce store (docs/two-way.md,
+//! "Matching by a shared identifier"): the store already holds products
+//! made through its own API, whose main SKU is a source record's item
+//! number; the demo BigCommerce mapping gets `match: { source: ItemNo,
+//! target: sku }`. The store records every request, so the lookups
+//! (`GET /catalog/products?sku:in=...`) are counted apart from the reads.
+
+use crate::project::copy_dir;
+use std::path::Path;
+use std::process::Command;
+
+use mapsync::sandbox::bigcommerce::{self as bc, BcConfig, BcHandle};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "e2e-bc-token";
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    store: Option<BcHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = BcConfig {
+            token: Some(TOKEN.into()),
+            quota: Some(100_000),
+            record_requests: true,
+            ..BcConfig::default()
+        };
+        let store = rt.block_on(bc::start(config)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(
+            Path::new("mappings/demo-bigcommerce"),
+            &dir.path().join("mapping"),
+        );
+        let path = dir.path().join("mapping/mapping.yaml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "  product:\n    key: ItemNo\n",
+            "  product:\n    key: ItemNo\n    match: { source: ItemNo, target: sku }\n",
+        );
+        assert!(text.contains("match:"));
+        std::fs::write(&path, text).unwrap();
+        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
+        let project = format!(
+            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
+            store.url(),
+        );
+        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
+        Env {
+            rt,
+            store: Some(store),
+            dir,
+        }
+    }
+
+    fn store(&self) -> &BcHandle {
+        self.store.as_ref().unwrap()
+    }
+
+    fn sync(&self) -> (i32, Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
+            .arg("--project")
+            .arg(self.dir.path())
+            .args(["sync", "--profile", "e2e", "--format", "json"])
+            .env("NO_COLOR", "1")
+            .env("E2E_BC_TOKEN", TOKEN)
+            .env_remove("RUST_LOG")
+            .env_remove("MAPSYNC_LOG")
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}); exit {code}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (code, report)
+    }
+
+    /// A product made through the store's API, as another tool would.
+    fn seed_product(&self, name: &str, sku: &str) -> String {
+        let url = format!("{}/catalog/products", self.store().api_url());
+        let body = json!({"name": name, "type": "physical", "weight": 1, "price": 5, "sku": sku});
+        let answer: Value = self.rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(url)
+                .header("X-Auth-Token", TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.json().await.unwrap()
+        });
+        answer["data"]["id"].to_string()
+    }
+
+    /// Requests sent so far: (lookups by SKU, writes).
+    fn counts(&self) -> (usize, usize) {
+        let all = self.store().requests();
+        let finds = all
+            .iter()
+            .filter(|r| r.method == "GET" && (r.path.contains("sku:in") || r.path.contains("sku%3Ain")))
+            .count();
+        let writes = all.iter().filter(|r| r.method != "GET").count();
+        (finds, writes)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(s) = self.store.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+fn marker_of(snapshot: &Value, id: &str) -> Option<String> {
+    let products = &snapshot["products"];
+    let p = match products {
+        Value::Object(m) => m.get(id).or_else(|| {
+            m.values().find(|p| p["id"].to_string() == id)
+        }),
+        Value::Array(a) => a.iter().find(|p| p["id"].to_string() == id),
+        _ => None,
+    }?;
+    let mfs: Vec<&Value> = match &p["metafields"] {
+        Value::Object(m) => m.values().collect(),
+        Value::Array(a) => a.iter().collect(),
+        _ => Vec::new(),
+    };
+    mfs.into_iter()
+        .find(|m| m["namespace"] == "mapsync" && m["key"] == "key")
+        .and_then(|m| m["value"].as_str().map(str::to_string))
+}
+
+fn count(snapshot: &Value) -> usize {
+    match &snapshot["products"] {
+        Value::Object(m) => m.len(),
+        Value::Array(a) => a.len(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn products_the_store_holds_by_sku_are_linked_and_the_next_run_looks_up_nothing() {
+    let env = Env::new();
+    let oxford = env.seed_product("Old Oxford", "P-1001");
+    let linen = env.seed_product("Old Linen", "P-1002");
+    let (finds0, _) = env.counts();
+
+    let (code, report) = env.sync();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["created"], 9, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 2, "{report:#}");
+    let (finds1, writes1) = env.counts();
+    // The 8 would-be creates' SKUs in one request.
+    assert_eq!(finds1 - finds0, 1);
+    let snapshot = env.store().snapshot();
+    assert_eq!(count(&snapshot), 8, "nothing was created twice");
+    assert_eq!(marker_of(&snapshot, &oxford).as_deref(), Some("P-1001"));
+    assert_eq!(marker_of(&snapshot, &linen).as_deref(), Some("P-1002"));
+
+    let (code, report) = env.sync();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["created"], 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 0, "{report:#}");
+    let (finds2, writes2) = env.counts();
+    assert_eq!(finds2, finds1, "the second run looked up");
+    assert_eq!(writes2, writes1, "the second run wrote");
+}
