@@ -269,14 +269,14 @@ fn publish(project: Option<&Path>, args: PublishArgs) -> anyhow::Result<ExitCode
     let state = crate::engine::open_state(&profile)?;
     let report: PublishReport = round_trip(&profile, "lines", async |store, conn, bar| {
         let before = conn.target.request_stats().requests;
-        mapsync_images::publish::publish(store, Some(&state), &options, bar)
-            .await
-            .map(|mut report| {
-                // Every request the client sent (reads and retries included).
-                let sent = conn.target.request_stats().requests - before;
-                report.requests = report.requests.max(sent);
-                report
-            })
+        let published = mapsync_images::publish::publish(store, Some(&state), &options, bar).await;
+        state.close().await;
+        published.map(|mut report| {
+            // Every request the client sent (reads and retries included).
+            let sent = conn.target.request_stats().requests - before;
+            report.requests = report.requests.max(sent);
+            report
+        })
     })?;
     tracing::info!(
         profile = %profile.name,

@@ -111,7 +111,7 @@ async fn streamed_outputs_equal_in_memory_ones_for_creates_updates_and_recompile
     // ids the (empty) target does not have: planning keeps none of their
     // documents (they look unchanged) and has to compile every record again
     // for the creates the rules decide.
-    let mut store = engine::open_state(&p).unwrap();
+    let store = engine::open_state(&p).unwrap();
     let updates: Vec<mapsync::state::LedgerUpdate> = planned
         .documents
         .iter()
@@ -129,7 +129,7 @@ async fn streamed_outputs_equal_in_memory_ones_for_creates_updates_and_recompile
             },
         })
         .collect();
-    store.record_many(&p.channel, &updates).unwrap();
+    store.record_many(&p.channel, updates).await.unwrap();
     drop(store);
     let again = same_outputs(&p).await;
     assert_eq!(again.plan.summary.create, 11);

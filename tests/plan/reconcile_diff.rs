@@ -251,6 +251,7 @@ fn human_view_and_exit_code() {
         reason: "the mapped document differs from the one last synced".into(),
         diff: vec![],
         diagnostics: vec![],
+        drift: vec![],
     });
     assert!(plan.set_diff(
         case.document.entity,

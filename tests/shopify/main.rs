@@ -10,6 +10,7 @@ mod shopify_server;
 
 mod sandbox_support;
 
+mod find_by;
 mod graphql_documents;
 mod sandbox_accepts_client;
 mod sandbox_cases;

@@ -40,10 +40,16 @@ impl Env {
             &dir.path().join("mapping"),
         );
         let path = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&path).unwrap().replace(
-            "  product:\n    key: ItemNo\n",
-            "  product:\n    key: ItemNo\n    match: { source: ItemNo, target: sku }\n",
-        );
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(
+                "  product:\n    key: ItemNo\n",
+                "  product:\n    key: ItemNo\n    match: { source: ItemNo, target: sku }\n",
+            )
+            .replace(
+                "  category:\n    key: CategoryId\n",
+                "  category:\n    key: CategoryId\n    match: Name\n",
+            );
         assert!(text.contains("match:"));
         std::fs::write(&path, text).unwrap();
         std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
@@ -102,12 +108,42 @@ impl Env {
         answer["data"]["id"].to_string()
     }
 
+    /// A category of the default tree made through the store's API.
+    fn seed_category(&self, name: &str) -> String {
+        let api = self.store().api_url();
+        let client = reqwest::Client::new();
+        let answer: Value = self.rt.block_on(async {
+            let trees: Value = client
+                .get(format!("{api}/catalog/trees"))
+                .header("X-Auth-Token", TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let tree = trees["data"][0]["id"].clone();
+            let r = client
+                .post(format!("{api}/catalog/trees/categories"))
+                .header("X-Auth-Token", TOKEN)
+                .json(&json!([{"name": name, "parent_id": 0, "tree_id": tree}]))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.json().await.unwrap()
+        });
+        answer["data"][0]["category_id"].to_string()
+    }
+
     /// Requests sent so far: (lookups by SKU, writes).
     fn counts(&self) -> (usize, usize) {
         let all = self.store().requests();
         let finds = all
             .iter()
-            .filter(|r| r.method == "GET" && (r.path.contains("sku:in") || r.path.contains("sku%3Ain")))
+            .filter(|r| {
+                r.method == "GET" && (r.path.contains("sku:in") || r.path.contains("sku%3Ain"))
+            })
             .count();
         let writes = all.iter().filter(|r| r.method != "GET").count();
         (finds, writes)
@@ -123,12 +159,11 @@ impl Drop for Env {
 }
 
 fn marker_of(snapshot: &Value, id: &str) -> Option<String> {
-    let products = &snapshot["products"];
-    let p = match products {
-        Value::Object(m) => m.get(id).or_else(|| {
-            m.values().find(|p| p["id"].to_string() == id)
-        }),
-        Value::Array(a) => a.iter().find(|p| p["id"].to_string() == id),
+    let n: u64 = id.parse().ok()?;
+    let is = |p: &&Value| p["id"].as_u64() == Some(n);
+    let p = match &snapshot["products"] {
+        Value::Object(m) => m.get(id).or_else(|| m.values().find(is)),
+        Value::Array(a) => a.iter().find(is),
         _ => None,
     }?;
     let mfs: Vec<&Value> = match &p["metafields"] {
@@ -154,17 +189,34 @@ fn products_the_store_holds_by_sku_are_linked_and_the_next_run_looks_up_nothing(
     let env = Env::new();
     let oxford = env.seed_product("Old Oxford", "P-1001");
     let linen = env.seed_product("Old Linen", "P-1002");
+    let shirts = env.seed_category("Shirts");
     let (finds0, _) = env.counts();
 
     let (code, report) = env.sync();
     assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["created"], 9, "{report:#}");
-    assert_eq!(report["summary"]["updated"], 2, "{report:#}");
+    // 2 categories and 6 products created; the category found by its
+    // name and the 2 products found by SKU updated.
+    assert_eq!(report["summary"]["created"], 8, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 3, "{report:#}");
+    let linked = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "C-SHIRTS")
+        .unwrap();
+    assert_eq!(linked["action"], "update", "{linked:#}");
+    assert_eq!(linked["target_id"], shirts.as_str(), "{linked:#}");
     let (finds1, writes1) = env.counts();
     // The 8 would-be creates' SKUs in one request.
     assert_eq!(finds1 - finds0, 1);
     let snapshot = env.store().snapshot();
     assert_eq!(count(&snapshot), 8, "nothing was created twice");
+    let categories = match &snapshot["categories"] {
+        Value::Object(m) => m.len(),
+        Value::Array(a) => a.len(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(categories, 3, "the seeded category was linked, not doubled");
     assert_eq!(marker_of(&snapshot, &oxford).as_deref(), Some("P-1001"));
     assert_eq!(marker_of(&snapshot, &linen).as_deref(), Some("P-1002"));
 

@@ -49,7 +49,9 @@ impl Env {
             .enable_all()
             .build()
             .unwrap();
-        let sandbox = rt.block_on(sandbox::start(SandboxConfig::default())).unwrap();
+        let sandbox = rt
+            .block_on(sandbox::start(SandboxConfig::default()))
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
         let mapping = dir.path().join("mapping/mapping.yaml");
@@ -283,7 +285,23 @@ fn the_plan_says_an_item_is_linked_by_its_identifier() {
     assert_eq!(change["rule"], "product.update.linked", "{change:#}");
     assert_eq!(change["reason"], "linked by match sku=P-1001-RED-S");
     let (_, human, _) = env.run(&["plan", "--profile", "e2e"]);
-    assert!(human.contains("linked by match sku=P-1001-RED-S"), "{human}");
+    assert!(
+        human.contains("linked by match sku=P-1001-RED-S"),
+        "{human}"
+    );
+    // `apply` runs that plan: the item is linked, not created.
+    let file = env.dir.path().join("plan.json");
+    let file = file.to_str().unwrap();
+    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", file]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = env.run(&["apply", file, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 10, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    let products = env.products();
+    assert_eq!(products.len(), 8);
+    assert_eq!(marker(&products[&oxford]).as_deref(), Some("P-1001"));
 }
 
 #[test]
@@ -300,7 +318,10 @@ fn two_store_products_with_one_sku_make_that_item_invalid_and_the_rest_sync() {
     assert_eq!(item.len(), 1, "{report:#}");
     assert_eq!(item[0]["action"], "invalid", "{report:#}");
     let message = item[0]["message"].as_str().unwrap();
-    assert!(message.contains("reconcile::match-conflict") || message.contains("sku"), "{message}");
+    assert!(
+        message.contains("reconcile::match-conflict") || message.contains("sku"),
+        "{message}"
+    );
     assert!(message.contains(&a) && message.contains(&b), "{message}");
     // Neither store product was touched nor a third made.
     let products = env.products();
@@ -308,4 +329,62 @@ fn two_store_products_with_one_sku_make_that_item_invalid_and_the_rest_sync() {
     assert_eq!(marker(&products[&a]), None);
     assert_eq!(marker(&products[&b]), None);
     assert_eq!(products[&a]["title"], "Flannel A");
+}
+
+/// The lookups `match:` sends are valid against the real Admin schema:
+/// document and variables, as recorded by a proxy between the binary and
+/// the emulated store (as `requests_valid` does for the other requests).
+#[test]
+fn the_lookups_are_valid_against_the_real_schema() {
+    use crate::recording_proxy;
+    use crate::shopify_schema::{schema_of, validate_document_for, validate_variables};
+    const VERSION: &str = mapsync::connectors::shopify::DEFAULT_API_VERSION;
+
+    let env = Env::new("    match: Variants[*].Sku\n");
+    env.seed_product("Old Oxford", &["P-1001-RED-S"]);
+    let proxy = env.rt.block_on(recording_proxy::start(&env.url()));
+    let project = env.dir.path().join("mapsync.yaml");
+    let text = std::fs::read_to_string(&project)
+        .unwrap()
+        .replace(&env.url(), &proxy.url);
+    std::fs::write(&project, text).unwrap();
+    let (code, report) = env.sync();
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+
+    let schema = schema_of(VERSION);
+    let mut lookups = 0;
+    let mut searched = String::new();
+    let mut failures = Vec::new();
+    for (i, body) in proxy.bodies().iter().enumerate() {
+        let query = body["query"].as_str().unwrap_or_default();
+        let doc = match validate_document_for(VERSION, query, &format!("request {i}")) {
+            Ok(doc) => doc,
+            Err(e) => {
+                failures.push(format!("request {i}: {e}"));
+                continue;
+            }
+        };
+        let name = doc
+            .operations
+            .iter()
+            .next()
+            .and_then(|op| op.name.as_ref().map(|n| n.to_string()));
+        if name.as_deref() == Some("VariantsBySku") {
+            lookups += 1;
+            let q = body["variables"]["query"].as_str().unwrap_or_default();
+            assert!(
+                q.split(" OR ")
+                    .all(|t| t.starts_with("sku:'") && t.ends_with('\'')),
+                "{q}"
+            );
+            searched.push_str(q);
+        }
+        if let Err(e) = validate_variables(schema, &doc, &body["variables"]) {
+            failures.push(format!("request {i} ({query:.60}…):\n{e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_eq!(lookups, 3, "69 SKUs, 25 a search");
+    assert!(searched.contains("sku:'P-1001-RED-S'"), "{searched}");
 }

@@ -18,8 +18,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
 use mapsync::plan::document::Entity;
+use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
 use mapsync::statedb::StatePool;
 use serde_json::Value;
 
@@ -50,21 +50,28 @@ struct Env {
     sandbox: Option<SandboxHandle>,
     dir: tempfile::TempDir,
     state: String,
+    /// Added to the profile's target options.
+    target: String,
 }
 
 impl Env {
     fn new(state: &str, settings: &str) -> Env {
+        let config = SandboxConfig {
+            latency: Duration::from_millis(3),
+            ..SandboxConfig::default()
+        };
+        Env::build(state, settings, config, "")
+    }
+
+    /// As [`Env::new`], with the store's `config` and `target` (e.g.
+    /// `, bulk_import_threshold: 50`) added to the target's options.
+    fn build(state: &str, settings: &str, config: SandboxConfig, target: &str) -> Env {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let sandbox = rt
-            .block_on(sandbox::start(SandboxConfig {
-                latency: Duration::from_millis(3),
-                ..SandboxConfig::default()
-            }))
-            .unwrap();
+        let sandbox = rt.block_on(sandbox::start(config)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
         let mapping = dir.path().join("mapping/mapping.yaml");
@@ -80,6 +87,7 @@ impl Env {
             sandbox: Some(sandbox),
             dir,
             state: state.to_owned(),
+            target: target.to_owned(),
         };
         env.write_project(state);
         env
@@ -87,8 +95,9 @@ impl Env {
 
     fn write_project(&self, state: &str) {
         let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: {state}\n",
-            self.url()
+            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\"{} }}\n    state: {state}\n",
+            self.url(),
+            self.target
         );
         std::fs::write(self.dir.path().join("mapsync.yaml"), project).unwrap();
     }
@@ -216,7 +225,10 @@ fn a_sync_with_postgres_state_records_there_and_a_second_run_writes_nothing() {
     };
     let env = Env::new(&url, DEMO);
     let (code, stdout, stderr) = env.run(&["validate"]);
-    assert_eq!(code, 0, "validate accepts a postgres:// state: {stdout}{stderr}");
+    assert_eq!(
+        code, 0,
+        "validate accepts a postgres:// state: {stdout}{stderr}"
+    );
 
     let (code, report) = env.sync();
     assert_eq!(code, 0, "{report:#}");
@@ -233,7 +245,10 @@ fn a_sync_with_postgres_state_records_there_and_a_second_run_writes_nothing() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
     assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
-    assert!(delta(&before, &env.writes()).is_empty(), "the second run wrote");
+    assert!(
+        delta(&before, &env.writes()).is_empty(),
+        "the second run wrote"
+    );
     assert_eq!(env.snapshot(), store);
 
     // Both runs are journaled, newest first, with their counts.
@@ -328,10 +343,27 @@ fn plan_is_the_same_on_postgres_as_on_sqlite() {
     // Fresh: everything to create.
     let (a, b) = (plan_of(&pg), plan_of(&sqlite));
     assert_eq!(a, b, "the plans of a fresh state differ");
-    assert!(a["changes"].as_array().is_some_and(|c| !c.is_empty()), "{a:#}");
+    assert!(
+        a["changes"].as_array().is_some_and(|c| !c.is_empty()),
+        "{a:#}"
+    );
 
     assert_eq!(pg.sync().0, 0);
     assert_eq!(sqlite.sync().0, 0);
+    // Figures (printed): a sync with nothing to do, the process included.
+    for (name, env) in [("postgres", &pg), ("sqlite", &sqlite)] {
+        let mut took: Vec<f64> = (0..3)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                let (code, report) = env.sync();
+                assert_eq!(code, 0, "{report:#}");
+                assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        took.sort_by(f64::total_cmp);
+        println!("a sync with nothing to do, state on {name}: {took:.0?} ms");
+    }
     // The same change on both sides: a price and a removed product.
     for env in [&pg, &sqlite] {
         let text = std::fs::read_to_string(env.dir.path().join("catalog.json")).unwrap();
@@ -371,7 +403,9 @@ fn an_unreachable_server_and_a_missing_password_are_diagnostics_without_the_pass
         .unwrap()
         .port();
     let env = Env::new(
-        &format!("postgres://mapsync@127.0.0.1:{port}/mapsync?password_env=PG_TEST_PW&connect_timeout=2"),
+        &format!(
+            "postgres://mapsync@127.0.0.1:{port}/mapsync?password_env=PG_TEST_PW&connect_timeout=2"
+        ),
         DEMO,
     );
     // The variable is not set: run::env, naming it.
@@ -397,7 +431,12 @@ fn an_unreachable_server_and_a_missing_password_are_diagnostics_without_the_pass
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("run::state-unreachable"), "{stderr}");
         assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
-        assert!(!stderr.contains(secret) && !stdout.contains(secret), "{stderr}");
+        // The server's answer, at once (not the pool's timeout).
+        assert!(stderr.contains("Connection refused"), "{stderr}");
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{stderr}"
+        );
     }
     // Nothing was written to the store.
     assert!(delta(&before, &env.writes()).is_empty());
@@ -411,8 +450,8 @@ fn an_unreachable_server_and_a_missing_password_are_diagnostics_without_the_pass
     }
 }
 
-/// Products P-0..P-7 with two images each (as `images_cli`'s seed, without
-/// the variant image link): what `images pull` finds.
+/// Products P-0..P-7 with two images each, the second linked to variant
+/// P-i-S (as `images_cli`'s seed): what `images pull` finds.
 fn seed_images(rt: &tokio::runtime::Runtime, store: &str, images: &crate::images_support::Images) {
     use crate::images_support::{product_images, SMALL};
     for i in 0..SMALL.products {
@@ -428,8 +467,12 @@ fn seed_images(rt: &tokio::runtime::Runtime, store: &str, images: &crate::images
             .collect();
         let input = serde_json::json!({
             "title": format!("Product {i}"),
-            "productOptions": [{"name": "Size", "values": [{"name": "S"}]}],
-            "variants": [{"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S")}],
+            "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
+            "variants": [
+                {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S"),
+                 "file": {"originalSource": images.url_of(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
+                {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "10.00", "sku": format!("P-{i}-M")},
+            ],
             "files": files,
             "metafields": [{"namespace": "mapsync", "key": "key", "type": "single_line_text_field", "value": format!("P-{i}")}],
         });
@@ -456,7 +499,11 @@ fn seed_images(rt: &tokio::runtime::Runtime, store: &str, images: &crate::images
             }
             std::thread::sleep(Duration::from_millis(250));
         };
-        assert_eq!(answer["data"]["productSet"]["userErrors"], serde_json::json!([]), "{answer}");
+        assert_eq!(
+            answer["data"]["productSet"]["userErrors"],
+            serde_json::json!([]),
+            "{answer}"
+        );
     }
 }
 
@@ -467,7 +514,9 @@ fn images_publish_records_its_lines_in_postgres() {
         return;
     };
     let rt = crate::images_support::runtime();
-    let sandbox = rt.block_on(sandbox::start(SandboxConfig::default())).unwrap();
+    let sandbox = rt
+        .block_on(sandbox::start(SandboxConfig::default()))
+        .unwrap();
     let images = Images::start(&rt, SMALL);
     let project = Project::new(
         "mappings/demo",
@@ -486,15 +535,23 @@ fn images_publish_records_its_lines_in_postgres() {
         let url = format!("{}/__sandbox/stats", sandbox.url());
         let stats: Value =
             rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() });
-        ["productUpdate", "fileUpdate", "stagedUploadsCreate", "productSet"]
-            .iter()
-            .map(|k| stats["by_operation"][k].as_u64().unwrap_or(0))
-            .sum()
+        [
+            "productUpdate",
+            "fileUpdate",
+            "stagedUploadsCreate",
+            "productSet",
+        ]
+        .iter()
+        .map(|k| stats["by_operation"][k].as_u64().unwrap_or(0))
+        .sum()
     };
 
     let mixed = Mixed::write(&project);
     let (_, after) = mixed.publish(&project, writes);
-    assert!(!project.path(".mapsync/state.db").exists(), "no SQLite file");
+    assert!(
+        !project.path(".mapsync/state.db").exists(),
+        "no SQLite file"
+    );
 
     // Each finished line is in PostgreSQL, under the publish's keys.
     let pool = StatePool::for_url(&url, project.path(".").as_path(), 0).unwrap();
@@ -532,4 +589,406 @@ fn images_publish_records_its_lines_in_postgres() {
         .count();
     assert!(from_state >= 1, "{log:#}");
     rt.block_on(sandbox.shutdown()).unwrap();
+}
+
+#[test]
+fn apply_run_and_runs_use_the_postgres_state() {
+    let Some(url) = mapsync_pgtest::database_blocking("pg_state_apply_run") else {
+        return;
+    };
+    let env = Env::new(&url, DEMO);
+    // `plan --out` then `apply`: the run's outcomes go to PostgreSQL.
+    let plan = env.dir.path().join("plan.json");
+    let plan_arg = plan.to_str().unwrap();
+    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", plan_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = env.run(&["apply", plan_arg, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["summary"]["created"], 11, "{report:#}");
+    assert_eq!(env.ledger_rows(Entity::Product), 8);
+
+    // `run --once` (the sync manager, its runs on threads of their own):
+    // nothing to write, and its report kept with the run it journaled.
+    let project = std::fs::read_to_string(env.dir.path().join("mapsync.yaml")).unwrap();
+    std::fs::write(
+        env.dir.path().join("mapsync.yaml"),
+        format!("{project}    schedule: {{ every: 1h }}\n"),
+    )
+    .unwrap();
+    let before = env.writes();
+    let (code, stdout, stderr) = env.run(&["run", "--once"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(delta(&before, &env.writes()).is_empty(), "the run wrote");
+    assert!(!env.dir.path().join(".mapsync/state.db").exists());
+    let runs = env.runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["summary"]["unchanged"], 10, "{runs:#?}");
+    assert!(
+        runs[0]["report"].is_object(),
+        "the manager's report: {runs:#?}"
+    );
+    // `runs` without a profile lists the PostgreSQL store's runs too.
+    let (code, stdout, stderr) = env.run(&["runs", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let all: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(all["runs"].as_array().map(Vec::len), Some(2), "{all:#}");
+}
+
+#[test]
+fn validate_refuses_a_password_in_the_state_url_without_printing_it() {
+    let env = Env::new(
+        "postgres://mapsync:Hunter2-secret@db.internal/mapsync",
+        DEMO,
+    );
+    for format in ["human", "json"] {
+        let (code, stdout, stderr) = env.run(&["validate", "--format", format]);
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        let all = format!("{stdout}{stderr}");
+        assert!(all.contains("project::state-url"), "{all}");
+        assert!(!all.contains("Hunter2"), "{all}");
+    }
+    // And a sync stops before anything, without printing it either.
+    let before = env.writes();
+    let (code, stdout, stderr) = env.run(&["sync", "--profile", "e2e"]);
+    assert_ne!(code, 0);
+    assert!(!format!("{stdout}{stderr}").contains("Hunter2"), "{stderr}");
+    assert!(delta(&before, &env.writes()).is_empty());
+}
+
+/// The bulk mutation operations of the store, newest first.
+fn bulk_mutations(env: &Env) -> Vec<Value> {
+    let url = format!("{}/admin/api/2026-04/graphql.json", env.url());
+    let query = "{ bulkOperations(first: 10, query: \"operation_type:mutation\") { nodes { id status objectCount } } }";
+    let answer: Value = env.rt.block_on(async {
+        reqwest::Client::new()
+            .post(url)
+            .header("X-Shopify-Access-Token", "e2e-token")
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    answer["data"]["bulkOperations"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no bulk operations: {answer:#}"))
+}
+
+/// The batch journal on PostgreSQL: a run killed while its bulk import
+/// runs leaves the import's handle in the `batches` table; the next run
+/// takes its results from there, submits nothing again and duplicates
+/// nothing.
+#[test]
+fn a_run_killed_during_a_bulk_import_on_postgres_resumes_without_duplicates() {
+    let Some(url) = mapsync_pgtest::database_blocking("pg_state_bulk") else {
+        return;
+    };
+    let config = SandboxConfig {
+        bulk_line_delay: Duration::from_millis(15),
+        ..SandboxConfig::default()
+    };
+    let env = Env::build(
+        &url,
+        "  sync: [add, update, deactivate]\n",
+        config,
+        ", bulk_import_threshold: 50",
+    );
+    env.set_catalog(&big_catalog(120));
+    let mut child = env
+        .command(&["sync", "--profile", "e2e", "--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let ops = bulk_mutations(&env);
+        let running = ops.first().is_some_and(|op| {
+            op["status"] == "RUNNING"
+                && op["objectCount"]
+                    .as_str()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    > Some(10)
+        });
+        if running {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the bulk import never ran: {ops:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(bulk_mutations(&env)[0]["status"], "RUNNING");
+    // The import's handle is in PostgreSQL.
+    let pool = StatePool::for_url(&env.state, env.dir.path(), 0).unwrap();
+    let pending = env.rt.block_on(async {
+        let db = pool.take().unwrap();
+        db.pending_batches("e2e").await.unwrap()
+    });
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].lines.len(), 120);
+
+    let (code, report) = env.sync();
+    assert_eq!(code, 0, "{report:#}");
+    let ops = bulk_mutations(&env);
+    assert_eq!(ops.len(), 1, "one import in all: {ops:#?}");
+    assert_eq!(ops[0]["status"], "COMPLETED");
+    assert_eq!(env.writes().get("productSet"), None, "{:?}", env.writes());
+    let store = env.snapshot();
+    assert_eq!(store["products"].as_object().unwrap().len(), 120);
+    assert_eq!(env.ledger_rows(Entity::Product), 120);
+    let pending = env.rt.block_on(async {
+        let db = pool.take().unwrap();
+        db.pending_batches("e2e").await.unwrap()
+    });
+    assert!(pending.is_empty(), "{pending:?}");
+    let (_, report) = env.sync();
+    assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
+}
+
+/// The sync manager with its state on PostgreSQL: its runs (on run
+/// workers with runtimes of their own) share one pool, `/api/runs` reads
+/// the journal from there, `status` answers, and a trigger runs again with
+/// nothing to write.
+#[test]
+fn the_sync_manager_runs_and_reads_its_journal_on_postgres() {
+    let Some(url) = mapsync_pgtest::database_blocking("pg_state_manager") else {
+        return;
+    };
+    let env = Env::new(&url, DEMO);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let project = std::fs::read_to_string(env.dir.path().join("mapsync.yaml")).unwrap();
+    let project = project.replacen(
+        "mapsync: 1\n",
+        &format!("mapsync: 1\nrun:\n  listen: 127.0.0.1:{port}\n"),
+        1,
+    );
+    std::fs::write(
+        env.dir.path().join("mapsync.yaml"),
+        format!("{project}    schedule: {{ every: 1h }}\n"),
+    )
+    .unwrap();
+    let mut manager = env
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = |path: &str| -> Option<Value> {
+        let url = format!("http://127.0.0.1:{port}{path}");
+        env.rt.block_on(async {
+            let r = reqwest::get(url).await.ok()?;
+            r.json().await.ok()
+        })
+    };
+    let runs_now = |n: usize| {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(v) = api("/api/runs?profile=e2e") {
+                let runs = v["runs"].as_array().cloned().unwrap_or_default();
+                if runs.len() >= n && runs.iter().all(|r| r["report"].is_object()) {
+                    return runs;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{n} runs never journaled"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let runs = runs_now(1);
+    assert_eq!(runs[0]["summary"]["created"], 11, "{runs:#?}");
+    assert_eq!(env.ledger_rows(Entity::Product), 8);
+    let (code, stdout, stderr) = env.run(&["status", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A manual run: nothing to write, journaled in PostgreSQL too.
+    let before = env.writes();
+    let triggered = env.rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{port}/api/profiles/e2e/sync"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    assert!(
+        matches!(triggered, Ok(202)),
+        "trigger: {triggered:?} (see crates/mapsync-run/src/http.rs)"
+    );
+    let runs = runs_now(2);
+    assert_eq!(runs[0]["summary"]["unchanged"], 10, "{runs:#?}");
+    assert!(
+        delta(&before, &env.writes()).is_empty(),
+        "the second run wrote"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &manager.id().to_string()])
+        .status();
+    let status = manager.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!env.dir.path().join(".mapsync/state.db").exists());
+}
+
+/// Write-backs with the state on PostgreSQL: the ledger writer marks each
+/// outcome's write-back pending in its transaction, the worker clears the
+/// marks the PIM took, a run killed while it writes back leaves the rest
+/// pending there, and the next run sends them first. Ends with every PIM
+/// record carrying its store id, nothing pending, and a run after that
+/// sending nothing.
+#[test]
+fn write_backs_killed_midway_on_postgres_are_sent_by_the_next_run() {
+    use mapsync::sandbox::pim::{self, PimConfig};
+    let Some(url) = mapsync_pgtest::database_blocking("pg_state_writeback") else {
+        return;
+    };
+    const N: usize = 60;
+    let mut catalog = big_catalog(N);
+    for list in ["categories", "products"] {
+        for r in catalog[list].as_array_mut().unwrap() {
+            for f in ["ShopifyId", "ShopifySyncDate", "ShopifySyncMsg"] {
+                r[f] = "".into();
+            }
+            r["LastUpdated"] = "2020-01-15T09:00:00Z".into();
+        }
+    }
+    let env = Env::build(
+        &url,
+        "  sync: [add, update, deactivate]\n  concurrency: 4\n  chunk_size: 10\n",
+        SandboxConfig {
+            restore_rate: Some(5000.0),
+            ..SandboxConfig::default()
+        },
+        "",
+    );
+    let pim = env
+        .rt
+        .block_on(pim::start(PimConfig {
+            catalog: Some(catalog),
+            latency: Duration::from_millis(15),
+            ..PimConfig::default()
+        }))
+        .unwrap();
+    // The demo mapping with `writeback:` on both entities, from the PIM.
+    let mapping = env.dir.path().join("mapping/mapping.yaml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    let writeback = "    writeback:\n      sync_id: ShopifyId\n      sync_date: ShopifySyncDate\n      sync_msg: ShopifySyncMsg\n";
+    let text = text
+        .replace(
+            "    published: Active\n",
+            &format!("    published: Active\n{writeback}"),
+        )
+        .replace(
+            "    published: Published\n",
+            &format!("    published: Published\n{writeback}"),
+        );
+    assert_eq!(text.matches("writeback:").count(), 2, "{text}");
+    std::fs::write(&mapping, text).unwrap();
+    let project = format!(
+        r#"mapsync: 1
+profiles:
+  e2e:
+    mapping: mapping
+    state: {url}
+    source:
+      type: rest
+      base_url: "{pim}"
+      auth: {{ oauth2: {{ token_url: /oauth/token, client_id: mapsync, client_secret: "${{PIM_SECRET}}" }} }}
+      timeout: 5s
+      retries: 3
+      backoff: 10ms
+      entities:
+        category:
+          list: {{ path: /categories, records: data }}
+          paging: {{ style: page, page: page, size: per_page, max: 100 }}
+        product:
+          list: {{ path: /products, records: data, query: {{ include: images, per_page: 100 }} }}
+          paging: {{ style: cursor, cursor: meta.next_cursor, param: cursor }}
+      writeback:
+        category: {{ path: "/categories/{{{{ key }}}}" }}
+        product: {{ path: "/products/{{{{ key }}}}" }}
+    target: {{ type: shopify, url: "{store}", token: "${{E2E_TOKEN}}" }}
+"#,
+        pim = pim.url(),
+        store = env.url(),
+    );
+    std::fs::write(env.dir.path().join("mapsync.yaml"), project).unwrap();
+    let sync = |args: &[&str]| {
+        let mut c = env.command(args);
+        c.env("PIM_SECRET", "secret");
+        c
+    };
+
+    // Killed once 20 write-backs reached the PIM.
+    let mut child = sync(&["sync", "--profile", "e2e", "--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while pim.writebacks().count < 20 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no write-back reached the PIM"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let pool = StatePool::for_url(&url, env.dir.path(), 0).unwrap();
+    let pending = || {
+        env.rt.block_on(async {
+            let db = pool.take().unwrap();
+            db.pending_writeback_count("e2e").await.unwrap()
+        })
+    };
+    let left = pending();
+    println!("killed with {left} write-backs pending in PostgreSQL");
+
+    let out = sync(&["sync", "--profile", "e2e", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["writeback"]["failed"], 0, "{report:#}");
+    assert_eq!(report["writeback"]["pending"], 0, "{report:#}");
+    assert_eq!(pending(), 0);
+    // Every record of the PIM has its store id, a date and no message.
+    let snapshot = pim.snapshot();
+    for list in ["categories", "products"] {
+        for r in crate::store_view::values(&snapshot[list]) {
+            let id = r["ShopifyId"].as_str().unwrap_or_default();
+            assert!(id.starts_with("gid://shopify/"), "{r}");
+            assert_ne!(r["ShopifySyncDate"], "", "{r}");
+            assert_eq!(r["ShopifySyncMsg"], "", "{r}");
+        }
+    }
+    assert_eq!(env.ledger_rows(Entity::Product), N);
+    assert_eq!(
+        env.snapshot()["products"].as_object().unwrap().len(),
+        N,
+        "every product once"
+    );
+    // Nothing left: no write-back sent.
+    let sent = pim.writebacks().count;
+    let out = sync(&["sync", "--profile", "e2e", "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["writeback"]["sent"], 0, "{report:#}");
+    assert_eq!(pim.writebacks().count, sent);
+    let _ = env.rt.block_on(pim.shutdown());
 }

@@ -79,6 +79,9 @@ impl std::fmt::Debug for BcClient {
 #[derive(Clone)]
 struct Inner {
     http: reqwest::Client,
+    /// `X-Auth-Token`, sent with every request (the HTTP client is shared
+    /// by the thread's clients of every store: [`shared_http`]).
+    token: HeaderValue,
     base: Url,
     pacer: Arc<Pacer>,
     backoff: Duration,
@@ -136,6 +139,32 @@ pub struct FilePart {
     pub bytes: Vec<u8>,
 }
 
+/// The HTTP client of this thread's BigCommerce clients, built once: a
+/// run of the sync manager connects anew each time, and building a
+/// `reqwest::Client` (its TLS configuration) each run cost more than the
+/// run's few requests, which also found no open connection to reuse. Per
+/// thread, because a connection is driven by a task of the runtime that
+/// opened it, and the manager's run workers each have their own runtime on
+/// their own thread. It carries no store's token: each request sends its
+/// client's.
+fn shared_http() -> Result<reqwest::Client, BcError> {
+    thread_local! {
+        static CLIENT: std::cell::RefCell<Option<reqwest::Client>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(c) = CLIENT.with(|c| c.borrow().clone()) {
+        return Ok(c);
+    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| BcError::Config {
+            message: format!("HTTP client: {e}"),
+        })?;
+    CLIENT.with(|c| *c.borrow_mut() = Some(http.clone()));
+    Ok(http)
+}
+
 impl BcClient {
     /// A client for `config` (no request is sent).
     pub fn new(config: BcConfig) -> Result<BcClient, BcError> {
@@ -149,20 +178,11 @@ impl BcClient {
         let mut token = HeaderValue::from_str(&config.token)
             .map_err(|_| cfg("the access token is not a valid header value"))?;
         token.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert("x-auth-token", token);
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(Duration::from_secs(15))
-            .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BcError::Config {
-                message: format!("HTTP client: {e}"),
-            })?;
+        let http = shared_http()?;
         Ok(BcClient {
             inner: Arc::new(Inner {
                 http,
+                token,
                 base: config.base,
                 pacer: Arc::new(Pacer::new(config.quota_hint)),
                 backoff: Duration::from_millis(250),
@@ -263,6 +283,8 @@ impl BcClient {
                 .inner
                 .http
                 .post(url.clone())
+                .header("x-auth-token", self.inner.token.clone())
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .timeout(self.inner.timeout)
                 .multipart(form)
                 .send()
@@ -426,6 +448,8 @@ impl BcClient {
                 .inner
                 .http
                 .request(method.clone(), url.clone())
+                .header("x-auth-token", self.inner.token.clone())
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .timeout(self.inner.timeout);
             if let Some(b) = &bytes {
                 req = req.header(CONTENT_TYPE, "application/json").body(b.clone());

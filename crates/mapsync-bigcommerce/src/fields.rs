@@ -132,8 +132,9 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     marks_ownership: true,
     category_parent: Some("parent"),
     rules: RULES,
-    // `GET /catalog/products?sku:in=` (the product's main SKU).
-    matchable: &[(Entity::Product, "sku")],
+    // `GET /catalog/products?sku:in=` (the product's main SKU), `GET
+    // /catalog/trees/categories?name=`.
+    matchable: &[(Entity::Product, "sku"), (Entity::Category, "name")],
 };
 
 /// A decimal BigCommerce takes: not negative, at most 9,999,999,999.

@@ -512,11 +512,51 @@ pub fn diff_category(doc: &Document, c: &Current, rules: &CompareRules) -> Vec<D
 // Field hashes and drift (spec/two-way.md, "Drift (one-way fields)").
 // ---------------------------------------------------------------------
 
-/// The hash of each field mapsync wrote to an item, by diff path
-/// (`title`, `metafields[custom.material]`, `variants[A1-S].price`...):
-/// what the state store keeps per item, so a later read of the item tells
-/// which fields someone changed in the target since.
+/// The hash of each field mapsync wrote to an item, by the [`field_key`]
+/// of its diff path (`title`, `metafields[custom.material]`,
+/// `variants[A1-S].price`...): what the state store keeps per item, so a
+/// later read of the item tells which fields someone changed in the
+/// target since. Short on purpose (8 hex digits each side, about 18 bytes
+/// a field stored, [`encode_field_hashes`]): a product with a few
+/// variants has some 70 fields, and a ledger a million products.
 pub type FieldHashes = BTreeMap<String, String>;
+
+/// The key of a diff path in [`FieldHashes`]: 8 hex digits of its
+/// SHA-256. Two paths of one document with the same key are not watched
+/// ([`written_hashes`] leaves both out), so a collision never shows as
+/// drift.
+pub fn field_key(path: &str) -> String {
+    short(&Value::String(path.to_string()))
+}
+
+/// [`FieldHashes`] as the state store keeps them: `key:hash` pairs joined
+/// with `,`, in key order.
+pub fn encode_field_hashes(fields: &FieldHashes) -> String {
+    let mut out = String::with_capacity(fields.len() * 18);
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push(':');
+        out.push_str(v);
+    }
+    out
+}
+
+/// [`encode_field_hashes`] read back; `None` when the text is not that
+/// form (then nothing is watched for the item until it is written again).
+pub fn decode_field_hashes(text: &str) -> Option<FieldHashes> {
+    if text.is_empty() {
+        return Some(FieldHashes::new());
+    }
+    text.split(',')
+        .map(|pair| {
+            let (k, v) = pair.split_once(':')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
 
 /// What a sync does with drift (`settings.on_drift`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -559,14 +599,15 @@ pub struct Drifted {
 /// The hash of a field value as the diff compares it: empty values (null,
 /// `""`, `[]`) alike, decimals as numbers (`50.00` = `50`), booleans and
 /// `true`/`false` texts alike, sets sorted and deduplicated. Two values the
-/// diff calls the same hash the same. 16 hex digits of SHA-256.
+/// diff calls the same hash the same. 8 hex digits of SHA-256: a drift
+/// missed once in four billion edits.
 pub fn field_hash(v: &Value) -> String {
     short(&normalise(v))
 }
 
 fn short(normal: &Value) -> String {
     let full = crate::hash::content_hash(normal);
-    full.get(crate::hash::PREFIX.len()..crate::hash::PREFIX.len() + 16)
+    full.get(crate::hash::PREFIX.len()..crate::hash::PREFIX.len() + 8)
         .unwrap_or(&full)
         .to_string()
 }
@@ -752,16 +793,18 @@ impl Slot<'_> {
                 .map(|m| metafield(&current.metafields, m)),
             Slot::Images => Some(strings(&current.images)),
             Slot::Image => Some(opt(&current.images.first().cloned())),
-            Slot::Variant(vi) => Some(
-                match (variant(vi), doc.variants.get(vi)) {
-                    (Some(_), Some(v)) => text(&v.key),
-                    _ => Value::Null,
-                },
-            ),
+            Slot::Variant(vi) => Some(match (variant(vi), doc.variants.get(vi)) {
+                (Some(_), Some(v)) => text(&v.key),
+                _ => Value::Null,
+            }),
             Slot::VariantField(vi, name) => variant(vi)?.fields.get(name).cloned(),
-            Slot::Implied(vi, field, _) => {
-                Some(variant(vi)?.fields.get(field).cloned().unwrap_or(Value::Null))
-            }
+            Slot::Implied(vi, field, _) => Some(
+                variant(vi)?
+                    .fields
+                    .get(field)
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
             Slot::VariantOption(vi, oi) => {
                 let name = &doc.variants.get(vi)?.options.get(oi)?.0;
                 Some(
@@ -797,13 +840,19 @@ fn compared(name: &str, v: &Value, rules: &CompareRules) -> Value {
 /// The hash of every watched field of `doc` as the write sends it: what
 /// the state store keeps after a successful create or update.
 pub fn written_hashes(doc: &Document, rules: &CompareRules) -> FieldHashes {
-    slots(doc, rules)
-        .into_iter()
-        .map(|(path, slot)| {
-            let v = slot.desired(doc, rules);
-            (path, field_hash(&v))
-        })
-        .collect()
+    let mut out = FieldHashes::new();
+    let mut collided = std::collections::BTreeSet::new();
+    for (path, slot) in slots(doc, rules) {
+        let key = field_key(&path);
+        let hash = field_hash(&slot.desired(doc, rules));
+        if out.insert(key.clone(), hash).is_some() {
+            collided.insert(key);
+        }
+    }
+    for key in collided {
+        out.remove(&key);
+    }
+    out
 }
 
 /// The hash of every watched field of `doc` as `current` holds it now;
@@ -814,7 +863,7 @@ pub fn current_hashes(doc: &Document, current: &Current, rules: &CompareRules) -
         .into_iter()
         .filter_map(|(path, slot)| {
             let v = slot.current(doc, current, &matches, rules)?;
-            Some((path, field_hash(&v)))
+            Some((field_key(&path), field_hash(&v)))
         })
         .collect()
 }
@@ -833,7 +882,7 @@ pub fn drift(
     let matches = match_variants(doc, &current.variants);
     let mut out = Vec::new();
     for (path, slot) in slots(doc, rules) {
-        let Some(last) = stored.get(&path) else {
+        let Some(last) = stored.get(&field_key(&path)) else {
             continue;
         };
         let Some(now) = slot.current(doc, current, &matches, rules) else {
@@ -922,7 +971,10 @@ pub fn keep_current(
             }
             Slot::VariantMetafield(vi, mi) => match as_text(&now) {
                 Some(t) => {
-                    if let Some(m) = out.variants.get_mut(vi).and_then(|v| v.metafields.get_mut(mi))
+                    if let Some(m) = out
+                        .variants
+                        .get_mut(vi)
+                        .and_then(|v| v.metafields.get_mut(mi))
                     {
                         m.value = t;
                     }
@@ -951,4 +1003,242 @@ pub fn keep_current(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RULES: CompareRules = CompareRules {
+        set_fields: &["tags"],
+        not_cleared: &["handle"],
+        upper_case: &["status"],
+        metafield_fields: &[("global", "title_tag", "seo.title")],
+        implied: &[("weight", "weight_unit", "KILOGRAMS")],
+    };
+
+    /// A document from its JSON; `fields`, `metafields`, `images` and
+    /// `variants` as in the spool.
+    fn doc(v: serde_json::Value) -> Document {
+        let mut base = json!({
+            "entity": "product", "key": "A1", "fields": {}, "metafields": [],
+            "metafield_descriptions": [], "images": [], "options": [], "variants": [],
+            "categories": []
+        });
+        if let (Some(b), Some(o)) = (base.as_object_mut(), v.as_object()) {
+            for (k, x) in o {
+                b.insert(k.clone(), x.clone());
+            }
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    /// A current item: `fields`, `metafields` (`[ns, key, value]`),
+    /// `images`, `variants` (`{sku, title, options: [[n, v]], fields}`).
+    fn current(v: serde_json::Value) -> Current {
+        let fields = serde_json::from_value(v["fields"].clone()).unwrap_or_default();
+        let mf = |list: &serde_json::Value| -> Vec<CurrentMetafield> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| CurrentMetafield {
+                    namespace: m[0].as_str().unwrap().into(),
+                    key: m[1].as_str().unwrap().into(),
+                    value: m[2].as_str().unwrap().into(),
+                })
+                .collect()
+        };
+        let variants = v["variants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| CurrentVariant {
+                id: "v".into(),
+                title: x["title"].as_str().unwrap_or_default().into(),
+                sku: x["sku"].as_str().map(Into::into),
+                options: serde_json::from_value(x["options"].clone()).unwrap_or_default(),
+                fields: serde_json::from_value(x["fields"].clone()).unwrap_or_default(),
+                quantities: serde_json::from_value(x["quantities"].clone()).unwrap_or_default(),
+                metafields: mf(&x["metafields"]),
+            })
+            .collect();
+        Current {
+            entity: crate::Entity::Product,
+            id: "p".into(),
+            marker: None,
+            fields,
+            metafields: mf(&v["metafields"]),
+            images: serde_json::from_value(v["images"].clone()).unwrap_or_default(),
+            variants,
+            categories: vec![],
+            native: crate::current::Native::new(()),
+        }
+    }
+
+    /// The round trip as data: what a document writes, the store as it
+    /// reads it back untouched (its own spellings: sorted tags, decimals
+    /// with zeros, enums upper-cased, booleans as text, the SEO metafield
+    /// as a field...), and the store after a hand edit. Each case: the
+    /// untouched store hashes as written, and the edited store drifts on
+    /// exactly the paths given.
+    #[test]
+    fn written_values_read_back_hash_the_same_and_edits_drift() {
+        let cases = [
+            (
+                "title, body, an emptied field, a field the read does not hold",
+                json!({"fields": {"title": "Tee", "body_html": "<p>Soft</p>", "vendor": "", "seo.description": "x"}}),
+                json!({"fields": {"title": "Tee", "body_html": "<p>Soft</p>", "vendor": null}}),
+                json!({"fields": {"title": "Tee (sale)", "body_html": "<p>Soft</p>", "vendor": "Acme"}}),
+                vec!["title", "vendor"],
+            ),
+            (
+                "tags as a set",
+                json!({"fields": {"tags": ["b", "a ", "a"]}}),
+                json!({"fields": {"tags": ["a", "b"]}}),
+                json!({"fields": {"tags": ["a", "b", "sale"]}}),
+                vec!["tags"],
+            ),
+            (
+                "an enum the write upper-cases, a boolean, a field not cleared",
+                json!({"fields": {"status": "active", "gift_card": true, "handle": ""}}),
+                json!({"fields": {"status": "ACTIVE", "gift_card": "TRUE", "handle": "tee"}}),
+                json!({"fields": {"status": "DRAFT", "gift_card": "false", "handle": "tee-2"}}),
+                vec!["gift_card", "status"],
+            ),
+            (
+                "metafields, one of them a field of the store",
+                json!({"metafields": [
+                    {"namespace": "custom", "key": "material", "type": "single_line_text_field", "value": "Cotton"},
+                    {"namespace": "global", "key": "title_tag", "type": "single_line_text_field", "value": "Tee | Acme"}]}),
+                json!({"fields": {"seo.title": "Tee | Acme"}, "metafields": [["custom", "material", "Cotton"], ["mapsync", "key", "A1"]]}),
+                json!({"fields": {"seo.title": "Tee!"}, "metafields": [["mapsync", "key", "A1"]]}),
+                vec!["metafields[custom.material]", "metafields[global.title_tag]"],
+            ),
+            (
+                "images in order",
+                json!({"images": [{"kind": "url", "src": "https://x/1.jpg"}, {"kind": "url", "src": "https://x/2.jpg"}]}),
+                json!({"images": ["https://x/1.jpg", "https://x/2.jpg"]}),
+                json!({"images": ["https://x/2.jpg", "https://x/1.jpg"]}),
+                vec!["images"],
+            ),
+            (
+                "variants: price as a number, an empty compare-at price, options, the implied unit, stock not watched",
+                json!({"options": ["Size"], "variants": [{"key": "A1-S", "fields": {"sku": "A1-S", "price": "50.00", "compare_at_price": "", "weight": "1.5"},
+                       "options": [["Size", "S"]], "quantities": {"MAIN": 3}, "metafields": []}]}),
+                json!({"variants": [{"sku": "A1-S", "title": "S", "options": [["Size", "S"]],
+                       "fields": {"sku": "A1-S", "price": "50", "compare_at_price": null, "weight": 1.5, "weight_unit": "KILOGRAMS"}, "quantities": {"gid://l/1": 1}}]}),
+                json!({"variants": [{"sku": "A1-S", "title": "M", "options": [["Size", "M"]],
+                       "fields": {"sku": "A1-S", "price": "45.00", "compare_at_price": "60", "weight": 1.5, "weight_unit": "GRAMS"}, "quantities": {"gid://l/1": 0}}]}),
+                vec!["variants[A1-S].compare_at_price", "variants[A1-S].price", "variants[A1-S].weight_unit", "variants[A1-S].options.Size"],
+            ),
+            (
+                "a variant deleted in the store",
+                json!({"variants": [{"key": "A1-S", "fields": {"sku": "A1-S"}, "options": [], "quantities": {}, "metafields": []}]}),
+                json!({"variants": [{"sku": "A1-S", "title": "Default", "fields": {"sku": "A1-S"}}]}),
+                json!({"variants": []}),
+                vec!["variants[A1-S]"],
+            ),
+        ];
+        for (name, d, untouched, edited, drifted) in cases {
+            let d = doc(d);
+            let written = written_hashes(&d, &RULES);
+            let read = current_hashes(&d, &current(untouched.clone()), &RULES);
+            for (path, hash) in &read {
+                assert_eq!(
+                    written.get(path),
+                    Some(hash),
+                    "{name}: {path} read back otherwise"
+                );
+            }
+            assert!(
+                drift(&d, &current(untouched), &RULES, &written).is_empty(),
+                "{name}: drift without an edit"
+            );
+            let found: Vec<String> = drift(&d, &current(edited), &RULES, &written)
+                .into_iter()
+                .map(|x| x.field)
+                .collect();
+            assert_eq!(found, drifted, "{name}");
+        }
+        // Fields the store cannot read back are not watched at all.
+        let d = doc(json!({"fields": {"seo.description": "x", "handle": ""}}));
+        assert!(current_hashes(&d, &current(json!({})), &RULES).is_empty());
+        assert!(!written_hashes(&d, &RULES).contains_key(&field_key("handle")));
+        let written = written_hashes(
+            &doc(json!({"fields": {"title": "Tee", "vendor": "Acme"}})),
+            &RULES,
+        );
+        let text = encode_field_hashes(&written);
+        assert_eq!(text.len(), 2 * 17 + 1, "{text}");
+        assert_eq!(decode_field_hashes(&text), Some(written));
+        assert_eq!(decode_field_hashes("x"), None);
+    }
+
+    /// An edit to the value the source now gives is no conflict; an edit
+    /// the source does not know is, with both values.
+    #[test]
+    fn drift_names_the_store_value_and_the_new_one() {
+        let d = doc(json!({"fields": {"title": "Tee v2"}}));
+        let last = written_hashes(&doc(json!({"fields": {"title": "Tee"}})), &RULES);
+        let now = current(json!({"fields": {"title": "Tee v2"}}));
+        assert!(drift(&d, &now, &RULES, &last).is_empty());
+        let now = current(json!({"fields": {"title": "Tee (sale)"}}));
+        assert_eq!(
+            drift(&d, &now, &RULES, &last),
+            vec![Drifted {
+                field: "title".into(),
+                store: json!("Tee (sale)"),
+                new: json!("Tee v2"),
+            }]
+        );
+    }
+
+    /// `keep`: the kept fields take the store's values, so the diff finds
+    /// nothing to write there; the others still differ.
+    #[test]
+    fn keep_current_leaves_only_the_other_differences() {
+        let d = doc(json!({
+            "fields": {"title": "Tee", "tags": ["a"]},
+            "metafields": [{"namespace": "custom", "key": "m", "type": "t", "value": "x"}],
+            "images": [{"kind": "url", "src": "https://x/1.jpg"}],
+            "variants": [{"key": "A1-S", "fields": {"sku": "A1-S", "price": "10"}, "options": [], "quantities": {}, "metafields": []}]
+        }));
+        let now = current(json!({
+            "fields": {"title": "Tee (sale)", "tags": ["b"]},
+            "metafields": [],
+            "images": ["https://x/2.jpg"],
+            "variants": [{"sku": "A1-S", "title": "Default", "fields": {"sku": "A1-S", "price": "12"}}]
+        }));
+        let all: Vec<String> = diff_item(&d, &now, &Default::default(), &RULES)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "tags",
+                "title",
+                "metafields[custom.m]",
+                "images",
+                "variants[A1-S].price"
+            ]
+        );
+        let kept = [
+            "title".to_string(),
+            "metafields[custom.m]".into(),
+            "images".into(),
+            "variants[A1-S].price".into(),
+        ];
+        let left: Vec<String> = diff_item(
+            &keep_current(&d, &now, &RULES, &kept),
+            &now,
+            &Default::default(),
+            &RULES,
+        )
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+        assert_eq!(left, ["tags"]);
+    }
 }

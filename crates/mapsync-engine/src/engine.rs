@@ -841,7 +841,9 @@ pub async fn plan_spooled_on(
     mapping: Option<Arc<MappingSet>>,
 ) -> Result<SpooledPlan, PlanError> {
     let states = state_pool(profile, 0)?;
-    plan_spooled_in(profile, connected, now, options, mapping, &states).await
+    let planned = plan_spooled_in(profile, connected, now, options, mapping, &states).await;
+    states.close().await;
+    planned
 }
 
 /// [`plan_spooled_on`] with the state store's connections taken from
@@ -888,7 +890,7 @@ pub async fn plan_spooled_in(
     };
     if let (Some(memo), Some(key)) = (&options.memo, memo_key) {
         if let Some(plan) = memo.get(key) {
-            return Ok(reused(plan, profile, &set, now)?);
+            return reused(plan, profile, &set, now);
         }
     }
     let locations = target.locations().await.map_err(EngineError::from)?;
@@ -940,7 +942,8 @@ pub async fn plan_spooled_in(
 
     // `--drift`: the documents of unchanged items too, after the others.
     let extra = if options.drift {
-        reconcile::unchanged_refs(&plan, &input)
+        let unchanged = reconcile::unchanged_refs(&plan, &input);
+        with_field_hashes(&plan, unchanged, states, &profile.channel).await?
     } else {
         Vec::new()
     };
@@ -962,7 +965,15 @@ pub async fn plan_spooled_in(
         on_drift: set.settings.on_drift,
         diffs: !options.skip_update_diffs,
     };
-    attach_update_diffs(&mut plan, &documents, target.as_ref(), &by_ref, &drift, &extra).await?;
+    attach_update_diffs(
+        &mut plan,
+        &documents,
+        target.as_ref(),
+        &by_ref,
+        &drift,
+        &extra,
+    )
+    .await?;
     if !extra.is_empty() {
         documents.retain_indices(|i| i < planned_docs);
     }
@@ -1293,6 +1304,9 @@ async fn attach_update_diffs(
                 on_drift: check.on_drift,
             })
             .collect();
+        // What `keep` leaves alone is not written: not a difference.
+        let kept = c.kept_fields();
+        c.diff.retain(|d| !kept.contains(&d.path));
         if c.drift_fails() && c.action == Action::Update {
             c.diagnostics.push(mapsync_plan::reconcile::PlanDiagnostic {
                 severity: "error".into(),
@@ -1307,15 +1321,49 @@ async fn attach_update_diffs(
     Ok(())
 }
 
+/// The items of `refs` the ledger has field hashes of (`plan --drift`
+/// compiles and reads only those).
+async fn with_field_hashes(
+    plan: &mapsync_plan::reconcile::Plan,
+    refs: Vec<mapsync_plan::reconcile::DocRef>,
+    states: &mapsync_statedb::StatePool,
+    channel: &str,
+) -> Result<Vec<mapsync_plan::reconcile::DocRef>, PlanError> {
+    let key_of = |r: &mapsync_plan::reconcile::DocRef| {
+        let c = plan.changes.get(r.change)?;
+        Some((c.entity, c.key.clone()?))
+    };
+    let mut keys: std::collections::BTreeMap<Entity, Vec<String>> = Default::default();
+    for (entity, key) in refs.iter().filter_map(key_of) {
+        keys.entry(entity).or_default().push(key);
+    }
+    let store = states.take()?;
+    let mut hashed = std::collections::HashSet::new();
+    let mut result = Ok(());
+    for (entity, keys) in keys {
+        match store.field_hashes(channel, entity, keys).await {
+            Ok(found) => hashed.extend(found.into_keys().map(|k| (entity, k))),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    states.give(store);
+    result?;
+    Ok(refs
+        .into_iter()
+        .filter(|r| key_of(r).is_some_and(|k| hashed.contains(&k)))
+        .collect())
+}
+
 /// The ledger's field hashes of the items of `work`, by entity and key.
 async fn stored_field_hashes(
     plan: &mapsync_plan::reconcile::Plan,
     work: &[Option<Read>],
     check: &DriftCheck<'_>,
-) -> Result<
-    std::collections::HashMap<(Entity, String), mapsync_core::diff::FieldHashes>,
-    PlanError,
-> {
+) -> Result<std::collections::HashMap<(Entity, String), mapsync_core::diff::FieldHashes>, PlanError>
+{
     let mut keys: std::collections::BTreeMap<Entity, Vec<String>> = Default::default();
     for (i, _, key) in work.iter().flatten() {
         if let (Some(c), Some(k)) = (plan.changes.get(*i), key) {

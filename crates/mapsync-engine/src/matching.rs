@@ -104,7 +104,8 @@ pub(crate) async fn find_matches<I: ItemView>(
 }
 
 /// The well-keyed compiled items with match values and no target item
-/// yet: (key, values).
+/// yet, selected for the target: (key, values). A deselected record is
+/// not looked up (it is never linked, so no store item is deleted for it).
 fn would_be_created<I: ItemView>(e: &EntityInput<I>) -> Vec<(String, Vec<String>)> {
     let markers: HashSet<&str> = e
         .target
@@ -118,6 +119,7 @@ fn would_be_created<I: ItemView>(e: &EntityInput<I>) -> Vec<(String, Vec<String>
             let (control, _) = it.compiled()?;
             let key = it.key()?;
             if control.matches.is_empty()
+                || control.selected == Some(false)
                 || control
                     .sync_id
                     .as_deref()

@@ -73,8 +73,7 @@ impl UploadCache for StateUploads {
     }
 
     async fn forget(&self, key: &str) {
-        if let Err(e) = self.store.forget_upload(&self.channel, key).await
-        {
+        if let Err(e) = self.store.forget_upload(&self.channel, key).await {
             warn!(error = %e, "cannot forget an upload in the state store");
         }
     }

@@ -392,10 +392,7 @@ impl Publisher<'_> {
             )));
         }
         if let Some(state) = self.state {
-            if let Some(done) = state
-                .image_published(&self.options.channel, item)
-                .await?
-            {
+            if let Some(done) = state.image_published(&self.options.channel, item).await? {
                 return Ok(Ok((
                     Outcome::Done,
                     Some(format!("{done} by an earlier publish")),

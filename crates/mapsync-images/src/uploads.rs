@@ -61,7 +61,12 @@ impl UploadCache for FileUploads {
         self.seen().insert(key.to_owned(), location.to_owned());
         if let Some(state) = &self.state {
             if let Err(e) = state
-                .record_upload(&self.channel, key, location, time::OffsetDateTime::now_utc())
+                .record_upload(
+                    &self.channel,
+                    key,
+                    location,
+                    time::OffsetDateTime::now_utc(),
+                )
                 .await
             {
                 warn!(error = %e, "cannot record an upload in the state store");

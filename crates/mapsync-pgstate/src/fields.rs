@@ -1,7 +1,7 @@
 //! The hash of each field mapsync last wrote to an item (ledger column
-//! `fields`, migration 0003), as in the SQLite store's `fields`: a JSON
-//! object from diff path to field hash, read only for the items whose
-//! current state the planner reads (not part of `LedgerRow`).
+//! `fields`, migration 0003), as in the SQLite store's `fields`
+//! (`mapsync_core::diff::encode_field_hashes`), read only for the items
+//! whose current state the planner reads (not part of `LedgerRow`).
 
 use std::collections::HashMap;
 
@@ -14,7 +14,7 @@ use crate::{PgStateError, PgStore};
 
 /// The JSON text stored for `fields`.
 pub(crate) fn to_text(fields: &FieldHashes) -> String {
-    serde_json::to_string(fields).unwrap_or_else(|_| "{}".into())
+    mapsync_core::diff::encode_field_hashes(fields)
 }
 
 impl PgStore {
@@ -40,13 +40,11 @@ impl PgStore {
         for row in rows {
             let key: String = row.try_get(0).map_err(&err)?;
             let text: String = row.try_get(1).map_err(&err)?;
-            match serde_json::from_str(&text) {
-                Ok(f) => {
+            match mapsync_core::diff::decode_field_hashes(&text) {
+                Some(f) => {
                     out.insert(key, f);
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "ignoring unreadable field hashes in the ledger")
-                }
+                None => tracing::warn!("ignoring unreadable field hashes in the ledger"),
             }
         }
         Ok(out)

@@ -69,20 +69,39 @@ impl PgStore {
 
     /// [`Self::connect`] with a parsed URL.
     pub async fn connect_url(url: &PgUrl) -> Result<PgStore, PgStateError> {
+        use sqlx::Connection as _;
         let shown = url.redacted();
         let options = url.connect_options()?;
+        let connect_error = |error| PgStateError::Connect {
+            url: shown.clone(),
+            error,
+        };
+        // The first connection by hand: its error is the server's answer
+        // (refused, no such host, a failed login) at once, where the pool
+        // retries until its timeout and then says only that. It migrates,
+        // then closes; the pool opens its own connections when used.
+        let first = tokio::time::timeout(
+            url.connect_timeout,
+            sqlx::PgConnection::connect_with(&options),
+        )
+        .await;
+        let mut conn = match first {
+            Ok(connected) => connected.map_err(connect_error)?,
+            Err(_) => {
+                return Err(connect_error(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer in {} s", url.connect_timeout.as_secs()),
+                ))))
+            }
+        };
+        migrations::migrate(&mut conn, &shown).await?;
+        let _ = conn.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(url.max_connections)
             .min_connections(0)
             .acquire_timeout(url.connect_timeout)
-            .connect_with(options)
-            .await
-            .map_err(|error| PgStateError::Connect {
-                url: shown.clone(),
-                error,
-            })?;
+            .connect_lazy_with(options);
         let store = PgStore { pool, url: shown };
-        store.migrate().await?;
         tracing::debug!(url = %store.url, version = migrations::LATEST, "state database open");
         Ok(store)
     }

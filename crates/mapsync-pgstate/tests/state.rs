@@ -47,6 +47,74 @@ fn gone(key: &str) -> LedgerUpdate {
     }
 }
 
+// The hash of each field written (drift): kept by `Wrote`, kept by a
+// failure, cleared by a plain success, gone with the row; not part of the
+// ledger rows.
+state_case!(field_hashes_follow_the_outcomes, |s| {
+    let fields: mapsync_core::diff::FieldHashes = [
+        ("title".to_string(), "0123456789abcdef".to_string()),
+        ("variants[A-S].price".into(), "fedcba9876543210".into()),
+    ]
+    .into_iter()
+    .collect();
+    let wrote = |key: &str| LedgerUpdate {
+        entity: Entity::Product,
+        key: key.into(),
+        change: Change::Wrote {
+            target_id: format!("gid://P/{key}"),
+            hash: "h".into(),
+            date: t(0),
+            fields: fields.clone(),
+        },
+    };
+    s.record_many(
+        "c",
+        &[wrote("A"), wrote("B"), ok("C", "gid://P/C", "h", t(0))],
+    )
+    .await
+    .unwrap();
+    let keys: Vec<String> = ["A", "B", "C", "D"].map(String::from).to_vec();
+    let got = s.field_hashes("c", Entity::Product, &keys).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["A"], fields);
+    assert!(s
+        .field_hashes("c", Entity::Category, &keys)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.get("c", Entity::Product, "A")
+            .await
+            .unwrap()
+            .unwrap()
+            .hash
+            .as_deref(),
+        Some("h")
+    );
+    s.record_many(
+        "c",
+        &[
+            failed("A", None, "drift"),
+            ok("B", "gid://P/B", "h2", t(1)),
+            gone("C"),
+        ],
+    )
+    .await
+    .unwrap();
+    let got = s.field_hashes("c", Entity::Product, &keys).await.unwrap();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        ["A"],
+        "a failure keeps them, a success clears them"
+    );
+    s.record_many("c", &[gone("A")]).await.unwrap();
+    assert!(s
+        .field_hashes("c", Entity::Product, &keys)
+        .await
+        .unwrap()
+        .is_empty());
+});
+
 state_case!(ledger_round_trip, |s| {
     let date = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
     assert!(s.load("c", Entity::Product).await.unwrap().is_empty());

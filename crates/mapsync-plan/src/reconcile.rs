@@ -274,6 +274,15 @@ impl Change {
         self.drift.iter().any(|d| d.on_drift == diff::OnDrift::Fail)
     }
 
+    /// Whether the sync does more with this item's drift than write over
+    /// it (`keep`, `fail`): it must then go on its own, not as a line of
+    /// a batch import that writes the whole document.
+    pub fn drift_held(&self) -> bool {
+        self.drift
+            .iter()
+            .any(|d| d.on_drift != diff::OnDrift::Overwrite)
+    }
+
     /// The fields the sync leaves as the store has them (`on_drift: keep`).
     pub fn kept_fields(&self) -> Vec<String> {
         self.drift
@@ -283,17 +292,13 @@ impl Change {
             .collect()
     }
 
-    /// The message of an item failed for its drift: each field with the
-    /// store's value and the source's.
+    /// The message of an item failed for its drift (code
+    /// `reconcile::drift`): each field with the store's value and the
+    /// source's.
     pub fn drift_message(&self) -> String {
-        let fields: Vec<String> = self
-            .drift
-            .iter()
-            .map(|d| d.describe())
-            .collect();
+        let fields: Vec<String> = self.drift.iter().map(|d| d.describe()).collect();
         format!(
-            "{}: {}; nothing was written (settings.on_drift: fail)",
-            mapsync_core::diag::codes::RECONCILE_DRIFT.name,
+            "{}; nothing is written (settings.on_drift: fail)",
             fields.join("; ")
         )
     }
@@ -315,7 +320,9 @@ impl DriftEntry {
         match self.on_drift {
             diff::OnDrift::Overwrite => "the sync overwrites it",
             diff::OnDrift::Keep => "the sync keeps the store's value (settings.on_drift: keep)",
-            diff::OnDrift::Fail => "the item fails and nothing is written (settings.on_drift: fail)",
+            diff::OnDrift::Fail => {
+                "the item fails and nothing is written (settings.on_drift: fail)"
+            }
         }
     }
 }
@@ -1067,7 +1074,7 @@ fn link_matches<'a, I: ItemView>(
     }
     let en = e.entity.as_str();
     let field = e.matched.field.as_str();
-    let conflict = |k: &str, reason: String, message: String| {
+    let conflict = |k: &str, reason: String, message: String, help: String| {
         (
             reason,
             PlanDiagnostic {
@@ -1075,7 +1082,7 @@ fn link_matches<'a, I: ItemView>(
                 code: mapsync_core::diag::codes::RECONCILE_MATCH_CONFLICT.name.into(),
                 message: format!("{en} '{k}': {message}; it is not synced"),
                 help: Some(format!(
-                    "make `{field}` unique in the target (or link the item yourself: give its record the target id in `writeback.sync_id`)"
+                    "{help} (or link the record yourself: its target id in the `writeback.sync_id` field)"
                 )),
             },
         )
@@ -1096,10 +1103,15 @@ fn link_matches<'a, I: ItemView>(
     let mut wanted: Map<'a, usize> = map(e.matched.hits.len());
     let mut candidates = Vec::new();
     for (i, it) in e.items.iter().enumerate() {
-        let (Some(_), Some(k)) = (it.compiled(), it.key()) else {
+        let (Some((control, _)), Some(k)) = (it.compiled(), it.key()) else {
             continue;
         };
-        if key_count.get(k).copied() != Some(1) || sync_ids[i].is_some() {
+        // A deselected record is never linked: it stays a skipped create,
+        // and a store item mapsync did not make is never deleted for it.
+        if key_count.get(k).copied() != Some(1)
+            || sync_ids[i].is_some()
+            || control.selected == Some(false)
+        {
             continue;
         }
         let Some(hits) = e.matched.hits.get(k).filter(|h| !h.is_empty()) else {
@@ -1120,6 +1132,7 @@ fn link_matches<'a, I: ItemView>(
                     k,
                     format!("match: {} target items have its {field}", ids.len()),
                     format!("match by {field} finds {} target items: {found}", ids.len()),
+                    format!("keep one target item per `{field}` value"),
                 ),
             );
             continue;
@@ -1138,6 +1151,7 @@ fn link_matches<'a, I: ItemView>(
                     format!(
                         "match by {field}={value} finds {id}, which is linked to {en} '{other}' already"
                     ),
+                    format!("correct `{field}` in the source or the target: {id} belongs to '{other}'"),
                 ),
             );
             continue;
@@ -1153,7 +1167,10 @@ fn link_matches<'a, I: ItemView>(
                 conflict(
                     k,
                     format!("match: {n} records find {id}"),
-                    format!("match by {field}={value} finds {id}, which {n} records of this run find"),
+                    format!(
+                        "match by {field}={value} finds {id}, which {n} records of this run find"
+                    ),
+                    "give the identifier to one record only".to_string(),
                 ),
             );
         } else if target_by_id.contains_key(id) {
@@ -1278,10 +1295,7 @@ fn decide_item<I: ItemView>(
                 Vec::new(),
             );
             if let Some(value) = linked {
-                change.reason = Cow::Owned(format!(
-                    "linked by match {}={value}",
-                    e.matched.field
-                ));
+                change.reason = Cow::Owned(format!("linked by match {}={value}", e.matched.field));
             }
             change
                 .diagnostics

@@ -361,7 +361,16 @@ fn write_human_with<'p, W: IoWrite>(
                 let _ = writeln!(line, "{}", diff_line(o, d));
             }
             for d in &c.drift {
-                let text = format!("      drift: {}; {}", d.describe(), d.outcome());
+                // `plan --drift` on an item the sync does not update.
+                let outcome = if c.action == Action::Update {
+                    d.outcome().to_string()
+                } else {
+                    format!(
+                        "the record did not change, so the sync leaves it (`sync --force` would apply on_drift: {})",
+                        d.on_drift.as_str()
+                    )
+                };
+                let text = format!("      drift: {}; {outcome}", d.describe());
                 let _ = writeln!(line, "{}", paint(o, "\x1b[35m", &text));
             }
             for d in &c.diagnostics {
@@ -390,7 +399,11 @@ fn write_human_with<'p, W: IoWrite>(
             )
         );
     }
-    let drifted: Vec<&Change> = plan.changes.iter().filter(|c| !c.drift.is_empty()).collect();
+    let drifted: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| !c.drift.is_empty())
+        .collect();
     if !drifted.is_empty() {
         let fields: usize = drifted.iter().map(|c| c.drift.len()).sum();
         let _ = writeln!(

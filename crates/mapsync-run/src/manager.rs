@@ -770,15 +770,8 @@ impl Shared {
         if let Some(pool) = pools.get(&location) {
             return Ok(pool.clone());
         }
-        let pool = match &location {
-            mapsync_state::StateLocation::Sqlite(path) => StatePool::Sqlite(
-                mapsync_state::StorePool::new(path, IDLE_STATE_CONNECTIONS),
-            ),
-            mapsync_state::StateLocation::Postgres(url) => {
-                StatePool::for_url(url, &p.project_dir, IDLE_STATE_CONNECTIONS)
-                    .map_err(|e| e.to_string())?
-            }
-        };
+        let pool = StatePool::for_location(&location, IDLE_STATE_CONNECTIONS)
+            .map_err(|e| e.to_string())?;
         pools.insert(location, pool.clone());
         Ok(pool)
     }

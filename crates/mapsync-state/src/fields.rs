@@ -1,6 +1,6 @@
 //! The hash of each field mapsync last wrote to an item (ledger column
-//! `fields`, migration 7): a JSON object from diff path to
-//! [`mapsync_core::diff::field_hash`]. Written with a
+//! `fields`, migration 7): [`mapsync_core::diff::FieldHashes`] as
+//! [`mapsync_core::diff::encode_field_hashes`] writes them. Written with a
 //! [`crate::Change::Wrote`], cleared by a [`crate::Change::Success`] (what
 //! was written field by field is then unknown), kept by a failure. Not
 //! part of [`crate::LedgerRow`]: the planner loads millions of rows, and
@@ -17,19 +17,17 @@ use crate::{db_err, StateError, Store};
 
 /// The JSON text stored for `fields`.
 pub(crate) fn to_text(fields: &FieldHashes) -> String {
-    serde_json::to_string(fields).unwrap_or_else(|_| "{}".into())
+    mapsync_core::diff::encode_field_hashes(fields)
 }
 
 /// The field hashes stored as `text`; an unreadable value is no hashes
 /// (then no drift is seen for the item until it is written again).
 pub fn from_text(text: &str) -> Option<FieldHashes> {
-    match serde_json::from_str(text) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring unreadable field hashes in the ledger");
-            None
-        }
+    let found = mapsync_core::diff::decode_field_hashes(text);
+    if found.is_none() {
+        tracing::warn!("ignoring unreadable field hashes in the ledger");
     }
+    found
 }
 
 impl Store {
@@ -115,7 +113,10 @@ mod tests {
         let got = store.field_hashes("c", Entity::Product, &keys).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got.get("A"), Some(&f));
-        assert!(store.field_hashes("other", Entity::Product, &keys).unwrap().is_empty());
+        assert!(store
+            .field_hashes("other", Entity::Product, &keys)
+            .unwrap()
+            .is_empty());
         // The row itself reads as before.
         let row = store.get("c", Entity::Product, "A").unwrap().unwrap();
         assert_eq!(row.hash.as_deref(), Some("h"));

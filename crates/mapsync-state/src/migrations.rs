@@ -88,9 +88,9 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (channel, item)
     ) WITHOUT ROWID;
     "#,
-    // 7: the hash of each field mapsync last wrote to an item (JSON
-    // object, diff path → hash; `fields.rs`): drift, a field someone
-    // changed in the target since, is seen against it.
+    // 7: the hash of each field mapsync last wrote to an item (`key:hash`
+    // pairs by diff path, `fields.rs`): drift, a field someone changed in
+    // the target since, is seen against it.
     r#"
     ALTER TABLE ledger ADD COLUMN fields TEXT;
     "#,

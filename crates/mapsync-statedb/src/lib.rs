@@ -56,9 +56,17 @@ impl StatePool {
         project_dir: &Path,
         max_idle: usize,
     ) -> Result<StatePool, StateError> {
-        match mapsync_state::parse_url(url, project_dir)? {
-            StateLocation::Sqlite(path) => Ok(StatePool::Sqlite(StorePool::new(&path, max_idle))),
-            StateLocation::Postgres(url) => Ok(StatePool::Postgres(PgState::new(&url)?)),
+        StatePool::for_location(&mapsync_state::parse_url(url, project_dir)?, max_idle)
+    }
+
+    /// [`Self::for_url`] for a URL parsed already.
+    pub fn for_location(
+        location: &StateLocation,
+        max_idle: usize,
+    ) -> Result<StatePool, StateError> {
+        match location {
+            StateLocation::Sqlite(path) => Ok(StatePool::Sqlite(StorePool::new(path, max_idle))),
+            StateLocation::Postgres(url) => Ok(StatePool::Postgres(PgState::new(url)?)),
         }
     }
 
@@ -99,6 +107,26 @@ impl StatePool {
         }
     }
 
+    /// Connects (and migrates) now when the database is on a server and
+    /// has not been yet, so that its failure comes before anything else
+    /// of a command; nothing for SQLite (a connection opens when taken).
+    pub async fn connect(&self) -> Result<(), StateError> {
+        match self {
+            StatePool::Sqlite(_) => Ok(()),
+            StatePool::Postgres(pg) => pg.connect().await,
+        }
+    }
+
+    /// Closes what is open and not idle-kept for a later use: the
+    /// PostgreSQL pool's connections (each says goodbye to the server,
+    /// which otherwise logs a lost connection). SQLite connections close
+    /// when dropped. For a command at its end; a later use connects again.
+    pub async fn close(&self) {
+        if let StatePool::Postgres(pg) = self {
+            pg.close().await;
+        }
+    }
+
     /// The runs of `profile`, newest first, from a thread that may block
     /// (not a runtime's worker): SQLite on this thread, PostgreSQL on the
     /// pool's runtime (or, with none yet, a runtime of this call's own).
@@ -123,7 +151,7 @@ pub struct PgState {
 
 struct PgInner {
     /// The URL as written (it holds no password: such URLs are refused).
-    url: String,
+    raw: String,
     /// The URL for messages.
     shown: String,
     /// The runtime the pool lives on.
@@ -151,7 +179,7 @@ impl PgState {
         }
         Ok(PgState {
             inner: Arc::new(PgInner {
-                url: url.to_owned(),
+                raw: url.to_owned(),
                 shown: parsed.redacted(),
                 home,
                 store: tokio::sync::OnceCell::new(),
@@ -169,6 +197,21 @@ impl PgState {
     /// anything else calls it first.
     pub async fn connect(&self) -> Result<(), StateError> {
         self.with(|_| async { Ok(()) }).await
+    }
+
+    /// Closes the pool's connections, if it connected (on its runtime).
+    pub async fn close(&self) {
+        let Some(home) = self.inner.home.get().cloned() else {
+            return;
+        };
+        let inner = self.inner.clone();
+        let _ = home
+            .spawn(async move {
+                if let Some(store) = inner.store.get() {
+                    store.close().await;
+                }
+            })
+            .await;
     }
 
     /// Runs `f` with the connected store on the pool's runtime.
@@ -189,7 +232,7 @@ impl PgState {
         home.spawn(async move {
             let store = inner
                 .store
-                .get_or_try_init(|| PgStore::connect(&inner.url))
+                .get_or_try_init(|| PgStore::connect(&inner.raw))
                 .await?
                 .clone();
             f(store).await
@@ -214,7 +257,7 @@ impl PgState {
             .enable_all()
             .build()
             .map_err(|e| StateError::Task(e.to_string()))?;
-        let url = self.inner.url.clone();
+        let url = self.inner.raw.clone();
         rt.block_on(async move {
             let store = PgStore::connect(&url).await?;
             let result = f(store.clone()).await;
@@ -270,6 +313,14 @@ impl StateDb {
         match self {
             StateDb::Sqlite(_) => Ok(()),
             StateDb::Postgres(pg) => pg.connect().await,
+        }
+    }
+
+    /// Closes the PostgreSQL pool's connections (see [`StatePool::close`]);
+    /// nothing for SQLite (closed when the last handle goes).
+    pub async fn close(&self) {
+        if let StateDb::Postgres(pg) = self {
+            pg.close().await;
         }
     }
 
@@ -466,7 +517,8 @@ impl StateDb {
         at: OffsetDateTime,
     ) -> Result<(), StateError> {
         let (channel, handle) = (channel.to_owned(), handle.to_owned());
-        dispatch!(self, |s| s.record_batch(&channel, &handle, entity, &lines, at))
+        dispatch!(self, |s| s
+            .record_batch(&channel, &handle, entity, &lines, at))
     }
 
     /// The batch imports of `channel` submitted and not yet recorded.
@@ -551,7 +603,11 @@ impl StateDb {
     }
 
     /// Removes uploads older than `max_age`; returns how many.
-    pub async fn prune_uploads(&self, channel: &str, max_age: Duration) -> Result<usize, StateError> {
+    pub async fn prune_uploads(
+        &self,
+        channel: &str,
+        max_age: Duration,
+    ) -> Result<usize, StateError> {
         let channel = channel.to_owned();
         dispatch!(self, |s| s.prune_uploads(&channel, max_age))
     }
@@ -577,7 +633,8 @@ impl StateDb {
         at: OffsetDateTime,
     ) -> Result<(), StateError> {
         let (channel, item, outcome) = (channel.to_owned(), item.to_owned(), outcome.to_owned());
-        dispatch!(self, |s| s.record_image_published(&channel, &item, &outcome, at))
+        dispatch!(self, |s| s
+            .record_image_published(&channel, &item, &outcome, at))
     }
 }
 
@@ -610,8 +667,7 @@ mod tests {
     #[test]
     fn a_postgres_url_is_parsed_without_connecting() {
         let dir = tempfile::tempdir().unwrap();
-        let pool =
-            StatePool::for_url("postgres://sync@db.invalid/mapsync", dir.path(), 1).unwrap();
+        let pool = StatePool::for_url("postgres://sync@db.invalid/mapsync", dir.path(), 1).unwrap();
         assert_eq!(pool.describe(), "postgres://sync@db.invalid/mapsync");
         let err = StatePool::for_url("postgres://sync:secret@db/x", dir.path(), 1).unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");

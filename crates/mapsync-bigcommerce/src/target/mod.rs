@@ -31,6 +31,7 @@ use crate::fields::CAPABILITIES;
 mod find;
 mod neutral;
 mod read;
+mod token;
 mod write;
 
 /// The `permission_set` of the metafields mapsync writes when the mapping
@@ -204,6 +205,12 @@ impl Target for BigCommerceTarget {
         Ok(self.read_locations().await?)
     }
 
+    /// Counts, the newest change and the small listings of the reduced
+    /// read (`token`); `None` while a part of it cannot be covered.
+    async fn change_token(&self) -> Result<Option<String>, TargetError> {
+        Ok(self.catalog_token().await?)
+    }
+
     async fn read_catalog(&self, _hint: ReadHint) -> Result<Catalog, TargetError> {
         Ok(Catalog {
             products: self.catalog_products().await?,
@@ -258,7 +265,9 @@ impl Target for BigCommerceTarget {
         values: &[String],
     ) -> Result<Vec<(String, TargetItem)>, TargetError> {
         let mut tally = Tally::new(&self.client);
-        Ok(self.find_by_field(&mut tally, entity, field, values).await?)
+        Ok(self
+            .find_by_field(&mut tally, entity, field, values)
+            .await?)
     }
 }
 

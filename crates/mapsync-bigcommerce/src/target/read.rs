@@ -513,7 +513,7 @@ pub(super) fn product_item(p: &Value, markers: &BTreeMap<u64, String>) -> Option
     })
 }
 
-fn category_item(c: &Value, markers: &BTreeMap<u64, String>) -> Option<TargetItem> {
+pub(super) fn category_item(c: &Value, markers: &BTreeMap<u64, String>) -> Option<TargetItem> {
     let id = c.get("category_id").and_then(id_of)?;
     Some(TargetItem {
         id: id.to_string(),

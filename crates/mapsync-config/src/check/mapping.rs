@@ -568,15 +568,18 @@ impl Cx<'_> {
             },
         };
         if let Some(caps) = self.caps {
+            let items = match kind {
+                Entity::Category => "categories",
+                Entity::Product => "products",
+            };
             let known: Vec<&str> = caps.matchable_fields(kind).collect();
             if known.is_empty() {
                 self.diags.push(
                     Diagnostic::error(
                         codes::MATCH_UNSUPPORTED,
                         format!(
-                            "the `{}` target cannot find {}s by a field, so it cannot match them",
-                            caps.kind,
-                            kind.as_str()
+                            "the `{}` target cannot find {items} by a field, so it cannot match them",
+                            caps.kind
                         ),
                     )
                     .at_opt(node.entry("match").and_then(|(k, _)| k.loc()))
@@ -586,22 +589,21 @@ impl Cx<'_> {
                 return None;
             }
             if !known.contains(&target.as_str()) {
+                let list = format!(
+                    "the `{}` target can find {items} by: {}",
+                    caps.kind,
+                    known.join(", ")
+                );
                 let help = match suggest(&target, known.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "the `{}` target can find {}s by: {}",
-                        caps.kind,
-                        kind.as_str(),
-                        known.join(", ")
-                    ),
+                    Some(s) => format!("did you mean `{s}`? ({list})"),
+                    None => list,
                 };
                 self.diags.push(
                     Diagnostic::error(
                         codes::MATCH_UNKNOWN_FIELD,
                         format!(
-                            "the `{}` target cannot find {}s by `{target}`",
-                            caps.kind,
-                            kind.as_str()
+                            "the `{}` target cannot find {items} by `{target}`",
+                            caps.kind
                         ),
                     )
                     .at_opt(at)
@@ -1617,12 +1619,14 @@ fn mapped_field(
     variants: Option<&Variants>,
 ) -> Option<String> {
     fn field_of(fields: &[FieldMapping], want: &str) -> Option<String> {
-        fields.iter().find_map(|fm| match (&fm.target, &fm.value.source) {
-            (TargetSpec::Field { name, .. }, ValueSource::Path(p)) if p.display() == want => {
-                Some(name.clone())
-            }
-            _ => None,
-        })
+        fields
+            .iter()
+            .find_map(|fm| match (&fm.target, &fm.value.source) {
+                (TargetSpec::Field { name, .. }, ValueSource::Path(p)) if p.display() == want => {
+                    Some(name.clone())
+                }
+                _ => None,
+            })
     }
     let text = path.display();
     field_of(fields, &text).or_else(|| {

@@ -213,13 +213,13 @@ fn check_state(st: &Node, diags: &mut Diagnostics) {
             .rsplit_once('@')
             .is_some_and(|(user, _)| user.contains(':'));
         if has_password {
+            // No location: rendering it would print the line, password
+            // and all, into the terminal and the CI log.
             diags.push(
                 Diagnostic::error(
                     codes::PROJECT_STATE_URL,
-                    "the state URL holds a password",
+                    "a `state:` URL holds a password (not shown)",
                 )
-                .at_opt(st.loc())
-                .label("a password in the project file")
                 .help("remove it from the URL and name the variable that holds it: `postgres://USER@HOST/DB?password_env=MAPSYNC_DB_PASSWORD`"),
             );
         }

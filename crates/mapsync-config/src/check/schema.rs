@@ -202,6 +202,17 @@ fn validate_against(
                 .label("wrong length")
                 .help(description_at(schema, &segments).unwrap_or_default())
             }
+            ValidationErrorKind::AnyOf { .. }
+                if node.and_then(Node::as_map).is_some()
+                    && segments.last().map(String::as_str) == Some("match") =>
+            {
+                Diagnostic::error(
+                    codes::SCHEMA_TYPE,
+                    format!("{where_} is neither a source path nor `{{ source, target }}`"),
+                )
+                .label("a path, or a mapping with `source` and `target`")
+                .help("write `match: Sku` (the field `map:` maps Sku to) or `match: { source: Sku, target: sku }`")
+            }
             ValidationErrorKind::AnyOf { .. } if node.and_then(Node::as_map).is_some() => {
                 let keys = properties_at(schema, &segments);
                 Diagnostic::error(

@@ -391,17 +391,33 @@ pub async fn execute(
                 progress,
                 stop,
             };
+            // An item whose drift is kept or fails goes on its own after
+            // the batch: a batch line writes the whole document.
+            let held = std::cell::RefCell::new(Vec::new());
+            let batched = upserts.filter_map(|w| {
+                if w.change.drift_held() {
+                    held.borrow_mut().push(w);
+                    None
+                } else {
+                    Some(w)
+                }
+            });
             let done = batch::run_batched(
                 target,
                 batch,
                 Entity::Product,
-                upserts,
+                batched,
                 &ctx,
                 &job.options,
                 &cx,
             )
             .await?;
             for item in done {
+                record(&mut out, item);
+            }
+            let held = held.into_inner().into_iter();
+            let opts = &job.options;
+            for item in run_upserts(target, held, &ctx, opts, ledger, progress, stop).await? {
                 record(&mut out, item);
             }
         }
@@ -816,7 +832,11 @@ async fn upsert_one(
     // Drift (settings.on_drift): `fail` writes nothing, `keep` leaves the
     // drifted fields as the store has them.
     if c.drift_fails() {
-        return Err(ItemError::new(ErrorKind::Failed, c.drift_message()));
+        let code = mapsync_core::diag::codes::RECONCILE_DRIFT.name;
+        return Err(ItemError::new(
+            ErrorKind::Failed,
+            format!("{code}: {}", c.drift_message()),
+        ));
     }
     match current {
         Loaded::Failed(e) => Err(e.clone()),

@@ -114,6 +114,9 @@ pub async fn sync_with(
         Some(pool) => pool.clone(),
         None => engine::state_pool(profile, 1)?,
     };
+    // A state database on a server that cannot be reached stops the run
+    // before the target is asked anything.
+    states.connect().await?;
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
         recover_batches(&connected, &states, &profile.channel).await?;
@@ -171,6 +174,9 @@ pub async fn sync_with(
         apply_planned(&cx, &plan, documents).await
     }
     .await;
+    if kept.state.is_none() {
+        states.close().await;
+    }
     connected.close().await.map_err(EngineError::from)?;
     result
 }
@@ -188,6 +194,7 @@ pub async fn apply(
     let started = OffsetDateTime::now_utc();
     let set = load_set(profile)?;
     let states = engine::state_pool(profile, 1)?;
+    states.connect().await?;
     let connected = engine::connect_with(profile, Some(&set.settings)).await?;
     let result = async {
         recover_batches(&connected, &states, &profile.channel).await?;
@@ -234,6 +241,7 @@ pub async fn apply(
         apply_planned(&cx, &plan, documents).await
     }
     .await;
+    states.close().await;
     connected.close().await.map_err(EngineError::from)?;
     result
 }

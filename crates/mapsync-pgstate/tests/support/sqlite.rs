@@ -42,6 +42,14 @@ impl Sqlite {
     pub async fn get(&self, c: &str, e: Entity, k: &str) -> R<Option<LedgerRow>> {
         self.with(|s| s.get(c, e, k))
     }
+    pub async fn field_hashes(
+        &self,
+        c: &str,
+        e: Entity,
+        k: &[String],
+    ) -> R<std::collections::HashMap<String, mapsync_core::diff::FieldHashes>> {
+        self.with(|s| s.field_hashes(c, e, k))
+    }
     pub async fn find_by_target(
         &self,
         c: &str,
