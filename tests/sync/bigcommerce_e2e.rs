@@ -873,3 +873,202 @@ fn a_bigcommerce_catalog_migrates_to_shopify() {
     assert_eq!(report["summary"]["updated"], 0, "{report:#}");
     env.rt.block_on(shop.shutdown()).unwrap();
 }
+
+/// `mapsync run` on the `e2e` profile with a 1 s schedule, killed when
+/// dropped.
+struct RunningManager {
+    child: std::process::Child,
+    port: u16,
+    stderr: PathBuf,
+}
+
+impl Drop for RunningManager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RunningManager {
+    fn start(env: &Env) -> RunningManager {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The project `Env` wrote, with a `run:` section and a schedule.
+        let text = std::fs::read_to_string(env.path("mapsync.yaml")).unwrap();
+        let text = text.replacen(
+            "profiles:\n",
+            &format!("run:\n  listen: 127.0.0.1:{port}\n  config_check: 1m\nprofiles:\n"),
+            1,
+        );
+        std::fs::write(
+            env.path("mapsync.yaml"),
+            format!("{text}    schedule: {{ every: 1s }}\n"),
+        )
+        .unwrap();
+        let stderr = env.path("manager.stderr");
+        let child = env
+            .command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let m = RunningManager {
+            child,
+            port,
+            stderr,
+        };
+        m.wait_for("the manager to answer", Duration::from_secs(20), || {
+            m.get("/healthz").is_some_and(|(c, _)| c == 200)
+        });
+        m
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        mapsync_run::http_get(
+            std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
+            path,
+            Duration::from_secs(5),
+        )
+        .ok()
+    }
+
+    /// The finished runs of `e2e` (with the manager's report), oldest first.
+    fn finished_runs(&self) -> Vec<Value> {
+        let Some((200, body)) = self.get("/api/runs?profile=e2e&limit=100") else {
+            return Vec::new();
+        };
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let mut runs: Vec<Value> = v["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r["report"].is_object())
+            .collect();
+        runs.reverse();
+        runs
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < timeout {
+            if ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "timed out waiting for {what}; stderr:\n{}",
+            std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        );
+    }
+}
+
+fn requests_of(run: &Value) -> u64 {
+    run["report"]["requests"]["total"].as_u64().unwrap_or(u64::MAX)
+}
+
+/// The change token's requests on a store with categories: the products'
+/// count and newest change, the product markers, the categories, the trees
+/// and the category markers (`mapsync_bigcommerce::target::token`).
+const TOKEN_REQUESTS: u64 = 5;
+
+#[test]
+fn a_scheduled_run_with_nothing_to_do_reuses_its_plan_until_the_store_changes() {
+    let env = Env::new(Setup::demo(store_config()));
+    let catalog = env.catalog();
+    let items = (catalog["products"].as_array().unwrap().len()
+        + catalog["categories"].as_array().unwrap().len()) as u64;
+    let m = RunningManager::start(&env);
+    let nothing_to_do = |r: &Value| {
+        let s = &r["report"]["summary"];
+        s["created"] == 0 && s["updated"] == 0 && s["failed"] == 0 && s["deleted"] == 0
+    };
+    // The first run creates; then runs with nothing to do plan in full
+    // until the last change is 5 s old, and reuse their plan after.
+    m.wait_for(
+        "a run that reuses its plan",
+        Duration::from_secs(60),
+        || {
+            m.finished_runs()
+                .iter()
+                .any(|r| nothing_to_do(r) && requests_of(r) <= TOKEN_REQUESTS + 1)
+        },
+    );
+    std::thread::sleep(Duration::from_secs(15));
+    let runs = m.finished_runs();
+    eprintln!("PROBE {:?}", runs.iter().map(|r| (r["started_at"].clone(), requests_of(r))).collect::<Vec<_>>());
+    assert_eq!(
+        runs[0]["report"]["summary"]["created"].as_u64(),
+        Some(items),
+        "{:#}",
+        runs[0]
+    );
+    let full = runs
+        .iter()
+        .skip(1)
+        .find(|r| nothing_to_do(r))
+        .expect("a run with nothing to do");
+    let reused = runs
+        .iter()
+        .rev()
+        .find(|r| nothing_to_do(r))
+        .expect("a reused run");
+    eprintln!(
+        "requests of a run with nothing to do: planned in full {}, reused {}",
+        requests_of(full),
+        requests_of(reused)
+    );
+    assert!(requests_of(reused) < requests_of(full), "{full:#}\n{reused:#}");
+    assert_eq!(
+        reused["report"]["summary"]["unchanged"], full["report"]["summary"]["unchanged"],
+        "{reused:#}"
+    );
+
+    // A product deleted in the store by hand: created again by a later run.
+    let api = env.store().api_url();
+    let id = env.rt.block_on(async {
+        let http = reqwest::Client::new();
+        let list: Value = http
+            .get(format!("{api}/catalog/products?limit=1"))
+            .header("X-Auth-Token", TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = list["data"][0]["id"].as_u64().expect("a product");
+        let r = http
+            .delete(format!("{api}/catalog/products/{id}"))
+            .header("X-Auth-Token", TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "delete: {}", r.status());
+        id
+    });
+    let before = m.finished_runs().len();
+    m.wait_for("the product created again", Duration::from_secs(40), || {
+        m.finished_runs()
+            .get(before..)
+            .is_some_and(|r| r.iter().any(|r| r["report"]["summary"]["created"] == 1))
+    });
+    let products = env.store().snapshot()["products"].clone();
+    assert_eq!(
+        list(&products).len(),
+        catalog["products"].as_array().unwrap().len(),
+        "product {id} deleted by hand is back"
+    );
+    // And reused again once the new product's change is 5 s old.
+    let before = m.finished_runs().len();
+    m.wait_for("a run that reuses its plan again", Duration::from_secs(40), || {
+        m.finished_runs().get(before..).is_some_and(|r| {
+            r.iter()
+                .any(|r| nothing_to_do(r) && requests_of(r) <= TOKEN_REQUESTS + 1)
+        })
+    });
+}

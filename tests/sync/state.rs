@@ -47,14 +47,10 @@ fn urls() {
         parse_url("postgres://sync@db/mapsync?password_env=DB_PW", p).unwrap(),
         StateLocation::Postgres("postgres://sync@db/mapsync?password_env=DB_PW".into())
     );
-    let errors: Vec<String> = [
-        "sqlite:",
-        "redis://x",
-        "sqlite::memory:",
-    ]
-    .iter()
-    .map(|u| parse_url(u, p).unwrap_err().to_string())
-    .collect();
+    let errors: Vec<String> = ["sqlite:", "redis://x", "sqlite::memory:"]
+        .iter()
+        .map(|u| parse_url(u, p).unwrap_err().to_string())
+        .collect();
     assert_eq!(
         errors,
         [

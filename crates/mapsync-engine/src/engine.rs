@@ -1235,6 +1235,13 @@ async fn attach_update_diffs(
     extra: &[mapsync_plan::reconcile::DocRef],
 ) -> Result<(), PlanError> {
     use mapsync_plan::reconcile::Action;
+    // `sync` writing over drift reads nothing here: the executor reads
+    // each update's state before writing anyway, and sees the drift there
+    // (`exec::Job::watch`).
+    if !check.diffs && check.on_drift == mapsync_core::diff::OnDrift::Overwrite && extra.is_empty()
+    {
+        return Ok(());
+    }
     let category_ids: std::collections::BTreeMap<String, String> = plan
         .changes
         .iter()

@@ -27,12 +27,12 @@ pub use config::{AccessToken, BucketLimits, ClientConfig, ShopLocation, ShopPlan
 pub use error::{ShopifyError, TransportKind};
 pub mod bulk;
 pub mod bulk_write;
+mod find;
 pub mod model;
 pub mod neutral;
-mod find;
 mod port;
-mod token;
 pub mod read;
+mod token;
 pub use connector::ShopifyConnector;
 pub use port::CAPABILITIES;
 mod media;

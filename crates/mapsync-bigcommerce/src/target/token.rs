@@ -15,14 +15,15 @@
 //!   same second (a batch) tie, and the store may name either. Dates have
 //!   second precision: while the newest is less than [`SETTLING`] old, a
 //!   later edit in the same second could not be told apart, so no token.
-//! * product markers: metafield edits do not move the product's
+//! * product markers: a metafield edit need not move its product's
 //!   `date_modified`, and the metafield listing sorts by nothing but id.
 //!   With at most one page of markers, the page itself (ids, owners,
-//!   values) is the token's; with more, their count and every marker
-//!   modified since a day before the newest product change (`date_modified:min`,
-//!   a day early whatever time zone the store reads it in): an edited or
-//!   added marker joins that list, a deleted one lowers the count. More
-//!   than a page of those (a large import in the last day): no token.
+//!   values) is the token's. With more, their count and every marker
+//!   modified since 15 hours before the hour the token is taken
+//!   (`date_modified:min`; see [`recent_since`]): a marker edited or added
+//!   after a token was taken joins that list, a deleted one lowers the
+//!   count, and tokens of two hours differ (one full read an hour). More
+//!   than a page of those (a large import in the last hours): no token.
 //! * categories: the category trees API gives categories no date, so an
 //!   edit can only be seen in the categories themselves: the whole listing
 //!   (every tree, one page) and the trees (which one is the default) are
@@ -30,10 +31,10 @@
 //! * category markers: one page, as the token's; more: no token.
 //!
 //! A store with no category asks neither the trees nor the category
-//! markers (markers of no category are not read). So a small store's token
-//! costs 5 requests (3 without categories), a large one's 6, against a
-//! full read's 6 plus a request per 250 products, per 250 markers and per
-//! 250 categories.
+//! markers (markers of no category are not read). So a token costs 5
+//! requests (3 without categories; one more with over 250 product
+//! markers), against a full read's 6 and one more per 250 products, per
+//! 250 product markers and per 250 categories.
 
 use serde_json::Value;
 
@@ -49,10 +50,35 @@ use crate::error::BcError;
 /// that the token cannot tell apart: no token then.
 const SETTLING: time::Duration = time::Duration::seconds(5);
 
-/// How far before the newest product change the markers modified since are
-/// listed: the filter's date has no time zone, and the store may read it in
-/// its own.
-const MARKER_MARGIN: time::Duration = time::Duration::days(1);
+/// How long before the hour a token is taken in the markers "modified
+/// since" start: the filter's date has no time zone (the files' example,
+/// `2024-05-14T09:34:00`) and the store may read it in its own (at most
+/// 14 h off UTC), and the store's clock may be a little off ours.
+const RECENT_MARGIN: time::Duration = time::Duration::hours(15);
+
+/// The start of the markers listed as "modified since" in a token taken at
+/// `now`: the hour, less [`RECENT_MARGIN`]. The same for every token of an
+/// hour (and written in the token: tokens of two hours never compare
+/// equal); any marker edited after a token was taken is modified since the
+/// start of a later token of the same hour, whatever zone the store reads
+/// the date in.
+fn recent_since(now: time::OffsetDateTime) -> String {
+    let hour = now
+        .replace_minute(0)
+        .and_then(|t| t.replace_second(0))
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(now);
+    let t = hour - RECENT_MARGIN;
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
 
 /// One listing page: its items and the total the store counts.
 struct Page {
@@ -159,24 +185,15 @@ impl BigCommerceTarget {
         if markers.complete() {
             token.push_str(&format!("|m{}", content_hash(&Value::Array(markers.data))));
         } else {
-            let (Some(total), Some(newest)) = (markers.total, newest) else {
+            let Some(total) = markers.total else {
                 return Ok(None);
             };
-            let since = newest - MARKER_MARGIN;
-            let since = format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-                since.year(),
-                u8::from(since.month()),
-                since.day(),
-                since.hour(),
-                since.minute(),
-                since.second()
-            );
+            let since = recent_since(now);
             let recent = self
                 .client
                 .get::<Value>(
                     "/catalog/products/metafields",
-                    &marker_query(&[("date_modified:min", since), fields()]),
+                    &marker_query(&[("date_modified:min", since.clone()), fields()]),
                 )
                 .await?;
             let recent = Page::of(recent)?;
@@ -184,7 +201,7 @@ impl BigCommerceTarget {
                 return Ok(None);
             }
             token.push_str(&format!(
-                "|m{total}:{}",
+                "|m{total}:{since}:{}",
                 content_hash(&Value::Array(recent.data))
             ));
         }
@@ -239,6 +256,14 @@ mod tests {
         // No count: not known to be complete.
         assert!(!Page::of(json!({"data": []})).unwrap().complete());
         assert!(Page::of(json!([])).is_err());
+    }
+
+    #[test]
+    fn the_recent_markers_start_fifteen_hours_before_the_hour() {
+        let at = time::macros::datetime!(2026-12-02 10:37:12.5 UTC);
+        assert_eq!(recent_since(at), "2026-12-01T19:00:00");
+        let later = time::macros::datetime!(2026-12-02 10:59:59 UTC);
+        assert_eq!(recent_since(later), recent_since(at));
     }
 
     #[test]

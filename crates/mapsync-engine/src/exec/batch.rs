@@ -74,7 +74,14 @@ pub(super) async fn run_batched<'a>(
     cx: &Recording<'_>,
 ) -> Result<Vec<ItemReport>, ExecError> {
     let producer = Producer {
-        loaded: Box::pin(loaded_chunks(target, work, options.chunk_size, cx.stop)),
+        // Lines write whole documents: drift is not watched on this path.
+        loaded: Box::pin(loaded_chunks(
+            target,
+            work,
+            options.chunk_size,
+            cx.stop,
+            None,
+        )),
         filling: Filling::default(),
         out: VecDeque::new(),
         done: false,
@@ -219,6 +226,7 @@ where
                     let done = Done {
                         written: Err(e),
                         hash: None,
+                        drift: Vec::new(),
                     };
                     reports.push(finish_upsert(cx.ledger, cx.progress, w.change, done)?);
                 }
@@ -270,7 +278,7 @@ async fn line_of(
     let id = w.change.target_id.as_deref().unwrap_or_default();
     match current {
         Loaded::Failed(e) => Err(e.clone()),
-        Loaded::Items(map) => match map.get(id) {
+        Loaded::Items(map, _) => match map.get(id) {
             Some(cur) => Ok(batch.line(&doc.document, Some(cur), published, ctx).await?),
             None => Err(super::gone(id)),
         },
@@ -301,6 +309,7 @@ async fn flush(
                 let done = Done {
                     written: Err(e.clone()),
                     hash: None,
+                    drift: Vec::new(),
                 };
                 finish_upsert(cx.ledger, cx.progress, p.change, done)
             })
@@ -356,6 +365,7 @@ async fn flush(
         let done = Done {
             written,
             hash: Some(p.line.hash),
+            drift: Vec::new(),
         };
         reports.push(finish_upsert(cx.ledger, cx.progress, p.change, done)?);
     }

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 
 pub use ledger::LedgerWriter;
 use mapsync_core::current::Current;
+use mapsync_core::diff::FieldHashes;
 use mapsync_core::document::MetafieldDescription;
 use mapsync_core::source::Entity;
 use mapsync_core::target::{ErrorKind, TargetError, TargetWrite, Uploads, WriteContext, Written};
@@ -260,6 +261,22 @@ pub struct Job<'a> {
     /// Files already uploaded to the target (the state store's upload
     /// cache), handed to the connector in the write context.
     pub uploads: Uploads,
+    /// Drift seen while applying: `sync` with `on_drift: overwrite` plans
+    /// without reading the target's current state (the executor reads it
+    /// anyway, right before writing), so the executor compares that state
+    /// with the field hashes of the ledger. `None`: the plan says it all
+    /// (`plan` read the state; `keep` and `fail` need it before writing).
+    pub watch: Option<DriftWatch>,
+}
+
+/// Where the field hashes of the items being updated come from (see
+/// [`Job::watch`]).
+#[derive(Debug)]
+pub struct DriftWatch {
+    /// The state store.
+    pub state: mapsync_statedb::StateDb,
+    /// The profile's channel.
+    pub channel: String,
 }
 
 /// What a run did.
@@ -322,6 +339,12 @@ pub async fn execute(
         uploads: job.uploads.clone(),
     };
     let mut category_ids = known_category_ids(plan);
+    let running = Running {
+        ledger,
+        progress,
+        stop,
+        watch: job.watch.as_ref(),
+    };
     let work = upserts.by_ref().take(category_upserts);
     match target.capabilities().category_parent {
         // Categories nest: parents first, each wave knowing the ids of the
@@ -332,16 +355,8 @@ pub async fn execute(
                     categories: category_ids.clone(),
                     ..base.clone()
                 };
-                let done = run_upserts(
-                    target,
-                    wave.into_iter(),
-                    &ctx,
-                    &job.options,
-                    ledger,
-                    progress,
-                    stop,
-                )
-                .await?;
+                let done =
+                    run_upserts(target, wave.into_iter(), &ctx, &job.options, &running).await?;
                 for item in done {
                     if let (Status::Ok, Some(k), Some(id)) =
                         (item.status, &item.key, &item.target_id)
@@ -353,8 +368,7 @@ pub async fn execute(
             }
         }
         None => {
-            let done =
-                run_upserts(target, work, &base, &job.options, ledger, progress, stop).await?;
+            let done = run_upserts(target, work, &base, &job.options, &running).await?;
             for item in done {
                 if let (Status::Ok, Some(k), Some(id)) = (item.status, &item.key, &item.target_id) {
                     category_ids.insert(k.clone(), id.clone());
@@ -417,14 +431,12 @@ pub async fn execute(
             }
             let held = held.into_inner().into_iter();
             let opts = &job.options;
-            for item in run_upserts(target, held, &ctx, opts, ledger, progress, stop).await? {
+            for item in run_upserts(target, held, &ctx, opts, &running).await? {
                 record(&mut out, item);
             }
         }
         _ => {
-            for item in
-                run_upserts(target, upserts, &ctx, &job.options, ledger, progress, stop).await?
-            {
+            for item in run_upserts(target, upserts, &ctx, &job.options, &running).await? {
                 record(&mut out, item);
             }
         }
@@ -531,6 +543,7 @@ fn record_unchanged(
             message: Some(message),
             error: None,
             requests: 0,
+            drift: 0,
         });
     }
     Ok(())
@@ -632,6 +645,7 @@ fn known_category_ids(plan: &Plan) -> BTreeMap<String, String> {
 
 fn record(out: &mut Outcome, item: ItemReport) {
     out.summary.add(item.action, item.status);
+    out.summary.drift += item.drift;
     out.items.push(item);
 }
 
@@ -656,6 +670,8 @@ fn send(
 struct Done {
     written: Result<Written, ItemError>,
     hash: Option<String>,
+    /// Drift written over, seen while applying ([`Job::watch`]).
+    drift: Vec<String>,
 }
 
 /// Creates and updates of one entity, chunk by chunk; the full state of
@@ -665,24 +681,36 @@ async fn run_upserts<'a>(
     work: impl Iterator<Item = Work<'a>>,
     ctx: &WriteContext,
     options: &ExecOptions,
-    ledger: &LedgerWriter,
-    progress: &dyn Progress,
-    stop: &AtomicBool,
+    running: &Running<'_>,
 ) -> Result<Vec<ItemReport>, ExecError> {
     let concurrency = options.concurrency.max(1);
     let mut reports = Vec::new();
-    let mut loaded = loaded_chunks(target, work, options.chunk_size, stop);
+    let mut loaded = loaded_chunks(
+        target,
+        work,
+        options.chunk_size,
+        running.stop,
+        running.watch,
+    );
     while let Some((chunk, current)) = loaded.next().await {
         let cx = ChunkCx {
             target,
             ctx,
             concurrency,
-            ledger,
-            progress,
+            ledger: running.ledger,
+            progress: running.progress,
         };
         reports.extend(run_chunk(&cx, chunk, &current).await?);
     }
     Ok(reports)
+}
+
+/// Where a run's outcomes go, when it stops, and where drift is watched.
+struct Running<'c> {
+    ledger: &'c LedgerWriter,
+    progress: &'c dyn Progress,
+    stop: &'c AtomicBool,
+    watch: Option<&'c DriftWatch>,
 }
 
 /// `work` cut into chunks of `chunk_size` as they are needed, each with the
@@ -693,6 +721,7 @@ fn loaded_chunks<'a, 't>(
     work: impl Iterator<Item = Work<'a>> + 't,
     chunk_size: usize,
     stop: &'t AtomicBool,
+    watch: Option<&'t DriftWatch>,
 ) -> impl futures::Stream<Item = (Vec<Work<'a>>, Loaded)> + 't
 where
     'a: 't,
@@ -708,7 +737,10 @@ where
     });
     stream::iter(chunks)
         .map(move |chunk| async move {
-            let current = read_current(target, &chunk).await;
+            let mut current = read_current(target, &chunk).await;
+            if let (Loaded::Items(_, watched), Some(watch)) = (&mut current, watch) {
+                *watched = watched_hashes(watch, &chunk).await;
+            }
             (chunk, current)
         })
         .buffered(2)
@@ -739,10 +771,11 @@ async fn run_chunk(
     } = *cx;
     let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
         .map(|w| async move {
-            let done = upsert_one(target, &w, current, ctx).await;
+            let (done, drift) = upsert_one(target, &w, current, ctx).await;
             let item = Done {
                 written: done,
                 hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
+                drift,
             };
             // The hash of each field written: drift is seen against them.
             let rules = target.capabilities().compare;
@@ -787,7 +820,9 @@ impl From<TargetError> for ItemError {
 /// The target's current state of a chunk's update items, or why it could
 /// not be read (every update of the chunk then fails with that message).
 enum Loaded {
-    Items(HashMap<String, Current>),
+    /// By target id; and the field hashes of the ledger by item key, for
+    /// the items whose drift is watched ([`Job::watch`]).
+    Items(HashMap<String, Current>, HashMap<String, FieldHashes>),
     Failed(ItemError),
     None,
 }
@@ -805,7 +840,10 @@ async fn read_current(target: &dyn TargetWrite, chunk: &[Work<'_>]) -> Loaded {
         return Loaded::None;
     }
     match target.read_current(first.change.entity, &ids).await {
-        Ok(v) => Loaded::Items(v.into_iter().map(|c| (c.id.clone(), c)).collect()),
+        Ok(v) => Loaded::Items(
+            v.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            HashMap::new(),
+        ),
         Err(e) => Loaded::Failed(ItemError::new(
             e.kind,
             format!("cannot read the current state: {e}"),
@@ -813,46 +851,110 @@ async fn read_current(target: &dyn TargetWrite, chunk: &[Work<'_>]) -> Loaded {
     }
 }
 
+/// The field hashes the ledger holds for the chunk's updates whose plan
+/// says nothing of drift. A state store that cannot answer costs the
+/// watch, not the items: they are written as planned.
+async fn watched_hashes(watch: &DriftWatch, chunk: &[Work<'_>]) -> HashMap<String, FieldHashes> {
+    let Some(first) = chunk.first() else {
+        return HashMap::new();
+    };
+    let keys: Vec<String> = chunk
+        .iter()
+        .filter(|w| w.change.action == Action::Update && w.change.drift.is_empty())
+        .filter_map(|w| w.change.key.clone())
+        .collect();
+    if keys.is_empty() {
+        return HashMap::new();
+    }
+    match watch
+        .state
+        .field_hashes(&watch.channel, first.change.entity, keys)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the field hashes of the ledger: drift is not watched for these items");
+            HashMap::new()
+        }
+    }
+}
+
+/// Drift an update is about to write over, seen against the state read
+/// before writing ([`Job::watch`]): described for the item's message.
+fn seen_drift(
+    target: &dyn TargetWrite,
+    c: &Change,
+    doc: &mapsync_core::document::Document,
+    cur: &Current,
+    watched: &HashMap<String, FieldHashes>,
+) -> Vec<String> {
+    let Some(stored) = c.key.as_ref().and_then(|k| watched.get(k)) else {
+        return Vec::new();
+    };
+    let rules = target.capabilities().compare;
+    mapsync_core::diff::drift(doc, cur, &rules, stored)
+        .into_iter()
+        .map(|d| {
+            let entry = mapsync_plan::reconcile::DriftEntry {
+                field: d.field,
+                store: d.store,
+                new: d.new,
+                on_drift: mapsync_core::diff::OnDrift::Overwrite,
+            };
+            format!("drift: {}; {}", entry.describe(), entry.outcome())
+        })
+        .collect()
+}
+
+/// One create or update; with the drift it wrote over, when watched
+/// ([`Job::watch`]).
 async fn upsert_one(
     target: &dyn TargetWrite,
     w: &Work<'_>,
     current: &Loaded,
     ctx: &WriteContext,
-) -> Result<Written, ItemError> {
+) -> (Result<Written, ItemError>, Vec<String>) {
     let c = w.change;
-    let doc = w
-        .doc
-        .as_ref()
-        .map_err(|m| ItemError::new(ErrorKind::Failed, m.clone()))?;
+    let doc = match w.doc.as_ref() {
+        Ok(d) => d,
+        Err(m) => {
+            return (
+                Err(ItemError::new(ErrorKind::Failed, m.clone())),
+                Vec::new(),
+            )
+        }
+    };
     let published = doc.control.published;
     if c.action == Action::Create {
-        return Ok(target.create(&doc.document, published, ctx).await?);
+        let r = target.create(&doc.document, published, ctx).await;
+        return (r.map_err(ItemError::from), Vec::new());
     }
     let id = c.target_id.as_deref().unwrap_or_default();
     // Drift (settings.on_drift): `fail` writes nothing, `keep` leaves the
     // drifted fields as the store has them.
     if c.drift_fails() {
         let code = mapsync_core::diag::codes::RECONCILE_DRIFT.name;
-        return Err(ItemError::new(
-            ErrorKind::Failed,
-            format!("{code}: {}", c.drift_message()),
-        ));
+        let e = ItemError::new(ErrorKind::Failed, format!("{code}: {}", c.drift_message()));
+        return (Err(e), Vec::new());
     }
     match current {
-        Loaded::Failed(e) => Err(e.clone()),
-        Loaded::Items(map) => match map.get(id) {
+        Loaded::Failed(e) => (Err(e.clone()), Vec::new()),
+        Loaded::Items(map, watched) => match map.get(id) {
             Some(cur) => {
                 let kept = c.kept_fields();
                 if kept.is_empty() {
-                    return Ok(target.update(cur, &doc.document, published, ctx).await?);
+                    let seen = seen_drift(target, c, &doc.document, cur, watched);
+                    let r = target.update(cur, &doc.document, published, ctx).await;
+                    return (r.map_err(ItemError::from), seen);
                 }
                 let rules = target.capabilities().compare;
                 let doc = mapsync_core::diff::keep_current(&doc.document, cur, &rules, &kept);
-                Ok(target.update(cur, &doc, published, ctx).await?)
+                let r = target.update(cur, &doc, published, ctx).await;
+                (r.map_err(ItemError::from), Vec::new())
             }
-            None => Err(gone(id)),
+            None => (Err(gone(id)), Vec::new()),
         },
-        Loaded::None => Err(gone(id)),
+        Loaded::None => (Err(gone(id)), Vec::new()),
     }
 }
 
@@ -915,6 +1017,7 @@ fn finish_upsert_with(
                         .drift
                         .iter()
                         .map(|d| format!("drift: {}; {}", d.describe(), d.outcome()))
+                        .chain(done.drift.iter().cloned())
                         .collect();
                     (!drift.is_empty()).then(|| drift.join("; "))
                 });
@@ -924,6 +1027,7 @@ fn finish_upsert_with(
                 message: note,
                 kind: None,
                 requests: w.requests,
+                drift: done.drift.len(),
             }
         }
         Err(e) => {
@@ -951,6 +1055,8 @@ struct Finished {
     message: Option<String>,
     kind: Option<ErrorKind>,
     requests: u32,
+    /// Drifted fields written over, seen while applying.
+    drift: usize,
 }
 
 impl Finished {
@@ -961,6 +1067,7 @@ impl Finished {
             message: Some(e.message),
             kind: Some(e.kind),
             requests: 0,
+            drift: 0,
         }
     }
 }
@@ -978,6 +1085,7 @@ fn item_done(progress: &dyn Progress, c: &Change, f: Finished) -> ItemReport {
         message: f.message,
         error: f.kind,
         requests: f.requests,
+        drift: f.drift,
     }
 }
 
@@ -1026,6 +1134,7 @@ fn finish_item(
             message: None,
             kind: None,
             requests: w.requests,
+            drift: 0,
         },
         Err(e) => Finished::failed(c, e),
     };

@@ -41,6 +41,10 @@ pub struct ItemReport {
     pub error: Option<mapsync_core::target::ErrorKind>,
     /// HTTP requests this item cost.
     pub requests: u32,
+    /// Fields edited in the target since mapsync wrote them, written over
+    /// by this run (`on_drift: overwrite`; the message names them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub drift: usize,
 }
 
 /// Counts of the report.

@@ -170,6 +170,7 @@ pub async fn sync_with(
             allow_mass_delete: options.allow_mass_delete,
             progress,
             stop,
+            watch_drift: true,
         };
         apply_planned(&cx, &plan, documents).await
     }
@@ -237,6 +238,7 @@ pub async fn apply(
             allow_mass_delete,
             progress,
             stop,
+            watch_drift: false,
         };
         apply_planned(&cx, &plan, documents).await
     }
@@ -327,6 +329,9 @@ struct Applying<'a> {
     allow_mass_delete: bool,
     progress: &'a dyn Progress,
     stop: &'a AtomicBool,
+    /// Whether the executor looks for drift itself (`sync`: its plan did
+    /// not read the updates' state; `apply`: the saved plan did).
+    watch_drift: bool,
 }
 
 async fn apply_planned(
@@ -344,6 +349,7 @@ async fn apply_planned(
         allow_mass_delete,
         progress,
         stop,
+        watch_drift,
     } = *cx;
     let target = &connected.target;
     let locations = match locations {
@@ -372,6 +378,7 @@ async fn apply_planned(
         .changes
         .iter()
         .any(|c| matches!(c.action, Action::Create | Action::Update));
+    let updates = plan.changes.iter().any(|c| c.action == Action::Update);
     let journal = match target.batch() {
         Some(_) if writes => Some(super::batch::BatchJournal {
             store: states.take()?,
@@ -409,6 +416,15 @@ async fn apply_planned(
                 .into_uploads()
         } else {
             mapsync_core::target::Uploads::default()
+        },
+        watch: match set.settings.on_drift {
+            mapsync_core::diff::OnDrift::Overwrite if watch_drift && updates => {
+                Some(super::DriftWatch {
+                    state: states.take()?,
+                    channel: profile.channel.clone(),
+                })
+            }
+            _ => None,
         },
     };
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;

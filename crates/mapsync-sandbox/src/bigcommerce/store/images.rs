@@ -279,6 +279,7 @@ impl Store {
             return Ok(());
         };
         let img = p.images.remove(ix);
+        p.date_modified = timestamp();
         if img.is_thumbnail {
             if let Some(first) = sorted_images(p).first().map(|i| i.id) {
                 Self::set_thumbnail(p, first);

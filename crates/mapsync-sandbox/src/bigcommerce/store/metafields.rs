@@ -313,6 +313,15 @@ impl Store {
         let ns = query(q, "namespace");
         let ns_in: Option<BTreeSet<&str>> =
             query(q, "namespace:in").map(|s| s.split(',').collect());
+        // The files' date filters ("metafields modified after this date"),
+        // a date without a zone read as UTC.
+        let dates = |k: &str, d: &str| -> R<bool> {
+            let min = time_param(q, &format!("{k}:min"))?;
+            let max = time_param(q, &format!("{k}:max"))?;
+            let t = parse_time(d);
+            Ok(min.is_none_or(|m| t.is_some_and(|t| t >= m))
+                && max.is_none_or(|m| t.is_some_and(|t| t <= m)))
+        };
         let mut items = Vec::new();
         for o in self.owners(kind) {
             let (rt, rid) = o.resource();
@@ -323,6 +332,8 @@ impl Store {
                     && ns_in
                         .as_ref()
                         .is_none_or(|s| s.contains(m.namespace.as_str()))
+                    && dates("date_modified", &m.date_modified)?
+                    && dates("date_created", &m.date_created)?
                 {
                     items.push((m.id, with_description(Self::metafield_json(m, rt, rid))));
                 }

@@ -1044,6 +1044,13 @@ fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
     if let Ok(n) = s.parse::<i64>() {
         return time::OffsetDateTime::from_unix_timestamp(n).ok();
     }
+    // `2024-05-14T09:34:00` (the metafield filters' example): UTC.
+    if let Ok(t) = time::PrimitiveDateTime::parse(
+        s,
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    ) {
+        return Some(t.assume_utc());
+    }
     let d = time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     Some(d.midnight().assume_utc())
 }

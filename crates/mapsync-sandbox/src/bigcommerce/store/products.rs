@@ -878,6 +878,7 @@ impl Store {
         if p.custom_fields.len() == before {
             return Err(ApiError::not_found("custom field"));
         }
+        p.date_modified = timestamp();
         self.changed();
         Ok(())
     }

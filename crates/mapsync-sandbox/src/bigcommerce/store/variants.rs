@@ -147,6 +147,9 @@ impl Store {
         if let Ok(ix) = Self::variant_ix(&p, vid) {
             p.variants.remove(ix);
             self.sync_base_variant(&mut p);
+            // Every edit of a product moves its `date_modified`, as the
+            // store's does (what a change token reads).
+            p.date_modified = timestamp();
             self.products.insert(pid, p);
             self.changed();
         }
@@ -285,6 +288,9 @@ impl Store {
             scratch.option_values_in(v, &mut o)?;
         }
         p.options.push(o);
+        // Every edit of a product moves its `date_modified`, as the
+        // store's does (what a change token reads).
+        p.date_modified = timestamp();
         scratch.products.insert(pid, p);
         scratch.changed();
         *self = scratch;
@@ -329,6 +335,9 @@ impl Store {
             scratch.option_values_in(v, &mut o)?;
         }
         p.options[ix] = o;
+        // Every edit of a product moves its `date_modified`, as the
+        // store's does (what a change token reads).
+        p.date_modified = timestamp();
         scratch.products.insert(pid, p);
         scratch.changed();
         *self = scratch;
@@ -343,6 +352,9 @@ impl Store {
             p.variants
                 .retain(|v| !v.option_values.iter().any(|(o, _)| *o == oid));
             self.sync_base_variant(&mut p);
+            // Every edit of a product moves its `date_modified`, as the
+            // store's does (what a change token reads).
+            p.date_modified = timestamp();
             self.products.insert(pid, p);
             self.changed();
         }
@@ -386,6 +398,9 @@ impl Store {
         scratch.option_values_in(&Value::Array(vec![Value::Object(input)]), &mut o)?;
         let vid = o.values.last().map(|v| v.id).unwrap_or(0);
         p.options[ix] = o;
+        // Every edit of a product moves its `date_modified`, as the
+        // store's does (what a change token reads).
+        p.date_modified = timestamp();
         scratch.products.insert(pid, p);
         scratch.changed();
         *self = scratch;
@@ -421,6 +436,9 @@ impl Store {
         let mut o = p.options[ix].clone();
         self.option_values_in(&Value::Array(vec![Value::Object(input)]), &mut o)?;
         p.options[ix] = o;
+        // Every edit of a product moves its `date_modified`, as the
+        // store's does (what a change token reads).
+        p.date_modified = timestamp();
         self.products.insert(pid, p);
         self.changed();
         self.get_option_value(pid, oid, vid)
@@ -434,6 +452,9 @@ impl Store {
             p.variants
                 .retain(|v| !v.option_values.contains(&(oid, vid)));
             self.sync_base_variant(&mut p);
+            // Every edit of a product moves its `date_modified`, as the
+            // store's does (what a change token reads).
+            p.date_modified = timestamp();
             self.products.insert(pid, p);
             self.changed();
         }
