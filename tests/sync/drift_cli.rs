@@ -4,198 +4,37 @@
 //! `settings.on_drift` says; a second run then writes nothing. The real
 //! binary against the emulated Shopify store, served on loopback.
 
-use crate::project::copy_dir;
-use crate::store_view::{delta, marker, normalized, values};
+use crate::store_view::{delta, marker, values};
+use crate::support::{Env, SQLITE};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
-use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
+use mapsync::sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
-/// Root fields that change the store.
-const WRITES: &[&str] = &[
-    "productSet",
-    "productUpdate",
-    "productDelete",
-    "collectionCreate",
-    "collectionUpdate",
-    "collectionDelete",
-    "collectionAddProducts",
-    "collectionRemoveProducts",
-    "metafieldsSet",
-    "metafieldsDelete",
-    "metafieldDefinitionCreate",
-    "metafieldDefinitionUpdate",
-    "inventorySetQuantities",
-    "publishablePublish",
-    "publishableUnpublish",
-];
-
-struct Env {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    /// The demo project against a fresh sandbox, `on_drift` set when given.
-    fn new(on_drift: Option<&str>) -> Env {
-        Env::with_target(on_drift, "")
-    }
-
-    /// [`Env::new`] with `target` added to the profile's target options.
-    fn with_target(on_drift: Option<&str>, target: &str) -> Env {
-        Env::build(on_drift, target, "sqlite:.mapsync/state.db")
-    }
-
-    /// [`Env::with_target`] on the state store `state`.
-    fn build(on_drift: Option<&str>, target: &str, state: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sandbox = rt
-            .block_on(sandbox::start(SandboxConfig::default()))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
-        let mapping = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&mapping).unwrap();
-        let setting = on_drift
-            .map(|d| format!("  on_drift: {d}\n"))
-            .unwrap_or_default();
-        let text = text.replace(
+/// The demo project against a fresh sandbox, `on_drift` set when given,
+/// `target` added to the profile's target options, on the state store
+/// `state`.
+fn build(on_drift: Option<&str>, target: &str, state: &str) -> Env {
+    let setting = on_drift
+        .map(|d| format!("  on_drift: {d}\n"))
+        .unwrap_or_default();
+    let edit = |text: String| {
+        text.replace(
             "  max_deletes: 50%\n",
             &format!("  max_deletes: 50%\n{setting}"),
-        );
-        std::fs::write(&mapping, text).unwrap();
-        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\"{target} }}\n    state: {state}\n",
-            sandbox.url()
-        );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
-        Env {
-            rt,
-            sandbox: Some(sandbox),
-            dir,
-        }
-    }
-
-    fn url(&self) -> String {
-        self.sandbox.as_ref().unwrap().url()
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
-            .arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
         )
-    }
-
-    /// `sync --format json`: exit code and the run report.
-    fn sync(&self) -> (i32, Value) {
-        let (code, stdout, stderr) = self.run(&["sync", "--profile", "e2e", "--format", "json"]);
-        let report = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("no report ({e}); exit {code}; stderr: {stderr}"));
-        (code, report)
-    }
-
-    /// `plan` (human), with `extra` arguments.
-    fn plan_text(&self, extra: &[&str]) -> String {
-        let mut args = vec!["plan", "--profile", "e2e"];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = self.run(&args);
-        assert_eq!(code, 0, "{stderr}");
-        stdout
-    }
-
-    /// `plan --format json`, with `extra` arguments.
-    fn plan_json(&self, extra: &[&str]) -> Value {
-        let mut args = vec!["plan", "--profile", "e2e", "--format", "json"];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = self.run(&args);
-        assert_eq!(code, 0, "{stderr}");
-        serde_json::from_str(&stdout).unwrap()
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.url());
-        self.rt
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
-    }
-
-    fn writes(&self) -> BTreeMap<String, u64> {
-        self.get("/__sandbox/stats")["by_operation"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| WRITES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect()
-    }
-
-    fn store(&self) -> Value {
-        normalized(&self.get("/__sandbox/snapshot"))
-    }
-
-    /// Edits a product's title in the store by hand, through its API.
-    fn edit_title(&self, key: &str, title: &str) {
-        let snapshot = self.get("/__sandbox/snapshot");
-        let id = values(&snapshot["products"])
-            .into_iter()
-            .find(|p| marker(p).as_deref() == Some(key))
-            .and_then(|p| p["id"].as_u64())
-            .unwrap();
-        let graphql = self.sandbox.as_ref().unwrap().graphql_url();
-        let edited: Value = self.rt.block_on(async {
-            reqwest::Client::new()
-                .post(graphql)
-                .json(&json!({
-                    "query": "mutation($input: ProductUpdateInput!) { productUpdate(product: $input) { product { title } userErrors { message } } }",
-                    "variables": {"input": {"id": format!("gid://shopify/Product/{id}"), "title": title}}
-                }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        assert_eq!(
-            edited["data"]["productUpdate"]["product"]["title"], title,
-            "{edited}"
-        );
-    }
-
-    /// Changes a source field of the catalog's product `i`.
-    fn set_source(&self, f: impl FnOnce(&mut Value)) {
-        let path = self.dir.path().join("catalog.json");
-        let mut catalog: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        f(&mut catalog);
-        std::fs::write(&path, serde_json::to_string_pretty(&catalog).unwrap()).unwrap();
-    }
+    };
+    Env::build(SandboxConfig::default(), edit, target, state)
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
+/// [`build`] on SQLite.
+fn with_target(on_drift: Option<&str>, target: &str) -> Env {
+    build(on_drift, target, SQLITE)
+}
+
+/// [`with_target`] without target options.
+fn new_env(on_drift: Option<&str>) -> Env {
+    with_target(on_drift, "")
 }
 
 /// The change of `key` in a JSON plan.
@@ -224,20 +63,20 @@ fn drifted_env(on_drift: Option<&str>) -> Env {
     drifted_env_with(on_drift, "")
 }
 
-/// [`drifted_env`] on an [`Env::with_target`].
+/// [`drifted_env`] on a [`with_target`].
 fn drifted_env_with(on_drift: Option<&str>, target: &str) -> Env {
-    let env = Env::with_target(on_drift, target);
-    let (code, report) = env.sync();
+    let env = with_target(on_drift, target);
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     env.edit_title("P-1002", "Linen Shirt (sale)");
-    env.set_source(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
+    env.edit_catalog(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
     env
 }
 
 /// The second run after any drift outcome writes nothing.
 fn second_run_writes_nothing(env: &Env) -> Value {
     let before = env.writes();
-    let (_, report) = env.sync();
+    let (_, report) = env.sync(&[]);
     assert!(
         delta(&before, &env.writes()).is_empty(),
         "the second run wrote: {report:#}"
@@ -264,7 +103,7 @@ fn drift_is_shown_then_overwritten_by_default() {
     );
     assert_eq!(drifted(&plan).len(), 1, "{plan:#}");
 
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["updated"], 1, "{report:#}");
     assert_eq!(report["summary"]["drift"], 1, "{report:#}");
@@ -276,7 +115,7 @@ fn drift_is_shown_then_overwritten_by_default() {
             .contains("title edited in the store"),
         "{report:#}"
     );
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt");
     assert_eq!(store["products"]["P-1002"]["variants"][0]["price"], "44.00");
     let report = second_run_writes_nothing(&env);
@@ -295,7 +134,7 @@ fn on_drift_keep_leaves_the_store_value_and_keeps_keeping() {
     // The kept title is no difference to write.
     assert!(!text.contains("~ title:"), "{text}");
     let before = env.writes();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["updated"], 1, "{report:#}");
     assert_eq!(report["summary"]["drift"], 1, "{report:#}");
@@ -304,30 +143,30 @@ fn on_drift_keep_leaves_the_store_value_and_keeps_keeping() {
         delta(&before, &env.writes()),
         BTreeMap::from([("productSet".to_string(), 1)])
     );
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt (sale)");
     assert_eq!(store["products"]["P-1002"]["variants"][0]["price"], "44.00");
     second_run_writes_nothing(&env);
 
     // Another change of the source: the kept title is kept again.
-    env.set_source(|c| c["products"][1]["Variants"][0]["Price"] = "45.00".into());
-    let (code, report) = env.sync();
+    env.edit_catalog(|c| c["products"][1]["Variants"][0]["Price"] = "45.00".into());
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["drift"], 1, "{report:#}");
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt (sale)");
     assert_eq!(store["products"]["P-1002"]["variants"][0]["price"], "45.00");
     second_run_writes_nothing(&env);
 
     // Only the drifted field changed in the source: nothing is left to
     // write.
-    env.set_source(|c| c["products"][1]["Name"] = "Linen Shirt, washed".into());
+    env.edit_catalog(|c| c["products"][1]["Name"] = "Linen Shirt, washed".into());
     let before = env.writes();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert!(delta(&before, &env.writes()).is_empty(), "{report:#}");
     assert_eq!(
-        env.store()["products"]["P-1002"]["title"],
+        env.snapshot()["products"]["P-1002"]["title"],
         "Linen Shirt (sale)"
     );
     second_run_writes_nothing(&env);
@@ -348,7 +187,7 @@ fn on_drift_fail_fails_the_item_and_writes_nothing() {
     assert_eq!(c["drift"][0]["on_drift"], "fail");
     assert_eq!(c["diagnostics"][0]["code"], "reconcile::drift", "{c:#}");
     let before = env.writes();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 3, "{report:#}");
     assert_eq!(report["summary"]["failed"], 1, "{report:#}");
     let item = &report["items"][0];
@@ -360,7 +199,7 @@ fn on_drift_fail_fails_the_item_and_writes_nothing() {
         "{message}"
     );
     assert!(delta(&before, &env.writes()).is_empty(), "{report:#}");
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt (sale)");
     // The next run fails it again, still without a write; the human
     // report counts the drift.
@@ -381,16 +220,16 @@ fn on_drift_fail_fails_the_item_and_writes_nothing() {
 /// no edit, no drift, on any item.
 #[test]
 fn no_edit_no_drift_and_plan_drift_finds_an_unchanged_item() {
-    let env = Env::new(None);
-    assert_eq!(env.sync().0, 0);
+    let env = new_env(None);
+    assert_eq!(env.sync(&[]).0, 0);
     let plan = env.plan_json(&["--drift"]);
     assert!(drifted(&plan).is_empty(), "{plan:#}");
     // A source change, no edit: an update without drift.
-    env.set_source(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
+    env.edit_catalog(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
     let plan = env.plan_json(&[]);
     assert_eq!(change(&plan, "P-1002")["action"], "update");
     assert!(drifted(&plan).is_empty(), "{plan:#}");
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert!(report["summary"].get("drift").is_none(), "{report:#}");
     assert!(drifted(&env.plan_json(&["--drift"])).is_empty());
@@ -420,12 +259,12 @@ fn no_edit_no_drift_and_plan_drift_finds_an_unchanged_item() {
 /// reads before writing anyway.
 #[test]
 fn requests_per_updated_item_with_and_without_field_hashes() {
-    let env = Env::new(None);
-    assert_eq!(env.sync().0, 0);
+    let env = new_env(None);
+    assert_eq!(env.sync(&[]).0, 0);
     let requests = |price: &str| {
-        env.set_source(|c| c["products"][1]["Variants"][0]["Price"] = price.into());
+        env.edit_catalog(|c| c["products"][1]["Variants"][0]["Price"] = price.into());
         let before = env.get("/__sandbox/stats");
-        let (code, report) = env.sync();
+        let (code, report) = env.sync(&[]);
         assert_eq!(code, 0, "{report:#}");
         assert_eq!(report["summary"]["updated"], 1, "{report:#}");
         let after = env.get("/__sandbox/stats");
@@ -523,7 +362,7 @@ entities:
 
 #[test]
 fn every_field_kind_reads_back_as_written_and_each_edit_drifts() {
-    let env = Env::new(None);
+    let env = new_env(None);
     std::fs::write(env.dir.path().join("mapping/mapping.yaml"), ALL_KINDS).unwrap();
     let catalog = json!({
         "categories": [
@@ -549,7 +388,7 @@ fn every_field_kind_reads_back_as_written_and_each_edit_drifts() {
         serde_json::to_string_pretty(&catalog).unwrap(),
     )
     .unwrap();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["created"], 2, "{report:#}");
     let plan = env.plan_json(&["--drift"]);
@@ -564,20 +403,7 @@ fn every_field_kind_reads_back_as_written_and_each_edit_drifts() {
         .cloned()
         .unwrap();
     let id = format!("gid://shopify/Product/{}", product["id"].as_u64().unwrap());
-    let graphql = env.sandbox.as_ref().unwrap().graphql_url();
-    let call = |query: &str, variables: Value| -> Value {
-        env.rt.block_on(async {
-            reqwest::Client::new()
-                .post(graphql.clone())
-                .json(&json!({"query": query, "variables": variables}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        })
-    };
+    let call = |query: &str, variables: Value| env.graphql(query, variables);
     let edited = call(
         "mutation($input: ProductUpdateInput!) { productUpdate(product: $input) { product { tags } userErrors { message } } }",
         json!({"input": {"id": id, "tags": ["a", "b", "c", "sale"]}}),
@@ -628,17 +454,17 @@ fn a_kept_or_failing_item_leaves_the_bulk_import() {
         assert!(text.contains("bulk_import_threshold"), "{text}");
         std::fs::write(&project, text).unwrap();
         // A second product changes too: two updates, the threshold.
-        env.set_source(|c| c["products"][0]["Variants"][1]["Price"] = "31.50".into());
+        env.edit_catalog(|c| c["products"][0]["Variants"][1]["Price"] = "31.50".into());
         let before = env.writes();
         let lines = || env.get("/__sandbox/stats")["bulk_lines"].as_u64().unwrap();
         let lines_before = lines();
-        let (_, report) = env.sync();
+        let (_, report) = env.sync(&[]);
         assert_eq!(
             lines() - lines_before,
             1,
             "P-1001 as a bulk line: {report:#}"
         );
-        let store = env.store();
+        let store = env.snapshot();
         assert_eq!(
             store["products"]["P-1002"]["title"], "Linen Shirt (sale)",
             "{on_drift}: {report:#}"
@@ -674,7 +500,7 @@ fn second_run_writes_nothing_or_fails_again(env: &Env, on_drift: &str) {
         return;
     }
     let before = env.writes();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 3, "{report:#}");
     assert!(delta(&before, &env.writes()).is_empty(), "{report:#}");
 }
@@ -684,15 +510,12 @@ fn second_run_writes_nothing_or_fails_again(env: &Env, on_drift: &str) {
 #[test]
 fn apply_does_what_the_saved_plan_says_of_drift() {
     let env = drifted_env(Some("keep"));
-    let file = env.dir.path().join("plan.json");
-    let file = file.to_str().unwrap();
-    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", file]);
-    assert_eq!(code, 0, "{stderr}");
-    let saved: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let file = env.save_plan();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(change(&saved, "P-1002")["drift"][0]["on_drift"], "keep");
-    let (code, stdout, stderr) = env.run(&["apply", file, "--format", "json"]);
+    let (code, stdout, stderr) = env.run(&["apply", &file, "--format", "json"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt (sale)");
     assert_eq!(store["products"]["P-1002"]["variants"][0]["price"], "44.00");
     second_run_writes_nothing(&env);
@@ -705,15 +528,15 @@ fn drift_on_a_postgres_state_store() {
     let Some(url) = mapsync_pgtest::database_blocking("drift_keep") else {
         return;
     };
-    let env = Env::build(Some("keep"), "", &url);
-    let (code, report) = env.sync();
+    let env = build(Some("keep"), "", &url);
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     env.edit_title("P-1002", "Linen Shirt (sale)");
-    env.set_source(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
-    let (code, report) = env.sync();
+    env.edit_catalog(|c| c["products"][1]["Variants"][0]["Price"] = "44.00".into());
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["drift"], 1, "{report:#}");
-    let store = env.store();
+    let store = env.snapshot();
     assert_eq!(store["products"]["P-1002"]["title"], "Linen Shirt (sale)");
     assert_eq!(store["products"]["P-1002"]["variants"][0]["price"], "44.00");
     second_run_writes_nothing(&env);

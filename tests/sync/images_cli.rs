@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::images_support::{
     append_first_overwrite_second, assert_duplicates_marked, assert_file_named_by_hash,
-    assert_pull_summary, edit, entries, ids, manifest, of, png as padded, product_images, sha256,
+    assert_pull_summary, edit, entries, ids, manifest, of, png as padded, seed_shopify, sha256,
     write_manifest, Edit, Images, Mixed, Project, Shape, GROUPS, PRODUCTS, SHARING, SMALL,
 };
 
@@ -58,15 +58,7 @@ impl Env {
         let rt = crate::images_support::runtime();
         let sandbox = rt.block_on(sandbox::start(config)).unwrap();
         let images = Images::start(&rt, shape);
-        let project = Project::new(
-            "mappings/demo",
-            &format!(
-                "    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n",
-                sandbox.url()
-            ),
-            vec![("E2E_TOKEN", "e2e-token".into())],
-            &[],
-        );
+        let project = Project::shopify(&sandbox.url(), &[]);
         let env = Env {
             rt,
             sandbox: Some(sandbox),
@@ -81,68 +73,11 @@ impl Env {
         self.sandbox.as_ref().unwrap().url()
     }
 
-    fn graphql(&self, query: &str, variables: Value) -> Value {
-        let url = format!("{}/admin/api/2026-04/graphql.json", self.url());
-        let body = json!({ "query": query, "variables": variables });
-        self.rt.block_on(async {
-            reqwest::Client::new()
-                .post(url)
-                .header("X-Shopify-Access-Token", "e2e-token")
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        })
-    }
-
     /// Products P-0..P-7: two images each (the second linked to variant
     /// P-i-S, the first with alt text), the shared image on the first
     /// four, and p0-1's bytes under another URL on P-5.
     fn seed(&self, shape: Shape) {
-        for i in 0..shape.products {
-            let files: Vec<Value> = product_images(shape, i)
-                .into_iter()
-                .map(|(name, alt)| {
-                    let url = self.images.url_of(&name);
-                    match alt {
-                        Some(alt) => {
-                            json!({"originalSource": url, "alt": alt, "contentType": "IMAGE"})
-                        }
-                        None => json!({"originalSource": url, "contentType": "IMAGE"}),
-                    }
-                })
-                .collect();
-            let input = json!({
-                "title": format!("Product {i}"),
-                "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
-                "variants": [
-                    {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S"),
-                     "file": {"originalSource": self.images.url_of(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
-                    {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "10.00", "sku": format!("P-{i}-M")},
-                ],
-                "files": files,
-                "metafields": [{"namespace": "mapsync", "key": "key", "type": "single_line_text_field", "value": format!("P-{i}")}],
-            });
-            // Seeding many products meets the store's rate limit: wait.
-            let answer = loop {
-                let answer = self.graphql(
-                    "mutation($i: ProductSetInput!) { productSet(input: $i, synchronous: true) { product { id } userErrors { field message } } }",
-                    json!({ "i": input }),
-                );
-                if answer["errors"][0]["extensions"]["code"] != "THROTTLED" {
-                    break answer;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(250));
-            };
-            assert_eq!(
-                answer["data"]["productSet"]["userErrors"],
-                json!([]),
-                "{answer}"
-            );
-        }
+        seed_shopify(&self.rt, &self.url(), &self.images, shape);
     }
 
     /// The store's media made from uploaded files, by the SHA-256 of the

@@ -52,14 +52,7 @@ pub(crate) fn sha256(bytes: &[u8]) -> String {
     mapsync_images::sha256_hex(bytes)
 }
 
-/// The runtime of a test's servers.
-pub(crate) fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+pub(crate) use crate::support::runtime;
 
 /// The images of product `i` of a store of `shape`, in order: the file
 /// name on the image server and the alt text. Two images each (the first
@@ -158,6 +151,61 @@ async fn serve_file(
     }
 }
 
+/// Products P-0..P-n of `shape` in the emulated Shopify store at `store`,
+/// with their [`product_images`] served by `images`: two images each (the
+/// second linked to variant P-i-S, the first with alt text), and what
+/// `shape` shares.
+pub(crate) fn seed_shopify(
+    rt: &tokio::runtime::Runtime,
+    store: &str,
+    images: &Images,
+    shape: Shape,
+) {
+    let url = format!("{store}/admin/api/2026-04/graphql.json");
+    for i in 0..shape.products {
+        let files: Vec<Value> = product_images(shape, i)
+            .into_iter()
+            .map(|(name, alt)| {
+                let url = images.url_of(&name);
+                match alt {
+                    Some(alt) => {
+                        json!({"originalSource": url, "alt": alt, "contentType": "IMAGE"})
+                    }
+                    None => json!({"originalSource": url, "contentType": "IMAGE"}),
+                }
+            })
+            .collect();
+        let input = json!({
+            "title": format!("Product {i}"),
+            "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
+            "variants": [
+                {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S"),
+                 "file": {"originalSource": images.url_of(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
+                {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "10.00", "sku": format!("P-{i}-M")},
+            ],
+            "files": files,
+            "metafields": [{"namespace": "mapsync", "key": "key", "type": "single_line_text_field", "value": format!("P-{i}")}],
+        });
+        let body = json!({
+            "query": "mutation($i: ProductSetInput!) { productSet(input: $i, synchronous: true) { product { id } userErrors { field message } } }",
+            "variables": { "i": input },
+        });
+        // Seeding many products meets the store's rate limit: wait.
+        let answer = loop {
+            let answer = crate::support::graphql_post(rt, &url, &body);
+            if answer["errors"][0]["extensions"]["code"] != "THROTTLED" {
+                break answer;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert_eq!(
+            answer["data"]["productSet"]["userErrors"],
+            json!([]),
+            "{answer}"
+        );
+    }
+}
+
 /// A project folder with profile `img` (an empty file source, the
 /// mapping copied from `mapping`, `target` the profile's target lines)
 /// and the `mapsync` binary run in it with `vars` set and `removed` unset.
@@ -168,6 +216,19 @@ pub(crate) struct Project {
 }
 
 impl Project {
+    /// A project whose profile `img` has the demo mapping and the emulated
+    /// Shopify store at `store` as its target, run with `removed` unset.
+    pub(crate) fn shopify(store: &str, removed: &'static [&'static str]) -> Project {
+        Project::new(
+            "mappings/demo",
+            &format!(
+                "    target: {{ type: shopify, url: \"{store}\", token: \"${{E2E_TOKEN}}\" }}\n"
+            ),
+            vec![("E2E_TOKEN", "e2e-token".into())],
+            removed,
+        )
+    }
+
     pub(crate) fn new(
         mapping: &str,
         target: &str,

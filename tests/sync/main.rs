@@ -28,6 +28,7 @@ mod run_cli;
 mod state;
 mod state_migrations;
 mod store_view;
+mod support;
 mod sync_cli;
 mod sync_cli_images;
 mod tmp_cleanup;

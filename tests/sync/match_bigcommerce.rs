@@ -5,9 +5,7 @@
 //! target: sku }`. The store records every request, so the lookups
 //! (`GET /catalog/products?sku:in=...`) are counted apart from the reads.
 
-use crate::project::copy_dir;
-use std::path::Path;
-use std::process::Command;
+use crate::support::{command_in, demo_dir, report_of, runtime, write_profile, SQLITE};
 
 use mapsync::sandbox::bigcommerce::{self as bc, BcConfig, BcHandle};
 use serde_json::{json, Value};
@@ -22,11 +20,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let config = BcConfig {
             token: Some(TOKEN.into()),
             quota: Some(100_000),
@@ -34,30 +28,25 @@ impl Env {
             ..BcConfig::default()
         };
         let store = rt.block_on(bc::start(config)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(
-            Path::new("mappings/demo-bigcommerce"),
-            &dir.path().join("mapping"),
-        );
-        let path = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap()
-            .replace(
-                "  product:\n    key: ItemNo\n",
-                "  product:\n    key: ItemNo\n    match: { source: ItemNo, target: sku }\n",
-            )
-            .replace(
-                "  category:\n    key: CategoryId\n",
-                "  category:\n    key: CategoryId\n    match: Name\n",
-            );
-        assert!(text.contains("match:"));
-        std::fs::write(&path, text).unwrap();
-        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
+        let edit = |text: String| {
+            let text = text
+                .replace(
+                    "  product:\n    key: ItemNo\n",
+                    "  product:\n    key: ItemNo\n    match: { source: ItemNo, target: sku }\n",
+                )
+                .replace(
+                    "  category:\n    key: CategoryId\n",
+                    "  category:\n    key: CategoryId\n    match: Name\n",
+                );
+            assert!(text.contains("match:"));
+            text
+        };
+        let dir = demo_dir("mappings/demo-bigcommerce", edit);
+        let target = format!(
+            "{{ type: bigcommerce, url: \"{}\", store_hash: sandbox, token: \"${{E2E_BC_TOKEN}}\" }}",
             store.url(),
         );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
+        write_profile(dir.path(), &target, SQLITE);
         Env {
             rt,
             store: Some(store),
@@ -70,24 +59,14 @@ impl Env {
     }
 
     fn sync(&self) -> (i32, Value) {
-        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
-            .arg("--project")
-            .arg(self.dir.path())
-            .args(["sync", "--profile", "e2e", "--format", "json"])
-            .env("NO_COLOR", "1")
-            .env("E2E_BC_TOKEN", TOKEN)
-            .env_remove("RUST_LOG")
-            .env_remove("MAPSYNC_LOG")
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap_or(-1);
-        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}); exit {code}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
+        report_of(
+            command_in(
+                self.dir.path(),
+                &["sync", "--profile", "e2e", "--format", "json"],
             )
-        });
-        (code, report)
+            .env("E2E_BC_TOKEN", TOKEN)
+            .env_remove("MAPSYNC_LOG"),
+        )
     }
 
     /// A product made through the store's API, as another tool would.

@@ -5,129 +5,32 @@
 //! mapping gets `match: Variants[*].Sku` on its products. The store's
 //! request counters per root field tell what each run sent.
 
-use crate::project::copy_dir;
 use crate::store_view::{delta, marker, values};
+use crate::support::{writes_in, Env, SQLITE};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
-use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
+use mapsync::sandbox::SandboxConfig;
 use serde_json::{json, Value};
-
-/// Root fields that change the store.
-const WRITES: &[&str] = &[
-    "productSet",
-    "productUpdate",
-    "productDelete",
-    "collectionCreate",
-    "collectionUpdate",
-    "collectionDelete",
-    "collectionAddProducts",
-    "collectionRemoveProducts",
-    "metafieldsSet",
-    "metafieldsDelete",
-    "inventorySetQuantities",
-    "publishablePublish",
-    "publishableUnpublish",
-];
 
 /// The lookup `match:` sends for products by SKU.
 const FIND: &str = "productVariants";
 
-struct Env {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    /// A sandbox and a project whose profile `e2e` syncs the demo mapping,
-    /// with `match_line` added to its product entity, from `catalog.json`.
-    fn new(match_line: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sandbox = rt
-            .block_on(sandbox::start(SandboxConfig::default()))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
-        let mapping = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&mapping).unwrap();
+/// A sandbox and a project whose profile `e2e` syncs the demo mapping,
+/// with `match_line` added to its product entity, from `catalog.json`.
+fn new_env(match_line: &str) -> Env {
+    let edit = |text: String| {
         let text = text.replace(
             "  product:\n    key: ItemNo\n",
             &format!("  product:\n    key: ItemNo\n{match_line}"),
         );
         assert!(text.contains(match_line));
-        std::fs::write(&mapping, text).unwrap();
-        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n    state: sqlite:.mapsync/state.db\n",
-            sandbox.url()
-        );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
-        Env {
-            rt,
-            sandbox: Some(sandbox),
-            dir,
-        }
-    }
+        text
+    };
+    Env::build(SandboxConfig::default(), edit, "", SQLITE)
+}
 
-    fn url(&self) -> String {
-        self.sandbox.as_ref().unwrap().url()
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
-            .arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// `sync --format json`: exit code and the run report.
-    fn sync(&self) -> (i32, Value) {
-        let (code, stdout, stderr) = self.run(&["sync", "--profile", "e2e", "--format", "json"]);
-        let report = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("no report ({e}); exit {code}; stderr: {stderr}"));
-        (code, report)
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.url());
-        self.rt
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
-    }
-
-    /// Calls per root field since the sandbox started.
-    fn calls(&self) -> BTreeMap<String, u64> {
-        self.get("/__sandbox/stats")["by_operation"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect()
-    }
-
-    fn writes_in(calls: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-        calls
-            .iter()
-            .filter(|(k, _)| WRITES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), *v))
-            .collect()
-    }
-
+/// What only these tests do with the store.
+impl Env {
     /// A product made through the store's API, as another tool would: no
     /// ownership marker, one variant per SKU. Returns its id.
     fn seed_product(&self, title: &str, skus: &[&str]) -> String {
@@ -141,23 +44,10 @@ impl Env {
             "productOptions": [{"name": "Title", "values": values}],
             "variants": variants,
         });
-        let url = format!("{}/admin/api/2026-04/graphql.json", self.url());
-        let body = json!({
-            "query": "mutation($i: ProductSetInput!) { productSet(input: $i, synchronous: true) { product { id } userErrors { field message } } }",
-            "variables": { "i": input },
-        });
-        let answer: Value = self.rt.block_on(async {
-            reqwest::Client::new()
-                .post(url)
-                .header("X-Shopify-Access-Token", "e2e-token")
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
+        let answer = self.graphql(
+            "mutation($i: ProductSetInput!) { productSet(input: $i, synchronous: true) { product { id } userErrors { field message } } }",
+            json!({ "i": input }),
+        );
         assert_eq!(
             answer["data"]["productSet"]["userErrors"],
             json!([]),
@@ -176,14 +66,6 @@ impl Env {
             .into_iter()
             .map(|p| (gid(&p["id"]), p.clone()))
             .collect()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
     }
 }
 
@@ -207,13 +89,13 @@ fn report_items<'a>(report: &'a Value, key: &str) -> Vec<&'a Value> {
 
 #[test]
 fn products_the_store_holds_by_sku_are_linked_not_created_and_a_second_run_sends_nothing() {
-    let env = Env::new("    match: Variants[*].Sku\n");
+    let env = new_env("    match: Variants[*].Sku\n");
     // Two products another tool made, with SKUs of P-1001 and P-1002.
     let oxford = env.seed_product("Old Oxford", &["P-1001-RED-S", "P-1001-BLU-M"]);
     let linen = env.seed_product("Old Linen", &["P-1002-GRE-L"]);
     let before = env.calls();
 
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     // 3 categories and 6 products created; the 2 found by SKU updated.
     assert_eq!(report["summary"]["created"], 9, "{report:#}");
@@ -239,13 +121,13 @@ fn products_the_store_holds_by_sku_are_linked_not_created_and_a_second_run_sends
 
     // The second run: found by the ledger, nothing looked up or written.
     let before = env.calls();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["created"], 0, "{report:#}");
     assert_eq!(report["summary"]["updated"], 0, "{report:#}");
     let second = delta(&before, &env.calls());
     assert_eq!(second.get(FIND), None, "{second:?}");
-    assert!(Env::writes_in(&second).is_empty(), "{second:?}");
+    assert!(writes_in(&second).is_empty(), "{second:?}");
 
     // The plan says why: linked by the match.
     let (code, stdout, stderr) = {
@@ -269,7 +151,7 @@ fn products_the_store_holds_by_sku_are_linked_not_created_and_a_second_run_sends
 
 #[test]
 fn the_plan_says_an_item_is_linked_by_its_identifier() {
-    let env = Env::new("    match: { source: \"Variants[*].Sku\", target: sku }\n");
+    let env = new_env("    match: { source: \"Variants[*].Sku\", target: sku }\n");
     let oxford = env.seed_product("Old Oxford", &["P-1001-RED-S"]);
     let (code, stdout, stderr) = env.run(&["plan", "--profile", "e2e", "--format", "json"]);
     assert!(code == 0 || code == 2, "{code} {stderr}");
@@ -290,13 +172,7 @@ fn the_plan_says_an_item_is_linked_by_its_identifier() {
         "{human}"
     );
     // `apply` runs that plan: the item is linked, not created.
-    let file = env.dir.path().join("plan.json");
-    let file = file.to_str().unwrap();
-    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", file]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = env.run(&["apply", file, "--format", "json"]);
-    assert_eq!(code, 0, "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let report = env.apply(&env.save_plan());
     assert_eq!(report["summary"]["created"], 10, "{report:#}");
     assert_eq!(report["summary"]["updated"], 1, "{report:#}");
     let products = env.products();
@@ -306,10 +182,10 @@ fn the_plan_says_an_item_is_linked_by_its_identifier() {
 
 #[test]
 fn two_store_products_with_one_sku_make_that_item_invalid_and_the_rest_sync() {
-    let env = Env::new("    match: Variants[*].Sku\n");
+    let env = new_env("    match: Variants[*].Sku\n");
     let a = env.seed_product("Flannel A", &["P-1003-RED-S"]);
     let b = env.seed_product("Flannel B", &["P-1003-RED-S"]);
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     // Invalid items make the run exit 3; every other item is synced.
     assert_eq!(code, 3, "{report:#}");
     assert_eq!(report["summary"]["invalid"], 1, "{report:#}");
@@ -340,7 +216,7 @@ fn the_lookups_are_valid_against_the_real_schema() {
     use crate::shopify_schema::{schema_of, validate_document_for, validate_variables};
     const VERSION: &str = mapsync::connectors::shopify::DEFAULT_API_VERSION;
 
-    let env = Env::new("    match: Variants[*].Sku\n");
+    let env = new_env("    match: Variants[*].Sku\n");
     env.seed_product("Old Oxford", &["P-1001-RED-S"]);
     let proxy = env.rt.block_on(recording_proxy::start(&env.url()));
     let project = env.dir.path().join("mapsync.yaml");
@@ -348,7 +224,7 @@ fn the_lookups_are_valid_against_the_real_schema() {
         .unwrap()
         .replace(&env.url(), &proxy.url);
     std::fs::write(&project, text).unwrap();
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["updated"], 1, "{report:#}");
 

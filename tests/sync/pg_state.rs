@@ -13,158 +13,42 @@
 //! server and a missing password variable are diagnostics with their
 //! codes, never showing the password.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use mapsync::plan::document::Entity;
-use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
+use mapsync::sandbox::SandboxConfig;
 use mapsync::statedb::StatePool;
 use serde_json::Value;
 
-use crate::project::copy_dir;
-use crate::store_view::{delta, normalized};
+use crate::store_view::delta;
+use crate::support::{
+    big_catalog, report_of, sigkill, spawn_quiet, with_settings, with_writeback, Env,
+    DEMO_SETTINGS as DEMO,
+};
 
-/// Root fields that change the store.
-const WRITES: &[&str] = &[
-    "productSet",
-    "productUpdate",
-    "productDelete",
-    "collectionCreate",
-    "collectionUpdate",
-    "collectionDelete",
-    "collectionAddProducts",
-    "collectionRemoveProducts",
-    "metafieldsSet",
-    "metafieldsDelete",
-    "inventorySetQuantities",
-    "publishablePublish",
-    "publishableUnpublish",
-];
-
-/// A sandbox and a project whose profile `e2e` syncs the demo mapping
-/// from `catalog.json` with the state store `state`.
-struct Env {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-    state: String,
-    /// Added to the profile's target options.
-    target: String,
+/// A sandbox (answering after 3 ms) and a project whose profile `e2e`
+/// syncs the demo mapping from `catalog.json` with the state store
+/// `state`.
+fn new_env(state: &str, settings: &str) -> Env {
+    let config = SandboxConfig {
+        latency: Duration::from_millis(3),
+        ..SandboxConfig::default()
+    };
+    build(state, settings, config, "")
 }
 
+/// As [`new_env`], with the store's `config` and `target` (e.g.
+/// `, bulk_import_threshold: 50`) added to the target's options. The
+/// binary runs without `PGPASSWORD`.
+fn build(state: &str, settings: &str, config: SandboxConfig, target: &str) -> Env {
+    let mut env = Env::build(config, with_settings(settings), target, state);
+    env.unset = &["PGPASSWORD"];
+    env
+}
+
+/// What only these tests read of the state store.
 impl Env {
-    fn new(state: &str, settings: &str) -> Env {
-        let config = SandboxConfig {
-            latency: Duration::from_millis(3),
-            ..SandboxConfig::default()
-        };
-        Env::build(state, settings, config, "")
-    }
-
-    /// As [`Env::new`], with the store's `config` and `target` (e.g.
-    /// `, bulk_import_threshold: 50`) added to the target's options.
-    fn build(state: &str, settings: &str, config: SandboxConfig, target: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sandbox = rt.block_on(sandbox::start(config)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
-        let mapping = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&mapping).unwrap();
-        let text = text.replace(
-            "settings:\n  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
-            &format!("settings:\n{settings}"),
-        );
-        std::fs::write(&mapping, text).unwrap();
-        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
-        let env = Env {
-            rt,
-            sandbox: Some(sandbox),
-            dir,
-            state: state.to_owned(),
-            target: target.to_owned(),
-        };
-        env.write_project(state);
-        env
-    }
-
-    fn write_project(&self, state: &str) {
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\"{} }}\n    state: {state}\n",
-            self.url(),
-            self.target
-        );
-        std::fs::write(self.dir.path().join("mapsync.yaml"), project).unwrap();
-    }
-
-    fn url(&self) -> String {
-        self.sandbox.as_ref().unwrap().url()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
-        c.arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("PGPASSWORD")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.command(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// `sync --format json`: exit code and the run report.
-    fn sync(&self) -> (i32, Value) {
-        let (code, stdout, stderr) = self.run(&["sync", "--profile", "e2e", "--format", "json"]);
-        let report = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("no report ({e}); exit {code}; stderr: {stderr}"));
-        (code, report)
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.url());
-        self.rt
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
-    }
-
-    fn snapshot(&self) -> Value {
-        normalized(&self.get("/__sandbox/snapshot"))
-    }
-
-    /// Write calls per root field since the sandbox started.
-    fn writes(&self) -> BTreeMap<String, u64> {
-        let stats = self.get("/__sandbox/stats");
-        stats["by_operation"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| WRITES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect()
-    }
-
-    fn set_catalog(&self, v: &Value) {
-        std::fs::write(
-            self.dir.path().join("catalog.json"),
-            serde_json::to_string_pretty(v).unwrap(),
-        )
-        .unwrap();
-    }
-
     /// The ledger rows of `entity` in the profile's state store, read
     /// through the state API.
     fn ledger_rows(&self, entity: Entity) -> usize {
@@ -184,53 +68,19 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-const DEMO: &str = "  sync: [add, update, deactivate]\n  max_deletes: 50%\n";
-
-/// A catalog of `n` products with 3 variants each, in 3 categories.
-fn big_catalog(n: usize) -> Value {
-    let products: Vec<Value> = (0..n)
-        .map(|i| {
-            let variants: Vec<Value> = ["S", "M", "L"]
-                .iter()
-                .enumerate()
-                .map(|(j, size)| {
-                    serde_json::json!({"Sku": format!("K-{i}-{size}"), "Color": "Blue", "Size": size,
-                        "Price": format!("{}.00", 10 + i % 50), "Position": j + 1, "Stock": (i + j) % 9})
-                })
-                .collect();
-            serde_json::json!({"ItemNo": format!("K-{i}"), "Name": format!("Item {i}"),
-                "Description": "Generated", "Material": "Wool", "Group": "Knit",
-                "Tags": "knit", "Published": true,
-                "Categories": [format!("C-{}", i % 3)], "Variants": variants})
-        })
-        .collect();
-    let categories: Vec<Value> = (0..3)
-        .map(|c| serde_json::json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}"), "Active": true}))
-        .collect();
-    serde_json::json!({"categories": categories, "products": products})
-}
-
 #[test]
 fn a_sync_with_postgres_state_records_there_and_a_second_run_writes_nothing() {
     let Some(url) = mapsync_pgtest::database_blocking("pg_state_sync") else {
         return;
     };
-    let env = Env::new(&url, DEMO);
+    let env = new_env(&url, DEMO);
     let (code, stdout, stderr) = env.run(&["validate"]);
     assert_eq!(
         code, 0,
         "validate accepts a postgres:// state: {stdout}{stderr}"
     );
 
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["created"], 11, "{report:#}");
     assert_eq!(report["summary"]["failed"], 0, "{report:#}");
@@ -240,15 +90,7 @@ fn a_sync_with_postgres_state_records_there_and_a_second_run_writes_nothing() {
     assert!(!env.dir.path().join(".mapsync/state.db").exists());
     let store = env.snapshot();
 
-    let before = env.writes();
-    let (code, report) = env.sync();
-    assert_eq!(code, 0, "{report:#}");
-    assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
-    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
-    assert!(
-        delta(&before, &env.writes()).is_empty(),
-        "the second run wrote"
-    );
+    env.assert_demo_resync_writes_nothing();
     assert_eq!(env.snapshot(), store);
 
     // Both runs are journaled, newest first, with their counts.
@@ -267,42 +109,35 @@ fn a_run_killed_midway_on_postgres_resumes_without_creating_anything_twice() {
         return;
     };
     let settings = "  sync: [add, update, deactivate]\n  concurrency: 4\n  chunk_size: 10\n";
-    let clean = Env::new(&clean_url, settings);
+    let clean = new_env(&clean_url, settings);
     clean.set_catalog(&big_catalog(120));
-    assert_eq!(clean.sync().0, 0);
+    assert_eq!(clean.sync(&[]).0, 0);
     let expected = clean.snapshot();
 
-    let env = Env::new(&url, settings);
+    let env = new_env(&url, settings);
     env.set_catalog(&big_catalog(120));
     let mut killed_midway = 0;
     for kill_after in [300u64, 700, 1200] {
-        let mut child = env
-            .command(&["sync", "--profile", "e2e", "--format", "json"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = env.spawn_sync();
         std::thread::sleep(Duration::from_millis(kill_after));
-        // SIGKILL: no cleanup, no flush.
         if child.try_wait().unwrap().is_none() {
             killed_midway += 1;
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        sigkill(&mut child);
     }
     let recorded = env.ledger_rows(Entity::Product);
     let created = env.writes().get("productSet").copied().unwrap_or(0);
     println!(
         "killed {killed_midway} runs midway; {recorded} products recorded, {created} productSet calls before the resume"
     );
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     // The store of a clean run: every product once (a duplicate would be
     // a product more in the snapshot).
     assert_eq!(env.snapshot(), expected);
     assert_eq!(env.ledger_rows(Entity::Product), 120);
     // And nothing left to do.
-    let (_, report) = env.sync();
+    let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
 }
 
@@ -338,8 +173,8 @@ fn plan_is_the_same_on_postgres_as_on_sqlite() {
     // ledger is then made on SQLite by a sync of the same inputs into a
     // second store (ids are the store's: compared through the plan's
     // keys and actions only where they differ).
-    let pg = Env::new(&url, DEMO);
-    let sqlite = Env::new("sqlite:.mapsync/state.db", DEMO);
+    let pg = new_env(&url, DEMO);
+    let sqlite = new_env("sqlite:.mapsync/state.db", DEMO);
     // Fresh: everything to create.
     let (a, b) = (plan_of(&pg), plan_of(&sqlite));
     assert_eq!(a, b, "the plans of a fresh state differ");
@@ -348,14 +183,14 @@ fn plan_is_the_same_on_postgres_as_on_sqlite() {
         "{a:#}"
     );
 
-    assert_eq!(pg.sync().0, 0);
-    assert_eq!(sqlite.sync().0, 0);
+    assert_eq!(pg.sync(&[]).0, 0);
+    assert_eq!(sqlite.sync(&[]).0, 0);
     // Figures (printed): a sync with nothing to do, the process included.
     for (name, env) in [("postgres", &pg), ("sqlite", &sqlite)] {
         let mut took: Vec<f64> = (0..3)
             .map(|_| {
                 let t = std::time::Instant::now();
-                let (code, report) = env.sync();
+                let (code, report) = env.sync(&[]);
                 assert_eq!(code, 0, "{report:#}");
                 assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
                 t.elapsed().as_secs_f64() * 1000.0
@@ -402,7 +237,7 @@ fn an_unreachable_server_and_a_missing_password_are_diagnostics_without_the_pass
         .local_addr()
         .unwrap()
         .port();
-    let env = Env::new(
+    let env = new_env(
         &format!(
             "postgres://mapsync@127.0.0.1:{port}/mapsync?password_env=PG_TEST_PW&connect_timeout=2"
         ),
@@ -450,63 +285,6 @@ fn an_unreachable_server_and_a_missing_password_are_diagnostics_without_the_pass
     }
 }
 
-/// Products P-0..P-7 with two images each, the second linked to variant
-/// P-i-S (as `images_cli`'s seed): what `images pull` finds.
-fn seed_images(rt: &tokio::runtime::Runtime, store: &str, images: &crate::images_support::Images) {
-    use crate::images_support::{product_images, SMALL};
-    for i in 0..SMALL.products {
-        let files: Vec<Value> = product_images(SMALL, i)
-            .into_iter()
-            .map(|(name, alt)| {
-                let url = images.url_of(&name);
-                match alt {
-                    Some(alt) => serde_json::json!({"originalSource": url, "alt": alt, "contentType": "IMAGE"}),
-                    None => serde_json::json!({"originalSource": url, "contentType": "IMAGE"}),
-                }
-            })
-            .collect();
-        let input = serde_json::json!({
-            "title": format!("Product {i}"),
-            "productOptions": [{"name": "Size", "values": [{"name": "S"}, {"name": "M"}]}],
-            "variants": [
-                {"optionValues": [{"optionName": "Size", "name": "S"}], "price": "10.00", "sku": format!("P-{i}-S"),
-                 "file": {"originalSource": images.url_of(&format!("p{i}-2.png")), "contentType": "IMAGE"}},
-                {"optionValues": [{"optionName": "Size", "name": "M"}], "price": "10.00", "sku": format!("P-{i}-M")},
-            ],
-            "files": files,
-            "metafields": [{"namespace": "mapsync", "key": "key", "type": "single_line_text_field", "value": format!("P-{i}")}],
-        });
-        let body = serde_json::json!({
-            "query": "mutation($i: ProductSetInput!) { productSet(input: $i, synchronous: true) { product { id } userErrors { field message } } }",
-            "variables": { "i": input },
-        });
-        let url = format!("{store}/admin/api/2026-04/graphql.json");
-        let answer: Value = loop {
-            let answer: Value = rt.block_on(async {
-                reqwest::Client::new()
-                    .post(&url)
-                    .header("X-Shopify-Access-Token", "e2e-token")
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap()
-            });
-            if answer["errors"][0]["extensions"]["code"] != "THROTTLED" {
-                break answer;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        };
-        assert_eq!(
-            answer["data"]["productSet"]["userErrors"],
-            serde_json::json!([]),
-            "{answer}"
-        );
-    }
-}
-
 #[test]
 fn images_publish_records_its_lines_in_postgres() {
     use crate::images_support::{sha256, Images, Mixed, Project, SMALL};
@@ -515,22 +293,14 @@ fn images_publish_records_its_lines_in_postgres() {
     };
     let rt = crate::images_support::runtime();
     let sandbox = rt
-        .block_on(sandbox::start(SandboxConfig::default()))
+        .block_on(mapsync::sandbox::start(SandboxConfig::default()))
         .unwrap();
     let images = Images::start(&rt, SMALL);
-    let project = Project::new(
-        "mappings/demo",
-        &format!(
-            "    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\" }}\n",
-            sandbox.url()
-        ),
-        vec![("E2E_TOKEN", "e2e-token".into())],
-        &["PGPASSWORD"],
-    );
+    let project = Project::shopify(&sandbox.url(), &["PGPASSWORD"]);
     let file = project.path("mapsync.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("sqlite:.mapsync/state.db", &url)).unwrap();
-    seed_images(&rt, &sandbox.url(), &images);
+    crate::images_support::seed_shopify(&rt, &sandbox.url(), &images, SMALL);
     let writes = || -> u64 {
         let url = format!("{}/__sandbox/stats", sandbox.url());
         let stats: Value =
@@ -596,15 +366,9 @@ fn apply_run_and_runs_use_the_postgres_state() {
     let Some(url) = mapsync_pgtest::database_blocking("pg_state_apply_run") else {
         return;
     };
-    let env = Env::new(&url, DEMO);
+    let env = new_env(&url, DEMO);
     // `plan --out` then `apply`: the run's outcomes go to PostgreSQL.
-    let plan = env.dir.path().join("plan.json");
-    let plan_arg = plan.to_str().unwrap();
-    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", plan_arg]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = env.run(&["apply", plan_arg, "--format", "json"]);
-    assert_eq!(code, 0, "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let report = env.apply(&env.save_plan());
     assert_eq!(report["summary"]["created"], 11, "{report:#}");
     assert_eq!(env.ledger_rows(Entity::Product), 8);
 
@@ -637,7 +401,7 @@ fn apply_run_and_runs_use_the_postgres_state() {
 
 #[test]
 fn validate_refuses_a_password_in_the_state_url_without_printing_it() {
-    let env = Env::new(
+    let env = new_env(
         "postgres://mapsync:Hunter2-secret@db.internal/mapsync",
         DEMO,
     );
@@ -656,28 +420,6 @@ fn validate_refuses_a_password_in_the_state_url_without_printing_it() {
     assert!(delta(&before, &env.writes()).is_empty());
 }
 
-/// The bulk mutation operations of the store, newest first.
-fn bulk_mutations(env: &Env) -> Vec<Value> {
-    let url = format!("{}/admin/api/2026-04/graphql.json", env.url());
-    let query = "{ bulkOperations(first: 10, query: \"operation_type:mutation\") { nodes { id status objectCount } } }";
-    let answer: Value = env.rt.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .header("X-Shopify-Access-Token", "e2e-token")
-            .json(&serde_json::json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    answer["data"]["bulkOperations"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| panic!("no bulk operations: {answer:#}"))
-}
-
 /// The batch journal on PostgreSQL: a run killed while its bulk import
 /// runs leaves the import's handle in the `batches` table; the next run
 /// takes its results from there, submits nothing again and duplicates
@@ -691,41 +433,17 @@ fn a_run_killed_during_a_bulk_import_on_postgres_resumes_without_duplicates() {
         bulk_line_delay: Duration::from_millis(15),
         ..SandboxConfig::default()
     };
-    let env = Env::build(
+    let env = build(
         &url,
         "  sync: [add, update, deactivate]\n",
         config,
         ", bulk_import_threshold: 50",
     );
     env.set_catalog(&big_catalog(120));
-    let mut child = env
-        .command(&["sync", "--profile", "e2e", "--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let ops = bulk_mutations(&env);
-        let running = ops.first().is_some_and(|op| {
-            op["status"] == "RUNNING"
-                && op["objectCount"]
-                    .as_str()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    > Some(10)
-        });
-        if running {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the bulk import never ran: {ops:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(bulk_mutations(&env)[0]["status"], "RUNNING");
+    let mut child = env.spawn_sync();
+    env.wait_for_running_bulk_import();
+    sigkill(&mut child);
+    assert_eq!(env.bulk_mutations()[0]["status"], "RUNNING");
     // The import's handle is in PostgreSQL.
     let pool = StatePool::for_url(&env.state, env.dir.path(), 0).unwrap();
     let pending = env.rt.block_on(async {
@@ -735,9 +453,9 @@ fn a_run_killed_during_a_bulk_import_on_postgres_resumes_without_duplicates() {
     assert_eq!(pending.len(), 1, "{pending:?}");
     assert_eq!(pending[0].lines.len(), 120);
 
-    let (code, report) = env.sync();
+    let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
-    let ops = bulk_mutations(&env);
+    let ops = env.bulk_mutations();
     assert_eq!(ops.len(), 1, "one import in all: {ops:#?}");
     assert_eq!(ops[0]["status"], "COMPLETED");
     assert_eq!(env.writes().get("productSet"), None, "{:?}", env.writes());
@@ -749,7 +467,7 @@ fn a_run_killed_during_a_bulk_import_on_postgres_resumes_without_duplicates() {
         db.pending_batches("e2e").await.unwrap()
     });
     assert!(pending.is_empty(), "{pending:?}");
-    let (_, report) = env.sync();
+    let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
 }
 
@@ -762,7 +480,7 @@ fn the_sync_manager_runs_and_reads_its_journal_on_postgres() {
     let Some(url) = mapsync_pgtest::database_blocking("pg_state_manager") else {
         return;
     };
-    let env = Env::new(&url, DEMO);
+    let env = new_env(&url, DEMO);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -779,12 +497,7 @@ fn the_sync_manager_runs_and_reads_its_journal_on_postgres() {
         format!("{project}    schedule: {{ every: 1h }}\n"),
     )
     .unwrap();
-    let mut manager = env
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut manager = spawn_quiet(&mut env.command(&["run"]));
     let api = |path: &str| -> Option<Value> {
         let url = format!("http://127.0.0.1:{port}{path}");
         env.rt.block_on(async {
@@ -863,7 +576,7 @@ fn write_backs_killed_midway_on_postgres_are_sent_by_the_next_run() {
             r["LastUpdated"] = "2020-01-15T09:00:00Z".into();
         }
     }
-    let env = Env::build(
+    let env = build(
         &url,
         "  sync: [add, update, deactivate]\n  concurrency: 4\n  chunk_size: 10\n",
         SandboxConfig {
@@ -883,18 +596,7 @@ fn write_backs_killed_midway_on_postgres_are_sent_by_the_next_run() {
     // The demo mapping with `writeback:` on both entities, from the PIM.
     let mapping = env.dir.path().join("mapping/mapping.yaml");
     let text = std::fs::read_to_string(&mapping).unwrap();
-    let writeback = "    writeback:\n      sync_id: ShopifyId\n      sync_date: ShopifySyncDate\n      sync_msg: ShopifySyncMsg\n";
-    let text = text
-        .replace(
-            "    published: Active\n",
-            &format!("    published: Active\n{writeback}"),
-        )
-        .replace(
-            "    published: Published\n",
-            &format!("    published: Published\n{writeback}"),
-        );
-    assert_eq!(text.matches("writeback:").count(), 2, "{text}");
-    std::fs::write(&mapping, text).unwrap();
+    std::fs::write(&mapping, with_writeback(text)).unwrap();
     let project = format!(
         r#"mapsync: 1
 profiles:
@@ -931,11 +633,7 @@ profiles:
     };
 
     // Killed once 20 write-backs reached the PIM.
-    let mut child = sync(&["sync", "--profile", "e2e", "--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&mut sync(&["sync", "--profile", "e2e", "--format", "json"]));
     let started = std::time::Instant::now();
     while pim.writebacks().count < 20 {
         assert!(
@@ -945,8 +643,7 @@ profiles:
         assert!(child.try_wait().unwrap().is_none(), "the run ended first");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    sigkill(&mut child);
     let pool = StatePool::for_url(&url, env.dir.path(), 0).unwrap();
     let pending = || {
         env.rt.block_on(async {
@@ -957,12 +654,8 @@ profiles:
     let left = pending();
     println!("killed with {left} write-backs pending in PostgreSQL");
 
-    let out = sync(&["sync", "--profile", "e2e", "--format", "json"])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    let (code, report) = report_of(&mut sync(&["sync", "--profile", "e2e", "--format", "json"]));
+    assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["writeback"]["failed"], 0, "{report:#}");
     assert_eq!(report["writeback"]["pending"], 0, "{report:#}");
     assert_eq!(pending(), 0);
@@ -984,10 +677,7 @@ profiles:
     );
     // Nothing left: no write-back sent.
     let sent = pim.writebacks().count;
-    let out = sync(&["sync", "--profile", "e2e", "--format", "json"])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, report) = report_of(&mut sync(&["sync", "--profile", "e2e", "--format", "json"]));
     assert_eq!(report["writeback"]["sent"], 0, "{report:#}");
     assert_eq!(pim.writebacks().count, sent);
     let _ = env.rt.block_on(pim.shutdown());

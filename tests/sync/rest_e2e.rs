@@ -12,6 +12,7 @@
 
 use crate::project::copy_dir;
 use crate::store_view::{delta, marker, normalized, values};
+use crate::support::{with_settings, with_writeback};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -112,22 +113,7 @@ fn write_mapping(dir: &Path, settings: &str) {
     copy_dir(Path::new("mappings/demo"), &dir.join("mapping"));
     let path = dir.join("mapping/mapping.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let writeback = "    writeback:\n      sync_id: ShopifyId\n      sync_date: ShopifySyncDate\n      sync_msg: ShopifySyncMsg\n";
-    let text = text
-        .replace(
-            "settings:\n  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
-            &format!("settings:\n{settings}"),
-        )
-        .replace(
-            "    published: Active\n",
-            &format!("    published: Active\n{writeback}"),
-        )
-        .replace(
-            "    published: Published\n",
-            &format!("    published: Published\n{writeback}"),
-        );
-    assert_eq!(text.matches("writeback:").count(), 2, "{text}");
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, with_writeback(with_settings(settings)(text))).unwrap();
 }
 
 /// The project: a profile per paging style, `bearer` and `file`.

@@ -5,151 +5,18 @@
 //! per operation and its snapshot.
 
 use crate::project::copy_dir;
-use crate::store_view::{delta, marker, normalized, values};
+use crate::store_view::{delta, normalized};
+use crate::support::{big_catalog, sigkill, Env};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use mapsync::sandbox::{self, FaultKind, SandboxConfig, SandboxHandle};
+use mapsync::sandbox::{FaultKind, SandboxConfig};
 use serde_json::Value;
 
-/// Root fields that change the store.
-const WRITES: &[&str] = &[
-    "productSet",
-    "productUpdate",
-    "productDelete",
-    "collectionCreate",
-    "collectionUpdate",
-    "collectionDelete",
-    "collectionAddProducts",
-    "collectionRemoveProducts",
-    "metafieldsSet",
-    "metafieldsDelete",
-    "metafieldDefinitionCreate",
-    "metafieldDefinitionUpdate",
-    "inventorySetQuantities",
-    "publishablePublish",
-    "publishableUnpublish",
-];
-
-struct Env {
-    rt: tokio::runtime::Runtime,
-    sandbox: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-}
-
+/// The test's own step: a stock change and a fault.
 impl Env {
-    /// A sandbox with `config` and a project whose profile `e2e` syncs the
-    /// demo mapping (with `settings` merged in) from `catalog.json`.
-    fn new(config: SandboxConfig, settings: &str) -> Env {
-        Env::with_target(config, settings, "")
-    }
-
-    /// As [`Env::new`], with `target` (e.g. `, bulk_import_threshold: 50`)
-    /// added to the profile's target options.
-    fn with_target(config: SandboxConfig, settings: &str, target: &str) -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sandbox = rt.block_on(sandbox::start(config)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(Path::new("mappings/demo"), &dir.path().join("mapping"));
-        let mapping = dir.path().join("mapping/mapping.yaml");
-        let text = std::fs::read_to_string(&mapping).unwrap();
-        let text = text.replace(
-            "settings:\n  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
-            &format!("settings:\n{settings}"),
-        );
-        std::fs::write(&mapping, text).unwrap();
-        std::fs::copy("examples/catalog.json", dir.path().join("catalog.json")).unwrap();
-        let project = format!(
-            "mapsync: 1\nprofiles:\n  e2e:\n    mapping: mapping\n    source: {{ type: file, path: catalog.json }}\n    target: {{ type: shopify, url: \"{}\", token: \"${{E2E_TOKEN}}\"{target} }}\n    state: sqlite:.mapsync/state.db\n",
-            sandbox.url()
-        );
-        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
-        Env {
-            rt,
-            sandbox: Some(sandbox),
-            dir,
-        }
-    }
-
-    fn demo() -> Env {
-        Env::new(
-            SandboxConfig::default(),
-            "  sync: [add, update, deactivate]\n  max_deletes: 50%\n",
-        )
-    }
-
-    fn url(&self) -> String {
-        self.sandbox.as_ref().unwrap().url()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mapsync"));
-        c.arg("--project")
-            .arg(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    /// Runs mapsync; exit code, stdout, stderr.
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.command(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// `sync --format json`: exit code and the run report.
-    fn sync(&self, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec!["sync", "--profile", "e2e", "--format", "json"];
-        args.extend_from_slice(extra);
-        let (code, stdout, stderr) = self.run(&args);
-        let report = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("no report ({e}); exit {code}; stderr: {stderr}"));
-        (code, report)
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let url = format!("{}{path}", self.url());
-        self.rt
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
-    }
-
-    /// Write calls per root field since the sandbox started.
-    fn writes(&self) -> BTreeMap<String, u64> {
-        let stats = self.get("/__sandbox/stats");
-        stats["by_operation"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| WRITES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-            .collect()
-    }
-
-    fn catalog(&self) -> Value {
-        let text = std::fs::read_to_string(self.dir.path().join("catalog.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn set_catalog(&self, v: &Value) {
-        std::fs::write(
-            self.dir.path().join("catalog.json"),
-            serde_json::to_string_pretty(v).unwrap(),
-        )
-        .unwrap();
-    }
-
     /// The source's stock of P-1001's second variant becomes 42, and
     /// `fault` is scripted for the store's next matching request.
     fn stock_change_with_fault(&self, fault: Value) {
@@ -166,18 +33,6 @@ impl Env {
                 .unwrap();
             assert!(r.status().is_success());
         });
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(s) = self.sandbox.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
     }
 }
 
@@ -215,16 +70,7 @@ fn first_sync_creates_everything_and_a_second_writes_nothing() {
         Some(2)
     );
 
-    let before = env.writes();
-    let (code, report) = env.sync(&[]);
-    assert_eq!(code, 0, "{report:#}");
-    // The unpublished product is skipped (update_unpublished: false).
-    assert_eq!(report["summary"]["unchanged"], 10, "{report:#}");
-    assert_eq!(report["summary"]["skipped"], 1, "{report:#}");
-    assert!(
-        delta(&before, &env.writes()).is_empty(),
-        "the second run wrote"
-    );
+    env.assert_demo_resync_writes_nothing();
     assert_eq!(normalized(&env.get("/__sandbox/snapshot")), store);
 }
 
@@ -338,13 +184,9 @@ fn invalid_records_are_reported_and_the_run_exits_3() {
 #[test]
 fn apply_runs_a_saved_plan_and_refuses_a_stale_one() {
     let env = Env::demo();
-    let plan = env.path("plan.json");
-    let plan_arg = plan.to_str().unwrap();
-    let (code, _, stderr) = env.run(&["plan", "--profile", "e2e", "--out", plan_arg]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = env.run(&["apply", plan_arg, "--format", "json"]);
-    assert_eq!(code, 0, "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let plan = env.save_plan();
+    let plan_arg = plan.as_str();
+    let report = env.apply(plan_arg);
     assert_eq!(report["summary"]["created"], 11, "{report:#}");
     // The same plan again: the target has changed since it was made.
     let before = env.writes();
@@ -403,30 +245,6 @@ fn with_ten_percent_faults_every_item_ends_synced_or_explained_and_none_is_dupli
     assert_eq!(normalized(&faulty.get("/__sandbox/snapshot")), expected);
 }
 
-/// A catalog of `n` products with 3 variants each, in 3 categories.
-fn big_catalog(n: usize) -> Value {
-    let products: Vec<Value> = (0..n)
-        .map(|i| {
-            let variants: Vec<Value> = ["S", "M", "L"]
-                .iter()
-                .enumerate()
-                .map(|(j, size)| {
-                    serde_json::json!({"Sku": format!("K-{i}-{size}"), "Color": "Blue", "Size": size,
-                        "Price": format!("{}.00", 10 + i % 50), "Position": j + 1, "Stock": (i + j) % 9})
-                })
-                .collect();
-            serde_json::json!({"ItemNo": format!("K-{i}"), "Name": format!("Item {i}"),
-                "Description": "Generated", "Material": "Wool", "Group": "Knit",
-                "Tags": "knit", "Published": true,
-                "Categories": [format!("C-{}", i % 3)], "Variants": variants})
-        })
-        .collect();
-    let categories: Vec<Value> = (0..3)
-        .map(|c| serde_json::json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}"), "Active": true}))
-        .collect();
-    serde_json::json!({"categories": categories, "products": products})
-}
-
 #[test]
 fn a_run_killed_at_any_point_resumes_to_the_store_of_a_clean_run() {
     let settings = "  sync: [add, update, deactivate]\n  concurrency: 4\n  chunk_size: 10\n";
@@ -463,29 +281,6 @@ fn a_run_killed_at_any_point_resumes_to_the_store_of_a_clean_run() {
     assert_eq!(report["summary"]["unchanged"], 123, "{report:#}");
 }
 
-/// The bulk mutation operations of the store, newest first (status, line
-/// count), through its GraphQL API.
-fn bulk_mutations(env: &Env) -> Vec<Value> {
-    let url = format!("{}/admin/api/2026-04/graphql.json", env.url());
-    let query = "{ bulkOperations(first: 10, query: \"operation_type:mutation\") { nodes { id status objectCount } } }";
-    let answer: Value = env.rt.block_on(async {
-        reqwest::Client::new()
-            .post(url)
-            .header("X-Shopify-Access-Token", "e2e-token")
-            .json(&serde_json::json!({ "query": query }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    answer["data"]["bulkOperations"]["nodes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| panic!("no bulk operations: {answer:#}"))
-}
-
 /// Above the threshold, the products go through one bulk import, and the
 /// store ends as a per-item run leaves it.
 #[test]
@@ -505,7 +300,7 @@ fn products_above_the_bulk_threshold_go_through_one_bulk_import() {
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["created"], 123, "{report:#}");
-    let ops = bulk_mutations(&env);
+    let ops = env.bulk_mutations();
     assert_eq!(ops.len(), 1, "{ops:#?}");
     assert_eq!(ops[0]["status"], "COMPLETED");
     // No product went through a per-item productSet.
@@ -540,7 +335,7 @@ fn products_above_the_bulk_threshold_go_through_one_bulk_import() {
         message.contains("Invalid image source url value provided."),
         "{message}"
     );
-    assert_eq!(bulk_mutations(&env).len(), 2);
+    assert_eq!(env.bulk_mutations().len(), 2);
     assert_eq!(
         delta(&before, &env.writes()),
         BTreeMap::from([("inventorySetQuantities".to_string(), 1)])
@@ -575,7 +370,7 @@ fn a_run_of_several_bulk_files_records_every_line_once() {
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["summary"]["created"], 123, "{report:#}");
-    let ops = bulk_mutations(&env);
+    let ops = env.bulk_mutations();
     // 120 products in files of 25 lines.
     assert_eq!(ops.len(), 5, "{ops:#?}");
     assert!(ops.iter().all(|op| op["status"] == "COMPLETED"), "{ops:#?}");
@@ -602,40 +397,16 @@ fn a_run_killed_during_a_bulk_import_resumes_without_duplicates() {
     };
     let env = Env::with_target(config, settings, ", bulk_import_threshold: 50");
     env.set_catalog(&big_catalog(120));
-    let mut child = env
-        .command(&["sync", "--profile", "e2e", "--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = env.spawn_sync();
     // Wait until the import runs and has applied some lines, then kill.
-    let started = std::time::Instant::now();
-    loop {
-        let ops = bulk_mutations(&env);
-        let running = ops.first().is_some_and(|op| {
-            op["status"] == "RUNNING"
-                && op["objectCount"]
-                    .as_str()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    > Some(10)
-        });
-        if running {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the bulk import never ran: {ops:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(bulk_mutations(&env)[0]["status"], "RUNNING");
+    env.wait_for_running_bulk_import();
+    sigkill(&mut child);
+    assert_eq!(env.bulk_mutations()[0]["status"], "RUNNING");
 
     let (code, report) = env.sync(&[]);
     assert_eq!(code, 0, "{report:#}");
     // One import in all: the resumed run waited for it and took its results.
-    let ops = bulk_mutations(&env);
+    let ops = env.bulk_mutations();
     assert_eq!(ops.len(), 1, "{ops:#?}");
     assert_eq!(ops[0]["status"], "COMPLETED");
     // The 120 products were recorded from the import; only the categories
@@ -696,31 +467,7 @@ fn readme_first_command_twice() {
 fn force_repairs_drift_and_only_limits_the_run() {
     let env = Env::demo();
     assert_eq!(env.sync(&[]).0, 0);
-    let snapshot = env.get("/__sandbox/snapshot");
-    let id = values(&snapshot["products"])
-        .into_iter()
-        .find(|p| marker(p).as_deref() == Some("P-1002"))
-        .map(|p| p["id"].as_u64().unwrap())
-        .unwrap();
-    let graphql = env.sandbox.as_ref().unwrap().graphql_url();
-    let edited: Value = env.rt.block_on(async {
-        reqwest::Client::new()
-            .post(graphql)
-            .json(&serde_json::json!({
-                "query": "mutation($input: ProductUpdateInput!) { productUpdate(product: $input) { product { title } userErrors { message } } }",
-                "variables": {"input": {"id": format!("gid://shopify/Product/{id}"), "title": "Edited by hand"}}
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    });
-    assert_eq!(
-        edited["data"]["productUpdate"]["product"]["title"], "Edited by hand",
-        "{edited}"
-    );
+    env.edit_title("P-1002", "Edited by hand");
     let (_, report) = env.sync(&[]);
     assert_eq!(report["summary"]["updated"], 0, "{report:#}");
 

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use mapsync::plan::document::{Image, ImageKind};
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
@@ -20,6 +19,7 @@ use serde_json::{json, Value};
 use crate::project::copy_dir;
 use crate::recording_proxy::{self, Recorder};
 use crate::shopify_schema::{schema_of, validate_document_for, validate_variables};
+use crate::support::{command_in, report_of, runtime};
 
 const DATA: &str = "tests/data/sync/embedded_images";
 
@@ -32,11 +32,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = runtime();
         let sandbox = rt
             .block_on(sandbox::start(SandboxConfig::default()))
             .unwrap();
@@ -70,23 +66,13 @@ impl Env {
 
     /// `sync --format json`: exit code and the run report.
     fn sync(&self) -> (i32, Value) {
-        let out = Command::new(env!("CARGO_BIN_EXE_mapsync"))
-            .arg("--project")
-            .arg(self.dir.path())
-            .args(["sync", "--profile", "e2e", "--format", "json"])
-            .env("NO_COLOR", "1")
-            .env("E2E_TOKEN", "e2e-token")
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        let code = out.status.code().unwrap_or(-1);
-        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}); exit {code}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
+        report_of(
+            command_in(
+                self.dir.path(),
+                &["sync", "--profile", "e2e", "--format", "json"],
             )
-        });
-        (code, report)
+            .env("E2E_TOKEN", "e2e-token"),
+        )
     }
 
     fn get(&self, path: &str) -> Value {

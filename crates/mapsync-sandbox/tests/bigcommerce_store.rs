@@ -699,3 +699,95 @@ async fn example_image_urls_are_stand_ins_and_invalid_names_fail() {
     assert_eq!(bad.status, 422, "{:?}", bad.body);
     assert!(bad.body.to_string().contains("could not be downloaded"));
 }
+
+/// What a change token reads (`mapsync-bigcommerce`'s `target::token`):
+/// `date_modified` moves with every edit of a product, sub-resources
+/// deleted included; products sort by it; metafields filter by their
+/// dates, given with or without a zone.
+#[tokio::test]
+async fn date_modified_moves_with_every_edit_and_filters_metafields() {
+    let c = start(config()).await;
+    let a = c
+        .call("POST", "/catalog/products", Some(product("Shoe", "S-1")))
+        .await;
+    assert_eq!(a.status, 200, "{:#}", a.body);
+    let id = a.body["data"]["id"].as_u64().unwrap();
+    let b = c
+        .call("POST", "/catalog/products", Some(product("Boot", "B-1")))
+        .await;
+    assert_eq!(b.status, 200);
+    let option = c
+        .call(
+            "POST",
+            &format!("/catalog/products/{id}/options"),
+            Some(json!({"display_name": "Color", "type": "radio_buttons",
+                "option_values": [{"label": "Red", "sort_order": 0}]})),
+        )
+        .await;
+    assert_eq!(option.status, 200, "{:#}", option.body);
+    let oid = option.body["data"]["id"].as_u64().unwrap();
+    let newest = |a: &Value| {
+        (
+            a["meta"]["pagination"]["total"].as_u64(),
+            a["data"][0]["id"].as_u64(),
+            a["data"][0]["date_modified"].as_str().map(str::to_string),
+        )
+    };
+    let before = c
+        .call("GET", &format!("/catalog/products/{id}"), None)
+        .await
+        .body["data"]["date_modified"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Dates have second precision.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let del = c
+        .call(
+            "DELETE",
+            &format!("/catalog/products/{id}/options/{oid}"),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
+    let list = c
+        .call(
+            "GET",
+            "/catalog/products?sort=date_modified&direction=desc&limit=1&include_fields=date_modified",
+            None,
+        )
+        .await;
+    let (total, first, date) = newest(&list.body);
+    assert_eq!((total, first), (Some(2), Some(id)), "{:#}", list.body);
+    assert!(date.unwrap() > before, "a deleted option moves the date");
+
+    let m = c
+        .call(
+            "POST",
+            &format!("/catalog/products/{id}/metafields"),
+            Some(json!({"namespace": "mapsync", "key": "key", "value": "P-1", "permission_set": "read"})),
+        )
+        .await;
+    assert_eq!(m.status, 200, "{:#}", m.body);
+    let count = |path: String| {
+        let c = &c;
+        async move {
+            let a = c.call("GET", &path, None).await;
+            assert_eq!(a.status, 200, "{path}: {:#}", a.body);
+            a.body["meta"]["pagination"]["total"].as_u64()
+        }
+    };
+    let base = "/catalog/products/metafields?namespace=mapsync&key=key";
+    assert_eq!(
+        count(format!("{base}&date_modified:min=2000-01-01T00:00:00")).await,
+        Some(1)
+    );
+    assert_eq!(
+        count(format!("{base}&date_modified:min=2999-01-01T00:00:00")).await,
+        Some(0)
+    );
+    assert_eq!(
+        count(format!("{base}&date_modified:min=2999-01-01")).await,
+        Some(0)
+    );
+}

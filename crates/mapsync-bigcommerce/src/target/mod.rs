@@ -7,6 +7,8 @@
 //!   batches: products by `id:in` with their sub-resources, metafields by
 //!   `resource_id:in`, stock by `product_id:in`), converted to the neutral
 //!   `Current` (`neutral`).
+//! * `token`: the change token, a few small requests covering the
+//!   reduced read (the sync manager reuses a plan while it holds).
 //! * `write`: creates (one `POST` carrying what the API takes inline, then
 //!   metafields, uploads and stock), updates that send only what differs,
 //!   deletes and deactivations, adopting a create whose answer was lost.

@@ -26,8 +26,9 @@
 //!   than a page of those (a large import in the last hours): no token.
 //! * categories: the category trees API gives categories no date, so an
 //!   edit can only be seen in the categories themselves: the whole listing
-//!   (every tree, one page) and the trees (which one is the default) are
-//!   the token's; more than one page of categories: no token.
+//!   (every tree, one page; the fields the reduced read keeps and the
+//!   tree, not the `views` shoppers move) and the trees (which one is the
+//!   default) are the token's; more than one page of categories: no token.
 //! * category markers: one page, as the token's; more: no token.
 //!
 //! A store with no category asks neither the trees nor the category
@@ -106,7 +107,7 @@ impl Page {
         }
     }
 
-    /// The whole listing is this page: the store says so and it is short.
+    /// The whole listing is this page: the store counts no more items.
     fn complete(&self) -> bool {
         self.total == Some(self.data.len() as u64)
     }
@@ -139,24 +140,13 @@ impl BigCommerceTarget {
             ("limit", "1".to_string()),
             ("include_fields", "date_modified".to_string()),
         ];
-        let marker_q = marker_query(&[fields()]);
-        let category_query = [("limit", limit.clone())];
-        let products = self
-            .client
-            .get::<Value>("/catalog/products", &product_query);
-        let markers = self
-            .client
-            .get::<Value>("/catalog/products/metafields", &marker_q);
-        let categories = self
-            .client
-            .get::<Value>("/catalog/trees/categories", &category_query);
-        let (products, markers, categories) = tokio::try_join!(products, markers, categories)?;
-        let (products, markers, categories) = (
-            Page::of(products)?,
-            Page::of(markers)?,
-            Page::of(categories)?,
-        );
-
+        // The products first: while their last change is too recent, the
+        // rest is not asked.
+        let products = Page::of(
+            self.client
+                .get::<Value>("/catalog/products", &product_query)
+                .await?,
+        )?;
         let Some(count) = products.total else {
             return Ok(None);
         };
@@ -181,6 +171,22 @@ impl BigCommerceTarget {
             "p{count}@{}",
             newest.map(|t| t.unix_timestamp()).unwrap_or(0)
         );
+
+        let marker_q = marker_query(&[fields()]);
+        // What the reduced read keeps, and the tree: not `views`, which
+        // shoppers move.
+        let category_query = [
+            ("limit", limit.clone()),
+            ("include_fields", "name,url,is_visible,tree_id".to_string()),
+        ];
+        let markers = self
+            .client
+            .get::<Value>("/catalog/products/metafields", &marker_q);
+        let categories = self
+            .client
+            .get::<Value>("/catalog/trees/categories", &category_query);
+        let (markers, categories) = tokio::try_join!(markers, categories)?;
+        let (markers, categories) = (Page::of(markers)?, Page::of(categories)?);
 
         if markers.complete() {
             token.push_str(&format!("|m{}", content_hash(&Value::Array(markers.data))));
@@ -215,8 +221,8 @@ impl BigCommerceTarget {
                 .client
                 .get::<Value>("/catalog/categories/metafields", &marker_q);
             let (trees, category_markers) = tokio::try_join!(trees, category_markers)?;
-            let (trees, category_markers) = (Page::of(trees)?, Page::of(category_markers)?);
             // The trees listing has no paging: its one answer is the list.
+            let (trees, category_markers) = (Page::of(trees)?, Page::of(category_markers)?);
             if !category_markers.complete() {
                 return Ok(None);
             }

@@ -361,13 +361,7 @@ impl QueryRoot {
             .values()
             .filter(|p| search.matches(&|f| product_field(p, f)))
             .count();
-        Ok(match limit.and_then(|l| usize::try_from(l).ok()) {
-            Some(l) if n > l => Count {
-                count: i32::try_from(l).unwrap_or(i32::MAX),
-                precision: CountPrecision::AtLeast,
-            },
-            _ => Count::exact(n),
-        })
+        Ok(Count::up_to(n, limit))
     }
 
     async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductObj>> {
@@ -546,13 +540,7 @@ impl QueryRoot {
             .values()
             .filter(|c| search.matches(&|f| collection_field(c, f)))
             .count();
-        Ok(match limit.and_then(|l| usize::try_from(l).ok()) {
-            Some(l) if n > l => Count {
-                count: i32::try_from(l).unwrap_or(i32::MAX),
-                precision: CountPrecision::AtLeast,
-            },
-            _ => Count::exact(n),
-        })
+        Ok(Count::up_to(n, limit))
     }
 
     async fn collection(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CollectionObj>> {

@@ -128,6 +128,18 @@ impl Count {
             precision: CountPrecision::Exact,
         }
     }
+
+    /// `n` counted with a `limit:` argument (`null`: none): at most the
+    /// limit, `AT_LEAST` when there are more.
+    pub fn up_to(n: usize, limit: Option<i32>) -> Self {
+        match limit.and_then(|l| usize::try_from(l).ok()) {
+            Some(l) if n > l => Count {
+                count: i32::try_from(l).unwrap_or(i32::MAX),
+                precision: CountPrecision::AtLeast,
+            },
+            _ => Count::exact(n),
+        }
+    }
 }
 
 /// Shopify's `SEO`.

@@ -248,7 +248,7 @@ impl Store {
                         == v
                 })
             })
-            .map(|c| self.category_json(c))
+            .map(|c| select_fields(self.category_json(c), q))
             .collect();
         page_of(items, q)
     }

@@ -256,6 +256,7 @@ impl Store {
             }
             i.date_modified = ctx.now.clone();
         }
+        p.date_modified = ctx.now.clone();
         match thumb {
             Some(true) => Self::set_thumbnail(p, iid),
             Some(false) => {

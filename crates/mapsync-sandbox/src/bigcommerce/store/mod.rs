@@ -993,8 +993,11 @@ fn select_fields(mut v: Value, q: &[(String, String)]) -> Value {
     let drop = list("exclude_fields");
     let subs = includes(q);
     if let Value::Object(m) = &mut v {
+        // "The ID and the specified fields will be returned" (a tree's
+        // category's ID is its `category_id`).
         m.retain(|k, _| {
             k == "id"
+                || k == "category_id"
                 || subs.iter().any(|s| s == k)
                 || (keep.as_ref().is_none_or(|l| l.contains(k))
                     && drop.as_ref().is_none_or(|l| !l.contains(k)))
