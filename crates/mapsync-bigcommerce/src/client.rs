@@ -157,6 +157,9 @@ fn shared_http() -> Result<reqwest::Client, BcError> {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .user_agent(concat!("mapsync/", env!("CARGO_PKG_VERSION")))
+        // Reused between a run's requests, not kept (with its buffers)
+        // between the sync manager's runs.
+        .pool_idle_timeout(Duration::from_secs(5))
         .build()
         .map_err(|e| BcError::Config {
             message: format!("HTTP client: {e}"),

@@ -180,12 +180,12 @@ pub struct Shared {
 type StorePools = std::collections::HashMap<mapsync_state::StateLocation, StatePool>;
 
 /// Connections kept open per state database between uses. A run holds one
-/// only while it reads the ledger and while it applies (and records), and
-/// a run that writes takes up to three more (batches, uploads,
-/// write-backs): four serve the usual runs at once; another is opened
-/// (and closed) when more are needed at the same moment. Each open connection keeps
-/// SQLite's page cache.
-const IDLE_STATE_CONNECTIONS: usize = 4;
+/// only while it reads the ledger and while it applies (and records), so
+/// two serve the usual four runs at once; another is opened (and closed)
+/// when more are needed at the same moment (a run that writes takes up to
+/// three more: batches, uploads, write-backs). Each open connection keeps
+/// SQLite's page cache: four held 4 MB more than two at rest.
+const IDLE_STATE_CONNECTIONS: usize = 2;
 
 /// Why a manual run could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
