@@ -885,8 +885,10 @@ pub async fn plan_spooled_in(
     // Back before the long part: another run may use it meanwhile.
     states.give(store);
     let memo_key = match &options.memo {
-        Some(_) => memo_key(profile, &set, &scopes, &ledgers, target.as_ref(), options).await,
-        None => None,
+        Some(m) if m.wants_key() => {
+            memo_key(profile, &set, &scopes, &ledgers, target.as_ref(), options).await
+        }
+        _ => None,
     };
     if let (Some(memo), Some(key)) = (&options.memo, memo_key) {
         if let Some(plan) = memo.get(key) {
