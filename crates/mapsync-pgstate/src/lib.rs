@@ -389,20 +389,12 @@ async fn apply_wave(
                 target_id,
                 hash,
                 date,
-            } => {
-                w.ok_entity.push(entity);
-                w.ok_key.push(&u.key);
-                w.ok_target.push(target_id);
-                w.ok_hash.push(hash);
-                w.ok_date
-                    .push(rfc3339(*date).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
-                w.ok_fields.push(None);
             }
-            Change::Wrote {
+            | Change::Wrote {
                 target_id,
                 hash,
                 date,
-                fields,
+                ..
             } => {
                 w.ok_entity.push(entity);
                 w.ok_key.push(&u.key);
@@ -410,7 +402,11 @@ async fn apply_wave(
                 w.ok_hash.push(hash);
                 w.ok_date
                     .push(rfc3339(*date).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
-                w.ok_fields.push(Some(fields::to_text(fields)));
+                // A success without field hashes clears them.
+                w.ok_fields.push(match &u.change {
+                    Change::Wrote { fields, .. } => Some(fields::to_text(fields)),
+                    _ => None,
+                });
             }
             Change::Failure { target_id, message } => {
                 w.fail_entity.push(entity);
