@@ -44,4 +44,16 @@ impl SharedStore {
         .await
         .map_err(|e| StateError::Task(e.to_string()))?
     }
+
+    /// Runs `f` with the store on this thread (waiting for a call in
+    /// flight on the blocking pool, if any). For a thread that may block:
+    /// a current-thread runtime of its own, where handing a short call to
+    /// the blocking pool costs a thread kept alive for nothing.
+    pub fn call_here<R>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, StateError>,
+    ) -> Result<R, StateError> {
+        let mut store = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut store)
+    }
 }

@@ -3,9 +3,11 @@
 //! database ([`StatePool`]) that a run takes its handles from.
 //!
 //! * **SQLite** (`sqlite:PATH`, `mapsync-state`): a [`StateDb`] is one
-//!   connection ([`SharedStore`]) whose calls run on Tokio's blocking pool,
-//!   one at a time; the [`StatePool`] keeps idle connections between runs
-//!   ([`StorePool`]), as the engine always did.
+//!   connection ([`SharedStore`]) whose calls run one at a time, on the
+//!   calling thread when its runtime is a current-thread one (a command's,
+//!   a manager's run worker's) and else on Tokio's blocking pool (and the
+//!   ledger writer's batches always there); the [`StatePool`] keeps idle
+//!   connections between runs ([`StorePool`]), as the engine always did.
 //! * **PostgreSQL** (`postgres://...`, `mapsync-pgstate`): a [`StateDb`] is
 //!   a clone of one [`PgState`], a `sqlx` pool shared by every handle of
 //!   the database, connected (and migrated, under the migration lock) on
@@ -273,18 +275,32 @@ impl PgState {
 /// or the pool (PostgreSQL).
 #[derive(Debug, Clone)]
 pub enum StateDb {
-    /// One SQLite connection; calls run on the blocking pool.
+    /// One SQLite connection (calls: see the `dispatch!` macro).
     Sqlite(SharedStore),
     /// The PostgreSQL pool.
     Postgres(PgState),
 }
 
+/// Whether this thread's runtime is a current-thread one (the sync
+/// manager's run workers, a command's runtime): its thread may block, and
+/// a short SQLite call runs on it rather than on the blocking pool, whose
+/// threads would otherwise stay alive between a manager's runs (issue 13:
+/// three threads, 2.7 MB, for nothing). The ledger writer's batches
+/// ([`StateDb::record_many`]) still go to the blocking pool, so that a
+/// run's requests go on while a batch commits.
+fn may_block_here() -> bool {
+    Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
 /// The same call on either store: `$call` is an expression over `$s`, the
 /// store (`&mut Store`, or a `PgStore` whose call is awaited); the
-/// captured values are moved in.
+/// captured values are moved in. SQLite calls run on this thread when it
+/// may block ([`may_block_here`]), else on the blocking pool.
 macro_rules! dispatch {
     ($self:ident, |$s:ident| $call:expr) => {
         match $self {
+            StateDb::Sqlite(shared) if may_block_here() => shared.call_here(move |$s| $call),
             StateDb::Sqlite(shared) => shared.call(move |$s| $call).await,
             StateDb::Postgres(pg) => pg.with(move |$s| async move { $call.await }).await,
         }
