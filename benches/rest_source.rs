@@ -260,6 +260,7 @@ fn main() {
                 sync_id: Some(format!("gid://shopify/Product/{}", i + 1)),
                 sync_date: Some(now.clone()),
                 sync_msg: String::new(),
+                values: Default::default(),
             })
             .collect();
         let (query, paging) = (json!({}), json!({"style": "none"}));

@@ -15,6 +15,7 @@ pub mod failure;
 pub mod images;
 pub mod init;
 pub mod render;
+pub mod resolve;
 pub mod run;
 pub mod sandbox;
 pub mod shell;
@@ -63,6 +64,8 @@ pub enum Command {
     Runs(run::RunsArgs),
     /// What a running manager (`mapsync run`) is doing.
     Status(run::StatusArgs),
+    /// Settle a `conflict: manual` field of an item: keep the source's or the target's value.
+    Resolve(resolve::ResolveArgs),
     /// Run the `tests:` of mapping sets.
     Test(TestArgs),
     /// Print a JSON Schema (project or mapping).
@@ -164,6 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(cli.project.as_deref(), args),
         Command::Runs(args) => run::runs(cli.project.as_deref(), args),
         Command::Status(args) => run::status(cli.project.as_deref(), args),
+        Command::Resolve(args) => resolve::resolve(cli.project.as_deref(), args),
         Command::Test(args) => test(cli.project.as_deref(), args),
         Command::Images(command) => images::images(cli.project.as_deref(), command),
         Command::Schema(args) => {

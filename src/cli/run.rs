@@ -16,8 +16,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub profile: Vec<String>,
     /// Run each due profile once, then exit (for cron and CI).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "worker")]
     pub once: bool,
+    /// Join the pool of workers sharing the profiles' PostgreSQL state
+    /// database: scheduled runs become jobs there (a queue per store), any
+    /// worker runs them, a dead worker's run is resumed by another
+    /// (docs/scale.md; timings: MAPSYNC_WORKER_* variables).
+    #[arg(long)]
+    pub worker: bool,
     /// More log output on stderr (-v debug with request ids); the default is info.
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -74,6 +80,7 @@ pub fn run(project: Option<&Path>, args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = mapsync_run::Options {
         project_file: file,
         only: args.profile,
+        worker: args.worker,
     };
     match mapsync_run::run(options, crate::registry(), args.once, level) {
         Ok(code) => Ok(ExitCode::from(code)),
@@ -82,6 +89,24 @@ pub fn run(project: Option<&Path>, args: RunArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("the project file has errors");
         }
         Err(mapsync_run::StartError::Project(e)) => Err(e.into()),
+        Err(mapsync_run::StartError::Worker(e)) => {
+            // Its own stable code (`run::worker-queue`) and help; URLs
+            // in it are redacted.
+            let theme = if super::render::color_stderr() {
+                miette::GraphicalTheme::unicode()
+            } else {
+                miette::GraphicalTheme::unicode_nocolor()
+            };
+            let mut out = String::new();
+            let handler = miette::GraphicalReportHandler::new_themed(theme)
+                .with_width(100)
+                .with_links(false);
+            if handler.render_report(&mut out, &e).is_err() {
+                out = format!("error[{}]: {e}\n", mapsync_run::pool::CODE);
+            }
+            eprint!("{out}");
+            Ok(ExitCode::from(1))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -103,7 +103,10 @@ fn check_both_ways(schema_files: &[&str], examples: &[&str]) {
 
 #[test]
 fn mapping_schema_and_complete_mapping_set_agree() {
-    check_both_ways(&["schemas/mapping.schema.json"], &["mappings/pim-shopify"]);
+    check_both_ways(
+        &["schemas/mapping.schema.json"],
+        &["mappings/pim-shopify", "mappings/two-way"],
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@ fn shipped_mapping_sets_and_project_are_valid_without_warnings() {
         "mappings/minimal.yaml",
         "mappings/demo",
         "mappings/rest-store",
+        "mappings/two-way",
         "mapsync.yaml",
     ] {
         let diags = validate(&[set]);

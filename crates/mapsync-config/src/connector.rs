@@ -261,6 +261,13 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// Whether a source configured with `options` can write `entity`'s
+    /// records (write-back, and the values of fields flowing to the source,
+    /// docs/two-way.md). By default: [`Connector::writes_back`].
+    fn writes_back_entity(&self, _options: &Node, _entity: mapsync_core::Entity) -> bool {
+        self.writes_back()
+    }
+
     /// Open it as a source.
     fn open_source(&self, options: &Options) -> Result<Box<dyn Source>, SourceError> {
         Err(SourceError::Config {

@@ -905,6 +905,103 @@ pub fn drift(
     out
 }
 
+/// One field of an item that flows other than `to_target`, classified
+/// three ways (spec/two-way.md) and given its action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoWayField {
+    /// The diff path of the field (`tags`, `metafields[custom.material]`).
+    pub field: String,
+    /// Its direction.
+    pub direction: crate::two_way::Direction,
+    /// What changed since the last sync.
+    pub state: crate::two_way::FieldState,
+    /// What the run does with it.
+    pub action: crate::two_way::Action,
+    /// The source's value (the document's).
+    pub source: Value,
+    /// The target's current value.
+    pub target: Value,
+}
+
+/// Classify the two-way fields of `doc` (those `policies` names, by diff
+/// path) from the hash of the value last synced (`synced`: the ledger's
+/// field hashes — after a sync both sides agree, so the hash written is
+/// the hash synced), the document's value and `current`'s, and decide
+/// each one's action. A field the target's read does not hold is left
+/// out: nothing can be said of it.
+pub fn two_way(
+    doc: &Document,
+    current: &Current,
+    rules: &CompareRules,
+    synced: &FieldHashes,
+    policies: &BTreeMap<String, crate::two_way::Policy>,
+) -> Vec<TwoWayField> {
+    if policies.is_empty() {
+        return Vec::new();
+    }
+    let matches = match_variants(doc, &current.variants);
+    let mut out = Vec::new();
+    for (path, slot) in slots(doc, rules) {
+        let Some(policy) = policies.get(&path) else {
+            continue;
+        };
+        let Some(target) = slot.current(doc, current, &matches, rules) else {
+            continue;
+        };
+        let source = slot.desired(doc, rules);
+        let state = crate::two_way::classify(
+            synced.get(&field_key(&path)).map(String::as_str),
+            &field_hash(&source),
+            &field_hash(&target),
+        );
+        out.push(TwoWayField {
+            action: crate::two_way::decide(state, *policy),
+            direction: policy.direction,
+            field: path,
+            state,
+            source,
+            target,
+        });
+    }
+    // A field the source leaves empty is not in the document (the write
+    // leaves it alone), yet its value in the target may have to come back
+    // (a store-only field flowing `to_source`): an entity field or
+    // metafield the target holds is classified with an empty source value.
+    for (path, policy) in policies {
+        if out.iter().any(|f| &f.field == path) {
+            continue;
+        }
+        let target = match path
+            .strip_prefix("metafields[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            Some(name) => current
+                .metafields
+                .iter()
+                .find(|m| format!("{}.{}", m.namespace, m.key) == name)
+                .map(|m| Value::String(m.value.clone())),
+            None if !path.contains('[') => current.fields.get(path).cloned(),
+            None => None,
+        };
+        let Some(target) = target else { continue };
+        let source = Value::Null;
+        let state = crate::two_way::classify(
+            synced.get(&field_key(path)).map(String::as_str),
+            &field_hash(&source),
+            &field_hash(&target),
+        );
+        out.push(TwoWayField {
+            action: crate::two_way::decide(state, *policy),
+            direction: policy.direction,
+            field: path.clone(),
+            state,
+            source,
+            target,
+        });
+    }
+    out
+}
+
 /// `doc` with the fields at `paths` set to what `current` holds (the
 /// `keep` answer to drift): the write then finds no difference there and
 /// leaves them as the target has them. A product's images kept are left
@@ -1113,7 +1210,10 @@ mod tests {
                     {"namespace": "global", "key": "title_tag", "type": "single_line_text_field", "value": "Tee | Acme"}]}),
                 json!({"fields": {"seo.title": "Tee | Acme"}, "metafields": [["custom", "material", "Cotton"], ["mapsync", "key", "A1"]]}),
                 json!({"fields": {"seo.title": "Tee!"}, "metafields": [["mapsync", "key", "A1"]]}),
-                vec!["metafields[custom.material]", "metafields[global.title_tag]"],
+                vec![
+                    "metafields[custom.material]",
+                    "metafields[global.title_tag]",
+                ],
             ),
             (
                 "images in order",
@@ -1130,7 +1230,12 @@ mod tests {
                        "fields": {"sku": "A1-S", "price": "50", "compare_at_price": null, "weight": 1.5, "weight_unit": "KILOGRAMS"}, "quantities": {"gid://l/1": 1}}]}),
                 json!({"variants": [{"sku": "A1-S", "title": "M", "options": [["Size", "M"]],
                        "fields": {"sku": "A1-S", "price": "45.00", "compare_at_price": "60", "weight": 1.5, "weight_unit": "GRAMS"}, "quantities": {"gid://l/1": 0}}]}),
-                vec!["variants[A1-S].compare_at_price", "variants[A1-S].price", "variants[A1-S].weight_unit", "variants[A1-S].options.Size"],
+                vec![
+                    "variants[A1-S].compare_at_price",
+                    "variants[A1-S].price",
+                    "variants[A1-S].weight_unit",
+                    "variants[A1-S].options.Size",
+                ],
             ),
             (
                 "a variant deleted in the store",
@@ -1191,6 +1296,194 @@ mod tests {
                 store: json!("Tee (sale)"),
                 new: json!("Tee v2"),
             }]
+        );
+    }
+
+    /// Two-way fields as data: (source value, target value, value last
+    /// synced, policy) → state and action; tags compare as a set.
+    #[test]
+    fn two_way_fields_are_classified_against_the_last_synced_value() {
+        use crate::two_way::{Action as A, Conflict, Direction, FieldState as S, Policy};
+        let both = |conflict| Policy {
+            direction: Direction::Both,
+            conflict,
+            ..Policy::default()
+        };
+        let to_source = Policy {
+            direction: Direction::ToSource,
+            ..Policy::default()
+        };
+        type Case = (
+            &'static str,
+            serde_json::Value,
+            serde_json::Value,
+            serde_json::Value,
+            Policy,
+            S,
+            A,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "title",
+                json!("Tee"),
+                json!("Tee"),
+                json!("Tee"),
+                both(Conflict::SourceWins),
+                S::Unchanged,
+                A::None,
+            ),
+            (
+                "title",
+                json!("Tee 2"),
+                json!("Tee"),
+                json!("Tee"),
+                both(Conflict::SourceWins),
+                S::ChangedInSource,
+                A::Push,
+            ),
+            (
+                "title",
+                json!("Tee"),
+                json!("Tee (sale)"),
+                json!("Tee"),
+                both(Conflict::SourceWins),
+                S::ChangedInTarget,
+                A::Pull,
+            ),
+            (
+                "title",
+                json!("Tee 2"),
+                json!("Tee 2"),
+                json!("Tee"),
+                both(Conflict::Manual),
+                S::ChangedInBothSame,
+                A::None,
+            ),
+            (
+                "title",
+                json!("Tee 2"),
+                json!("Tee 3"),
+                json!("Tee"),
+                both(Conflict::SourceWins),
+                S::Conflict,
+                A::Push,
+            ),
+            (
+                "title",
+                json!("Tee 2"),
+                json!("Tee 3"),
+                json!("Tee"),
+                both(Conflict::TargetWins),
+                S::Conflict,
+                A::Pull,
+            ),
+            (
+                "title",
+                json!("Tee 2"),
+                json!("Tee 3"),
+                json!("Tee"),
+                both(Conflict::Manual),
+                S::Conflict,
+                A::Hold,
+            ),
+            (
+                "tags",
+                json!(["a", "b"]),
+                json!(["b", "a"]),
+                json!(["a", "b"]),
+                both(Conflict::Manual),
+                S::Unchanged,
+                A::None,
+            ),
+            (
+                "tags",
+                json!(["a"]),
+                json!(["a", "c"]),
+                json!(["a"]),
+                both(Conflict::Manual),
+                S::ChangedInTarget,
+                A::Pull,
+            ),
+            (
+                "vendor",
+                json!("Acme"),
+                json!("Other"),
+                json!("Acme"),
+                to_source,
+                S::ChangedInTarget,
+                A::Pull,
+            ),
+            (
+                "vendor",
+                json!("Acme 2"),
+                json!("Other"),
+                json!("Other"),
+                to_source,
+                S::ChangedInSource,
+                A::Pull,
+            ),
+        ];
+        for (field, source, target, synced, policy, state, action) in cases {
+            let d = doc(json!({"fields": {field: source.clone()}}));
+            let last = written_hashes(&doc(json!({"fields": {field: synced}})), &RULES);
+            let now = current(json!({"fields": {field: target.clone()}}));
+            let policies = BTreeMap::from([(field.to_string(), policy)]);
+            let got = two_way(&d, &now, &RULES, &last, &policies);
+            assert_eq!(got.len(), 1, "{field} {source} {target}");
+            assert_eq!(
+                (got[0].state, got[0].action),
+                (state, action),
+                "{field} {source} {target}"
+            );
+            // The values as each side holds them (a set as the diff
+            // compares it: sorted).
+            if field != "tags" {
+                assert_eq!((&got[0].source, &got[0].target), (&source, &target));
+            }
+        }
+        // Fields no policy names are not classified.
+        let d = doc(json!({"fields": {"title": "A", "vendor": "B"}}));
+        let now = current(json!({"fields": {"title": "X", "vendor": "Y"}}));
+        let policies = BTreeMap::from([("vendor".to_string(), both(Conflict::SourceWins))]);
+        let got = two_way(&d, &now, &RULES, &FieldHashes::new(), &policies);
+        assert_eq!(
+            got.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+            ["vendor"]
+        );
+        // Never synced and the sides differ: nobody can tell which moved.
+        assert_eq!(got[0].state, S::Conflict);
+        // A store-only field flowing to the source, empty there: pulled,
+        // also as a metafield.
+        let d = doc(json!({"fields": {"title": "A"}}));
+        let now = current(json!({
+            "fields": {"title": "A", "vendor": "Store Co"},
+            "metafields": [["custom", "url", "https://shop/a"]]
+        }));
+        let policies = BTreeMap::from([
+            ("vendor".to_string(), to_source),
+            ("metafields[custom.url]".to_string(), to_source),
+        ]);
+        let got: Vec<(String, S, A, serde_json::Value)> =
+            two_way(&d, &now, &RULES, &FieldHashes::new(), &policies)
+                .into_iter()
+                .map(|f| (f.field, f.state, f.action, f.target))
+                .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "metafields[custom.url]".to_string(),
+                    S::Conflict,
+                    A::Pull,
+                    json!("https://shop/a")
+                ),
+                (
+                    "vendor".to_string(),
+                    S::Conflict,
+                    A::Pull,
+                    json!("Store Co")
+                ),
+            ]
         );
     }
 

@@ -13,6 +13,8 @@
 //! * [`images`]: the image port of the image round trip (`ImageStore`).
 //! * [`diag`]: diagnostics with stable codes.
 //! * [`rules`]: pre-flight rules a target declares (what it refuses).
+//! * [`two_way`]: two-way fields: direction, conflict policy, the
+//!   three-way classification and the action it takes.
 //!
 //! This crate names no platform and does no I/O.
 
@@ -28,6 +30,7 @@ pub mod images;
 pub mod rules;
 pub mod source;
 pub mod target;
+pub mod two_way;
 pub mod value;
 
 pub use entity::{Entity, UnknownEntity};

@@ -201,6 +201,10 @@ pub struct WriteBack {
     pub sync_date: Option<String>,
     /// SyncMsg: why the last sync failed; empty after a success.
     pub sync_msg: String,
+    /// Field values pulled from the target (two-way fields flowing to the
+    /// source, docs/two-way.md), by the source path each is written to
+    /// (the field's `from:`). Empty for a plain write-back.
+    pub values: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// The source fields the mapping's `writeback:` of an entity names.

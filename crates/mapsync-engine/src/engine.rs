@@ -675,6 +675,36 @@ pub fn state_pool(
     mapsync_statedb::StatePool::for_url(&profile.state, Path::new(&profile.project_dir), max_idle)
 }
 
+/// Fields flowing `to_source` or `both` (docs/two-way.md) are accepted by
+/// `validate`, but this version plans and syncs every field one way: a
+/// mapping set with one is refused here, with a diagnostic at each such
+/// `direction:`, rather than synced as if it flowed to the target.
+pub fn two_way_not_built(set: &MappingSet) -> Option<mapsync_core::diag::Diagnostics> {
+    use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
+    let mut diags = Diagnostics::default();
+    for ent in [&set.category, &set.product].into_iter().flatten() {
+        let fields = ent
+            .fields
+            .iter()
+            .chain(ent.variants.iter().flat_map(|v| v.fields.iter()));
+        for f in fields.filter(|f| f.direction.is_two_way()) {
+            diags.push(
+                Diagnostic::error(
+                    codes::TWO_WAY_NOT_BUILT,
+                    format!(
+                        "`direction: {}` is checked by `validate`, but `plan` and `sync` cannot carry it yet",
+                        f.direction.as_str()
+                    ),
+                )
+                .at_opt(f.direction_at.clone())
+                .label("not supported yet")
+                .help("remove `direction:` to sync the field to the target (docs/two-way.md, \"Not built yet\")"),
+            );
+        }
+    }
+    (!diags.is_empty()).then_some(diags)
+}
+
 /// Why planning stopped before producing a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -869,6 +899,9 @@ pub async fn plan_spooled_in(
             (Arc::new(set), warnings)
         }
     };
+    if let Some(diags) = two_way_not_built(&set) {
+        return Err(PlanError::Mapping(diags));
+    }
     let target = &connected.target;
     let store = states.take()?;
     let mut ledgers = Vec::new();

@@ -1,6 +1,6 @@
 //! The mapsync state store on PostgreSQL: the ledger, the run journal,
-//! uploads, pending batches, pending write-backs and the image publish
-//! progress, with the same operations and meaning as the SQLite store
+//! uploads, pending batches, pending write-backs, the image publish
+//! progress and the `mapsync resolve` choices, with the same operations and meaning as the SQLite store
 //! ([`mapsync_state::Store`]) and the same value types. For several
 //! workers on several machines sharing their state (docs/scale.md).
 //!
@@ -18,6 +18,7 @@
 mod error;
 mod fields;
 pub mod migrations;
+mod resolutions;
 mod runs;
 mod tables;
 mod url;
@@ -35,7 +36,8 @@ pub use error::PgStateError;
 pub use url::{redact_raw, PgUrl, DEFAULT_MAX_CONNECTIONS};
 
 pub use mapsync_state::{
-    BatchLine, Change, Ledger, LedgerRow, LedgerUpdate, PendingBatch, Run, RunId, RunStatus,
+    BatchLine, Change, Ledger, LedgerRow, LedgerUpdate, PendingBatch, Resolution, Run, RunId,
+    RunStatus,
 };
 
 use mapsync_core::source::Entity;
@@ -545,6 +547,8 @@ fn futures_are_send(s: &PgStore, u: &PgUrl) {
     send(s.pending_batches("c"));
     send(s.prune_uploads("c", std::time::Duration::ZERO));
     send(s.pending_writebacks("c", Entity::Product, None, 1));
+    send(s.resolutions("c", Entity::Product, None));
+    send(s.clear_resolutions("c", &[]));
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_ledger_field_hashes.sql",
         sql: include_str!("../migrations/0003_ledger_field_hashes.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_resolutions.sql",
+        sql: include_str!("../migrations/0004_resolutions.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
@@ -58,6 +63,7 @@ const OUR_TABLES: &[&str] = &[
     "batches",
     "writebacks",
     "image_publish",
+    "resolutions",
 ];
 
 /// Brings the schema of the database `conn` is connected to up to

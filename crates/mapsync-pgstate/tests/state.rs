@@ -115,6 +115,98 @@ state_case!(field_hashes_follow_the_outcomes, |s| {
         .is_empty());
 });
 
+// The choices of `mapsync resolve`: recorded (a second one for a field
+// replaces the first), listed by channel and entity, for some keys or
+// all, in key then field order, to the nanosecond; cleared only as read.
+state_case!(resolve_choices_are_recorded_listed_and_cleared, |s| {
+    use mapsync_core::two_way::Side;
+    use mapsync_pgstate::Resolution;
+    let at = |n: i64| {
+        OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789 + i128::from(n))
+            .unwrap()
+    };
+    let choice = |key: &str, field: &str, take: Side, n: i64| Resolution {
+        entity: Entity::Product,
+        key: key.into(),
+        field: field.into(),
+        take,
+        recorded_at: at(n),
+        source_hash: None,
+        target_hash: None,
+    };
+    assert!(s
+        .resolutions("c", Entity::Product, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let vendor_b = choice("B", "vendor", Side::Source, 0);
+    let mut material_a = choice("A", "metafields[custom.material]", Side::Target, 1);
+    material_a.source_hash = Some("0123abcd".into());
+    material_a.target_hash = Some("fedc9876".into());
+    let vendor_a = choice("A", "vendor", Side::Source, 2);
+    let mut category = choice("B", "title", Side::Target, 3);
+    category.entity = Entity::Category;
+    for (channel, c) in [
+        ("c", &vendor_b),
+        ("c", &material_a),
+        ("c", &vendor_a),
+        ("c", &category),
+        ("other", &vendor_b),
+    ] {
+        s.record_resolution(channel, c).await.unwrap();
+    }
+    assert_eq!(
+        s.resolutions("c", Entity::Product, None).await.unwrap(),
+        vec![material_a.clone(), vendor_a.clone(), vendor_b.clone()],
+        "key, then field order; hashes and instants as recorded"
+    );
+    assert_eq!(
+        s.resolutions("c", Entity::Category, None).await.unwrap(),
+        vec![category]
+    );
+    // A second choice for a field replaces the first.
+    let vendor_b2 = choice("B", "vendor", Side::Target, 4);
+    s.record_resolution("c", &vendor_b2).await.unwrap();
+    let keys: Vec<String> = ["B", "Z"].map(String::from).to_vec();
+    assert_eq!(
+        s.resolutions("c", Entity::Product, Some(&keys[..]))
+            .await
+            .unwrap(),
+        vec![vendor_b2.clone()]
+    );
+    assert_eq!(
+        s.resolutions("c", Entity::Product, Some(&[][..]))
+            .await
+            .unwrap(),
+        vec![]
+    );
+    // Clearing what a run read: the replaced choice is no longer there,
+    // the ones read go, the rest stays.
+    assert_eq!(
+        s.clear_resolutions("c", &[vendor_b.clone(), vendor_a, material_a.clone()])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.resolutions("c", Entity::Product, None).await.unwrap(),
+        vec![vendor_b2.clone()]
+    );
+    assert_eq!(s.clear_resolutions("c", &[]).await.unwrap(), 0);
+    assert_eq!(
+        s.resolutions("other", Entity::Product, None).await.unwrap(),
+        vec![vendor_b]
+    );
+    let odd = choice("ключ ✓ 'q'", "metafields[a.b]", Side::Target, 5);
+    s.record_resolution("c", &odd).await.unwrap();
+    assert_eq!(
+        s.resolutions("c", Entity::Product, Some(std::slice::from_ref(&odd.key)))
+            .await
+            .unwrap(),
+        vec![odd]
+    );
+});
+
 state_case!(ledger_round_trip, |s| {
     let date = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
     assert!(s.load("c", Entity::Product).await.unwrap().is_empty());

@@ -12,5 +12,6 @@ pub mod reconcile;
 pub mod render;
 pub mod spool;
 pub mod testing;
+pub mod two_way;
 
 pub use mapsync_core::{diff, document};

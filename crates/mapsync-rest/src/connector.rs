@@ -57,6 +57,14 @@ impl Connector for RestConnector {
         true
     }
 
+    /// Only an entity with a `writeback.<entity>` request can be written.
+    fn writes_back_entity(&self, options: &Node, entity: mapsync_core::Entity) -> bool {
+        options
+            .get("writeback")
+            .and_then(|w| w.get(entity.as_str()))
+            .is_some()
+    }
+
     fn open_source(&self, options: &Options) -> Result<Box<dyn Source>, SourceError> {
         let value = serde_json::Value::Object(options.values().clone());
         let opts = RestOptions::from_value(&value)?;

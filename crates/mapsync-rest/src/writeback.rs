@@ -13,8 +13,10 @@
 //!   the request succeeds or fails for all its items.
 //!
 //! Template variables: `key`, `sync_id`, `sync_date`, `sync_msg`, `fields`
-//! (`fields.sync_id`... the names the mapping gives, or none); in a batch
-//! body, `items` and `fields`.
+//! (`fields.sync_id`... the names the mapping gives, or none), `values`
+//! (field values pulled from the target by two-way fields, by the source
+//! path each goes to; the default body writes each at its path); in a
+//! batch body, `items` and `fields`.
 
 use std::sync::Arc;
 
@@ -133,6 +135,7 @@ impl RestWriter {
             "sync_id": item.sync_id,
             "sync_date": item.sync_date,
             "sync_msg": item.sync_msg,
+            "values": item.values,
             "fields": Self::fields_value(fields),
         }))
     }
@@ -151,6 +154,9 @@ impl RestWriter {
         }
         if let Some(f) = &fields.sync_msg {
             insert_path(&mut m, f, json!(item.sync_msg));
+        }
+        for (path, value) in &item.values {
+            insert_path(&mut m, path, value.clone());
         }
         m
     }
@@ -530,11 +536,39 @@ mod tests {
             sync_id: Some("1".into()),
             sync_date: None,
             sync_msg: String::new(),
+            values: Default::default(),
         };
         assert_eq!(
             Value::Object(RestWriter::default_body(&item, &fields)),
             json!({"Sync": {"Id": "1"}, "Msg": ""}),
             "a value the engine does not have is left out"
+        );
+    }
+
+    /// Values pulled from the target go at their source paths, nested
+    /// like the write-back fields; an empty value is written (it clears).
+    #[test]
+    fn pulled_values_go_at_their_source_paths() {
+        let fields = WritebackFields {
+            sync_msg: Some("Msg".into()),
+            ..WritebackFields::default()
+        };
+        let item = WriteBack {
+            key: "K".into(),
+            sync_id: None,
+            sync_date: None,
+            sync_msg: String::new(),
+            values: [
+                ("Tags".to_string(), json!(["a", "b"])),
+                ("Shop.Url".to_string(), json!("https://shop/k")),
+                ("Group".to_string(), Value::Null),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(
+            Value::Object(RestWriter::default_body(&item, &fields)),
+            json!({"Msg": "", "Tags": ["a", "b"], "Shop": {"Url": "https://shop/k"}, "Group": null})
         );
     }
 }

@@ -74,8 +74,22 @@ async fn runs(State(s): State<Arc<Shared>>, Query(q): Query<RunsQuery>) -> Respo
 }
 
 async fn trigger(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    match s.trigger(&name) {
+    // `--worker`: the run is a job of the pool, run by whichever worker
+    // takes it.
+    let pooled = s.pool().is_some();
+    let result = if pooled {
+        s.trigger_pool(&name).await
+    } else {
+        s.trigger(&name)
+    };
+    match result {
+        Ok(()) if pooled => (StatusCode::ACCEPTED, Json(json!({ "queued": name }))).into_response(),
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "started": name }))).into_response(),
+        Err(e @ TriggerError::Queue(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
         Err(e @ TriggerError::Unknown(_)) => (
             StatusCode::NOT_FOUND,
             Json(json!({ "error": e.to_string() })),

@@ -8,6 +8,8 @@
 //! * [`http`]: `/healthz`, `/readyz`, `/metrics`, `/api/*`, the status page
 //!   ([`page`]).
 //! * [`logs`]: daily log files, text or JSON lines, `keep_days` cleanup.
+//! * [`pool`]: `mapsync run --worker`, runs as jobs of a pool of workers in
+//!   PostgreSQL (graphile_worker: a queue per store, heartbeat recovery).
 //!
 //! A run is what `mapsync sync --profile P` does (`exec::run::sync_with`),
 //! handed what the manager keeps between runs: the profile's checked
@@ -20,6 +22,7 @@ pub mod logs;
 pub mod manager;
 pub mod metrics;
 pub mod page;
+pub mod pool;
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -51,6 +54,9 @@ pub enum StartError {
     /// The project's temporary folder (`tmp_dir:`) cannot be used.
     #[error("cannot use the project's temporary folder: {0}")]
     Tmp(#[from] mapsync_state::tmp::TmpError),
+    /// `--worker` cannot join the pool.
+    #[error(transparent)]
+    Worker(#[from] pool::WorkerError),
 }
 
 /// Runs the manager until SIGTERM/SIGINT (or, with `once`, runs each due
@@ -65,8 +71,31 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let worker = options.worker;
     let shared = Shared::new(options, registry);
     let loaded = shared.load()?;
+    // `--worker`: the queue database (the profiles' one PostgreSQL state
+    // database) and the timings, checked before anything starts.
+    let queue = if worker {
+        let only = &shared.options.only;
+        let profiles = loaded
+            .project
+            .profiles
+            .iter()
+            .filter(|(name, _, schedule)| {
+                if only.is_empty() {
+                    schedule.is_some()
+                } else {
+                    only.contains(name)
+                }
+            })
+            .map(|(name, p, _)| (name.as_str(), p.as_ref().map_err(|e| e.to_string())));
+        let url = pool::queue_database(profiles)?;
+        let settings = pool::WorkerSettings::from_env(|n| std::env::var(n).ok())?;
+        Some((url, settings))
+    } else {
+        None
+    };
     let settings = loaded.project.run.clone();
     let _guard = logs::init(
         &shared.log_dir(&settings),
@@ -103,10 +132,74 @@ pub fn run(
                 Outcome::Failed => 1,
             });
         }
+        if let Some((url, worker_settings)) = queue {
+            join_pool(&shared, &url, worker_settings).await?;
+        }
         serve(shared, loaded, settings.listen).await
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// `--worker`: connects to the queue database, installs or upgrades
+/// graphile_worker's schema there (under its own lock: workers starting
+/// together are safe) and sets up this process's worker.
+async fn join_pool(
+    shared: &Arc<Shared>,
+    url: &str,
+    settings: pool::WorkerSettings,
+) -> Result<(), StartError> {
+    let shown = mapsync_pgstate::redact_raw(url);
+    let queue_error = |message: String| pool::WorkerError::Queue {
+        url: shown.clone(),
+        message,
+    };
+    let mut parsed = mapsync_pgstate::PgUrl::parse(url).map_err(|e| queue_error(e.to_string()))?;
+    // The worker's connections: its job fetches and completions, its
+    // notification listener, heartbeats and sweeps, the status reads.
+    parsed.max_connections = parsed
+        .max_connections
+        .max(manager::MAX_CONCURRENT_RUNS as u32 + 6);
+    let store = mapsync_pgstate::PgStore::connect_url(&parsed)
+        .await
+        .map_err(|e| queue_error(e.to_string()))?;
+    let pg = store.pool().clone();
+    let worker = graphile_worker::WorkerOptions::default()
+        .schema(pool::SCHEMA)
+        .pg_pool(pg.clone())
+        .concurrency(settings.concurrency)
+        .poll_interval(settings.poll)
+        .define_job::<pool::RunJob>()
+        .add_extension(pool::Manager(shared.clone()))
+        // mapsync's own signal handling: the first SIGTERM lets the run in
+        // flight finish its items, then the job is released.
+        .listen_os_shutdown_signals(false)
+        .shutdown_grace_period(Duration::from_secs(24 * 3600))
+        .shutdown_interrupted_job_retry_delay(Duration::from_secs(1))
+        .heartbeat_interval(settings.heartbeat)
+        .sweep_interval(settings.sweep_interval)
+        .sweep_threshold(settings.sweep_threshold)
+        .recovery_delay(settings.recovery_delay)
+        .init()
+        .await
+        .map_err(|e| queue_error(format!("the job queue could not start: {e}")))?;
+    let worker = Arc::new(worker);
+    let member = Arc::new(pool::Pool::new(
+        worker.create_utils(),
+        pg,
+        shown.clone(),
+        settings,
+        worker.worker_id().clone(),
+    ));
+    tracing::info!(
+        queue_database = %shown,
+        worker_id = %member.worker_id,
+        heartbeat = ?member.settings.heartbeat,
+        sweep_threshold = ?member.settings.sweep_threshold,
+        "joined the pool of workers"
+    );
+    shared.set_pool(member, worker);
+    Ok(())
 }
 
 fn shared_settings(s: &Shared) -> std::sync::MutexGuard<'_, mapsync_config::schedule::RunSettings> {
@@ -143,6 +236,31 @@ async fn serve(
     );
     let files = loaded.project.files.clone();
     shared.apply(loaded);
+    if let Some(pool) = shared.pool() {
+        // The worker takes jobs once the profiles are known.
+        if let Some(worker) = shared.pool_worker() {
+            let stopping = shared.clone();
+            let handle = tokio::spawn(async move {
+                if let Err(e) = worker.run().await {
+                    if !stopping
+                        .shutting_down
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                    {
+                        // Nothing would take this process's jobs any more:
+                        // exit for the supervisor to restart it (its held
+                        // jobs come back to the pool after the sweep).
+                        tracing::error!("the pool's worker stopped: {e}; exiting");
+                        eprintln!("the pool's worker stopped: {e}; exiting");
+                        mapsync_state::tmp::remove_own_files();
+                        std::process::exit(1);
+                    }
+                    tracing::error!("the pool's worker stopped: {e}");
+                }
+            });
+            shared.keep_task(handle);
+        }
+        tokio::spawn(shared.clone().pool_refresh_task(pool));
+    }
     tokio::spawn(shared.clone().reload_task(files));
     loop {
         tokio::select! {

@@ -66,6 +66,9 @@ pub struct Options {
     /// `--profile`: only these profiles (and these even without a
     /// `schedule:`, as manual ones); empty: every profile with a schedule.
     pub only: Vec<String>,
+    /// `--worker`: scheduled runs become jobs of the pool in PostgreSQL
+    /// ([`crate::pool`]).
+    pub worker: bool,
 }
 
 /// How a profile's runs are going.
@@ -169,6 +172,10 @@ pub struct Shared {
     run_permits: tokio::sync::Semaphore,
     pool: RunPool,
     stores: Mutex<StorePools>,
+    /// `--worker`: this process's membership of the pool, once joined.
+    queue: std::sync::OnceLock<Arc<crate::pool::Pool>>,
+    /// `--worker`: graphile_worker's worker (asked to stop on shutdown).
+    queue_worker: Mutex<Option<Arc<graphile_worker::Worker>>>,
 }
 
 /// The manager's connections to state databases, by SQLite file or
@@ -199,6 +206,9 @@ pub enum TriggerError {
     /// The manager is stopping.
     #[error("the manager is shutting down")]
     ShuttingDown,
+    /// `--worker`: the job could not be added to the pool's queue.
+    #[error("{0}")]
+    Queue(String),
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -262,10 +272,11 @@ fn backoff(failures: u32, cap: Option<Duration>) -> Duration {
 impl Shared {
     /// A manager for `options`, with the connectors of `registry`.
     pub fn new(options: Options, registry: Registry) -> Arc<Shared> {
+        let worker = options.worker;
         Arc::new(Shared {
             options,
             registry,
-            metrics: Metrics::new(),
+            metrics: Metrics::with_pool(worker),
             settings: Mutex::new(RunSettings::default()),
             started_with: Mutex::new(None),
             loaded: AtomicBool::new(false),
@@ -281,6 +292,8 @@ impl Shared {
             run_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS),
             pool: RunPool::new(RUN_WORKERS),
             stores: Mutex::new(StorePools::new()),
+            queue: std::sync::OnceLock::new(),
+            queue_worker: Mutex::new(None),
         })
     }
 
@@ -420,7 +433,10 @@ impl Shared {
                 continue;
             }
             let shared = self.clone();
-            let handle = tokio::spawn(async move { shared.profile_task(slot).await });
+            let handle = match self.queue.get().cloned() {
+                Some(pool) => tokio::spawn(async move { shared.pool_task(slot, pool).await }),
+                None => tokio::spawn(async move { shared.profile_task(slot).await }),
+            };
             lock(&self.tasks).push(handle);
         }
     }
@@ -594,6 +610,11 @@ impl Shared {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
         self.shutdown.notify_waiters();
+        // The pool's worker takes no new job; the one in flight ends with
+        // its run (released to the pool: another worker resumes it).
+        if let Some(w) = lock(&self.queue_worker).as_ref() {
+            w.request_shutdown();
+        }
         for s in self.slots() {
             s.wake.notify_one();
         }
@@ -812,6 +833,258 @@ impl Shared {
         }
     }
 
+    /// `--worker`: joins the pool (before the configuration is applied:
+    /// the profiles' tasks then enqueue jobs instead of running).
+    pub fn set_pool(&self, pool: Arc<crate::pool::Pool>, worker: Arc<graphile_worker::Worker>) {
+        let _ = self.queue.set(pool);
+        *lock(&self.queue_worker) = Some(worker);
+    }
+
+    /// `--worker`: graphile_worker's worker.
+    pub fn pool_worker(&self) -> Option<Arc<graphile_worker::Worker>> {
+        lock(&self.queue_worker).clone()
+    }
+
+    /// Keeps a task that [`Self::join`] waits for.
+    pub fn keep_task(&self, handle: tokio::task::JoinHandle<()>) {
+        lock(&self.tasks).push(handle);
+    }
+
+    /// `--worker`: this process's membership of the pool.
+    pub fn pool(&self) -> Option<Arc<crate::pool::Pool>> {
+        self.queue.get().cloned()
+    }
+
+    /// `--worker`: reads the pool every `poll` (at least every 2 s) for
+    /// the status page and `/metrics`, until shutdown.
+    pub async fn pool_refresh_task(self: Arc<Self>, pool: Arc<crate::pool::Pool>) {
+        let every = pool.settings.poll.min(Duration::from_secs(2));
+        loop {
+            let snapshot = pool.refresh().await;
+            self.metrics.set_pool(&snapshot);
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = self.shutdown.notified() => return,
+            }
+        }
+    }
+
+    /// `--worker`: a profile's task enqueues its runs as jobs of the pool
+    /// when they are due by the shared run journal; any worker runs them
+    /// ([`Self::run_job`]).
+    async fn pool_task(self: Arc<Self>, slot: Arc<Slot>, pool: Arc<crate::pool::Pool>) {
+        loop {
+            if self.shutting_down.load(Ordering::SeqCst) || lock(&slot.status).removed {
+                return;
+            }
+            let cfg = lock(&slot.cfg).clone();
+            let profile = match &cfg.profile {
+                Ok(p) => p.clone(),
+                Err(_) => {
+                    // A profile that cannot be used (a missing `${ENV}`)
+                    // fails on this worker, with the manager's backoff:
+                    // no job for a run that cannot start anywhere.
+                    let due = lock(&slot.status).next_run;
+                    let now = SystemTime::now();
+                    match due {
+                        Some(d) if d <= now => {
+                            self.run_slot(&slot).await;
+                        }
+                        Some(d) => self.pause(&slot, d.duration_since(now).ok()).await,
+                        None => self.pause(&slot, None).await,
+                    }
+                    continue;
+                }
+            };
+            let due = match self.pool_due(&profile, &cfg.schedule).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(profile = %slot.name, "cannot read the run journal to schedule the profile: {e}");
+                    self.pause(&slot, Some(pool.settings.poll.max(Duration::from_secs(2))))
+                        .await;
+                    continue;
+                }
+            };
+            lock(&slot.status).next_run = due;
+            let now = SystemTime::now();
+            match due {
+                None => {
+                    self.pause(&slot, None).await;
+                    continue;
+                }
+                Some(d) if d > now => {
+                    self.pause(&slot, d.duration_since(now).ok()).await;
+                    continue;
+                }
+                Some(d) => {
+                    let job = crate::pool::RunJob {
+                        profile: slot.name.clone(),
+                        due_ms: crate::pool::unix_ms(d),
+                        manual: false,
+                    };
+                    let queue = crate::pool::store_queue(&profile);
+                    match pool.enqueue(&job, &queue).await {
+                        Ok(true) => {
+                            tracing::info!(profile = %slot.name, queue = %queue, "run queued in the pool")
+                        }
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(profile = %slot.name, "{e}"),
+                    }
+                    // Queued or running somewhere: look again when the
+                    // journal may say it finished.
+                    self.pause(&slot, Some(pool.settings.poll)).await;
+                }
+            }
+        }
+    }
+
+    /// Waits `wait` (forever: `None`), or until the slot is woken or the
+    /// manager stops.
+    async fn pause(&self, slot: &Slot, wait: Option<Duration>) {
+        match wait {
+            Some(w) => {
+                tokio::select! {
+                    () = tokio::time::sleep(w) => {}
+                    () = slot.wake.notified() => {}
+                    () = self.shutdown.notified() => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    () = slot.wake.notified() => {}
+                    () = self.shutdown.notified() => {}
+                }
+            }
+        }
+    }
+
+    /// The finished runs of `p` in the shared journal, newest first.
+    async fn finished_runs(&self, p: &Profile) -> Result<Vec<mapsync_state::Run>, String> {
+        let states = self.store_pool(p)?;
+        let db = states.take().map_err(|e| e.to_string())?;
+        let runs = db.recent_runs(&p.name, 20).await;
+        if runs.is_ok() {
+            states.give(db);
+        }
+        let runs = runs.map_err(|e| e.to_string())?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| r.finished_at.is_some() && r.status != mapsync_state::RunStatus::Running)
+            .collect())
+    }
+
+    /// When `p` is next due in the pool, by the shared run journal: at
+    /// once when it never finished a run; the schedule's next firing after
+    /// the start of its last finished run; after a failed one, the
+    /// manager's backoff from its end. `None`: only when asked.
+    async fn pool_due(
+        &self,
+        p: &Profile,
+        schedule: &Schedule,
+    ) -> Result<Option<SystemTime>, String> {
+        let runs = self.finished_runs(p).await?;
+        let now = SystemTime::now();
+        let Some(last) = runs.first() else {
+            return Ok(match schedule {
+                Schedule::Manual => None,
+                _ => Some(now),
+            });
+        };
+        if last.status == mapsync_state::RunStatus::Failed {
+            let failures = runs
+                .iter()
+                .take_while(|r| r.status == mapsync_state::RunStatus::Failed)
+                .count();
+            let ended: SystemTime = last.finished_at.unwrap_or(last.started_at).into();
+            let wait = backoff(
+                u32::try_from(failures).unwrap_or(u32::MAX),
+                schedule.interval(now),
+            );
+            return Ok(Some(ended + wait));
+        }
+        Ok(schedule.next_after(last.started_at.into()))
+    }
+
+    /// `--worker`: the task handler's run of a job. Completes (returns
+    /// `Ok`) once the run is journaled, or at once when a finished run
+    /// already covers the job's firing; fails — graphile_worker releases
+    /// the job, another worker resumes it — when this worker stops
+    /// meanwhile.
+    pub async fn run_job(
+        self: &Arc<Self>,
+        job: crate::pool::RunJob,
+        attempts: i16,
+    ) -> Result<(), String> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err("this worker is stopping: the job goes back to the pool".into());
+        }
+        let Some(slot) = lock(&self.slots).get(&job.profile).cloned() else {
+            tracing::warn!(profile = %job.profile, "a job of the pool names a profile this worker does not run (the workers' configurations differ); the job is dropped");
+            return Ok(());
+        };
+        // A first attempt of a scheduled firing that a finished run covers
+        // (another worker enqueued it late) is done already. Jobs of one
+        // profile are serialised by their queue: this check does not race.
+        if !job.manual && attempts <= 1 {
+            let profile = lock(&slot.cfg).profile.clone();
+            if let Ok(p) = profile {
+                match self.finished_runs(&p).await {
+                    Ok(runs) => {
+                        let covered = runs.first().is_some_and(|r| {
+                            (r.started_at.unix_timestamp_nanos() / 1_000_000) as i64 >= job.due_ms
+                        });
+                        if covered {
+                            tracing::debug!(profile = %job.profile, "a finished run covers this firing");
+                            return Ok(());
+                        }
+                    }
+                    Err(e) => return Err(format!("cannot read the run journal: {e}")),
+                }
+            }
+        }
+        tracing::info!(profile = %job.profile, attempts, manual = job.manual, "running a job of the pool");
+        match self.run_slot(&slot).await {
+            None => Err(format!("a run of `{}` is in progress on this worker", job.profile)),
+            Some(_) if self.shutting_down.load(Ordering::SeqCst) => Err(
+                "this worker stopped during the run: the job goes back to the pool and the next worker resumes from the ledger".into(),
+            ),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// `--worker`: `POST /api/profiles/{name}/sync` enqueues a run.
+    pub async fn trigger_pool(&self, name: &str) -> Result<(), TriggerError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(TriggerError::ShuttingDown);
+        }
+        let pool = self.pool().ok_or(TriggerError::ShuttingDown)?;
+        let slot = lock(&self.slots)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::Unknown(name.to_string()))?;
+        let profile = lock(&slot.cfg).profile.clone();
+        let Ok(profile) = profile else {
+            // Fails on this worker, as without the pool.
+            return self.trigger(name);
+        };
+        let job = crate::pool::RunJob {
+            profile: name.to_string(),
+            due_ms: crate::pool::unix_ms(SystemTime::now()),
+            manual: true,
+        };
+        match pool
+            .enqueue(&job, &crate::pool::store_queue(&profile))
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(TriggerError::Running(name.to_string())),
+            Err(e) => Err(TriggerError::Queue(e)),
+        }
+    }
+
     /// `--once`: runs each due profile once, concurrently; the worst outcome.
     pub async fn run_once(self: &Arc<Self>) -> Outcome {
         let mut handles = Vec::new();
@@ -871,6 +1144,8 @@ impl Shared {
             "config_check": mapsync_config::schedule::human_duration(settings.config_check),
             "restart_needed": self.restart_needed(),
             "profiles": profiles,
+            "mode": if self.queue.get().is_some() { "worker" } else { "single" },
+            "pool": self.queue.get().map(|p| p.status_json()),
             "config": match refused {
                 None => json!({ "status": "ok" }),
                 Some(r) => json!({
@@ -1223,6 +1498,7 @@ mod tests {
             Options {
                 project_file: PathBuf::from("mapsync.yaml"),
                 only: Vec::new(),
+                worker: false,
             },
             Registry::new(),
         );

@@ -51,6 +51,24 @@ pub struct RequestLabels {
     pub target: String,
 }
 
+/// `{queue}`: a queue of the pool (`mapsync run --worker`), one per store.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    /// The queue.
+    pub queue: String,
+}
+
+/// The pool's gauges (`mapsync run --worker`), read from the queue database.
+#[derive(Default)]
+struct PoolMetrics {
+    workers: Gauge,
+    stale: Gauge,
+    running: Gauge,
+    depth: Family<QueueLabel, Gauge>,
+    queue_running: Family<QueueLabel, Gauge>,
+    known: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
 /// `{outcome}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -76,6 +94,7 @@ pub struct Metrics {
     last_success: Family<ProfileLabel, Gauge<f64, AtomicU64>>,
     running: Family<ProfileLabel, Gauge>,
     reloads: Family<OutcomeLabel, Counter>,
+    pool: Option<PoolMetrics>,
 }
 
 impl Default for Metrics {
@@ -87,6 +106,12 @@ impl Default for Metrics {
 impl Metrics {
     /// A registry with every family, prefixed `mapsync_`.
     pub fn new() -> Metrics {
+        Self::with_pool(false)
+    }
+
+    /// As [`Self::new`], with the pool's gauges when `pool`
+    /// (`mapsync run --worker`).
+    pub fn with_pool(pool: bool) -> Metrics {
         let mut registry = Registry::with_prefix("mapsync");
         let m = Metrics {
             runs: Family::default(),
@@ -100,6 +125,7 @@ impl Metrics {
             running: Family::default(),
             reloads: Family::default(),
             registry: Registry::default(),
+            pool: pool.then(PoolMetrics::default),
         };
         // Counters get their `_total` suffix from the encoder.
         registry.register(
@@ -148,7 +174,66 @@ impl Metrics {
             "Configuration reloads by outcome (ok, refused)",
             m.reloads.clone(),
         );
+        if let Some(p) = &m.pool {
+            registry.register(
+                "pool_workers",
+                "Workers of the pool with a heartbeat row (this one included)",
+                p.workers.clone(),
+            );
+            registry.register(
+                "pool_workers_stale",
+                "Workers of the pool silent for longer than the sweep threshold (their jobs go back to the queue)",
+                p.stale.clone(),
+            );
+            registry.register(
+                "pool_running_jobs",
+                "Runs held by the pool's workers",
+                p.running.clone(),
+            );
+            registry.register(
+                "pool_queue_depth",
+                "Jobs waiting in a queue of the pool (one queue per store)",
+                p.depth.clone(),
+            );
+            registry.register(
+                "pool_queue_running",
+                "Jobs of a queue held by a worker (at most 1: one run per store)",
+                p.queue_running.clone(),
+            );
+        }
         Metrics { registry, ..m }
+    }
+
+    /// The pool as last read (`mapsync run --worker`); nothing otherwise.
+    pub fn set_pool(&self, s: &crate::pool::Snapshot) {
+        let Some(p) = &self.pool else { return };
+        if s.error.is_some() {
+            return;
+        }
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        p.workers.set(count(s.workers.len()));
+        p.stale
+            .set(count(s.workers.iter().filter(|w| w.stale).count()));
+        p.running
+            .set(count(s.workers.iter().map(|w| w.jobs.len()).sum()));
+        let mut known = p
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Queues that emptied go back to zero.
+        for q in known.iter() {
+            let l = QueueLabel { queue: q.clone() };
+            p.depth.get_or_create(&l).set(0);
+            p.queue_running.get_or_create(&l).set(0);
+        }
+        for q in &s.queues {
+            let l = QueueLabel {
+                queue: q.queue.clone(),
+            };
+            p.depth.get_or_create(&l).set(q.waiting);
+            p.queue_running.get_or_create(&l).set(q.running);
+            known.insert(q.queue.clone());
+        }
     }
 
     fn label(profile: &str) -> ProfileLabel {

@@ -91,6 +91,9 @@ svg text {{ font-size: 10px; fill: #5b6475; }}
         }
         h.push_str("</pre></div>\n");
     }
+    if status["pool"].is_object() {
+        h.push_str(&pool_section(&status["pool"]));
+    }
     let profiles = status["profiles"].as_array().cloned().unwrap_or_default();
     if profiles.is_empty() {
         h.push_str("<p>No profile to run: give a profile a <code>schedule:</code>, or name one with <code>--profile</code>.</p>");
@@ -155,6 +158,71 @@ function syncNow(name) {
 </body></html>
 "#,
     );
+    h
+}
+
+/// `mapsync run --worker`: the pool's workers, the runs they hold and
+/// the queues (one per store) with their waiting jobs.
+fn pool_section(pool: &Value) -> String {
+    let mut h = String::new();
+    let workers = pool["workers"].as_array().cloned().unwrap_or_default();
+    let _ = write!(
+        h,
+        r#"<section class="profile" id="pool"><div class="head"><h2>Pool</h2><span>{n} worker(s)</span><span>queue database: {db}</span><span>read at {at}</span></div>"#,
+        n = workers.len(),
+        db = text(&pool["queue_database"]),
+        at = text(&pool["read_at"]),
+    );
+    if let Some(e) = pool["error"].as_str() {
+        let _ = write!(h, r#"<div class="banner">{}</div>"#, esc(e));
+    }
+    h.push_str(
+        "<table><tr><th>worker</th><th>last heartbeat</th><th>since</th><th>runs held</th></tr>",
+    );
+    for w in &workers {
+        let jobs: Vec<String> = w["jobs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|j| {
+                format!(
+                    "{} ({}, attempt {})",
+                    text(&j["profile"]),
+                    text(&j["queue"]),
+                    num(&j["attempts"])
+                )
+            })
+            .collect();
+        let mut who = text(&w["id"]);
+        if w["this"] == Value::Bool(true) {
+            who.push_str(" (this one)");
+        }
+        if w["stale"] == Value::Bool(true) {
+            who.push_str(" — silent, its runs go back to the queue");
+        }
+        let _ = write!(
+            h,
+            "<tr><td>{who}</td><td>{hb}</td><td>{st}</td><td>{jobs}</td></tr>",
+            hb = text(&w["last_heartbeat_at"]),
+            st = text(&w["started_at"]),
+            jobs = if jobs.is_empty() {
+                "—".to_string()
+            } else {
+                jobs.join(", ")
+            },
+        );
+    }
+    h.push_str("</table><table><tr><th>queue (store)</th><th>waiting</th><th>running</th></tr>");
+    for q in pool["queues"].as_array().into_iter().flatten() {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            text(&q["queue"]),
+            num(&q["waiting"]),
+            num(&q["running"])
+        );
+    }
+    h.push_str("</table></section>\n");
     h
 }
 
@@ -309,5 +377,36 @@ mod tests {
         assert!(html.contains("<svg"));
         assert!(html.contains("http-equiv=\"refresh\""));
         assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+
+    #[test]
+    fn the_page_shows_the_pool_its_workers_runs_and_queues() {
+        let status = json!({
+            "project": "/p/mapsync.yaml", "version": "0.1.0", "started_at": "2026-12-01T00:00:00Z",
+            "config_check": "10m", "shutting_down": false, "config": { "status": "ok" },
+            "profiles": [], "mode": "worker",
+            "pool": { "queue_database": "postgres://m@db:5432/mapsync", "read_at": "2026-12-01T00:00:02Z",
+                "workers": [
+                    { "id": "graphile_worker_a1", "this": true, "stale": false,
+                      "last_heartbeat_at": "2026-12-01 00:00:01+00", "started_at": "2026-12-01 00:00:00+00",
+                      "jobs": [{ "id": 7, "profile": "shop-<eu>", "queue": "store:gql:s1", "attempts": 2, "locked_at": "x" }] },
+                    { "id": "graphile_worker_b2", "this": false, "stale": true,
+                      "last_heartbeat_at": "2026-11-30 23:00:00+00", "started_at": "2026-11-30 22:00:00+00", "jobs": [] }
+                ],
+                "queues": [{ "queue": "store:gql:s1", "waiting": 3, "running": 1 }] }
+        });
+        let html = render(&status, &[]);
+        assert!(html.contains(r#"id="pool""#), "{html}");
+        assert!(html.contains("2 worker(s)"), "{html}");
+        assert!(html.contains("graphile_worker_a1 (this one)"), "{html}");
+        assert!(
+            html.contains("shop-&lt;eu&gt; (store:gql:s1, attempt 2)"),
+            "{html}"
+        );
+        assert!(html.contains("its runs go back to the queue"), "{html}");
+        assert!(
+            html.contains("<td>store:gql:s1</td><td>3</td><td>1</td>"),
+            "{html}"
+        );
     }
 }

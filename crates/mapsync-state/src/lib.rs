@@ -20,6 +20,7 @@ mod fields;
 mod images;
 pub mod migrations;
 mod pool;
+mod resolutions;
 mod shared;
 pub mod tmp;
 mod uploads;
@@ -35,6 +36,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 pub use batches::{BatchLine, PendingBatch};
 pub use pool::StorePool;
+pub use resolutions::Resolution;
 pub use shared::SharedStore;
 pub use uploads::MAX_AGE as UPLOAD_MAX_AGE;
 

@@ -94,6 +94,22 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE ledger ADD COLUMN fields TEXT;
     "#,
+    // 8: the choices of `mapsync resolve` for fields flowing both ways
+    // with `conflict: manual` (`resolutions.rs`): the side taken, when,
+    // and the hashes of the two values it was made for, when known.
+    r#"
+    CREATE TABLE resolutions (
+        channel     TEXT NOT NULL,
+        entity      TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        field       TEXT NOT NULL,
+        take        TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        source_hash TEXT,
+        target_hash TEXT,
+        PRIMARY KEY (channel, entity, key, field)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -34,8 +34,9 @@ use tokio::runtime::Handle;
 use mapsync_core::source::Entity;
 use mapsync_pgstate::{PgStateError, PgStore, PgUrl};
 pub use mapsync_state::{
-    BatchLine, Change, Ledger, LedgerRow, LedgerUpdate, PendingBatch, Run, RunId, RunStatus,
-    ServerFailure, SharedStore, StateError, StateLocation, Store, StorePool, UPLOAD_MAX_AGE,
+    BatchLine, Change, Ledger, LedgerRow, LedgerUpdate, PendingBatch, Resolution, Run, RunId,
+    RunStatus, ServerFailure, SharedStore, StateError, StateLocation, Store, StorePool,
+    UPLOAD_MAX_AGE,
 };
 
 /// The connections of one state database: take a [`StateDb`] for a while,
@@ -652,6 +653,43 @@ impl StateDb {
         dispatch!(self, |s| s
             .record_image_published(&channel, &item, &outcome, at))
     }
+
+    // ----- `mapsync resolve` choices -----
+
+    /// Records a `mapsync resolve` choice for `channel`, replacing an
+    /// earlier one for the same entity, key and field.
+    pub async fn record_resolution(
+        &self,
+        channel: &str,
+        choice: Resolution,
+    ) -> Result<(), StateError> {
+        let channel = channel.to_owned();
+        dispatch!(self, |s| s.record_resolution(&channel, &choice))
+    }
+
+    /// The `mapsync resolve` choices of `channel` and `entity` not yet
+    /// cleared: of the items of `keys`, or of every item when `None`; in
+    /// key, then field order.
+    pub async fn resolutions(
+        &self,
+        channel: &str,
+        entity: Entity,
+        keys: Option<Vec<String>>,
+    ) -> Result<Vec<Resolution>, StateError> {
+        let channel = channel.to_owned();
+        dispatch!(self, |s| s.resolutions(&channel, entity, keys.as_deref()))
+    }
+
+    /// Clears the choices a run applied (each still as read; one recorded
+    /// again since stays); returns how many went.
+    pub async fn clear_resolutions(
+        &self,
+        channel: &str,
+        applied: Vec<Resolution>,
+    ) -> Result<usize, StateError> {
+        let channel = channel.to_owned();
+        dispatch!(self, |s| s.clear_resolutions(&channel, &applied))
+    }
 }
 
 #[cfg(test)]
@@ -678,6 +716,35 @@ mod tests {
         assert_eq!(inner.idle(), 0);
         assert_eq!(db.last_run_id("p").await.unwrap(), Some(run));
         assert_eq!(pool.recent_runs_blocking("p", 5).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn resolve_choices_go_through_the_handle() {
+        use mapsync_core::two_way::Side;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("state.db").display());
+        let db = StateDb::open_url(&url, dir.path()).unwrap();
+        let choice = Resolution {
+            entity: Entity::Product,
+            key: "A".into(),
+            field: "vendor".into(),
+            take: Side::Target,
+            recorded_at: OffsetDateTime::now_utc(),
+            source_hash: None,
+            target_hash: None,
+        };
+        db.record_resolution("c", choice.clone()).await.unwrap();
+        let got = db
+            .resolutions("c", Entity::Product, Some(vec!["A".into()]))
+            .await
+            .unwrap();
+        assert_eq!(got, vec![choice]);
+        assert_eq!(db.clear_resolutions("c", got).await.unwrap(), 1);
+        assert!(db
+            .resolutions("c", Entity::Product, None)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -119,6 +119,14 @@ cases = {
 "match-long-form": ("match::long-form", P + "    match: «Sku\n"),
 "match-unsupported-rest": ("match::unsupported", "mapsync: 1\ntarget: rest\nentities:\n  product:\n    key: ItemNo\n    «match: { source: Sku, target: sku }\n    map:\n      name: Name\n"),
 "project-unknown-type": ("project::unknown-type", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: «shopfy }\n"),
+"schema-direction": ("schema::type", P + "      vendor: «{ from: Brand, direction: upstream }\n"),
+"two-way-field-unsupported": ("two-way::field-unsupported", V + "        sku: Sku\n        \"Option|Size\": Size\n        price: { from: Price, direction: «both }\n"),
+"two-way-field-unsupported-quantity": ("two-way::field-unsupported", H + "locations: { CPH: { name: C } }\n" + V[len(H):] + "        sku: Sku\n        \"Option|Size\": Size\n        Quantity_CPH: { from: Stock, direction: «to_source }\n"),
+"two-way-needs-path": ("two-way::needs-path", P + "      vendor: { template: \"{{ Brand }}\", direction: «to_source }\n"),
+"two-way-needs-path-transform": ("two-way::needs-path", P + "      vendor: { from: Brand, transform: [trim], direction: «both }\n"),
+"two-way-newest-needs-updated-at": ("two-way::newest-needs-updated-at", P + "      vendor: { from: Brand, direction: both, conflict: «newest }\n"),
+"two-way-source-not-writable": ("two-way::source-not-writable", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/two-way.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/two-way.yaml 8:41"),
+"two-way-source-not-writable-rest": ("two-way::source-not-writable", R.replace("minimal.yaml", "two-way.yaml") + RE + "          list: { path: /products, records: data }\n" + RT + "@@tests/data/validate/support/two-way.yaml 8:41"),
 }
 warn_cases = {
 "warn-metafield-case-collision": ("metafield::case-collision", P + "      \"Metafield|Global|Size\": A\n      «\"Metafield|Global|size\": B\n"),
@@ -136,6 +144,7 @@ warn_cases = {
 "warn-source-missing": ("project::source-missing", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/minimal.yaml\n    source: { type: file, path: «../support/absent.json }\n    target: { type: sandbox }\n"),
 "warn-writeback-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback.yaml 5:5"),
 "warn-writeback-date-file": ("project::writeback-ignored", "mapsync: 1\nprofiles:\n  demo:\n    mapping: ../support/writeback-date.yaml\n    source: { type: file, path: ../support/data.json }\n    target: { type: sandbox }\n@@tests/data/validate/support/writeback-date.yaml 5:5"),
+"warn-two-way-conflict-without-both": ("two-way::conflict-without-both", P + "      vendor: { from: Brand, «conflict: manual }\n"),
 }
 out = "invalid"
 for name,(code,body) in list(cases.items()) + list(warn_cases.items()):

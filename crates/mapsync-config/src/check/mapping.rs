@@ -504,6 +504,7 @@ impl Cx<'_> {
         self.required_unmapped(kind, node, &state);
         self.families(kind, node);
         let matching = self.matching(kind, node, &fields, variants.as_ref());
+        let updated_at = self.updated_at(node, &fields);
         let bool_of = |k: &str| matches!(node.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
         Some(EntityMapping {
             kind,
@@ -521,7 +522,140 @@ impl Cx<'_> {
             option_names,
             variants,
             matching,
+            updated_at,
         })
+    }
+
+    /// `direction:` and `conflict:` of a long-form value (two-way.md):
+    /// a field flowing to the source needs a path to write to, untouched
+    /// by transforms, and a field the target reads back as it was written;
+    /// `conflict:` means something only with `direction: both`.
+    fn two_way(
+        &mut self,
+        ctx: Context,
+        k: &Node,
+        v: &Node,
+        spec: &TargetSpec,
+        value: &ValueSpec,
+    ) -> (Direction, Conflict) {
+        let direction = v
+            .get("direction")
+            .and_then(Node::as_str)
+            .and_then(Direction::parse)
+            .unwrap_or_default();
+        let conflict_node = v.get("conflict");
+        let conflict = conflict_node
+            .and_then(Node::as_str)
+            .and_then(Conflict::parse)
+            .unwrap_or_default();
+        if let Some(c) = conflict_node {
+            if direction != Direction::Both && conflict_node.and_then(Node::as_str).is_some() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        codes::TWO_WAY_CONFLICT_WITHOUT_BOTH,
+                        format!(
+                            "`conflict:` on a field flowing `{}`: only a field changed on both sides has a conflict",
+                            direction.as_str()
+                        ),
+                    )
+                    .at_opt(v.entry("conflict").and_then(|(key, _)| key.loc()))
+                    .label("ignored")
+                    .related(c.loc(), "never used")
+                    .help("add `direction: both`, or remove `conflict:`"),
+                );
+            }
+        }
+        if !direction.is_two_way() {
+            return (direction, conflict);
+        }
+        let at = v.get("direction").and_then(Node::loc);
+        let unreadable = match spec {
+            TargetSpec::Quantity { .. } => {
+                Some("an inventory quantity (stock moves with every sale)")
+            }
+            TargetSpec::MetafieldDescription { .. } => Some("a metafield definition's description"),
+            TargetSpec::Option(_) => Some("a variant option (it names the variant)"),
+            _ if ctx == Context::Variant => {
+                Some("a variant field (two-way variant fields are not supported yet)")
+            }
+            _ => None,
+        };
+        if let Some(what) = unreadable {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::TWO_WAY_FIELD_UNSUPPORTED,
+                    format!(
+                        "`{}` cannot flow `{}`: it is {what}",
+                        k.as_str().unwrap_or_default(),
+                        direction.as_str()
+                    ),
+                )
+                .at_opt(at.clone())
+                .label("only `to_target` here")
+                .help("remove `direction:` (the field flows to the target); two-way fields are the entity's own fields: title, vendor, tags, metafields..."),
+            );
+            return (Direction::ToTarget, conflict);
+        }
+        let path_only = matches!(value.source, ValueSource::Path(_)) && value.transforms.is_empty();
+        if !path_only {
+            let what = match value.source {
+                ValueSource::Path(_) => {
+                    "its value is transformed, and the target's value cannot be turned back"
+                }
+                ValueSource::Template(_) => {
+                    "its value is a template, which names no source field to write to"
+                }
+                ValueSource::Literal(_) => {
+                    "its value is a literal, which names no source field to write to"
+                }
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    codes::TWO_WAY_NEEDS_PATH,
+                    format!(
+                        "`{}` cannot flow `{}`: {what}",
+                        k.as_str().unwrap_or_default(),
+                        direction.as_str()
+                    ),
+                )
+                .at_opt(at)
+                .label("needs `from: PATH` alone")
+                .help("map the field from a source path without `transform:` (`{ from: ShopUrl, direction: to_source }`), or remove `direction:`"),
+            );
+            return (Direction::ToTarget, conflict);
+        }
+        (direction, conflict)
+    }
+
+    /// `updated_at: { source: PATH, target: FIELD }`, and `conflict:
+    /// newest` on a field of an entity without it.
+    fn updated_at(&mut self, node: &Node, fields: &[FieldMapping]) -> Option<UpdatedAt> {
+        let u = node.get("updated_at");
+        let parsed = u.and_then(|u| {
+            Some(UpdatedAt {
+                source: self.path(u.get("source"))?,
+                target: u.get("target")?.as_str()?.trim().to_string(),
+                location: u.loc(),
+            })
+        });
+        if u.is_none() {
+            for f in fields {
+                if f.direction != Direction::Both || f.conflict != Conflict::Newest {
+                    continue;
+                }
+                let at = f.conflict_at.clone();
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::TWO_WAY_NEWEST_NEEDS_UPDATED_AT,
+                        "`conflict: newest` needs to know when each side was last edited",
+                    )
+                    .at_opt(at)
+                    .label("the entity has no `updated_at:`")
+                    .help("say where each side keeps its last edit on the entity: `updated_at: { source: UpdatedAt, target: updatedAt }`, or choose another `conflict:`"),
+                );
+            }
+        }
+        parsed
     }
 
     /// `match:` of an entity: `match: PATH` (the target field is the one
@@ -934,10 +1068,15 @@ impl Cx<'_> {
             let Some(value) = self.value(v, Some(&spec)) else {
                 continue;
             };
+            let (direction, conflict) = self.two_way(ctx, k, v, &spec, &value);
             out.push(FieldMapping {
                 target: spec,
                 value,
                 location: k.loc(),
+                direction,
+                conflict,
+                direction_at: v.get("direction").and_then(Node::loc),
+                conflict_at: v.get("conflict").and_then(Node::loc),
             });
         }
         // @description needs its value mapping.
@@ -1280,7 +1419,10 @@ impl Cx<'_> {
     fn quantity_target(&mut self, k: &Node, loc: &syntax::Word) -> Checked {
         if !self.locations.contains_key(&loc.text) {
             let help = match suggest(&loc.text, self.locations.keys().map(String::as_str)) {
-                Some(s) => format!("did you mean `Quantity_{s}`? or declare `locations: {{ {}: {{ name: \"...\" }} }}`", loc.text),
+                Some(s) => format!(
+                    "did you mean `Quantity_{s}`? or declare `locations: {{ {}: {{ name: \"...\" }} }}`",
+                    loc.text
+                ),
                 None => format!(
                     "declare it: `locations: {{ {}: {{ name: \"Warehouse name\" }} }}` (the seed's RefLoc_*)",
                     loc.text

@@ -171,6 +171,7 @@ fn validate_project(
         if r.source.as_ref().is_some_and(|c| !c.writes_back()) {
             writeback_warning(&files.merged, &set, &r, diags);
         }
+        source_not_writable(&set, &r, diags);
         target_mismatch(&files.merged, &set, &r, diags);
     }
     Ok(())
@@ -212,6 +213,53 @@ fn target_mismatch(
             set.target
         )),
     );
+}
+
+/// A field flowing `to_source` or `both` needs a source connector that
+/// can be written (it declares write-back; the `file` source cannot).
+/// A source that can be written in general (`rest`) writes only the
+/// entities it has a write request for (`writeback.<entity>`).
+fn source_not_writable(set: &model::MappingSet, r: &project::MappingRef, diags: &mut Diagnostics) {
+    let (Some(source), Some(options)) = (&r.source, &r.source_options) else {
+        return;
+    };
+    let type_name = source.type_name();
+    for ent in [&set.category, &set.product].into_iter().flatten() {
+        if source.writes_back_entity(options, ent.kind) {
+            continue;
+        }
+        let why = if source.writes_back() {
+            format!(
+                "its `{type_name}` source has no `writeback.{}` request",
+                ent.kind.as_str()
+            )
+        } else {
+            format!("it reads a `{type_name}` source, which cannot be written")
+        };
+        let all = ent
+            .fields
+            .iter()
+            .chain(ent.variants.iter().flat_map(|v| v.fields.iter()));
+        for f in all.filter(|f| f.direction.is_two_way()) {
+            diags.push(
+                Diagnostic::error(
+                    codes::TWO_WAY_SOURCE_NOT_WRITABLE,
+                    format!(
+                        "profile `{}`: {why}, but this field flows `{}`",
+                        r.profile,
+                        f.direction.as_str()
+                    ),
+                )
+                .at_opt(f.direction_at.clone())
+                .label("the target's value would have nowhere to go")
+                .related(r.node.loc(), "the profile's mapping")
+                .help(format!(
+                    "use a source that can be written (`rest`, with a `writeback.{}` request), or remove `direction:` (the field flows to the target)",
+                    ent.kind.as_str()
+                )),
+            );
+        }
+    }
 }
 
 fn writeback_warning(

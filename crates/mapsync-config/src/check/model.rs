@@ -3,6 +3,7 @@
 //! location so record-time diagnostics can point back at the mapping.
 
 pub use mapsync_core::document::ImageKind;
+pub use mapsync_core::two_way::{Conflict, Direction};
 pub use mapsync_core::Entity;
 use std::time::Duration;
 
@@ -187,6 +188,31 @@ pub struct EntityMapping {
     /// `match:`: the shared identifier an item without a ledger row is
     /// looked up by in the target before it is created (two-way.md).
     pub matching: Option<MatchSpec>,
+    /// `updated_at:`: where each side keeps when an item was last edited,
+    /// for `conflict: newest` (two-way.md).
+    pub updated_at: Option<UpdatedAt>,
+}
+
+impl EntityMapping {
+    /// Whether any field of the entity (or of its variants) flows other
+    /// than `to_target`.
+    pub fn has_two_way(&self) -> bool {
+        self.fields
+            .iter()
+            .chain(self.variants.iter().flat_map(|v| v.fields.iter()))
+            .any(|f| f.direction.is_two_way())
+    }
+}
+
+/// A checked `updated_at: { source: PATH, target: FIELD }`.
+#[derive(Debug, Clone)]
+pub struct UpdatedAt {
+    /// Where the record keeps when it was last edited.
+    pub source: SourcePath,
+    /// The target item's field holding when it was last edited.
+    pub target: String,
+    /// The `updated_at:` value in the mapping file.
+    pub location: Option<Span>,
 }
 
 /// A checked `match:`: the source path and the target field it equals.
@@ -246,6 +272,14 @@ pub struct FieldMapping {
     pub value: ValueSpec,
     /// The entry's key in the mapping file.
     pub location: Option<Span>,
+    /// Which way the field flows (`direction:` of the long form).
+    pub direction: Direction,
+    /// What decides a change on both sides (`conflict:`).
+    pub conflict: Conflict,
+    /// The `direction:` value in the mapping file, when given.
+    pub direction_at: Option<Span>,
+    /// The `conflict:` value in the mapping file, when given.
+    pub conflict_at: Option<Span>,
 }
 
 /// A classified target.

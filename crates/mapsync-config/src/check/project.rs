@@ -23,6 +23,8 @@ pub struct MappingRef {
     pub node: Node,
     /// The profile's source connector, if its type is known.
     pub source: Option<Arc<dyn Connector>>,
+    /// The profile's source options (`source:`), as written.
+    pub source_options: Option<Node>,
     /// The profile's target connector, if its type is known.
     pub target: Option<Arc<dyn Connector>>,
     /// The node of the target's `type:`.
@@ -100,6 +102,7 @@ pub fn check(
                         path: text.to_string(),
                         node: m.clone(),
                         source: source.clone(),
+                        source_options: p.get("source").cloned(),
                         target: target.clone(),
                         target_type: target_type.clone(),
                     });

@@ -49,6 +49,14 @@ codes! {
     MATCH_LONG_FORM = "match::long-form", "`match: PATH` whose path the entity maps to no target field: the long form `{ source, target }` must say which field it equals";
     MATCH_UNKNOWN_FIELD = "match::unknown-field", "`match:` names a target field the target cannot find items by (with suggestions)";
     MATCH_UNSUPPORTED = "match::unsupported", "`match:` on an entity of a target that cannot find items by a field";
+    TWO_WAY_SOURCE_NOT_WRITABLE = "two-way::source-not-writable", "a field flows `to_source` or `both`, but the profile's source cannot be written (the `file` source)";
+    TWO_WAY_FIELD_UNSUPPORTED = "two-way::field-unsupported", "`direction:` other than `to_target` on a field the target cannot read back as written (quantities, metafield descriptions, options) or on a variant field (not supported yet)";
+    TWO_WAY_NEEDS_PATH = "two-way::needs-path", "a field flowing to the source is mapped from a template, a literal or a transformed path: no source field to write the target's value to";
+    TWO_WAY_CONFLICT_WITHOUT_BOTH = "two-way::conflict-without-both", "`conflict:` on a field whose direction is not `both`: it is never used (warning)";
+    TWO_WAY_NEWEST_NEEDS_UPDATED_AT = "two-way::newest-needs-updated-at", "`conflict: newest` on an entity without `updated_at: { source, target }`";
+    TWO_WAY_NOT_BUILT = "two-way::not-built", "`plan`/`sync` of a mapping set with a field flowing `to_source` or `both`: not supported yet (validate accepts it)";
+    RESOLVE_NOT_MANUAL = "resolve::not-manual", "`mapsync resolve` names a field that is not mapped `direction: both` with `conflict: manual`: no conflict of it waits for a person";
+    RESOLVE_UNKNOWN_FIELD = "resolve::unknown-field", "`mapsync resolve` names a field the entity does not map, or an entity the mapping set does not map (with a suggestion)";
     VARIANTS_FROM_MISSING = "variants::from-missing", "`variants` has no `from` list field";
     VARIANTS_OPTIONS_MISSING = "variants::options-missing", "`variants` may give a product several variants but maps no `Option|...`: the target could not tell them apart (warning)";
     TARGET_SYNTAX = "target::syntax", "a `map:` key is not a valid target expression";
@@ -139,6 +147,7 @@ codes! {
     RUN_STATE = "run::state", "the state store could not be opened or written (locked, not a state database, no permission)";
     RUN_STATE_UNREACHABLE = "run::state-unreachable", "the PostgreSQL state database cannot be reached or refused the login; nothing was changed, or what was finished is recorded";
     RUN_ENV = "run::env", "an environment variable the profile names is not set or malformed";
+    RUN_WORKER_QUEUE = "run::worker-queue", "`mapsync run --worker` cannot use the pool's job queue: a profile's state is in SQLite, profiles name different databases, a MAPSYNC_WORKER_* setting is malformed, or the queue database cannot be used";
     RUN_PROJECT = "run::project", "the project file has errors or cannot be read; `mapsync validate` shows them";
     RUN_PROFILE = "run::profile", "no profile of that name in the project file";
     RUN_PLAN_STALE = "run::plan-stale", "a saved plan was made against a target that has changed since; nothing was changed";

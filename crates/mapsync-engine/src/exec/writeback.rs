@@ -232,12 +232,14 @@ impl WritebackSender {
                 sync_id: Some(target_id.clone()),
                 sync_date: date.format(&Rfc3339).ok(),
                 sync_msg: String::new(),
+                values: Default::default(),
             },
             Change::Failure { target_id, message } => WriteBack {
                 key: update.key.clone(),
                 sync_id: target_id.clone(),
                 sync_date: None,
                 sync_msg: message.clone(),
+                values: Default::default(),
             },
             Change::Forget => return,
         };
@@ -294,6 +296,7 @@ pub async fn resend_pending(w: &Writeback) -> u64 {
                             sync_id: row.target_id.map(String::from),
                             sync_date: row.sync_date.and_then(|d| d.format(&Rfc3339).ok()),
                             sync_msg: row.message.map(String::from).unwrap_or_default(),
+                            values: Default::default(),
                         },
                     )
                 })

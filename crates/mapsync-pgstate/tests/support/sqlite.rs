@@ -194,4 +194,18 @@ impl Sqlite {
     ) -> R<()> {
         self.with(|s| s.record_image_published(c, i, o, at))
     }
+    pub async fn record_resolution(&self, c: &str, r: &mapsync_state::Resolution) -> R<()> {
+        self.with(|s| s.record_resolution(c, r))
+    }
+    pub async fn resolutions(
+        &self,
+        c: &str,
+        e: Entity,
+        k: Option<&[String]>,
+    ) -> R<Vec<mapsync_state::Resolution>> {
+        self.with(|s| s.resolutions(c, e, k))
+    }
+    pub async fn clear_resolutions(&self, c: &str, r: &[mapsync_state::Resolution]) -> R<usize> {
+        self.with(|s| s.clear_resolutions(c, r))
+    }
 }

@@ -76,6 +76,7 @@ async fn a_canary_secret_never_shows() {
                 sync_id: None,
                 sync_date: None,
                 sync_msg: String::new(),
+                values: Default::default(),
             }],
         )
         .await;

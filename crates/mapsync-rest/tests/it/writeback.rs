@@ -34,6 +34,7 @@ fn item(key: &str, ok: bool) -> WriteBack {
         } else {
             "title is empty".into()
         },
+        values: Default::default(),
     }
 }
 
