@@ -194,6 +194,11 @@ type StorePools = std::collections::HashMap<mapsync_state::StateLocation, StateP
 /// SQLite's page cache: four held 4 MB more than two at rest.
 const IDLE_STATE_CONNECTIONS: usize = 2;
 
+/// How long a run worker's idle blocking thread waits for more work
+/// before it ends: shorter than the shortest useful schedule, longer than
+/// the gaps within one run.
+const RUN_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(2);
+
 /// Why a manual run could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TriggerError {
@@ -1269,7 +1274,12 @@ impl RunPool {
                     .spawn(move || {
                         let rt = match tokio::runtime::Builder::new_current_thread()
                             .thread_name("mapsync-runs-blocking")
-                            .thread_keep_alive(Duration::from_secs(30))
+                            // A run's blocking work (reading and
+                            // compiling the source, the ledger writer's
+                            // batches) comes in bursts; between runs of a
+                            // schedule the threads go (issue 13: idle
+                            // threads held ~1 MB each at rest).
+                            .thread_keep_alive(RUN_BLOCKING_KEEP_ALIVE)
                             .enable_all()
                             .build()
                         {
