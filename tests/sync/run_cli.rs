@@ -7,9 +7,10 @@
 
 use crate::project::copy_dir;
 use crate::store_view::normalized;
+use crate::support::RunProcess;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
@@ -156,31 +157,10 @@ impl Drop for Project {
     }
 }
 
-/// A running `mapsync run`, killed when dropped.
-struct Manager {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Drop for Manager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running `mapsync run` (`support::RunProcess`).
+type Manager = RunProcess;
 
 impl Manager {
-    /// GET on the manager: status code and body.
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        mapsync_run::http_get(
-            std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
-            path,
-            Duration::from_secs(5),
-        )
-        .ok()
-    }
-
     fn json(&self, path: &str) -> Value {
         let (code, body) = self
             .get(path)
@@ -244,10 +224,6 @@ impl Manager {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 }
 

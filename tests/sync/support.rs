@@ -456,3 +456,36 @@ impl Drop for Env {
         }
     }
 }
+
+/// A running `mapsync run` (a manager, or a pool's worker), killed when
+/// dropped: its child process, the port of its HTTP endpoints and the
+/// file its stderr goes to.
+pub(crate) struct RunProcess {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) stderr: PathBuf,
+}
+
+impl Drop for RunProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RunProcess {
+    /// GET on the process's endpoints: status code and body.
+    pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
+        mapsync_run::http_get(
+            std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
+            path,
+            Duration::from_secs(5),
+        )
+        .ok()
+    }
+
+    /// What the process wrote to stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}

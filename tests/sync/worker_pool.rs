@@ -14,7 +14,7 @@
 //! at once, and the pool shows on `/api/status` and `/metrics`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 
 use crate::project::copy_dir;
 use crate::store_view::normalized;
+use crate::support::RunProcess;
 
 const STORES: usize = 12;
 const WORKERS: usize = 3;
@@ -81,34 +82,8 @@ fn catalog(n: usize, version: u32) -> Value {
     json!({"categories": categories, "products": products})
 }
 
-/// A running `mapsync run --worker`, killed when dropped.
-struct Worker {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        mapsync_run::http_get(
-            std::net::SocketAddr::from(([127, 0, 0, 1], self.port)),
-            path,
-            Duration::from_secs(5),
-        )
-        .ok()
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
+/// A running `mapsync run --worker` (`support::RunProcess`).
+type Worker = RunProcess;
 
 /// The pool's world: the stores, the shared catalogs, the workers'
 /// project copies.

@@ -195,9 +195,8 @@ type StorePools = std::collections::HashMap<mapsync_state::StateLocation, StateP
 const IDLE_STATE_CONNECTIONS: usize = 2;
 
 /// How long a run worker's idle blocking thread waits for more work
-/// before it ends: shorter than the shortest useful schedule, longer than
-/// the gaps within one run.
-const RUN_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(2);
+/// before it ends: longer than the schedules a manager usually runs.
+const RUN_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// Why a manual run could not start.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -1274,11 +1273,10 @@ impl RunPool {
                     .spawn(move || {
                         let rt = match tokio::runtime::Builder::new_current_thread()
                             .thread_name("mapsync-runs-blocking")
-                            // A run's blocking work (reading and
-                            // compiling the source, the ledger writer's
-                            // batches) comes in bursts; between runs of a
-                            // schedule the threads go (issue 13: idle
-                            // threads held ~1 MB each at rest).
+                            // Kept across the runs of a short schedule:
+                            // ending them after 2 s (to free them between
+                            // runs) cost more CPU and no memory (issue 13,
+                            // docs/run.md "Measured").
                             .thread_keep_alive(RUN_BLOCKING_KEEP_ALIVE)
                             .enable_all()
                             .build()
