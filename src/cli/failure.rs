@@ -187,6 +187,13 @@ fn target(kind: ErrorKind) -> (&'static str, Option<&'static str>) {
 /// Render a fatal error for stderr.
 pub fn render(err: &anyhow::Error, color: bool) -> String {
     let failure = classify(err);
+    render_diagnostic(&failure, failure.code, color)
+}
+
+/// Render one miette diagnostic with stable code `code` for stderr, as
+/// every fatal error is rendered (100 columns, no links), followed by the
+/// `mapsync explain` hint; plain `error[CODE]: message` if miette cannot.
+pub fn render_diagnostic(d: &dyn miette::Diagnostic, code: &str, color: bool) -> String {
     let theme = if color {
         miette::GraphicalTheme::unicode()
     } else {
@@ -196,10 +203,10 @@ pub fn render(err: &anyhow::Error, color: bool) -> String {
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
-    if handler.render_report(&mut out, &failure).is_err() {
-        out = format!("error[{}]: {}\n", failure.code, failure.message);
+    if handler.render_report(&mut out, d).is_err() {
+        out = format!("error[{code}]: {d}\n");
     }
-    out.push_str(&super::render::explain_hint(failure.code));
+    out.push_str(&super::render::explain_hint(code));
     out
 }
 

@@ -86,7 +86,14 @@ pub fn resolve(project: Option<&Path>, args: ResolveArgs) -> anyhow::Result<Exit
         None => match only_profile(project)? {
             Ok(name) => name,
             Err(failure) => {
-                eprint!("{}", render_failure(&failure));
+                eprint!(
+                    "{}",
+                    super::failure::render_diagnostic(
+                        &failure,
+                        failure.code,
+                        super::render::color_stderr()
+                    )
+                );
                 return Ok(ExitCode::from(1));
             }
         },
@@ -230,23 +237,6 @@ fn only_profile(project: Option<&Path>) -> anyhow::Result<Result<String, super::
             )),
         }),
     })
-}
-
-fn render_failure(failure: &super::failure::Failure) -> String {
-    let theme = if super::render::color_stderr() {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
-    let mut out = String::new();
-    let handler = miette::GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
-    if handler.render_report(&mut out, failure).is_err() {
-        out = format!("error[{}]: {}\n", failure.code, failure.message);
-    }
-    out.push_str(&super::render::explain_hint(failure.code));
-    out
 }
 
 /// A field's diff path, as `mapsync_plan::two_way` names it: only an

@@ -92,18 +92,11 @@ pub fn run(project: Option<&Path>, args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(mapsync_run::StartError::Worker(e)) => {
             // Its own stable code (`run::worker-queue`) and help; URLs
             // in it are redacted.
-            let theme = if super::render::color_stderr() {
-                miette::GraphicalTheme::unicode()
-            } else {
-                miette::GraphicalTheme::unicode_nocolor()
-            };
-            let mut out = String::new();
-            let handler = miette::GraphicalReportHandler::new_themed(theme)
-                .with_width(100)
-                .with_links(false);
-            if handler.render_report(&mut out, &e).is_err() {
-                out = format!("error[{}]: {e}\n", mapsync_run::pool::CODE);
-            }
+            let out = super::failure::render_diagnostic(
+                &e,
+                mapsync_run::pool::CODE,
+                super::render::color_stderr(),
+            );
             eprint!("{out}");
             Ok(ExitCode::from(1))
         }

@@ -6,9 +6,8 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 
 use mapsync_core::source::Entity;
-use mapsync_core::two_way::Side;
 
-use crate::{parse_date, rfc3339, PgStateError, PgStore, Resolution};
+use crate::{rfc3339, PgStateError, PgStore, Resolution};
 
 /// The columns [`read`] takes, in its order.
 macro_rules! columns {
@@ -20,26 +19,16 @@ macro_rules! columns {
 /// A row of `columns!()`, or `None` (with a warning) when it does not read as
 /// a choice this version knows: it is then ignored, never guessed.
 fn read(row: &PgRow) -> Result<Option<Resolution>, sqlx::Error> {
-    let entity: String = row.try_get(0)?;
-    let take: String = row.try_get(3)?;
-    let at: String = row.try_get(4)?;
-    let (Ok(entity), Some(take), Some(recorded_at)) = (
-        entity.parse::<Entity>(),
-        Side::parse(&take),
-        parse_date(&at),
-    ) else {
-        tracing::warn!(entity = %entity, take = %take, recorded_at = %at, "ignoring an unreadable `mapsync resolve` choice in the state store");
-        return Ok(None);
-    };
-    Ok(Some(Resolution {
-        entity,
-        key: row.try_get(1)?,
-        field: row.try_get(2)?,
-        take,
-        recorded_at,
-        source_hash: row.try_get(5)?,
-        target_hash: row.try_get(6)?,
-    }))
+    let (entity, take, at): (String, String, String) =
+        (row.try_get(0)?, row.try_get(3)?, row.try_get(4)?);
+    Ok(Resolution::from_row_text(
+        &entity,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        &take,
+        &at,
+        (row.try_get(5)?, row.try_get(6)?),
+    ))
 }
 
 impl PgStore {

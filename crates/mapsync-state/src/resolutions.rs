@@ -51,6 +51,37 @@ impl Resolution {
         self.source_hash.as_deref().is_none_or(|h| h == source_hash)
             && self.target_hash.as_deref().is_none_or(|h| h == target_hash)
     }
+
+    /// A choice from a row's text columns (entity, take and the RFC 3339
+    /// date as stored, the same in SQLite and PostgreSQL), or `None`
+    /// (with a warning) when it does not read as a choice this version
+    /// knows: it is then ignored, never guessed.
+    pub fn from_row_text(
+        entity: &str,
+        key: String,
+        field: String,
+        take: &str,
+        recorded_at: &str,
+        hashes: (Option<String>, Option<String>),
+    ) -> Option<Resolution> {
+        let (Ok(entity), Some(take), Some(recorded_at)) = (
+            entity.parse::<Entity>(),
+            Side::parse(take),
+            parse_date(recorded_at),
+        ) else {
+            tracing::warn!(entity = %entity, take = %take, recorded_at = %recorded_at, "ignoring an unreadable `mapsync resolve` choice in the state store");
+            return None;
+        };
+        Some(Resolution {
+            entity,
+            key,
+            field,
+            take,
+            recorded_at,
+            source_hash: hashes.0,
+            target_hash: hashes.1,
+        })
+    }
 }
 
 const COLUMNS: &str = "entity, key, field, take, recorded_at, source_hash, target_hash";
@@ -58,26 +89,15 @@ const COLUMNS: &str = "entity, key, field, take, recorded_at, source_hash, targe
 /// A row of `COLUMNS`, or `None` (with a warning) when it does not read as
 /// a choice this version knows: it is then ignored, never guessed.
 fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Resolution>> {
-    let entity: String = row.get(0)?;
-    let take: String = row.get(3)?;
-    let at: String = row.get(4)?;
-    let (Ok(entity), Some(take), Some(recorded_at)) = (
-        entity.parse::<Entity>(),
-        Side::parse(&take),
-        parse_date(&at),
-    ) else {
-        tracing::warn!(entity = %entity, take = %take, recorded_at = %at, "ignoring an unreadable `mapsync resolve` choice in the state store");
-        return Ok(None);
-    };
-    Ok(Some(Resolution {
-        entity,
-        key: row.get(1)?,
-        field: row.get(2)?,
-        take,
-        recorded_at,
-        source_hash: row.get(5)?,
-        target_hash: row.get(6)?,
-    }))
+    let (entity, take, at): (String, String, String) = (row.get(0)?, row.get(3)?, row.get(4)?);
+    Ok(Resolution::from_row_text(
+        &entity,
+        row.get(1)?,
+        row.get(2)?,
+        &take,
+        &at,
+        (row.get(5)?, row.get(6)?),
+    ))
 }
 
 impl Store {
