@@ -189,9 +189,6 @@ pub fn resolve(project: Option<&Path>, args: ResolveArgs) -> anyhow::Result<Exit
             args.key
         );
     }
-    eprintln!(
-        "note: this version records the choice; `plan` and `sync` do not carry two-way fields yet (two-way::not-built), and apply it once they do (docs/two-way.md)"
-    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -355,6 +355,13 @@ pub fn human(r: &RunReport, color: bool) -> String {
             m.drift
         );
     }
+    if m.pulled > 0 || m.held > 0 {
+        let _ = writeln!(
+            s,
+            "Two-way: {} field(s) written back to the source; {} item(s) held by a conflict (see each item; `mapsync resolve` picks a side).",
+            m.pulled, m.held
+        );
+    }
     let q = &r.requests;
     // A store without cost units (BigCommerce counts requests) says none.
     let cost = if q.cost > 0 {

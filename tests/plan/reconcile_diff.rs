@@ -252,6 +252,7 @@ fn human_view_and_exit_code() {
         diff: vec![],
         diagnostics: vec![],
         drift: vec![],
+        two_way: vec![],
     });
     assert!(plan.set_diff(
         case.document.entity,

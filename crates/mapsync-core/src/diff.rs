@@ -480,6 +480,11 @@ fn diff_variants(
         let desired: Vec<&MetafieldValue> = v.metafields.iter().collect();
         diff_metafields(out, &format!("{prefix}."), &desired, &t.metafields);
     }
+    // A document without variants (a mapping with no `variants:`) leaves
+    // the target's variants (its default one) alone.
+    if doc.variants.is_empty() {
+        return;
+    }
     for (t, u) in p.variants.iter().zip(used) {
         if !u {
             let key = t
@@ -926,12 +931,16 @@ pub struct TwoWayField {
 /// Classify the two-way fields of `doc` (those `policies` names, by diff
 /// path) from the hash of the value last synced (`synced`: the ledger's
 /// field hashes — after a sync both sides agree, so the hash written is
-/// the hash synced), the document's value and `current`'s, and decide
-/// each one's action. A field the target's read does not hold is left
-/// out: nothing can be said of it.
+/// the hash synced), the document's value and the target's, and decide
+/// each one's action. `current`: the target's state as read; `None` when
+/// the target did not change the item since its last sync (its
+/// updated-at says so), so each field holds the value last synced — a
+/// field with no synced hash is then left out (the caller reads such
+/// items). A field the target's read does not hold is left out: nothing
+/// can be said of it.
 pub fn two_way(
     doc: &Document,
-    current: &Current,
+    current: Option<&Current>,
     rules: &CompareRules,
     synced: &FieldHashes,
     policies: &BTreeMap<String, crate::two_way::Policy>,
@@ -939,20 +948,35 @@ pub fn two_way(
     if policies.is_empty() {
         return Vec::new();
     }
-    let matches = match_variants(doc, &current.variants);
+    let matches = current.map(|c| match_variants(doc, &c.variants));
+    // The target's value and hash of a field: as read, or as last synced.
+    let target_of = |path: &str, now: Option<Value>| -> Option<(Value, String)> {
+        match current {
+            Some(_) => {
+                let v = now?;
+                let h = field_hash(&v);
+                Some((v, h))
+            }
+            None => Some((Value::Null, synced.get(&field_key(path))?.clone())),
+        }
+    };
     let mut out = Vec::new();
     for (path, slot) in slots(doc, rules) {
         let Some(policy) = policies.get(&path) else {
             continue;
         };
-        let Some(target) = slot.current(doc, current, &matches, rules) else {
+        let now = match (current, &matches) {
+            (Some(c), Some(m)) => slot.current(doc, c, m, rules),
+            _ => None,
+        };
+        let Some((target, target_hash)) = target_of(&path, now) else {
             continue;
         };
         let source = slot.desired(doc, rules);
         let state = crate::two_way::classify(
             synced.get(&field_key(&path)).map(String::as_str),
             &field_hash(&source),
-            &field_hash(&target),
+            &target_hash,
         );
         out.push(TwoWayField {
             action: crate::two_way::decide(state, *policy),
@@ -971,24 +995,15 @@ pub fn two_way(
         if out.iter().any(|f| &f.field == path) {
             continue;
         }
-        let target = match path
-            .strip_prefix("metafields[")
-            .and_then(|r| r.strip_suffix(']'))
-        {
-            Some(name) => current
-                .metafields
-                .iter()
-                .find(|m| format!("{}.{}", m.namespace, m.key) == name)
-                .map(|m| Value::String(m.value.clone())),
-            None if !path.contains('[') => current.fields.get(path).cloned(),
-            None => None,
+        let now = current.and_then(|c| entity_value(c, path));
+        let Some((target, target_hash)) = target_of(path, now) else {
+            continue;
         };
-        let Some(target) = target else { continue };
         let source = Value::Null;
         let state = crate::two_way::classify(
             synced.get(&field_key(path)).map(String::as_str),
             &field_hash(&source),
-            &field_hash(&target),
+            &target_hash,
         );
         out.push(TwoWayField {
             action: crate::two_way::decide(state, *policy),
@@ -1000,6 +1015,132 @@ pub fn two_way(
         });
     }
     out
+}
+
+/// An entity field's or metafield's value in `current`, by diff path
+/// (`title`, `metafields[custom.material]`); `None` when the read does
+/// not hold it (or for a variant's path).
+fn entity_value(current: &Current, path: &str) -> Option<Value> {
+    match metafield_name(path) {
+        Some(name) => current
+            .metafields
+            .iter()
+            .find(|m| same_metafield(m.namespace.as_str(), m.key.as_str(), name))
+            .map(|m| Value::String(m.value.clone())),
+        None if !path.contains('[') => current.fields.get(path).cloned(),
+        None => None,
+    }
+}
+
+/// `custom.material` of `metafields[custom.material]`.
+fn metafield_name(path: &str) -> Option<&str> {
+    path.strip_prefix("metafields[")?.strip_suffix(']')
+}
+
+fn same_metafield(namespace: &str, key: &str, name: &str) -> bool {
+    name.split_once('.') == Some((namespace, key))
+}
+
+/// A two-way field whose value the write takes from the target (a pull,
+/// or a field flowing `to_source`), with what adding it to a document
+/// that lacks it needs (the source left it empty): a metafield's type,
+/// and the metafields declared before it in the mapping (`ns.key`), so it
+/// lands where compiling the record would put it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Taken {
+    /// The field's diff path.
+    pub path: String,
+    /// A metafield's type (`single_line_text_field`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metafield_type: Option<String>,
+    /// The entity's metafields declared before this one, as `ns.key`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_before: Vec<String>,
+}
+
+/// `doc` with the fields of `taken` as `current` holds them: what the
+/// source holds once their values are pulled into it, and what the write
+/// leaves alone. Unlike [`keep_current`], a field the document lacks (the
+/// source left it empty) is added when the target has a value for it.
+pub fn take_target(
+    doc: &Document,
+    current: &Current,
+    rules: &CompareRules,
+    taken: &[Taken],
+) -> Document {
+    let paths: Vec<String> = taken.iter().map(|t| t.path.clone()).collect();
+    let mut out = keep_current(doc, current, rules, &paths);
+    for t in taken {
+        match metafield_name(&t.path) {
+            Some(name) => {
+                if out
+                    .metafields
+                    .iter()
+                    .any(|m| same_metafield(&m.namespace, &m.key, name))
+                {
+                    continue;
+                }
+                let (Some(ty), Some(Value::String(value))) =
+                    (&t.metafield_type, entity_value(current, &t.path))
+                else {
+                    continue;
+                };
+                let Some((namespace, key)) = name.split_once('.') else {
+                    continue;
+                };
+                if value.trim().is_empty() {
+                    continue;
+                }
+                let at = out
+                    .metafields
+                    .iter()
+                    .filter(|m| {
+                        t.declared_before
+                            .contains(&format!("{}.{}", m.namespace, m.key))
+                    })
+                    .count();
+                out.metafields.insert(
+                    at.min(out.metafields.len()),
+                    crate::document::MetafieldValue {
+                        namespace: namespace.to_string(),
+                        key: key.to_string(),
+                        ty: ty.clone(),
+                        value,
+                    },
+                );
+            }
+            None if !t.path.contains('[') => {
+                if out.fields.contains_key(&t.path) {
+                    continue;
+                }
+                if let Some(v) = current.fields.get(&t.path).filter(|v| !is_empty(v)) {
+                    out.fields.insert(t.path.clone(), v.clone());
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The values of an entity's fields in `doc` by diff path, as a pull
+/// writes them to the source (a metafield as its text, a field the
+/// document lacks as null).
+pub fn document_values(doc: &Document, paths: &[String]) -> BTreeMap<String, Value> {
+    paths
+        .iter()
+        .map(|path| {
+            let v = match metafield_name(path) {
+                Some(name) => doc
+                    .metafields
+                    .iter()
+                    .find(|m| same_metafield(&m.namespace, &m.key, name))
+                    .map(|m| Value::String(m.value.clone())),
+                None => doc.fields.get(path).cloned(),
+            };
+            (path.clone(), v.unwrap_or(Value::Null))
+        })
+        .collect()
 }
 
 /// `doc` with the fields at `paths` set to what `current` holds (the
@@ -1428,7 +1569,7 @@ mod tests {
             let last = written_hashes(&doc(json!({"fields": {field: synced}})), &RULES);
             let now = current(json!({"fields": {field: target.clone()}}));
             let policies = BTreeMap::from([(field.to_string(), policy)]);
-            let got = two_way(&d, &now, &RULES, &last, &policies);
+            let got = two_way(&d, Some(&now), &RULES, &last, &policies);
             assert_eq!(got.len(), 1, "{field} {source} {target}");
             assert_eq!(
                 (got[0].state, got[0].action),
@@ -1445,7 +1586,7 @@ mod tests {
         let d = doc(json!({"fields": {"title": "A", "vendor": "B"}}));
         let now = current(json!({"fields": {"title": "X", "vendor": "Y"}}));
         let policies = BTreeMap::from([("vendor".to_string(), both(Conflict::SourceWins))]);
-        let got = two_way(&d, &now, &RULES, &FieldHashes::new(), &policies);
+        let got = two_way(&d, Some(&now), &RULES, &FieldHashes::new(), &policies);
         assert_eq!(
             got.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
             ["vendor"]
@@ -1464,7 +1605,7 @@ mod tests {
             ("metafields[custom.url]".to_string(), to_source),
         ]);
         let got: Vec<(String, S, A, serde_json::Value)> =
-            two_way(&d, &now, &RULES, &FieldHashes::new(), &policies)
+            two_way(&d, Some(&now), &RULES, &FieldHashes::new(), &policies)
                 .into_iter()
                 .map(|f| (f.field, f.state, f.action, f.target))
                 .collect();

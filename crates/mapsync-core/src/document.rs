@@ -132,6 +132,10 @@ pub struct Control {
     /// instead of created. Empty without `match:`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<String>,
+    /// The record's value of the entity's `updated_at.source` path (when
+    /// it was last edited in the source), for `conflict: newest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 impl Document {

@@ -675,36 +675,6 @@ pub fn state_pool(
     mapsync_statedb::StatePool::for_url(&profile.state, Path::new(&profile.project_dir), max_idle)
 }
 
-/// Fields flowing `to_source` or `both` (docs/two-way.md) are accepted by
-/// `validate`, but this version plans and syncs every field one way: a
-/// mapping set with one is refused here, with a diagnostic at each such
-/// `direction:`, rather than synced as if it flowed to the target.
-pub fn two_way_not_built(set: &MappingSet) -> Option<mapsync_core::diag::Diagnostics> {
-    use mapsync_core::diag::{codes, Diagnostic, Diagnostics};
-    let mut diags = Diagnostics::default();
-    for ent in [&set.category, &set.product].into_iter().flatten() {
-        let fields = ent
-            .fields
-            .iter()
-            .chain(ent.variants.iter().flat_map(|v| v.fields.iter()));
-        for f in fields.filter(|f| f.direction.is_two_way()) {
-            diags.push(
-                Diagnostic::error(
-                    codes::TWO_WAY_NOT_BUILT,
-                    format!(
-                        "`direction: {}` is checked by `validate`, but `plan` and `sync` cannot carry it yet",
-                        f.direction.as_str()
-                    ),
-                )
-                .at_opt(f.direction_at.clone())
-                .label("not supported yet")
-                .help("remove `direction:` to sync the field to the target (docs/two-way.md, \"Not built yet\")"),
-            );
-        }
-    }
-    (!diags.is_empty()).then_some(diags)
-}
-
 /// Why planning stopped before producing a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -886,7 +856,7 @@ pub async fn plan_spooled_in(
     mapping: Option<Arc<MappingSet>>,
     states: &mapsync_statedb::StatePool,
 ) -> Result<SpooledPlan, PlanError> {
-    use mapsync_plan::reconcile::{self, EntityInput, ReconcileInput};
+    use mapsync_plan::reconcile::{self, Action, EntityInput, ReconcileInput};
 
     let (set, warnings) = match mapping {
         Some(set) => (set, mapsync_core::diag::Diagnostics::default()),
@@ -899,9 +869,7 @@ pub async fn plan_spooled_in(
             (Arc::new(set), warnings)
         }
     };
-    if let Some(diags) = two_way_not_built(&set) {
-        return Err(PlanError::Mapping(diags));
-    }
+    let two_way = crate::two_way::TwoWayFields::of(&set);
     let target = &connected.target;
     let store = states.take()?;
     let mut ledgers = Vec::new();
@@ -914,7 +882,8 @@ pub async fn plan_spooled_in(
             ledgers.push((entity, store.load(&profile.channel, entity).await?));
         }
     }
-    let (scopes, reads) = decide_reads(profile, &store, &ledgers, options.full, now).await?;
+    let (scopes, reads) =
+        decide_reads(profile, &store, &ledgers, options.full, now, &two_way).await?;
     // Back before the long part: another run may use it meanwhile.
     states.give(store);
     let memo_key = match &options.memo {
@@ -982,8 +951,27 @@ pub async fn plan_spooled_in(
     } else {
         Vec::new()
     };
-    let planned_docs = refs.len();
-    let refs: Vec<reconcile::DocRef> = refs.into_iter().chain(extra.iter().copied()).collect();
+    // Two-way fields: the unchanged items the target may have edited too.
+    let candidates = crate::two_way::candidates(
+        &plan,
+        &input,
+        &two_way,
+        states,
+        &profile.channel,
+        options.full,
+    )
+    .await?;
+    let two_way_extra: Vec<reconcile::DocRef> = candidates
+        .unchanged_refs(&plan, &input)
+        .into_iter()
+        .filter(|r| !extra.iter().any(|e| e.change == r.change))
+        .collect();
+    let refs: Vec<reconcile::DocRef> = refs
+        .into_iter()
+        .chain(extra.iter().copied())
+        .chain(two_way_extra)
+        .collect();
+    let doc_changes: Vec<usize> = refs.iter().map(|r| r.change).collect();
     let (input, mut documents) = {
         let source = profile.source.clone();
         let set = set.clone();
@@ -999,6 +987,7 @@ pub async fn plan_spooled_in(
         channel: &profile.channel,
         on_drift: set.settings.on_drift,
         diffs: !options.skip_update_diffs,
+        two_way: &two_way,
     };
     attach_update_diffs(
         &mut plan,
@@ -1009,9 +998,33 @@ pub async fn plan_spooled_in(
         &extra,
     )
     .await?;
-    if !extra.is_empty() {
-        documents.retain_indices(|i| i < planned_docs);
-    }
+    crate::two_way::classify(
+        &mut plan,
+        &documents,
+        &doc_changes,
+        target.as_ref(),
+        &two_way,
+        &candidates,
+    )
+    .await?;
+    // The documents of the create and update changes, in plan order (the
+    // unchanged items' read for drift or two-way fields go, an update held
+    // by a conflict goes, an item with a pull comes in).
+    let at: std::collections::HashMap<usize, usize> = doc_changes
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(d, c)| (*c, d))
+        .collect();
+    let order: Vec<usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| matches!(c.action, Action::Create | Action::Update))
+        .filter_map(|(i, _)| at.get(&i).copied())
+        .collect();
+    documents.select(&order);
+    plan.recount();
     Ok(SpooledPlan {
         plan,
         documents,
@@ -1109,6 +1122,7 @@ async fn decide_reads(
     ledgers: &[(Entity, mapsync_state::Ledger)],
     full: bool,
     now: time::OffsetDateTime,
+    two_way: &crate::two_way::TwoWayFields,
 ) -> Result<(Scopes, Vec<mapsync_plan::reconcile::EntityRead>), PlanError> {
     use mapsync_plan::reconcile::{EntityRead, ReadKind};
     use time::format_description::well_known::Rfc3339;
@@ -1131,6 +1145,10 @@ async fn decide_reads(
         let overlap = time::Duration::try_from(inc.overlap).unwrap_or(time::Duration::ZERO);
         let read = match (last_run, last_full) {
             _ if full => full_read("--full".into()),
+            // Every record's two-way fields are compared with the target.
+            _ if two_way.has(*entity) => full_read(
+                "the entity has two-way fields: each record is compared with the target".into(),
+            ),
             (None, _) | (_, None) => full_read("no earlier run read it in full".into()),
             (_, Some(f)) if now - f >= every => full_read(format!(
                 "the last full read ({}) is older than full_every",
@@ -1251,6 +1269,8 @@ struct DriftCheck<'a> {
     /// Whether updates get their field diffs (`plan`; `sync` reads only
     /// the items that have field hashes, for their drift).
     diffs: bool,
+    /// The two-way fields: no drift on them.
+    two_way: &'a crate::two_way::TwoWayFields,
 }
 
 /// One item whose current state is read: change index, target id, key.
@@ -1337,8 +1357,10 @@ async fn attach_update_diffs(
         if let Some(d) = d {
             c.diff = d;
         }
+        let two_way = check.two_way.paths(c.entity);
         c.drift = drifted
             .into_iter()
+            .filter(|d| !two_way.contains(&d.field))
             .map(|d| mapsync_plan::reconcile::DriftEntry {
                 field: d.field,
                 store: d.store,

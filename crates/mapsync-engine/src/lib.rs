@@ -7,4 +7,5 @@ pub mod engine;
 pub mod exec;
 pub mod matching;
 pub mod memo;
+pub mod two_way;
 pub mod uploads;

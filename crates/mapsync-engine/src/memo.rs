@@ -169,6 +169,7 @@ mod tests {
                 entity: Entity::Product, key: Some("K".into()), target_id: None, action: *a,
                 rule: "r".into(), reason: "r".into(), diff: vec![], diagnostics: vec![],
                 drift: vec![],
+                two_way: vec![],
             }).collect::<Vec<_>>(),
         }))
         .unwrap()

@@ -386,6 +386,7 @@ impl<'r> Cx<'_, '_, 'r> {
         if let Some(m) = &ent.matching {
             control.matches = match_values(resolve(&m.source, root).as_deref());
         }
+        control.updated_at = text_at(&ent.updated_at.as_ref().map(|u| u.source.clone()));
         control
     }
 

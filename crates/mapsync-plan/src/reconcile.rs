@@ -252,6 +252,74 @@ pub struct Change {
     /// once the full target item is read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftEntry>,
+    /// The item's fields flowing `to_source` or `both`, classified three
+    /// ways with what the run does with each (spec/two-way.md); filled by
+    /// the caller from the ledger's field hashes and, when the target
+    /// edited the item since its last sync, its current state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub two_way: Vec<TwoWayEntry>,
+}
+
+/// One two-way field of an item, as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoWayEntry {
+    /// The field's diff path.
+    pub field: String,
+    /// Its direction.
+    pub direction: mapsync_core::two_way::Direction,
+    /// What changed since the last sync.
+    pub state: mapsync_core::two_way::FieldState,
+    /// What the run does: `push` (`>`), `pull` (`<`), `hold` (`!`), `none`.
+    pub action: mapsync_core::two_way::Action,
+    /// The source's value.
+    pub source: serde_json::Value,
+    /// The target's value as read (null when the target did not change
+    /// the item since its last sync and it was not read).
+    pub target: serde_json::Value,
+    /// Where in the record a pulled value is written.
+    pub source_path: String,
+    /// A `mapsync resolve` choice this run applies to the field's conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<mapsync_core::two_way::Side>,
+    /// A metafield's type (to add its pulled value to the document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metafield_type: Option<String>,
+    /// The entity's metafields declared before this one (`ns.key`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_before: Vec<String>,
+}
+
+impl TwoWayEntry {
+    /// What the document's write takes from the target for this field.
+    pub fn taken(&self) -> diff::Taken {
+        diff::Taken {
+            path: self.field.clone(),
+            metafield_type: self.metafield_type.clone(),
+            declared_before: self.declared_before.clone(),
+        }
+    }
+
+    /// `vendor changed on both sides: source "Acme", target "ACME Inc."`.
+    pub fn describe_conflict(&self) -> String {
+        let target = if self.target.is_null() {
+            "(as last synced)".to_string()
+        } else {
+            show_value(&self.target)
+        };
+        format!(
+            "{} changed on both sides: source {}, target {}",
+            self.field,
+            show_value(&self.source),
+            target
+        )
+    }
+}
+
+fn show_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "(empty)".into(),
+        other => other.to_string(),
+    }
 }
 
 /// A field edited in the target since mapsync last wrote it (drift), as
@@ -269,6 +337,20 @@ pub struct DriftEntry {
 }
 
 impl Change {
+    /// The two-way fields whose target value goes back to the source.
+    pub fn pulls(&self) -> impl Iterator<Item = &TwoWayEntry> {
+        self.two_way
+            .iter()
+            .filter(|e| e.action == mapsync_core::two_way::Action::Pull)
+    }
+
+    /// The fields whose value the target keeps when the item is updated:
+    /// those pulled (a field flowing `to_source` whose source value moved
+    /// is pulled too: the target's value goes back over it).
+    pub fn taken_fields(&self) -> Vec<diff::Taken> {
+        self.pulls().map(TwoWayEntry::taken).collect()
+    }
+
     /// Whether the sync fails this item for its drift (`on_drift: fail`).
     pub fn drift_fails(&self) -> bool {
         self.drift.iter().any(|d| d.on_drift == diff::OnDrift::Fail)
@@ -1253,6 +1335,7 @@ fn decide_item<I: ItemView>(
                 diff: Vec::new(),
                 diagnostics: diags,
                 drift: Vec::new(),
+                two_way: Vec::new(),
             };
             (change, checks, "invalid", None)
         }
@@ -1476,6 +1559,7 @@ fn change_of(
         diff,
         diagnostics: Vec::new(),
         drift: Vec::new(),
+        two_way: Vec::new(),
     }
 }
 

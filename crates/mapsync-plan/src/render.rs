@@ -18,6 +18,7 @@ use super::document::Entity;
 use super::reconcile::{Action, Change, Explanation, Plan, PlanDiagnostic};
 use super::spool::{DocumentSpool, SpoolError};
 use mapsync_core::diff::{self as plan_diff, DiffEntry, DiffOp};
+use mapsync_core::two_way::Action as TwoWayAction;
 
 /// How to render.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -332,6 +333,7 @@ fn write_human_with<'p, W: IoWrite>(
                 || !matches!(c.action, Action::Skip | Action::Unchanged)
                 || !c.diagnostics.is_empty()
                 || !c.drift.is_empty()
+                || c.two_way.iter().any(|e| e.action != TwoWayAction::None)
         };
         if !indices
             .iter()
@@ -359,6 +361,9 @@ fn write_human_with<'p, W: IoWrite>(
             let _ = writeln!(line, "{}", item_line(o, c));
             for d in diff.iter() {
                 let _ = writeln!(line, "{}", diff_line(o, d));
+            }
+            for e in c.two_way.iter().filter(|e| e.action != TwoWayAction::None) {
+                let _ = writeln!(line, "{}", two_way_line(o, e));
             }
             for d in &c.drift {
                 // `plan --drift` on an item the sync does not update.
@@ -410,6 +415,24 @@ fn write_human_with<'p, W: IoWrite>(
             line,
             "Drift: {fields} field(s) of {} item(s) edited in the store since mapsync wrote them.",
             drifted.len()
+        );
+    }
+    let pulls: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.pulls().next().is_some())
+        .collect();
+    let held = plan
+        .changes
+        .iter()
+        .filter(|c| c.two_way.iter().any(|e| e.action == TwoWayAction::Hold))
+        .count();
+    if !pulls.is_empty() || held > 0 {
+        let fields: usize = pulls.iter().map(|c| c.pulls().count()).sum();
+        let _ = writeln!(
+            line,
+            "Two-way: {fields} field(s) of {} item(s) to write back to the source; {held} item(s) held by a conflict.",
+            pulls.len()
         );
     }
     let s = plan.summary;
@@ -523,6 +546,7 @@ impl Serialize for ChangesView<'_, '_> {
                 diff: &diff,
                 diagnostics: &c.diagnostics,
                 drift: &c.drift,
+                two_way: &c.two_way,
             })?;
         }
         seq.end()
@@ -542,6 +566,8 @@ struct ChangeRef<'a> {
     diagnostics: &'a [PlanDiagnostic],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     drift: &'a [crate::reconcile::DriftEntry],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    two_way: &'a [crate::reconcile::TwoWayEntry],
 }
 
 struct DocumentsView<'a>(&'a DocumentSpool);
@@ -590,4 +616,52 @@ pub fn detailed_exit_code(plan: &Plan) -> i32 {
     } else {
         0
     }
+}
+
+/// One two-way field of an item: `>` pushed, `<` pulled, `!` held.
+fn two_way_line(o: RenderOptions, e: &crate::reconcile::TwoWayEntry) -> String {
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "(empty)".to_string(),
+        other => other.to_string(),
+    };
+    let target = if e.target.is_null() && e.state != mapsync_core::two_way::FieldState::Conflict {
+        "(as last synced)".to_string()
+    } else {
+        show(&e.target)
+    };
+    let resolved = match e.resolved {
+        Some(side) => format!(", by `mapsync resolve --take {}`", side.as_str()),
+        None => String::new(),
+    };
+    let (colour, text) = match e.action {
+        TwoWayAction::Push => (
+            "\x1b[32m",
+            format!(
+                "      > {}: {} -> {} (the source's value goes to the target{resolved})",
+                e.field,
+                target,
+                show(&e.source)
+            ),
+        ),
+        TwoWayAction::Pull => (
+            "\x1b[36m",
+            format!(
+                "      < {}: {} -> {} (the target's value goes to the source's `{}`{resolved})",
+                e.field,
+                show(&e.source),
+                target,
+                e.source_path
+            ),
+        ),
+        TwoWayAction::Hold | TwoWayAction::None => (
+            "\x1b[1;31m",
+            format!(
+                "      ! {}: source {}, target {} (changed on both sides; held until `mapsync resolve`)",
+                e.field,
+                show(&e.source),
+                target
+            ),
+        ),
+    };
+    paint(o, colour, &text)
 }

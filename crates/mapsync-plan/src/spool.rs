@@ -245,6 +245,17 @@ impl DocumentSpool {
         });
     }
 
+    /// The documents at `order` (indices into the current order), in that
+    /// order: a plan whose changes moved (an unchanged item that became an
+    /// update, an update held) puts its documents back in plan order.
+    /// Indices out of range are skipped.
+    pub fn select(&mut self, order: &[usize]) {
+        self.refs = order
+            .iter()
+            .filter_map(|i| self.refs.get(*i).cloned())
+            .collect();
+    }
+
     /// A document line as [`SpoolIter::next_raw`] gives it.
     pub fn parse(&self, line: &[u8]) -> Result<PlannedDocument, SpoolError> {
         serde_json::from_slice(line).map_err(|source| SpoolError::Json {

@@ -8,7 +8,11 @@
 use std::collections::BTreeMap;
 
 use mapsync_config::check::model::{EntityMapping, TargetSpec, ValueSource};
-use mapsync_core::two_way::{Conflict, Policy, Side};
+use mapsync_core::diff::{Taken, TwoWayField};
+use mapsync_core::two_way::{Action, Conflict, Policy, Side};
+use mapsync_core::Entity;
+
+use crate::reconcile::{self, Change, PlanDiagnostic, TwoWayEntry};
 use mapsync_syntax::SourcePath;
 
 /// One two-way field of an entity.
@@ -21,19 +25,39 @@ pub struct TwoWaySpec {
     /// Its direction and conflict policy (`newest` and `resolved` unset:
     /// they are per item, [`policies`]).
     pub policy: Policy,
+    /// What adding its target value to a document that lacks it needs.
+    pub taken: Taken,
 }
 
 /// The entity's fields flowing `to_source` or `both`, in mapping order.
 pub fn specs(entity: &EntityMapping) -> Vec<TwoWaySpec> {
+    // The entity's metafields in declaration order, as `ns.key`.
+    let declared: Vec<String> = entity
+        .fields
+        .iter()
+        .filter_map(|f| match &f.target {
+            TargetSpec::Metafield { namespace, key, .. } => Some(format!("{namespace}.{key}")),
+            _ => None,
+        })
+        .collect();
     entity
         .fields
         .iter()
         .filter(|f| f.direction.is_two_way())
         .filter_map(|f| {
-            let path = match &f.target {
-                TargetSpec::Field { name, .. } => name.clone(),
-                TargetSpec::Metafield { namespace, key, .. } => {
-                    format!("metafields[{namespace}.{key}]")
+            let (path, taken) = match &f.target {
+                TargetSpec::Field { name, .. } => (name.clone(), Taken::default()),
+                TargetSpec::Metafield { namespace, key, ty } => {
+                    let name = format!("{namespace}.{key}");
+                    let at = declared.iter().position(|d| *d == name).unwrap_or(0);
+                    (
+                        format!("metafields[{name}]"),
+                        Taken {
+                            path: String::new(),
+                            metafield_type: Some(ty.type_name()),
+                            declared_before: declared[..at].to_vec(),
+                        },
+                    )
                 }
                 _ => return None,
             };
@@ -41,6 +65,10 @@ pub fn specs(entity: &EntityMapping) -> Vec<TwoWaySpec> {
                 return None;
             };
             Some(TwoWaySpec {
+                taken: Taken {
+                    path: path.clone(),
+                    ..taken
+                },
                 path,
                 source: source.clone(),
                 policy: Policy {
@@ -74,6 +102,111 @@ pub fn policies(
             (s.path.clone(), p)
         })
         .collect()
+}
+
+/// The side edited last for `conflict: newest`, from the record's
+/// updated-at (the compiled document's `control.updated_at`) and the
+/// target item's (its reduced read's), both RFC 3339 or seconds since
+/// 1970; `None` when either is missing or not a date.
+pub fn newest_side(source: Option<&str>, target: Option<&str>) -> Option<Side> {
+    mapsync_core::two_way::newest(source.and_then(seconds), target.and_then(seconds))
+}
+
+/// An instant as seconds since 1970: RFC 3339, a date, or a number
+/// (milliseconds when that big).
+pub fn seconds(text: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i64>() {
+        return Some(if n.abs() >= 100_000_000_000 {
+            n / 1000
+        } else {
+            n
+        });
+    }
+    if let Ok(at) = time::OffsetDateTime::parse(t, &Rfc3339) {
+        return Some(at.unix_timestamp());
+    }
+    let date = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(t, &date)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
+/// Puts an item's classified two-way fields on its change and lets them
+/// decide it: a field held by a `manual` conflict (or a `newest` one
+/// without both dates) makes the item `invalid` with
+/// `two-way::conflict` — nothing is written on either side until
+/// `mapsync resolve` picks one —; an unchanged item with a field to pull
+/// becomes an update (its target write then has nothing to send).
+pub fn attach(
+    change: &mut Change,
+    fields: Vec<TwoWayField>,
+    specs: &[TwoWaySpec],
+    policies: &BTreeMap<String, Policy>,
+) {
+    use reconcile::Action as A;
+    change.two_way = fields
+        .into_iter()
+        .filter_map(|f| {
+            let spec = specs.iter().find(|s| s.path == f.field)?;
+            let resolved = policies.get(&f.field).and_then(|p| p.resolved);
+            Some(TwoWayEntry {
+                source_path: spec.source.display(),
+                resolved: (f.state == mapsync_core::two_way::FieldState::Conflict)
+                    .then_some(resolved)
+                    .flatten(),
+                metafield_type: spec.taken.metafield_type.clone(),
+                declared_before: spec.taken.declared_before.clone(),
+                field: f.field,
+                direction: f.direction,
+                state: f.state,
+                action: f.action,
+                source: f.source,
+                target: f.target,
+            })
+        })
+        .collect();
+    let held: Vec<&TwoWayEntry> = change
+        .two_way
+        .iter()
+        .filter(|e| e.action == Action::Hold)
+        .collect();
+    if !held.is_empty() && matches!(change.action, A::Update | A::Unchanged) {
+        let message = held
+            .iter()
+            .map(|e| e.describe_conflict())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let fields: Vec<&str> = held.iter().map(|e| e.field.as_str()).collect();
+        let key = change.key.clone().unwrap_or_default();
+        change.diagnostics.push(PlanDiagnostic {
+            severity: "error".into(),
+            code: mapsync_core::diag::codes::TWO_WAY_CONFLICT.name.into(),
+            message: format!("{message}; the item is held: nothing is written on either side"),
+            help: Some(format!(
+                "pick a side for each field: `mapsync resolve {key} {} --take source|target`",
+                fields.first().copied().unwrap_or_default()
+            )),
+        });
+        change.action = A::Invalid;
+        change.rule = match change.entity {
+            Entity::Category => "category.two-way.held".into(),
+            Entity::Product => "product.two-way.held".into(),
+        };
+        change.reason = "held: a field changed on both sides and its conflict is `manual`".into();
+        change.diff.clear();
+        return;
+    }
+    if change.action == A::Unchanged && change.pulls().next().is_some() {
+        change.action = A::Update;
+        change.rule = match change.entity {
+            Entity::Category => "category.update.pulled".into(),
+            Entity::Product => "product.update.pulled".into(),
+        };
+        change.reason =
+            "edited in the target since the last sync: its values go back to the source".into();
+    }
 }
 
 #[cfg(test)]

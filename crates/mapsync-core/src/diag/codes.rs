@@ -54,7 +54,7 @@ codes! {
     TWO_WAY_NEEDS_PATH = "two-way::needs-path", "a field flowing to the source is mapped from a template, a literal or a transformed path: no source field to write the target's value to";
     TWO_WAY_CONFLICT_WITHOUT_BOTH = "two-way::conflict-without-both", "`conflict:` on a field whose direction is not `both`: it is never used (warning)";
     TWO_WAY_NEWEST_NEEDS_UPDATED_AT = "two-way::newest-needs-updated-at", "`conflict: newest` on an entity without `updated_at: { source, target }`";
-    TWO_WAY_NOT_BUILT = "two-way::not-built", "`plan`/`sync` of a mapping set with a field flowing `to_source` or `both`: not supported yet (validate accepts it)";
+    TWO_WAY_CONFLICT = "two-way::conflict", "an item held: a field mapped `direction: both` with `conflict: manual` (or `newest` without both dates) changed on both sides; nothing is written on either side until `mapsync resolve` picks one";
     RESOLVE_NOT_MANUAL = "resolve::not-manual", "`mapsync resolve` names a field that is not mapped `direction: both` with `conflict: manual`: no conflict of it waits for a person";
     RESOLVE_UNKNOWN_FIELD = "resolve::unknown-field", "`mapsync resolve` names a field the entity does not map, or an entity the mapping set does not map (with a suggestion)";
     VARIANTS_FROM_MISSING = "variants::from-missing", "`variants` has no `from` list field";

@@ -239,6 +239,7 @@ where
                 concurrency: fill.concurrency,
                 ledger: cx.ledger,
                 progress: cx.progress,
+                pulls: None,
             };
             reports.extend(run_chunk(&chunk_cx, per_item, current).await?);
         }

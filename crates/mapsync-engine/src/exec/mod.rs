@@ -267,6 +267,76 @@ pub struct Job<'a> {
     /// with the field hashes of the ledger. `None`: the plan says it all
     /// (`plan` read the state; `keep` and `fail` need it before writing).
     pub watch: Option<DriftWatch>,
+    /// Where the values of two-way fields pulled from the target go: the
+    /// source's write side. `None` when the source cannot be written (a
+    /// plan with a pull then fails those items).
+    pub pulls: Option<Pulls>,
+}
+
+/// The source's write side, for pulls (docs/two-way.md).
+#[derive(Clone)]
+pub struct Pulls {
+    /// The source's write side.
+    pub source: std::sync::Arc<dyn mapsync_core::source::SourceWrite>,
+    /// The write-back fields per entity (SyncID, SyncDate, SyncMsg go in
+    /// the same request as the pulled values).
+    pub fields: BTreeMap<Entity, mapsync_core::source::WritebackFields>,
+}
+
+impl std::fmt::Debug for Pulls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pulls")
+            .field("entities", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Pulls {
+    /// Writes the values `c` pulls, as `doc` holds them, to the source
+    /// (one request for the item), before its outcome is recorded: a run
+    /// stopped in between finds both sides equal next time, never the
+    /// synced value moved without the source holding it.
+    async fn write(
+        &self,
+        c: &Change,
+        doc: &mapsync_core::document::Document,
+        target_id: &str,
+    ) -> Result<u32, ItemError> {
+        let pulled: Vec<&mapsync_plan::reconcile::TwoWayEntry> = c.pulls().collect();
+        let paths: Vec<String> = pulled.iter().map(|e| e.field.clone()).collect();
+        let values = mapsync_core::diff::document_values(doc, &paths);
+        let item = mapsync_core::source::WriteBack {
+            key: doc.key.clone(),
+            sync_id: Some(target_id.to_string()),
+            sync_date: OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok(),
+            sync_msg: String::new(),
+            values: pulled
+                .iter()
+                .map(|e| {
+                    let v = values.get(&e.field).cloned().unwrap_or_default();
+                    (e.source_path.clone(), v)
+                })
+                .collect(),
+        };
+        let fields = self.fields.get(&c.entity).cloned().unwrap_or_default();
+        let r = self
+            .source
+            .write_back(c.entity, &fields, std::slice::from_ref(&item))
+            .await;
+        match r.items.into_iter().next() {
+            Some(Ok(())) => Ok(r.requests),
+            Some(Err(m)) => Err(ItemError::new(
+                ErrorKind::Failed,
+                format!("the target's values of {} could not be written to the source: {m}; the next run tries again", paths.join(", ")),
+            )),
+            None => Err(ItemError::new(
+                ErrorKind::OutcomeUnknown,
+                format!("the source gave no answer for the pulled values of {}; the next run tries again", paths.join(", ")),
+            )),
+        }
+    }
 }
 
 /// Where the field hashes of the items being updated come from (see
@@ -344,6 +414,7 @@ pub async fn execute(
         progress,
         stop,
         watch: job.watch.as_ref(),
+        pulls: job.pulls.as_ref(),
     };
     let work = upserts.by_ref().take(category_upserts);
     match target.capabilities().category_parent {
@@ -409,7 +480,7 @@ pub async fn execute(
             // the batch: a batch line writes the whole document.
             let held = std::cell::RefCell::new(Vec::new());
             let batched = upserts.filter_map(|w| {
-                if w.change.drift_held() {
+                if w.change.drift_held() || w.change.pulls().next().is_some() {
                     held.borrow_mut().push(w);
                     None
                 } else {
@@ -516,6 +587,12 @@ fn record_unchanged(
             continue;
         }
         out.summary.invalid += 1;
+        if c.two_way
+            .iter()
+            .any(|e| e.action == mapsync_core::two_way::Action::Hold)
+        {
+            out.summary.held += 1;
+        }
         let message = c
             .diagnostics
             .iter()
@@ -544,6 +621,7 @@ fn record_unchanged(
             error: None,
             requests: 0,
             drift: 0,
+            pulled: 0,
         });
     }
     Ok(())
@@ -646,6 +724,7 @@ fn known_category_ids(plan: &Plan) -> BTreeMap<String, String> {
 fn record(out: &mut Outcome, item: ItemReport) {
     out.summary.add(item.action, item.status);
     out.summary.drift += item.drift;
+    out.summary.pulled += item.pulled;
     out.items.push(item);
 }
 
@@ -699,6 +778,7 @@ async fn run_upserts<'a>(
             concurrency,
             ledger: running.ledger,
             progress: running.progress,
+            pulls: running.pulls,
         };
         reports.extend(run_chunk(&cx, chunk, &current).await?);
     }
@@ -711,6 +791,7 @@ struct Running<'c> {
     progress: &'c dyn Progress,
     stop: &'c AtomicBool,
     watch: Option<&'c DriftWatch>,
+    pulls: Option<&'c Pulls>,
 }
 
 /// `work` cut into chunks of `chunk_size` as they are needed, each with the
@@ -753,6 +834,23 @@ struct ChunkCx<'c> {
     concurrency: usize,
     ledger: &'c LedgerWriter,
     progress: &'c dyn Progress,
+    pulls: Option<&'c Pulls>,
+}
+
+/// Writes an item's pulled values to the source (see [`Pulls::write`]).
+async fn pull(
+    pulls: Option<&Pulls>,
+    c: &Change,
+    doc: &mapsync_core::document::Document,
+    target_id: &str,
+) -> Result<u32, ItemError> {
+    match pulls {
+        Some(p) => p.write(c, doc, target_id).await,
+        None => Err(ItemError::new(
+            ErrorKind::Config,
+            "the plan pulls values from the target, but the profile's source cannot be written",
+        )),
+    }
 }
 
 /// One chunk's creates and updates, one call per item, `concurrency` in
@@ -768,22 +866,44 @@ async fn run_chunk(
         concurrency,
         ledger,
         progress,
+        pulls,
     } = *cx;
     let results: Vec<Result<ItemReport, ExecError>> = stream::iter(chunk)
         .map(|w| async move {
-            let (done, drift) = upsert_one(target, &w, current, ctx).await;
-            let item = Done {
-                written: done,
-                hash: w.doc.as_ref().ok().map(|d| d.hash.clone()),
-                drift,
-            };
-            // The hash of each field written: drift is seen against them.
+            let (mut done, drift, taken) = upsert_one(target, &w, current, ctx).await;
             let rules = target.capabilities().compare;
-            let fields = w
+            let mut hash = w.doc.as_ref().ok().map(|d| d.hash.clone());
+            // The hash of each field written: drift is seen against them.
+            let mut fields = w
                 .doc
                 .as_ref()
                 .ok()
                 .map(|d| mapsync_core::diff::written_hashes(&d.document, &rules));
+            if let (Ok(written), Some(doc)) = (&mut done, &taken) {
+                // Two-way pulls: the source takes the target's values, and
+                // the item is recorded as the document it now compiles to.
+                match pull(pulls, w.change, doc, &written.target_id).await {
+                    Ok(requests) => {
+                        written.requests += requests;
+                        hash = Some(mapsync_plan::compile::document_hash(doc));
+                        let mut written_fields = mapsync_core::diff::written_hashes(doc, &rules);
+                        for e in w.change.pulls() {
+                            written_fields
+                                .entry(mapsync_core::diff::field_key(&e.field))
+                                .or_insert_with(|| {
+                                    mapsync_core::diff::field_hash(&serde_json::Value::Null)
+                                });
+                        }
+                        fields = Some(written_fields);
+                    }
+                    Err(e) => done = Err(e),
+                }
+            }
+            let item = Done {
+                written: done,
+                hash,
+                drift,
+            };
             finish_upsert_with(ledger, progress, w.change, item, fields)
         })
         .buffer_unordered(concurrency)
@@ -894,6 +1014,7 @@ fn seen_drift(
     let rules = target.capabilities().compare;
     mapsync_core::diff::drift(doc, cur, &rules, stored)
         .into_iter()
+        .filter(|d| !c.two_way.iter().any(|e| e.field == d.field))
         .map(|d| {
             let entry = mapsync_plan::reconcile::DriftEntry {
                 field: d.field,
@@ -907,13 +1028,18 @@ fn seen_drift(
 }
 
 /// One create or update; with the drift it wrote over, when watched
-/// ([`Job::watch`]).
+/// ([`Job::watch`]), and the document as written when two-way fields
+/// took the target's values (pulls, docs/two-way.md).
 async fn upsert_one(
     target: &dyn TargetWrite,
     w: &Work<'_>,
     current: &Loaded,
     ctx: &WriteContext,
-) -> (Result<Written, ItemError>, Vec<String>) {
+) -> (
+    Result<Written, ItemError>,
+    Vec<String>,
+    Option<mapsync_core::document::Document>,
+) {
     let c = w.change;
     let doc = match w.doc.as_ref() {
         Ok(d) => d,
@@ -921,13 +1047,14 @@ async fn upsert_one(
             return (
                 Err(ItemError::new(ErrorKind::Failed, m.clone())),
                 Vec::new(),
+                None,
             )
         }
     };
     let published = doc.control.published;
     if c.action == Action::Create {
         let r = target.create(&doc.document, published, ctx).await;
-        return (r.map_err(ItemError::from), Vec::new());
+        return (r.map_err(ItemError::from), Vec::new(), None);
     }
     let id = c.target_id.as_deref().unwrap_or_default();
     // Drift (settings.on_drift): `fail` writes nothing, `keep` leaves the
@@ -935,26 +1062,32 @@ async fn upsert_one(
     if c.drift_fails() {
         let code = mapsync_core::diag::codes::RECONCILE_DRIFT.name;
         let e = ItemError::new(ErrorKind::Failed, format!("{code}: {}", c.drift_message()));
-        return (Err(e), Vec::new());
+        return (Err(e), Vec::new(), None);
     }
     match current {
-        Loaded::Failed(e) => (Err(e.clone()), Vec::new()),
+        Loaded::Failed(e) => (Err(e.clone()), Vec::new(), None),
         Loaded::Items(map, watched) => match map.get(id) {
             Some(cur) => {
                 let kept = c.kept_fields();
-                if kept.is_empty() {
+                let taken = c.taken_fields();
+                if kept.is_empty() && taken.is_empty() {
                     let seen = seen_drift(target, c, &doc.document, cur, watched);
                     let r = target.update(cur, &doc.document, published, ctx).await;
-                    return (r.map_err(ItemError::from), seen);
+                    return (r.map_err(ItemError::from), seen, None);
                 }
                 let rules = target.capabilities().compare;
-                let doc = mapsync_core::diff::keep_current(&doc.document, cur, &rules, &kept);
-                let r = target.update(cur, &doc, published, ctx).await;
-                (r.map_err(ItemError::from), Vec::new())
+                let kept_doc = mapsync_core::diff::keep_current(&doc.document, cur, &rules, &kept);
+                if taken.is_empty() {
+                    let r = target.update(cur, &kept_doc, published, ctx).await;
+                    return (r.map_err(ItemError::from), Vec::new(), None);
+                }
+                let taken_doc = mapsync_core::diff::take_target(&kept_doc, cur, &rules, &taken);
+                let r = target.update(cur, &taken_doc, published, ctx).await;
+                (r.map_err(ItemError::from), Vec::new(), Some(taken_doc))
             }
-            None => (Err(gone(id)), Vec::new()),
+            None => (Err(gone(id)), Vec::new(), None),
         },
-        Loaded::None => (Err(gone(id)), Vec::new()),
+        Loaded::None => (Err(gone(id)), Vec::new(), None),
     }
 }
 
@@ -1086,6 +1219,11 @@ fn item_done(progress: &dyn Progress, c: &Change, f: Finished) -> ItemReport {
         error: f.kind,
         requests: f.requests,
         drift: f.drift,
+        pulled: if f.status == Status::Ok {
+            c.pulls().count()
+        } else {
+            0
+        },
     }
 }
 
@@ -1179,6 +1317,7 @@ mod tests {
             diff: Vec::new(),
             diagnostics: Vec::new(),
             drift: Vec::new(),
+            two_way: Vec::new(),
         }
     }
 

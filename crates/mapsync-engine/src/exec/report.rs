@@ -45,6 +45,9 @@ pub struct ItemReport {
     /// by this run (`on_drift: overwrite`; the message names them).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drift: usize,
+    /// Two-way fields whose target value this run wrote to the source.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pulled: usize,
 }
 
 /// Counts of the report.
@@ -71,6 +74,15 @@ pub struct RunSummary {
     /// `settings.on_drift` says). Absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub drift: usize,
+    /// Two-way fields whose target value went back to the source (of the
+    /// items done). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pulled: usize,
+    /// Items held by a two-way conflict (`conflict: manual`) until
+    /// `mapsync resolve` picks a side; counted in `invalid` too. Absent
+    /// when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

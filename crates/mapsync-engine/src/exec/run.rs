@@ -277,6 +277,76 @@ fn writeback_of(
     set: &MappingSet,
     states: &StatePool,
 ) -> Result<Option<super::writeback::Writeback>, RunError> {
+    let Some(super::Pulls {
+        source: writer,
+        fields: by_entity,
+    }) = pulls_of(profile, set)?
+    else {
+        return Ok(None);
+    };
+    let store = states.take()?;
+    Ok(super::writeback::Writeback::new(
+        writer,
+        by_entity,
+        store,
+        &profile.channel,
+    ))
+}
+
+/// The `mapsync resolve` choices this run applied (an item done whose
+/// plan decided a conflict by one) are cleared: the field's next conflict
+/// is a new one, for a person to look at again. A failure here is logged:
+/// the choice stays and applies again.
+async fn clear_applied_resolutions(
+    store: &mapsync_statedb::StateDb,
+    channel: &str,
+    plan: &Plan,
+    outcome: &super::Outcome,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let done: BTreeSet<(Entity, &str)> = outcome
+        .items
+        .iter()
+        .filter(|i| i.status == super::Status::Ok)
+        .filter_map(|i| Some((i.entity, i.key.as_deref()?)))
+        .collect();
+    let mut applied: BTreeMap<Entity, BTreeSet<(String, String)>> = BTreeMap::new();
+    for c in &plan.changes {
+        let Some(key) = c.key.as_deref() else {
+            continue;
+        };
+        if !done.contains(&(c.entity, key)) {
+            continue;
+        }
+        for e in c.two_way.iter().filter(|e| e.resolved.is_some()) {
+            applied
+                .entry(c.entity)
+                .or_default()
+                .insert((key.to_string(), e.field.clone()));
+        }
+    }
+    for (entity, fields) in applied {
+        let keys: Vec<String> = fields.iter().map(|f| f.0.clone()).collect();
+        let found = match store.resolutions(channel, entity, Some(keys)).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the applied resolve choices; they apply again");
+                continue;
+            }
+        };
+        let clear: Vec<_> = found
+            .into_iter()
+            .filter(|r| fields.contains(&(r.key.clone(), r.field.clone())))
+            .collect();
+        if let Err(e) = store.clear_resolutions(channel, clear).await {
+            tracing::warn!(error = %e, "cannot clear the applied resolve choices; they apply again");
+        }
+    }
+}
+
+/// The source's write side with the write-back fields of each entity,
+/// when the source can be written.
+fn pulls_of(profile: &Profile, set: &MappingSet) -> Result<Option<super::Pulls>, RunError> {
     let source = engine::open_source(&profile.source).map_err(EngineError::from)?;
     let Some(writer) = source.writeback() else {
         return Ok(None);
@@ -290,19 +360,16 @@ fn writeback_of(
             sync_msg: name(w.and_then(|w| w.sync_msg.as_ref())),
         }
     };
-    let by_entity = [
+    let fields = [
         (Entity::Category, fields(&set.category)),
         (Entity::Product, fields(&set.product)),
     ]
     .into_iter()
     .collect();
-    let store = states.take()?;
-    Ok(super::writeback::Writeback::new(
-        writer,
-        by_entity,
-        store,
-        &profile.channel,
-    ))
+    Ok(Some(super::Pulls {
+        source: writer,
+        fields,
+    }))
 }
 
 fn load_set(profile: &Profile) -> Result<MappingSet, RunError> {
@@ -426,6 +493,11 @@ async fn apply_planned(
             }
             _ => None,
         },
+        pulls: if plan.changes.iter().any(|c| c.pulls().next().is_some()) {
+            pulls_of(profile, set)?
+        } else {
+            None
+        },
     };
     let outcome = super::execute(target.as_ref(), job, &writer, progress, stop).await;
     drop(writer);
@@ -459,6 +531,7 @@ async fn apply_planned(
             return Err(e.into());
         }
     };
+    clear_applied_resolutions(&store, &profile.channel, plan, &outcome).await;
     let stats = target.request_stats();
     let report = RunReport {
         format_version: FORMAT_VERSION,
