@@ -234,6 +234,7 @@ fn input(case: &Case) -> ReconcileInput {
                     sync_date: r.sync_date.clone(),
                     unique: r.unique.clone(),
                     matches: Vec::new(),
+                    updated_at: None,
                 },
                 hash,
             }

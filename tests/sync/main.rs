@@ -34,4 +34,5 @@ mod sync_cli;
 mod sync_cli_images;
 mod tmp_cleanup;
 mod two_way_cli;
+mod two_way_e2e;
 mod worker_pool;

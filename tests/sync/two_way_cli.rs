@@ -1,9 +1,7 @@
 //! Two-way sync by field (issue 16, docs/two-way.md) through the real
-//! binary. What is built: `validate` checks `direction:` / `conflict:` /
-//! `updated_at:` against the profile's source (a `rest` source can be
-//! written, a file cannot); `plan` and `sync` refuse a mapping set with a
-//! two-way field (`two-way::not-built`) and write nothing, rather than
-//! sync it as if it flowed to the target.
+//! binary: `validate` checks `direction:` / `conflict:` / `updated_at:`
+//! against the profile's source (a `rest` source can be written, a file
+//! cannot). Syncing both ways is `two_way_e2e`.
 
 use std::path::Path;
 
@@ -59,22 +57,4 @@ fn two_way_fields_need_a_source_that_can_be_written() {
         found.iter().all(|(f, _)| f.ends_with("mapping.yaml")),
         "{out}"
     );
-}
-
-#[test]
-fn plan_and_sync_refuse_two_way_fields_until_they_are_built() {
-    let dir = project(REST);
-    for args in [
-        &["plan", "--profile", "e2e"][..],
-        &["sync", "--profile", "e2e"][..],
-    ] {
-        let (code, out, err) = output(&mut command_in(dir.path(), args));
-        assert_ne!(code, 0, "{args:?}: {out}{err}");
-        assert!(err.contains("two-way::not-built"), "{args:?}: {out}{err}");
-        assert!(err.contains("not supported yet"), "{args:?}: {err}");
-    }
-    // Nothing was written to the store.
-    let store = std::fs::read_to_string(dir.path().join("store.json")).unwrap_or_default();
-    assert!(!store.contains("productSet"), "{store}");
-    assert!(!store.contains("Oxford"), "{store}");
 }
