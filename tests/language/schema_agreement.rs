@@ -42,7 +42,12 @@ fn example_keys(n: &Node, out: &mut BTreeSet<String>) {
             for (k, v) in entries {
                 let key = k.scalar_text().unwrap_or_default();
                 out.insert(key.clone());
-                if FREE.contains(&key.as_str()) {
+                if key == "two_way" {
+                    // A mapping test's values by field: data, not keys.
+                    for (kk, _) in v.as_map().into_iter().flatten() {
+                        out.insert(kk.scalar_text().unwrap_or_default());
+                    }
+                } else if FREE.contains(&key.as_str()) {
                     if let Some(inner) = v.as_map() {
                         for (_, vv) in inner {
                             if key != "input" && key != "expect" {

@@ -84,3 +84,41 @@ fn mapping_tests_of_the_project_pass() {
     // of bigcommerce-to-shopify; a mapping set is tested once.
     assert!(stdout.ends_with("7 passed, 0 failed\n"), "{stdout}");
 }
+
+#[test]
+fn two_way_mapping_tests_state_pulls_and_conflicts() {
+    // The shipped tests of `mappings/two-way`: pulls, pushes, a held
+    // conflict and a resolve choice, each stated in `two_way.expect`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set = root.join("mappings/two-way");
+    let (code, stdout, stderr) = mapsync(root, &["test", set.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.ends_with("6 passed, 0 failed\n"), "{stdout}");
+
+    // A wrong expectation says what the run would do instead, and why.
+    let dir = tempfile::tempdir().unwrap();
+    crate::project::copy_dir(&set, dir.path());
+    let tests = dir.path().join("90-tests.yaml");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(
+        &tests,
+        text.replace(
+            "expect: { vendor: hold }",
+            "expect: { vendor: push, title: pull }",
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = mapsync(root, &["test", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "two_way.vendor: expected push, got hold (conflict: source \"Acme Corp\", target \"Acme Inc\")"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("two_way.title: not a two-way field of `product` (two-way fields: tags, product_type, vendor, metafields[custom.material])"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("5 passed, 1 failed\n"), "{stdout}");
+}

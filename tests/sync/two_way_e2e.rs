@@ -594,10 +594,14 @@ fn sigkill_during_a_two_way_run_loses_no_edit_of_either_side() {
         };
         assert_eq!(
             tags(&w.record(&key)["Tags"]),
-            [want.clone()],
+            vec![want.as_str()],
             "{key} in the PIM"
         );
-        assert_eq!(tags(&w.product(&key)["tags"]), [want], "{key} in the store");
+        assert_eq!(
+            tags(&w.product(&key)["tags"]),
+            vec![want.as_str()],
+            "{key} in the store"
+        );
     }
     assert_quiet(&w, "after the recovery");
 }

@@ -181,6 +181,12 @@ pub struct CompareRules {
     pub implied: &'static [(&'static str, &'static str, &'static str)],
 }
 
+impl Default for CompareRules {
+    fn default() -> Self {
+        CompareRules::PLAIN
+    }
+}
+
 impl CompareRules {
     /// No platform rule: every field compared as it is.
     pub const PLAIN: CompareRules = CompareRules {

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use mapsync_config::check::model::MappingSet;
 use mapsync_core::diff::FieldHashes;
 use mapsync_core::target::TargetWrite;
-use mapsync_core::two_way::{Action, Direction, FieldState, Side};
+use mapsync_core::two_way::{Direction, Side};
 use mapsync_core::Entity;
 use mapsync_plan::reconcile::{self, Plan, ReconcileInput};
 use mapsync_plan::spool::SpooledItem;
@@ -278,20 +278,7 @@ pub async fn classify(
         let Some(c) = candidates.items.get(&i) else {
             continue;
         };
-        // A field flowing `to_source` with no synced value, the same on
-        // both sides (both empty, say): pulled once, so that its synced
-        // value is known and the item is not read again for it.
-        for f in &mut found {
-            if f.direction == Direction::ToSource
-                && f.action == Action::None
-                && f.state == FieldState::ChangedInBothSame
-                && !c
-                    .hashes
-                    .contains_key(&mapsync_core::diff::field_key(&f.field))
-            {
-                f.action = Action::Pull;
-            }
-        }
+        mapsync_plan::two_way::settle(&mut found, &c.hashes);
         let policies = mapsync_plan::two_way::policies(specs, None, &c.resolved);
         mapsync_plan::two_way::attach(change, found, specs, &policies);
         // What is pulled stays in the target: no diff line pushes it.

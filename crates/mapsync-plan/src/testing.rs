@@ -40,9 +40,135 @@ pub fn run_tests(set: &MappingSet) -> Vec<TestOutcome> {
                 Entity::Category => cat.as_ref(),
                 Entity::Product => prod.as_ref(),
             };
-            run_one(t, compiler)
+            let mut out = run_one(t, compiler);
+            if let (Some(tw), Some(c)) = (&t.two_way, compiler) {
+                two_way_expectations(set, t, tw, c, &mut out);
+            }
+            out
         })
         .collect()
+}
+
+/// `two_way:` of a test: the compiled record's two-way fields classified
+/// against the values last synced (`synced`) and the target's (`target`,
+/// else as synced), with the target's comparison rules, and each field's
+/// action compared with `expect` (docs/mapping-tests.md).
+fn two_way_expectations(
+    set: &MappingSet,
+    t: &TestCase,
+    tw: &Value,
+    compiler: &Compiler<'_>,
+    out: &mut TestOutcome,
+) {
+    use mapsync_core::current::{Current, CurrentMetafield, Native};
+    use mapsync_core::diff::{field_hash, field_key, FieldHashes};
+    use mapsync_core::two_way::Side;
+    let Some(entity) = (match t.entity {
+        Entity::Category => set.category.as_ref(),
+        Entity::Product => set.product.as_ref(),
+    }) else {
+        return;
+    };
+    let empty = Map::new();
+    let input = t.input.as_object().unwrap_or(&empty);
+    let Ok(compiled) = compiler.compile(input) else {
+        return; // the input's errors are reported already
+    };
+    let object = |name: &str| tw.get(name).and_then(Value::as_object);
+    let synced: FieldHashes = object("synced")
+        .into_iter()
+        .flatten()
+        .map(|(path, v)| (field_key(path), field_hash(v)))
+        .collect();
+    let current = object("target").map(|fields| {
+        let mut c = Current {
+            entity: t.entity,
+            id: "test".into(),
+            marker: None,
+            fields: Default::default(),
+            metafields: Vec::new(),
+            images: Vec::new(),
+            variants: Vec::new(),
+            categories: Vec::new(),
+            native: Native::new(()),
+        };
+        for (path, v) in fields {
+            let metafield = path
+                .strip_prefix("metafields[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|r| r.split_once('.'));
+            match metafield {
+                Some((namespace, key)) => c.metafields.push(CurrentMetafield {
+                    namespace: namespace.into(),
+                    key: key.into(),
+                    value: match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                }),
+                None => {
+                    c.fields.insert(path.clone(), v.clone());
+                }
+            }
+        }
+        c
+    });
+    let resolved: std::collections::BTreeMap<String, Side> = object("resolved")
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, v)| Some((path.clone(), Side::parse(v.as_str()?)?)))
+        .collect();
+    let specs = super::two_way::specs(entity);
+    let newest = super::two_way::newest_side(
+        compiled.control.updated_at.as_deref(),
+        tw.get("target_updated_at").and_then(Value::as_str),
+    );
+    let policies = super::two_way::policies(&specs, newest, &resolved);
+    let mut found = mapsync_core::diff::two_way(
+        &compiled.document,
+        current.as_ref(),
+        &set.compare,
+        &synced,
+        &policies,
+    );
+    super::two_way::settle(&mut found, &synced);
+    for (path, want) in object("expect").into_iter().flatten() {
+        let want = want.as_str().unwrap_or_default();
+        match found.iter().find(|f| &f.field == path) {
+            Some(f) => {
+                let got = serde_json::to_value(f.action).unwrap_or_default();
+                if got.as_str() != Some(want) {
+                    out.differences.push(format!(
+                        "two_way.{path}: expected {want}, got {} ({}: source {}, target {})",
+                        got.as_str().unwrap_or_default(),
+                        serde_json::to_value(f.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        f.source,
+                        if current.is_some() {
+                            f.target.to_string()
+                        } else {
+                            "as synced".to_string()
+                        }
+                    ));
+                }
+            }
+            None if specs.iter().any(|s| &s.path == path) => out.differences.push(format!(
+                "two_way.{path}: expected {want}, but the field cannot be classified (give its value in `synced`, or the target's in `target`)"
+            )),
+            None => out.differences.push(format!(
+                "two_way.{path}: not a two-way field of `{}` (two-way fields: {})",
+                t.entity.as_str(),
+                specs
+                    .iter()
+                    .map(|s| s.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    out.passed = out.differences.is_empty() && out.actual.is_some();
 }
 
 fn run_one(t: &TestCase, compiler: Option<&Compiler<'_>>) -> TestOutcome {

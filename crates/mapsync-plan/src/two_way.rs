@@ -133,6 +133,23 @@ pub fn seconds(text: &str) -> Option<i64> {
         .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
+/// The run's last word on an item's classified fields: a field flowing
+/// `to_source` that was never synced and holds the same value on both
+/// sides (both empty, say) is pulled once, so that its synced value is
+/// known and the item is not read again for it.
+pub fn settle(found: &mut [TwoWayField], synced: &mapsync_core::diff::FieldHashes) {
+    use mapsync_core::two_way::{Direction, FieldState};
+    for f in found {
+        if f.direction == Direction::ToSource
+            && f.action == Action::None
+            && f.state == FieldState::ChangedInBothSame
+            && !synced.contains_key(&mapsync_core::diff::field_key(&f.field))
+        {
+            f.action = Action::Pull;
+        }
+    }
+}
+
 /// Puts an item's classified two-way fields on its change and lets them
 /// decide it: a field held by a `manual` conflict (or a `newest` one
 /// without both dates) makes the item `invalid` with

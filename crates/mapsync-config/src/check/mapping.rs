@@ -29,6 +29,9 @@ pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> Mappi
         target,
         limits,
         rules: caps.map(|c| c.rules).unwrap_or_default(),
+        compare: caps
+            .map(|c| c.compare)
+            .unwrap_or(mapsync_core::current::CompareRules::PLAIN),
         settings: settings(root.get("settings"), diags),
         ..MappingSet::default()
     };
@@ -129,6 +132,7 @@ pub fn check(root: &Node, registry: &Registry, diags: &mut Diagnostics) -> Mappi
                 entity: kind,
                 input: t.get("input").map(Node::to_json).unwrap_or_default(),
                 expect: t.get("expect").map(Node::to_json).unwrap_or_default(),
+                two_way: t.get("two_way").map(Node::to_json),
                 location: t.loc(),
             });
         }

@@ -27,6 +27,9 @@ pub struct MappingSet {
     /// That target's pre-flight rules (what it refuses), checked on each
     /// compiled document.
     pub rules: &'static [mapsync_core::rules::Rule],
+    /// How that target's values compare (sets, upper-cased enums...): the
+    /// mapping tests' two-way expectations classify with them.
+    pub compare: mapsync_core::current::CompareRules,
     /// Typed settings with defaults applied.
     pub settings: Settings,
     /// Reference locations by name.
@@ -409,6 +412,9 @@ pub struct TestCase {
     pub input: serde_json::Value,
     /// Expected document (a subset).
     pub expect: serde_json::Value,
+    /// `two_way:`: the values last synced and the target's, and the
+    /// expected action of each two-way field (docs/mapping-tests.md).
+    pub two_way: Option<serde_json::Value>,
     /// Where the test is.
     pub location: Option<Span>,
 }
