@@ -605,3 +605,194 @@ fn sigkill_during_a_two_way_run_loses_no_edit_of_either_side() {
     }
     assert_quiet(&w, "after the recovery");
 }
+
+/// The worked example of docs/two-way.md (`examples/pim-dam`): a PIM and a
+/// DAM (two emulated PIM-kind APIs keyed by SKU) and the embedded store.
+struct PimDam {
+    rt: tokio::runtime::Runtime,
+    pim: Option<PimHandle>,
+    dam: Option<PimHandle>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for PimDam {
+    fn drop(&mut self) {
+        let (pim, dam) = (self.pim.take(), self.dam.take());
+        self.rt.block_on(async move {
+            for h in [pim, dam].into_iter().flatten() {
+                let _ = h.shutdown().await;
+            }
+        });
+    }
+}
+
+impl PimDam {
+    fn new() -> PimDam {
+        let rt = runtime();
+        let example = Path::new("examples/pim-dam");
+        let start = |seed: &str, token: &str| {
+            rt.block_on(pim::start(PimConfig {
+                seed_file: Some(example.join(seed)),
+                product_key: "Sku".into(),
+                token: Some(token.into()),
+                ..PimConfig::default()
+            }))
+            .unwrap()
+        };
+        let pim = start("pim.json", "pim-token");
+        let dam = start("dam.json", "dam-token");
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["pim-dam.yaml", "pim-store.yaml"] {
+            std::fs::copy(example.join(f), dir.path().join(f)).unwrap();
+        }
+        // The shipped project, on the ports the test's sides listen on.
+        let project = std::fs::read_to_string(example.join("mapsync.yaml"))
+            .unwrap()
+            .replace("http://127.0.0.1:8711", &pim.url())
+            .replace("http://127.0.0.1:8712", &dam.url());
+        std::fs::write(dir.path().join("mapsync.yaml"), project).unwrap();
+        PimDam {
+            rt,
+            pim: Some(pim),
+            dam: Some(dam),
+            dir,
+        }
+    }
+
+    fn sync(&self, profile: &str) -> Value {
+        let mut c = command_in(
+            self.dir.path(),
+            &["sync", "--profile", profile, "--format", "json"],
+        );
+        c.env("PIM_TOKEN", "pim-token")
+            .env("DAM_TOKEN", "dam-token");
+        let (code, report) = report_of(&mut c);
+        assert_eq!(code, 0, "{profile}: {report:#}");
+        report
+    }
+
+    fn record(&self, side: &PimHandle, token: &str, key: &str) -> Value {
+        let url = format!("{}/products/{key}", side.url());
+        self.rt.block_on(async {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let v: Value = r.json().await.unwrap();
+            v["data"].clone()
+        })
+    }
+
+    fn pim_record(&self, key: &str) -> Value {
+        self.record(self.pim.as_ref().unwrap(), "pim-token", key)
+    }
+
+    fn dam_record(&self, key: &str) -> Value {
+        self.record(self.dam.as_ref().unwrap(), "dam-token", key)
+    }
+
+    /// A DAM user edits an asset record.
+    fn edit_dam(&self, key: &str, fields: Value) {
+        let url = format!(
+            "{}/__sandbox/products/{key}",
+            self.dam.as_ref().unwrap().url()
+        );
+        self.rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth("dam-token")
+                .json(&fields)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        });
+    }
+
+    /// The embedded store's product of `key` (its state file).
+    fn store_product(&self, key: &str) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join(".mapsync/store.json")).unwrap();
+        let store: Value = serde_json::from_str(&text).unwrap();
+        values(&store["products"])
+            .into_iter()
+            .find(|p| marker(p).as_deref() == Some(key))
+            .cloned()
+            .unwrap_or_else(|| panic!("no product {key} in the store"))
+    }
+}
+
+/// The image URLs of a store product, in order.
+fn image_urls(product: &Value) -> Vec<String> {
+    product["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| {
+            m["original_source"]
+                .as_str()
+                .or(m["src"].as_str())
+                .or(m["url"].as_str())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn the_pim_dam_example_keeps_both_aligned_and_the_store_gets_only_licensed_images() {
+    let w = PimDam::new();
+    // PIM → DAM: the asset records the DAM holds are linked by SKU (never
+    // created again), the one it lacks is created; their images and
+    // rights come back into the PIM.
+    let report = w.sync("pim-dam");
+    assert_eq!(report["summary"]["created"], 1, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 2, "{report:#}");
+    assert_eq!(report["summary"]["pulled"], 2, "{report:#}");
+    assert_eq!(w.dam_record("TEE-1")["Title"], "Linen Tee");
+    assert_eq!(w.dam_record("CAP-1")["Title"], "Canvas Cap");
+    let assets = &w.pim_record("TEE-1")["Assets"];
+    assert_eq!(assets.as_array().map(Vec::len), Some(2), "{assets:#}");
+    assert_eq!(w.sync("pim-dam")["summary"]["unchanged"], 3);
+
+    // PIM → store: only the images licensed for `shop-eu` and in date.
+    let report = w.sync("pim-store");
+    assert_eq!(report["summary"]["created"], 3, "{report:#}");
+    let urls = |key: &str| image_urls(&w.store_product(key));
+    assert_eq!(
+        urls("TEE-1"),
+        [
+            "https://dam.example/tee-1-front.jpg",
+            "https://dam.example/tee-1-back.jpg"
+        ]
+    );
+    // tee-2-us.jpg is licensed for shop-us; tee-2-old.jpg expired.
+    assert!(urls("TEE-2").is_empty(), "{:?}", urls("TEE-2"));
+    // The handles the store gave the products come back into the PIM.
+    let report = w.sync("pim-store");
+    assert_eq!(report["summary"]["pulled"], 3, "{report:#}");
+    assert_eq!(w.pim_record("TEE-1")["ShopHandle"], "linen-tee");
+    assert_eq!(w.pim_record("CAP-1")["ShopHandle"], "canvas-cap");
+    let report = w.sync("pim-store");
+    assert_eq!(report["summary"]["unchanged"], 3, "{report:#}");
+    assert_eq!(report["summary"]["updated"], 0, "{report:#}");
+
+    // The DAM ends the back image's rights: the PIM learns it, and the
+    // image leaves the store on the next run; nothing else changes.
+    next_second();
+    let mut assets = w.dam_record("TEE-1")["Assets"].clone();
+    assets[1]["ExpiresAt"] = json!("2020-01-01");
+    w.edit_dam("TEE-1", json!({ "Assets": assets }));
+    let report = w.sync("pim-dam");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    assert_eq!(
+        w.pim_record("TEE-1")["Assets"][1]["ExpiresAt"],
+        "2020-01-01"
+    );
+    let report = w.sync("pim-store");
+    assert_eq!(report["summary"]["updated"], 1, "{report:#}");
+    assert_eq!(report["summary"]["unchanged"], 2, "{report:#}");
+    assert_eq!(urls("TEE-1"), ["https://dam.example/tee-1-front.jpg"]);
+    assert_eq!(w.sync("pim-store")["summary"]["updated"], 0);
+    assert_eq!(w.sync("pim-dam")["summary"]["updated"], 0);
+}

@@ -211,7 +211,7 @@ pub fn attach(
             Entity::Category => "category.two-way.held".into(),
             Entity::Product => "product.two-way.held".into(),
         };
-        change.reason = "held: a field changed on both sides and its conflict is `manual`".into();
+        change.reason = "held: a field changed on both sides and no policy decides it".into();
         change.diff.clear();
         return;
     }
@@ -221,8 +221,7 @@ pub fn attach(
             Entity::Category => "category.update.pulled".into(),
             Entity::Product => "product.update.pulled".into(),
         };
-        change.reason =
-            "edited in the target since the last sync: its values go back to the source".into();
+        change.reason = "the target holds values the source lacks (edited or made in the target): they go back to the source".into();
     }
 }
 

@@ -563,6 +563,10 @@ pub struct TargetListOptions {
     /// Dotted path of an item's handle, for `find_by_handle`.
     #[serde(default)]
     pub handle: Option<String>,
+    /// Dotted path of when the store last changed an item (RFC 3339 or
+    /// seconds since 1970).
+    #[serde(default)]
+    pub updated_at: Option<String>,
     /// A query parameter that filters the list by the key field.
     #[serde(default)]
     pub key_param: Option<String>,

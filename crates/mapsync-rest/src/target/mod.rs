@@ -345,7 +345,7 @@ impl RestTarget {
             published: spec.published_of(m),
             status: None,
             marker: spec.marker_of(m),
-            updated_at: None,
+            updated_at: spec.updated_at_of(m),
         })
     }
 

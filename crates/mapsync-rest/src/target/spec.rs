@@ -92,6 +92,8 @@ pub(crate) struct Spec {
     /// `list.published`: where the flag is, and its name for bodies.
     pub published: Option<(Vec<String>, String)>,
     pub handle: Option<Vec<String>>,
+    /// `list.updated_at`: when the store last changed the item.
+    pub updated_at: Option<Vec<String>>,
     pub key_param: Option<String>,
     pub get: Option<Get>,
     pub create: Req,
@@ -211,6 +213,7 @@ impl Spec {
                 .as_ref()
                 .map(|p| (dotted(Some(p)), p.clone())),
             handle: o.list.handle.as_deref().map(|h| dotted(Some(h))),
+            updated_at: o.list.updated_at.as_deref().map(|h| dotted(Some(h))),
             key_param: o.list.key_param.clone(),
             get,
             create,
@@ -237,6 +240,13 @@ impl Spec {
             Some((p, _)) => truthy(field(m, p)),
             None => true,
         }
+    }
+
+    /// When the store last changed the item, if `list.updated_at` names
+    /// its field (two-way runs read only the items changed since their
+    /// sync).
+    pub fn updated_at_of(&self, m: &Map<String, Value>) -> Option<String> {
+        self.updated_at.as_ref().and_then(|p| text(field(m, p)))
     }
 
     /// The item's handle, if `list.handle` names one.
