@@ -82,6 +82,7 @@ fn product(title: &str, variants: Vec<Variant>, metafields: Vec<Metafield>) -> P
         status: "ACTIVE".into(),
         template_suffix: None,
         gift_card: false,
+        online_store_url: None,
         updated_at: None,
         seo: Seo::default(),
         options: vec![],

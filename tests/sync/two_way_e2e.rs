@@ -770,9 +770,13 @@ fn the_pim_dam_example_keeps_both_aligned_and_the_store_gets_only_licensed_image
     assert!(urls("TEE-2").is_empty(), "{:?}", urls("TEE-2"));
     // The handles the store gave the products come back into the PIM.
     let report = w.sync("pim-store");
-    assert_eq!(report["summary"]["pulled"], 3, "{report:#}");
+    assert_eq!(report["summary"]["pulled"], 6, "{report:#}");
     assert_eq!(w.pim_record("TEE-1")["ShopHandle"], "linen-tee");
     assert_eq!(w.pim_record("CAP-1")["ShopHandle"], "canvas-cap");
+    assert_eq!(
+        w.pim_record("TEE-1")["ShopUrl"],
+        "https://mapsync-sandbox.myshopify.com/products/linen-tee"
+    );
     let report = w.sync("pim-store");
     assert_eq!(report["summary"]["unchanged"], 3, "{report:#}");
     assert_eq!(report["summary"]["updated"], 0, "{report:#}");

@@ -29,6 +29,9 @@ pub enum FieldType {
     /// Any JSON value, kept as the source gives it (a number stays a
     /// number): the free-form fields of a generic store API.
     Any,
+    /// Text the target makes itself and never takes (a product's URL in
+    /// the online store): it can only flow `to_source` (docs/two-way.md).
+    ReadOnly,
 }
 
 /// The name of a field table entry that stands for every name the table
@@ -72,7 +75,11 @@ pub struct FieldTable {
 pub fn check_literal(ty: FieldType, value: &str) -> Result<(), String> {
     let v = value.trim();
     match ty {
-        FieldType::Text | FieldType::Html | FieldType::List | FieldType::Any => Ok(()),
+        FieldType::Text
+        | FieldType::Html
+        | FieldType::List
+        | FieldType::Any
+        | FieldType::ReadOnly => Ok(()),
         FieldType::Handle => {
             if !v.is_empty()
                 && v.chars()

@@ -600,7 +600,7 @@ impl<'r> Cx<'_, '_, 'r> {
     fn coerce(&mut self, fm: &FieldMapping, name: &str, ty: FieldType, v: &Value) -> Option<Value> {
         let bad = |what: &str| format!("`{name}` gets {}, which is not {what}", show(v));
         let result: Result<Option<Value>, (String, &str)> = match ty {
-            FieldType::Text | FieldType::Html => match as_text(v) {
+            FieldType::Text | FieldType::Html | FieldType::ReadOnly => match as_text(v) {
                 Some(t) => Ok(Some(Value::String(t))),
                 None => Err((bad("text"), "map a text, number or list of texts")),
             },

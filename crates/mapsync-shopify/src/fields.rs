@@ -39,6 +39,9 @@ const PRODUCT_FIELDS: &[(&str, FieldType)] = &[
     ("gift_card", FieldType::Bool),
     ("seo.title", FieldType::Text),
     ("seo.description", FieldType::Text),
+    // The product's page in the online store (`onlineStoreUrl`; none while
+    // it is not published there): read only, it flows `to_source`.
+    ("online_store_url", FieldType::ReadOnly),
 ];
 
 const VARIANT_FIELDS: &[(&str, FieldType)] = &[

@@ -1352,6 +1352,7 @@ mod tests {
             status: "ACTIVE".into(),
             template_suffix: None,
             gift_card: false,
+            online_store_url: None,
             updated_at: None,
             seo: Default::default(),
             options: Vec::new(),

@@ -140,6 +140,8 @@ pub struct Product {
     pub status: String,
     pub template_suffix: Option<String>,
     pub gift_card: bool,
+    /// Its page in the online store, while published there.
+    pub online_store_url: Option<String>,
     pub updated_at: Option<String>,
     pub seo: Seo,
     pub options: Vec<ProductOption>,

@@ -83,6 +83,7 @@ pub fn product(p: Product) -> Current {
     fields.insert("seo.title".into(), opt(&p.seo.title));
     fields.insert("seo.description".into(), opt(&p.seo.description));
     fields.insert("template_suffix".into(), opt(&p.template_suffix));
+    fields.insert("online_store_url".into(), opt(&p.online_store_url));
     fields.insert("gift_card".into(), Value::Bool(p.gift_card));
     // An uploaded embedded image is its content key (its file is named
     // `mapsync-<key>.<ext>`); one the store failed to process is not
@@ -234,6 +235,7 @@ mod tests {
             status: "ACTIVE".into(),
             template_suffix: Some("gift".into()),
             gift_card: true,
+            online_store_url: None,
             updated_at: None,
             seo: Seo::default(),
             options: vec![],

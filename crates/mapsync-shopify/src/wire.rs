@@ -391,6 +391,8 @@ pub(crate) struct Product {
     #[serde(default)]
     pub is_gift_card: bool,
     #[serde(default)]
+    pub online_store_url: Option<String>,
+    #[serde(default)]
     pub updated_at: Option<String>,
     #[serde(default)]
     pub seo: Option<Seo>,
@@ -434,6 +436,7 @@ impl Product {
             status: self.status,
             template_suffix: self.template_suffix,
             gift_card: self.is_gift_card,
+            online_store_url: self.online_store_url,
             updated_at: self.updated_at,
             seo: self.seo.unwrap_or_default().into(),
             options: self

@@ -569,6 +569,30 @@ impl Cx<'_> {
                 );
             }
         }
+        if let TargetSpec::Field {
+            name,
+            ty: FieldType::ReadOnly,
+        } = spec
+        {
+            if direction != Direction::ToSource {
+                let at = v.get("direction").and_then(Node::loc).or_else(|| k.loc());
+                self.diags.push(
+                    Diagnostic::error(
+                        codes::TWO_WAY_READ_ONLY,
+                        format!(
+                            "`{name}` is made by the target, which never takes it: it can only flow `to_source`, not `{}`",
+                            direction.as_str()
+                        ),
+                    )
+                    .at_opt(at)
+                    .label("read only")
+                    .help(format!(
+                        "write `{}: {{ from: FIELD, direction: to_source }}`: the target's value goes to the source's FIELD",
+                        k.as_str().unwrap_or(name)
+                    )),
+                );
+            }
+        }
         if !direction.is_two_way() {
             return (direction, conflict);
         }

@@ -51,6 +51,7 @@ codes! {
     MATCH_UNSUPPORTED = "match::unsupported", "`match:` on an entity of a target that cannot find items by a field";
     TWO_WAY_SOURCE_NOT_WRITABLE = "two-way::source-not-writable", "a field flows `to_source` or `both`, but the profile's source cannot be written (the `file` source)";
     TWO_WAY_FIELD_UNSUPPORTED = "two-way::field-unsupported", "`direction:` other than `to_target` on a field the target cannot read back as written (quantities, metafield descriptions, options) or on a variant field (not supported yet)";
+    TWO_WAY_READ_ONLY = "two-way::read-only", "a field the target makes itself (a product's online store URL) is mapped without `direction: to_source`: the target never takes it";
     TWO_WAY_NEEDS_PATH = "two-way::needs-path", "a field flowing to the source is mapped from a template, a literal or a transformed path: no source field to write the target's value to";
     TWO_WAY_CONFLICT_WITHOUT_BOTH = "two-way::conflict-without-both", "`conflict:` on a field whose direction is not `both`: it is never used (warning)";
     TWO_WAY_NEWEST_NEEDS_UPDATED_AT = "two-way::newest-needs-updated-at", "`conflict: newest` on an entity without `updated_at: { source, target }`";

@@ -890,8 +890,16 @@ impl ProductObj {
     async fn published_at(&self) -> Option<DateTime> {
         (self.p.status == Status::Active).then(|| DateTime(self.p.created_at.clone()))
     }
+    /// Its page in the online store while it is published there (an
+    /// active product, in the emulated store): the shop's domain and the
+    /// handle, as Shopify forms it.
     async fn online_store_url(&self) -> Option<Url> {
-        None
+        (self.p.status == Status::Active).then(|| {
+            Url(format!(
+                "https://{}/products/{}",
+                self.st.shop.myshopify_domain, self.p.handle
+            ))
+        })
     }
     async fn is_gift_card(&self) -> bool {
         self.p.gift_card
