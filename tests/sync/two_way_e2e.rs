@@ -408,7 +408,9 @@ fn an_edit_on_one_side_flows_to_the_other_and_the_next_run_writes_nothing() {
     );
 
     let (store_before, pim_before) = (w.store_requests(), w.pim_requests());
+    let routes_before = w.pim().stats().by_route;
     let report = w.sync();
+    let routes_after = w.pim().stats().by_route;
     assert_eq!(report["summary"]["updated"], 2, "{report:#}");
     assert_eq!(report["summary"]["pulled"], 3, "{report:#}");
     let (store_edit_run, pim_edit_run) = (
@@ -431,8 +433,13 @@ fn an_edit_on_one_side_flows_to_the_other_and_the_next_run_writes_nothing() {
 
     assert_quiet(&w, "after the pulls and pushes");
     eprintln!(
-        "requests: quiet run store {store_quiet} + PIM {pim_quiet}; one field edited on each side: store {store_edit_run} + PIM {pim_edit_run}"
+        "requests: quiet run store {store_quiet} + PIM {pim_quiet}; one field edited on each side: store {store_edit_run} + PIM {pim_edit_run} ({routes_before:?} -> {routes_after:?})"
     );
+    // The PIM: its page read twice (planning reads the records again for
+    // the documents of the items that change), one request with P-1's
+    // pulled values and its SyncID/SyncDate (no second write-back), one
+    // write-back of P-2's.
+    assert_eq!(pim_edit_run, 4, "{routes_before:?} -> {routes_after:?}");
 }
 
 #[test]

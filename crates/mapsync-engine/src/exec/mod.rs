@@ -281,6 +281,9 @@ pub struct Pulls {
     /// The write-back fields per entity (SyncID, SyncDate, SyncMsg go in
     /// the same request as the pulled values).
     pub fields: BTreeMap<Entity, mapsync_core::source::WritebackFields>,
+    /// Where an item written back with its pulls is noted, so that its
+    /// outcome's write-back sends nothing more.
+    pub written: Option<writeback::WrittenBack>,
 }
 
 impl std::fmt::Debug for Pulls {
@@ -326,7 +329,12 @@ impl Pulls {
             .write_back(c.entity, &fields, std::slice::from_ref(&item))
             .await;
         match r.items.into_iter().next() {
-            Some(Ok(())) => Ok(r.requests),
+            Some(Ok(())) => {
+                if let Some(w) = &self.written {
+                    w.insert(c.entity, &item.key);
+                }
+                Ok(r.requests)
+            }
             Some(Err(m)) => Err(ItemError::new(
                 ErrorKind::Failed,
                 format!("the target's values of {} could not be written to the source: {m}; the next run tries again", paths.join(", ")),

@@ -280,6 +280,7 @@ fn writeback_of(
     let Some(super::Pulls {
         source: writer,
         fields: by_entity,
+        ..
     }) = pulls_of(profile, set)?
     else {
         return Ok(None);
@@ -369,6 +370,7 @@ fn pulls_of(profile: &Profile, set: &MappingSet) -> Result<Option<super::Pulls>,
     Ok(Some(super::Pulls {
         source: writer,
         fields,
+        written: None,
     }))
 }
 
@@ -494,7 +496,10 @@ async fn apply_planned(
             _ => None,
         },
         pulls: if plan.changes.iter().any(|c| c.pulls().next().is_some()) {
-            pulls_of(profile, set)?
+            pulls_of(profile, set)?.map(|p| super::Pulls {
+                written: writeback.as_ref().map(|w| w.written()),
+                ..p
+            })
         } else {
             None
         },

@@ -58,6 +58,30 @@ pub struct Writeback {
     store: StateDb,
     channel: String,
     counters: Arc<Counters>,
+    written: WrittenBack,
+}
+
+/// Items whose SyncID, SyncDate and SyncMsg already went to the source
+/// with their pulled values (two-way, `exec::Pulls`): their outcome's
+/// write-back mark is cleared without a request.
+#[derive(Debug, Clone, Default)]
+pub struct WrittenBack(Arc<std::sync::Mutex<BTreeSet<(Entity, String)>>>);
+
+impl WrittenBack {
+    /// Notes that `key`'s values are in the source as of its outcome.
+    pub fn insert(&self, entity: Entity, key: &str) {
+        if let Ok(mut set) = self.0.lock() {
+            set.insert((entity, key.to_string()));
+        }
+    }
+
+    /// Whether `key` was noted (and forgets it).
+    fn take(&self, entity: Entity, key: &str) -> bool {
+        self.0
+            .lock()
+            .map(|mut set| set.remove(&(entity, key.to_string())))
+            .unwrap_or(false)
+    }
 }
 
 impl std::fmt::Debug for Writeback {
@@ -88,7 +112,29 @@ impl Writeback {
             store,
             channel: channel.to_owned(),
             counters: Arc::default(),
+            written: WrittenBack::default(),
         })
+    }
+
+    /// Where the executor notes the items whose write-back went with
+    /// their pulled values.
+    pub fn written(&self) -> WrittenBack {
+        self.written.clone()
+    }
+
+    /// Clears the marks of items whose values reached the source already
+    /// (with their pulls): no request.
+    async fn already_sent(&self, entity: Entity, keys: Vec<String>) {
+        self.counters
+            .sent
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        if let Err(e) = self
+            .store
+            .writebacks_done(&self.channel, entity, keys)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot clear write-back marks");
+        }
     }
 
     /// Sends `items` of `entity` (one batch of the source's size at most)
@@ -137,13 +183,14 @@ impl Writeback {
     /// Starts the worker; outcomes go to it through the returned sender
     /// (given to the ledger writer). Must be called inside a Tokio runtime.
     pub fn start(&self) -> (WritebackSender, WritebackWorker) {
-        let (tx, rx) = mpsc::unbounded_channel::<(Entity, WriteBack)>();
+        let (tx, rx) = mpsc::unbounded_channel::<Queued>();
         let this = self.clone();
         let join = tokio::spawn(async move { this.run(rx).await });
         (
             WritebackSender {
                 tx,
                 entities: Arc::new(self.fields.keys().copied().collect()),
+                written: self.written.clone(),
             },
             WritebackWorker { join },
         )
@@ -151,21 +198,29 @@ impl Writeback {
 
     /// The worker: takes what has queued up, cuts it into batches per
     /// entity, sends a few at a time.
-    async fn run(&self, mut rx: mpsc::UnboundedReceiver<(Entity, WriteBack)>) {
+    async fn run(&self, mut rx: mpsc::UnboundedReceiver<Queued>) {
         let size = self.source.batch_size().max(1);
         let mut queued: Vec<(Entity, WriteBack)> = Vec::new();
+        let mut sent: BTreeMap<Entity, Vec<String>> = BTreeMap::new();
+        let mut take = |q: Queued, queued: &mut Vec<(Entity, WriteBack)>| match q {
+            Queued::Send(e, w) => queued.push((e, w)),
+            Queued::Sent(e, key) => sent.entry(e).or_default().push(key),
+        };
         loop {
             match rx.recv().await {
-                Some(item) => queued.push(item),
+                Some(item) => take(item, &mut queued),
                 None => break,
             }
             while queued.len() < size * IN_FLIGHT {
                 match rx.try_recv() {
-                    Ok(item) => queued.push(item),
+                    Ok(item) => take(item, &mut queued),
                     Err(_) => break,
                 }
             }
             self.send_all(std::mem::take(&mut queued), size).await;
+        }
+        for (entity, keys) in sent {
+            self.already_sent(entity, keys).await;
         }
     }
 
@@ -202,11 +257,20 @@ impl Writeback {
     }
 }
 
+/// What the worker is handed: a write-back to send, or the key of an item
+/// whose values reached the source already (its mark is only cleared).
+#[derive(Debug)]
+enum Queued {
+    Send(Entity, WriteBack),
+    Sent(Entity, String),
+}
+
 /// Hands item outcomes to the write-back worker.
 #[derive(Debug, Clone)]
 pub struct WritebackSender {
-    tx: mpsc::UnboundedSender<(Entity, WriteBack)>,
+    tx: mpsc::UnboundedSender<Queued>,
     entities: Arc<BTreeSet<Entity>>,
+    written: WrittenBack,
 }
 
 impl WritebackSender {
@@ -222,6 +286,14 @@ impl WritebackSender {
             return;
         }
         let item = match &update.change {
+            Change::Success { .. } | Change::Wrote { .. }
+                if self.written.take(update.entity, &update.key) =>
+            {
+                let _ = self
+                    .tx
+                    .send(Queued::Sent(update.entity, update.key.clone()));
+                return;
+            }
             Change::Success {
                 target_id, date, ..
             }
@@ -243,7 +315,7 @@ impl WritebackSender {
             },
             Change::Forget => return,
         };
-        let _ = self.tx.send((update.entity, item));
+        let _ = self.tx.send(Queued::Send(update.entity, item));
     }
 }
 
