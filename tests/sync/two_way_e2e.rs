@@ -203,17 +203,7 @@ profiles:
 
     /// A PIM user edits a record (its `LastUpdated` moves to now).
     fn edit_pim(&self, key: &str, fields: Value) {
-        let url = format!("{}/__sandbox/products/{key}", self.pim().url());
-        self.rt.block_on(async {
-            let r = reqwest::Client::new()
-                .post(url)
-                .bearer_auth(TOKEN)
-                .json(&fields)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
-        });
+        edit_record(&self.rt, self.pim(), TOKEN, key, fields);
     }
 
     /// The store's product with the marker `key`.
@@ -272,6 +262,28 @@ profiles:
             .map(|m| m["value"].clone())
             .unwrap_or(Value::Null)
     }
+}
+
+/// A user of a PIM-kind API edits a product record (its `LastUpdated`
+/// moves to now).
+fn edit_record(
+    rt: &tokio::runtime::Runtime,
+    side: &PimHandle,
+    token: &str,
+    key: &str,
+    fields: Value,
+) {
+    let url = format!("{}/__sandbox/products/{key}", side.url());
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    });
 }
 
 /// Tags as a list, from the PIM's text (`a,b`) or list, or the store's.
@@ -701,20 +713,13 @@ impl PimDam {
 
     /// A DAM user edits an asset record.
     fn edit_dam(&self, key: &str, fields: Value) {
-        let url = format!(
-            "{}/__sandbox/products/{key}",
-            self.dam.as_ref().unwrap().url()
+        edit_record(
+            &self.rt,
+            self.dam.as_ref().unwrap(),
+            "dam-token",
+            key,
+            fields,
         );
-        self.rt.block_on(async {
-            let r = reqwest::Client::new()
-                .post(url)
-                .bearer_auth("dam-token")
-                .json(&fields)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "{}", r.status());
-        });
     }
 
     /// The embedded store's product of `key` (its state file).

@@ -884,11 +884,24 @@ pub async fn plan_spooled_in(
     }
     let (scopes, reads) =
         decide_reads(profile, &store, &ledgers, options.full, now, &two_way).await?;
+    // A `mapsync resolve` choice changes what a two-way plan holds: part of
+    // the memo's key.
+    let resolved = match &options.memo {
+        Some(m) if m.wants_key() && !two_way.is_empty() => {
+            crate::two_way::resolutions_digest(&store, &profile.channel, &two_way).await?
+        }
+        _ => String::new(),
+    };
     // Back before the long part: another run may use it meanwhile.
     states.give(store);
     let memo_key = match &options.memo {
         Some(m) if m.wants_key() => {
-            memo_key(profile, &set, &scopes, &ledgers, target.as_ref(), options).await
+            let inputs = MemoInputs {
+                scopes: &scopes,
+                ledgers: &ledgers,
+                resolved: &resolved,
+            };
+            memo_key(profile, &set, &inputs, target.as_ref(), options).await
         }
         _ => None,
     };
@@ -940,9 +953,6 @@ pub async fn plan_spooled_in(
     };
     let (mut plan, refs) = reconcile::decide(&input)?;
     plan.reads = reads;
-    if let Some(memo) = &options.memo {
-        memo.keep(memo_key, &plan);
-    }
 
     // `--drift`: the documents of unchanged items too, after the others.
     let extra = if options.drift {
@@ -1025,6 +1035,10 @@ pub async fn plan_spooled_in(
         .collect();
     documents.select(&order);
     plan.recount();
+    // Kept once two-way fields have had their say: a pull is a change.
+    if let Some(memo) = &options.memo {
+        memo.keep(memo_key, &plan);
+    }
     Ok(SpooledPlan {
         plan,
         documents,
@@ -1040,11 +1054,15 @@ pub async fn plan_spooled_in(
 async fn memo_key(
     profile: &Profile,
     set: &Arc<MappingSet>,
-    scopes: &Scopes,
-    ledgers: &[(Entity, mapsync_state::Ledger)],
+    inputs: &MemoInputs<'_>,
     target: &dyn TargetWrite,
     options: &PlanOptions,
 ) -> Option<u64> {
+    let MemoInputs {
+        scopes,
+        ledgers,
+        resolved,
+    } = *inputs;
     if options.force || options.full || !scopes.is_empty() || crate::memo::depends_on_time(set) {
         return None;
     }
@@ -1066,8 +1084,16 @@ async fn memo_key(
         &profile.channel,
         &fingerprints,
         ledgers,
-        &token,
+        &format!("{token}|{resolved}"),
     ))
+}
+
+/// What a plan's memo key covers besides the source and the target.
+struct MemoInputs<'a> {
+    scopes: &'a Scopes,
+    ledgers: &'a [(Entity, mapsync_state::Ledger)],
+    /// The recorded `resolve` choices (see [`crate::two_way::resolutions_digest`]).
+    resolved: &'a str,
 }
 
 /// The kept plan as this run's: nothing changed since it was made.

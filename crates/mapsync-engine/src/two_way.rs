@@ -102,6 +102,30 @@ impl Candidates {
     }
 }
 
+/// The `mapsync resolve` choices recorded for the two-way entities, as a
+/// text that changes whenever one is recorded or cleared (part of the
+/// sync manager's plan memo key: a choice releases a held item).
+pub async fn resolutions_digest(
+    store: &mapsync_statedb::StateDb,
+    channel: &str,
+    fields: &TwoWayFields,
+) -> Result<String, PlanError> {
+    let mut out = String::new();
+    for entity in fields.by_entity.keys() {
+        for r in store.resolutions(channel, *entity, None).await? {
+            out.push_str(&format!(
+                "{}:{}:{}:{}:{};",
+                entity.as_str(),
+                r.key,
+                r.field,
+                r.take.as_str(),
+                r.recorded_at.unix_timestamp_nanos()
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Seconds since 1970 of an RFC 3339 instant.
 fn seconds(text: &str) -> Option<i64> {
     mapsync_plan::two_way::seconds(text)
