@@ -1675,4 +1675,109 @@ mod tests {
         .collect();
         assert_eq!(left, ["tags"]);
     }
+
+    /// The target did not edit the item since its sync: each field holds
+    /// the value last synced, so only the source can have moved; a field
+    /// never synced cannot be classified unread (the caller reads it).
+    #[test]
+    fn two_way_fields_of_an_item_not_read_hold_the_synced_values() {
+        use crate::two_way::{Action as A, Conflict, Direction, FieldState as S, Policy};
+        let both = Policy {
+            direction: Direction::Both,
+            conflict: Conflict::Manual,
+            ..Policy::default()
+        };
+        let to_source = Policy {
+            direction: Direction::ToSource,
+            ..Policy::default()
+        };
+        let synced = written_hashes(
+            &doc(json!({"fields": {"tags": ["a"], "vendor": "Acme", "product_type": "Shirts"}})),
+            &RULES,
+        );
+        let d = doc(
+            json!({"fields": {"tags": ["a", "b"], "vendor": "Acme", "product_type": "Casual", "title": "T"}}),
+        );
+        let policies = BTreeMap::from([
+            ("tags".to_string(), both),
+            ("vendor".to_string(), both),
+            ("product_type".to_string(), to_source),
+            ("title".to_string(), both),
+        ]);
+        let got: Vec<(String, S, A)> = two_way(&d, None, &RULES, &synced, &policies)
+            .into_iter()
+            .map(|f| (f.field, f.state, f.action))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // A push of the source's edit, never a hold: the target
+                // holds the synced value.
+                ("product_type".to_string(), S::ChangedInSource, A::Pull),
+                ("tags".to_string(), S::ChangedInSource, A::Push),
+                ("vendor".to_string(), S::Unchanged, A::None),
+            ]
+        );
+    }
+
+    /// What a pull writes: the target's values in the document, a field the
+    /// document lacked added (a metafield where compiling the record would
+    /// put it, by the metafields declared before it), and the values as the
+    /// source gets them.
+    #[test]
+    fn take_target_puts_the_targets_values_where_the_record_will_have_them() {
+        let mf = |key: &str, value: &str| json!({"namespace": "custom", "key": key, "type": "single_line_text_field", "value": value});
+        let d = doc(json!({
+            "fields": {"title": "Tee", "tags": ["a"]},
+            "metafields": [mf("first", "1"), mf("third", "3")]
+        }));
+        let now = current(json!({
+            "fields": {"title": "Tee", "tags": ["a", "sale"], "handle": "tee", "vendor": ""},
+            "metafields": [["custom", "first", "1"], ["custom", "second", "two"], ["custom", "third", "3"]]
+        }));
+        let taken = [
+            Taken {
+                path: "tags".into(),
+                ..Taken::default()
+            },
+            Taken {
+                path: "handle".into(),
+                ..Taken::default()
+            },
+            // Empty in the target: stays out of the document.
+            Taken {
+                path: "vendor".into(),
+                ..Taken::default()
+            },
+            Taken {
+                path: "metafields[custom.second]".into(),
+                metafield_type: Some("single_line_text_field".into()),
+                declared_before: vec!["custom.first".into()],
+            },
+        ];
+        let out = take_target(&d, &now, &RULES, &taken);
+        assert_eq!(out.fields["tags"], json!(["a", "sale"]));
+        assert_eq!(out.fields["handle"], json!("tee"));
+        assert!(!out.fields.contains_key("vendor"));
+        let order: Vec<&str> = out.metafields.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(order, ["first", "second", "third"]);
+        // Nothing left to write in the target for them.
+        let left: Vec<String> = diff_item(&out, &now, &Default::default(), &RULES)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let paths: Vec<String> = ["tags", "handle", "vendor", "metafields[custom.second]"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            document_values(&out, &paths),
+            BTreeMap::from([
+                ("handle".to_string(), json!("tee")),
+                ("metafields[custom.second]".to_string(), json!("two")),
+                ("tags".to_string(), json!(["a", "sale"])),
+                ("vendor".to_string(), serde_json::Value::Null),
+            ])
+        );
+    }
 }

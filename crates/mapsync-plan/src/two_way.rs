@@ -312,4 +312,137 @@ mod tests {
         assert_eq!(p["vendor"].resolved, Some(Side::Target));
         assert_eq!(p["metafields[custom.url]"].direction, Direction::ToSource);
     }
+
+    #[test]
+    fn instants_and_the_side_edited_last() {
+        for (text, want) in [
+            ("2026-01-15T09:00:00Z", Some(1_768_467_600)),
+            ("2026-01-15T10:00:00+01:00", Some(1_768_467_600)),
+            ("2026-01-15", Some(1_768_435_200)),
+            ("1768467600", Some(1_768_467_600)),
+            ("1768467600000", Some(1_768_467_600)),
+            ("yesterday", None),
+            ("", None),
+        ] {
+            assert_eq!(seconds(text), want, "{text}");
+        }
+        let (early, late) = (Some("2026-01-01T00:00:00Z"), Some("2026-02-01T00:00:00Z"));
+        assert_eq!(newest_side(late, early), Some(Side::Source));
+        assert_eq!(newest_side(early, late), Some(Side::Target));
+        // Ties go to the source; a date missing or not a date: nobody knows.
+        assert_eq!(newest_side(early, early), Some(Side::Source));
+        assert_eq!(newest_side(None, late), None);
+        assert_eq!(newest_side(Some("soon"), late), None);
+    }
+
+    /// What the classified fields make of a change: a pull turns an
+    /// unchanged item into an update, a hold makes it invalid with
+    /// `two-way::conflict` (and nothing to write), a field flowing
+    /// `to_source` never synced and equal on both sides is pulled once.
+    #[test]
+    fn classified_fields_decide_the_change() {
+        use mapsync_core::diff::{field_hash, field_key, FieldHashes};
+        use mapsync_core::two_way::FieldState;
+        use serde_json::json;
+        let text = |name: &str| TargetSpec::Field {
+            name: name.into(),
+            ty: FieldType::Text,
+        };
+        let e = entity(vec![
+            field(text("vendor"), "Brand", Direction::Both, Conflict::Manual),
+            field(
+                text("handle"),
+                "ShopHandle",
+                Direction::ToSource,
+                Conflict::SourceWins,
+            ),
+        ]);
+        let specs = specs(&e);
+        let change = |action| Change {
+            entity: Entity::Product,
+            key: Some("P-1".into()),
+            target_id: Some("gid://shopify/Product/1".into()),
+            action,
+            rule: "product.update.up-to-date".into(),
+            reason: "up to date".into(),
+            diff: Vec::new(),
+            diagnostics: Vec::new(),
+            drift: Vec::new(),
+            two_way: Vec::new(),
+        };
+        let field_of = |path: &str, state, action, source: serde_json::Value, target| TwoWayField {
+            field: path.into(),
+            direction: specs
+                .iter()
+                .find(|s| s.path == path)
+                .unwrap()
+                .policy
+                .direction,
+            state,
+            action,
+            source,
+            target,
+        };
+        let policies = policies(&specs, None, &BTreeMap::new());
+
+        let mut c = change(reconcile::Action::Unchanged);
+        let pulled = vec![field_of(
+            "handle",
+            FieldState::Conflict,
+            Action::Pull,
+            json!(null),
+            json!("tee"),
+        )];
+        attach(&mut c, pulled, &specs, &policies);
+        assert_eq!(c.action, reconcile::Action::Update);
+        assert_eq!(c.rule, "product.update.pulled");
+        assert_eq!(c.taken_fields()[0].path, "handle");
+        assert_eq!(c.two_way[0].source_path, "ShopHandle");
+
+        let mut c = change(reconcile::Action::Update);
+        let held = vec![field_of(
+            "vendor",
+            FieldState::Conflict,
+            Action::Hold,
+            json!("A"),
+            json!("B"),
+        )];
+        attach(&mut c, held, &specs, &policies);
+        assert_eq!(c.action, reconcile::Action::Invalid);
+        assert_eq!(c.rule, "product.two-way.held");
+        assert_eq!(c.diagnostics[0].code, "two-way::conflict");
+        assert!(
+            c.diagnostics[0]
+                .message
+                .starts_with("vendor changed on both sides: source \"A\", target \"B\""),
+            "{}",
+            c.diagnostics[0].message
+        );
+        assert!(c.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("mapsync resolve P-1 vendor"));
+
+        // Both empty, never synced: pulled once; synced already: nothing.
+        let mut found = vec![field_of(
+            "handle",
+            FieldState::ChangedInBothSame,
+            Action::None,
+            json!(null),
+            json!(null),
+        )];
+        settle(&mut found, &FieldHashes::new());
+        assert_eq!(found[0].action, Action::Pull);
+        let synced = FieldHashes::from([(field_key("handle"), field_hash(&json!(null)))]);
+        let mut found = vec![field_of(
+            "handle",
+            FieldState::Unchanged,
+            Action::None,
+            json!(null),
+            json!(null),
+        )];
+        settle(&mut found, &synced);
+        assert_eq!(found[0].action, Action::None);
+    }
 }
