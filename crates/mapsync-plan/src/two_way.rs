@@ -361,7 +361,7 @@ mod tests {
         let change = |action| Change {
             entity: Entity::Product,
             key: Some("P-1".into()),
-            target_id: Some("gid://shopify/Product/1".into()),
+            target_id: Some("T-1".into()),
             action,
             rule: "product.update.up-to-date".into(),
             reason: "up to date".into(),
