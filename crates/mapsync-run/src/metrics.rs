@@ -86,6 +86,8 @@ pub struct Metrics {
     registry: Registry,
     runs: Family<RunLabels, Counter>,
     items: Family<ItemLabels, Counter>,
+    pulled: Family<ProfileLabel, Counter>,
+    held: Family<ProfileLabel, Counter>,
     requests: Family<RequestLabels, Counter>,
     throttled: Family<ProfileLabel, Counter>,
     retries: Family<ProfileLabel, Counter>,
@@ -116,6 +118,8 @@ impl Metrics {
         let m = Metrics {
             runs: Family::default(),
             items: Family::default(),
+            pulled: Family::default(),
+            held: Family::default(),
             requests: Family::default(),
             throttled: Family::default(),
             retries: Family::default(),
@@ -137,6 +141,16 @@ impl Metrics {
             "items",
             "Items that had something to do, by outcome",
             m.items.clone(),
+        );
+        registry.register(
+            "two_way_pulled",
+            "Two-way fields whose target value went back to the source",
+            m.pulled.clone(),
+        );
+        registry.register(
+            "two_way_held",
+            "Items held by a two-way conflict until `mapsync resolve` (each run that held one)",
+            m.held.clone(),
         );
         registry.register(
             "requests",
@@ -302,6 +316,10 @@ impl Metrics {
                     })
                     .inc();
             }
+            self.pulled
+                .get_or_create(&l)
+                .inc_by(r.summary.pulled as u64);
+            self.held.get_or_create(&l).inc_by(r.summary.held as u64);
             self.requests
                 .get_or_create(&RequestLabels {
                     profile: profile.to_string(),
@@ -331,5 +349,37 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The two-way counters follow the run reports' `pulled` and `held`.
+    #[test]
+    fn two_way_counters_follow_the_reports() {
+        let report: RunReport = serde_json::from_value(serde_json::json!({
+            "format_version": 1,
+            "profile": "p",
+            "started_at": "2026-12-02T10:00:00Z",
+            "finished_at": "2026-12-02T10:00:01Z",
+            "summary": { "created": 0, "updated": 2, "deleted": 0, "deactivated": 0,
+                         "unchanged": 5, "skipped": 0, "invalid": 1, "failed": 0,
+                         "pulled": 3, "held": 1 },
+            "requests": { "total": 9, "throttled": 0, "retried": 0, "cost": 0 },
+            "items": []
+        }))
+        .unwrap();
+        let m = Metrics::new();
+        m.record_run("p", "store", Some(&report), 1.0, 0.0);
+        m.record_run("p", "store", Some(&report), 1.0, 0.0);
+        let text = m.encode();
+        for line in [
+            "mapsync_two_way_pulled_total{profile=\"p\"} 6",
+            "mapsync_two_way_held_total{profile=\"p\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
     }
 }
