@@ -57,6 +57,19 @@ fn yamlish() -> impl Strategy<Value = String> {
         "@description",
         "|",
         "tests",
+        "direction",
+        "both",
+        "to_source",
+        "conflict",
+        "manual",
+        "newest",
+        "updated_at",
+        "two_way",
+        "synced",
+        "target",
+        "expect",
+        "input",
+        "entity",
     ]);
     prop::collection::vec(word, 0..60).prop_map(|ws| ws.join(" "))
 }
@@ -82,6 +95,32 @@ proptest! {
     fn expression_like_strings_never_panic(s in "[A-Za-z|@_.\\[\\]*0-9' ]{0,40}") {
         let _ = syntax::parse_target(&s);
         let _ = syntax::parse_source(&s);
+    }
+
+    #[test]
+    fn instants_of_two_way_records_never_panic(s in any::<String>()) {
+        let _ = mapsync::plan::two_way::seconds(&s);
+        let _ = mapsync::plan::two_way::newest_side(Some(&s), Some("2026-01-01"));
+    }
+
+    #[test]
+    fn two_way_mapping_tests_never_panic(
+        synced in any::<String>(),
+        target in prop::sample::select(vec!["{ vendor: x }", "{ vendor: [1, {a: b}] }", "{ \"metafields[c.m]\": 3 }", "[]", "7", "{ \"metafields[\": x }"]),
+        expect in prop::sample::select(vec!["{ vendor: hold }", "{ vendor: 1 }", "{ nope: pull }", "{}", "[x]"]),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "mapsync: 1\nentities:\n  product:\n    key: K\n    map:\n      vendor: {{ from: B, direction: both, conflict: manual }}\n      \"Metafield|c|m|single_line_text_field\": {{ from: M, direction: to_source }}\ntests:\n  - name: t\n    entity: product\n    input: {{ K: a, B: b }}\n    expect: {{}}\n    two_way: {{ synced: {{ vendor: {} }}, target: {target}, expect: {expect} }}\n",
+            serde_json::Value::String(synced)
+        );
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, text).unwrap();
+        if let Ok((set, _, diags)) = mapsync::check::load_mapping(&path, &mapsync::registry()) {
+            if !diags.has_errors() {
+                let _ = mapsync::plan::testing::run_tests(&set);
+            }
+        }
     }
 
     #[test]
