@@ -811,3 +811,23 @@ fn the_pim_dam_example_keeps_both_aligned_and_the_store_gets_only_licensed_image
     assert_eq!(w.sync("pim-store")["summary"]["updated"], 0);
     assert_eq!(w.sync("pim-dam")["summary"]["updated"], 0);
 }
+
+#[test]
+fn a_saved_two_way_plan_applies_its_pulls_and_pushes() {
+    let w = TwoWay::new(catalog(), SandboxConfig::default());
+    assert_eq!(w.sync()["summary"]["created"], 4);
+    next_second();
+    w.edit_store("P-1", json!({"tags": ["cotton", "sale", "shirts"]}), None);
+    w.edit_pim("P-2", json!({"Tags": "linen,summer"}));
+    let file = w.dir.path().join("plan.json");
+    let (code, out, err) =
+        output(&mut w.command(&["plan", "--profile", "e2e", "--out", file.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, report) =
+        report_of(&mut w.command(&["apply", file.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["summary"]["pulled"], 1, "{report:#}");
+    assert_eq!(tags(&w.record("P-1")["Tags"]), ["cotton", "sale", "shirts"]);
+    assert_eq!(tags(&w.product("P-2")["tags"]), ["linen", "summer"]);
+    assert_quiet(&w, "after the saved plan");
+}
