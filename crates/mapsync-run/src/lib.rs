@@ -68,7 +68,22 @@ pub fn run(
     once: bool,
     stderr_level: &str,
 ) -> Result<u8, StartError> {
+    // C code's allocations (the bundled SQLite's page caches and
+    // statements; Rust's go to mimalloc) in one glibc arena: by default
+    // each thread that calls `malloc` may get an arena of its own, which
+    // keeps its freed pages; at rest they held about 1 MB more (issue 13,
+    // docs/run.md "Measured"). SQLite calls are short and few here.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: sets a malloc parameter before this command starts threads.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+    // One worker thread: this runtime only schedules the profiles, serves
+    // the status page and hands runs to the run workers (each a thread of
+    // its own); a second worker (one per core by default) and its
+    // allocator heap only added memory at rest (issue 13).
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?;
     let worker = options.worker;

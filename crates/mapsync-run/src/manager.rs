@@ -691,24 +691,34 @@ impl Shared {
             Ok(profile) => {
                 let _permit = self.run_permits.acquire().await;
                 tracing::info!(parent: &span, "run started");
+                let states = self.store_pool(profile);
                 let kept = Kept {
-                    state: self.store_pool(profile).ok(),
+                    state: states.clone().ok(),
                     mapping: cfg.mapping.clone(),
                     memo: Some(cfg.memo.clone()),
                 };
+                let journal = JournalRow {
+                    states,
+                    profile: profile.name.clone(),
+                    channel: profile.channel.clone(),
+                    started,
+                    clock,
+                    run_id: run_id.clone(),
+                };
                 let result = self
                     .pool
-                    .sync(profile.clone(), kept, self.stop.clone(), span.clone())
+                    .sync(
+                        profile.clone(),
+                        kept,
+                        journal,
+                        self.stop.clone(),
+                        span.clone(),
+                    )
                     .await;
-                let (report, error) = match result {
+                match result {
                     Ok(r) => (Some(r), None),
                     Err(e) => (None, Some(e)),
-                };
-                let finished = OffsetDateTime::now_utc();
-                let summary =
-                    summary_json(report.as_ref(), error.as_deref(), clock.elapsed(), &run_id);
-                self.journal(profile, started, finished, &summary).await;
-                (report, error)
+                }
             }
         };
         let elapsed = clock.elapsed();
@@ -799,42 +809,6 @@ impl Shared {
             .map_err(|e| e.to_string())?;
         pools.insert(location, pool.clone());
         Ok(pool)
-    }
-
-    /// Keeps the run's report with its journal row (the engine journaled
-    /// the run), or journals a run that stopped before it could.
-    async fn journal(
-        self: &Arc<Self>,
-        p: &Profile,
-        started: OffsetDateTime,
-        finished: OffsetDateTime,
-        summary: &Value,
-    ) {
-        let result = async {
-            let states = self.store_pool(p)?;
-            let store = states.take().map_err(|e| e.to_string())?;
-            // The engine's row of this run: the profile's newest, begun
-            // after this run started (runs of a profile never overlap).
-            let done = match store.last_run_started(&p.name).await {
-                Ok(Some((id, run_started))) if run_started >= started => {
-                    store.set_run_report(id, summary).await
-                }
-                Ok(_) => store
-                    .record_failed_run(&p.name, &p.channel, started, finished, summary)
-                    .await
-                    .map(|_| ()),
-                Err(e) => Err(e),
-            };
-            // A connection whose call failed is closed (as `StorePool::with`).
-            if done.is_ok() {
-                states.give(store);
-            }
-            done.map_err(|e| e.to_string())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!("the run's report could not be journaled: {e}");
-        }
     }
 
     /// `--worker`: joins the pool (before the configuration is applied:
@@ -1250,6 +1224,58 @@ fn runs_from(states: &StatePool, profile: &str, limit: u32) -> Result<Vec<Value>
         .collect())
 }
 
+/// What a run worker needs to journal a run once it ends (see [`journal`]).
+struct JournalRow {
+    /// The connections to the profile's state database (or why there are
+    /// none).
+    states: Result<StatePool, String>,
+    /// The profile's name and channel.
+    profile: String,
+    channel: String,
+    /// When the run started.
+    started: OffsetDateTime,
+    /// Since the run started (the summary's duration).
+    clock: Instant,
+    /// The run's id in the logs and the summary.
+    run_id: String,
+}
+
+/// Keeps the run's report with its journal row (the engine journaled the
+/// run), or journals a run that stopped before it could. Called on the run
+/// worker that ran it: there its SQLite calls run on the worker's own
+/// thread (a current-thread runtime), where on the manager's runtime they
+/// would go to its blocking pool, whose threads every schedule's runs then
+/// kept alive (issue 13: three threads held for the journal alone). Only a
+/// run whose job did not end (a worker gone, a run that panicked) is
+/// journaled from the manager's runtime ([`RunPool::sync`]).
+async fn journal(row: &JournalRow, finished: OffsetDateTime, summary: &Value) {
+    let result = async {
+        let states = row.states.as_ref().map_err(Clone::clone)?;
+        let store = states.take().map_err(|e| e.to_string())?;
+        // The engine's row of this run: the profile's newest, begun
+        // after this run started (runs of a profile never overlap).
+        let done = match store.last_run_started(&row.profile).await {
+            Ok(Some((id, run_started))) if run_started >= row.started => {
+                store.set_run_report(id, summary).await
+            }
+            Ok(_) => store
+                .record_failed_run(&row.profile, &row.channel, row.started, finished, summary)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        // A connection whose call failed is closed (as `StorePool::with`).
+        if done.is_ok() {
+            states.give(store);
+        }
+        done.map_err(|e| e.to_string())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!("the run's report could not be journaled: {e}");
+    }
+}
+
 /// A run, handed to a worker thread: it makes the run's future there.
 type Job = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + Send>;
 
@@ -1306,15 +1332,19 @@ impl RunPool {
         }
     }
 
-    /// Runs `exec::run::sync` for `profile` on a worker.
+    /// Runs `exec::run::sync` for `profile` on a worker, and journals it
+    /// there.
     async fn sync(
         &self,
         profile: Profile,
         kept: Kept,
+        row: JournalRow,
         stop: Arc<AtomicBool>,
         span: tracing::Span,
     ) -> Result<RunReport, String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let row = Arc::new(row);
+        let job_row = row.clone();
         let job: Job = Box::new(move || {
             Box::pin(async move {
                 use tracing::Instrument;
@@ -1328,14 +1358,30 @@ impl RunPool {
                 .instrument(span)
                 .await
                 .map_err(|e| run_error_text(&e));
+                let summary = summary_json(
+                    r.as_ref().ok(),
+                    r.as_ref().err().map(String::as_str),
+                    job_row.clock.elapsed(),
+                    &job_row.run_id,
+                );
+                journal(&job_row, OffsetDateTime::now_utc(), &summary).await;
                 let _ = tx.send(r);
             })
         });
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len();
-        self.workers[i]
-            .send(job)
-            .map_err(|_| "the run workers stopped".to_string())?;
-        rx.await.map_err(|_| "the run stopped".to_string())?
+        let ended = match self.workers[i].send(job) {
+            Ok(()) => rx.await.map_err(|_| "the run stopped".to_string()),
+            Err(_) => Err("the run workers stopped".to_string()),
+        };
+        match ended {
+            Ok(r) => r,
+            // The job did not journal the run: it is journaled here.
+            Err(e) => {
+                let summary = summary_json(None, Some(&e), row.clock.elapsed(), &row.run_id);
+                journal(&row, OffsetDateTime::now_utc(), &summary).await;
+                Err(e)
+            }
+        }
     }
 }
 
