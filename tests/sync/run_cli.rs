@@ -7,7 +7,7 @@
 
 use crate::project::copy_dir;
 use crate::store_view::normalized;
-use crate::support::RunProcess;
+use crate::support::{free_port, RunProcess};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,14 +15,6 @@ use std::time::{Duration, Instant};
 
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A catalog of `n` products (keys `{prefix}-N`) with 3 variants each, in
 /// 3 categories (`{prefix}C-N`).
@@ -199,31 +191,6 @@ impl Manager {
             "timed out waiting for {what}; stderr:\n{}",
             std::fs::read_to_string(&self.stderr).unwrap_or_default()
         );
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// SIGTERM, then the exit code (within `timeout`).
-    fn terminate(&mut self, timeout: Duration) -> i32 {
-        self.signal("-TERM");
-        let start = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "the manager did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }
 

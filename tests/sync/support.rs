@@ -172,18 +172,31 @@ pub(crate) fn graphql_post(rt: &tokio::runtime::Runtime, url: &str, body: &Value
 
 /// A catalog of `n` products with 3 variants each, in 3 categories.
 pub(crate) fn big_catalog(n: usize) -> Value {
+    generated_catalog(n, "K", None)
+}
+
+/// A catalog of `n` products (`{prefix}-0`…) with 3 variants each in 3
+/// categories; a `version` changes prices and descriptions (names, which
+/// make the create-only handles, stay), so that each version has
+/// something to write.
+pub(crate) fn generated_catalog(n: usize, prefix: &str, version: Option<u32>) -> Value {
+    let bump = version.unwrap_or(0) as usize;
+    let description = match version {
+        Some(v) => format!("Generated v{v}"),
+        None => "Generated".to_string(),
+    };
     let products: Vec<Value> = (0..n)
         .map(|i| {
             let variants: Vec<Value> = ["S", "M", "L"]
                 .iter()
                 .enumerate()
                 .map(|(j, size)| {
-                    json!({"Sku": format!("K-{i}-{size}"), "Color": "Blue", "Size": size,
-                        "Price": format!("{}.00", 10 + i % 50), "Position": j + 1, "Stock": (i + j) % 9})
+                    json!({"Sku": format!("{prefix}-{i}-{size}"), "Color": "Blue", "Size": size,
+                        "Price": format!("{}.00", 10 + i % 50 + bump), "Position": j + 1, "Stock": (i + j) % 9})
                 })
                 .collect();
-            json!({"ItemNo": format!("K-{i}"), "Name": format!("Item {i}"),
-                "Description": "Generated", "Material": "Wool", "Group": "Knit",
+            json!({"ItemNo": format!("{prefix}-{i}"), "Name": format!("Item {i}"),
+                "Description": description, "Material": "Wool", "Group": "Knit",
                 "Tags": "knit", "Published": true,
                 "Categories": [format!("C-{}", i % 3)], "Variants": variants})
         })
@@ -192,6 +205,15 @@ pub(crate) fn big_catalog(n: usize) -> Value {
         .map(|c| json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}"), "Active": true}))
         .collect();
     json!({"categories": categories, "products": products})
+}
+
+/// A port free on loopback now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A sandbox and a project whose profile `e2e` syncs the demo mapping
@@ -474,6 +496,35 @@ impl Drop for RunProcess {
 }
 
 impl RunProcess {
+    /// Sends signal `sig` (`-TERM`, `-HUP`...) to the process.
+    pub(crate) fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// The exit code once the process ends (within `timeout`; -1 for a
+    /// signal); `what` names it in the failure.
+    pub(crate) fn wait_exit(&mut self, timeout: Duration, what: &str) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < timeout, "{what} did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then the exit code (within `timeout`).
+    pub(crate) fn terminate(&mut self, timeout: Duration) -> i32 {
+        self.signal("-TERM");
+        self.wait_exit(timeout, "the process, after SIGTERM,")
+    }
+
     /// GET on the process's endpoints: status code and body.
     pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
         mapsync_run::http_get(

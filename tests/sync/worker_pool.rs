@@ -19,22 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mapsync::sandbox::{self, SandboxConfig, SandboxHandle};
 use mapsync::statedb::StatePool;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::project::copy_dir;
 use crate::store_view::normalized;
-use crate::support::RunProcess;
+use crate::support::{free_port, generated_catalog, RunProcess};
 
 const STORES: usize = 12;
 const WORKERS: usize = 3;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A small deterministic generator (xorshift64*): the kill moments.
 struct Rng(u64);
@@ -55,31 +47,10 @@ impl Rng {
     }
 }
 
-/// A catalog of `n` products (`P-0`…) with 3 variants each in 3
-/// categories; `version` changes prices and descriptions (names, which
-/// make the create-only handles, stay), so that each version
-/// has something to write.
+/// A catalog of `n` products (`P-0`…); `version` gives each one
+/// something to write ([`generated_catalog`]).
 fn catalog(n: usize, version: u32) -> Value {
-    let products: Vec<Value> = (0..n)
-        .map(|i| {
-            let variants: Vec<Value> = ["S", "M", "L"]
-                .iter()
-                .enumerate()
-                .map(|(j, size)| {
-                    json!({"Sku": format!("P-{i}-{size}"), "Color": "Blue", "Size": size,
-                        "Price": format!("{}.00", 10 + i + version as usize), "Position": j + 1, "Stock": (i + j) % 9})
-                })
-                .collect();
-            json!({"ItemNo": format!("P-{i}"), "Name": format!("Item {i}"),
-                "Description": format!("Generated v{version}"), "Material": "Wool", "Group": "Knit",
-                "Tags": "knit", "Published": true,
-                "Categories": [format!("C-{}", i % 3)], "Variants": variants})
-        })
-        .collect();
-    let categories: Vec<Value> = (0..3)
-        .map(|c| json!({"CategoryId": format!("C-{c}"), "Name": format!("Category {c}"), "Active": true}))
-        .collect();
-    json!({"categories": categories, "products": products})
+    generated_catalog(n, "P", Some(version))
 }
 
 /// A running `mapsync run --worker` (`support::RunProcess`).
@@ -315,24 +286,8 @@ fn three_workers_share_twelve_stores_and_a_killed_worker_loses_nothing() {
         let how = if last {
             // The last time a SIGTERM: the run in flight finishes its
             // items, its job goes back to the pool, exit 0.
-            let ok = Command::new("kill")
-                .args(["-TERM", &w.child.id().to_string()])
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok);
-            let start = Instant::now();
-            let code = loop {
-                if let Some(s) = w.child.try_wait().unwrap() {
-                    break s.code();
-                }
-                assert!(
-                    start.elapsed() < Duration::from_secs(20),
-                    "worker 0 did not stop after SIGTERM"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            };
-            assert_eq!(code, Some(0), "{}", w.stderr());
+            let code = w.terminate(Duration::from_secs(20));
+            assert_eq!(code, 0, "{}", w.stderr());
             "SIGTERMed (exit 0)"
         } else {
             let _ = w.child.kill();
@@ -430,26 +385,14 @@ fn three_workers_share_twelve_stores_and_a_killed_worker_loses_nothing() {
 
     // SIGTERM: each worker finishes what it holds and exits 0.
     for w in &workers {
-        let ok = Command::new("kill")
-            .args(["-TERM", &w.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        w.signal("-TERM");
     }
     for (k, w) in workers.iter_mut().enumerate() {
-        let start = Instant::now();
-        let code = loop {
-            if let Some(s) = w.child.try_wait().unwrap() {
-                break s.code();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "worker {k} did not stop after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert_eq!(code, Some(0), "worker {k}: {}", w.stderr());
+        let code = w.wait_exit(
+            Duration::from_secs(20),
+            &format!("worker {k}, after SIGTERM,"),
+        );
+        assert_eq!(code, 0, "worker {k}: {}", w.stderr());
     }
 
     // No store answered THROTTLED: runs sharing a store never overlapped.

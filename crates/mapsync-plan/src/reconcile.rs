@@ -315,7 +315,8 @@ impl TwoWayEntry {
     }
 }
 
-fn show_value(v: &serde_json::Value) -> String {
+/// A value as the plan shows it: JSON, or `(empty)`.
+pub(crate) fn show_value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "(empty)".into(),
         other => other.to_string(),

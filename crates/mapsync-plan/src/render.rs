@@ -620,10 +620,7 @@ pub fn detailed_exit_code(plan: &Plan) -> i32 {
 
 /// One two-way field of an item: `>` pushed, `<` pulled, `!` held.
 fn two_way_line(o: RenderOptions, e: &crate::reconcile::TwoWayEntry) -> String {
-    let show = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => "(empty)".to_string(),
-        other => other.to_string(),
-    };
+    let show = crate::reconcile::show_value;
     let target = if e.target.is_null() && e.state != mapsync_core::two_way::FieldState::Conflict {
         "(as last synced)".to_string()
     } else {

@@ -856,7 +856,7 @@ async fn pull(
         Some(p) => p.write(c, doc, target_id).await,
         None => Err(ItemError::new(
             ErrorKind::Config,
-            "the plan pulls values from the target, but the profile's source cannot be written",
+            "the plan pulls values from the target, but the profile's source cannot be written: give the source a `writeback:` request for this entity (docs/rest.md), or map the field `direction: to_target`",
         )),
     }
 }
